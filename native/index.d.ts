@@ -1,0 +1,174 @@
+// The native core's public face. Small and without policy: every entry point checks
+// its arguments and throws (never aborts); every failed system call throws an error
+// made by the factory registered with setErrorFactory (or a plain Error with the
+// same fields before one is registered).
+//
+// File descriptors are plain numbers, opened O_CLOEXEC; the TypeScript layer owns
+// them (close() and a FinalizationRegistry). Memory (BAR mappings, DMA buffers) is
+// owned by native objects whose ArrayBuffers are detached when they are released,
+// so that a stale view throws a TypeError instead of touching unmapped memory.
+
+/** Fields of every error thrown by the native core. */
+export interface NativeErrorInit {
+  /** errno name ('EBUSY') or an ERR_* code for argument errors ('ERR_OUT_OF_RANGE'). */
+  code: string;
+  message: string;
+  /** The system call or ioctl that failed ('open', 'VFIO_GROUP_SET_CONTAINER'). */
+  syscall?: string;
+  /** errno number, when a system call failed. */
+  errno?: number;
+  /** A path involved (/dev/vfio/3), when there is one. */
+  path?: string;
+}
+
+/** Registers the function that builds errors thrown by native code (core's VfioError). */
+export function setErrorFactory(factory: (init: NativeErrorInit) => Error): void;
+
+// ---- file descriptors ------------------------------------------------------------
+
+/** open(2) with O_CLOEXEC added. flags are O_* numbers (constants.O_RDWR, ...). */
+export function open(path: string, flags: number): number;
+export function close(fd: number): void;
+/** pread(2)/pwrite(2) a whole buffer; returns bytes transferred (short only at EOF). */
+export function pread(fd: number, buffer: Uint8Array, offset: bigint | number): number;
+export function pwrite(fd: number, buffer: Uint8Array, offset: bigint | number): number;
+/** A single pread/pwrite of exactly `width` bytes (1, 2, 4, 8): config space and non-mmappable regions. */
+export function preadWidth(fd: number, offset: bigint | number, width: 1 | 2 | 4 | 8): bigint;
+export function pwriteWidth(fd: number, offset: bigint | number, width: 1 | 2 | 4 | 8, value: bigint | number): void;
+
+// ---- VFIO ioctls (linux/vfio.h), one function each -------------------------------
+
+export function vfioGetApiVersion(containerFd: number): number;
+export function vfioCheckExtension(containerFd: number, extension: number): boolean;
+export function vfioSetIommu(containerFd: number, type: number): void;
+export interface IovaRange { start: bigint; end: bigint }
+export interface IommuInfo {
+  flags: number;
+  /** Bitmap of supported IOMMU page sizes (VFIO_IOMMU_INFO_PGSIZES). */
+  pageSizes: bigint;
+  /** VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE; empty when the kernel gave none. */
+  iovaRanges: IovaRange[];
+  /** VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, or -1 when not reported. */
+  dmaAvail: number;
+}
+export function vfioIommuGetInfo(containerFd: number): IommuInfo;
+/** VFIO_IOMMU_MAP_DMA of [buffer offset, offset+size) at iova, READ|WRITE. Page-aligned. */
+export function vfioMapDma(containerFd: number, buffer: DmaBuffer, offset: number, size: number, iova: bigint): void;
+/** VFIO_IOMMU_UNMAP_DMA; returns the size the kernel unmapped. */
+export function vfioUnmapDma(containerFd: number, iova: bigint, size: number): number;
+
+/** VFIO_GROUP_GET_STATUS flags (VFIO_GROUP_FLAGS_VIABLE = 1, CONTAINER_SET = 2). */
+export function vfioGroupGetStatus(groupFd: number): number;
+export function vfioGroupSetContainer(groupFd: number, containerFd: number): void;
+export function vfioGroupUnsetContainer(groupFd: number): void;
+export function vfioGroupGetDeviceFd(groupFd: number, name: string): number;
+
+export interface DeviceInfo { flags: number; numRegions: number; numIrqs: number }
+export function vfioDeviceGetInfo(deviceFd: number): DeviceInfo;
+
+export interface RegionInfo {
+  index: number;
+  /** VFIO_REGION_INFO_FLAG_READ=1, WRITE=2, MMAP=4, CAPS=8. */
+  flags: number;
+  size: bigint;
+  /** Offset of the region inside the device fd (for mmap and pread/pwrite). */
+  offset: bigint;
+  /** VFIO_REGION_INFO_CAP_SPARSE_MMAP areas, relative to the region; absent if none. */
+  sparseMmap?: Array<{ offset: bigint; size: bigint }>;
+  /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE present. */
+  msixMappable: boolean;
+  /** VFIO_REGION_INFO_CAP_TYPE, if present. */
+  type?: { type: number; subtype: number };
+}
+export function vfioDeviceGetRegionInfo(deviceFd: number, index: number): RegionInfo;
+
+export interface IrqInfo { index: number; flags: number; count: number }
+export function vfioDeviceGetIrqInfo(deviceFd: number, index: number): IrqInfo;
+/** VFIO_DEVICE_SET_IRQS with DATA_EVENTFD|ACTION_TRIGGER: eventfds[i] serves vector start+i; -1 unwires one. count 0 (empty array) disables the index. */
+export function vfioDeviceSetIrqsEventfd(deviceFd: number, index: number, start: number, eventfds: number[]): void;
+/** VFIO_DEVICE_SET_IRQS with DATA_NONE and the given ACTION_* (MASK=1<<3, UNMASK=1<<4, TRIGGER=1<<5). */
+export function vfioDeviceSetIrqs(deviceFd: number, index: number, start: number, count: number, action: number): void;
+export function vfioDeviceReset(deviceFd: number): void;
+
+// ---- mappings (BARs) --------------------------------------------------------------
+
+/**
+ * An mmap of part of a device fd (a BAR, or one sparse area of it). Register access
+ * goes through read/write of exactly the named width (volatile, one instruction), so
+ * doorbells and registers are never torn or merged. Offsets are checked: in range and
+ * naturally aligned, or an ERR_OUT_OF_RANGE / ERR_MISALIGNED error is thrown.
+ */
+export class Mapping {
+  /** mmap(fd, offset) of size bytes, PROT_READ|PROT_WRITE, MAP_SHARED. */
+  constructor(fd: number, offset: bigint | number, size: number);
+  readonly size: number;
+  /** The mapping as an ArrayBuffer (no copy). Detached by unmap(). */
+  readonly buffer: ArrayBuffer;
+  read8(offset: number): number;
+  read16(offset: number): number;
+  read32(offset: number): number;
+  read64(offset: number): bigint;
+  write8(offset: number, value: number): void;
+  write16(offset: number, value: number): void;
+  write32(offset: number, value: number): void;
+  write64(offset: number, value: bigint): void;
+  /** munmap; further access throws ERR_CLOSED. Idempotent; also run by the GC. */
+  unmap(): void;
+}
+
+// ---- DMA memory ---------------------------------------------------------------------
+
+export interface DmaAllocOptions {
+  /** Back with 2 MiB hugepages (MAP_HUGETLB). Default true. */
+  hugepages?: boolean;
+}
+/**
+ * Page-aligned, zeroed, MADV_DONTFORK memory for DMA, registered in a process-wide
+ * table under `id` so that another thread can open the same memory with DmaBuffer.open.
+ * The memory is freed when every handle on it has been released.
+ */
+export class DmaBuffer {
+  /** Allocates size bytes (rounded up to the page size in use). ENOMEM from MAP_HUGETLB means no free hugepages. */
+  static alloc(size: number, options?: DmaAllocOptions): DmaBuffer;
+  /** A new handle on an existing buffer by id (from any thread of this process). */
+  static open(id: number): DmaBuffer;
+  readonly id: number;
+  readonly size: number;
+  readonly hugepages: boolean;
+  /** The memory (no copy). Detached by release(). */
+  readonly buffer: ArrayBuffer;
+  /** Drops this handle; the memory goes when the last handle does. Idempotent; also run by the GC. */
+  release(): void;
+}
+
+// ---- eventfd and interrupt waiting ----------------------------------------------------
+
+/** eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). */
+export function eventfdCreate(): number;
+/** Non-blocking read: the counter (and reset), or 0n when nothing was signalled. */
+export function eventfdRead(fd: number): bigint;
+/** Writes 1 (or value) to the counter. */
+export function eventfdWrite(fd: number, value?: bigint | number): void;
+/**
+ * Blocks the calling thread (for worker threads) until one of fds is readable or
+ * timeoutMs passes (-1: forever). Returns the index of the first ready fd, consuming its
+ * counter, or -1 on timeout.
+ */
+export function eventfdWait(fds: number[], timeoutMs: number): number;
+
+/**
+ * Watches an eventfd on the calling thread's libuv loop and calls callback(count) each
+ * time it fires (the counter is read and reset first). Keeps the loop alive until stop(),
+ * unless unref() was called.
+ */
+export class EventfdWatcher {
+  constructor(fd: number, callback: (count: bigint) => void);
+  stop(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** O_* and VFIO constants this addon was built with. */
+export const constants: Readonly<Record<string, number>>;
+/** sysconf(_SC_PAGESIZE). */
+export const pageSize: number;

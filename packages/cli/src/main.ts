@@ -1,0 +1,61 @@
+// vfio-node: one tool, many subcommands, in the spirit of fio, nvme-cli, SPDK's
+// setup.sh and DPDK's devbind. Each subcommand lives in commands/<name>.ts and exports
+// `run(argv): Promise<number>` (the exit status); they are loaded on demand so that
+// `vfio-node list` never pays for the NVMe driver.
+
+import { VfioError } from '@vfio-node/core';
+
+type CommandModule = { run(argv: string[]): Promise<number> };
+
+interface CommandEntry {
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+const commands: Record<string, CommandEntry> = {
+  list: { summary: 'list PCI devices with driver and IOMMU group (like lspci)', load: () => import('./commands/list.js') },
+  bind: { summary: 'bind devices to vfio-pci (refuses a device in use; --force)', load: () => import('./commands/bind.js') },
+  unbind: { summary: 'give devices back to their kernel driver', load: () => import('./commands/unbind.js') },
+  setup: { summary: 'reserve hugepages and load vfio-pci', load: () => import('./commands/setup.js') },
+  doctor: { summary: 'check every precondition, with the fix for each', load: () => import('./commands/doctor.js') },
+  info: { summary: 'regions, interrupts and capabilities of a device through VFIO', load: () => import('./commands/info.js') },
+  lab: { summary: 'boot the QEMU lab and run a command inside (lab run -- CMD)', load: () => import('./commands/lab.js') },
+  nvme: { summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
+  main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['usage: vfio-node <command> [options]', '', 'commands:', ...lines, '', "Run 'vfio-node <command> --help' for a command's options."].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    console.error(`vfio-node: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const mod = await entry.load();
+    return await mod.run(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** Prints an error the way every subcommand does: message, then hint. Returns the exit status. */
+export function reportError(err: unknown): number {
+  if (err instanceof VfioError) {
+    console.error(`vfio-node: ${err.describe()}`);
+    if (process.env.VFIO_NODE_DEBUG) console.error(err.stack);
+    return 1;
+  }
+  console.error(`vfio-node: ${err instanceof Error ? err.stack : String(err)}`);
+  return 70;
+}

@@ -1,0 +1,56 @@
+// Two projects: `unit` runs on the host (pure logic, no device), `lab` runs inside the
+// QEMU lab against real devices through real VFIO (scripts/test.sh boots the lab and
+// runs it there). Workspace packages resolve to their TypeScript sources, so tests
+// never need a build of the TypeScript (the native addon must be built).
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const alias = {
+  '@vfio-node/core': src('./packages/core/src/index.ts'),
+  '@vfio-node/lab': src('./packages/lab/src/index.ts'),
+  '@vfio-node/runtime': src('./packages/runtime/src/index.ts'),
+  '@vfio-node/nvme': src('./drivers/nvme/src/index.ts'),
+  '@vfio-node/virtio-net': src('./drivers/virtio-net/src/index.ts'),
+};
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'drivers/*/src/**/*.test.ts', 'bench/src/**/*.test.ts', 'native/test/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'lab',
+          include: ['test/lab/**/*.test.ts'],
+          // One device, one process at a time: VFIO groups are exclusive.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'e2e',
+          // Host-side tests that boot their own lab (backing-image checks, fault injection).
+          include: ['test/e2e/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
