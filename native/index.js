@@ -18,3 +18,39 @@ try {
   throw err;
 }
 export default binding;
+
+// Named exports, one per entry of index.d.ts.
+export const {
+  setErrorFactory,
+  open,
+  close,
+  pread,
+  pwrite,
+  preadWidth,
+  pwriteWidth,
+  vfioGetApiVersion,
+  vfioCheckExtension,
+  vfioSetIommu,
+  vfioIommuGetInfo,
+  vfioMapDma,
+  vfioUnmapDma,
+  vfioGroupGetStatus,
+  vfioGroupSetContainer,
+  vfioGroupUnsetContainer,
+  vfioGroupGetDeviceFd,
+  vfioDeviceGetInfo,
+  vfioDeviceGetRegionInfo,
+  vfioDeviceGetIrqInfo,
+  vfioDeviceSetIrqsEventfd,
+  vfioDeviceSetIrqs,
+  vfioDeviceReset,
+  Mapping,
+  DmaBuffer,
+  eventfdCreate,
+  eventfdRead,
+  eventfdWrite,
+  eventfdWait,
+  EventfdWatcher,
+  constants,
+  pageSize,
+} = binding;

@@ -97,3 +97,86 @@ function formatValue(v: unknown): string {
     return '(unprintable)';
   }
 }
+
+// ---- PCI addresses, discovery and binding (packages/core/src/pci) --------------------
+
+/** A string that is not a PCI address in `DDDD:BB:DD.F` or `BB:DD.F` form. */
+export function invalidPciAddress(value: unknown, why?: string): VfioError {
+  return new VfioError({
+    code: 'ERR_INVALID_PCI_ADDRESS',
+    message: `invalid PCI address ${formatValue(value)}${why ? ` (${why})` : ''}: expected DDDD:BB:DD.F or BB:DD.F in hex, e.g. 0000:00:03.0`,
+    hint: "Copy the address from 'vfio-node list' (bus 00-ff, device 00-1f, function 0-7).",
+    details: { value },
+  });
+}
+
+/** No /sys/bus/pci/devices/<address>. */
+export function noSuchDevice(address: string, path: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NO_SUCH_DEVICE',
+    message: `no PCI device ${address} (${path} does not exist)`,
+    hint: "Run 'vfio-node list' to see the PCI devices of this machine.",
+    device: address,
+    path,
+  });
+}
+
+/** The device backs a mounted filesystem, an active swap area or a dm/md device. */
+export function deviceInUse(address: string, uses: string[]): VfioError {
+  return new VfioError({
+    code: 'ERR_DEVICE_IN_USE',
+    message: `${address} is in use: ${uses.join('; ')}`,
+    hint: '--force takes it anyway (the kernel loses the device under whatever uses it: expect data loss).',
+    device: address,
+    details: { uses },
+  });
+}
+
+/** The device is bound to a driver other than vfio-pci (or to none). */
+export function notBoundToVfio(address: string, driver: string | null): VfioError {
+  return new VfioError({
+    code: 'ERR_NOT_BOUND_TO_VFIO',
+    message: driver === null ? `${address} is bound to no driver, not vfio-pci` : `${address} is bound to ${driver}, not vfio-pci`,
+    hint: `Run 'vfio-node bind ${address}' (as root) first.`,
+    device: address,
+    details: { driver },
+  });
+}
+
+/** Binding or unbinding did not end with the driver we asked for. */
+export function bindFailed(address: string, wanted: string, got: string | null, hint?: string): VfioError {
+  return new VfioError({
+    code: 'ERR_BIND_FAILED',
+    message: `${address}: expected driver ${wanted} after probing, found ${got ?? 'no driver'}`,
+    hint: hint ?? "Check 'dmesg | tail' for the kernel's reason, and 'vfio-node doctor " + address + "'.",
+    device: address,
+    details: { wanted, got },
+  });
+}
+
+/** A write to sysfs/procfs failed (usually EACCES: not root). */
+export function hostWriteFailed(path: string, cause: unknown, device?: string): VfioError {
+  const c = cause as NodeJS.ErrnoException | undefined;
+  const code = typeof c?.code === 'string' ? c.code : 'EIO';
+  const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  return new VfioError({
+    code,
+    message: `cannot write ${path}: ${c?.message ?? String(cause)}`,
+    hint: denied ? 'Run as root (sudo vfio-node ...): sysfs and /proc/sys are writable only by root.' : "Check 'dmesg | tail' for the kernel's reason.",
+    syscall: 'write',
+    errno: typeof c?.errno === 'number' ? Math.abs(c.errno) : undefined,
+    path,
+    device,
+    cause,
+  });
+}
+
+/** modprobe failed or is missing. */
+export function modprobeFailed(module: string, detail: string): VfioError {
+  return new VfioError({
+    code: 'ERR_MODPROBE_FAILED',
+    message: `cannot load kernel module ${module}: ${detail}`,
+    hint: `Run 'sudo modprobe ${module}' and read its error; the module must exist under /lib/modules/$(uname -r).`,
+    details: { module },
+  });
+}

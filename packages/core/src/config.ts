@@ -1,0 +1,56 @@
+// PCI configuration space through VFIO (region 7): exact-width reads and writes, the
+// capability lists, and the Command register bits a driver needs (PCI Local Bus 3.0 §6.2.2).
+
+import type { Region } from './vfio/region.js';
+
+/** Command register (offset 0x04) bits. */
+export const PCI_COMMAND = 0x04;
+export const PCI_COMMAND_MEMORY = 1 << 1; // Memory Space Enable
+export const PCI_COMMAND_MASTER = 1 << 2; // Bus Master Enable: the device may DMA
+export const PCI_COMMAND_INTX_DISABLE = 1 << 10;
+
+export class ConfigSpace {
+  constructor(readonly region: Region) {}
+
+  get size(): number {
+    return this.region.size;
+  }
+  read8(offset: number): number {
+    return this.region.read8(offset);
+  }
+  read16(offset: number): number {
+    return this.region.read16(offset);
+  }
+  read32(offset: number): number {
+    return this.region.read32(offset);
+  }
+  write8(offset: number, v: number): void {
+    this.region.write8(offset, v);
+  }
+  write16(offset: number, v: number): void {
+    this.region.write16(offset, v);
+  }
+  write32(offset: number, v: number): void {
+    this.region.write32(offset, v);
+  }
+
+  /** The first `length` bytes (256 for the legacy space, up to 4096 with PCIe extended space). */
+  bytes(length = Math.min(this.size, 4096)): Uint8Array {
+    const out = new Uint8Array(length);
+    const view = new DataView(out.buffer);
+    for (let off = 0; off + 4 <= length; off += 4) view.setUint32(off, this.read32(off), true);
+    return out;
+  }
+
+  /** Sets Memory Space Enable and Bus Master Enable: the device may now decode its BARs and DMA. */
+  enableBusMaster(): void {
+    const cmd = this.read16(PCI_COMMAND);
+    this.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+  }
+
+  /** Clears Bus Master Enable: the device may no longer DMA. */
+  disableBusMaster(): void {
+    const cmd = this.read16(PCI_COMMAND);
+    this.write16(PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+  }
+}

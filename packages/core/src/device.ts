@@ -1,0 +1,209 @@
+// The device drivers sit on: a PCI function opened through VFIO, with its regions
+// (BARs and config space), interrupt vectors and a DMA allocator. Opening it walks the
+// VFIO chain (container → group → device) and says exactly what is wrong at each step;
+// closing it (or the process ending) leaves the device quiet: interrupts off, DMA
+// unmapped, descriptors closed.
+
+import { existsSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Logger } from 'pino';
+import { native, type DeviceInfo } from './native.js';
+import { VfioError } from './errors.js';
+import { logger as rootLogger } from './logging.js';
+import { registerCleanup } from './lifecycle.js';
+import { toPciAddress, type PciAddressLike } from './pci/address.js';
+import { acquireSharedContainer, releaseSharedContainer, type Container } from './vfio/container.js';
+import { Group } from './vfio/group.js';
+import { Region } from './vfio/region.js';
+import { ConfigSpace } from './config.js';
+import { DmaAllocator, type DmaAllocatorOptions } from './dma.js';
+import { Interrupts } from './interrupts.js';
+
+const C = native.constants;
+
+export interface DeviceOptions {
+  logger?: Logger;
+  /** DMA memory options (hugepages, fallback to small pages). Taken from the first device of a container. */
+  dma?: DmaAllocatorOptions;
+  /** sysfs root, for tests. */
+  sysfs?: string;
+}
+
+interface OpenGroup {
+  group: Group;
+  users: number;
+}
+// One Group object per IOMMU group per process: /dev/vfio/N can be opened only once.
+const groups = new Map<number, OpenGroup>();
+const allocators = new Map<Container, { dma: DmaAllocator; users: number }>();
+
+export class Device implements Disposable {
+  /** Canonical PCI address, 0000:00:03.0. */
+  readonly address: string;
+  readonly info: DeviceInfo;
+  readonly config: ConfigSpace;
+  readonly irq: Interrupts;
+  readonly dma: DmaAllocator;
+  readonly log: Logger;
+  readonly iommuGroup: number;
+  private readonly fd: number;
+  private readonly container: Container;
+  private readonly regions = new Map<number, Region>();
+  private isClosed = false;
+  private readonly unregister: () => void;
+
+  /**
+   * Opens the PCI function at address through VFIO. It must be bound to vfio-pci
+   * (`vfio-node bind ADDR`), its IOMMU group viable, and no other process may hold it.
+   */
+  static open(address: PciAddressLike, options: DeviceOptions = {}): Device {
+    return new Device(address, options);
+  }
+
+  private constructor(address: PciAddressLike, options: DeviceOptions) {
+    const sysfs = options.sysfs ?? '/sys';
+    this.address = toPciAddress(address).toString();
+    this.log = (options.logger ?? rootLogger()).child({ device: this.address });
+    this.iommuGroup = checkBoundToVfio(this.address, sysfs);
+
+    this.container = acquireSharedContainer();
+    let group: OpenGroup | undefined;
+    try {
+      group = groups.get(this.iommuGroup);
+      if (!group) {
+        group = { group: new Group(this.iommuGroup, this.container, sysfs), users: 0 };
+        groups.set(this.iommuGroup, group);
+      }
+      group.users++;
+      this.fd = group.group.openDevice(this.address);
+    } catch (err) {
+      if (group && --group.users <= 0) {
+        groups.delete(this.iommuGroup);
+        group.group.close();
+      }
+      releaseSharedContainer(this.container);
+      throw err;
+    }
+
+    this.info = native.vfioDeviceGetInfo(this.fd);
+    if (!(this.info.flags & C.VFIO_DEVICE_FLAGS_PCI!)) {
+      this.closeFd();
+      throw new VfioError({ code: 'ERR_NOT_PCI', message: `${this.address} is not a PCI device to VFIO`, device: this.address });
+    }
+    this.config = new ConfigSpace(this.region(C.VFIO_PCI_CONFIG_REGION_INDEX!, 'config'));
+    this.irq = new Interrupts(this.fd, this.info.numIrqs, this.log, this.address);
+    let a = allocators.get(this.container);
+    if (!a) {
+      a = { dma: new DmaAllocator(this.container, this.log, options.dma), users: 0 };
+      allocators.set(this.container, a);
+    }
+    a.users++;
+    this.dma = a.dma;
+    this.unregister = registerCleanup(() => this.close());
+    this.log.debug({ group: this.iommuGroup, regions: this.info.numRegions, irqs: this.info.numIrqs }, 'device opened');
+  }
+
+  /** BAR n (0-5), mapped where the kernel allows it. */
+  bar(n: number): Region {
+    if (!Number.isInteger(n) || n < 0 || n > 5) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `BAR index must be 0 to 5, got ${n}` });
+    const r = this.region(C.VFIO_PCI_BAR0_REGION_INDEX! + n, `BAR${n}`);
+    if (r.size === 0) throw new VfioError({ code: 'ERR_NO_SUCH_BAR', message: `${this.address} has no BAR${n}`, hint: 'See `vfio-node info ADDR` for the regions the device has.', device: this.address });
+    return r;
+  }
+
+  /** Any VFIO region by index (BARs 0-5, ROM 6, config 7, VGA 8). */
+  region(index: number, label = `region${index}`): Region {
+    this.checkOpen();
+    let r = this.regions.get(index);
+    if (!r) {
+      if (index < 0 || index >= this.info.numRegions) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `region index ${index} is out of range (the device has ${this.info.numRegions})` });
+      r = new Region(this.fd, native.vfioDeviceGetRegionInfo(this.fd, index), this.log, label);
+      this.regions.set(index, r);
+    }
+    return r;
+  }
+
+  /** Every region's VFIO info (for `vfio-node info`). */
+  regionInfos() {
+    this.checkOpen();
+    return Array.from({ length: this.info.numRegions }, (_, i) => native.vfioDeviceGetRegionInfo(this.fd, i));
+  }
+
+  /** VFIO_DEVICE_RESET (function-level reset or what the kernel has for this device). */
+  reset(): void {
+    this.checkOpen();
+    if (!(this.info.flags & C.VFIO_DEVICE_FLAGS_RESET!)) throw new VfioError({ code: 'ERR_NO_RESET', message: `${this.address} offers no reset through VFIO`, device: this.address });
+    native.vfioDeviceReset(this.fd);
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Interrupts off, regions unmapped, descriptors closed; the DMA memory goes with the last device of the container. Idempotent. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.unregister();
+    try {
+      this.irq.close();
+    } catch (err) {
+      this.log.debug({ err }, 'closing interrupts');
+    }
+    for (const r of this.regions.values()) r.close();
+    this.regions.clear();
+    const a = allocators.get(this.container);
+    if (a && --a.users === 0) {
+      allocators.delete(this.container);
+      a.dma.close();
+    }
+    this.closeFd();
+    this.log.debug('device closed');
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private closeFd(): void {
+    native.close(this.fd);
+    const g = groups.get(this.iommuGroup);
+    if (g && --g.users <= 0) {
+      groups.delete(this.iommuGroup);
+      g.group.close();
+    }
+    releaseSharedContainer(this.container);
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new VfioError({ code: 'ERR_CLOSED', message: `device ${this.address} is closed`, device: this.address });
+  }
+}
+
+/** Checks that the device exists and is bound to vfio-pci; returns its IOMMU group. */
+function checkBoundToVfio(address: string, sysfs: string): number {
+  const dir = `${sysfs}/bus/pci/devices/${address}`;
+  if (!existsSync(dir)) {
+    throw new VfioError({ code: 'ERR_NO_SUCH_DEVICE', message: `no PCI device at ${address}`, hint: 'List the devices with `vfio-node list`.', device: address });
+  }
+  let driver: string | null = null;
+  try {
+    driver = basename(readlinkSync(`${dir}/driver`));
+  } catch {
+    driver = null;
+  }
+  if (driver !== 'vfio-pci') {
+    throw new VfioError({
+      code: 'ERR_NOT_BOUND_TO_VFIO',
+      message: driver ? `${address} is bound to the kernel driver '${driver}', not vfio-pci` : `${address} is bound to no driver, not vfio-pci`,
+      hint: `Bind it first: vfio-node bind ${address}${driver === 'nvme' ? ' (the kernel then loses its /dev/nvme* for it)' : ''}`,
+      device: address,
+      details: { driver },
+    });
+  }
+  try {
+    return Number(basename(readlinkSync(`${dir}/iommu_group`)));
+  } catch {
+    throw new VfioError({ code: 'ERR_NO_IOMMU_GROUP', message: `${address} has no IOMMU group`, hint: 'Turn the IOMMU on: boot with intel_iommu=on (or amd_iommu=on) and enable VT-d/AMD-Vi in the firmware.', device: address });
+  }
+}

@@ -1,0 +1,18 @@
+// @vfio-node/core: the layer every driver sits on. PCI discovery and binding (pci/),
+// host preparation (host/), the VFIO chain (vfio/), the Device with its regions,
+// interrupts and DMA memory, errors and logging.
+
+export * from './errors.js';
+export { logger, setLogLevel, type Logger } from './logging.js';
+export { registerCleanup, runCleanups } from './lifecycle.js';
+export { native } from './native.js';
+export type { DmaBuffer, Mapping, RegionInfo, IrqInfo, IommuInfo, DeviceInfo, IovaRange } from './native.js';
+export { RangeAllocator, type Extent } from './range-allocator.js';
+export { Container, acquireSharedContainer, releaseSharedContainer } from './vfio/container.js';
+export { Group, groupDrivers } from './vfio/group.js';
+export { Region } from './vfio/region.js';
+export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_COMMAND_INTX_DISABLE } from './config.js';
+export { DmaAllocator, type DmaAllocatorOptions, type DmaMemory } from './dma.js';
+export { Interrupts, Vector, IRQ_INDEX, type IrqKind } from './interrupts.js';
+export { Device, type DeviceOptions } from './device.js';
+export * from './pci/address.js';

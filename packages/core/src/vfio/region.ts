@@ -1,0 +1,133 @@
+// A device region seen through VFIO: a BAR mapped into our address space (honouring the
+// sparse-mmap areas the kernel allows), or read and written with pread/pwrite where it
+// cannot be mapped. Every access is of exactly the width asked for: registers and
+// doorbells must never be torn or merged.
+
+import type { Logger } from 'pino';
+import { native, type Mapping, type RegionInfo } from '../native.js';
+import { closed, hex, misaligned, outOfRange, VfioError } from '../errors.js';
+
+const C = native.constants;
+type Width = 1 | 2 | 4 | 8;
+
+interface Area {
+  start: number;
+  end: number;
+  mapping: Mapping;
+}
+
+export class Region {
+  readonly index: number;
+  readonly size: number;
+  readonly info: RegionInfo;
+  /** Register names by offset, for the trace log (supplied by the driver). */
+  private names = new Map<number, string>();
+  private areas: Area[] = [];
+  private trace: boolean;
+  private isClosed = false;
+
+  constructor(
+    private readonly deviceFd: number,
+    info: RegionInfo,
+    private readonly log: Logger,
+    private readonly label: string,
+  ) {
+    this.index = info.index;
+    this.info = info;
+    if (info.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new VfioError({ code: 'ERR_REGION_TOO_LARGE', message: `${label} is ${info.size} bytes: too large to map` });
+    this.size = Number(info.size);
+    this.trace = log.isLevelEnabled('trace');
+    if (info.flags & C.VFIO_REGION_INFO_FLAG_MMAP! && this.size > 0) {
+      const areas = info.sparseMmap ?? [{ offset: 0n, size: info.size }];
+      for (const a of areas) {
+        if (a.size === 0n) continue;
+        const mapping = new native.Mapping(deviceFd, info.offset + a.offset, Number(a.size));
+        this.areas.push({ start: Number(a.offset), end: Number(a.offset + a.size), mapping });
+      }
+    }
+  }
+
+  /** The mapping that covers the whole region, when there is one (drivers' C hot loops use it). */
+  get mapping(): Mapping | undefined {
+    const a = this.areas[0];
+    return a && a.start === 0 && a.end === this.size ? a.mapping : undefined;
+  }
+
+  /** Names the registers of this region for the trace log: offset → spec name (CAP, CC, SQ0TDBL...). */
+  setRegisterNames(names: Record<number, string> | Map<number, string>): void {
+    this.names = names instanceof Map ? new Map(names) : new Map(Object.entries(names).map(([k, v]) => [Number(k), v]));
+    this.trace = this.log.isLevelEnabled('trace');
+  }
+
+  read8(offset: number): number {
+    return Number(this.read(offset, 1));
+  }
+  read16(offset: number): number {
+    return Number(this.read(offset, 2));
+  }
+  read32(offset: number): number {
+    return Number(this.read(offset, 4));
+  }
+  read64(offset: number): bigint {
+    return this.read(offset, 8);
+  }
+  write8(offset: number, value: number): void {
+    this.write(offset, 1, value);
+  }
+  write16(offset: number, value: number): void {
+    this.write(offset, 2, value);
+  }
+  write32(offset: number, value: number): void {
+    this.write(offset, 4, value);
+  }
+  write64(offset: number, value: bigint): void {
+    this.write(offset, 8, value);
+  }
+
+  private check(offset: number, width: Width): Area | undefined {
+    if (this.isClosed) throw closed(this.label);
+    if (!Number.isInteger(offset) || offset < 0 || offset + width > this.size) {
+      throw outOfRange(`${this.label} register access`, offset, width, this.size, 'Check the register offset against the specification and the region size (vfio-node info ADDR).');
+    }
+    if (offset % width !== 0) throw misaligned(`${this.label} ${width * 8}-bit access`, offset, width);
+    for (const a of this.areas) if (offset >= a.start && offset + width <= a.end) return a;
+    if (!(this.info.flags & C.VFIO_REGION_INFO_FLAG_READ!)) {
+      throw new VfioError({ code: 'ERR_REGION_NOT_ACCESSIBLE', message: `${this.label} offset ${hex(offset)} is neither mapped nor readable through VFIO` });
+    }
+    return undefined;
+  }
+
+  private read(offset: number, width: Width): bigint {
+    const area = this.check(offset, width);
+    let v: bigint;
+    if (area) {
+      const o = offset - area.start;
+      v = width === 8 ? area.mapping.read64(o) : BigInt(width === 4 ? area.mapping.read32(o) : width === 2 ? area.mapping.read16(o) : area.mapping.read8(o));
+    } else {
+      v = native.preadWidth(this.deviceFd, this.info.offset + BigInt(offset), width);
+    }
+    if (this.trace) this.log.trace({ region: this.label, reg: this.names.get(offset), offset: hex(offset), value: hex(v), width: width * 8 }, 'read');
+    return v;
+  }
+
+  private write(offset: number, width: Width, value: number | bigint): void {
+    const area = this.check(offset, width);
+    if (this.trace) this.log.trace({ region: this.label, reg: this.names.get(offset), offset: hex(offset), value: hex(value), width: width * 8 }, 'write');
+    if (area) {
+      const o = offset - area.start;
+      if (width === 8) area.mapping.write64(o, BigInt(value));
+      else if (width === 4) area.mapping.write32(o, Number(value));
+      else if (width === 2) area.mapping.write16(o, Number(value));
+      else area.mapping.write8(o, Number(value));
+    } else {
+      native.pwriteWidth(this.deviceFd, this.info.offset + BigInt(offset), width, value);
+    }
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const a of this.areas) a.mapping.unmap();
+    this.areas = [];
+  }
+}
