@@ -180,3 +180,13 @@ export function modprobeFailed(module: string, detail: string): VfioError {
     details: { module },
   });
 }
+
+/** The device has no iommu_group link: no IOMMU is on, so VFIO cannot take it. */
+export function noIommuGroup(address: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NO_IOMMU_GROUP',
+    message: `${address} has no IOMMU group (no IOMMU is enabled)`,
+    hint: 'Enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on (Intel) or amd_iommu=on (AMD); see vfio-node doctor.',
+    device: address,
+  });
+}
