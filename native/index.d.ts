@@ -172,3 +172,18 @@ export class EventfdWatcher {
 export const constants: Readonly<Record<string, number>>;
 /** sysconf(_SC_PAGESIZE). */
 export const pageSize: number;
+
+// ---- NVMe hot path (nvme_queue.cc) ------------------------------------------------------
+
+/**
+ * Reaps up to `max` NVMe completion queue entries by phase tag, in one call.
+ * `cq` is the completion ring (16-byte entries, depth = cq.byteLength / 16), `state` is
+ * [head, phase] (read and updated), `bar` the BAR0 mapping's buffer (Mapping.buffer),
+ * `cqHeadDoorbell` the byte offset of CQyHDBL. Each completion becomes 4 words of `out`:
+ * [cid, status (DW3 bits 31:16, phase bit cleared: 0 = success), sqhd, dw0].
+ * CQyHDBL is written once when at least one entry was reaped. Returns the count.
+ * Throws ERR_INVALID_ARG / ERR_OUT_OF_RANGE / ERR_MISALIGNED / ERR_CLOSED on bad arguments.
+ */
+export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer, cqHeadDoorbell: number, out: Uint32Array, max: number): number;
+/** Orders the submission queue entry stores before the doorbell, then writes `tail` to SQyTDBL at `sqTailDoorbell`. */
+export function nvmeSqRing(bar: ArrayBuffer, sqTailDoorbell: number, tail: number): void;
