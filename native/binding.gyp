@@ -5,6 +5,8 @@
       "sources": [
         "src/addon.cc",
         "src/errors.cc",
+        "src/args.cc",
+        "src/fd.cc",
         "src/vfio.cc",
         "src/mapping.cc",
         "src/dma.cc",

@@ -1,0 +1,248 @@
+// eventfd(2): how VFIO delivers interrupts (VFIO_DEVICE_SET_IRQS wires a vector to an
+// eventfd and the kernel adds 1 to its counter per interrupt). Three ways to wait:
+// eventfdRead (poll without blocking), eventfdWait (block this thread in poll(2), for
+// worker threads that own a queue), EventfdWatcher (a uv_poll_t on this thread's libuv
+// loop that calls back in JavaScript).
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+
+namespace vfio_node {
+namespace {
+
+// Reads (and so resets) the counter of a non-blocking eventfd: false when it was 0.
+bool ReadCounter(int fd, uint64_t* value, int* err) {
+  ssize_t n;
+  do n = read(fd, value, sizeof *value);
+  while (n < 0 && errno == EINTR);
+  if (n == sizeof *value) return true;
+  *err = n < 0 ? errno : EIO;
+  return false;
+}
+
+[[noreturn]] void ThrowRead(Napi::Env env, int fd, int err) {
+  ThrowSyscall(env, "read", err, "read of eventfd " + std::to_string(fd));
+}
+
+// eventfdCreate(): eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK).
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) ThrowSyscall(env, "eventfd", errno, "eventfd");
+  return Napi::Number::New(env, fd);
+}
+
+// eventfdRead(fd): the counter, or 0n when nothing was signalled (EAGAIN).
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ToFd(env, Arg(info, 0), "fd");
+  uint64_t value = 0;
+  int err = 0;
+  if (!ReadCounter(fd, &value, &err) && err != EAGAIN) ThrowRead(env, fd, err);
+  return Napi::BigInt::New(env, value);
+}
+
+// eventfdWrite(fd, value = 1): adds value to the counter (at most 2^64 - 2).
+void Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ToFd(env, Arg(info, 0), "fd");
+  uint64_t value = info.Length() < 2 || info[1].IsUndefined() ? 1 : ToU64(env, info[1], "value", UINT64_MAX - 1);
+  ssize_t n;
+  do n = write(fd, &value, sizeof value);
+  while (n < 0 && errno == EINTR);
+  if (n != sizeof value) ThrowSyscall(env, "write", n < 0 ? errno : EIO, "write of eventfd " + std::to_string(fd));
+}
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+// eventfdWait(fds, timeoutMs): poll(2) until one fd is readable, then consume its
+// counter and return its index; -1 on timeout. Blocks the calling thread (meant for
+// workers). EINTR restarts the wait with the time that is left.
+Napi::Value Wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value list = Arg(info, 0);
+  if (!list.IsArray()) ThrowArg(env, kErrInvalidArg, "fds must be an array (got " + Describe(list) + ")");
+  Napi::Array fds = list.As<Napi::Array>();
+  int timeout = static_cast<int>(ToInt(env, Arg(info, 1), "timeoutMs", -1, INT32_MAX));
+  constexpr uint32_t kMaxFds = 4096;
+  if (fds.Length() > kMaxFds) ThrowArg(env, kErrOutOfRange, "fds: at most " + std::to_string(kMaxFds) + " fds");
+  if (fds.Length() == 0 && timeout < 0) ThrowArg(env, kErrInvalidArg, "fds is empty and timeoutMs is -1: would block forever");
+  std::vector<pollfd> pfds(fds.Length());
+  for (uint32_t i = 0; i < fds.Length(); i++) pfds[i] = pollfd{ToFd(env, fds.Get(i), "fds[i]"), POLLIN, 0};
+
+  const int64_t deadline = timeout < 0 ? 0 : NowMs() + timeout;
+  for (;;) {
+    int left = timeout < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    int n = poll(pfds.data(), pfds.size(), left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ThrowSyscall(env, "poll", errno, "poll of " + std::to_string(pfds.size()) + " eventfds");
+    if (n == 0) return Napi::Number::New(env, -1);
+    for (size_t i = 0; i < pfds.size(); i++) {
+      if (pfds[i].revents & POLLNVAL) ThrowSyscall(env, "poll", EBADF, "poll of fd " + std::to_string(pfds[i].fd));
+      if (!(pfds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+      uint64_t value;
+      int err = 0;
+      if (ReadCounter(pfds[i].fd, &value, &err)) return Napi::Number::New(env, static_cast<double>(i));
+      if (err != EAGAIN) ThrowRead(env, pfds[i].fd, err);
+      // EAGAIN: another reader took the count first; keep waiting.
+    }
+  }
+}
+
+// ---- EventfdWatcher ----
+
+class EventfdWatcher;
+
+// The libuv side of a watcher. It outlives the JS object until libuv calls OnClosed,
+// and is registered as an async cleanup hook so that a worker exiting with a running
+// watcher waits for the handle to close (a worker's loop must have no open handles).
+struct WatchPoll {
+  uv_poll_t handle;
+  int fd;
+  EventfdWatcher* owner;  // null once the watcher let go of it
+  napi_async_cleanup_hook_handle hook = nullptr;
+  bool closing = false;
+
+  static void OnClosed(uv_handle_t* h) {
+    auto* self = static_cast<WatchPoll*>(h->data);
+    if (self->hook) napi_remove_async_cleanup_hook(self->hook);  // also ends a running cleanup
+    delete self;
+  }
+  void Close() {
+    owner = nullptr;
+    if (!closing) {
+      closing = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&handle), OnClosed);
+    }
+  }
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg);
+  static void OnPoll(uv_poll_t* h, int status, int events);
+};
+
+class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "EventfdWatcher",
+                       {
+                           InstanceMethod<&EventfdWatcher::Stop>("stop"),
+                           InstanceMethod<&EventfdWatcher::SetRef<true>>("ref"),
+                           InstanceMethod<&EventfdWatcher::SetRef<false>>("unref"),
+                       });
+  }
+
+  // new EventfdWatcher(fd, callback): starts watching at once. While running, the JS
+  // object is kept alive (a strong self-reference), like a timer.
+  explicit EventfdWatcher(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<EventfdWatcher>(info), context_(info.Env(), "EventfdWatcher") {
+    Napi::Env env = info.Env();
+    int fd = ToFd(env, Arg(info, 0), "fd");
+    Napi::Value cb = Arg(info, 1);
+    if (!cb.IsFunction()) ThrowArg(env, kErrInvalidArg, "callback must be a function (got " + Describe(cb) + ")");
+    uv_loop_t* loop = nullptr;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_uv_event_loop(env, &loop));
+
+    auto* poll = new WatchPoll{};
+    poll->fd = fd;
+    poll->handle.data = poll;
+    int r = uv_poll_init(loop, &poll->handle, fd);
+    if (r < 0) {
+      delete poll;  // uv_poll_init failed before registering the handle
+      ThrowSyscall(env, "uv_poll_init", -r, "watching eventfd " + std::to_string(fd));
+    }
+    r = uv_poll_start(&poll->handle, UV_READABLE, WatchPoll::OnPoll);
+    if (r < 0) {
+      poll->Close();
+      ThrowSyscall(env, "uv_poll_start", -r, "watching eventfd " + std::to_string(fd));
+    }
+    if (napi_add_async_cleanup_hook(env, WatchPoll::OnEnvCleanup, poll, &poll->hook) != napi_ok) poll->hook = nullptr;
+    poll->owner = this;
+    poll_ = poll;
+    callback_ = Napi::Persistent(cb.As<Napi::Function>());
+    Ref();
+  }
+
+  // Only reached after stop() or at environment teardown (a running watcher holds a
+  // reference to itself); closes the handle if it is still open.
+  ~EventfdWatcher() override {
+    if (poll_) poll_->Close();
+  }
+
+  // Called from WatchPoll when the environment is going away: the handle is closing.
+  void Detach() { poll_ = nullptr; }
+
+  // The eventfd is readable: read (and reset) the counter, then call back.
+  void Fire() {
+    uint64_t count = 0;
+    int err = 0;
+    if (!ReadCounter(poll_->fd, &count, &err)) return;  // EAGAIN: someone else read it
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      callback_.MakeCallback(Value(), {Napi::BigInt::New(env, count)}, context_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());  // an exception thrown by the callback is uncaught
+    }
+  }
+
+ private:
+  // stop(): closes the libuv handle (freed by its close callback) and lets go of the
+  // callback and of the self-reference. Idempotent.
+  void Stop(const Napi::CallbackInfo&) {
+    if (!poll_) return;
+    poll_->Close();
+    poll_ = nullptr;
+    callback_.Reset();
+    Unref();
+  }
+
+  // ref()/unref(): whether the watcher keeps the event loop alive.
+  template <bool kRef>
+  void SetRef(const Napi::CallbackInfo&) {
+    if (!poll_) return;
+    auto* h = reinterpret_cast<uv_handle_t*>(&poll_->handle);
+    if (kRef) uv_ref(h);
+    else uv_unref(h);
+  }
+
+  WatchPoll* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+  Napi::AsyncContext context_;
+};
+
+void WatchPoll::OnPoll(uv_poll_t* h, int status, int) {
+  auto* self = static_cast<WatchPoll*>(h->data);
+  if (status < 0 || !self->owner) return;
+  self->owner->Fire();
+}
+
+void WatchPoll::OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
+  auto* self = static_cast<WatchPoll*>(arg);
+  if (self->owner) self->owner->Detach();
+  self->Close();  // OnClosed removes the hook, which tells Node the cleanup is done
+}
+
+}  // namespace
+
+void InitEventfd(Napi::Env env, Napi::Object exports) {
+  exports.Set("eventfdCreate", Napi::Function::New<Create>(env, "eventfdCreate"));
+  exports.Set("eventfdRead", Napi::Function::New<Read>(env, "eventfdRead"));
+  exports.Set("eventfdWrite", Napi::Function::New<Write>(env, "eventfdWrite"));
+  exports.Set("eventfdWait", Napi::Function::New<Wait>(env, "eventfdWait"));
+  exports.Set("EventfdWatcher", EventfdWatcher::Define(env));
+}
+
+}  // namespace vfio_node
