@@ -10,7 +10,8 @@
         "src/vfio.cc",
         "src/mapping.cc",
         "src/dma.cc",
-        "src/eventfd.cc"
+        "src/eventfd.cc",
+        "src/nvme_queue.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],

@@ -1,6 +1,7 @@
 // Entry point of the vfio-node native core: one exports object per environment (main
 // thread, each worker), with the per-environment AddonData as N-API instance data.
 #include "addon.h"
+#include "nvme_queue.h"
 
 #include <fcntl.h>
 #include <linux/vfio.h>
@@ -73,6 +74,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMapping(env, exports);
   InitDma(env, exports);
   InitEventfd(env, exports);
+  InitNvmeQueue(env, exports);
 
   Napi::Object constants = Constants(env);
   Napi::Object object = env.Global().Get("Object").As<Napi::Object>();
