@@ -1,0 +1,15 @@
+// @vfio-node/lab: boot a throwaway QEMU guest with an emulated IOMMU and emulated NVMe
+// and virtio-net devices, bind them to vfio-pci, and run one command inside.
+
+export { startLab, runLab, checkCommand, Lab, CLI_BIN } from './lab.js';
+export type { LabHandlers, LabResult, LabTimings } from './lab.js';
+export { resolveOptions } from './options.js';
+export type { LabOptions, ResolvedLabOptions, LabBind, LabAccel } from './options.js';
+export { parseNvmeSpec, defaultNvmeSpec } from './nvme-spec.js';
+export type { NvmeSpec, NvmeBacking, NvmeInjection } from './nvme-spec.js';
+export { parseSize, formatSize } from './size.js';
+export { buildQemuArgs, kernelCommandLine, blkdebugConfig, GUEST_LAB_DIR } from './qemu-args.js';
+export type { QemuPaths } from './qemu-args.js';
+export { findGuestKernel, detectAccel, defaultCacheDir } from './host.js';
+export { ensureInitramfs } from './initramfs.js';
+export { LabError } from './errors.js';

@@ -1,0 +1,434 @@
+// Boots one lab guest that runs one command: startLab() returns a handle to watch the
+// command's output, talk to QEMU's monitor while it runs, wait for the result or kill
+// it; runLab() is start + wait.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { fileURLToPath } from 'node:url';
+import { registerCleanup, RUN_DIR_PREFIX, sweepStaleRunDirs } from './cleanup.js';
+import { LabError } from './errors.js';
+import { guestEnvironment, guestScript, vfioNodeWrapper } from './guest-command.js';
+import { defaultCacheDir, detectAccel, findGuestKernel, findQemu, which } from './host.js';
+import { DIED_MARKER, EXIT_MARKER, READY_MARKER } from './init-script.js';
+import { ensureInitramfs } from './initramfs.js';
+import { resolveOptions, type LabOptions, type ResolvedLabOptions } from './options.js';
+import { hmpExecute, qmpExecute } from './qmp.js';
+import { blkdebugConfig, blkdebugConfigPath, buildQemuArgs, nvmeBackingFiles, type QemuPaths } from './qemu-args.js';
+
+/** The project's CLI, put on the guest's PATH as `vfio-node`. */
+export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/vfio-node.js', import.meta.url));
+
+export interface LabHandlers {
+  /** The command's stdout, decoded as UTF-8, as it arrives. */
+  onStdout?(text: string): void;
+  /** The command's stderr, as it arrives. */
+  onStderr?(text: string): void;
+  /** The guest console (kernel messages, /init's complaints), \r removed. */
+  onConsole?(text: string): void;
+}
+
+export interface LabTimings {
+  /** From starting QEMU to the command starting in the guest. */
+  bootMs: number | undefined;
+  /** From the command starting to QEMU's exit (includes power-off). */
+  commandMs: number | undefined;
+  /** From startLab() to QEMU's exit, initramfs and files included. */
+  totalMs: number;
+}
+
+export interface LabResult {
+  /** The command's exit status. */
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr in the order they arrived. */
+  output: string;
+  /** Where $VFIO_LAB_OUT was copied (options.outDir), if given. */
+  outDir: string | undefined;
+  /** The guest console (kernel messages), for diagnosis. */
+  console: string;
+  /** QEMU's own messages (its stderr), e.g. blkdebug's "aio failed". */
+  qemuLog: string;
+  accel: 'kvm' | 'tcg';
+  kernelVersion: string;
+  timings: LabTimings;
+}
+
+const TAIL = 64 * 1024;
+
+interface Channel {
+  server: net.Server;
+  socket: net.Socket | undefined;
+  done: Promise<void>;
+}
+
+/**
+ * Boots the lab and starts `command` in it; returns at once.
+ * @param options devices, memory, binding (see LabOptions)
+ * @param command argv run inside, in options.cwd, with $VFIO_LAB_NVME, $VFIO_LAB_NICS, $VFIO_LAB_OUT set
+ * @throws LabError for a missing host package, a bad option, or a command not found on the host
+ */
+export function startLab(options: LabOptions, command: string[], handlers: LabHandlers = {}): Lab {
+  return new Lab(resolveOptions(options), command, handlers);
+}
+
+/** Boots the lab, runs `command` and resolves with its exit status and output. */
+export async function runLab(options: LabOptions, command: string[], handlers: LabHandlers = {}): Promise<LabResult> {
+  return startLab(options, command, handlers).wait();
+}
+
+export class Lab {
+  readonly options: ResolvedLabOptions;
+  readonly accel: 'kvm' | 'tcg';
+  readonly kernelVersion: string;
+  /** The run's host directory (exported writable into the guest at /run/vfio-lab); removed at the end. */
+  readonly runDir: string;
+  readonly qmpSocket: string;
+  /** The command's stdout and stderr as byte streams. */
+  readonly stdout: Readable = new PassThrough();
+  readonly stderr: Readable = new PassThrough();
+  /** The QEMU command line, for diagnosis. */
+  readonly qemuArgv: string[];
+  /** True when the initramfs was built for this boot rather than taken from the cache. */
+  readonly initramfsBuilt: boolean;
+
+  #child: ChildProcess;
+  #startedAt = Date.now();
+  #qemuAt = 0;
+  #readyAt: number | undefined;
+  #stdout = '';
+  #stderr = '';
+  #output = '';
+  #console = '';
+  #qemuLog = '';
+  #timedOut = false;
+  #killed = false;
+  #timer: NodeJS.Timeout | undefined;
+  #channels: Channel[] = [];
+  #unregister: () => void;
+  #result: Promise<LabResult>;
+  #waiters: Array<() => void> = [];
+
+  constructor(options: ResolvedLabOptions, command: string[], private readonly handlers: LabHandlers) {
+    this.options = options;
+    if (command.length === 0) throw new LabError({ code: 'ERR_INVALID_ARG', message: 'no command to run in the lab', hint: 'Give it after --, e.g. vfio-node lab run -- node -v' });
+    if (options.checkCommand) checkCommand(command[0]!, options.cwd);
+    const qemu = findQemu();
+    const kernel = findGuestKernel(options.kernelVersion);
+    this.kernelVersion = kernel.version;
+    const initramfs = ensureInitramfs(kernel, options.cacheDir ?? defaultCacheDir());
+    this.initramfsBuilt = initramfs.built;
+    this.accel = options.accel === 'auto' ? detectAccel() : options.accel;
+
+    sweepStaleRunDirs();
+    this.runDir = fs.mkdtempSync(path.join(os.tmpdir(), RUN_DIR_PREFIX));
+    this.qmpSocket = path.join(this.runDir, 'qmp.sock');
+    const runDir = this.runDir;
+    let child: ChildProcess | undefined;
+    this.#unregister = registerCleanup(() => {
+      if (child?.pid && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      fs.rmSync(runDir, { recursive: true, force: true });
+    });
+    try {
+      this.#prepareRunDir(command);
+      const serials = { console: path.join(runDir, 'console.sock'), stdout: path.join(runDir, 'stdout.sock'), stderr: path.join(runDir, 'stderr.sock') };
+      // QEMU connects to these as it creates its chardevs: listen first (synchronous for unix sockets).
+      this.#channels = [
+        this.#listen(serials.console, (s) => this.#onConsole(s)),
+        this.#listen(serials.stdout, (s, raw) => this.#onCommandOutput('stdout', s, raw)),
+        this.#listen(serials.stderr, (s, raw) => this.#onCommandOutput('stderr', s, raw)),
+      ];
+      const paths: QemuPaths = { kernel: kernel.image, initrd: initramfs.path, runDir, qmpSocket: this.qmpSocket, accel: this.accel, serials };
+      this.qemuArgv = [qemu, ...buildQemuArgs(options, paths)];
+      // If this process dies without cleaning up (SIGKILL), the kernel kills QEMU.
+      const setpriv = which('setpriv');
+      const argv = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...this.qemuArgv] : this.qemuArgv;
+      this.#qemuAt = Date.now();
+      child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      for (const c of this.#channels) c.server.close();
+      this.#unregister();
+      fs.rmSync(runDir, { recursive: true, force: true });
+      throw err;
+    }
+    this.#child = child;
+    this.#wireOutput(child);
+    if (options.timeoutMs !== undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timedOut = true;
+        child.kill('SIGKILL');
+      }, options.timeoutMs);
+    }
+    this.#result = new Promise<LabResult>((resolve, reject) => {
+      child.on('error', (err) => {
+        this.#finish();
+        reject(new LabError({ code: 'ERR_LAB_QEMU_START', message: `cannot start QEMU: ${err.message}`, hint: 'apt-get install qemu-system-x86', cause: err }));
+      });
+      child.on('close', async (code, signal) => {
+        // The serial sockets close with QEMU; wait for their last bytes (briefly).
+        await Promise.race([Promise.all(this.#channels.map((c) => c.done)), new Promise((r) => setTimeout(r, 2000))]);
+        for (const c of this.#channels) {
+          c.server.close();
+          c.socket?.destroy();
+        }
+        try {
+          resolve(this.#collect(code, signal));
+        } catch (err) {
+          reject(err);
+        } finally {
+          this.#finish();
+        }
+      });
+    });
+    this.#result.catch(() => undefined); // wait() hands the rejection to the caller
+  }
+
+  /** QEMU's process id. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** True once the guest has started the command. */
+  get ready(): boolean {
+    return this.#readyAt !== undefined;
+  }
+
+  /** Resolves with the command's result once QEMU has exited; rejects with LabError when the guest timed out, died or was killed. */
+  wait(): Promise<LabResult> {
+    return this.#result;
+  }
+
+  /** Kills QEMU at once (the result then rejects with ERR_LAB_KILLED). */
+  kill(): void {
+    this.#killed = true;
+    this.#child.kill('SIGKILL');
+  }
+
+  /** Runs a human-monitor command (`device_del nvme0`, `info pci`) and returns its text. */
+  monitor(commandLine: string): Promise<string> {
+    return hmpExecute(this.qmpSocket, commandLine);
+  }
+
+  /** Runs a QMP command and returns its `return` value. */
+  qmp(execute: string, args?: Record<string, unknown>): Promise<unknown> {
+    return qmpExecute(this.qmpSocket, execute, args);
+  }
+
+  /** Resolves when the command's output (stdout and stderr) matches `pattern`; rejects after timeoutMs or when the lab ends first. */
+  waitForOutput(pattern: string | RegExp, timeoutMs = 120_000): Promise<void> {
+    const matches = () => (typeof pattern === 'string' ? this.#output.includes(pattern) : pattern.test(this.#output));
+    return new Promise((resolve, reject) => {
+      if (matches()) return resolve();
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        reject(new LabError({ code: 'ERR_LAB_TIMEOUT', message: `the lab's output did not show ${String(pattern)} within ${timeoutMs} ms` }));
+      }, timeoutMs);
+      const check = () => {
+        if (matches()) {
+          clearTimeout(timer);
+          this.#waiters = this.#waiters.filter((w) => w !== check);
+          resolve();
+        }
+      };
+      this.#waiters.push(check);
+      this.#result.then(
+        () => {
+          check();
+          clearTimeout(timer);
+          if (!matches()) reject(new LabError({ code: 'ERR_LAB_ENDED', message: `the lab ended before its output showed ${String(pattern)}` }));
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.kill();
+    await this.#result.catch(() => undefined);
+  }
+
+  #prepareRunDir(command: string[]): void {
+    const o = this.options;
+    fs.writeFileSync(path.join(this.runDir, 'owner'), String(process.pid));
+    fs.mkdirSync(path.join(this.runDir, 'out'));
+    fs.mkdirSync(path.join(this.runDir, 'bin'));
+    fs.writeFileSync(path.join(this.runDir, 'bin', 'vfio-node'), vfioNodeWrapper(CLI_BIN), { mode: 0o755 });
+    fs.writeFileSync(path.join(this.runDir, 'cmd.sh'), guestScript(command, o.cwd, guestEnvironment(process.env, o.env)));
+    o.nvme.forEach((spec, i) => {
+      for (const file of nvmeBackingFiles(spec, i, this.runDir)) {
+        // Created sparse, or grown (never shrunk) to the namespace size.
+        const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+        try {
+          if (fs.fstatSync(fd).size < spec.size) fs.ftruncateSync(fd, spec.size);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      if (spec.inject) fs.writeFileSync(blkdebugConfigPath(i, this.runDir), blkdebugConfig(spec.inject));
+    });
+  }
+
+  /** A unix socket server for one serial port; the first connection (QEMU's) is read as text. */
+  #listen(socketPath: string, sink: (s: string, raw: Buffer) => void): Channel {
+    const server = net.createServer();
+    const channel: Channel = { server, socket: undefined, done: Promise.resolve() };
+    channel.done = new Promise<void>((resolve) => {
+      server.once('connection', (socket) => {
+        channel.socket = socket;
+        server.close();
+        const dec = new StringDecoder('utf8');
+        socket.on('data', (b: Buffer) => sink(dec.write(b), b));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          const rest = dec.end();
+          if (rest) sink(rest, Buffer.alloc(0));
+          resolve();
+        });
+      });
+    });
+    server.on('error', () => undefined);
+    server.listen(socketPath);
+    return channel;
+  }
+
+  #notify(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  #onCommandOutput(which: 'stdout' | 'stderr', s: string, raw: Buffer): void {
+    if (raw.length) (which === 'stdout' ? (this.stdout as PassThrough) : (this.stderr as PassThrough)).write(raw);
+    if (which === 'stdout') {
+      this.#stdout += s;
+      this.handlers.onStdout?.(s);
+    } else {
+      this.#stderr += s;
+      this.handlers.onStderr?.(s);
+    }
+    this.#output += s;
+    this.#notify();
+  }
+
+  #onConsole(s: string): void {
+    s = s.replaceAll('\r', '');
+    this.#console = (this.#console + s).slice(-TAIL);
+    if (this.#readyAt === undefined && this.#console.includes(READY_MARKER)) this.#readyAt = Date.now();
+    this.handlers.onConsole?.(s);
+  }
+
+  #wireOutput(child: ChildProcess): void {
+    const text = (stream: Readable | null | undefined, sink: (s: string, raw: Buffer) => void) => {
+      if (!stream) return;
+      const dec = new StringDecoder('utf8');
+      stream.on('data', (b: Buffer) => sink(dec.write(b), b));
+      stream.on('end', () => {
+        const rest = dec.end();
+        if (rest) sink(rest, Buffer.alloc(0));
+      });
+    };
+    const qemuLog = (s: string) => {
+      this.#qemuLog = (this.#qemuLog + s).slice(-TAIL);
+    };
+    text(child.stdout, qemuLog);
+    text(child.stderr, qemuLog);
+  }
+
+  #collect(code: number | null, signal: NodeJS.Signals | null): LabResult {
+    const end = Date.now();
+    (this.stdout as PassThrough).end();
+    (this.stderr as PassThrough).end();
+    let status: number | undefined;
+    try {
+      const s = fs.readFileSync(path.join(this.runDir, 'status'), 'utf8').trim();
+      if (/^\d+$/.test(s)) status = Number(s);
+    } catch {
+      const m = new RegExp(`${EXIT_MARKER}(\\d+)`).exec(this.#console);
+      if (m) status = Number(m[1]);
+    }
+    let outDir: string | undefined;
+    if (this.options.outDir) {
+      outDir = path.resolve(this.options.outDir);
+      fs.mkdirSync(outDir, { recursive: true });
+      fs.cpSync(path.join(this.runDir, 'out'), outDir, { recursive: true });
+    }
+    const details = { console: this.#console.slice(-4096), qemuLog: this.#qemuLog.slice(-4096), stdout: this.#stdout, stderr: this.#stderr, qemuExit: code, qemuSignal: signal };
+    const tail = (s: string) => s.trim().split('\n').slice(-15).join('\n    ');
+    if (this.#timedOut) {
+      throw new LabError({
+        code: 'ERR_LAB_TIMEOUT',
+        message: `the lab timed out after ${this.options.timeoutMs} ms ${this.#readyAt ? 'while the command ran' : 'before the command started'}; QEMU was killed`,
+        hint: this.#readyAt ? 'The command hung or needs longer: raise --timeout.' : 'Booting under TCG takes 7-10 s; raise --timeout.',
+        details,
+      });
+    }
+    if (this.#killed) throw new LabError({ code: 'ERR_LAB_KILLED', message: 'the lab was killed', details });
+    if (status === undefined) {
+      const died = this.#console.split('\n').find((l) => l.includes(DIED_MARKER));
+      throw new LabError({
+        code: 'ERR_LAB_GUEST_DIED',
+        message: died
+          ? `the lab guest failed to set up: ${died.slice(died.indexOf(DIED_MARKER) + DIED_MARKER.length).trim()}`
+          : `the lab guest ended without reporting the command's status (QEMU ${signal ? `killed by ${signal}` : `exit code ${code}`})` +
+            `\n  console:\n    ${tail(this.#console) || '(empty)'}\n  qemu:\n    ${tail(this.#qemuLog) || '(nothing)'}`,
+        hint: 'Run with --verbose to see the whole console; check that QEMU and the kernel boot (vfio-node lab run -- true).',
+        details,
+      });
+    }
+    return {
+      exitCode: status,
+      stdout: this.#stdout,
+      stderr: this.#stderr,
+      output: this.#output,
+      outDir,
+      console: this.#console,
+      qemuLog: this.#qemuLog,
+      accel: this.accel,
+      kernelVersion: this.kernelVersion,
+      timings: {
+        bootMs: this.#readyAt === undefined ? undefined : this.#readyAt - this.#qemuAt,
+        commandMs: this.#readyAt === undefined ? undefined : end - this.#readyAt,
+        totalMs: end - this.#startedAt,
+      },
+    };
+  }
+
+  #finish(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#unregister();
+    fs.rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Checks on the host that the command exists (the guest sees the host's files), so that
+ * a typo fails in milliseconds rather than after a boot.
+ * @throws LabError ERR_LAB_COMMAND_NOT_FOUND
+ */
+export function checkCommand(name: string, cwd: string): void {
+  if (name === 'vfio-node') return; // the lab's own wrapper, on the guest's PATH
+  const found = name.includes('/') ? isExecutable(path.resolve(cwd, name)) : which(name) !== undefined;
+  if (!found) {
+    throw new LabError({
+      code: 'ERR_LAB_COMMAND_NOT_FOUND',
+      message: `command not found: ${name} (the lab runs commands from the host's filesystem, read-only, on the host's PATH)`,
+      hint: name.includes('/') ? `Check the path; it is resolved from ${cwd}.` : 'Install it on the host, or give its full path.',
+      path: name,
+    });
+  }
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,127 @@
+// QEMU's command line for a lab boot, as LAB.md verified it: q35 with an emulated
+// intel-iommu (caching-mode=on), the host root as a read-only 9p export, a writable
+// export for the run's files, NVMe controllers with nvme-ns namespaces, virtio-net NICs
+// behind the vIOMMU (iommu_platform=on), three serial ports (console, the command's
+// stdout, its stderr; each a unix socket the host listens on) and a QMP socket. Pure: every path comes in through QemuPaths.
+
+import path from 'node:path';
+import type { NvmeInjection, NvmeSpec } from './nvme-spec.js';
+import type { ResolvedLabOptions } from './options.js';
+
+export interface QemuPaths {
+  kernel: string;
+  initrd: string;
+  /** The run's directory on the host, exported writable with mount_tag `lab`. */
+  runDir: string;
+  /** QMP socket (a unix socket path). */
+  qmpSocket: string;
+  /** The accelerator actually used (auto already decided). */
+  accel: 'kvm' | 'tcg';
+  /** Unix sockets (listening on the host; QEMU connects) for the console, the command's stdout and its stderr. */
+  serials: { console: string; stdout: string; stderr: string };
+}
+
+/** The mount tags of the two 9p exports and where the guest mounts the writable one. */
+export const HOST_TAG = 'host';
+export const LAB_TAG = 'lab';
+export const GUEST_LAB_DIR = '/run/vfio-lab';
+
+/** The host files that hold controller `index`'s namespaces: the image (namespace k > 1: `${image}.${k}`), or sparse files in the run directory. */
+export function nvmeBackingFiles(spec: NvmeSpec, index: number, runDir: string): string[] {
+  if (spec.backing === 'null') return [];
+  return Array.from({ length: spec.namespaces }, (_, k) =>
+    spec.image ? (k === 0 ? path.resolve(spec.image) : `${path.resolve(spec.image)}.${k + 1}`) : path.join(runDir, `nvme${index}n${k + 1}.img`),
+  );
+}
+
+/** Where controller `index`'s blkdebug configuration goes. */
+export function blkdebugConfigPath(index: number, runDir: string): string {
+  return path.join(runDir, `nvme${index}.blkdebug`);
+}
+
+/** A blkdebug configuration: every `read_aio` (or `write_aio`) touching the sector fails with EIO (errno 5). */
+export function blkdebugConfig(inject: NvmeInjection): string {
+  return `[inject-error]\nevent = "${inject.event}_aio"\nerrno = "5"\nsector = "${inject.sector}"\n`;
+}
+
+/** The guest kernel's command line; `vfiolab_*` words are read by the lab's /init. */
+export function kernelCommandLine(opts: ResolvedLabOptions): string {
+  const namespaces = opts.nvme.reduce((n, s) => n + s.namespaces, 0);
+  return [
+    'console=ttyS0',
+    'quiet',
+    'loglevel=3',
+    'intel_iommu=on',
+    'iommu=pt',
+    'panic=-1',
+    `vfiolab_bind=${opts.bind}`,
+    `vfiolab_hugepages=${opts.hugepages}`,
+    `vfiolab_ns=${namespaces}`,
+    `vfiolab_nics=${opts.nics}`,
+  ].join(' ');
+}
+
+/** Builds QEMU's argv (without the program name). */
+export function buildQemuArgs(opts: ResolvedLabOptions, paths: QemuPaths): string[] {
+  const args: string[] = [];
+  const push = (...a: string[]) => args.push(...a);
+  push('-M', paths.accel === 'kvm' ? 'q35,kernel-irqchip=split' : 'q35');
+  push('-accel', paths.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi');
+  push('-cpu', paths.accel === 'kvm' ? 'host' : 'max');
+  push('-smp', String(opts.cpus), '-m', `${opts.memory / 2 ** 20}M`);
+  push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
+  // The vIOMMU comes before the devices it translates for.
+  push('-device', 'intel-iommu,caching-mode=on');
+  push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(opts));
+  const serial = (id: string, socket: string, index: number) =>
+    push('-chardev', `socket,id=${id},path=${opt(socket)}`, '-device', `isa-serial,chardev=${id},index=${index}`);
+  serial('con', paths.serials.console, 0);
+  serial('out', paths.serials.stdout, 1);
+  serial('err', paths.serials.stderr, 2);
+  push('-qmp', `unix:${opt(paths.qmpSocket)},server=on,wait=off`);
+  push('-virtfs', `local,path=/,mount_tag=${HOST_TAG},security_model=none,readonly=on,multidevs=remap`);
+  push('-virtfs', `local,path=${opt(paths.runDir)},mount_tag=${LAB_TAG},security_model=none,multidevs=remap`);
+  opts.nvme.forEach((spec, i) => args.push(...nvmeArgs(spec, i, paths.runDir)));
+  for (let i = 0; i < opts.nics; i++) {
+    push('-netdev', `hubport,id=net${i},hubid=${opts.nicHub ? 0 : i}`);
+    push('-device', `virtio-net-pci,netdev=net${i},mac=52:54:00:12:34:${(0x56 + i).toString(16)},disable-legacy=on,iommu_platform=on`);
+  }
+  push(...opts.extraQemuArgs);
+  return args;
+}
+
+/** One controller: its root port (hotplug), its namespaces' block nodes, the controller, its nvme-ns children. */
+export function nvmeArgs(spec: NvmeSpec, i: number, runDir: string): string[] {
+  const args: string[] = [];
+  const files = nvmeBackingFiles(spec, i, runDir);
+  for (let k = 1; k <= spec.namespaces; k++) {
+    const node = `nvme${i}n${k}`;
+    if (spec.backing === 'null') {
+      const latency = spec.latencyNs ? `,latency-ns=${spec.latencyNs}` : '';
+      args.push('-blockdev', `driver=null-co,node-name=${node},size=${spec.size}${latency},read-zeroes=on`);
+    } else {
+      const file = opt(files[k - 1]!);
+      const proto = spec.inject
+        ? `file.driver=blkdebug,file.config=${opt(blkdebugConfigPath(i, runDir))},file.image.driver=file,file.image.filename=${file}`
+        : `file.driver=file,file.filename=${file}`;
+      args.push('-blockdev', `driver=raw,node-name=${node},size=${spec.size},${proto}`);
+    }
+  }
+  let bus = '';
+  if (spec.hotplug) {
+    args.push('-device', `pcie-root-port,id=rp${i},bus=pcie.0,chassis=${i + 1},slot=${i + 1}`);
+    bus = `,bus=rp${i}`;
+  }
+  const mdts = spec.mdts === undefined ? '' : `,mdts=${spec.mdts}`;
+  const qpairs = spec.ioqpairs === undefined ? '' : `,max_ioqpairs=${spec.ioqpairs}`;
+  args.push('-device', `nvme,id=nvme${i},serial=${spec.serial}${mdts}${qpairs}${bus}`);
+  for (let k = 1; k <= spec.namespaces; k++) {
+    args.push('-device', `nvme-ns,bus=nvme${i},drive=nvme${i}n${k},nsid=${k},logical_block_size=${spec.lba},physical_block_size=${spec.lba}`);
+  }
+  return args;
+}
+
+/** QEMU option values double their commas. */
+function opt(value: string): string {
+  return value.replaceAll(',', ',,');
+}
