@@ -45,7 +45,7 @@ export function invalidOption(what: string, value: unknown, expected: string, hi
 export function missingPackage(what: string, apt: string, path?: string): LabError {
   return new LabError({
     code: 'ERR_LAB_MISSING_PACKAGE',
-    message: `the lab needs ${what}, which was not found${path ? ` (looked at ${path})` : ''}`,
+    message: `the lab needs ${what} (Debian package ${apt}), which was not found${path ? ` (looked at ${path})` : ''}`,
     hint: `Install it: apt-get install ${apt}`,
     path,
     details: { package: apt },
