@@ -11,7 +11,6 @@ import { invalidArgument } from '../errors.js';
 // §6.1 Type 0/1 header offsets.
 export const PCI_VENDOR_ID = 0x00;
 export const PCI_DEVICE_ID = 0x02;
-export const PCI_COMMAND = 0x04;
 export const PCI_STATUS = 0x06;
 export const PCI_REVISION_ID = 0x08;
 export const PCI_CLASS_CODE = 0x09; // 3 bytes: prog-if, sub-class, base class
@@ -24,11 +23,7 @@ export const PCI_INTERRUPT_LINE = 0x3c;
 export const PCI_INTERRUPT_PIN = 0x3d;
 /** Status register bit 4: Capabilities List present (§6.2.3). */
 export const PCI_STATUS_CAP_LIST = 1 << 4;
-/** Command register bits (§6.2.2). */
-export const PCI_COMMAND_IO = 1 << 0;
-export const PCI_COMMAND_MEMORY = 1 << 1;
-export const PCI_COMMAND_BUS_MASTER = 1 << 2;
-export const PCI_COMMAND_INTX_DISABLE = 1 << 10;
+// The Command register bits are in ../config.ts (PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, ...).
 
 /** Capability IDs (Code and ID Assignment §2). */
 export const PCI_CAP_ID = {
@@ -303,7 +298,7 @@ export function parseHeader(b: Uint8Array): PciConfigHeader {
   return {
     vendorId: u16(b, PCI_VENDOR_ID),
     deviceId: u16(b, PCI_DEVICE_ID),
-    command: u16(b, PCI_COMMAND),
+    command: u16(b, 0x04), // Command register
     status: u16(b, PCI_STATUS),
     revisionId: u8(b, PCI_REVISION_ID),
     classCode: (u8(b, 0x0b) << 16) | (u8(b, 0x0a) << 8) | u8(b, 0x09),
