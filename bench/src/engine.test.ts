@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { runJobs } from './engine.js';
+import { IO_READ, IO_WRITE } from './io-target.js';
+import { parseJobFile, resolveJobs } from './jobfile.js';
+import { MemoryTarget, type MemoryTargetOptions } from './memory-target.js';
+
+// Unit tests of the engine's logic against an in-memory double. They say nothing about
+// any device's performance.
+
+function jobs(text: string) {
+  return resolveJobs(parseJobFile(text)).jobs;
+}
+
+async function run(text: string, mem: MemoryTargetOptions = { capacityBytes: 1 << 20 }) {
+  const targets: MemoryTarget[] = [];
+  const res = await runJobs({
+    jobs: jobs(text),
+    open: async () => {
+      const t = new MemoryTarget(mem);
+      targets.push(t);
+      return t;
+    },
+  });
+  return { res, targets };
+}
+
+describe('engine over the memory double', () => {
+  it('a sequential read job reads size bytes once, in order, bs at a time', async () => {
+    const { res, targets } = await run('[j]\nrw=read\nbs=4k\nsize=64k\n');
+    const t = targets[0]!;
+    expect(t.log.offset).toEqual(Array.from({ length: 16 }, (_, i) => i * 4096));
+    expect(t.log.dir.every((d) => d === IO_READ)).toBe(true);
+    const st = res.results[0]!.stat;
+    expect(st.dir[0].ioBytes).toBe(65536);
+    expect(st.dir[0].totalIos).toBe(16);
+    expect(st.dir[0].clat.samples).toBe(16);
+    expect(st.dir[1].totalIos).toBe(0);
+    expect(t.closed).toBe(true);
+  });
+
+  it('offset= moves the region; size is counted from it', async () => {
+    const { targets } = await run('[j]\nrw=write\nbs=8k\noffset=16k\nsize=32k\n');
+    expect(targets[0]!.log.offset).toEqual([16384, 24576, 32768, 40960]);
+    expect(targets[0]!.log.dir.every((d) => d === IO_WRITE)).toBe(true);
+  });
+
+  it('randread with the random map touches every block exactly once', async () => {
+    const { targets } = await run('[j]\nrw=randread\nbs=4k\nsize=256k\niodepth=8\n');
+    const offs = targets[0]!.log.offset;
+    expect(offs.length).toBe(64);
+    expect(new Set(offs).size).toBe(64);
+    expect(offs).not.toEqual([...offs].sort((a, b) => a - b));
+  });
+
+  it('randrepeat makes the random sequence repeatable, randseed changes it', async () => {
+    const a = (await run('[j]\nrw=randread\nnorandommap\nsize=256k\n')).targets[0]!.log.offset;
+    const b = (await run('[j]\nrw=randread\nnorandommap\nsize=256k\n')).targets[0]!.log.offset;
+    const c = (await run('[j]\nrw=randread\nnorandommap\nsize=256k\nrandseed=1234\n')).targets[0]!.log.offset;
+    expect(a).toEqual(b);
+    expect(c).not.toEqual(a);
+  });
+
+  it('norandommap draws independently, so some blocks repeat', async () => {
+    const { targets } = await run('[j]\nrw=randread\nnorandommap\nbs=4k\nsize=1m\n');
+    const offs = targets[0]!.log.offset;
+    expect(offs.length).toBe(256);
+    expect(new Set(offs).size).toBeLessThan(256);
+  });
+
+  it('iodepth bounds the I/Os in flight and batches submissions', async () => {
+    const { res, targets } = await run('[j]\nrw=randread\nbs=4k\nsize=512k\niodepth=16\n', { capacityBytes: 1 << 20, latencyPolls: 3 });
+    const t = targets[0]!;
+    expect(t.log.maxInFlight).toBe(16);
+    expect(t.log.batches[0]).toBe(16);
+    // Every I/O was issued while at depth >= 16 or while the tail drained; the 16-31 bucket dominates.
+    const st = res.results[0]!.stat;
+    expect(st.ioUMap[4]).toBeGreaterThan(64);
+  });
+
+  it('rwmixread=70 gives about 70% reads', async () => {
+    const { res } = await run('[j]\nrw=randrw\nrwmixread=70\nnorandommap\nbs=512\nsize=1m\n');
+    const st = res.results[0]!.stat;
+    const r = st.dir[0].totalIos;
+    const w = st.dir[1].totalIos;
+    expect(r + w).toBe(2048);
+    expect(r / (r + w)).toBeGreaterThan(0.65);
+    expect(r / (r + w)).toBeLessThan(0.75);
+  });
+
+  it('numjobs runs clones on their own targets, all in group 0', async () => {
+    const { res, targets } = await run('[j]\nrw=read\nsize=64k\nnumjobs=3\n');
+    expect(targets.length).toBe(3);
+    expect(res.results.map((r) => r.job.index)).toEqual([0, 1, 2]);
+    expect(res.results.every((r) => r.stat.dir[0].ioBytes === 65536)).toBe(true);
+  });
+
+  it('time_based loops over the region until runtime ends', async () => {
+    const t0 = Date.now();
+    const { res } = await run('[j]\nrw=read\nbs=4k\nsize=16k\ntime_based\nruntime=200ms\n');
+    const st = res.results[0]!.stat;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(st.dir[0].ioBytes).toBeGreaterThan(16384 * 10);
+    expect(st.totalRunTimeMs).toBeGreaterThanOrEqual(199);
+    expect(st.dir[0].runtimeMs).toBe(st.totalRunTimeMs);
+    // 200 ms holds no full 500 ms bandwidth window.
+    expect(st.dir[0].bw.samples).toBe(0);
+  });
+
+  it('ramp_time runs I/O but records none of it', async () => {
+    const { res, targets } = await run('[j]\nrw=read\nbs=4k\nsize=16k\ntime_based\nramp_time=100ms\nruntime=100ms\n');
+    const st = res.results[0]!.stat;
+    expect(targets[0]!.log.offset.length).toBeGreaterThan(st.dir[0].totalIos);
+    expect(st.dir[0].totalIos).toBeGreaterThan(0);
+  });
+
+  it('verify=crc32c writes headers and reads every block back', async () => {
+    const { res, targets } = await run('[j]\nrw=randwrite\nbs=4k\nsize=128k\nverify=crc32c\niodepth=4\n');
+    const st = res.results[0]!.stat;
+    expect(st.error).toBe(0);
+    expect(st.verified).toBe(32);
+    expect(st.dir[1].totalIos).toBe(32);
+    expect(st.dir[0].totalIos).toBe(32);
+    const t = targets[0]!;
+    expect(t.data[0]).toBe(0xca);
+    expect(t.data[1]).toBe(0xac);
+  });
+
+  it('verify=md5 catches a corrupted block with EILSEQ', async () => {
+    let writes = 0;
+    const targets: MemoryTarget[] = [];
+    const res = await runJobs({
+      jobs: jobs('[j]\nrw=write\nbs=4k\nsize=64k\nverify=md5\n'),
+      open: async () => {
+        const t = new MemoryTarget({ capacityBytes: 1 << 20 });
+        const flush = t.flush.bind(t);
+        t.flush = () => {
+          flush();
+          // Flip one payload byte of the fifth block after it is written.
+          if (++writes === 5) t.data[4 * 4096 + 100] ^= 1;
+        };
+        targets.push(t);
+        return t;
+      },
+    });
+    const st = res.results[0]!.stat;
+    expect(st.error).toBe(84);
+    expect(st.verror).toMatch(/bad md5 at offset 16384/);
+  });
+
+  it('a read of a block never written with verify fails on the magic', async () => {
+    const { res } = await run('[j]\nrw=read\nbs=4k\nsize=16k\nverify=crc32c\n');
+    expect(res.results[0]!.stat.error).toBe(84);
+    expect(res.results[0]!.stat.verror).toMatch(/bad magic header 0, wanted acca/);
+  });
+
+  it('a failed I/O stops the job with EIO and names the offset', async () => {
+    const { res } = await run('[j]\nrw=read\nbs=4k\nsize=64k\niodepth=4\n', { capacityBytes: 1 << 20, fail: (_d, off) => (off === 32768 ? 0x281 : 0) });
+    const st = res.results[0]!.stat;
+    expect(st.error).toBe(5);
+    expect(st.verror).toContain('offset 32768');
+    expect(st.verror).toContain('0x281');
+    expect(st.dir[0].totalIos).toBeLessThan(16);
+  });
+
+  it('refuses a bs that is not a multiple of the logical block', async () => {
+    await expect(run('[j]\nbs=1000\nsize=64k\n')).rejects.toMatchObject({ code: 'ERR_BENCH_BS' });
+  });
+
+  it('refuses an iodepth deeper than the queue', async () => {
+    await expect(run('[j]\niodepth=64\nsize=64k\n', { capacityBytes: 1 << 20, maxQueueDepth: 31 })).rejects.toMatchObject({ code: 'ERR_BENCH_IODEPTH' });
+  });
+
+  it('size as a percentage of capacity', async () => {
+    const { res } = await run('[j]\nsize=25%\nbs=64k\n');
+    expect(res.results[0]!.stat.dir[0].ioBytes).toBe(262144);
+  });
+
+  it('latencies are ordered: slat + clat = lat for every sample mean', async () => {
+    const { res } = await run('[j]\nrw=randread\nsize=256k\niodepth=4\n', { capacityBytes: 1 << 20, latencyPolls: 2 });
+    const d = res.results[0]!.stat.dir[0];
+    expect(d.lat.mean).toBeCloseTo(d.slat.mean + d.clat.mean, 0);
+    expect(d.clat.min).toBeLessThanOrEqual(d.clat.max);
+    expect(d.clatPlat.reduce((a, b) => a + b, 0)).toBe(64);
+  });
+});

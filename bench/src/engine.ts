@@ -1,0 +1,125 @@
+// Runs resolved jobs the way fio schedules them: reporting groups one after another
+// (new_group/stonewall start a new one), the jobs of a group at the same time. Here all
+// jobs share one thread: the loop steps every job in turn (each on its own IoTarget, i.e.
+// its own queue pair), spins while the device works, and yields to the event loop every
+// few milliseconds so the status line and Ctrl-C are served.
+
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { IoTarget, TargetOpener } from './io-target.js';
+import type { ResolvedJob } from './jobfile.js';
+import { JobRunner, type JobProgress } from './job-runner.js';
+import type { ThreadStat } from './stat.js';
+
+/** The clock the engine uses: nanoseconds as a double (sub-microsecond resolution). */
+export const hrClockNs = (): number => performance.now() * 1e6;
+
+export interface RunOptions {
+  jobs: readonly ResolvedJob[];
+  open: TargetOpener;
+  clock?: () => number;
+  /** Called about every `progressIntervalMs` with each running job's progress. */
+  onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
+  progressIntervalMs?: number;
+  /** Aborting stops issuing; in-flight I/O completes and the results are still reported. */
+  signal?: AbortSignal;
+  /** How long the loop may spin before yielding to the event loop (default 5 ms). */
+  yieldEveryMs?: number;
+}
+
+export interface JobResult {
+  job: ResolvedJob;
+  stat: ThreadStat;
+  /** The target's name ("0000:00:03.0/1"). */
+  target: string;
+}
+
+export interface RunResult {
+  results: JobResult[];
+  /** Wall-clock start, for fio's timestamps. */
+  startedAt: Date;
+}
+
+/**
+ * Runs every job; returns one stat per job instance in job order. Targets are opened
+ * before a group starts and closed when it ends, also on error.
+ * @throws whatever opening a target or a job's option check throws (VfioError).
+ */
+export async function runJobs(opts: RunOptions): Promise<RunResult> {
+  const clock = opts.clock ?? hrClockNs;
+  const startedAt = new Date();
+  const results: JobResult[] = [];
+  const groups = new Map<number, ResolvedJob[]>();
+  for (const j of opts.jobs) groups.set(j.groupid, [...(groups.get(j.groupid) ?? []), j]);
+  for (const jobs of groups.values()) {
+    if (opts.signal?.aborted) break;
+    const targets: IoTarget[] = [];
+    try {
+      const runners: JobRunner[] = [];
+      for (const job of jobs) {
+        const t = await opts.open(job.options.filename, job.index);
+        targets.push(t);
+        runners.push(new JobRunner(job, t));
+      }
+      await runGroup(runners, opts, clock);
+      for (const r of runners) results.push({ job: r.job, stat: r.stat, target: r.target.name });
+    } finally {
+      for (const t of targets) await t.close();
+    }
+  }
+  return { results, startedAt };
+}
+
+async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => number): Promise<void> {
+  const yieldNs = (opts.yieldEveryMs ?? 5) * 1e6;
+  const progressNs = (opts.progressIntervalMs ?? 1000) * 1e6;
+  const cpu0 = process.cpuUsage();
+  const ru0 = process.resourceUsage();
+  const t0 = clock();
+  for (const r of runners) r.start(t0);
+  let lastYield = t0;
+  let lastProgress = t0;
+  const onAbort = () => runners.forEach((r) => r.stop());
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      let active = 0;
+      let progressed = false;
+      for (const r of runners) {
+        if (r.done) continue;
+        if (r.step(clock)) progressed = true;
+        if (!r.done) active++;
+      }
+      // One failed job stops its group, as fio stops on an I/O error by default.
+      if (runners.some((r) => r.stat.error)) runners.forEach((r) => r.stop());
+      if (active === 0) break;
+      const now = clock();
+      if (opts.onProgress && now - lastProgress >= progressNs) {
+        opts.onProgress(runners.map((r) => r.updateProgress(now)), (now - t0) / 1e9);
+        lastProgress = now;
+      }
+      if (now - lastYield >= yieldNs) {
+        await yieldToLoop();
+        lastYield = clock();
+      } else if (!progressed) {
+        const waiting = runners.filter((r) => !r.done && r.inFlight > 0 && r.target.wait);
+        if (waiting.length === runners.filter((r) => !r.done).length && waiting.length) {
+          await Promise.race(waiting.map((r) => r.target.wait!(1)));
+          lastYield = clock();
+        }
+      }
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  // CPU time is the process's over the group, shared evenly by its jobs (they share one thread).
+  const cpu = process.cpuUsage(cpu0);
+  const ru1 = process.resourceUsage();
+  const n = runners.length;
+  for (const r of runners) {
+    r.stat.usrTimeUs = cpu.user / n;
+    r.stat.sysTimeUs = cpu.system / n;
+    r.stat.ctx = Math.round((ru1.voluntaryContextSwitches + ru1.involuntaryContextSwitches - ru0.voluntaryContextSwitches - ru0.involuntaryContextSwitches) / n);
+    r.stat.majf = Math.round((ru1.majorPageFault - ru0.majorPageFault) / n);
+    r.stat.minf = Math.round((ru1.minorPageFault - ru0.minorPageFault) / n);
+  }
+}

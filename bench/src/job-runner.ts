@@ -1,0 +1,389 @@
+// One job instance driving one IoTarget: fio's thread_main()/do_io() loop reduced to a
+// polled queue. Each step() reaps what completed (one clock read per batch), then fills
+// every free slot and rings the doorbell once (one clock read before, one after: slat is
+// the batch's preparation and submission time, clat runs from the doorbell to the reap,
+// lat is both). Offsets are fio's: sequential per direction, or random over a random map
+// that covers each block once (norandommap: independent draws). Phases: ramp (I/O runs,
+// nothing is recorded), run (until size bytes are issued, or runtime ends; time_based
+// wraps the region), verify (reads back every written block), done.
+
+import { VfioError } from '@vfio-node/core';
+import { IO_READ, IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
+import type { ResolvedJob } from './jobfile.js';
+import { rwHasReads, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
+import { jobSeed, RandomMap, Taus88 } from './rand.js';
+import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
+import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
+
+/** fio's error numbers for the two ways a job fails here. */
+const EIO = 5;
+const EILSEQ = 84;
+/** fio's bw_avg_time and iops_avg_time defaults: one bandwidth/IOPS sample per 500 ms. */
+const AVG_TIME_NS = 500e6;
+
+export type JobPhase = 'ramp' | 'run' | 'verify' | 'done';
+
+/** Counters the status line reads while the job runs. */
+export interface JobProgress {
+  phase: JobPhase;
+  rw: JobOptions['rw'];
+  /** Bytes completed per direction since the job started (ramp included). */
+  bytes: [number, number];
+  ios: [number, number];
+  /** Fraction done in [0, 1] and seconds left, as far as can be known. */
+  fraction: number;
+  etaSec: number;
+}
+
+export class JobRunner {
+  readonly stat: ThreadStat;
+  phase: JobPhase;
+  private readonly o: JobOptions;
+  private readonly bs: [number, number];
+  private readonly regionStart: number;
+  readonly regionBytes: number;
+  private readonly depth: number;
+  private readonly buffers: Uint8Array[];
+  // Per-slot state, indexed by slot number.
+  private readonly slotDir: Uint8Array;
+  private readonly slotOffset: Float64Array;
+  private readonly slotLen: Float64Array;
+  private readonly slotStart: Float64Array;
+  private readonly slotIssue: Float64Array;
+  /** 1 when the I/O counts in the stats (issued after ramp). */
+  private readonly slotCounted: Uint8Array;
+  private readonly freeSlots: Uint32Array;
+  private freeTop: number;
+  private readonly batch: Uint32Array;
+  private readonly cSlots: Uint32Array;
+  private readonly cStatus: Int32Array;
+  inFlight = 0;
+  // Offsets.
+  private readonly rng: Taus88;
+  private readonly mixRng: Taus88;
+  private readonly dataRng: Taus88;
+  private readonly map: RandomMap | undefined;
+  private readonly seqPos: [number, number] = [0, 0];
+  private issuedBytes = 0;
+  private loopExhausted = false;
+  private numberio = 0;
+  // Verify.
+  private readonly verifyMethod: 'crc32c' | 'md5' | undefined;
+  private readonly written: Map<number, number> | undefined;
+  private verifyList: Array<[number, number]> = [];
+  private verifyNext = 0;
+  // Time (ns, the engine's clock).
+  private startNs = 0;
+  private statsStartNs = 0;
+  private rampEndNs = 0;
+  private runEndNs = Infinity;
+  private endNs = 0;
+  private stopIssuing = false;
+  // Bandwidth/IOPS sampling.
+  private lastSampleNs = 0;
+  private lastSampleBytes: [number, number] = [0, 0];
+  private lastSampleIos: [number, number] = [0, 0];
+  readonly progress: JobProgress;
+
+  constructor(readonly job: ResolvedJob, readonly target: IoTarget) {
+    const o = (this.o = job.options);
+    this.stat = newThreadStat(o.name, job.groupid);
+    Object.assign(this.stat, { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
+    this.bs = [o.bs.read, o.bs.write];
+    for (const b of this.bs) {
+      if (b % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Use bs=${target.blockSize} or a multiple of it.`);
+      if (b > target.maxTransferBytes) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is larger than the ${target.maxTransferBytes}-byte maximum transfer of ${target.name}`, `Use bs=${target.maxTransferBytes} or less.`);
+    }
+    if (o.iodepth > target.maxQueueDepth) throw benchError('ERR_BENCH_IODEPTH', `${o.name}: iodepth=${o.iodepth} is deeper than the ${target.maxQueueDepth} I/Os ${target.name}'s queue holds`, `Use iodepth=${target.maxQueueDepth} or less.`);
+    const cap = target.capacityBytes;
+    const bsMin = Math.min(...this.bs);
+    const start = 'percent' in o.offset ? Math.floor((cap * o.offset.percent) / 100) : o.offset.bytes;
+    this.regionStart = start - (start % target.blockSize);
+    if (this.regionStart >= cap) throw benchError('ERR_BENCH_SIZE', `${o.name}: offset=${this.regionStart} is beyond the end of ${target.name} (${cap} bytes)`, 'Use a smaller offset.');
+    const want = o.size === undefined ? cap - this.regionStart : 'percent' in o.size ? Math.floor((cap * o.size.percent) / 100) : o.size.bytes;
+    const region = Math.min(want, cap - this.regionStart);
+    this.regionBytes = region - (region % bsMin);
+    if (this.regionBytes < Math.max(...this.bs)) throw benchError('ERR_BENCH_SIZE', `${o.name}: size=${want} leaves no room for one ${Math.max(...this.bs)}-byte I/O at offset ${this.regionStart} on ${target.name}`, 'Use a larger size or a smaller offset.');
+
+    this.depth = o.iodepth;
+    this.buffers = target.allocSlots(this.depth, Math.max(...this.bs));
+    this.slotDir = new Uint8Array(this.depth);
+    this.slotOffset = new Float64Array(this.depth);
+    this.slotLen = new Float64Array(this.depth);
+    this.slotStart = new Float64Array(this.depth);
+    this.slotIssue = new Float64Array(this.depth);
+    this.slotCounted = new Uint8Array(this.depth);
+    this.freeSlots = new Uint32Array(this.depth);
+    for (let i = 0; i < this.depth; i++) this.freeSlots[i] = this.depth - 1 - i;
+    this.freeTop = this.depth;
+    this.batch = new Uint32Array(this.depth);
+    this.cSlots = new Uint32Array(this.depth);
+    this.cStatus = new Int32Array(this.depth);
+
+    const seed = jobSeed(o.randseed, o.randrepeat, job.index);
+    this.rng = new Taus88(seed);
+    this.mixRng = new Taus88(seed ^ 0x5bd1e995);
+    this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
+    // One map in units of the block size when reads and writes use the same one; fio's
+    // map is per file, so reads and writes of randrw share it.
+    this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
+    this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
+    this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
+    // Without verify, write buffers hold random bytes from the start (fio's default
+    // buffer contents), filled once, not per I/O.
+    if (!this.verifyMethod && rwHasWrites(o.rw)) for (const b of this.buffers) fillRandom(b, this.dataRng);
+    this.phase = o.rampTimeUs > 0 ? 'ramp' : 'run';
+    this.progress = { phase: this.phase, rw: o.rw, bytes: [0, 0], ios: [0, 0], fraction: 0, etaSec: 0 };
+  }
+
+  /** Starts the job's clocks at `now` (ns). */
+  start(now: number): void {
+    this.startNs = now;
+    this.rampEndNs = now + this.o.rampTimeUs * 1000;
+    if (this.phase === 'run') this.beginRun(now);
+  }
+
+  private beginRun(now: number): void {
+    this.phase = 'run';
+    this.statsStartNs = now;
+    this.lastSampleNs = now;
+    if (this.o.runtimeUs > 0) this.runEndNs = now + this.o.runtimeUs * 1000;
+  }
+
+  /** Stops issuing new I/O (Ctrl-C, or another job's error); in-flight I/O still completes. */
+  stop(): void {
+    this.stopIssuing = true;
+  }
+
+  get done(): boolean {
+    return this.phase === 'done';
+  }
+
+  /**
+   * One round: reap, then issue. `clock()` returns the time in ns. Returns true when
+   * anything completed or was submitted.
+   */
+  step(clock: () => number): boolean {
+    let now = clock();
+    let progressed = false;
+    const n = this.inFlight ? this.target.poll(this.cSlots, this.cStatus, this.depth) : 0;
+    if (n > 0) {
+      progressed = true;
+      for (let k = 0; k < n; k++) this.complete(this.cSlots[k]!, this.cStatus[k]!, now);
+      this.inFlight -= n;
+      markComplete(this.stat, n);
+    }
+    if (this.phase === 'ramp' && now >= this.rampEndNs) this.beginRun(now);
+    if (this.phase === 'run') {
+      if (now >= this.lastSampleNs + AVG_TIME_NS) this.sample(now);
+      if (now >= this.runEndNs) this.stopIssuing = true;
+    }
+    if (this.phase === 'done') return progressed;
+    let count = 0;
+    let t0 = 0;
+    while (this.freeTop > 0 && !this.stopIssuing) {
+      const dir = this.nextIo();
+      if (dir < 0) break;
+      if (count === 0) t0 = now;
+      const slot = this.freeSlots[--this.freeTop]!;
+      this.prepare(slot, dir as IoDirection, now);
+      this.target.submit(dir as IoDirection, this.slotOffset[slot]!, this.slotLen[slot]!, slot);
+      this.batch[count++] = slot;
+    }
+    if (count > 0) {
+      this.target.flush();
+      now = clock();
+      for (let k = 0; k < count; k++) {
+        const s = this.batch[k]!;
+        this.slotStart[s] = t0;
+        this.slotIssue[s] = now;
+      }
+      this.inFlight += count;
+      markSubmit(this.stat, count);
+      markDepth(this.stat, this.inFlight, count);
+      progressed = true;
+    }
+    if (this.inFlight === 0 && (count === 0 || this.stopIssuing)) this.finishPhase(now);
+    return progressed;
+  }
+
+  /** Picks the next I/O: sets this.pending* and returns its direction, or -1 when there is none. */
+  private pendingOffset = 0;
+  private pendingLen = 0;
+  private nextIo(): number {
+    const o = this.o;
+    if (this.phase === 'verify') {
+      if (this.verifyNext >= this.verifyList.length) return -1;
+      const [off, len] = this.verifyList[this.verifyNext++]!;
+      this.pendingOffset = off;
+      this.pendingLen = len;
+      return IO_READ;
+    }
+    const dir: IoDirection = !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
+    const bs = this.bs[dir];
+    if (this.issuedBytes + bs > this.regionBytes || this.loopExhausted) {
+      // fio: a job without time_based is done after size bytes; time_based loops over the region.
+      if (!o.timeBased) return -1;
+      this.issuedBytes = 0;
+      this.loopExhausted = false;
+      this.seqPos[0] = this.seqPos[1] = 0;
+      this.map?.reset();
+    }
+    let rel: number;
+    if (rwIsRandom(o.rw)) {
+      const blocks = Math.floor(this.regionBytes / bs);
+      const b = this.rng.below(blocks);
+      if (this.map) {
+        const got = this.map.claim(b);
+        if (got < 0) {
+          this.loopExhausted = true;
+          return o.timeBased ? this.nextIo() : -1;
+        }
+        rel = got * bs;
+      } else rel = b * bs;
+    } else {
+      if (this.seqPos[dir] + bs > this.regionBytes) this.seqPos[dir] = 0;
+      rel = this.seqPos[dir];
+      this.seqPos[dir] += bs;
+    }
+    this.issuedBytes += bs;
+    this.pendingOffset = this.regionStart + rel;
+    this.pendingLen = bs;
+    return dir;
+  }
+
+  private prepare(slot: number, dir: IoDirection, now: number): void {
+    this.slotDir[slot] = dir;
+    this.slotOffset[slot] = this.pendingOffset;
+    this.slotLen[slot] = this.pendingLen;
+    this.slotCounted[slot] = this.phase === 'ramp' ? 0 : 1;
+    if (dir === IO_WRITE && this.verifyMethod) {
+      fillVerifyBlock(this.buffers[slot]!, this.pendingLen, this.verifyMethod, {
+        offset: this.pendingOffset, seed: this.dataRng.next(), numberio: this.numberio++, thread: this.job.index, timeNs: now,
+      }, this.dataRng);
+    }
+  }
+
+  private complete(slot: number, status: number, now: number): void {
+    this.freeSlots[this.freeTop++] = slot;
+    const dir = this.slotDir[slot]! as IoDirection;
+    const len = this.slotLen[slot]!;
+    const offset = this.slotOffset[slot]!;
+    if (status !== 0) {
+      this.fail(EIO, `${dir === IO_READ ? 'read' : 'write'} at offset ${offset} length ${len} failed with status 0x${status.toString(16)}`);
+      return;
+    }
+    this.progress.bytes[dir] += len;
+    this.progress.ios[dir]++;
+    if (this.verifyMethod && dir === IO_READ && (this.phase === 'verify' || !rwHasWrites(this.o.rw))) {
+      const bad = checkVerifyBlock(this.buffers[slot]!, len, offset, this.verifyMethod);
+      if (bad) {
+        this.fail(EILSEQ, `verify: ${bad}`);
+        return;
+      }
+      this.stat.verified++;
+    }
+    if (this.written && dir === IO_WRITE) this.written.set(offset, len);
+    if (!this.slotCounted[slot]) return;
+    const d = this.stat.dir[dir]!;
+    d.ioBytes += len;
+    d.totalIos++;
+    const start = this.slotStart[slot]!;
+    const issue = this.slotIssue[slot]!;
+    addLatencies(this.stat, d, Math.round(issue - start), Math.round(now - issue), Math.round(now - start));
+    this.endNs = now;
+  }
+
+  private fail(errno: number, why: string): void {
+    if (!this.stat.error) {
+      this.stat.error = errno;
+      this.stat.verror = why;
+    }
+    this.stopIssuing = true;
+  }
+
+  /** All issued I/O completed and nothing more to issue in this phase. */
+  private finishPhase(now: number): void {
+    if (this.phase === 'ramp') {
+      // The job ran out of work (size) before the ramp ended: nothing was measured.
+      if (!this.stopIssuing && !this.o.timeBased) this.stopIssuing = true;
+      if (!this.stopIssuing) return;
+      this.beginRun(now);
+    }
+    if (this.phase === 'run') {
+      const endNs = Math.max(this.endNs, this.statsStartNs);
+      this.stat.totalRunTimeMs = Math.max(1, Math.floor((endNs - this.statsStartNs) / 1e6));
+      if (this.written && this.written.size && !this.stat.error) {
+        // fio verifies in offset order once the writes are done.
+        this.verifyList = [...this.written.entries()].sort((a, b) => a[0] - b[0]);
+        this.written.clear();
+        this.phase = 'verify';
+        this.progress.phase = 'verify';
+        this.stopIssuing = false;
+        this.runEndNs = Infinity;
+        return;
+      }
+    }
+    if (this.phase === 'verify' && this.endNs > this.statsStartNs) {
+      this.stat.totalRunTimeMs = Math.max(1, Math.floor((this.endNs - this.statsStartNs) / 1e6));
+    }
+    // fio's runtime[ddir]: the job's runtime for every direction that moved data, or that the job does.
+    for (const d of [IO_READ, IO_WRITE]) {
+      const dir = this.stat.dir[d]!;
+      if (dir.ioBytes > 0) dir.runtimeMs = this.stat.totalRunTimeMs;
+    }
+    this.phase = 'done';
+    this.progress.phase = 'done';
+  }
+
+  /** fio's add_bw_samples()/add_iops_samples(): one KiB/s and one IOPS sample per direction the job does. */
+  private sample(now: number): void {
+    const spentMs = (now - this.lastSampleNs) / 1e6;
+    for (const d of [IO_READ, IO_WRITE] as const) {
+      if (d === IO_READ ? !rwHasReads(this.o.rw) : !rwHasWrites(this.o.rw)) continue;
+      const dir = this.stat.dir[d]!;
+      const bytes = dir.ioBytes - this.lastSampleBytes[d];
+      const ios = dir.totalIos - this.lastSampleIos[d];
+      addStatSample(dir.bw, Math.floor((bytes * 1000) / spentMs / this.o.kbBase));
+      addStatSample(dir.iops, Math.floor((ios * 1000) / spentMs));
+      this.lastSampleBytes[d] = dir.ioBytes;
+      this.lastSampleIos[d] = dir.totalIos;
+    }
+    this.lastSampleNs = now;
+  }
+
+  /** Refreshes `progress.fraction` and `etaSec` for the status line. */
+  updateProgress(now: number): JobProgress {
+    const p = this.progress;
+    p.phase = this.phase;
+    const o = this.o;
+    const elapsed = (now - this.startNs) / 1e9;
+    const ramp = o.rampTimeUs / 1e6;
+    if (this.phase === 'done') {
+      p.fraction = 1;
+      p.etaSec = 0;
+    } else if (o.timeBased || (o.runtimeUs > 0 && this.phase !== 'verify')) {
+      const total = ramp + o.runtimeUs / 1e6;
+      const byTime = total > 0 ? Math.min(1, elapsed / total) : 0;
+      const bySize = o.timeBased ? 0 : (p.bytes[0] + p.bytes[1]) / this.regionBytes;
+      p.fraction = Math.max(byTime, bySize);
+      p.etaSec = p.fraction > 0 ? Math.max(0, (elapsed / p.fraction) - elapsed) : 0;
+    } else {
+      const totalBytes = this.regionBytes * (this.written ? 2 : 1);
+      p.fraction = Math.min(1, (p.bytes[0] + p.bytes[1]) / totalBytes);
+      p.etaSec = p.fraction > 0 ? elapsed / p.fraction - elapsed : 0;
+    }
+    return p;
+  }
+}
+
+function fillRandom(buf: Uint8Array, rng: Taus88): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let i = 0;
+  for (; i + 4 <= buf.byteLength; i += 4) dv.setUint32(i, rng.next(), true);
+  for (; i < buf.byteLength; i++) buf[i] = rng.next() & 0xff;
+}
+
+function benchError(code: string, message: string, hint: string): VfioError {
+  return new VfioError({ code, message, hint });
+}
