@@ -1,34 +1,14 @@
-// Errors the lab raises. Same shape as core's VfioError (a stable `code`, a message that
-// says what was wrong, a `hint` that says what to do); it lives here until
-// @vfio-node/core has a public index to import VfioError from.
+// Errors the lab raises: VfioError (stable `code`, a message that says what was wrong,
+// a `hint` that says what to do) from @vfio-node/core, under the lab's own name.
 
-export interface LabErrorInit {
-  code: string;
-  message: string;
-  hint?: string;
-  path?: string;
-  cause?: unknown;
-  details?: Record<string, unknown>;
-}
+import { VfioError, type VfioErrorInit } from '@vfio-node/core';
 
-export class LabError extends Error {
-  readonly code: string;
-  readonly hint: string | undefined;
-  readonly path: string | undefined;
-  readonly details: Record<string, unknown> | undefined;
+export type LabErrorInit = VfioErrorInit;
 
+export class LabError extends VfioError {
   constructor(init: LabErrorInit) {
-    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(init);
     this.name = 'LabError';
-    this.code = init.code;
-    this.hint = init.hint;
-    this.path = init.path;
-    this.details = init.details;
-  }
-
-  /** The message followed by the hint, as the CLI prints it. */
-  describe(): string {
-    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
   }
 }
 

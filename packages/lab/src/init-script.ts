@@ -81,6 +81,7 @@ mkfifo /o /e
 stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 cat /o > /dev/ttyS1 & PO=$!
 cat /e > /dev/ttyS2 & PE=$!
+unset vfiolab_bind vfiolab_hugepages vfiolab_ns vfiolab_nics
 export VFIO_LAB=1 VFIO_LAB_NVME="$NVME" VFIO_LAB_NICS="$NICS"
 ulimit -l unlimited
 echo ${READY_MARKER}

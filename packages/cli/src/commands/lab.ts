@@ -1,0 +1,143 @@
+// vfio-node lab run: boot the QEMU lab, bind its devices, run one command inside and
+// exit with the command's status. The library is @vfio-node/lab; this file only reads
+// the command line and prints.
+
+import { parseArgs } from 'node:util';
+import { LabError, parseNvmeSpec, runLab, type LabOptions } from '@vfio-node/lab';
+
+const USAGE = `usage: vfio-node lab run [options] -- COMMAND [ARGS...]
+
+Boots a throwaway QEMU guest (q35, emulated intel-iommu) that sees this machine's files
+read-only (writes go to a tmpfs overlay and vanish), binds its NVMe controllers and NICs
+to vfio-pci, reserves hugepages and runs COMMAND in the current directory. Inside:
+$VFIO_LAB=1, $VFIO_LAB_NVME and $VFIO_LAB_NICS (PCI addresses), $VFIO_LAB_OUT (copied
+to --out DIR at the end), and the project's vfio-node on PATH.
+
+options:
+  --nvme SPEC       an NVMe controller (repeat for more; 'none' for no NVMe). SPEC is
+                    key=value,...: size=1G lba=512|4096 namespaces=N mdts=N ioqpairs=N
+                    serial=S image=PATH hotplug=1 inject=read:SECTOR latency=NS backing=null
+                    (default: one controller, 1G, 512 B LBAs, serial VFIONODE0)
+  --nics N          virtio-net NICs, joined on one hub (default 0)
+  --memory SIZE     guest memory (default 2G)
+  --cpus N          vCPUs (default 2)
+  --hugepages N     2 MiB hugepages to reserve (default 256)
+  --bind MODE       vfio (default) or kernel (leave devices on nvme / virtio_net)
+  --out DIR         copy what the command wrote to $VFIO_LAB_OUT into DIR
+  --timeout SEC     kill the guest after SEC seconds (default 1800)
+  --accel A         auto (default: KVM if /dev/kvm opens, else TCG), kvm or tcg
+  --verbose         show the guest console and timings on stderr
+`;
+
+/** Runs `vfio-node lab <subcommand>`; returns the exit status. */
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h') {
+    console.log(USAGE);
+    return sub ? 0 : 2;
+  }
+  if (sub !== 'run') {
+    console.error(`vfio-node lab: unknown subcommand '${sub}'\n\n${USAGE}`);
+    return 2;
+  }
+  let parsed: ReturnType<typeof parseLabRunArgs>;
+  try {
+    parsed = parseLabRunArgs(rest);
+  } catch (err) {
+    if (err instanceof LabError) {
+      console.error(`vfio-node lab: ${err.describe()}`);
+      return 2;
+    }
+    console.error(`vfio-node lab: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const { options, command, verbose } = parsed;
+  try {
+    const result = await runLab(options, command, {
+      onStdout: (s) => process.stdout.write(s),
+      onStderr: (s) => process.stderr.write(s),
+      onConsole: verbose ? (s) => process.stderr.write(s) : undefined,
+    });
+    if (verbose) {
+      const t = result.timings;
+      console.error(
+        `vfio-node lab: ${result.accel}, kernel ${result.kernelVersion}: boot to command ${t.bootMs} ms, command and power-off ${t.commandMs} ms, total ${t.totalMs} ms; exit status ${result.exitCode}`,
+      );
+    }
+    return result.exitCode;
+  } catch (err) {
+    if (err instanceof LabError) {
+      console.error(`vfio-node lab: ${err.describe()}`);
+      if (verbose && err.details?.qemuLog) console.error(`QEMU said:\n${String(err.details.qemuLog)}`);
+      if (err.code === 'ERR_LAB_COMMAND_NOT_FOUND') return 127;
+      if (err.code === 'ERR_LAB_TIMEOUT') return 124;
+      if (err.code === 'ERR_INVALID_ARG') return 2;
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Reads `lab run` options; the command is everything after `--` (or from the first
+ * word that is not an option).
+ * @throws LabError or TypeError naming the bad option
+ */
+export function parseLabRunArgs(argv: string[]): { options: LabOptions; command: string[]; verbose: boolean; help: boolean } {
+  const dash = argv.indexOf('--');
+  let own = dash >= 0 ? argv.slice(0, dash) : argv;
+  let command = dash >= 0 ? argv.slice(dash + 1) : [];
+  const { values, positionals } = parseArgs({
+    args: own,
+    allowPositionals: true,
+    options: {
+      nvme: { type: 'string', multiple: true },
+      nics: { type: 'string' },
+      memory: { type: 'string' },
+      cpus: { type: 'string' },
+      hugepages: { type: 'string' },
+      bind: { type: 'string' },
+      out: { type: 'string' },
+      timeout: { type: 'string' },
+      accel: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (dash < 0) {
+    // Without `--`, the command starts at the first positional; options after it belong to it.
+    const first = positionals[0];
+    if (first !== undefined) {
+      const at = argv.indexOf(first);
+      own = argv.slice(0, at);
+      command = argv.slice(at);
+    }
+  } else if (positionals.length) {
+    throw new TypeError(`unexpected argument '${positionals[0]}' before --`);
+  }
+  const int = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new TypeError(`--${name} must be a whole number (got '${v}')`);
+    return Number(v);
+  };
+  const nvme = values.nvme?.length === 1 && values.nvme[0] === 'none' ? [] : values.nvme?.map((s, i) => parseNvmeSpec(s, i));
+  const timeout = values.timeout === undefined ? 1800 : Number(values.timeout);
+  if (!(timeout > 0)) throw new TypeError(`--timeout must be a positive number of seconds (got '${values.timeout}')`);
+  const options: LabOptions = {
+    nvme,
+    nics: int('nics', values.nics),
+    memory: values.memory,
+    cpus: int('cpus', values.cpus),
+    hugepages: int('hugepages', values.hugepages),
+    bind: values.bind as LabOptions['bind'],
+    outDir: values.out,
+    timeoutMs: timeout * 1000,
+    accel: values.accel as LabOptions['accel'],
+  };
+  if (!values.help && command.length === 0) throw new TypeError('no command given (put it after --)');
+  return { options, command, verbose: values.verbose ?? false, help: values.help ?? false };
+}
