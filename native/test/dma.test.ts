@@ -2,7 +2,7 @@
 // worker), release (detaches), hugepages (or the ENOMEM that says there are none).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import native from '../index.js';
+import native from '@vfio-node/native';
 import { exited, nextMessage, startWorker, thrown } from './helpers.js';
 
 const MiB2 = 2 * 1024 * 1024;

@@ -1,7 +1,7 @@
 // Errors: VFIO ioctls on a non-VFIO fd report errno and the ioctl's name; bad arguments
 // of every kind throw ERR_* codes and never crash; setErrorFactory is per thread.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import native from '../index.js';
+import native from '@vfio-node/native';
 import { exited, nextMessage, startWorker, thrown } from './helpers.js';
 
 const { O_RDWR } = native.constants as Record<string, number>;

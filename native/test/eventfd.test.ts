@@ -1,6 +1,6 @@
 // eventfdCreate/Read/Write/Wait and EventfdWatcher, on the main thread and in workers.
 import { afterEach, describe, expect, it } from 'vitest';
-import native from '../index.js';
+import native from '@vfio-node/native';
 import { exited, nextMessage, startWorker, thrown } from './helpers.js';
 
 const open: number[] = [];

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import native from '../index.js';
+import native from '@vfio-node/native';
 import { thrown } from './helpers.js';
 
 const { O_RDWR, O_RDONLY } = native.constants as Record<string, number>;
