@@ -1,0 +1,103 @@
+// The errors this driver raises: VfioError objects (from @vfio-node/core) with stable
+// ERR_VIRTIO_* codes, a message that says what was wrong and a hint that says what to do.
+
+import { VfioError } from '@vfio-node/core';
+import { describeStatus } from './registers.js';
+
+export function frameTooLarge(length: number, max: number, mtu: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_FRAME_TOO_LARGE',
+    message: `frame of ${length} bytes is larger than the ${max}-byte maximum (MTU ${mtu} + 14-byte Ethernet header); nothing was sent`,
+    hint: 'Split the payload, or give the driver a larger mtu option if the device accepts it (VIRTIO_NET_F_MTU).',
+    details: { length, max, mtu },
+  });
+}
+
+export function queueIndex(index: number, count: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_QUEUE_INDEX',
+    message: `queue index ${index} is out of range: this device was opened with ${count} queue pair${count === 1 ? '' : 's'} (0 to ${count - 1})`,
+    hint: 'Open the device with more queuePairs (needs VIRTIO_NET_F_MQ) or use a smaller index.',
+    details: { index, count },
+  });
+}
+
+export function noCapability(device: string, what: string): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_NO_CAPABILITY',
+    message: `${device} has no ${what} capability: not a modern (virtio 1.x) PCI device`,
+    hint: 'This driver speaks the modern virtio PCI transport (virtio 1.2 §4.1.4). In QEMU add disable-legacy=on to the virtio-net-pci device.',
+    device,
+  });
+}
+
+export function notVirtioNet(device: string, vendor: number, deviceId: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_NOT_NET',
+    message: `${device} is not a virtio network device (vendor 0x${vendor.toString(16)}, device 0x${deviceId.toString(16)}; expected 0x1af4, 0x1041 or 0x1000)`,
+    hint: 'Pick the NIC from `vfio-node list` (class 0x020000, vendor 1af4).',
+    device,
+  });
+}
+
+export function featuresRefused(device: string, why: string, missing: string): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_FEATURES',
+    message: `${device}: feature negotiation failed: ${why}`,
+    hint: missing === 'VIRTIO_F_ACCESS_PLATFORM'
+      ? 'Behind an IOMMU the device must translate our addresses: in QEMU add iommu_platform=on to the virtio-net-pci device.'
+      : 'Check the features the device offers (VFIO_NODE_LOG=debug shows them) against the driver options.',
+    device,
+    details: { missing },
+  });
+}
+
+/** device_status says the device cannot go on: gone (all ones) or DEVICE_NEEDS_RESET (§2.1.1). */
+export function deviceStatusError(device: string, status: number): VfioError | undefined {
+  if (status === 0xff) {
+    return new VfioError({
+      code: 'ERR_VIRTIO_DEVICE_GONE',
+      message: `${device}: the device reads all ones (device_status 0xff): it has vanished (surprise removal or a failed link)`,
+      hint: 'Close the device; check `dmesg` and `vfio-node list` for it.',
+      device,
+      details: { status },
+    });
+  }
+  if (status & 64) {
+    return new VfioError({
+      code: 'ERR_VIRTIO_NEEDS_RESET',
+      message: `${device}: the device set DEVICE_NEEDS_RESET (device_status ${describeStatus(status)}): it met an error it cannot recover from`,
+      hint: 'Close and open the device again (a reset); the frames in flight are lost.',
+      device,
+      details: { status },
+    });
+  }
+  return undefined;
+}
+
+export function statusStuck(device: string, step: string, status: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_STATUS',
+    message: `${device}: ${step} (device_status ${describeStatus(status)})`,
+    hint: 'The device refused the driver; `dmesg` on the host/guest may say why.',
+    device,
+    details: { status },
+  });
+}
+
+export function queueUnavailable(device: string, vq: number, why: string): VfioError {
+  return new VfioError({ code: 'ERR_VIRTIO_QUEUE_UNAVAILABLE', message: `${device}: virtqueue ${vq} ${why}`, hint: 'Ask for fewer queue pairs or a smaller queueSize.', device, details: { vq } });
+}
+
+export function msixRefused(device: string, what: string, vector: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_MSIX',
+    message: `${device}: the device refused MSI-X vector ${vector} for ${what} (read back VIRTIO_MSI_NO_VECTOR)`,
+    hint: "Use polling (interrupts: 'poll') or give the device more vectors (QEMU: vectors=N).",
+    device,
+  });
+}
+
+export function invalidOption(name: string, value: unknown, expected: string): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, details: { name, value } });
+}

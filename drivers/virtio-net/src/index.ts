@@ -1,0 +1,14 @@
+// @vfio-node/virtio-net: a userspace driver for virtio network devices (virtio 1.2 §5.1)
+// over the modern PCI transport, on VFIO. Start with VirtioNet.open; the queues are the
+// hot path (RxQueue.receive, TxQueue.reserve/commit).
+
+export { VirtioNet, type VirtioNetOptions, type NetStats } from './virtio-net.js';
+export { RxQueue, TxQueue, PacketPool, copyFrame, type QueueStats } from './queue.js';
+export { Feature, negotiate, featureNames, type FeatureName, type FeatureOptions, type Negotiation } from './features.js';
+export { CommonCfg, DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';
+export { parseVirtioCaps, VirtioPciCapType, type VirtioCap, type VirtioCaps } from './pci-caps.js';
+export { SplitRing, splitLayout, type SplitLayout } from './split-ring.js';
+export { PackedRing, packedLayout, type PackedLayout } from './packed-ring.js';
+export { vring_need_event, type Ring } from './ring.js';
+export { VIRTIO_NET_HDR_SIZE, NetHdr, writeNetHdr, readNetHdr, type VirtioNetHdr } from './net-hdr.js';
+export { deviceStatusError } from './errors.js';

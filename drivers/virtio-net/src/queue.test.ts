@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { SplitRing, splitLayout } from './split-ring.js';
+import { PacketPool, RxQueue, TxQueue, copyFrame } from './queue.js';
+import { VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
+
+const SIZE = 8;
+const BUF = 1536;
+
+function setUp() {
+  const l = splitLayout(SIZE);
+  const ringMem = new Uint8Array(l.total);
+  const ringView = new DataView(ringMem.buffer);
+  const ring = new SplitRing(ringMem, 0x1000n, SIZE, false);
+  const pool = new PacketPool(new Uint8Array(SIZE * BUF), 0x100000n, SIZE, BUF);
+  const notified: number[] = [];
+  let lastAvail = 0;
+  let usedIdx = 0;
+  const dev = {
+    /** Available heads: [id, len]. */
+    take() {
+      const out: Array<[number, number]> = [];
+      const idx = ringView.getUint16(l.avail + 2, true);
+      while (lastAvail !== idx) {
+        const id = ringView.getUint16(l.avail + 4 + 2 * (lastAvail % SIZE), true);
+        out.push([id, ringView.getUint32(l.desc + 16 * id + 8, true)]);
+        lastAvail = (lastAvail + 1) & 0xffff;
+      }
+      return out;
+    },
+    use(id: number, len: number) {
+      const e = l.used + 4 + 8 * (usedIdx % SIZE);
+      ringView.setUint32(e, id, true);
+      ringView.setUint32(e + 4, len, true);
+      usedIdx = (usedIdx + 1) & 0xffff;
+      ringView.setUint16(l.used + 2, usedIdx, true);
+    },
+    addr(id: number) {
+      return ringView.getBigUint64(l.desc + 16 * id, true);
+    },
+  };
+  return { ring, pool, dev, notified, notify: (vq: number) => notified.push(vq) };
+}
+
+describe('transmit queue: reserve, fill, commit', () => {
+  it('sends a batch with one doorbell, the header-inclusive length in each descriptor, and reclaims sent buffers', () => {
+    const { ring, pool, dev, notified, notify } = setUp();
+    const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500);
+    expect(dev.addr(5)).toBe(0x100000n + 5n * BigInt(BUF)); // descriptor i ↔ buffer i
+    const k = tx.reserve(3);
+    expect(k).toBe(3);
+    for (let i = 0; i < k; i++) {
+      tx.frames.fill(i + 1, tx.frameOffset(tx.slots[i]!), tx.frameOffset(tx.slots[i]!) + 60);
+      tx.lengths[i] = 60 + i;
+    }
+    expect(tx.commit()).toBe(3);
+    expect(notified).toEqual([1]);
+    const posted = dev.take();
+    expect(posted.map(([, len]) => len)).toEqual([72, 73, 74]);
+    expect(pool.bytes[posted[1]![0] * BUF + VIRTIO_NET_HDR_SIZE]).toBe(2);
+    expect(tx.stats).toEqual({ packets: 3, bytes: 183, drops: 0, errors: 0 });
+    expect(tx.available).toBe(5);
+    for (const [id] of posted) dev.use(id, 0);
+    expect(tx.reclaim()).toBe(3);
+    expect(tx.available).toBe(8);
+  });
+
+  it('refuses a batch holding a frame above the MTU with ERR_VIRTIO_FRAME_TOO_LARGE, sending nothing', () => {
+    const { ring, pool, dev, notified, notify } = setUp();
+    const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500);
+    expect(() => tx.send([new Uint8Array(60), new Uint8Array(1515)])).toThrow(expect.objectContaining({ code: 'ERR_VIRTIO_FRAME_TOO_LARGE' }));
+    tx.reserve(2);
+    tx.lengths[0] = 60;
+    tx.lengths[1] = 1600;
+    expect(() => tx.commit(2)).toThrow(/1600 bytes is larger than the 1514-byte maximum/);
+    expect(dev.take()).toEqual([]);
+    expect(notified).toEqual([]);
+    expect(tx.available).toBe(8);
+    expect(tx.stats.errors).toBe(2);
+    expect(tx.stats.packets).toBe(0);
+  });
+
+  it('counts frames that found the ring full as drops', () => {
+    const { ring, pool, notify } = setUp();
+    const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500);
+    const frames = Array.from({ length: 10 }, () => new Uint8Array(64));
+    expect(tx.send(frames)).toBe(8);
+    expect(tx.stats.drops).toBe(2);
+  });
+});
+
+describe('receive queue', () => {
+  it('hands out frames without their header, and gives them back to the device on the next receive()', () => {
+    const { ring, pool, dev, notify } = setUp();
+    const rx = new RxQueue(0, 0, ring, pool, notify, true);
+    rx.fill();
+    const posted = dev.take();
+    expect(posted).toEqual(Array.from({ length: SIZE }, (_, i) => [i, BUF]));
+    // The device writes two frames into buffers 3 and 6 (header num_buffers = 1 with MRG_RXBUF).
+    for (const [id, n] of [[3, 100], [6, 64]] as const) {
+      pool.bytes[id * BUF + 10] = 1;
+      pool.bytes.fill(id, id * BUF + VIRTIO_NET_HDR_SIZE, id * BUF + VIRTIO_NET_HDR_SIZE + n);
+      dev.use(id, VIRTIO_NET_HDR_SIZE + n);
+    }
+    expect(rx.receive()).toBe(2);
+    expect(Array.from(rx.ids.subarray(0, 2))).toEqual([3, 6]);
+    expect(Array.from(rx.lengths.subarray(0, 2))).toEqual([100, 64]);
+    expect(rx.frames[rx.offsets[1]!]).toBe(6);
+    expect(dev.take()).toEqual([]); // still held by the application
+    expect(rx.receive()).toBe(0);
+    expect(dev.take()).toEqual([[3, BUF], [6, BUF]]);
+    expect(rx.stats).toEqual({ packets: 2, bytes: 164, drops: 0, errors: 0 });
+  });
+
+  it('drops and recycles a used entry too short to hold a header and an Ethernet header', () => {
+    const { ring, pool, dev, notify } = setUp();
+    const rx = new RxQueue(0, 0, ring, pool, notify, false);
+    rx.fill();
+    dev.take();
+    dev.use(2, 8);
+    expect(rx.receive()).toBe(0);
+    expect(rx.stats).toMatchObject({ drops: 1, errors: 1 });
+    expect(dev.take()).toEqual([[2, BUF]]);
+  });
+});
+
+describe('copyFrame', () => {
+  it('copies between pools word by word', () => {
+    const a = new PacketPool(new Uint8Array(2 * 64), 0n, 2, 64);
+    const b = new PacketPool(new Uint8Array(2 * 64), 0n, 2, 64);
+    for (let i = 0; i < 64; i++) a.bytes[i] = i;
+    copyFrame(a, 12, b, 64 + 12, 30);
+    expect(Array.from(b.bytes.subarray(76, 106))).toEqual(Array.from({ length: 30 }, (_, i) => 12 + i));
+  });
+});

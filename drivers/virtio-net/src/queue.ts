@@ -1,0 +1,290 @@
+// Receive and transmit queues (virtio 1.2 §5.1.6): a virtqueue (split or packed) plus
+// a pool of packet buffers in DMA memory, one buffer per descriptor, each
+// [virtio_net_hdr (12 bytes)][frame]. Batch in, count out: receive() hands out up to N
+// frames as offsets into one Uint8Array, reserve()/commit() fill and send up to N
+// frames without copying. Nothing is allocated per packet.
+
+import type { Ring } from './ring.js';
+import { NetHdr, VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
+import { frameTooLarge } from './errors.js';
+
+/** Counters kept by the driver (per queue; VirtioNet.stats() sums them). */
+export interface QueueStats {
+  packets: number;
+  bytes: number;
+  /** rx: frames dropped by the driver (bad length, merged buffers); tx: frames refused because the ring was full. */
+  drops: number;
+  /** rx: malformed used entries; tx: frames refused as too large. */
+  errors: number;
+}
+
+/** Packet buffers for one queue: `count` buffers of `bufferSize` bytes in one DMA block. */
+export class PacketPool {
+  /** The whole block; buffer id starts at id × bufferSize. */
+  readonly bytes: Uint8Array;
+  /** The same memory as 32-bit words (for word copies without allocating). */
+  readonly words: Uint32Array;
+  /** Device addresses of each buffer, as 32-bit halves. */
+  readonly addrLo: Uint32Array;
+  readonly addrHi: Uint32Array;
+
+  constructor(
+    bytes: Uint8Array,
+    iova: bigint,
+    readonly count: number,
+    readonly bufferSize: number,
+  ) {
+    if (bufferSize % 64 !== 0) throw new RangeError('packet buffer size must be a multiple of 64');
+    this.bytes = bytes;
+    this.words = new Uint32Array(bytes.buffer, bytes.byteOffset, (count * bufferSize) / 4);
+    this.addrLo = new Uint32Array(count);
+    this.addrHi = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      const a = iova + BigInt(i * bufferSize);
+      this.addrLo[i] = Number(a & 0xffffffffn);
+      this.addrHi[i] = Number(a >> 32n);
+    }
+  }
+}
+
+abstract class NetQueue {
+  readonly stats: QueueStats = { packets: 0, bytes: 0, drops: 0, errors: 0 };
+  /** Frames (and pool bytes) of this queue: frame i of a batch starts at frameOffset(id). */
+  readonly frames: Uint8Array;
+
+  constructor(
+    /** Queue pair index (0-based). */
+    readonly pair: number,
+    /** Virtqueue index (receiveqN = 2N, transmitqN = 2N + 1, §5.1.2). */
+    readonly vq: number,
+    readonly ring: Ring,
+    readonly pool: PacketPool,
+    /** Rings the doorbell of this virtqueue. */
+    protected readonly notify: (vq: number) => void,
+  ) {
+    this.frames = pool.bytes;
+    for (let id = 0; id < ring.size; id++) ring.setBuffer(id, pool.addrLo[id]!, pool.addrHi[id]!);
+  }
+
+  /** Where the frame of buffer id starts in `frames` (after its virtio_net_hdr). */
+  frameOffset(id: number): number {
+    return id * this.pool.bufferSize + VIRTIO_NET_HDR_SIZE;
+  }
+
+  /** Publishes posted buffers and rings the doorbell if the device asked for it (§2.7.13.4 / §2.8.21.3). */
+  protected kick(): void {
+    if (this.ring.publish()) this.notify(this.vq);
+  }
+}
+
+export class RxQueue extends NetQueue {
+  /** After receive(): buffer ids of the n frames handed out. */
+  readonly ids: Uint16Array;
+  /** After receive(): frame lengths (without the virtio_net_hdr). */
+  readonly lengths: Uint32Array;
+  /** After receive(): offsets of the frames in `frames`. */
+  readonly offsets: Uint32Array;
+  private readonly usedIds: Uint16Array;
+  private readonly usedLens: Uint32Array;
+  private held = 0;
+
+  constructor(
+    pair: number,
+    vq: number,
+    ring: Ring,
+    pool: PacketPool,
+    notify: (vq: number) => void,
+    /** MRG_RXBUF negotiated: num_buffers must be checked. */
+    private readonly mergeable: boolean,
+  ) {
+    super(pair, vq, ring, pool, notify);
+    const n = ring.size;
+    this.ids = new Uint16Array(n);
+    this.lengths = new Uint32Array(n);
+    this.offsets = new Uint32Array(n);
+    this.usedIds = new Uint16Array(n);
+    this.usedLens = new Uint32Array(n);
+  }
+
+  /** Makes every buffer available to the device (at set-up; no doorbell until DRIVER_OK). */
+  fill(): void {
+    for (let id = 0; id < this.ring.size; id++) this.ring.post(id, this.pool.bufferSize, true);
+    this.ring.publish();
+  }
+
+  /** Rings the doorbell once (after DRIVER_OK: the buffers posted by fill()). */
+  start(): void {
+    this.notify(this.vq);
+  }
+
+  /**
+   * Gives the frames of the previous batch back to the device, then takes up to max
+   * received frames: ids/lengths/offsets[0..n). The frames stay valid until the next call.
+   */
+  receive(max: number = this.ring.size): number {
+    const ring = this.ring;
+    const size = this.pool.bufferSize;
+    for (let i = 0; i < this.held; i++) ring.post(this.ids[i]!, size, true);
+    this.held = 0;
+    const got = ring.poll(this.usedIds, this.usedLens, max);
+    let n = 0;
+    let bytes = 0;
+    const frames = this.frames;
+    for (let i = 0; i < got; i++) {
+      const id = this.usedIds[i]!;
+      const len = this.usedLens[i]! - VIRTIO_NET_HDR_SIZE;
+      const hdr = id * size;
+      // A frame that does not fit one buffer would come in several (num_buffers > 1):
+      // our buffers hold a whole frame of the MTU, so this only happens with offloads we
+      // did not negotiate. Count it and give the buffer back.
+      if (len < 14 || len > size - VIRTIO_NET_HDR_SIZE || (this.mergeable && (frames[hdr + NetHdr.num_buffers]! | (frames[hdr + NetHdr.num_buffers + 1]! << 8)) !== 1)) {
+        this.stats.errors++;
+        this.stats.drops++;
+        ring.post(id, size, true);
+        continue;
+      }
+      this.ids[n] = id;
+      this.lengths[n] = len;
+      this.offsets[n] = hdr + VIRTIO_NET_HDR_SIZE;
+      bytes += len;
+      n++;
+    }
+    this.held = n;
+    this.stats.packets += n;
+    this.stats.bytes += bytes;
+    this.kick();
+    return n;
+  }
+}
+
+export class TxQueue extends NetQueue {
+  /** After reserve(): the buffer ids to fill, [0..n). Write frame i at frameOffset(slots[i]). */
+  readonly slots: Uint16Array;
+  /** Set lengths[i] for slots[i] before commit(). */
+  readonly lengths: Uint32Array;
+  private readonly free: Uint16Array;
+  private freeCount: number;
+  private reserved = 0;
+  private readonly usedIds: Uint16Array;
+  private readonly usedLens: Uint32Array;
+
+  constructor(
+    pair: number,
+    vq: number,
+    ring: Ring,
+    pool: PacketPool,
+    notify: (vq: number) => void,
+    /** Largest frame accepted (MTU + 14). */
+    readonly maxFrame: number,
+    private readonly mtu: number,
+  ) {
+    super(pair, vq, ring, pool, notify);
+    const n = ring.size;
+    this.slots = new Uint16Array(n);
+    this.lengths = new Uint32Array(n);
+    this.free = new Uint16Array(n);
+    for (let i = 0; i < n; i++) this.free[i] = n - 1 - i;
+    this.freeCount = n;
+    this.usedIds = new Uint16Array(n);
+    this.usedLens = new Uint32Array(n);
+  }
+
+  /** Buffers the device has sent go back to the free list; returns how many. */
+  reclaim(): number {
+    const n = this.ring.poll(this.usedIds, this.usedLens, this.ring.size);
+    for (let i = 0; i < n; i++) this.free[this.freeCount++] = this.usedIds[i]!;
+    return n;
+  }
+
+  /** Free buffers (after the last reclaim). */
+  get available(): number {
+    return this.freeCount;
+  }
+
+  /** Buffers given to the device and not yet sent. */
+  get inFlight(): number {
+    return this.ring.size - this.freeCount - this.reserved;
+  }
+
+  /**
+   * Reserves up to n buffers (reclaiming sent ones first) into slots[0..k) and returns
+   * k. Fill each frame at frameOffset(slots[i]), set lengths[i], then commit(k).
+   */
+  reserve(n: number): number {
+    if (this.reserved) this.release();
+    if (this.freeCount < n) this.reclaim();
+    const k = n < this.freeCount ? n : this.freeCount;
+    for (let i = 0; i < k; i++) this.slots[i] = this.free[--this.freeCount]!;
+    this.reserved = k;
+    return k;
+  }
+
+  /**
+   * Sends the first k reserved frames (one barrier, at most one doorbell) and returns k;
+   * the rest of the reservation goes back. A frame longer than maxFrame refuses the
+   * whole batch with ERR_VIRTIO_FRAME_TOO_LARGE: nothing is sent.
+   */
+  commit(k: number = this.reserved): number {
+    if (k > this.reserved) k = this.reserved;
+    let bytes = 0;
+    for (let i = 0; i < k; i++) {
+      const len = this.lengths[i]!;
+      if (len > this.maxFrame) {
+        this.stats.errors++;
+        this.release();
+        throw frameTooLarge(len, this.maxFrame, this.mtu);
+      }
+      bytes += len;
+    }
+    for (let i = 0; i < k; i++) this.ring.post(this.slots[i]!, VIRTIO_NET_HDR_SIZE + this.lengths[i]!, false);
+    // Unused reservations go back on the free list.
+    for (let i = k; i < this.reserved; i++) this.free[this.freeCount++] = this.slots[i]!;
+    this.reserved = 0;
+    this.stats.packets += k;
+    this.stats.bytes += bytes;
+    this.kick();
+    return k;
+  }
+
+  /** Gives back a reservation without sending. */
+  release(): void {
+    for (let i = 0; i < this.reserved; i++) this.free[this.freeCount++] = this.slots[i]!;
+    this.reserved = 0;
+  }
+
+  /**
+   * Copies frames into buffers and sends them in one batch (convenient, not the fastest
+   * path). Returns how many were queued; the rest found the ring full (counted as drops).
+   * Throws ERR_VIRTIO_FRAME_TOO_LARGE before sending anything if one is too long.
+   */
+  send(frames: readonly Uint8Array[]): number {
+    for (const f of frames) {
+      if (f.length > this.maxFrame) {
+        this.stats.errors++;
+        throw frameTooLarge(f.length, this.maxFrame, this.mtu);
+      }
+    }
+    const k = this.reserve(frames.length);
+    for (let i = 0; i < k; i++) {
+      const f = frames[i]!;
+      this.frames.set(f, this.frameOffset(this.slots[i]!));
+      this.lengths[i] = f.length;
+    }
+    this.stats.drops += frames.length - k;
+    return this.commit(k);
+  }
+}
+
+/**
+ * Copies a frame between two queues' pools 32 bits at a time, with no allocation
+ * (frame offsets are 4-byte aligned: buffers are 64-byte multiples, the header 12 bytes).
+ * Copies up to 3 bytes past the end, which stay inside the buffer.
+ */
+export function copyFrame(src: PacketPool, srcOffset: number, dst: PacketPool, dstOffset: number, length: number): void {
+  const s = src.words;
+  const d = dst.words;
+  let si = srcOffset >>> 2;
+  let di = dstOffset >>> 2;
+  const end = si + ((length + 3) >>> 2);
+  while (si < end) d[di++] = s[si++]!;
+}

@@ -1,0 +1,384 @@
+// The virtio network device (virtio 1.2 §5.1) over the modern PCI transport (§4.1),
+// driven from userspace through VFIO. open() is the initialization sequence of §3.1.1,
+// one step per comment; the queues (queue.ts) are the hot path.
+
+import { Device, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
+import { parseVirtioCaps } from './pci-caps.js';
+import { VirtioPciTransport } from './transport.js';
+import { DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';
+import { featureNames, has, negotiate, type FeatureOptions } from './features.js';
+import { SplitRing, splitLayout } from './split-ring.js';
+import { PackedRing, packedLayout } from './packed-ring.js';
+import type { Ring } from './ring.js';
+import { PacketPool, RxQueue, TxQueue, type QueueStats } from './queue.js';
+import { VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
+import * as errors from './errors.js';
+
+const VIRTIO_VENDOR_ID = 0x1af4;
+/** §4.1.2.1: 0x1040 + device ID (1 = network card); 0x1000 is the transitional network device. */
+const VIRTIO_NET_PCI_IDS = [0x1041, 0x1000];
+
+/** Control queue (§5.1.6.5): class VIRTIO_NET_CTRL_MQ, command VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. */
+const VIRTIO_NET_CTRL_MQ = 4;
+const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
+const VIRTIO_NET_OK = 0;
+
+export interface VirtioNetOptions {
+  /** Queue pairs to use (default 1; more needs VIRTIO_NET_F_MQ). */
+  queuePairs?: number;
+  /** Descriptors per queue (default 256, at most the device's maximum; a power of 2 for split rings). */
+  queueSize?: number;
+  /** 'poll' (default): the application polls; 'msix': one MSI-X vector for configuration changes and one per queue. */
+  interrupts?: 'poll' | 'msix';
+  /** Optional features, each used when offered unless set to false. */
+  features?: FeatureOptions;
+  /** Refuse a device without VIRTIO_F_ACCESS_PLATFORM (default true: without it the device ignores the IOMMU and our IOVAs). */
+  requireAccessPlatform?: boolean;
+  /** Options for Device.open. */
+  device?: DeviceOptions;
+}
+
+export interface NetStats {
+  rxPackets: number;
+  rxBytes: number;
+  rxDrops: number;
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  txDrops: number;
+  txErrors: number;
+}
+
+export class VirtioNet implements Disposable {
+  readonly device: Device;
+  readonly address: string;
+  /** The features both sides agreed on. */
+  readonly features: bigint;
+  /** The device's MAC address (from the config with VIRTIO_NET_F_MAC, else a locally administered one we made up). */
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly rx: readonly RxQueue[];
+  readonly tx: readonly TxQueue[];
+  readonly packed: boolean;
+  readonly eventIdx: boolean;
+  /** MSI-X vectors by virtqueue index (msix mode), and the configuration vector. */
+  private readonly queueVectors: Array<Vector | undefined> = [];
+  private configVector: Vector | undefined;
+  private readonly transport: VirtioPciTransport;
+  private readonly memory: Array<{ release(): void }> = [];
+  private isClosed = false;
+
+  /**
+   * Opens the NIC at address (bound to vfio-pci) and brings it up (§3.1.1).
+   * @throws VfioError ERR_VIRTIO_NOT_NET, ERR_VIRTIO_NO_CAPABILITY, ERR_VIRTIO_FEATURES,
+   *   ERR_VIRTIO_STATUS, ERR_VIRTIO_QUEUE_UNAVAILABLE, ERR_VIRTIO_MSIX, ERR_INVALID_ARG, and Device.open's errors
+   */
+  static open(address: string, options: VirtioNetOptions = {}): VirtioNet {
+    checkOptions(options);
+    const dev = Device.open(address, options.device);
+    try {
+      return new VirtioNet(dev, options);
+    } catch (err) {
+      dev.close();
+      throw err;
+    }
+  }
+
+  private constructor(dev: Device, options: VirtioNetOptions) {
+    this.device = dev;
+    this.address = dev.address;
+    const log = dev.log;
+    const vendor = dev.config.read16(0x00);
+    const deviceId = dev.config.read16(0x02);
+    if (vendor !== VIRTIO_VENDOR_ID || !VIRTIO_NET_PCI_IDS.includes(deviceId)) throw errors.notVirtioNet(dev.address, vendor, deviceId);
+
+    // §4.1.4: find the structures through the vendor-specific capabilities.
+    const caps = parseVirtioCaps(dev.config.bytes(256));
+    const t = new VirtioPciTransport(dev, caps);
+    this.transport = t;
+    dev.config.enableBusMaster();
+
+    // §3.1.1 step 1: reset the device.
+    if (!t.reset()) throw errors.deviceStatusError(dev.address, t.status) ?? errors.statusStuck(dev.address, 'the device did not finish its reset within 1 s', t.status);
+    try {
+      // Steps 2 and 3: ACKNOWLEDGE (we noticed the device), DRIVER (we can drive it).
+      t.addStatus(DeviceStatus.ACKNOWLEDGE);
+      t.addStatus(DeviceStatus.DRIVER);
+
+      // Step 4: read the device's features, write the subset we understand.
+      const offered = t.deviceFeatures();
+      const { accepted, refusal } = negotiate(offered, options.features);
+      log.debug({ offered: featureNames(offered), accepted: featureNames(accepted) }, 'virtio features');
+      if (refusal) throw errors.featuresRefused(dev.address, refusal.why, refusal.missing);
+      if (options.requireAccessPlatform !== false && !has(accepted, 'VIRTIO_F_ACCESS_PLATFORM')) {
+        throw errors.featuresRefused(dev.address, 'the device does not offer VIRTIO_F_ACCESS_PLATFORM: it would DMA to physical addresses, not to the IOVAs VFIO maps', 'VIRTIO_F_ACCESS_PLATFORM');
+      }
+      t.setDriverFeatures(accepted);
+      this.features = accepted;
+
+      // Steps 5 and 6: FEATURES_OK, then read it back: the device clears it if it cannot work with our subset.
+      t.addStatus(DeviceStatus.FEATURES_OK);
+      if (!(t.checkStatus() & DeviceStatus.FEATURES_OK)) throw errors.statusStuck(dev.address, 'the device did not keep FEATURES_OK: it refuses the feature subset ' + featureNames(accepted).join(','), t.status);
+
+      // Step 7: device-specific set-up. The network config (§5.1.4), read consistently (§2.5.1).
+      const cfg = t.hasDeviceConfig
+        ? t.readDeviceConfig((c) => ({
+            mac: Array.from({ length: 6 }, (_, i) => c.read8(NetConfig.mac + i)),
+            status: c.read16(NetConfig.status),
+            maxPairs: c.read16(NetConfig.max_virtqueue_pairs),
+            mtu: c.read16(NetConfig.mtu),
+          }))
+        : { mac: [], status: VIRTIO_NET_S_LINK_UP, maxPairs: 1, mtu: 1500 };
+      this.mac = has(accepted, 'VIRTIO_NET_F_MAC') ? Uint8Array.from(cfg.mac) : randomLocalMac();
+      this.mtu = has(accepted, 'VIRTIO_NET_F_MTU') && cfg.mtu >= 68 ? cfg.mtu : 1500;
+      this.linkStatusRaw = has(accepted, 'VIRTIO_NET_F_STATUS') ? cfg.status : VIRTIO_NET_S_LINK_UP;
+      this.hasStatus = has(accepted, 'VIRTIO_NET_F_STATUS');
+
+      const mq = has(accepted, 'VIRTIO_NET_F_MQ');
+      const maxPairs = mq ? Math.max(1, cfg.maxPairs) : 1;
+      const pairs = options.queuePairs ?? 1;
+      if (pairs > maxPairs) {
+        throw new VfioError({
+          code: 'ERR_VIRTIO_QUEUE_PAIRS',
+          message: `${dev.address}: ${pairs} queue pairs asked, the device offers ${maxPairs}${mq ? '' : ' (VIRTIO_NET_F_MQ not negotiated)'}`,
+          hint: mq ? `Ask for 1 to ${maxPairs}.` : 'Enable multiqueue on the device (QEMU: mq=on,vectors=2N+2 with queues=N on the netdev) or use one pair.',
+          device: dev.address,
+        });
+      }
+      this.packed = has(accepted, 'VIRTIO_F_RING_PACKED');
+      this.eventIdx = has(accepted, 'VIRTIO_F_EVENT_IDX');
+
+      // MSI-X (§4.1.5.1.2): vector 0 for configuration changes, then one per data virtqueue.
+      const dataVqs = 2 * pairs;
+      let msixCount = 0;
+      if (options.interrupts === 'msix') {
+        const count = Math.min(dev.irq.info('msix').count, 1 + dataVqs);
+        if (count < 2) throw errors.msixRefused(dev.address, 'the queues (the device has fewer than 2 MSI-X vectors)', 1);
+        const vectors = dev.irq.enableMsix(count);
+        msixCount = count;
+        if (t.setConfigVector(0) === VIRTIO_MSI_NO_VECTOR) throw errors.msixRefused(dev.address, 'configuration changes', 0);
+        this.configVector = vectors[0];
+        for (let vq = 0; vq < dataVqs; vq++) this.queueVectors[vq] = vectors[1 + (vq % (count - 1))];
+      } else {
+        t.setConfigVector(VIRTIO_MSI_NO_VECTOR);
+      }
+
+      // The queues (§4.1.5.1.3, §5.1.2: receiveqN = 2N, transmitqN = 2N+1, controlq after them).
+      const bufferSize = Math.ceil((VIRTIO_NET_HDR_SIZE + this.mtu + 14) / 64) * 64;
+      const rx: RxQueue[] = [];
+      const tx: TxQueue[] = [];
+      const notify = (vq: number) => t.notify(vq);
+      const mergeable = has(accepted, 'VIRTIO_NET_F_MRG_RXBUF');
+      for (let p = 0; p < pairs; p++) {
+        for (const dir of ['rx', 'tx'] as const) {
+          const vq = 2 * p + (dir === 'tx' ? 1 : 0);
+          const ring = this.setUpQueue(vq, options.queueSize ?? 256, msixCount ? 1 + (vq % (msixCount - 1)) : VIRTIO_MSI_NO_VECTOR);
+          const poolMem = dev.dma.alloc(ring.size * bufferSize, { align: 4096 });
+          this.memory.push(poolMem);
+          const pool = new PacketPool(poolMem.bytes, poolMem.iova, ring.size, bufferSize);
+          if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable));
+          else tx.push(new TxQueue(p, vq, ring, pool, notify, this.mtu + 14, this.mtu));
+          // Until the application asks for one, the device need not interrupt (§2.7.7).
+          ring.disableInterrupts();
+        }
+      }
+      this.rx = rx;
+      this.tx = tx;
+      // §5.1.5: fill the receive queues before DRIVER_OK (the device may not use them earlier; we notify after).
+      for (const q of rx) q.fill();
+
+      let ctrl: { ring: Ring; vq: number; mem: { bytes: Uint8Array } } | undefined;
+      if (mq) {
+        const vq = 2 * maxPairs;
+        const ring = this.setUpQueue(vq, 2, VIRTIO_MSI_NO_VECTOR);
+        const mem = dev.dma.alloc(128, { align: 64 });
+        this.memory.push(mem);
+        ring.setBuffer(0, Number(mem.iova & 0xffffffffn), Number(mem.iova >> 32n));
+        const ack = mem.iova + 64n;
+        ring.setBuffer(1, Number(ack & 0xffffffffn), Number(ack >> 32n));
+        ctrl = { ring, vq, mem };
+      }
+
+      // Step 8: DRIVER_OK: the device is live.
+      t.addStatus(DeviceStatus.DRIVER_OK);
+      t.checkStatus();
+      for (const q of rx) q.start();
+      if (ctrl && pairs > 1) this.setQueuePairs(ctrl, pairs);
+      log.debug({ mac: this.macString, mtu: this.mtu, pairs, packed: this.packed, eventIdx: this.eventIdx, status: describeStatus(t.status) }, 'virtio-net up');
+    } catch (err) {
+      // §3.1.1: on failure the driver sets FAILED (unless the device is already gone).
+      try {
+        if (t.status !== 0xff) t.addStatus(DeviceStatus.FAILED);
+      } catch {
+        /* the device is gone */
+      }
+      this.releaseMemory();
+      throw err;
+    }
+  }
+
+  private linkStatusRaw: number;
+  private readonly hasStatus: boolean;
+
+  private setUpQueue(vq: number, wanted: number, vector: number): Ring {
+    const t = this.transport;
+    const max = t.queueMaxSize(vq);
+    if (max === 0) throw errors.queueUnavailable(this.address, vq, 'does not exist (queue_size reads 0)');
+    let size = Math.min(wanted, max);
+    if (!this.packed) size = 2 ** Math.floor(Math.log2(size)); // split rings: a power of 2
+    const layout = this.packed ? packedLayout(size) : splitLayout(size);
+    const mem = this.device.dma.alloc(layout.total, { align: 4096 });
+    this.memory.push(mem);
+    const ring: Ring = this.packed ? new PackedRing(mem.bytes, mem.iova, size, this.eventIdx) : new SplitRing(mem.bytes, mem.iova, size, this.eventIdx);
+    const kept = t.setUpQueue(vq, size, ring.descIova, ring.driverIova, ring.deviceIova, vector);
+    if (vector !== VIRTIO_MSI_NO_VECTOR && kept === VIRTIO_MSI_NO_VECTOR) throw errors.msixRefused(this.address, `virtqueue ${vq}`, vector);
+    return ring;
+  }
+
+  /** §5.1.6.5.5: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET on the control queue, polled to completion. */
+  private setQueuePairs(ctrl: { ring: Ring; vq: number; mem: { bytes: Uint8Array } }, pairs: number): void {
+    const b = ctrl.mem.bytes;
+    b[0] = VIRTIO_NET_CTRL_MQ; // struct virtio_net_ctrl { u8 class; u8 command; u8 command-specific-data[]; u8 ack; }
+    b[1] = VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET;
+    b[2] = pairs & 0xff; // le16 virtqueue_pairs
+    b[3] = pairs >> 8;
+    b[64] = 0xff;
+    ctrl.ring.postChain(0, 4, 1, 1);
+    if (ctrl.ring.publish()) this.transport.notify(ctrl.vq);
+    const ids = new Uint16Array(2);
+    const lens = new Uint32Array(2);
+    const deadline = Date.now() + 5000;
+    while (ctrl.ring.poll(ids, lens, 1) === 0) {
+      if (Date.now() > deadline) throw new VfioError({ code: 'ERR_VIRTIO_CTRL_TIMEOUT', message: `${this.address}: the control queue did not answer VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET within 5 s`, device: this.address });
+    }
+    if (b[64] !== VIRTIO_NET_OK) throw new VfioError({ code: 'ERR_VIRTIO_CTRL', message: `${this.address}: the device refused ${pairs} queue pairs (ack ${b[64]})`, device: this.address });
+  }
+
+  // ---- public API -------------------------------------------------------------------
+
+  /** Receive queue `pair`. @throws ERR_VIRTIO_QUEUE_INDEX */
+  rxQueue(pair = 0): RxQueue {
+    const q = this.rx[pair];
+    if (!Number.isInteger(pair) || !q) throw errors.queueIndex(pair, this.rx.length);
+    return q;
+  }
+
+  /** Transmit queue `pair`. @throws ERR_VIRTIO_QUEUE_INDEX */
+  txQueue(pair = 0): TxQueue {
+    const q = this.tx[pair];
+    if (!Number.isInteger(pair) || !q) throw errors.queueIndex(pair, this.tx.length);
+    return q;
+  }
+
+  /** Sends frames on queue pair `pair` (copying them); returns how many were queued. @throws ERR_VIRTIO_FRAME_TOO_LARGE, ERR_VIRTIO_QUEUE_INDEX */
+  send(frames: readonly Uint8Array[], pair = 0): number {
+    return this.txQueue(pair).send(frames);
+  }
+
+  get macString(): string {
+    return Array.from(this.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  }
+
+  /** Link up? Re-reads the config's status field (VIRTIO_NET_F_STATUS); true when the device does not report it. */
+  get linkUp(): boolean {
+    if (this.hasStatus) this.linkStatusRaw = this.transport.readDeviceConfig((c) => c.read16(NetConfig.status));
+    return (this.linkStatusRaw & VIRTIO_NET_S_LINK_UP) !== 0;
+  }
+
+  /** The device_status byte now. */
+  get status(): number {
+    return this.transport.status;
+  }
+
+  /**
+   * Checks that the device is alive and well: throws ERR_VIRTIO_DEVICE_GONE when it
+   * reads all ones, ERR_VIRTIO_NEEDS_RESET when it set DEVICE_NEEDS_RESET (§2.1.1).
+   * Cheap (one register read): call it when a queue stays quiet.
+   */
+  checkStatus(): void {
+    this.transport.checkStatus();
+  }
+
+  /** Counters summed over the queues. */
+  stats(): NetStats {
+    const sum = (qs: readonly { stats: QueueStats }[], k: keyof QueueStats) => qs.reduce((n, q) => n + q.stats[k], 0);
+    return {
+      rxPackets: sum(this.rx, 'packets'),
+      rxBytes: sum(this.rx, 'bytes'),
+      rxDrops: sum(this.rx, 'drops'),
+      rxErrors: sum(this.rx, 'errors'),
+      txPackets: sum(this.tx, 'packets'),
+      txBytes: sum(this.tx, 'bytes'),
+      txDrops: sum(this.tx, 'drops'),
+      txErrors: sum(this.tx, 'errors'),
+    };
+  }
+
+  /**
+   * Waits (msix mode) until queue q has used buffers or timeoutMs passes. Interrupts are
+   * asked for only while waiting; the ring is checked after asking, so nothing is missed.
+   * Resolves true when there is work. Checks device_status on a timeout.
+   */
+  async wait(q: RxQueue | TxQueue, timeoutMs = 1000): Promise<boolean> {
+    const v = this.queueVectors[q.vq];
+    if (!v) throw new VfioError({ code: 'ERR_VIRTIO_NO_INTERRUPTS', message: `${this.address} was opened in polling mode`, hint: "Open it with interrupts: 'msix'.", device: this.address });
+    if (q.ring.enableInterrupts()) {
+      q.ring.disableInterrupts();
+      return true;
+    }
+    try {
+      await v.next(timeoutMs);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_IRQ_TIMEOUT') throw err;
+      this.checkStatus();
+      return q.ring.pending();
+    } finally {
+      q.ring.disableInterrupts();
+    }
+  }
+
+  /** Calls cb on each configuration-change interrupt (msix mode): link changes, DEVICE_NEEDS_RESET. Returns an unsubscribe function. */
+  onConfigChange(cb: (info: { linkUp: boolean; error?: VfioError }) => void): () => void {
+    if (!this.configVector) throw new VfioError({ code: 'ERR_VIRTIO_NO_INTERRUPTS', message: `${this.address} was opened in polling mode`, hint: "Open it with interrupts: 'msix'.", device: this.address });
+    return this.configVector.onInterrupt(() => {
+      const error = errors.deviceStatusError(this.address, this.transport.status);
+      cb({ linkUp: error ? false : this.linkUp, ...(error ? { error } : {}) });
+    });
+  }
+
+  /** Resets the device (it stops all DMA), releases the memory and closes the device. Idempotent. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    try {
+      if (this.transport.status !== 0xff) this.transport.reset(100);
+    } catch {
+      /* the device is gone: nothing to stop */
+    }
+    this.releaseMemory();
+    this.device.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private releaseMemory(): void {
+    for (const m of this.memory.splice(0)) m.release();
+  }
+}
+
+function checkOptions(o: VirtioNetOptions): void {
+  if (o.queuePairs !== undefined && (!Number.isInteger(o.queuePairs) || o.queuePairs < 1 || o.queuePairs > 0x8000)) throw errors.invalidOption('queuePairs', o.queuePairs, 'an integer from 1 to 32768');
+  if (o.queueSize !== undefined && (!Number.isInteger(o.queueSize) || o.queueSize < 2 || o.queueSize > 32768)) throw errors.invalidOption('queueSize', o.queueSize, 'an integer from 2 to 32768');
+  if (o.interrupts !== undefined && o.interrupts !== 'poll' && o.interrupts !== 'msix') throw errors.invalidOption('interrupts', o.interrupts, "'poll' or 'msix'");
+}
+
+/** A random locally administered unicast MAC (bit 1 of the first byte set, bit 0 clear). */
+function randomLocalMac(): Uint8Array {
+  const m = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) m[i] = Math.floor(Math.random() * 256);
+  m[0] = (m[0]! & 0xfc) | 0x02;
+  return m;
+}
