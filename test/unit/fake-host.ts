@@ -312,6 +312,11 @@ export class FakeHost {
       this.loadModule(mod);
       return { status: 0, stdout: '', stderr: '' };
     }
+    if (file === 'mkdir') return { status: 0, stdout: '', stderr: '' };
+    if (file === 'mount' && args[0] === '-t' && args[1] === 'hugetlbfs') {
+      this.addMount(90, '0:99', args[3]!, 'hugetlbfs', args[2]!);
+      return { status: 0, stdout: '', stderr: '' };
+    }
     return { status: 127, stdout: '', stderr: `${file}: not simulated` };
   }
 }

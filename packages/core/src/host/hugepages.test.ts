@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeHost } from '../../../../test/unit/fake-host.js';
-import { hugepagePool, hugepageSizes, hugetlbfsMounts, meminfoHugepages, parseMeminfo, reserveHugepages } from './hugepages.js';
+import { ensureHugetlbfsMount, hugepagePool, hugepageSizes, hugetlbfsMounts, meminfoHugepages, parseMeminfo, reserveHugepages } from './hugepages.js';
 
 let h: FakeHost;
 beforeEach(() => {
@@ -54,5 +54,23 @@ describe('hugepages', () => {
   it('finds hugetlbfs mounts', () => {
     h.addMount(41, '0:45', '/dev/hugepages', 'hugetlbfs', 'hugetlbfs');
     expect(hugetlbfsMounts(h.roots)).toEqual(['/dev/hugepages']);
+    expect(ensureHugetlbfsMount('/mnt/huge', h.opts)).toEqual({ mountPoint: '/dev/hugepages', mounted: false });
+    expect(h.execs).toEqual([]);
+  });
+
+  it('mounts hugetlbfs when none is mounted, and reports a failed mount', () => {
+    expect(ensureHugetlbfsMount('/mnt/huge', h.opts)).toEqual({ mountPoint: '/mnt/huge', mounted: true });
+    expect(h.execs).toEqual([
+      ['mkdir', '-p', '/mnt/huge'],
+      ['mount', '-t', 'hugetlbfs', 'nodev', '/mnt/huge'],
+    ]);
+    expect(hugetlbfsMounts(h.roots)).toEqual(['/mnt/huge']);
+    const g = new FakeHost();
+    try {
+      const opts = { ...g.opts, exec: () => ({ status: 32, stdout: '', stderr: 'mount: /mnt/huge: permission denied.' }) };
+      expect(() => ensureHugetlbfsMount('/mnt/huge', opts)).toThrow(expect.objectContaining({ code: 'EPERM', message: expect.stringContaining('permission denied') }));
+    } finally {
+      g.cleanup();
+    }
   });
 });
