@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -188,13 +189,29 @@ class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
   void Fire() {
     uint64_t count = 0;
     int err = 0;
-    if (!ReadCounter(poll_->fd, &count, &err)) return;  // EAGAIN: someone else read it
+    if (!ReadCounter(poll_->fd, &count, &err)) {
+      if (err != EAGAIN) Fail("read", err);  // EAGAIN: someone else read it first
+      return;
+    }
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     try {
       callback_.MakeCallback(Value(), {Napi::BigInt::New(env, count)}, context_);
     } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());  // an exception thrown by the callback is uncaught
+    }
+  }
+
+  // Polling or reading failed (not an eventfd, or closed under us): stop polling, since
+  // a level-triggered poll would fire again at once, and raise an uncaught exception.
+  void Fail(const char* syscall, int err) {
+    uv_poll_stop(&poll_->handle);
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      ThrowSyscall(env, syscall, err, std::string("EventfdWatcher: ") + syscall + " of fd " + std::to_string(poll_->fd));
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
     }
   }
 
@@ -225,8 +242,9 @@ class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
 
 void WatchPoll::OnPoll(uv_poll_t* h, int status, int) {
   auto* self = static_cast<WatchPoll*>(h->data);
-  if (status < 0 || !self->owner) return;
-  self->owner->Fire();
+  if (!self->owner) return;
+  if (status < 0) self->owner->Fail("uv_poll", -status);
+  else self->owner->Fire();
 }
 
 void WatchPoll::OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
