@@ -1,4 +1,8 @@
 // eventfdCreate/Read/Write/Wait and EventfdWatcher, on the main thread and in workers.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import native from '@vfio-node/native';
 import { exited, nextMessage, startWorker, thrown } from './helpers.js';
@@ -141,6 +145,25 @@ describe('EventfdWatcher', () => {
     const e = thrown(() => new native.EventfdWatcher(file, () => {}));
     expect(e.syscall).toBe('uv_poll_init');
     expect(e.code).toBe('EPERM');
+  });
+
+  it('stops and raises an uncaught error when the fd cannot be read as a counter', async () => {
+    // A FIFO holding 3 bytes polls readable, but an 8-byte counter read gets 3: EIO.
+    const dir = mkdtempSync(join(tmpdir(), 'vfio-fifo-'));
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    const worker = startWorker(
+      `import { writeSync } from 'node:fs';
+       const fd = native.open(workerData.path, native.constants.O_RDWR);
+       let calls = 0;
+       new native.EventfdWatcher(fd, () => calls++);
+       writeSync(fd, 'abc');`,
+      { path: join(dir, 'fifo') },
+    );
+    const error = await new Promise<Error & Record<string, unknown>>((resolve) => worker.once('error', resolve as never));
+    rmSync(dir, { recursive: true, force: true });
+    expect(error.code).toBe('EIO');
+    expect(error.syscall).toBe('read');
+    expect(error.message).toMatch(/^EventfdWatcher: read of fd \d+ failed/);
   });
 
   it('works in a worker thread, on that thread\'s own loop', async () => {
