@@ -20,7 +20,6 @@ const commands: Record<string, CommandEntry> = {
   doctor: { summary: 'check every precondition, with the fix for each', load: () => import('./commands/doctor.js') },
   info: { summary: 'regions, interrupts and capabilities of a device through VFIO', load: () => import('./commands/info.js') },
   lab: { summary: 'boot the QEMU lab and run a command inside (lab run -- CMD)', load: () => import('./commands/lab.js') },
-  nvme: { summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
 };
 

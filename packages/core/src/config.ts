@@ -2,6 +2,7 @@
 // capability lists, and the Command register bits a driver needs (PCI Local Bus 3.0 §6.2.2).
 
 import type { Region } from './vfio/region.js';
+import { parseConfigSpace, type PciCapability, type PciConfigSpace } from './pci/config-space.js';
 
 /** Command register (offset 0x04) bits. */
 export const PCI_COMMAND = 0x04;
@@ -40,6 +41,16 @@ export class ConfigSpace {
     const view = new DataView(out.buffer);
     for (let off = 0; off + 4 <= length; off += 4) view.setUint32(off, this.read32(off), true);
     return out;
+  }
+
+  /** The header, capability list and extended capabilities, decoded (pci/config-space.ts). */
+  parse(): PciConfigSpace {
+    return parseConfigSpace(this.bytes());
+  }
+
+  /** The capability list (MSI, MSI-X, PCI Express, vendor-specific ...). */
+  capabilities(): PciCapability[] {
+    return this.parse().capabilities;
   }
 
   /** Sets Memory Space Enable and Bus Master Enable: the device may now decode its BARs and DMA. */

@@ -4,14 +4,13 @@
 // closing it (or the process ending) leaves the device quiet: interrupts off, DMA
 // unmapped, descriptors closed.
 
-import { existsSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { native, type DeviceInfo } from './native.js';
-import { VfioError } from './errors.js';
+import { noIommuGroup, noSuchDevice, notBoundToVfio, VfioError } from './errors.js';
 import { logger as rootLogger } from './logging.js';
 import { registerCleanup } from './lifecycle.js';
 import { toPciAddress, type PciAddressLike } from './pci/address.js';
+import { currentDriver, iommuGroupOf, pciDeviceExists, pciDevicePath } from './pci/sysfs.js';
 import { acquireSharedContainer, releaseSharedContainer, type Container } from './vfio/container.js';
 import { Group } from './vfio/group.js';
 import { Region } from './vfio/region.js';
@@ -182,28 +181,10 @@ export class Device implements Disposable {
 
 /** Checks that the device exists and is bound to vfio-pci; returns its IOMMU group. */
 function checkBoundToVfio(address: string, sysfs: string): number {
-  const dir = `${sysfs}/bus/pci/devices/${address}`;
-  if (!existsSync(dir)) {
-    throw new VfioError({ code: 'ERR_NO_SUCH_DEVICE', message: `no PCI device at ${address}`, hint: 'List the devices with `vfio-node list`.', device: address });
-  }
-  let driver: string | null = null;
-  try {
-    driver = basename(readlinkSync(`${dir}/driver`));
-  } catch {
-    driver = null;
-  }
-  if (driver !== 'vfio-pci') {
-    throw new VfioError({
-      code: 'ERR_NOT_BOUND_TO_VFIO',
-      message: driver ? `${address} is bound to the kernel driver '${driver}', not vfio-pci` : `${address} is bound to no driver, not vfio-pci`,
-      hint: `Bind it first: vfio-node bind ${address}${driver === 'nvme' ? ' (the kernel then loses its /dev/nvme* for it)' : ''}`,
-      device: address,
-      details: { driver },
-    });
-  }
-  try {
-    return Number(basename(readlinkSync(`${dir}/iommu_group`)));
-  } catch {
-    throw new VfioError({ code: 'ERR_NO_IOMMU_GROUP', message: `${address} has no IOMMU group`, hint: 'Turn the IOMMU on: boot with intel_iommu=on (or amd_iommu=on) and enable VT-d/AMD-Vi in the firmware.', device: address });
-  }
+  if (!pciDeviceExists(address, { sysfs })) throw noSuchDevice(address, pciDevicePath(address, { sysfs }));
+  const driver = currentDriver(address, { sysfs });
+  if (driver !== 'vfio-pci') throw notBoundToVfio(address, driver);
+  const group = iommuGroupOf(address, { sysfs });
+  if (group === null) throw noIommuGroup(address);
+  return group;
 }

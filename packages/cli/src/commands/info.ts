@@ -2,7 +2,7 @@
 // areas), its interrupt indexes and their vector counts, and its PCI capabilities.
 
 import { parseArgs } from 'node:util';
-import { Device, hex, native, IRQ_INDEX } from '@vfio-node/core';
+import { Device, hex, native, IRQ_INDEX, type PciCapability } from '@vfio-node/core';
 
 const C = native.constants;
 const REGION_NAMES = ['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM', 'config', 'VGA'];
@@ -32,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
   }));
   const irqs = (Object.keys(IRQ_INDEX) as Array<keyof typeof IRQ_INDEX>).map((kind) => ({ kind, ...dev.irq.info(kind as never) }));
   const capabilities = dev.config.capabilities();
-  const out = { address: dev.address, iommuGroup: dev.iommuGroup, flags: dev.info.flags, regions, irqs, capabilities };
+  const out = { address: dev.address, iommuGroup: dev.iommuGroup, flags: dev.info.flags, regions, irqs, capabilities: capabilities.map(({ bytes: _bytes, ...c }) => c) };
   if (values.json) {
     console.log(JSON.stringify(out, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2));
     return 0;
@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log('Interrupts:');
   for (const i of irqs) if (i.count) console.log(`  ${i.kind.padEnd(5)} ${String(i.count).padStart(4)} vector(s)`);
   console.log('Capabilities:');
-  for (const c of capabilities) console.log(`  ${hex(c.offset, 3)}  ${c.name}${c.detail ? `  ${c.detail}` : ''}`);
+  for (const c of capabilities) console.log(`  ${hex(c.offset, 2)}  ${c.name}${capabilityDetail(c)}`);
   return 0;
 }
 
@@ -64,4 +64,13 @@ function deviceFlags(f: number): string {
   if (f & C.VFIO_DEVICE_FLAGS_RESET!) out.push('reset');
   if (f & C.VFIO_DEVICE_FLAGS_PCI!) out.push('pci');
   return out.join('|');
+}
+
+function capabilityDetail(c: PciCapability): string {
+  if (c.msix) return `: ${c.msix.tableSize} vectors, table BAR${c.msix.tableBir}+${hex(c.msix.tableOffset)}, PBA BAR${c.msix.pbaBir}+${hex(c.msix.pbaOffset)}${c.msix.enabled ? ', enabled' : ''}`;
+  if (c.msi) return `: ${c.msi.vectors} vector(s)${c.msi.address64 ? ', 64-bit' : ''}${c.msi.enabled ? ', enabled' : ''}`;
+  if (c.pcie) return `: v${c.pcie.version} ${c.pcie.portTypeName}${c.pcie.flr ? ', FLR' : ''}`;
+  if (c.pm) return `: version ${c.pm.version}, D${c.pm.powerState}`;
+  if (c.virtio) return `: ${c.virtio.cfgTypeName} BAR${c.virtio.bar}+${hex(c.virtio.offset)} length ${c.virtio.length}`;
+  return '';
 }

@@ -2,9 +2,8 @@
 // the group must be bound to vfio-pci (or to no driver) before the group is "viable" and
 // can join a container.
 
-import { readdirSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
 import { native } from '../native.js';
+import { groupMembersOf, nonViableMembers } from '../pci/group.js';
 import { VfioError } from '../errors.js';
 import type { Container } from './container.js';
 
@@ -24,13 +23,13 @@ export class Group {
     try {
       const status = native.vfioGroupGetStatus(this.fd);
       if (!(status & C.VFIO_GROUP_FLAGS_VIABLE!)) {
-        const others = groupDrivers(number, sysfs).filter((m) => m.driver !== 'vfio-pci' && m.driver !== null && m.driver !== 'pcieport');
+        const others = nonViableMembers(number, { sysfs });
         throw new VfioError({
           code: 'ERR_VFIO_GROUP_NOT_VIABLE',
           message: `IOMMU group ${number} is not viable: ${others.map((m) => `${m.address} is bound to ${m.driver}`).join(', ') || 'a member is bound to a host driver'}`,
           hint: `Every device in the group must be bound to vfio-pci: vfio-node bind ${others.map((m) => m.address).join(' ') || '<each member>'}`,
           path,
-          details: { group: number, members: groupDrivers(number, sysfs) },
+          details: { group: number, members: groupMembersOf(number, { sysfs }) },
         });
       }
       native.vfioGroupSetContainer(this.fd, container.fd);
@@ -56,23 +55,4 @@ export class Group {
     }
     native.close(this.fd);
   }
-}
-
-/** The members of an IOMMU group and their drivers (null: no driver). */
-export function groupDrivers(group: number, sysfs = '/sys'): Array<{ address: string; driver: string | null }> {
-  let entries: string[];
-  try {
-    entries = readdirSync(`${sysfs}/kernel/iommu_groups/${group}/devices`);
-  } catch {
-    return [];
-  }
-  return entries.map((address) => {
-    let driver: string | null = null;
-    try {
-      driver = basename(readlinkSync(`${sysfs}/bus/pci/devices/${address}/driver`));
-    } catch {
-      driver = null;
-    }
-    return { address, driver };
-  });
 }
