@@ -12,7 +12,7 @@ export interface NvmeTargetSpec {
   nsid: number;
 }
 
-const BDF = /^(?:([0-9a-f]{4})[:.])?([0-9a-f]{2})[:.]([0-9a-f]{2})\.([0-7])$/i;
+const BDF = /^(?:([0-9a-f]{4})[:.])?([0-9a-f]{2})[:.]([01][0-9a-f])\.([0-7])$/i;
 
 /**
  * Parses a --filename value into a PCI address and namespace id.
