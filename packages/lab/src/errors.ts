@@ -1,14 +1,35 @@
-// Errors the lab raises: VfioError (stable `code`, a message that says what was wrong,
-// a `hint` that says what to do) from @vfio-node/core, under the lab's own name.
+// Errors the lab raises. Same shape as core's VfioError (a stable `code`, a message that
+// says what was wrong, a `hint` that says what to do), but its own class: importing
+// @vfio-node/core loads the native addon, and the lab must work on a host where the
+// addon is not built (it is what boots the lab that tests the addon).
 
-import { VfioError, type VfioErrorInit } from '@vfio-node/core';
+export interface LabErrorInit {
+  code: string;
+  message: string;
+  hint?: string;
+  path?: string;
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
 
-export type LabErrorInit = VfioErrorInit;
+export class LabError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly path: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
 
-export class LabError extends VfioError {
   constructor(init: LabErrorInit) {
-    super(init);
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'LabError';
+    this.code = init.code;
+    this.hint = init.hint;
+    this.path = init.path;
+    this.details = init.details;
+  }
+
+  /** The message followed by the hint, as the CLI prints it. */
+  describe(): string {
+    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
   }
 }
 

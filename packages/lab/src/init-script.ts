@@ -84,7 +84,7 @@ cat /e > /dev/ttyS2 & PE=$!
 unset vfiolab_bind vfiolab_hugepages vfiolab_ns vfiolab_nics
 export VFIO_LAB=1 VFIO_LAB_NVME="$NVME" VFIO_LAB_NICS="$NICS"
 ulimit -l unlimited
-echo ${READY_MARKER}
+echo "${READY_MARKER} uptime=$(cut -d" " -f1 /proc/uptime)"
 chroot /host /bin/sh /run/vfio-lab/cmd.sh </dev/null >/o 2>/e
 STATUS=$?
 echo $STATUS > /host/run/vfio-lab/status

@@ -18,7 +18,9 @@ options:
                     key=value,...: size=1G lba=512|4096 namespaces=N mdts=N ioqpairs=N
                     serial=S image=PATH hotplug=1 inject=read:SECTOR latency=NS backing=null
                     (default: one controller, 1G, 512 B LBAs, serial VFIONODE0)
-  --nics N          virtio-net NICs, joined on one hub (default 0)
+  --nics N          virtio-net NICs (default 0)
+  --nic-join J      hub (default: all NICs on one QEMU hub, frames flow between them)
+                    or none (each NIC alone)
   --memory SIZE     guest memory (default 2G)
   --cpus N          vCPUs (default 2)
   --hugepages N     2 MiB hugepages to reserve (default 256)
@@ -97,6 +99,7 @@ export function parseLabRunArgs(argv: string[]): { options: LabOptions; command:
     options: {
       nvme: { type: 'string', multiple: true },
       nics: { type: 'string' },
+      'nic-join': { type: 'string' },
       memory: { type: 'string' },
       cpus: { type: 'string' },
       hugepages: { type: 'string' },
@@ -127,7 +130,10 @@ export function parseLabRunArgs(argv: string[]): { options: LabOptions; command:
   const nvme = values.nvme?.length === 1 && values.nvme[0] === 'none' ? [] : values.nvme?.map((s, i) => parseNvmeSpec(s, i));
   const timeout = values.timeout === undefined ? 1800 : Number(values.timeout);
   if (!(timeout > 0)) throw new TypeError(`--timeout must be a positive number of seconds (got '${values.timeout}')`);
+  const join = values['nic-join'];
+  if (join !== undefined && join !== 'hub' && join !== 'none') throw new TypeError(`--nic-join must be hub or none (got '${join}')`);
   const options: LabOptions = {
+    nicHub: join !== 'none',
     nvme,
     nics: int('nics', values.nics),
     memory: values.memory,
