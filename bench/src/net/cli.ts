@@ -1,0 +1,150 @@
+// `vfio-node net SUBCOMMAND`: the command line of the packet apps. Parses options,
+// runs the app, prints a line per second (or JSON lines with --json) and a summary.
+
+import { parseArgs } from 'node:util';
+import type { VirtioNetOptions } from '@vfio-node/virtio-net';
+import { pktgen } from './pktgen.js';
+import { count } from './count.js';
+import { fwd } from './fwd.js';
+import { respond } from './respond.js';
+import { formatRate, type RateSample } from './rate.js';
+
+export const NET_USAGE = `usage: vfio-node net SUBCOMMAND [options]
+
+Packet apps on virtio-net NICs bound to vfio-pci (the lab's $VFIO_LAB_NICS).
+
+  pktgen ADDR        transmit fixed-size frames as fast as possible
+      --size N         frame size without FCS (default 64)
+      --count N        stop after N frames
+      --duration SEC   stop after SEC seconds
+      --dst-mac MAC    destination (default 02:00:00:00:00:02)
+  count ADDR         receive and count frames, check pktgen's sequence numbers
+      --count N, --duration SEC, --idle SEC (stop after SEC without frames)
+  fwd ADDR ADDR      forward frames between two ports (--duration SEC)
+  respond ADDR --ip A.B.C.D
+                     answer ARP and ICMP echo for A.B.C.D (--duration SEC)
+
+common options:
+  --json             one JSON object per line (per second, then the summary)
+  --interrupts       sleep on MSI-X interrupts when idle (default: poll)
+  --batch N          frames per batch (default 64)
+  --queue-size N     descriptors per queue (default 256)
+  --no-event-idx, --no-mrg-rxbuf, --no-csum, --no-packed, --no-mq
+                     switch off a feature the device offers
+
+A generator needs a receiver that drains: QEMU's hub stops a sender whose peer's
+receive ring is full. Start 'count' (or 'fwd') on the other port first.`;
+
+const options = {
+  size: { type: 'string' },
+  count: { type: 'string' },
+  duration: { type: 'string' },
+  idle: { type: 'string' },
+  'dst-mac': { type: 'string' },
+  ip: { type: 'string' },
+  json: { type: 'boolean' },
+  interrupts: { type: 'boolean' },
+  batch: { type: 'string' },
+  'queue-size': { type: 'string' },
+  'no-event-idx': { type: 'boolean' },
+  'no-mrg-rxbuf': { type: 'boolean' },
+  'no-csum': { type: 'boolean' },
+  'no-packed': { type: 'boolean' },
+  'no-mq': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function seconds(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  return n * 1000;
+}
+
+/** Runs `net SUBCOMMAND ...`; returns the exit status. Errors other than usage errors propagate (the CLI prints VfioErrors). */
+export async function runNet(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h') {
+    console.log(NET_USAGE);
+    return sub ? 0 : 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true });
+  } catch (err) {
+    console.error(`vfio-node net: ${(err as Error).message}\n\n${NET_USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: p } = parsed;
+  if (v.help) {
+    console.log(NET_USAGE);
+    return 0;
+  }
+  const driver: VirtioNetOptions = {
+    interrupts: v.interrupts ? 'msix' : 'poll',
+    ...(v['queue-size'] ? { queueSize: Number(v['queue-size']) } : {}),
+    features: { eventIdx: !v['no-event-idx'], mrgRxbuf: !v['no-mrg-rxbuf'], csum: !v['no-csum'], packed: !v['no-packed'], mq: !v['no-mq'] },
+  };
+  const json = !!v.json;
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const print = (o: unknown, text: string) => console.log(json ? JSON.stringify(o) : text);
+  const rate = (s: RateSample & { lost?: number }) => print({ type: 'rate', ...s }, formatRate(s) + (s.lost !== undefined ? `, lost ${s.lost}` : ''));
+  try {
+    const batch = int('batch', v.batch, 1);
+    const common = { signal: ac.signal, durationMs: seconds('duration', v.duration), driver, ...(batch ? { batch } : {}) };
+    const need = (n: number) => {
+      if (p.length !== n) throw new UsageError(`net ${sub} takes ${n} PCI address${n > 1 ? 'es' : ''}, got ${p.length}`);
+    };
+    switch (sub) {
+      case 'pktgen': {
+        need(1);
+        const r = await pktgen({ ...common, address: p[0]!, size: int('size', v.size, 1), count: int('count', v.count, 1), dstMac: v['dst-mac'], report: rate });
+        print({ type: 'summary', app: 'pktgen', ...r }, `pktgen ${r.port}: ${r.packets} frames of ${r.size} bytes in ${r.seconds.toFixed(2)} s: ${r.mpps.toFixed(3)} Mpps, ${r.gbps.toFixed(3)} Gbit/s`);
+        return 0;
+      }
+      case 'count': {
+        need(1);
+        const r = await count({ ...common, address: p[0]!, count: int('count', v.count, 1), idleMs: seconds('idle', v.idle), report: rate });
+        print({ type: 'summary', app: 'count', ...r }, `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s`);
+        return 0;
+      }
+      case 'fwd': {
+        need(2);
+        const r = await fwd({ ...common, addresses: [p[0]!, p[1]!], report: rate });
+        for (const d of r.directions) print({ type: 'summary', app: 'fwd', ...d, seconds: r.seconds }, `fwd ${d.from} -> ${d.to}: ${d.packets} frames, ${d.drops} dropped, ${d.mpps.toFixed(3)} Mpps`);
+        return 0;
+      }
+      case 'respond': {
+        need(1);
+        if (!v.ip) throw new UsageError('net respond needs --ip A.B.C.D');
+        if (!json) console.log(`responding to ARP and ICMP echo for ${v.ip} on ${p[0]} (Ctrl-C stops)`);
+        const r = await respond({ ...common, address: p[0]!, ip: v.ip, report: (c) => print({ type: 'counts', ...c }, `[${c.port}] received ${c.received}, ARP replies ${c.arpReplies}, echo replies ${c.echoReplies}`) });
+        print({ type: 'summary', app: 'respond', ...r }, `respond ${r.port}: ${r.received} received, ${r.arpReplies} ARP replies, ${r.echoReplies} echo replies, ${r.ignored} ignored`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown subcommand '${sub}'`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof RangeError || err instanceof TypeError) {
+      console.error(`vfio-node net: ${err.message}${err instanceof UsageError ? `\n\n${NET_USAGE}` : ''}`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

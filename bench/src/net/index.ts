@@ -1,0 +1,10 @@
+// The packet apps (`vfio-node net SUBCOMMAND`): pktgen, count, fwd, respond, and the
+// frame helpers they share.
+
+export { pktgen, type PktgenOptions, type PktgenResult } from './pktgen.js';
+export { count, type CountOptions, type CountResult } from './count.js';
+export { fwd, type FwdOptions, type FwdResult, type FwdDirection } from './fwd.js';
+export { respond, type RespondOptions, type RespondCounts } from './respond.js';
+export { RateMeter, formatRate, WIRE_OVERHEAD, type RateSample } from './rate.js';
+export { runNet, NET_USAGE } from './cli.js';
+export * from './frames.js';
