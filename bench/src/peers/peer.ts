@@ -1,0 +1,23 @@
+// What every peer measurement boils down to, so the table can put them side by side.
+
+/** One direction's figures; fields a peer cannot measure are absent. */
+export interface PeerDirection {
+  iops: number;
+  bwBytes: number;
+  ios: number;
+  latMeanNs?: number;
+  clatP50Ns?: number;
+  clatP99Ns?: number;
+}
+
+export interface PeerResult {
+  /** 'vfio-node' for us, 'kernel' (kernel nvme + fio io_uring), 'qemu' (qemu-img bench). */
+  peer: 'vfio-node' | 'kernel' | 'qemu';
+  label: string;
+  /** The exact command run (empty for ourselves). */
+  command: string[];
+  read?: PeerDirection;
+  write?: PeerDirection;
+  /** Why this peer's workload differs from ours, when it does (qemu-img: sequential only). */
+  note?: string;
+}
