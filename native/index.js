@@ -53,4 +53,7 @@ export const {
   EventfdWatcher,
   constants,
   pageSize,
+  // NVMe hot path (nvme_queue.cc)
+  nvmeCqPoll,
+  nvmeSqRing,
 } = binding;

@@ -5,8 +5,8 @@
 // unmapped, descriptors closed.
 
 import type { Logger } from 'pino';
-import { native, type DeviceInfo } from './native.js';
-import { noIommuGroup, noSuchDevice, notBoundToVfio, VfioError } from './errors.js';
+import { native, type DeviceInfo, type RegionInfo } from './native.js';
+import { hasCode, noIommuGroup, noSuchDevice, notBoundToVfio, VfioError } from './errors.js';
 import { logger as rootLogger } from './logging.js';
 import { registerCleanup } from './lifecycle.js';
 import { toPciAddress, type PciAddressLike } from './pci/address.js';
@@ -123,9 +123,17 @@ export class Device implements Disposable {
   }
 
   /** Every region's VFIO info (for `vfio-node info`). */
-  regionInfos() {
+  regionInfos(): RegionInfo[] {
     this.checkOpen();
-    return Array.from({ length: this.info.numRegions }, (_, i) => native.vfioDeviceGetRegionInfo(this.fd, i));
+    return Array.from({ length: this.info.numRegions }, (_, i) => {
+      try {
+        return native.vfioDeviceGetRegionInfo(this.fd, i);
+      } catch (err) {
+        // vfio-pci answers EINVAL for the VGA region of a device that is not a VGA device: it has none.
+        if (hasCode(err, 'EINVAL')) return { index: i, flags: 0, size: 0n, offset: 0n, msixMappable: false };
+        throw err;
+      }
+    });
   }
 
   /** VFIO_DEVICE_RESET (function-level reset or what the kernel has for this device). */
