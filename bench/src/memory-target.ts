@@ -16,6 +16,8 @@ export interface MemoryTargetOptions {
   fail?: (dir: IoDirection, offset: number, length: number) => number;
   /** When false, writes are not stored (like fio's null engine). Default true. */
   store?: boolean;
+  /** Name in reports (default "memory"). */
+  name?: string;
 }
 
 /** Every I/O the target saw, for assertions. */
@@ -33,7 +35,7 @@ export class MemoryTarget implements IoTarget {
   readonly capacityBytes: number;
   readonly maxQueueDepth: number;
   readonly maxTransferBytes: number;
-  readonly name = 'memory';
+  readonly name: string;
   readonly data: Uint8Array;
   readonly log: MemoryTargetLog = { dir: [], offset: [], length: [], batches: [], maxInFlight: 0 };
   private buffers: Uint8Array[] = [];
@@ -43,6 +45,7 @@ export class MemoryTarget implements IoTarget {
   closed = false;
 
   constructor(private readonly opts: MemoryTargetOptions) {
+    this.name = opts.name ?? 'memory';
     this.blockSize = opts.blockSize ?? 512;
     this.capacityBytes = opts.capacityBytes;
     this.maxQueueDepth = opts.maxQueueDepth ?? 1023;

@@ -1,0 +1,30 @@
+// @vfio-node/bench: an fio-compatible block benchmark over any IoTarget (the NVMe
+// driver's queue pairs in practice), with fio's options, job files, statistics,
+// histogram and output formats, and the kernel/QEMU peers for --compare.
+//
+// Reading order: run.ts (argv to report) → jobfile.ts/options.ts (fio's meanings) →
+// engine.ts/job-runner.ts (the I/O loop over io-target.ts) → stat.ts/histogram.ts →
+// report-normal.ts/report-json.ts → peers/.
+
+export { IO_READ, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
+export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';
+export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } from './engine.js';
+export { JobRunner, type JobPhase, type JobProgress } from './job-runner.js';
+export { parseCommandLine, parseJobFile, resolveJobs, expandEnv, type CommandLine, type ResolvedJob, type Section } from './jobfile.js';
+export { applyOption, defaultJobOptions, DEFAULT_PERCENTILES, KNOWN_OPTIONS, type JobOptions, type RwMode, type VerifyMethod, type SizeSpec } from './options.js';
+export { parseSize, parseSizeOrPercent, parseTimeUs, parseBool } from './units.js';
+export { parseFilename, type NvmeTargetSpec } from './filename.js';
+export { platValToIdx, platIdxToVal, calcPercentiles, nonEmptyBins, FIO_IO_U_PLAT_BITS, FIO_IO_U_PLAT_VAL, FIO_IO_U_PLAT_NR } from './histogram.js';
+export { type ThreadStat, type DirStat, type IoStat } from './stat.js';
+export { summarize, type GroupRunStats, type ReportedStat } from './group.js';
+export { buildJsonReport, stringifyFioJson, BENCH_VERSION } from './report-json.js';
+export { formatNormalReport, formatRunHeader } from './report-normal.js';
+export { num2str } from './num2str.js';
+export { StatusLine, TerminalStatus, etaToStr } from './status-line.js';
+export { crc32c } from './crc32c.js';
+export { fillVerifyBlock, checkVerifyBlock } from './verify.js';
+export { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+export { qemuImgBenchCommand, parseQemuImgBench, qemuImgBenchResult, type QemuImgBenchOptions } from './peers/qemu-img.js';
+export { ourPeerResult, formatCompareTable, compareJson, ratios } from './peers/compare.js';
+export type { PeerResult, PeerDirection } from './peers/peer.js';
+export { runBench, USAGE, type BenchHost } from './run.js';

@@ -1,0 +1,96 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { MemoryTarget } from './memory-target.js';
+import { runBench, type BenchHost } from './run.js';
+
+// The whole flow on fio's null engine or the memory double: what it prints and writes.
+
+function host(over: Partial<BenchHost> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  const files = new Map<string, string>();
+  const commands: string[][] = [];
+  const h: BenchHost = {
+    openNvme: async () => new MemoryTarget({ capacityBytes: 4 << 20, name: '0000:00:03.0/1' }),
+    readFile: (p) => {
+      const t = files.get(p);
+      if (t === undefined) throw new Error(`ENOENT ${p}`);
+      return t;
+    },
+    writeFile: (p, t) => void files.set(p, t),
+    stdout,
+    stderr,
+    runCommand: async (argv) => {
+      commands.push(argv);
+      if (argv[0] === 'qemu-img') return { stdout: 'Sending 256 read requests, 4096 bytes each, 4 in parallel (starting at offset 0, step size 4096)\nRun completed in 0.010 seconds.\n', stderr: '', status: 0 };
+      return { stdout: '{"fio version":"fio-3.33","jobs":[{"read":{"total_ios":256,"io_bytes":1048576,"runtime":20,"lat_ns":{"mean":50000,"N":256},"clat_ns":{"percentile":{"50.000000":40000,"99.000000":90000}}},"write":{"total_ios":0,"io_bytes":0,"runtime":0,"lat_ns":{"mean":0,"N":0},"clat_ns":{}}}]}', stderr: '', status: 0 };
+    },
+    ...over,
+  };
+  return { h, files, commands, out: () => out, err: () => err };
+}
+
+describe('vfio-node bench flow', () => {
+  it('null engine, normal output: header, job block, group line', async () => {
+    const t = host();
+    expect(await runBench(['--name=n', '--ioengine=null', '--size=1m', '--rw=randread'], t.h)).toBe(0);
+    const out = t.out();
+    expect(out).toMatch(/^n: \(g=0\): rw=randread, bs=\(R\) 4096B-4096B, \(W\) 4096B-4096B, \(T\) 4096B-4096B, ioengine=null, iodepth=1\nvfio-node-0\.1\.0\nStarting 1 thread\n/);
+    expect(out).toMatch(/n: \(groupid=0, jobs=1\): err= 0: pid=\d+/);
+    expect(out).toMatch(/ {2}read: IOPS=.*\(1024KiB\/\d+msec\)/);
+    expect(out).toContain('clat percentiles');
+    expect(out).toMatch(/issued rwts: total=256,0,0,0/);
+    expect(out).toMatch(/Run status group 0 \(all jobs\):\n {3}READ: bw=/);
+    // Not a terminal: no status line.
+    expect(out).not.toContain('Jobs:');
+  });
+
+  it('a job file and --output: json+ goes to the file, nothing to stdout', async () => {
+    const t = host();
+    t.files.set('/jobs/a.fio', '[global]\nfilename=0000:00:03.0/1\nsize=512k\ninclude more.fio\n[a]\nrw=write\n');
+    t.files.set('/jobs/more.fio', 'bs=8k\n');
+    expect(await runBench(['--output-format=json+', '--output=/out.json', '/jobs/a.fio'], t.h)).toBe(0);
+    expect(t.out()).toBe('');
+    const j = JSON.parse(t.files.get('/out.json')!);
+    expect(j['global options']).toEqual({ filename: '0000:00:03.0/1', size: '512k', bs: '8k' });
+    expect(j.jobs[0].write.total_ios).toBe(64);
+    expect(j.jobs[0]['vfio-node'].target).toBe('0000:00:03.0/1');
+  });
+
+  it('--compare runs both peers with matching commands and adds the table and JSON object', async () => {
+    const t = host();
+    const code = await runBench(['--name=c', '--filename=0000:00:03.0/1', '--size=1m', '--iodepth=4', '--compare=kernel,qemu', '--kernel-device=/dev/nvme0n1', '--output-format=json,normal'], t.h);
+    expect(code).toBe(0);
+    expect(t.commands[0]).toEqual(['qemu-img', 'bench', '-c', '256', '-d', '4', '-s', '4096', '--image-opts', 'driver=nvme,device=0000:00:03.0,namespace=1']);
+    expect(t.commands[1]!.slice(0, 5)).toEqual(['fio', '--name=c', '--filename=/dev/nvme0n1', '--ioengine=io_uring', '--direct=1']);
+    const out = t.out();
+    const json = JSON.parse(out.slice(out.indexOf('{'), out.indexOf('\n}\n') + 2));
+    expect(json['vfio-node compare'].peers.map((p: any) => p.peer)).toEqual(['vfio-node', 'qemu', 'kernel']);
+    expect(json['vfio-node compare'].ratios.qemu.read_iops).toBeGreaterThan(0);
+    expect(out).toMatch(/Comparison \(same job, same boot\):\n\s+vfio-node\s+qemu\s+kernel\s+vs qemu\s+vs kernel/);
+  });
+
+  it('usage errors: no jobs, no filename, kernel peer without --kernel-device', async () => {
+    const t = host();
+    expect(await runBench([], t.h)).toBe(2);
+    expect(t.err()).toContain('no jobs');
+    await expect(runBench(['--name=x'], t.h)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('filename') });
+    await expect(runBench(['--name=x', '--filename=0000:00:03.0/1', '--compare=kernel'], t.h)).rejects.toMatchObject({ message: expect.stringContaining('--kernel-device') });
+  });
+
+  it('a job that fails exits 1 and prints err= with the reason', async () => {
+    const t = host({ openNvme: async () => new MemoryTarget({ capacityBytes: 1 << 20, fail: (_d, off) => (off === 8192 ? 0x2 : 0) }) });
+    expect(await runBench(['--name=f', '--filename=0000:00:03.0/1', '--size=64k'], t.h)).toBe(1);
+    expect(t.out()).toMatch(/f: \(groupid=0, jobs=1\): err= 5 \(read at offset 8192 length 4096 failed with status 0x2\)/);
+  });
+
+  it('--eta=always draws the status line and erases it', async () => {
+    const t = host();
+    await runBench(['--name=s', '--ioengine=null', '--size=1m', '--time_based', '--runtime=1200ms', '--eta=always'], t.h);
+    expect(t.out()).toMatch(/\rJobs: 1 \(f=1\): \[R\(1\)\]\[\d+\.\d%\]\[r=.*\]\[r=.* IOPS\]\[eta 00m:0\ds\]/);
+  });
+});

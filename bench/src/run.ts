@@ -1,0 +1,149 @@
+// `vfio-node bench [OPTIONS] [JOBFILE...]` from argv to printed results, with every
+// host effect injected (opening targets, files, output streams, running peers), so the
+// CLI entry is a few lines and this flow is testable on the host with fio's null engine.
+
+import { dirname, resolve } from 'node:path';
+import { invalidArgument } from '@vfio-node/core';
+import { runJobs } from './engine.js';
+import { parseFilename, type NvmeTargetSpec } from './filename.js';
+import { summarize } from './group.js';
+import type { IoTarget } from './io-target.js';
+import { parseCommandLine, parseJobFile, resolveJobs, type ResolvedJob } from './jobfile.js';
+import { MemoryTarget } from './memory-target.js';
+import { KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
+import { compareJson, formatCompareTable, ourPeerResult } from './peers/compare.js';
+import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+import type { PeerResult } from './peers/peer.js';
+import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './peers/qemu-img.js';
+import { buildJsonReport, stringifyFioJson } from './report-json.js';
+import { formatNormalReport, formatRunHeader } from './report-normal.js';
+import { TerminalStatus } from './status-line.js';
+
+export interface BenchHost {
+  /** Opens the NVMe namespace a job names, one queue pair per call. */
+  openNvme(spec: NvmeTargetSpec, job: ResolvedJob): Promise<IoTarget>;
+  readFile(path: string): string;
+  writeFile(path: string, text: string): void;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  /** Runs a peer's command; resolves with its output whatever the exit status. */
+  runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; status: number }>;
+  /** Aborts the run (Ctrl-C); the results so far are still reported. */
+  signal?: AbortSignal;
+}
+
+export const USAGE = `usage: vfio-node bench [OPTIONS] [JOBFILE...]
+
+fio's options and job files, run on an NVMe namespace through vfio-node's userspace driver.
+  --name=NAME            start a job (options before the first --name apply to every job)
+  --filename=ADDR/NSID   e.g. 0000:00:03.0/1, or SPDK's "trtype=PCIe traddr=0000.00.03.0 ns=1"
+  --rw=read|write|randread|randwrite|rw|randrw   --bs=4k   --iodepth=1   --numjobs=1
+  --size=  --offset=  --runtime=  --time_based  --ramp_time=  --rwmixread=50
+  --norandommap  --randrepeat=1  --randseed=N  --verify=crc32c|md5  --group_reporting
+  --ioengine=null        fio's null engine: no device, no data (for trying options)
+  --output-format=normal|json|json+   --output=FILE   --eta=auto|always|never
+  --compare=kernel,qemu  also run the peers: --kernel-device=/dev/nvme0n1 (kernel nvme + fio
+                         io_uring --direct=1), qemu-img bench on the same PCI device
+Job options: ${KNOWN_OPTIONS.join(', ')}.`;
+
+/** Runs the benchmark; returns the exit status (0 ok, 1 a job failed, 2 usage). */
+export async function runBench(argv: readonly string[], host: BenchHost): Promise<number> {
+  // Our own command-line options that fio does not have.
+  const rest: string[] = [];
+  let kernelDevice: string | undefined;
+  let kernelIoengine = 'io_uring';
+  for (const a of argv) {
+    if (a.startsWith('--kernel-device=')) kernelDevice = a.slice('--kernel-device='.length);
+    else if (a.startsWith('--kernel-ioengine=')) kernelIoengine = a.slice('--kernel-ioengine='.length);
+    else rest.push(a);
+  }
+  const cl = parseCommandLine(rest);
+  if (cl.help) {
+    host.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const sections = [...cl.sections];
+  for (const file of cl.jobFiles) {
+    const text = host.readFile(file);
+    sections.push(...parseJobFile(text, { path: file, readInclude: (p) => host.readFile(resolve(dirname(file), p)) }));
+  }
+  const { jobs, globalOptions } = resolveJobs(sections);
+  if (!jobs.length) {
+    host.stderr.write(`vfio-node bench: no jobs (give --name=NAME or a job file)\n\n${USAGE}\n`);
+    return 2;
+  }
+  const specs = new Map<number, NvmeTargetSpec>();
+  for (const j of jobs) {
+    if (j.options.ioengine === 'null') continue;
+    if (j.options.ioengine !== 'vfio-nvme') throw invalidArgument('ioengine', j.options.ioengine, 'vfio-nvme (the default) or null', 'Kernel engines (libaio, io_uring) are what --compare=kernel runs.');
+    if (!j.options.filename) throw invalidArgument('filename', '', 'a PCI address and namespace (--filename=0000:00:03.0/1)', "Find the address with 'vfio-node list'.");
+    specs.set(j.index, parseFilename(j.options.filename));
+  }
+  if (cl.compare.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
+  if (cl.compare.includes('kernel') && !kernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
+
+  const normal = cl.outputFormat.includes('normal');
+  const out: string[] = [];
+  const toStdout = cl.output === undefined;
+  if (normal && toStdout) host.stdout.write(formatRunHeader(jobs));
+  const status = host.stdout.isTTY && toStdout && cl.eta !== 'never' || cl.eta === 'always' ? new TerminalStatus(host.stdout as NodeJS.WriteStream) : undefined;
+
+  const run = await runJobs({
+    jobs,
+    open: async (_filename, index) => {
+      const job = jobs[index]!;
+      const spec = specs.get(index);
+      if (!spec) return new MemoryTarget({ capacityBytes: nullCapacity(job), store: false, name: 'null', blockSize: 512 });
+      return host.openNvme(spec, job);
+    },
+    onProgress: status && ((p, t) => status.update(p, t)),
+    signal: host.signal,
+  });
+  status?.clear();
+  const { stats, groups } = summarize(run.results);
+
+  let extra: Record<string, unknown> | undefined;
+  let table = '';
+  if (cl.compare.length) {
+    const ours = ourPeerResult(stats);
+    const peers: PeerResult[] = [];
+    const first = jobs.find((j) => specs.has(j.index))!;
+    const o = first.options;
+    if (cl.compare.includes('qemu')) {
+      const spec = specs.get(first.index)!;
+      if (rwHasReads(o.rw) && rwHasWrites(o.rw)) host.stderr.write('vfio-node bench: qemu-img bench cannot mix reads and writes; skipping the qemu peer\n');
+      else {
+        const ios = (ours.read?.ios ?? 0) + (ours.write?.ios ?? 0);
+        const cmd = qemuImgBenchCommand({ count: Math.max(1, ios), depth: o.iodepth, size: o.bs.read, write: rwHasWrites(o.rw), address: spec.address, nsid: spec.nsid });
+        const r = await host.runCommand(cmd);
+        const res = qemuImgBenchResult(parseQemuImgBench(r.stdout + r.stderr), cmd);
+        if (rwIsRandom(o.rw)) res.note = `${res.note}; our job is ${o.rw}`;
+        peers.push(res);
+      }
+    }
+    if (cl.compare.includes('kernel')) {
+      const cmd = kernelFioCommand(o, kernelDevice!, kernelIoengine);
+      const r = await host.runCommand(cmd);
+      peers.push(parseKernelFioJson(r.stdout, cmd));
+    }
+    extra = { 'vfio-node compare': compareJson(ours, peers) };
+    table = '\nComparison (same job, same boot):\n' + formatCompareTable(ours, peers);
+  }
+
+  for (const f of cl.outputFormat) {
+    if (f === 'json' || f === 'json+') out.push(stringifyFioJson(buildJsonReport(run, stats, groups, { plus: f === 'json+', globalOptions, extra })) + '\n');
+    else out.push(formatNormalReport(stats, groups) + table);
+  }
+  if (toStdout) host.stdout.write(out.join(''));
+  else host.writeFile(cl.output!, out.join(''));
+  return run.results.some((r) => r.stat.error) ? 1 : 0;
+}
+
+/** fio's null engine needs a size; without one it pretends to be 1 GiB. */
+function nullCapacity(job: ResolvedJob): number {
+  const o = job.options;
+  const size = o.size && 'bytes' in o.size ? o.size.bytes : 1 << 30;
+  const off = 'bytes' in o.offset ? o.offset.bytes : 0;
+  return size + off;
+}
+
