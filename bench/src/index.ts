@@ -7,6 +7,7 @@
 // report-normal.ts/report-json.ts → peers/.
 
 export { IO_READ, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
+export { NullTarget } from './null-target.js';
 export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';
 export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } from './engine.js';
 export { JobRunner, type JobPhase, type JobProgress } from './job-runner.js';

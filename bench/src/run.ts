@@ -9,7 +9,7 @@ import { parseFilename, type NvmeTargetSpec } from './filename.js';
 import { summarize } from './group.js';
 import type { IoTarget } from './io-target.js';
 import { parseCommandLine, parseJobFile, resolveJobs, type ResolvedJob } from './jobfile.js';
-import { MemoryTarget } from './memory-target.js';
+import { NullTarget } from './null-target.js';
 import { KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
 import { compareJson, formatCompareTable, ourPeerResult } from './peers/compare.js';
 import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
@@ -93,7 +93,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     open: async (_filename, index) => {
       const job = jobs[index]!;
       const spec = specs.get(index);
-      if (!spec) return new MemoryTarget({ capacityBytes: nullCapacity(job), store: false, name: 'null', blockSize: 512 });
+      if (!spec) return new NullTarget(nullCapacity(job));
       return host.openNvme(spec, job);
     },
     onProgress: status && ((p, t) => status.update(p, t)),
