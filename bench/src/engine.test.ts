@@ -182,4 +182,36 @@ describe('engine over the memory double', () => {
     expect(d.clat.min).toBeLessThanOrEqual(d.clat.max);
     expect(d.clatPlat.reduce((a, b) => a + b, 0)).toBe(64);
   });
+
+  it('rw=rw keeps one sequential position per direction', async () => {
+    const { targets } = await run('[j]\nrw=rw\nbs=4k\nsize=64k\n');
+    const t = targets[0]!;
+    const reads = t.log.offset.filter((_, i) => t.log.dir[i] === IO_READ);
+    const writes = t.log.offset.filter((_, i) => t.log.dir[i] === IO_WRITE);
+    expect(reads).toEqual(reads.map((_, i) => i * 4096));
+    expect(writes).toEqual(writes.map((_, i) => i * 4096));
+    expect(reads.length + writes.length).toBe(16);
+  });
+
+  it('a verify=crc32c read job checks what an earlier verify write job wrote (stonewall)', async () => {
+    const shared = new MemoryTarget({ capacityBytes: 1 << 20 });
+    const res = await runJobs({
+      jobs: jobs('[global]\nverify=crc32c\nbs=4k\nsize=64k\n[w]\nrw=randwrite\ndo_verify=0\n[r]\nstonewall\nrw=randread\n'),
+      open: async () => shared,
+    });
+    const [w, r] = res.results.map((x) => x.stat);
+    expect(w!.dir[0].totalIos).toBe(0);
+    expect(w!.dir[1].totalIos).toBe(16);
+    expect(r!.error).toBe(0);
+    expect(r!.verified).toBe(16);
+    expect(res.results.map((x) => x.job.groupid)).toEqual([0, 1]);
+  });
+
+  it('time_based random jobs start a new pass over the map when it is full', async () => {
+    const { targets } = await run('[j]\nrw=randread\nbs=4k\nsize=16k\ntime_based\nruntime=50ms\n');
+    const offs = targets[0]!.log.offset;
+    expect(offs.length).toBeGreaterThan(8);
+    // Each pass of 4 blocks covers every block once.
+    for (let p = 0; p + 4 <= offs.length; p += 4) expect(new Set(offs.slice(p, p + 4)).size).toBe(4);
+  });
 });
