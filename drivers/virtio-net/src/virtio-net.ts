@@ -2,7 +2,7 @@
 // driven from userspace through VFIO. open() is the initialization sequence of §3.1.1,
 // one step per comment; the queues (queue.ts) are the hot path.
 
-import { Device, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
+import { Device, toPciAddress, type PciAddressLike, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
 import { parseVirtioCaps } from './pci-caps.js';
 import { VirtioPciTransport } from './transport.js';
 import { DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';
@@ -22,6 +22,9 @@ const VIRTIO_NET_PCI_IDS = [0x1041, 0x1000];
 const VIRTIO_NET_CTRL_MQ = 4;
 const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
 const VIRTIO_NET_OK = 0;
+
+/** Addresses of the NICs open in this process. */
+const openDevices = new Set<string>();
 
 export interface VirtioNetOptions {
   /** Queue pairs to use (default 1; more needs VIRTIO_NET_F_MQ). */
@@ -73,11 +76,18 @@ export class VirtioNet implements Disposable {
    * @throws VfioError ERR_VIRTIO_NOT_NET, ERR_VIRTIO_NO_CAPABILITY, ERR_VIRTIO_FEATURES,
    *   ERR_VIRTIO_STATUS, ERR_VIRTIO_QUEUE_UNAVAILABLE, ERR_VIRTIO_MSIX, ERR_INVALID_ARG, and Device.open's errors
    */
-  static open(address: string, options: VirtioNetOptions = {}): VirtioNet {
+  static open(address: PciAddressLike, options: VirtioNetOptions = {}): VirtioNet {
     checkOptions(options);
+    // VFIO lets one process open a device twice; two drivers on one ring would corrupt each other.
+    const canonical = toPciAddress(address).toString();
+    if (openDevices.has(canonical)) {
+      throw new VfioError({ code: 'ERR_VIRTIO_BUSY', message: `${canonical} is already open in this process`, hint: 'Use the VirtioNet you have, or close it first.', device: canonical });
+    }
     const dev = Device.open(address, options.device);
     try {
-      return new VirtioNet(dev, options);
+      const nic = new VirtioNet(dev, options);
+      openDevices.add(dev.address);
+      return nic;
     } catch (err) {
       dev.close();
       throw err;
@@ -358,6 +368,7 @@ export class VirtioNet implements Disposable {
     }
     this.releaseMemory();
     this.device.close();
+    openDevices.delete(this.address);
   }
 
   [Symbol.dispose](): void {
