@@ -1,0 +1,333 @@
+// Promises on top of a queue pair: the convenient API (namespace.read, admin commands)
+// sits here, the hot path (queue.ts) stays free of promises and closures.
+//
+// A request may need several commands (a transfer larger than MDTS is split into
+// chunks) and may have to wait for free command identifiers: requests wait in a FIFO
+// backlog, and every completion makes room for the next chunk. Entries posted in one
+// turn of the event loop go to the controller with one doorbell write (a microtask
+// rings once). Completions are reaped by polling (setImmediate while commands are
+// outstanding) or from the CQ's MSI-X interrupt.
+
+import { VfioError } from '@vfio-node/core';
+import { NvmOpcode } from './commands.js';
+import type { QueuePair } from './queue.js';
+import { NvmeStatusError } from './status.js';
+
+/** One request: a raw command (fill) or an I/O of `total` blocks split into chunks of at most `maxBlocks`. */
+export interface Pending {
+  /** Writes a raw command into the SQ (admin commands); null for I/O. */
+  fill: ((u32: Uint32Array, sqe: number, cid: number) => void) | null;
+  /** The command's name, for errors ("Identify (CNS 01h)"). */
+  name: string;
+  opcode: number;
+  nsid: number;
+  slba: number;
+  /** Blocks in all (I/O); 1 for a raw command. */
+  total: number;
+  /** Blocks submitted so far. */
+  next: number;
+  maxBlocks: number;
+  /** IOVA of the data for block slba (0 and blockSize 0 for commands without data). */
+  iova: number;
+  blockSize: number;
+  cdw12: number;
+  sgl: boolean;
+  inflight: number;
+  /** Does not keep the poller running (Asynchronous Event Request). */
+  background: boolean;
+  error: Error | null;
+  settled: boolean;
+  dw0: number;
+  resolve: (dw0: number) => void;
+  reject: (err: Error) => void;
+}
+
+export function newPending(): Pending {
+  return {
+    fill: null,
+    name: '',
+    opcode: 0,
+    nsid: 0,
+    slba: 0,
+    total: 1,
+    next: 0,
+    maxBlocks: 1,
+    iova: 0,
+    blockSize: 0,
+    cdw12: 0,
+    sgl: false,
+    inflight: 0,
+    background: false,
+    error: null,
+    settled: false,
+    dw0: 0,
+    resolve: noop,
+    reject: noop,
+  };
+}
+
+function noop(): void {}
+
+/** Polling rounds between two reads of the clock (a clock read costs more than a round). */
+const ROUNDS_PER_CLOCK_CHECK = 64;
+
+const NVM_NAMES: Record<number, string> = {
+  [NvmOpcode.Read]: 'Read',
+  [NvmOpcode.Write]: 'Write',
+  [NvmOpcode.Compare]: 'Compare',
+  [NvmOpcode.WriteZeroes]: 'Write Zeroes',
+  [NvmOpcode.Flush]: 'Flush',
+  [NvmOpcode.DatasetManagement]: 'Dataset Management',
+};
+
+export class CommandQueue {
+  /** The request owning each CID. */
+  private readonly owners: Array<Pending | null>;
+  private backlog: Array<Pending | undefined> = [];
+  private backlogHead = 0;
+  private foreground = 0;
+  private ringScheduled = false;
+  /** A polling chain is running (a round queued as a microtask, or a setImmediate). */
+  private polling = false;
+  private dead: (() => Error) | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly ringTask = (): void => {
+    this.ringScheduled = false;
+    try {
+      this.qp.ring();
+    } catch (err) {
+      // The BAR is gone (unmapped by close, or the device removed): nothing posted will complete.
+      this.failAll(() => err as Error);
+      return;
+    }
+    if (this.foreground > 0) this.startPolling();
+  };
+
+  /**
+   * Polling: each round reaps what is posted and returns to the microtask queue, so the
+   * promise continuations (which often submit the next command) run between rounds
+   * without a trip through the event loop, which costs far more than a round. After
+   * pollBudgetMs of rounds the event loop gets its turn (setImmediate), so timers and
+   * I/O of the rest of the program wait at most that long.
+   */
+  pollBudgetMs = 4;
+  private roundsLeft = 0;
+  private budgetEnd = 0;
+  private readonly pollTask = (): void => {
+    this.budgetEnd = performance.now() + this.pollBudgetMs;
+    this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
+    this.pollRound();
+  };
+  private readonly pollRound = (): void => {
+    if (this.dead) {
+      this.polling = false;
+      return;
+    }
+    try {
+      this.drain();
+    } catch (err) {
+      this.polling = false;
+      this.failAll(() => err as Error);
+      return;
+    }
+    if (this.qp.completion !== 'poll') return; // interrupt mode: the next interrupt calls us
+    if (this.foreground === 0) {
+      this.polling = false;
+      return;
+    }
+    if (--this.roundsLeft > 0) {
+      queueMicrotask(this.pollRound);
+      return;
+    }
+    this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
+    if (performance.now() < this.budgetEnd) queueMicrotask(this.pollRound);
+    else setImmediate(this.pollTask);
+  };
+
+  constructor(
+    readonly qp: QueuePair,
+    private readonly device: string,
+  ) {
+    this.owners = new Array(qp.requests.ids.count).fill(null);
+    qp.onComplete = (cid, status, dw0, tag) => this.complete(cid, status, dw0, tag);
+    if (qp.completion === 'interrupt') {
+      if (!qp.vector) throw new VfioError({ code: 'ERR_NVME_NO_VECTOR', message: `queue pair ${qp.qid} is in interrupt mode but has no MSI-X vector` });
+      this.unsubscribe = qp.vector.onInterrupt(() => this.pollRound());
+    }
+  }
+
+  /** Requests not yet completed (including those waiting for a CID). */
+  get pending(): number {
+    return this.foreground;
+  }
+
+  /** Queues a request; resolves with DW0 of its (last) completion, rejects with an NvmeStatusError or a VfioError. */
+  run(p: Pending): Promise<number> {
+    if (this.dead) return Promise.reject(this.dead());
+    const promise = new Promise<number>((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
+    });
+    if (!p.background) this.foreground++;
+    this.backlog.push(p);
+    this.pump();
+    return promise;
+  }
+
+  /**
+   * Runs a raw command synchronously: submits, rings, and spins on the CQ until it
+   * completes or timeoutMs passes (for close() and process exit, which cannot wait).
+   */
+  runSync(fill: (u32: Uint32Array, sqe: number, cid: number) => void, name: string, timeoutMs: number): number {
+    if (this.dead) throw this.dead();
+    let done = false;
+    let result = 0;
+    let failure: Error | null = null;
+    const p = newPending();
+    p.fill = fill;
+    p.name = name;
+    p.resolve = (dw0) => {
+      done = true;
+      result = dw0;
+    };
+    p.reject = (err) => {
+      done = true;
+      failure = err;
+    };
+    this.foreground++;
+    this.backlog.push(p);
+    this.pump();
+    this.qp.ring();
+    const deadline = Date.now() + timeoutMs;
+    while (!done) {
+      this.drain();
+      if (!done && Date.now() > deadline) {
+        throw new VfioError({ code: 'ERR_NVME_TIMEOUT', message: `${name} did not complete within ${timeoutMs} ms`, device: this.device, hint: 'The controller is not processing its admin queue; reset it or check CSTS.CFS.' });
+      }
+    }
+    if (failure) throw failure;
+    return result;
+  }
+
+  /** Reaps every posted completion and submits what the freed CIDs allow. */
+  drain(): void {
+    while (this.qp.poll() > 0) {
+      // keep reaping: completions may have arrived while we handled the last batch
+    }
+    if (this.backlogHead < this.backlog.length) this.pump();
+  }
+
+  /** Fails every outstanding and waiting request with err() and forgets the queue contents. */
+  failAll(err: () => Error): void {
+    this.qp.reset((cid) => {
+      const p = this.owners[cid];
+      this.owners[cid] = null;
+      if (!p) return;
+      p.inflight--;
+      if (!p.error) p.error = err();
+      p.next = p.total;
+      if (p.inflight === 0) this.settle(p);
+    });
+    for (let i = this.backlogHead; i < this.backlog.length; i++) {
+      const p = this.backlog[i];
+      if (!p) continue;
+      if (!p.error) p.error = err();
+      p.next = p.total;
+      if (p.inflight === 0) this.settle(p);
+    }
+    this.backlog = [];
+    this.backlogHead = 0;
+  }
+
+  /** From now on every request fails at once with err() (the device is gone). */
+  kill(err: () => Error): void {
+    this.dead = err;
+    this.failAll(err);
+  }
+
+  /** Stops listening to the interrupt vector. */
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private startPolling(): void {
+    if (this.polling || this.qp.completion !== 'poll') return;
+    this.polling = true;
+    this.budgetEnd = performance.now() + this.pollBudgetMs;
+    this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
+    queueMicrotask(this.pollRound);
+  }
+
+  private scheduleRing(): void {
+    if (this.ringScheduled) return;
+    this.ringScheduled = true;
+    queueMicrotask(this.ringTask);
+  }
+
+  /** Submits waiting requests, chunk by chunk, while CIDs are free. */
+  private pump(): void {
+    const qp = this.qp;
+    let posted = false;
+    while (this.backlogHead < this.backlog.length) {
+      const p = this.backlog[this.backlogHead]!;
+      while (p.next < p.total && qp.canSubmit) {
+        let cid: number;
+        try {
+          if (p.fill !== null) {
+            cid = qp.submitCommand(p.fill, p.background ? -1 : 0); // tag -1: exempt from timeouts
+            p.next = p.total;
+          } else {
+            const n = Math.min(p.maxBlocks, p.total - p.next);
+            const slba = p.slba + p.next;
+            const length = n * p.blockSize;
+            cid = qp.submitIo(p.opcode, p.nsid, slba, n, p.iova + p.next * p.blockSize, length, slba, p.cdw12, p.sgl);
+            p.next += n;
+          }
+        } catch (err) {
+          p.error = err as Error;
+          p.next = p.total;
+          break;
+        }
+        this.owners[cid] = p;
+        p.inflight++;
+        posted = true;
+      }
+      if (p.next < p.total) break; // out of CIDs: wait for completions
+      this.backlog[this.backlogHead++] = undefined;
+      if (p.inflight === 0) this.settle(p); // failed before anything was submitted
+    }
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog.length = 0;
+      this.backlogHead = 0;
+    }
+    if (posted) this.scheduleRing();
+  }
+
+  private complete(cid: number, status: number, dw0: number, tag: number): void {
+    const p = this.owners[cid];
+    if (!p) return;
+    this.owners[cid] = null;
+    p.inflight--;
+    p.dw0 = dw0;
+    if (status !== 0 && p.error === null) {
+      p.error = new NvmeStatusError(status, describe(p, tag), this.device, p.fill === null ? { nsid: p.nsid, lba: tag, qid: this.qp.qid, cid } : { qid: this.qp.qid, cid });
+      p.next = p.total; // submit no further chunks
+      // Chunks already waiting in the backlog are dropped with the request.
+    }
+    if (p.inflight === 0 && p.next >= p.total) this.settle(p);
+  }
+
+  private settle(p: Pending): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (!p.background) this.foreground--;
+    if (p.error) p.reject(p.error);
+    else p.resolve(p.dw0);
+  }
+}
+
+function describe(p: Pending, chunkLba: number): string {
+  if (p.fill !== null) return p.name;
+  return `${NVM_NAMES[p.opcode] ?? `opcode ${p.opcode}`} of nsid ${p.nsid} at LBA ${chunkLba}`;
+}

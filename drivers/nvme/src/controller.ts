@@ -1,0 +1,555 @@
+// An NVMe controller driven from userspace: bring-up, admin queue, I/O queue pairs,
+// namespaces, watchdog (timeouts, fatal status, surprise removal) and shutdown.
+// NVM Express Base Specification 2.0: §3.5.1 "Memory-based Controller Initialization
+// (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
+
+import { Device, VfioError, registerCleanup, type Logger, type Region, type Vector } from '@vfio-node/core';
+import { AdminCommands } from './admin.js';
+import { CommandQueue } from './command-queue.js';
+import { SQES_LOG2 } from './commands.js';
+import { OACS, type IdentifyController } from './identify.js';
+import { Namespace } from './namespace.js';
+import { QueuePair, type CompletionMode } from './queue.js';
+import {
+  AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField,
+  type Capabilities,
+} from './registers.js';
+import { CQES_LOG2 } from './status.js';
+
+export interface NvmeControllerOptions {
+  logger?: Logger;
+  /** I/O queue pairs created at open; the first serves the namespaces' promise API. Default 1. */
+  ioQueues?: number;
+  /** Entries per I/O queue (2 .. CAP.MQES + 1). Default 256. */
+  queueDepth?: number;
+  /** How the I/O queue pairs created at open learn of completions. Default 'poll'. */
+  completion?: CompletionMode;
+  /** Entries of the admin queues. Default 32. */
+  adminQueueDepth?: number;
+  /** A command outstanding longer than this is aborted, then the controller reset. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Describe I/O data with SGLs instead of PRPs (needs Identify Controller SGLS). Default false. */
+  sgl?: boolean;
+}
+
+/** The largest transfer per command we allow when MDTS says "no limit" (bounds the PRP list memory per CID). */
+const MAX_TRANSFER_CAP = 2 * 1024 * 1024;
+/** The watchdog period: timeouts count in ticks of this length. */
+const TICK_MS = 250;
+/** Time allowed for one admin command during close (which must not wait forever). */
+const CLOSE_COMMAND_MS = 2000;
+
+/** An I/O queue pair with its promise layer. */
+interface IoPair {
+  qp: QueuePair;
+  queue: CommandQueue | null;
+}
+
+export class NvmeController implements Disposable {
+  readonly device: Device;
+  readonly address: string;
+  readonly log: Logger;
+  /** BAR0: the controller registers and doorbells. */
+  readonly bar: Region;
+  /** CAP as read at open, and decoded. */
+  readonly capRaw: bigint;
+  readonly cap: Capabilities;
+  /** VS, e.g. 0x00010400 for NVMe 1.4. */
+  readonly vs: number;
+  /** Memory page size in use (CC.MPS), bytes. */
+  readonly pageSize: number;
+  /** The Identify Controller data. */
+  identify!: IdentifyController;
+  /** Admin commands (Identify, features, log pages, ...). */
+  admin!: AdminCommands;
+  /** Largest transfer per command in bytes (from MDTS). */
+  maxTransfer = MAX_TRANSFER_CAP;
+  /** I/O queues the controller granted (Set Features – Number of Queues). */
+  queuesAllocated = { nsqa: 0, ncqa: 0 };
+  /** MSI-X vectors (vector 0 serves the admin CQ, vector q the I/O CQ q in interrupt mode). */
+  vectors: Vector[] = [];
+  /** Active namespace IDs. */
+  namespaceIds: number[] = [];
+
+  private readonly options: Required<Omit<NvmeControllerOptions, 'logger'>>;
+  private adminQp!: QueuePair;
+  private adminQueue!: CommandQueue;
+  private readonly pairs: IoPair[] = [];
+  private readonly namespaces = new Map<number, Namespace>();
+  private watchdog: NodeJS.Timeout | null = null;
+  private epoch = 0;
+  private state: 'open' | 'resetting' | 'gone' | 'closed' = 'open';
+  private unregisterCleanup: () => void = () => {};
+  private unsubscribeRemoval: () => void = () => {};
+
+  /**
+   * Opens the controller at a PCI address (bound to vfio-pci) and brings it up: reset,
+   * admin queue, enable, Identify, namespaces, I/O queue pairs.
+   * @throws VfioError from the VFIO layer, ERR_NVME_READY_TIMEOUT, ERR_NVME_CONTROLLER_FATAL, NvmeStatusError.
+   */
+  static async open(address: string, options: NvmeControllerOptions = {}): Promise<NvmeController> {
+    const device = Device.open(address, { logger: options.logger });
+    let ctrl: NvmeController | undefined;
+    try {
+      ctrl = new NvmeController(device, options);
+      await ctrl.bringUp();
+      return ctrl;
+    } catch (err) {
+      if (ctrl) ctrl.close();
+      else device.close();
+      throw err;
+    }
+  }
+
+  private constructor(device: Device, options: NvmeControllerOptions) {
+    this.device = device;
+    this.address = device.address;
+    this.log = device.log.child({ driver: 'nvme' });
+    this.options = {
+      ioQueues: options.ioQueues ?? 1,
+      queueDepth: options.queueDepth ?? 256,
+      completion: options.completion ?? 'poll',
+      adminQueueDepth: options.adminQueueDepth ?? 32,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      sgl: options.sgl ?? false,
+    };
+    checkOptions(this.options);
+    this.bar = device.bar(0);
+    // CAP: MQES, DSTRD, TO, CSS, MPSMIN/MPSMAX (§3.1.3.1).
+    this.capRaw = this.bar.read64(Register.CAP);
+    if (this.capRaw === 0xffff_ffff_ffff_ffffn) throw deviceGone(this.address);
+    this.cap = decodeCap(this.capRaw);
+    this.vs = this.bar.read32(Register.VS);
+    this.bar.setRegisterNames(registerNames(this.cap.dstrd, 64));
+    if (!this.cap.nvmCommandSet) {
+      throw new VfioError({ code: 'ERR_NVME_NO_NVM_COMMAND_SET', message: `${this.address}: CAP.CSS does not include the NVM command set`, device: this.address });
+    }
+    // Host pages are 4 KiB: use them unless the controller's smallest page is larger.
+    this.pageSize = Math.max(4096, this.cap.mpsMinBytes);
+    if (this.pageSize > this.cap.mpsMaxBytes) {
+      throw new VfioError({ code: 'ERR_NVME_PAGE_SIZE', message: `${this.address}: no usable memory page size (CAP.MPSMIN ${this.cap.mpsMinBytes}, MPSMAX ${this.cap.mpsMaxBytes})`, device: this.address });
+    }
+    if (this.options.queueDepth > this.cap.maxQueueEntries) {
+      throw new VfioError({
+        code: 'ERR_INVALID_ARG',
+        message: `queueDepth ${this.options.queueDepth} is larger than the controller allows (CAP.MQES + 1 = ${this.cap.maxQueueEntries})`,
+        hint: `Use a queueDepth of 2 to ${this.cap.maxQueueEntries}.`,
+      });
+    }
+  }
+
+  // ---- bring-up, §3.5.1 ------------------------------------------------------------
+
+  private async bringUp(): Promise<void> {
+    const o = this.options;
+    this.log.info({ cap: `0x${this.capRaw.toString(16)}`, version: formatVersion(this.vs) }, 'NVMe controller');
+    // The controller reads queues and data from our memory: allow it to master the bus.
+    this.device.config.enableBusMaster();
+    this.unregisterCleanup = registerCleanup(() => this.close());
+
+    // Admin queue memory (allocated before the reset so that a failure leaves nothing half done).
+    this.adminQp = new QueuePair({
+      qid: 0, depth: o.adminQueueDepth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: 2 * this.pageSize,
+      dma: this.device.dma, bar: this.bar, completion: 'poll',
+    });
+    this.adminQueue = new CommandQueue(this.adminQp, this.address);
+    this.admin = new AdminCommands(this.adminQueue, this.device.dma, this.pageSize);
+
+    await this.enable();
+
+    // MSI-X before any CQ that interrupts: vector 0 for the admin CQ, vector q for I/O CQ q.
+    const msix = this.device.irq.info('msix').count;
+    if (msix > 0) this.vectors = this.device.irq.enableMsix(Math.min(msix, o.ioQueues + 1));
+
+    // Step 6: Identify Controller (CNS 01h) – what the controller can do.
+    this.identify = await this.admin.identifyController();
+    const id = this.identify;
+    if ((id.sqes & 0xf) > SQES_LOG2 || (id.sqes >> 4) < SQES_LOG2 || (id.cqes & 0xf) > CQES_LOG2 || (id.cqes >> 4) < CQES_LOG2) {
+      throw new VfioError({ code: 'ERR_NVME_ENTRY_SIZE', message: `${this.address}: SQES ${id.sqes.toString(16)}h / CQES ${id.cqes.toString(16)}h do not allow 64/16-byte entries`, device: this.address });
+    }
+    // MDTS is a power of two in units of CAP.MPSMIN; 0 means no limit (we cap it ourselves).
+    if (id.mdts > 0) this.maxTransfer = Math.min(MAX_TRANSFER_CAP, 2 ** id.mdts * this.cap.mpsMinBytes);
+    if (o.sgl && (id.sgls & 3) === 0) {
+      throw new VfioError({ code: 'ERR_NVME_SGL_UNSUPPORTED', message: `${this.address} does not support SGLs (Identify Controller SGLS = ${id.sgls})`, hint: 'Leave the sgl option off: PRPs work everywhere.', device: this.address });
+    }
+    this.log.info({ sn: id.sn, mn: id.mn, fr: id.fr, mdts: id.mdts, nn: id.nn, oncs: id.oncs }, 'Identify Controller');
+
+    // Steps 7-8: the active namespaces (CNS 02h), and Identify Namespace (CNS 00h) for each.
+    this.namespaceIds = await this.admin.activeNamespaces();
+    for (const nsid of this.namespaceIds) {
+      const info = await this.admin.identifyNamespace(nsid);
+      this.namespaces.set(nsid, new Namespace(this, nsid, info));
+    }
+
+    // Step 9: Set Features – Number of Queues. The controller may grant fewer than asked.
+    this.queuesAllocated = await this.admin.setNumberOfQueues(o.ioQueues, o.ioQueues);
+    const n = Math.min(o.ioQueues, this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
+    if (n < 1) throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `${this.address} granted no I/O queues`, device: this.address });
+
+    // Steps 10-11: Create I/O Completion Queues, then the Submission Queues bound to them.
+    for (let q = 1; q <= n; q++) {
+      const qp = await this.createPair(q, o.queueDepth, o.completion);
+      this.pairs.push({ qp, queue: new CommandQueue(qp, this.address) });
+    }
+
+    // Leave the device quiet if the kernel asks for it back (hot unplug, unbind).
+    try {
+      this.unsubscribeRemoval = this.device.irq.onRemovalRequest(() => this.onRemovalRequest());
+    } catch {
+      // an old kernel without the request interrupt: nothing to watch
+    }
+    this.watchdog = setInterval(() => this.tick(), TICK_MS);
+    this.watchdog.unref();
+  }
+
+  /**
+   * Disables the controller if needed, programs the admin queue and CC, and enables it
+   * (§3.5.1 steps 1-5). Also the restart half of a controller reset.
+   */
+  private async enable(): Promise<void> {
+    // Step 1: a previous owner (a crashed process) may have left the controller enabled:
+    // CC.EN = 0 resets it (§3.7.2 Controller Reset); then wait for CSTS.RDY = 0.
+    const cc0 = this.bar.read32(Register.CC);
+    if (getField(cc0, CC.EN) === 1) {
+      this.log.warn('controller was left enabled (a previous user did not shut it down): resetting it');
+      this.bar.write32(Register.CC, setField(cc0, CC.EN, 0));
+    }
+    await this.waitReady(0);
+
+    // Step 2: the admin queue: sizes (0's based) in AQA, base addresses in ASQ and ACQ.
+    const depth = this.adminQp.depth;
+    this.bar.write32(Register.AQA, setField(setField(0, AQA.ASQS, depth - 1), AQA.ACQS, depth - 1));
+    this.bar.write64(Register.ASQ, BigInt(this.adminQp.sqIova));
+    this.bar.write64(Register.ACQ, BigInt(this.adminQp.cqIova));
+
+    // Step 3: CC: NVM command set, memory page size, round robin arbitration, and the
+    // I/O entry sizes (64-byte SQEs, 16-byte CQEs) needed later to create I/O queues.
+    let cc = 0;
+    cc = setField(cc, CC.CSS, CC_CSS_NVM);
+    cc = setField(cc, CC.MPS, Math.log2(this.pageSize) - 12);
+    cc = setField(cc, CC.AMS, CC_AMS_RR);
+    cc = setField(cc, CC.IOSQES, SQES_LOG2);
+    cc = setField(cc, CC.IOCQES, CQES_LOG2);
+    this.bar.write32(Register.CC, cc);
+    // Step 4: CC.EN = 1.
+    this.bar.write32(Register.CC, setField(cc, CC.EN, 1));
+    // Step 5: wait for CSTS.RDY = 1, within CAP.TO.
+    await this.waitReady(1);
+  }
+
+  /** Waits for CSTS.RDY to equal rdy within CAP.TO × 500 ms, checking CSTS.CFS and a vanished device at every read. */
+  private async waitReady(rdy: 0 | 1): Promise<void> {
+    const deadline = Date.now() + this.cap.timeoutMs;
+    for (;;) {
+      const csts = this.readCsts();
+      if (getField(csts, CSTS.RDY) === rdy) return;
+      if (Date.now() > deadline) throw readyTimeout(this.address, rdy, this.cap.timeoutMs, csts);
+      await sleep(1);
+    }
+  }
+
+  /** CSTS, throwing ERR_DEVICE_GONE (all ones) or ERR_NVME_CONTROLLER_FATAL (CSTS.CFS). */
+  private readCsts(): number {
+    const csts = this.bar.read32(Register.CSTS);
+    if (csts === 0xffffffff) throw deviceGone(this.address);
+    if (getField(csts, CSTS.CFS) === 1) throw controllerFatal(this.address);
+    return csts;
+  }
+
+  private async createPair(qid: number, depth: number, completion: CompletionMode): Promise<QueuePair> {
+    if (completion === 'interrupt' && !this.vectors[qid]) {
+      throw new VfioError({
+        code: 'ERR_NVME_NO_VECTOR',
+        message: `no MSI-X vector for I/O queue ${qid} (${this.vectors.length} enabled)`,
+        hint: 'Ask for the queue pairs at open (ioQueues) so that enough vectors are enabled, or use completion: "poll".',
+        device: this.address,
+      });
+    }
+    const qp = new QueuePair({ qid, depth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: this.maxTransfer, dma: this.device.dma, bar: this.bar, completion });
+    if (completion === 'interrupt') qp.vector = this.vectors[qid]!;
+    try {
+      await this.admin.createIoCq(qid, depth, qp.cqIova, completion === 'interrupt' ? qid : null);
+      await this.admin.createIoSq(qid, depth, qp.sqIova, qid);
+    } catch (err) {
+      qp.release();
+      throw err;
+    }
+    return qp;
+  }
+
+  // ---- public API ----------------------------------------------------------------------
+
+  /** The namespace nsid (an active one). @throws ERR_NVME_NO_SUCH_NAMESPACE */
+  namespace(nsid = this.namespaceIds[0] ?? 1): Namespace {
+    const ns = this.namespaces.get(nsid);
+    if (!ns) {
+      throw new VfioError({
+        code: 'ERR_NVME_NO_SUCH_NAMESPACE',
+        message: `${this.address} has no active namespace ${nsid}`,
+        hint: `Active namespaces: ${this.namespaceIds.join(', ') || 'none'}.`,
+        device: this.address,
+      });
+    }
+    return ns;
+  }
+
+  /** The I/O queue pairs created at open (qid 1..n), for the hot-path API (submit, ring, poll). */
+  get queuePairs(): readonly QueuePair[] {
+    return this.pairs.map((p) => p.qp);
+  }
+
+  /** The promise layer over I/O queue pair 1, used by the namespaces. */
+  ioQueue(index = 0): CommandQueue {
+    this.checkUsable();
+    const q = this.pairs[index]?.queue;
+    if (!q) throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `no I/O queue pair ${index + 1} with a promise layer`, device: this.address });
+    return q;
+  }
+
+  /**
+   * Creates one more I/O queue pair for the hot-path API: submitIo/submitCommand, ring,
+   * poll (set onComplete first). At most the number the controller granted at open.
+   */
+  async createQueuePair(options: { depth?: number; completion?: CompletionMode } = {}): Promise<QueuePair> {
+    this.checkUsable();
+    const qid = this.pairs.length + 1;
+    const max = Math.min(this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
+    if (qid > max) {
+      throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `the controller granted ${max} I/O queue pairs, all in use`, hint: 'Open the controller with a larger ioQueues.', device: this.address });
+    }
+    const depth = options.depth ?? this.options.queueDepth;
+    if (!Number.isInteger(depth) || depth < 2 || depth > this.cap.maxQueueEntries) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid depth ${depth} (expected 2 to ${this.cap.maxQueueEntries})` });
+    }
+    const qp = await this.createPair(qid, depth, options.completion ?? 'poll');
+    this.pairs.push({ qp, queue: null });
+    return qp;
+  }
+
+  /** DMA memory for I/O buffers (page aligned, zeroed). Release it when done. */
+  allocBuffer(size: number) {
+    return this.device.dma.alloc(size, { align: this.pageSize });
+  }
+
+  /** True when the controller's Doorbell Buffer Config command exists (OACS bit 8). */
+  get supportsDoorbellBufferConfig(): boolean {
+    return (this.identify.oacs & OACS.DoorbellBufferConfig) !== 0;
+  }
+
+  /** @internal the options namespaces read (sgl). */
+  get useSgl(): boolean {
+    return this.options.sgl;
+  }
+
+  /** @internal throws ERR_DEVICE_GONE / ERR_CLOSED when no command may be submitted. */
+  checkUsable(): void {
+    if (this.state === 'gone') throw deviceGone(this.address);
+    if (this.state === 'closed') throw new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} is closed`, device: this.address });
+  }
+
+  // ---- watchdog: timeouts, fatal status, removal ---------------------------------------
+
+  private tick(): void {
+    if (this.state !== 'open') return;
+    this.epoch++;
+    const csts = this.bar.read32(Register.CSTS);
+    if (csts === 0xffffffff) return this.markGone('registers read all ones');
+    if (getField(csts, CSTS.CFS) === 1) {
+      this.log.error('CSTS.CFS: controller fatal status; resetting the controller');
+      void this.recover(() => controllerFatal(this.address));
+      return;
+    }
+    // Completions of background admin commands (Asynchronous Event Request) are reaped here.
+    if (this.adminQueue.pending === 0) this.adminQueue.drain();
+    const ticks = Math.max(1, Math.ceil(this.options.timeoutMs / TICK_MS));
+    for (const qp of [this.adminQp, ...this.pairs.map((p) => p.qp)]) {
+      qp.epoch = this.epoch;
+      const r = qp.requests;
+      for (let cid = 0; cid < r.ids.count; cid++) {
+        const s = r.state[cid];
+        if (s === 0 || r.tags[cid] === -1) continue;
+        const age = this.epoch - r.epoch[cid]!;
+        if (s === 1 && age > ticks) {
+          // First the gentle way: Abort (the controller may decline, or never answer).
+          r.state[cid] = 2;
+          this.log.warn({ qid: qp.qid, cid, opcode: r.opcode[cid] }, 'command timed out: sending Abort');
+          if (qp.qid !== 0) this.admin.abort(qp.qid, cid).catch(() => {});
+        } else if (s === 2 && (qp.qid === 0 || age > 2 * ticks)) {
+          this.log.error({ qid: qp.qid, cid }, 'command still outstanding after Abort: resetting the controller');
+          const timeoutMs = this.options.timeoutMs;
+          void this.recover(() => new VfioError({
+            code: 'ERR_NVME_TIMEOUT',
+            message: `${this.address}: a command on queue ${qp.qid} did not complete within ${timeoutMs} ms; the controller was reset and in-flight commands failed`,
+            hint: 'Retry the I/O. If it keeps happening, raise timeoutMs or check the device.',
+            device: this.address,
+          }));
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * Controller reset (§3.7.2): fails every in-flight command with err(), disables and
+   * re-enables the controller, and recreates the I/O queues in the same memory.
+   */
+  private async recover(err: () => Error): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'resetting';
+    try {
+      for (const p of this.pairs) {
+        if (p.queue) p.queue.failAll(err);
+        else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
+      }
+      this.adminQueue.failAll(err);
+      this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
+      this.state = 'open';
+      await this.enable();
+      await this.admin.setNumberOfQueues(this.options.ioQueues, this.options.ioQueues);
+      for (const p of this.pairs) {
+        const qp = p.qp;
+        await this.admin.createIoCq(qp.qid, qp.depth, qp.cqIova, qp.completion === 'interrupt' ? qp.qid : null);
+        await this.admin.createIoSq(qp.qid, qp.depth, qp.sqIova, qp.qid);
+      }
+      this.log.warn('controller reset and queues recreated');
+    } catch (e) {
+      this.log.error({ err: e }, 'controller reset failed');
+      if ((e as VfioError).code === 'ERR_DEVICE_GONE') this.markGone('registers read all ones during reset');
+      else this.state = 'open';
+    }
+  }
+
+  private markGone(why: string): void {
+    if (this.state === 'gone' || this.state === 'closed') return;
+    this.log.error(`device gone (${why}): failing every pending command`);
+    this.state = 'gone';
+    const err = () => deviceGone(this.address);
+    for (const p of this.pairs) {
+      if (p.queue) p.queue.kill(err);
+      else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
+    }
+    this.adminQueue.kill(err);
+  }
+
+  private onRemovalRequest(): void {
+    this.log.warn('the kernel asks for the device back (removal request): failing pending I/O and closing');
+    const err = () => new VfioError({ code: 'ERR_DEVICE_GONE', message: `${this.address} is being removed`, hint: 'The device was unplugged or unbound; open it again once it is back.', device: this.address });
+    for (const p of this.pairs) p.queue?.failAll(err);
+    this.close();
+  }
+
+  // ---- shutdown, §3.6 ------------------------------------------------------------------
+
+  /**
+   * Normal shutdown (§3.6): delete the I/O submission and completion queues, set
+   * CC.SHN = 01b and wait for CSTS.SHST = 10b, then disable the controller; release the
+   * queue memory and close the device. Synchronous (it also runs at process exit and on
+   * SIGINT/SIGTERM). Pending commands fail with ERR_CLOSED. Idempotent.
+   */
+  close(): void {
+    if (this.state === 'closed') return;
+    const wasGone = this.state === 'gone';
+    this.state = 'closed';
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    this.unregisterCleanup();
+    this.unsubscribeRemoval();
+    const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} was closed with the command pending`, device: this.address });
+    for (const p of this.pairs) {
+      p.queue?.failAll(closedErr);
+      p.queue?.close();
+    }
+    try {
+      if (!wasGone && this.adminQp && !this.device.closed) this.shutdown();
+    } catch (err) {
+      this.log.warn({ err }, 'shutdown was not clean');
+    }
+    this.adminQueue?.failAll(closedErr);
+    for (const p of this.pairs) p.qp.release();
+    this.adminQp?.release();
+    this.device.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private shutdown(): void {
+    const csts = this.bar.read32(Register.CSTS);
+    if (csts === 0xffffffff) return;
+    if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
+      // Delete the I/O queues, submission queues before their completion queues (§3.6, step 1).
+      for (const p of [...this.pairs].reverse()) {
+        try {
+          this.admin.deleteIoQueuePairSync(p.qp.qid, CLOSE_COMMAND_MS);
+        } catch (err) {
+          this.log.warn({ err, qid: p.qp.qid }, 'deleting an I/O queue pair failed');
+          break;
+        }
+      }
+      // CC.SHN = 01b (normal shutdown); wait for CSTS.SHST = 10b (shutdown complete), within
+      // RTD3E when the controller reports it, else CAP.TO.
+      const cc = this.bar.read32(Register.CC);
+      this.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
+      const limit = Math.max(this.identify?.rtd3e ? this.identify.rtd3e / 1000 : 0, this.cap.timeoutMs);
+      const deadline = Date.now() + limit;
+      while (getField(this.bar.read32(Register.CSTS), CSTS.SHST) !== CSTS_SHST_COMPLETE) {
+        if (Date.now() > deadline) {
+          this.log.warn(`shutdown did not complete within ${limit} ms`);
+          break;
+        }
+      }
+    }
+    // Disable as well, so the controller stops all activity before its DMA memory is unmapped.
+    this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
+    const deadline = Date.now() + this.cap.timeoutMs;
+    while (getField(this.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
+      // spin: close() is synchronous
+    }
+  }
+}
+
+function checkOptions(o: Required<Omit<NvmeControllerOptions, 'logger'>>): void {
+  const int = (name: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${v} (expected an integer from ${min} to ${max})` });
+  };
+  int('ioQueues', o.ioQueues, 1, 65535);
+  int('queueDepth', o.queueDepth, 2, 65536);
+  int('adminQueueDepth', o.adminQueueDepth, 2, 4096);
+  int('timeoutMs', o.timeoutMs, 1, 3_600_000);
+  if (o.completion !== 'poll' && o.completion !== 'interrupt') {
+    throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option completion: ${String(o.completion)} (expected 'poll' or 'interrupt')` });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function deviceGone(address: string): VfioError {
+  return new VfioError({
+    code: 'ERR_DEVICE_GONE',
+    message: `${address}: the controller's registers read all ones: the device is gone`,
+    hint: 'The device was removed or fell off the bus (surprise removal, link down). Pending commands failed; open it again once it is back.',
+    device: address,
+  });
+}
+
+function controllerFatal(address: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_CONTROLLER_FATAL',
+    message: `${address}: the controller reports a fatal error (CSTS.CFS = 1)`,
+    hint: 'The controller was reset; retry the failed commands. If it repeats, the device is faulty.',
+    device: address,
+  });
+}
+
+function readyTimeout(address: string, rdy: number, ms: number, csts: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_READY_TIMEOUT',
+    message: `${address}: CSTS.RDY did not become ${rdy} within CAP.TO (${ms} ms); CSTS = 0x${csts.toString(16)}`,
+    hint: 'The controller did not respond to CC.EN. Reset the function (vfio-node reset ADDR) or power-cycle the machine.',
+    device: address,
+    details: { csts },
+  });
+}

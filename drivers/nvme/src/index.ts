@@ -1,0 +1,13 @@
+// @vfio-node/nvme: a userspace NVMe driver on VFIO. Start with NvmeController.open;
+// the namespaces are block devices with promises, the queue pairs the batch hot path.
+
+export { NvmeController, type NvmeControllerOptions } from './controller.js';
+export { Namespace, type LbaRange, type TransferOptions, type WriteOptions } from './namespace.js';
+export { QueuePair, type CompletionHandler, type CompletionMode } from './queue.js';
+export { CommandQueue } from './command-queue.js';
+export { AdminCommands, Sel, type AsyncEvent } from './admin.js';
+export * from './registers.js';
+export * from './commands.js';
+export * from './status.js';
+export * from './identify.js';
+export * from './prp.js';

@@ -1,0 +1,249 @@
+// A namespace as a block device: read, write, compare, flush, write zeroes, deallocate,
+// with promises. NVM Command Set Specification 1.0 (Read, Write, Compare, Write Zeroes,
+// Dataset Management, Flush) on the Base Specification 2.0 queues.
+//
+// Everything a caller can get wrong is refused here, before anything reaches the
+// device: an LBA range beyond NSZE, a buffer that is not DMA memory of this device, too
+// small, or not dword aligned (PRP entries must be), and commands the controller does
+// not implement (ONCS). Transfers larger than MDTS are split transparently.
+
+import { VfioError, hasCode } from '@vfio-node/core';
+import { newPending, type Pending } from './command-queue.js';
+import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, RW_FUA, WRITE_ZEROES_DEAC, sqeDatasetManagement, sqeFlush, writeDsmRange } from './commands.js';
+import type { NvmeController } from './controller.js';
+import { ONCS, type IdentifyNamespace } from './identify.js';
+import { setPrps } from './prp.js';
+
+/** A range of logical blocks. */
+export interface LbaRange {
+  lba: number | bigint;
+  blocks: number;
+}
+
+export interface TransferOptions {
+  /** Describe the buffer with one SGL Data Block descriptor instead of PRPs (needs SGLS). */
+  sgl?: boolean;
+}
+
+export interface WriteOptions extends TransferOptions {
+  /** Force Unit Access: complete only once the data is on non-volatile media. */
+  fua?: boolean;
+}
+
+/** NLB is 16 bits, 0's based: at most 65536 blocks per command. */
+const MAX_NLB = 65536;
+/** Dataset Management takes at most 256 ranges per command. */
+const MAX_DSM_RANGES = 256;
+
+export class Namespace {
+  /** Logical block size in bytes (2^LBADS of the format in use). */
+  readonly blockSize: number;
+  /** Namespace Size (NSZE), in logical blocks. */
+  readonly blocks: bigint;
+  /** Size in bytes. */
+  readonly size: bigint;
+  private readonly nsze: number;
+
+  /** @internal built by NvmeController.open */
+  constructor(
+    private readonly ctrl: NvmeController,
+    readonly nsid: number,
+    /** The Identify Namespace data. */
+    readonly info: IdentifyNamespace,
+  ) {
+    this.blockSize = info.blockSize;
+    this.blocks = info.nsze;
+    this.size = info.nsze * BigInt(info.blockSize);
+    this.nsze = Number(info.nsze);
+  }
+
+  /** Reads `blocks` blocks from `lba` into buffer (DMA memory of this device). */
+  async read(lba: number | bigint, blocks: number, buffer: Uint8Array, options: TransferOptions = {}): Promise<void> {
+    await this.transfer(NvmOpcode.Read, lba, blocks, buffer, 0, options.sgl);
+  }
+
+  /** Writes `blocks` blocks from buffer to `lba`. */
+  async write(lba: number | bigint, blocks: number, buffer: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    await this.transfer(NvmOpcode.Write, lba, blocks, buffer, options.fua ? RW_FUA : 0, options.sgl);
+  }
+
+  /**
+   * Compares the blocks on the medium with buffer (Compare, ONCS bit 0). Resolves true
+   * when equal, false on Compare Failure; other errors reject.
+   */
+  async compare(lba: number | bigint, blocks: number, buffer: Uint8Array, options: TransferOptions = {}): Promise<boolean> {
+    this.requireOncs(ONCS.Compare, 'Compare');
+    try {
+      await this.transfer(NvmOpcode.Compare, lba, blocks, buffer, 0, options.sgl);
+      return true;
+    } catch (err) {
+      if (hasCode(err, 'ERR_NVME_COMPARE_FAILURE')) return false;
+      throw err;
+    }
+  }
+
+  /** Reads buffer.byteLength bytes from byte offset (both multiples of the block size). */
+  readAt(offset: number | bigint, buffer: Uint8Array, options: TransferOptions = {}): Promise<void> {
+    const [lba, blocks] = this.bytesToBlocks(offset, buffer.byteLength);
+    return this.read(lba, blocks, buffer, options);
+  }
+
+  /** Writes buffer to byte offset (both multiples of the block size). */
+  writeAt(offset: number | bigint, buffer: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    const [lba, blocks] = this.bytesToBlocks(offset, buffer.byteLength);
+    return this.write(lba, blocks, buffer, options);
+  }
+
+  /** Flush: commits the volatile write cache to non-volatile media. */
+  async flush(): Promise<void> {
+    const p = newPending();
+    p.name = `Flush of nsid ${this.nsid}`;
+    p.fill = (u32, sqe, cid) => sqeFlush(u32, sqe, cid, this.nsid);
+    await this.ctrl.ioQueue().run(p);
+  }
+
+  /** Write Zeroes (ONCS bit 3); with deallocate the controller may deallocate the blocks too. */
+  async writeZeroes(lba: number | bigint, blocks: number, options: { deallocate?: boolean; fua?: boolean } = {}): Promise<void> {
+    this.requireOncs(ONCS.WriteZeroes, 'Write Zeroes');
+    const slba = this.checkRange(lba, blocks);
+    const p = newPending();
+    p.opcode = NvmOpcode.WriteZeroes;
+    p.nsid = this.nsid;
+    p.slba = slba;
+    p.total = blocks;
+    p.maxBlocks = MAX_NLB;
+    p.cdw12 = (options.deallocate ? WRITE_ZEROES_DEAC : 0) | (options.fua ? RW_FUA : 0);
+    await this.ctrl.ioQueue().run(p);
+  }
+
+  /** Dataset Management with the Deallocate attribute (ONCS bit 2): "trim" the ranges. */
+  async deallocate(ranges: LbaRange[]): Promise<void> {
+    this.requireOncs(ONCS.DatasetManagement, 'Dataset Management');
+    if (!Array.isArray(ranges) || ranges.length === 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
+    const checked = ranges.map((r) => [this.checkRange(r.lba, r.blocks), r.blocks] as const);
+    for (let i = 0; i < checked.length; i += MAX_DSM_RANGES) {
+      const part = checked.slice(i, i + MAX_DSM_RANGES);
+      const mem = this.ctrl.allocBuffer(part.length * DSM_RANGE_SIZE);
+      try {
+        part.forEach(([lba, n], k) => writeDsmRange(mem.view, k * DSM_RANGE_SIZE, lba, n));
+        const iova = Number(mem.iova);
+        const q = this.ctrl.ioQueue();
+        const p = newPending();
+        p.name = `Dataset Management (deallocate ${part.length} ranges) of nsid ${this.nsid}`;
+        p.fill = (u32, sqe, cid) => {
+          sqeDatasetManagement(u32, sqe, cid, this.nsid, part.length, DSM_AD);
+          setPrps(u32, sqe, iova, part.length * DSM_RANGE_SIZE, this.ctrl.pageSize, q.qp.prpList(cid));
+        };
+        await q.run(p);
+      } finally {
+        mem.release();
+      }
+    }
+  }
+
+  // ---- checks ------------------------------------------------------------------------
+
+  private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, sgl: boolean | undefined): Promise<number> {
+    const slba = this.checkRange(lba, blocks);
+    const useSgl = sgl ?? this.ctrl.useSgl;
+    if (useSgl && (this.ctrl.identify.sgls & 3) === 0) {
+      throw new VfioError({ code: 'ERR_NVME_SGL_UNSUPPORTED', message: `${this.ctrl.address} does not support SGLs (SGLS = ${this.ctrl.identify.sgls})`, hint: 'Use PRPs (leave sgl off).' });
+    }
+    const iova = this.checkBuffer(buffer, blocks, useSgl);
+    const p: Pending = newPending();
+    p.opcode = opcode;
+    p.nsid = this.nsid;
+    p.slba = slba;
+    p.total = blocks;
+    p.maxBlocks = Math.min(MAX_NLB, Math.max(1, Math.floor(this.ctrl.maxTransfer / this.blockSize)));
+    p.iova = iova;
+    p.blockSize = this.blockSize;
+    p.cdw12 = cdw12;
+    p.sgl = useSgl;
+    return this.ctrl.ioQueue().run(p);
+  }
+
+  /** Checks an LBA range against NSZE; returns the LBA as a number. */
+  private checkRange(lba: number | bigint, blocks: number): number {
+    if (!Number.isInteger(blocks) || blocks < 1) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid block count ${String(blocks)} (expected an integer >= 1)` });
+    }
+    const n = typeof lba === 'bigint' ? Number(lba) : lba;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid LBA ${String(lba)} (expected a non-negative integer)` });
+    }
+    if (n + blocks > this.nsze) {
+      throw new VfioError({
+        code: 'ERR_NVME_LBA_OUT_OF_RANGE',
+        message: `LBA ${n} + ${blocks} blocks is beyond the end of namespace ${this.nsid} (NSZE ${this.nsze} blocks of ${this.blockSize} bytes)`,
+        hint: `Valid LBAs are 0 to ${this.nsze - 1}.`,
+        device: this.ctrl.address,
+        details: { nsid: this.nsid, lba: n, blocks, nsze: this.nsze },
+      });
+    }
+    if (this.info.metadataSize > 0) {
+      throw new VfioError({
+        code: 'ERR_NVME_METADATA_UNSUPPORTED',
+        message: `namespace ${this.nsid} is formatted with ${this.info.metadataSize} bytes of metadata per block, which this driver does not handle`,
+        hint: 'Format the namespace to an LBA format without metadata (admin.formatNvm).',
+      });
+    }
+    return n;
+  }
+
+  /** Checks that buffer is DMA memory of this device, large enough and aligned; returns its IOVA. */
+  private checkBuffer(buffer: Uint8Array, blocks: number, sgl: boolean): number {
+    if (!ArrayBuffer.isView(buffer)) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `the buffer must be a Uint8Array of DMA memory, got ${typeof buffer}`, hint: 'Allocate it with controller.allocBuffer(size) and pass its .bytes.' });
+    }
+    const need = blocks * this.blockSize;
+    if (buffer.byteLength < need) {
+      throw new VfioError({
+        code: 'ERR_NVME_BUFFER_TOO_SMALL',
+        message: `the buffer holds ${buffer.byteLength} bytes; ${blocks} blocks of ${this.blockSize} bytes need ${need}`,
+        hint: 'Pass a larger buffer or fewer blocks.',
+        details: { size: buffer.byteLength, need },
+      });
+    }
+    const iova = this.ctrl.device.dma.translate(buffer);
+    if (iova === undefined) {
+      throw new VfioError({
+        code: 'ERR_NVME_BUFFER_NOT_DMA',
+        message: 'the buffer is not DMA memory of this device, so the controller cannot reach it',
+        hint: 'Allocate I/O buffers with controller.allocBuffer(size) (or device.dma.alloc) and pass mem.bytes or a subarray of it.',
+      });
+    }
+    const n = Number(iova);
+    if (!sgl && n % 4 !== 0) {
+      throw new VfioError({
+        code: 'ERR_NVME_BUFFER_MISALIGNED',
+        message: `the buffer starts at IOVA 0x${n.toString(16)}, which is not dword aligned as PRP entries require`,
+        hint: 'Start the buffer at a multiple of 4 bytes (best: of the page size), or use { sgl: true }.',
+        details: { iova: n },
+      });
+    }
+    return n;
+  }
+
+  private bytesToBlocks(offset: number | bigint, length: number): [number, number] {
+    const off = Number(offset);
+    if (!Number.isSafeInteger(off) || off < 0 || off % this.blockSize !== 0 || length % this.blockSize !== 0 || length === 0) {
+      throw new VfioError({
+        code: 'ERR_MISALIGNED',
+        message: `byte offset ${String(offset)} and length ${length} must be non-zero multiples of the block size ${this.blockSize}`,
+        hint: 'Use read/write with LBAs, or align offset and length to the block size.',
+      });
+    }
+    return [off / this.blockSize, length / this.blockSize];
+  }
+
+  private requireOncs(bit: number, name: string): void {
+    if ((this.ctrl.identify.oncs & bit) === 0) {
+      throw new VfioError({
+        code: 'ERR_NVME_UNSUPPORTED_COMMAND',
+        message: `${this.ctrl.address} does not support ${name} (Identify Controller ONCS = 0x${this.ctrl.identify.oncs.toString(16)})`,
+        hint: `Check controller.identify.oncs before using ${name}.`,
+      });
+    }
+  }
+}

@@ -1,0 +1,291 @@
+// A submission/completion queue pair in DMA memory: the driver's hot path.
+// NVM Express Base Specification 2.0, §3.3.1 "Memory-based Transport Queue Model".
+//
+// The host writes a 64-byte entry at the SQ tail and advances the tail; the controller
+// learns of new entries only when the host writes the new tail to SQyTDBL. Posting and
+// ringing are separate calls, so that any number of entries can go with one doorbell
+// write. The controller writes 16-byte entries into the CQ, flipping the Phase Tag each
+// time it wraps; the host consumes entries whose tag matches the phase it expects, and
+// writes the new head to CQyHDBL so the controller may reuse the slots. Each CQE also
+// carries SQHD, how far the controller has consumed the SQ.
+//
+// Reaping runs in C (nvmeCqPoll in native/src/nvme_queue.cc): one N-API call per batch.
+// Nothing here allocates per command: CIDs come from a free list, PRP lists are
+// preallocated per CID, and completions land in one preallocated Uint32Array.
+
+import { native, VfioError, type DmaAllocator, type DmaMemory, type Region, type Vector } from '@vfio-node/core';
+import { SQE_DWORDS, SQE_SIZE, sqeReadWrite } from './commands.js';
+import { CQE_SIZE } from './status.js';
+import { setPrps, setSglDataBlock } from './prp.js';
+import { RequestTable } from './request.js';
+import { cqHeadDoorbell, sqTailDoorbell } from './registers.js';
+
+// The two hot-path entry points of the native addon, looked up once. (They are read
+// from the addon object itself when the package's named exports do not list them.)
+type HotPath = Pick<typeof native, 'nvmeCqPoll' | 'nvmeSqRing'>;
+const binding: HotPath = typeof native.nvmeCqPoll === 'function' ? native : (native as unknown as { default: HotPath }).default;
+const nvmeCqPoll = binding.nvmeCqPoll;
+const nvmeSqRing = binding.nvmeSqRing;
+
+/** How a queue pair learns of completions. */
+export type CompletionMode = 'poll' | 'interrupt';
+
+/** Called for each completion reaped by poll(): the CID, the status (0 = success), DW0 and the caller's tag. */
+export type CompletionHandler = (cid: number, status: number, dw0: number, tag: number) => void;
+
+export interface QueuePairInit {
+  /** Queue identifier: 0 is the admin queue pair. */
+  qid: number;
+  /** Entries per queue (the SQ and CQ have the same size here). At most CAP.MQES + 1. */
+  depth: number;
+  /** CAP.DSTRD. */
+  dstrd: number;
+  /** Memory page size (CC.MPS) in bytes. */
+  pageSize: number;
+  /** The largest transfer one command may carry (MDTS), to size the PRP lists. */
+  maxTransfer: number;
+  dma: DmaAllocator;
+  /** BAR0; it must be mapped as a whole (the doorbells are written through its mapping). */
+  bar: Region;
+  completion: CompletionMode;
+}
+
+export class QueuePair {
+  readonly qid: number;
+  readonly depth: number;
+  readonly completion: CompletionMode;
+  /** The SQ and CQ rings. */
+  readonly sq: DmaMemory;
+  readonly cq: DmaMemory;
+  /** IOVAs of the rings as numbers (for Create I/O SQ/CQ, ASQ and ACQ). */
+  readonly sqIova: number;
+  readonly cqIova: number;
+  /** Byte offsets of SQyTDBL and CQyHDBL in BAR0. */
+  readonly sqDoorbell: number;
+  readonly cqDoorbell: number;
+  /** Per-CID state. At most depth - 1 commands are outstanding (a full queue keeps one slot empty). */
+  readonly requests: RequestTable;
+  /** [CQ head, expected phase], shared with the C loop. The phase starts at 1: the CQ memory is zeroed. */
+  readonly cqState = new Uint32Array([0, 1]);
+  /** Completions of the last poll(): 4 words each, [cid, status, sqhd, dw0]. */
+  readonly completions: Uint32Array;
+  /** The SQ head as last reported by the controller (CQE.SQHD). */
+  sqHead = 0;
+  /** Called for every completion poll() reaps. Set it once; it is not a per-command callback. */
+  onComplete: CompletionHandler | null = null;
+  /** Called for each outstanding command failed by a controller reset or removal (when no promise layer owns this pair). */
+  onFail: ((cid: number, tag: number, err: Error) => void) | null = null;
+  /** The MSI-X vector of this CQ in interrupt mode. */
+  vector: Vector | null = null;
+  /** Current timer tick (advanced by the controller's watchdog). */
+  epoch = 0;
+  /** Memory page size (CC.MPS) in bytes, the unit of PRP entries. */
+  readonly pageSize: number;
+
+  private readonly sqU32: Uint32Array;
+  /** The CQ as dwords, read with Atomics.load so that every check really reads memory the controller writes. */
+  private readonly cqI32: Int32Array;
+  private readonly barBuffer: ArrayBuffer;
+  private tail = 0;
+  private ringedTail = 0;
+  private released = false;
+
+  constructor(init: QueuePairInit) {
+    this.qid = init.qid;
+    this.depth = init.depth;
+    this.completion = init.completion;
+    this.pageSize = init.pageSize;
+    const mapping = init.bar.mapping;
+    if (!mapping) {
+      throw new VfioError({
+        code: 'ERR_NVME_BAR_NOT_MAPPED',
+        message: 'BAR0 of the NVMe controller is not mapped as a whole, so its doorbells cannot be written from the hot path',
+        hint: 'The kernel did not allow an mmap of the whole BAR (sparse mmap areas); a kernel with VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (4.16+) allows it.',
+      });
+    }
+    this.barBuffer = mapping.buffer;
+    this.sqDoorbell = sqTailDoorbell(init.qid, init.dstrd);
+    this.cqDoorbell = cqHeadDoorbell(init.qid, init.dstrd);
+    this.sq = init.dma.alloc(init.depth * SQE_SIZE, { align: init.pageSize });
+    try {
+      this.cq = init.dma.alloc(init.depth * CQE_SIZE, { align: init.pageSize });
+      try {
+        this.requests = new RequestTable(init.dma, init.depth - 1, init.maxTransfer, init.pageSize);
+      } catch (err) {
+        this.cq.release();
+        throw err;
+      }
+    } catch (err) {
+      this.sq.release();
+      throw err;
+    }
+    this.sqIova = Number(this.sq.iova);
+    this.cqIova = Number(this.cq.iova);
+    this.sqU32 = new Uint32Array(this.sq.bytes.buffer, this.sq.bytes.byteOffset, (init.depth * SQE_SIZE) / 4);
+    this.cqI32 = new Int32Array(this.cq.bytes.buffer, this.cq.bytes.byteOffset, (init.depth * CQE_SIZE) / 4);
+    this.completions = new Uint32Array(4 * init.depth);
+  }
+
+  /** Commands submitted and not yet completed. */
+  get outstanding(): number {
+    return this.requests.ids.count - this.requests.ids.available;
+  }
+
+  /** True when a command can be submitted now (a CID is free). */
+  get canSubmit(): boolean {
+    return this.requests.ids.available > 0;
+  }
+
+  /** Entries posted but not yet announced with ring(). */
+  get unrung(): number {
+    return (this.tail - this.ringedTail + this.depth) % this.depth;
+  }
+
+  /**
+   * Takes a CID and the SQ slot at the tail. Returns the CID; the entry's dword index is
+   * tail * 16 (see slot()). Throws ERR_NVME_QUEUE_FULL when no CID is free.
+   */
+  private claim(tag: number, opcode: number): number {
+    const r = this.requests;
+    const cid = r.ids.acquire();
+    if (cid < 0) throw queueFull(this.qid, this.depth);
+    r.tags[cid] = tag;
+    r.epoch[cid] = this.epoch;
+    r.state[cid] = 1;
+    r.opcode[cid] = opcode;
+    return cid;
+  }
+
+  private advance(): void {
+    if (++this.tail === this.depth) this.tail = 0;
+  }
+
+  /**
+   * Posts an NVM Read/Write/Compare (or any command with SLBA/NLB and a data buffer):
+   * `length` bytes at IOVA `iova`, described with PRPs (or one SGL Data Block when sgl).
+   * `length` 0 means no data pointer (Write Zeroes). Returns the CID. Does not ring.
+   */
+  submitIo(opcode: number, nsid: number, slba: number, nlb: number, iova: number, length: number, tag: number, cdw12Flags = 0, sgl = false): number {
+    const cid = this.claim(tag, opcode);
+    const sqe = this.tail * SQE_DWORDS;
+    const u32 = this.sqU32;
+    sqeReadWrite(u32, sqe, opcode, cid, nsid, slba, nlb, cdw12Flags);
+    if (length > 0) {
+      try {
+        if (sgl) setSglDataBlock(u32, sqe, iova, length);
+        else setPrps(u32, sqe, iova, length, this.pageSize, this.requests.prpLists[cid]!);
+      } catch (err) {
+        this.unclaim(cid);
+        throw err;
+      }
+    }
+    this.advance();
+    return cid;
+  }
+
+  /**
+   * Posts any command: fill(u32, sqe, cid) writes the entry at dword sqe of u32 (start with
+   * sqeInit). For admin commands and rare I/O commands; the I/O hot path uses submitIo.
+   */
+  submitCommand(fill: (u32: Uint32Array, sqe: number, cid: number) => void, tag: number): number {
+    const cid = this.claim(tag, 0);
+    const sqe = this.tail * SQE_DWORDS;
+    try {
+      fill(this.sqU32, sqe, cid);
+    } catch (err) {
+      this.unclaim(cid);
+      throw err;
+    }
+    this.requests.opcode[cid] = this.sqU32[sqe]! & 0xff;
+    this.advance();
+    return cid;
+  }
+
+  /** The PRP list pages reserved for a CID (for submitCommand fills that need a list). */
+  prpList(cid: number) {
+    return this.requests.prpLists[cid]!;
+  }
+
+  private unclaim(cid: number): void {
+    this.requests.state[cid] = 0;
+    this.requests.ids.release(cid);
+  }
+
+  /** Writes the SQ tail doorbell if entries were posted since the last ring. */
+  ring(): void {
+    if (this.tail === this.ringedTail) return;
+    nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail);
+    this.ringedTail = this.tail;
+  }
+
+  /**
+   * Reaps up to max completions (one C call, one CQ head doorbell write), frees their
+   * CIDs and calls onComplete for each. Returns the number reaped.
+   */
+  poll(max = this.depth): number {
+    // The common case when polling is "nothing yet": answer it in JavaScript, without
+    // crossing into native code.
+    if (!this.hasCompletion()) return 0;
+    const c = this.completions;
+    const n = nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max);
+    const r = this.requests;
+    const count = r.ids.count;
+    const handler = this.onComplete;
+    for (let i = 0, at = 0; i < n; i++, at += 4) {
+      const cid = c[at]!;
+      this.sqHead = c[at + 2]!;
+      // A CID we do not hold (already failed by a reset, or a controller bug): drop it.
+      if (cid >= count || r.state[cid] === 0) continue;
+      r.state[cid] = 0;
+      r.ids.release(cid);
+      if (handler !== null) handler(cid, c[at + 1]!, c[at + 3]!, r.tags[cid]!);
+    }
+    return n;
+  }
+
+  /** Whether the entry at the CQ head is posted (cheap check, no doorbell). */
+  hasCompletion(): boolean {
+    const dw3 = Atomics.load(this.cqI32, this.cqState[0]! * 4 + 3);
+    return ((dw3 >>> 16) & 1) === this.cqState[1];
+  }
+
+  /**
+   * Forgets every outstanding command and empties both rings, as after a controller
+   * reset (the controller forgets its queues then too). Calls fail(cid, tag) for each.
+   */
+  reset(fail?: (cid: number, tag: number) => void): void {
+    const r = this.requests;
+    for (let cid = 0; cid < r.ids.count; cid++) {
+      if (r.state[cid] !== 0) {
+        r.state[cid] = 0;
+        fail?.(cid, r.tags[cid]!);
+      }
+    }
+    r.ids.reset();
+    this.sq.bytes.fill(0);
+    this.cq.bytes.fill(0);
+    this.tail = 0;
+    this.ringedTail = 0;
+    this.sqHead = 0;
+    this.cqState[0] = 0;
+    this.cqState[1] = 1;
+  }
+
+  /** Frees the ring and PRP list memory. The controller must no longer use the queues. Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.requests.release();
+    this.cq.release();
+    this.sq.release();
+  }
+}
+
+function queueFull(qid: number, depth: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_QUEUE_FULL',
+    message: `queue pair ${qid} has all ${depth - 1} command identifiers outstanding`,
+    hint: 'Poll for completions before submitting more, or create the queue pair with a larger depth.',
+    details: { qid, depth },
+  });
+}
