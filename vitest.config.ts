@@ -12,6 +12,7 @@ const alias = {
   '@vfio-node/runtime': src('./packages/runtime/src/index.ts'),
   '@vfio-node/nvme': src('./drivers/nvme/src/index.ts'),
   '@vfio-node/virtio-net': src('./drivers/virtio-net/src/index.ts'),
+  '@vfio-node/bench': src('./bench/src/index.ts'),
 };
 
 export default defineConfig({

@@ -20,6 +20,7 @@ const commands: Record<string, CommandEntry> = {
   doctor: { summary: 'check every precondition, with the fix for each', load: () => import('./commands/doctor.js') },
   info: { summary: 'regions, interrupts and capabilities of a device through VFIO', load: () => import('./commands/info.js') },
   lab: { summary: 'boot the QEMU lab and run a command inside (lab run -- CMD)', load: () => import('./commands/lab.js') },
+  bench: { summary: 'fio-compatible benchmark on an NVMe namespace (the lab when no device is named)', load: () => import('./commands/bench.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
 };
 
