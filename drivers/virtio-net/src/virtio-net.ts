@@ -2,7 +2,7 @@
 // driven from userspace through VFIO. open() is the initialization sequence of §3.1.1,
 // one step per comment; the queues (queue.ts) are the hot path.
 
-import { Device, toPciAddress, type PciAddressLike, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
+import { Device, native, toPciAddress, type PciAddressLike, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
 import { parseVirtioCaps } from './pci-caps.js';
 import { VirtioPciTransport } from './transport.js';
 import { DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';
@@ -332,6 +332,9 @@ export class VirtioNet implements Disposable {
   async wait(q: RxQueue | TxQueue, timeoutMs = 1000): Promise<boolean> {
     const v = this.queueVectors[q.vq];
     if (!v) throw new VfioError({ code: 'ERR_VIRTIO_NO_INTERRUPTS', message: `${this.address} was opened in polling mode`, hint: "Open it with interrupts: 'msix'.", device: this.address });
+    // Forget interrupts that fired while we were not waiting (the device may ignore the
+    // suppression hint, §2.7.7): the count left in the eventfd would wake us at once.
+    native.eventfdRead(v.fd);
     if (q.ring.enableInterrupts()) {
       q.ring.disableInterrupts();
       return true;
