@@ -5,7 +5,7 @@
 // unmapped, descriptors closed.
 
 import type { Logger } from 'pino';
-import { native, type DeviceInfo, type RegionInfo } from './native.js';
+import { native, type DeviceInfo, type Mapping, type RegionInfo } from './native.js';
 import { hasCode, noIommuGroup, noSuchDevice, notBoundToVfio, VfioError } from './errors.js';
 import { logger as rootLogger } from './logging.js';
 import { registerCleanup } from './lifecycle.js';
@@ -136,6 +136,16 @@ export class Device implements Disposable {
     });
   }
 
+  /**
+   * BAR n as plain data, for a worker thread to map the same registers (its doorbells)
+   * with mapSharedBar(): the device fd is shared by every thread of the process.
+   */
+  shareBar(n: number): SharedBar {
+    const r = this.bar(n);
+    if (!r.mapping) throw new VfioError({ code: 'ERR_REGION_NOT_MAPPED', message: `${this.address} BAR${n} cannot be mapped as a whole`, device: this.address });
+    return { fd: this.fd, offset: r.info.offset, size: r.size, address: this.address, bar: n };
+  }
+
   /** VFIO_DEVICE_RESET (function-level reset or what the kernel has for this device). */
   reset(): void {
     this.checkOpen();
@@ -185,6 +195,21 @@ export class Device implements Disposable {
   private checkOpen(): void {
     if (this.isClosed) throw new VfioError({ code: 'ERR_CLOSED', message: `device ${this.address} is closed`, device: this.address });
   }
+}
+
+/** A mappable BAR described as plain data (structured-clone safe). */
+export interface SharedBar {
+  fd: number;
+  /** Offset of the region inside the device fd. */
+  offset: bigint;
+  size: number;
+  address: string;
+  bar: number;
+}
+
+/** Maps a BAR shared by another thread of this process. The mapping must be unmapped before the device is closed. */
+export function mapSharedBar(desc: SharedBar): Mapping {
+  return new native.Mapping(desc.fd, desc.offset, desc.size);
 }
 
 /** Checks that the device exists and is bound to vfio-pci; returns its IOMMU group. */
