@@ -61,8 +61,10 @@ fi
 echo $HUGEPAGES > /proc/sys/vm/nr_hugepages
 
 # The host's root, read-only, under a tmpfs overlay: writable inside, gone at power-off.
+# cache=loose: the guest caches what it read (node_modules loads about twice as fast);
+# a host file changed during the run may look stale inside.
 mkdir -p /lower /rw /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /lower || die "cannot mount the host root (9p)"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose host /lower || die "cannot mount the host root (9p)"
 mount -t tmpfs -o mode=0755 rw /rw && mkdir -p /rw/u /rw/w
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/u,workdir=/rw/w overlay /host || die "cannot mount the overlay"
 mount -t proc proc /host/proc

@@ -22,7 +22,7 @@ describe('buildQemuArgs', () => {
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-device', 'intel-iommu,caching-mode=on',
       '-kernel', '/boot/vmlinuz-K', '-initrd', '/cache/initramfs.cpio',
-      '-append', 'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 vfiolab_bind=vfio vfiolab_hugepages=256 vfiolab_ns=1 vfiolab_nics=0',
+      '-append', 'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check vfiolab_bind=vfio vfiolab_hugepages=256 vfiolab_ns=1 vfiolab_nics=0',
       '-chardev', 'socket,id=con,path=/tmp/vfio-lab-x/console.sock', '-device', 'isa-serial,chardev=con,index=0',
       '-chardev', 'socket,id=out,path=/tmp/vfio-lab-x/stdout.sock', '-device', 'isa-serial,chardev=out,index=1',
       '-chardev', 'socket,id=err,path=/tmp/vfio-lab-x/stderr.sock', '-device', 'isa-serial,chardev=err,index=2',
@@ -39,7 +39,7 @@ describe('buildQemuArgs', () => {
     const args = buildQemuArgs(resolveOptions({ nvme: [], nics: 2, memory: '1G', cpus: 1, hugepages: 64, bind: 'kernel' }), { ...paths, accel: 'kvm' });
     expect(args.slice(0, 6)).toEqual(['-M', 'q35,kernel-irqchip=split', '-accel', 'kvm', '-cpu', 'host']);
     expect(args.slice(6, 10)).toEqual(['-smp', '1', '-m', '1024M']);
-    expect(args).toContain('console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 vfiolab_bind=kernel vfiolab_hugepages=64 vfiolab_ns=0 vfiolab_nics=2');
+    expect(args).toContain('console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check vfiolab_bind=kernel vfiolab_hugepages=64 vfiolab_ns=0 vfiolab_nics=2');
     expect(args.slice(-8)).toEqual([
       '-netdev', 'hubport,id=net0,hubid=0',
       '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,disable-legacy=on,iommu_platform=on',
@@ -100,7 +100,7 @@ describe('nvmeArgs', () => {
 describe('kernelCommandLine', () => {
   it('counts every namespace for the kernel-bound wait', () => {
     expect(kernelCommandLine(resolveOptions({ nvme: ['namespaces=3', ''], bind: 'kernel', hugepages: 0 }))).toBe(
-      'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 vfiolab_bind=kernel vfiolab_hugepages=0 vfiolab_ns=4 vfiolab_nics=0',
+      'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check vfiolab_bind=kernel vfiolab_hugepages=0 vfiolab_ns=4 vfiolab_nics=0',
     );
   });
 });

@@ -54,6 +54,9 @@ export function kernelCommandLine(opts: ResolvedLabOptions): string {
     'intel_iommu=on',
     'iommu=pt',
     'panic=-1',
+    // A loaded host makes the emulated timer look dead to check_timer(), which panics with
+    // interrupt remapping on ("timer doesn't work through Interrupt-remapped IO-APIC").
+    'no_timer_check',
     `vfiolab_bind=${opts.bind}`,
     `vfiolab_hugepages=${opts.hugepages}`,
     `vfiolab_ns=${namespaces}`,
