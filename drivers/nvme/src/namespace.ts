@@ -83,13 +83,13 @@ export class Namespace {
   }
 
   /** Reads buffer.byteLength bytes from byte offset (both multiples of the block size). */
-  readAt(offset: number | bigint, buffer: Uint8Array, options: TransferOptions = {}): Promise<void> {
+  async readAt(offset: number | bigint, buffer: Uint8Array, options: TransferOptions = {}): Promise<void> {
     const [lba, blocks] = this.bytesToBlocks(offset, buffer.byteLength);
     return this.read(lba, blocks, buffer, options);
   }
 
   /** Writes buffer to byte offset (both multiples of the block size). */
-  writeAt(offset: number | bigint, buffer: Uint8Array, options: WriteOptions = {}): Promise<void> {
+  async writeAt(offset: number | bigint, buffer: Uint8Array, options: WriteOptions = {}): Promise<void> {
     const [lba, blocks] = this.bytesToBlocks(offset, buffer.byteLength);
     return this.write(lba, blocks, buffer, options);
   }

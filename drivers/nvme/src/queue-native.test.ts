@@ -1,0 +1,84 @@
+// The C completion loop (native/src/nvme_queue.cc) against a completion queue the test
+// writes itself, in plain memory: phase tags, wrap-around, batching, the single CQ head
+// doorbell write, and the argument checks.
+import { describe, expect, it } from 'vitest';
+import { native } from '@vfio-node/core';
+
+type Hot = { nvmeCqPoll: typeof native.nvmeCqPoll; nvmeSqRing: typeof native.nvmeSqRing };
+const hot: Hot = typeof native.nvmeCqPoll === 'function' ? native : (native as unknown as { default: Hot }).default;
+
+const DEPTH = 4;
+const CQ1HDBL = 0x100c;
+
+function setup() {
+  const cq = new Uint8Array(16 * DEPTH);
+  const state = new Uint32Array([0, 1]);
+  const bar = new ArrayBuffer(0x2000);
+  const out = new Uint32Array(4 * DEPTH);
+  return { cq, state, bar, out, regs: new Uint32Array(bar) };
+}
+
+/** Posts a CQE the way a controller does: DW0, SQHD/SQID, then CID + phase + status. */
+function post(cq: Uint8Array, slot: number, cid: number, status: number, phase: number, sqhd: number, dw0 = 0) {
+  const v = new DataView(cq.buffer, cq.byteOffset + slot * 16, 16);
+  v.setUint32(0, dw0, true);
+  v.setUint16(8, sqhd, true);
+  v.setUint16(10, 1, true);
+  v.setUint16(12, cid, true);
+  v.setUint16(14, (status & 0xfffe) | phase, true);
+}
+
+describe('nvmeCqPoll', () => {
+  it('reaps posted entries by phase tag and writes the head doorbell once', () => {
+    const { cq, state, bar, out, regs } = setup();
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH)).toBe(0);
+    expect(regs[CQ1HDBL / 4]).toBe(0);
+    post(cq, 0, 5, 0, 1, 1, 0xabcd);
+    post(cq, 1, 6, 0x4100, 1, 2); // LBA Out of Range, DNR
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH)).toBe(2);
+    expect([...out.subarray(0, 8)]).toEqual([5, 0, 1, 0xabcd, 6, 0x4100, 2, 0]);
+    expect([...state]).toEqual([2, 1]);
+    expect(regs[CQ1HDBL / 4]).toBe(2);
+  });
+
+  it('wraps, flips the expected phase, and honours max', () => {
+    const { cq, state, bar, out, regs } = setup();
+    for (let i = 0; i < DEPTH; i++) post(cq, i, 10 + i, 0, 1, i + 1);
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, 3)).toBe(3);
+    expect([...state]).toEqual([3, 1]);
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH)).toBe(1);
+    expect(out[0]).toBe(13);
+    expect([...state]).toEqual([0, 0]);
+    expect(regs[CQ1HDBL / 4]).toBe(0);
+    // Old entries still carry phase 1: nothing new until the controller writes phase 0.
+    regs[CQ1HDBL / 4] = 0xdead;
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH)).toBe(0);
+    expect(regs[CQ1HDBL / 4]).toBe(0xdead);
+    post(cq, 0, 20, 0, 0, 1);
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH)).toBe(1);
+    expect(out[0]).toBe(20);
+    expect([...state]).toEqual([1, 0]);
+  });
+
+  it('checks every argument and throws instead of touching memory out of range', () => {
+    const { cq, state, bar, out } = setup();
+    expect(() => hot.nvmeCqPoll(cq, state, bar, 0x2000, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeCqPoll(cq, state, bar, 0x1002, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_MISALIGNED' }));
+    expect(() => hot.nvmeCqPoll(new Uint8Array(24), state, bar, CQ1HDBL, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, new Uint32Array(4), 2)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeCqPoll(cq, new Uint32Array([DEPTH, 1]), bar, CQ1HDBL, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeCqPoll(cq, new Uint32Array([0, 2]), bar, CQ1HDBL, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeCqPoll(cq, new Int32Array(2) as unknown as Uint32Array, bar, CQ1HDBL, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => hot.nvmeCqPoll(cq, state, new Uint8Array(8) as unknown as ArrayBuffer, CQ1HDBL, out, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+  });
+});
+
+describe('nvmeSqRing', () => {
+  it('writes the tail to the doorbell and checks the offset', () => {
+    const bar = new ArrayBuffer(0x2000);
+    hot.nvmeSqRing(bar, 0x1008, 17);
+    expect(new Uint32Array(bar)[0x1008 / 4]).toBe(17);
+    expect(() => hot.nvmeSqRing(bar, 0x2000, 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeSqRing(bar, 0x1008, 70000)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+});
