@@ -29,3 +29,4 @@ export { qemuImgBenchCommand, parseQemuImgBench, qemuImgBenchResult, type QemuIm
 export { ourPeerResult, formatCompareTable, compareJson, ratios } from './peers/compare.js';
 export type { PeerResult, PeerDirection } from './peers/peer.js';
 export { runBench, USAGE, type BenchHost } from './run.js';
+export { NvmeTarget } from './nvme-target.js';

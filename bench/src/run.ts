@@ -30,6 +30,14 @@ export interface BenchHost {
   runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; status: number }>;
   /** Aborts the run (Ctrl-C); the results so far are still reported. */
   signal?: AbortSignal;
+  /** Closes the controllers our jobs opened, so that a peer can take the device. */
+  releaseDevices?(): Promise<void>;
+  /**
+   * For --compare=kernel without --kernel-device: hands the device to the kernel's nvme
+   * driver and returns the namespace's block device (/dev/nvme0n1); restoreDevice gives it back to vfio-pci.
+   */
+  kernelDevice?(spec: NvmeTargetSpec): Promise<string>;
+  restoreDevice?(spec: NvmeTargetSpec): Promise<void>;
 }
 
 export const USAGE = `usage: vfio-node bench [OPTIONS] [JOBFILE...]
@@ -80,7 +88,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     specs.set(j.index, parseFilename(j.options.filename));
   }
   if (cl.compare.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
-  if (cl.compare.includes('kernel') && !kernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
+  if (cl.compare.includes('kernel') && !kernelDevice && !host.kernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
 
   const normal = cl.outputFormat.includes('normal');
   const out: string[] = [];
@@ -109,6 +117,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     const peers: PeerResult[] = [];
     const first = jobs.find((j) => specs.has(j.index))!;
     const o = first.options;
+    await host.releaseDevices?.();
     if (cl.compare.includes('qemu')) {
       const spec = specs.get(first.index)!;
       if (rwHasReads(o.rw) && rwHasWrites(o.rw)) host.stderr.write('vfio-node bench: qemu-img bench cannot mix reads and writes; skipping the qemu peer\n');
@@ -122,9 +131,16 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
       }
     }
     if (cl.compare.includes('kernel')) {
-      const cmd = kernelFioCommand(o, kernelDevice!, kernelIoengine);
-      const r = await host.runCommand(cmd);
-      peers.push(parseKernelFioJson(r.stdout, cmd));
+      const spec = specs.get(first.index)!;
+      const rebind = !kernelDevice;
+      const dev = kernelDevice ?? (await host.kernelDevice!(spec));
+      try {
+        const cmd = kernelFioCommand(o, dev, kernelIoengine);
+        const r = await host.runCommand(cmd);
+        peers.push(parseKernelFioJson(r.stdout, cmd));
+      } finally {
+        if (rebind) await host.restoreDevice?.(spec);
+      }
     }
     extra = { 'vfio-node compare': compareJson(ours, peers) };
     table = '\nComparison (same job, same boot):\n' + formatCompareTable(ours, peers);

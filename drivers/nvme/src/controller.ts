@@ -20,6 +20,12 @@ export interface NvmeControllerOptions {
   logger?: Logger;
   /** I/O queue pairs created at open; the first serves the namespaces' promise API. Default 1. */
   ioQueues?: number;
+  /**
+   * I/O queue pairs to ask the controller for (Set Features – Number of Queues): room for
+   * pairs created later with createQueuePair, or laid out by worker threads (the runtime).
+   * Default: ioQueues.
+   */
+  maxIoQueues?: number;
   /** Entries per I/O queue (2 .. CAP.MQES + 1). Default 256. */
   queueDepth?: number;
   /** How the I/O queue pairs created at open learn of completions. Default 'poll'. */
@@ -75,6 +81,8 @@ export class NvmeController implements Disposable {
   private adminQp!: QueuePair;
   private adminQueue!: CommandQueue;
   private readonly pairs: IoPair[] = [];
+  /** Queue ids of pairs whose rings another thread owns (createExternalQueuePair). */
+  private readonly externalQids = new Set<number>();
   private readonly namespaces = new Map<number, Namespace>();
   private watchdog: NodeJS.Timeout | null = null;
   private epoch = 0;
@@ -107,6 +115,7 @@ export class NvmeController implements Disposable {
     this.log = device.log.child({ driver: 'nvme' });
     this.options = {
       ioQueues: options.ioQueues ?? 1,
+      maxIoQueues: Math.max(options.maxIoQueues ?? 0, options.ioQueues ?? 1),
       queueDepth: options.queueDepth ?? 256,
       completion: options.completion ?? 'poll',
       adminQueueDepth: options.adminQueueDepth ?? 32,
@@ -159,7 +168,7 @@ export class NvmeController implements Disposable {
 
     // MSI-X before any CQ that interrupts: vector 0 for the admin CQ, vector q for I/O CQ q.
     const msix = this.device.irq.info('msix').count;
-    if (msix > 0) this.vectors = this.device.irq.enableMsix(Math.min(msix, o.ioQueues + 1));
+    if (msix > 0) this.vectors = this.device.irq.enableMsix(Math.min(msix, o.maxIoQueues + 1));
 
     // Step 6: Identify Controller (CNS 01h) – what the controller can do.
     this.identify = await this.admin.identifyController();
@@ -182,7 +191,7 @@ export class NvmeController implements Disposable {
     }
 
     // Step 9: Set Features – Number of Queues. The controller may grant fewer than asked.
-    this.queuesAllocated = await this.admin.setNumberOfQueues(o.ioQueues, o.ioQueues);
+    this.queuesAllocated = await this.admin.setNumberOfQueues(o.maxIoQueues, o.maxIoQueues);
     const n = Math.min(o.ioQueues, this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
     if (n < 1) throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `${this.address} granted no I/O queues`, device: this.address });
 
@@ -312,18 +321,52 @@ export class NvmeController implements Disposable {
    */
   async createQueuePair(options: { depth?: number; completion?: CompletionMode } = {}): Promise<QueuePair> {
     this.checkUsable();
-    const qid = this.pairs.length + 1;
-    const max = Math.min(this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
-    if (qid > max) {
-      throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `the controller granted ${max} I/O queue pairs, all in use`, hint: 'Open the controller with a larger ioQueues.', device: this.address });
-    }
-    const depth = options.depth ?? this.options.queueDepth;
-    if (!Number.isInteger(depth) || depth < 2 || depth > this.cap.maxQueueEntries) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid depth ${depth} (expected 2 to ${this.cap.maxQueueEntries})` });
-    }
+    const qid = this.freeQid();
+    const depth = this.checkDepth(options.depth ?? this.options.queueDepth);
     const qp = await this.createPair(qid, depth, options.completion ?? 'poll');
     this.pairs.push({ qp, queue: null });
     return qp;
+  }
+
+  /**
+   * Creates an I/O CQ and SQ (polled) over rings another thread laid out in DMA memory
+   * (a worker of the runtime owns that queue pair). Returns the queue id.
+   */
+  async createExternalQueuePair(depth: number, sqIova: number, cqIova: number): Promise<number> {
+    this.checkUsable();
+    const qid = this.freeQid();
+    this.checkDepth(depth);
+    this.externalQids.add(qid);
+    try {
+      await this.admin.createIoCq(qid, depth, cqIova, null);
+      await this.admin.createIoSq(qid, depth, sqIova, qid);
+    } catch (err) {
+      this.externalQids.delete(qid);
+      throw err;
+    }
+    return qid;
+  }
+
+  /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7). */
+  async deleteExternalQueuePair(qid: number): Promise<void> {
+    if (!this.externalQids.delete(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
+    if (this.state !== 'open') return;
+    await this.admin.deleteIoSq(qid);
+    await this.admin.deleteIoCq(qid);
+  }
+
+  private freeQid(): number {
+    const max = Math.min(this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
+    const used = new Set([...this.pairs.map((p) => p.qp.qid), ...this.externalQids]);
+    for (let q = 1; q <= max; q++) if (!used.has(q)) return q;
+    throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `the controller granted ${max} I/O queue pairs, all in use`, hint: 'Open the controller with a larger maxIoQueues.', device: this.address });
+  }
+
+  private checkDepth(depth: number): number {
+    if (!Number.isInteger(depth) || depth < 2 || depth > this.cap.maxQueueEntries) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid queue depth ${depth} (expected 2 to ${this.cap.maxQueueEntries}, CAP.MQES + 1)` });
+    }
+    return depth;
   }
 
   /** DMA memory for I/O buffers (page aligned, zeroed). Release it when done. */
@@ -405,7 +448,7 @@ export class NvmeController implements Disposable {
       this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
       this.state = 'open';
       await this.enable();
-      await this.admin.setNumberOfQueues(this.options.ioQueues, this.options.ioQueues);
+      await this.admin.setNumberOfQueues(this.options.maxIoQueues, this.options.maxIoQueues);
       for (const p of this.pairs) {
         const qp = p.qp;
         await this.admin.createIoCq(qp.qid, qp.depth, qp.cqIova, qp.completion === 'interrupt' ? qp.qid : null);

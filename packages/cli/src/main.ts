@@ -3,8 +3,6 @@
 // `run(argv): Promise<number>` (the exit status); they are loaded on demand so that
 // `vfio-node list` never pays for the NVMe driver.
 
-import { VfioError } from '@vfio-node/core';
-
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 interface CommandEntry {
@@ -51,8 +49,10 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Prints an error the way every subcommand does: message, then hint. Returns the exit status. */
 export function reportError(err: unknown): number {
-  if (err instanceof VfioError) {
-    console.error(`vfio-node: ${err.describe()}`);
+  // VfioError and the lab's LabError: a stable code, a message and a hint. Checked by shape,
+  // so that this file loads without the native addon (the lab must work before it is built).
+  if (err instanceof Error && typeof (err as { describe?: unknown }).describe === 'function' && typeof (err as { code?: unknown }).code === 'string') {
+    console.error(`vfio-node: ${(err as Error & { describe(): string }).describe()}`);
     if (process.env.VFIO_NODE_DEBUG) console.error(err.stack);
     return 1;
   }

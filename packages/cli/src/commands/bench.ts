@@ -4,21 +4,64 @@
 // NVMe queue pair each job runs on.
 
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { runBench, type BenchHost, type IoTarget, type NvmeTargetSpec, type ResolvedJob } from '@vfio-node/bench';
-import { VfioError } from '@vfio-node/core';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { NvmeTarget, runBench, type BenchHost, type IoTarget, type NvmeTargetSpec, type ResolvedJob } from '@vfio-node/bench';
+import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
+import { NvmeController } from '@vfio-node/nvme';
+import { main } from '../main.js';
 
-/**
- * Opens one I/O queue pair on the namespace a job names, as an IoTarget.
- * @throws VfioError until the NVMe driver's queue pairs are adapted to IoTarget.
- */
+/** One controller per PCI address, shared by the jobs on it (each job gets its own queue pair). */
+const controllers = new Map<string, Promise<NvmeController>>();
+
+/** Opens one I/O queue pair on the namespace a job names, as an IoTarget. */
 async function openNvme(spec: NvmeTargetSpec, job: ResolvedJob): Promise<IoTarget> {
-  throw new VfioError({
-    code: 'ERR_BENCH_NO_NVME_TARGET',
-    message: `job '${job.options.name}': cannot open ${spec.address} namespace ${spec.nsid}: the NVMe IoTarget adapter is not connected yet`,
-    hint: "Use --ioengine=null to try options and output formats without a device.",
-    device: spec.address,
-  });
+  let ctrl = controllers.get(spec.address);
+  if (!ctrl) {
+    // Enough I/O queues for every job; the driver asks the controller for them at open.
+    ctrl = NvmeController.open(spec.address, { ioQueues: 1, maxIoQueues: 16 });
+    controllers.set(spec.address, ctrl);
+  }
+  return NvmeTarget.open(await ctrl, spec.nsid, job.options.iodepth);
+}
+
+async function releaseDevices(): Promise<void> {
+  for (const c of controllers.values()) (await c).close();
+  controllers.clear();
+}
+
+/** Hands the device to the kernel's nvme driver and waits for the namespace's block device. */
+async function kernelDevice(spec: NvmeTargetSpec): Promise<string> {
+  const { driver } = unbindDevice(spec.address);
+  if (driver !== 'nvme') throw new VfioError({ code: 'ERR_BENCH_KERNEL_PEER', message: `${spec.address} went to ${driver ?? 'no driver'}, not nvme`, hint: 'Load the nvme module (modprobe nvme).', device: spec.address });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const dir = `/sys/bus/pci/devices/${spec.address}/nvme`;
+    const ctrls = existsSync(dir) ? readdirSync(dir) : [];
+    for (const c of ctrls) {
+      const nsDev = readdirSync(`${dir}/${c}`).find((n) => new RegExp(`^nvme\\d+(c\\d+)?n${spec.nsid}$`).test(n));
+      const block = nsDev?.replace(/c\d+n/, 'n');
+      if (block && existsSync(`/dev/${block}`)) return `/dev/${block}`;
+    }
+    if (Date.now() > deadline) throw new VfioError({ code: 'ERR_BENCH_KERNEL_PEER', message: `no block device for ${spec.address} namespace ${spec.nsid} after binding to nvme`, device: spec.address });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function restoreDevice(spec: NvmeTargetSpec): Promise<void> {
+  bindDevice(spec.address);
+}
+
+/** The embedded default: no device named, so run the same command inside the lab on its NVMe. */
+function namesADevice(argv: string[]): boolean {
+  if (argv.some((a) => a.startsWith('--filename') || a === '--ioengine=null' || a === '--help' || a === '-h')) return true;
+  // A job file that names a filename runs where it says.
+  return argv.filter((a) => !a.startsWith('-')).some((f) => existsSync(f) && /^\s*filename\s*=/m.test(readFileSync(f, 'utf8')));
+}
+
+async function runInLab(argv: string[]): Promise<number> {
+  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  console.error('vfio-node bench: no --filename given: running on the lab\'s emulated NVMe (vfio-node lab run)');
+  return main(['lab', 'run', '--nvme', 'size=1G,serial=VFIONODE0', '--', 'sh', '-c', `exec vfio-node bench ${quoted} --filename=\${VFIO_LAB_NVME%% *}/1`]);
 }
 
 /** Runs a peer command, collecting its output whatever its exit status. */
@@ -37,6 +80,7 @@ function runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; s
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (!process.env.VFIO_LAB && !namesADevice(argv)) return runInLab(argv);
   // fio stops on the first Ctrl-C and still prints what it measured; a second one kills.
   const abort = new AbortController();
   const onSigint = () => {
@@ -52,10 +96,14 @@ export async function run(argv: string[]): Promise<number> {
     stderr: process.stderr,
     runCommand,
     signal: abort.signal,
+    releaseDevices,
+    kernelDevice,
+    restoreDevice,
   };
   try {
     return await runBench(argv, host);
   } finally {
+    await releaseDevices();
     process.off('SIGINT', onSigint);
   }
 }
