@@ -21,6 +21,7 @@ Packet apps on virtio-net NICs bound to vfio-pci (the lab's $VFIO_LAB_NICS).
   count ADDR         receive and count frames, check pktgen's sequence numbers
       --count N, --duration SEC, --idle SEC (stop after SEC without frames)
   fwd ADDR ADDR      forward frames between two ports (--duration SEC)
+      --tx-first N     send N frames on each port first (testpmd's --tx-first)
   respond ADDR --ip A.B.C.D
                      answer ARP and ICMP echo for A.B.C.D (--duration SEC)
 
@@ -42,6 +43,7 @@ const options = {
   idle: { type: 'string' },
   'dst-mac': { type: 'string' },
   ip: { type: 'string' },
+  'tx-first': { type: 'string' },
   json: { type: 'boolean' },
   interrupts: { type: 'boolean' },
   batch: { type: 'string' },
@@ -116,14 +118,15 @@ export async function runNet(argv: string[]): Promise<number> {
       }
       case 'count': {
         need(1);
-        const onReady = () => (json ? print({ type: 'ready', port: p[0] }, '') : console.error(`count ${p[0]}: ready`));
+        // On stderr in both modes: a script waits for it before starting a generator.
+        const onReady = () => console.error(`count ${p[0]}: ready`);
         const r = await count({ ...common, address: p[0]!, count: int('count', v.count, 1), idleMs: seconds('idle', v.idle), report: rate, onReady });
         print({ type: 'summary', app: 'count', ...r }, `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s`);
         return 0;
       }
       case 'fwd': {
         need(2);
-        const r = await fwd({ ...common, addresses: [p[0]!, p[1]!], report: rate });
+        const r = await fwd({ ...common, addresses: [p[0]!, p[1]!], txFirst: int('tx-first', v['tx-first'], 0), report: rate });
         for (const d of r.directions) print({ type: 'summary', app: 'fwd', ...d, seconds: r.seconds }, `fwd ${d.from} -> ${d.to}: ${d.packets} frames, ${d.drops} dropped, ${d.mpps.toFixed(3)} Mpps`);
         return 0;
       }

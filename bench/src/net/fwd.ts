@@ -4,11 +4,14 @@
 
 import { copyFrame, VirtioNet, type RxQueue, type TxQueue, type VirtioNetOptions } from '@vfio-node/virtio-net';
 import { RateMeter, type RateSample } from './rate.js';
+import { parseIp, writeUdpFrame } from './frames.js';
 import { BUSY, IDLE, runLoop, type LoopControl } from './loop.js';
 
 export interface FwdOptions extends LoopControl {
   addresses: [string, string];
   batch?: number;
+  /** Like testpmd's --tx-first: send this many 64-byte frames on each port first (default 0). On a hub joining just the two ports they then circulate. */
+  txFirst?: number;
   driver?: VirtioNetOptions;
   report?: (s: RateSample) => void;
 }
@@ -50,6 +53,13 @@ export async function fwd(o: FwdOptions): Promise<FwdResult> {
     b = VirtioNet.open(o.addresses[1], o.driver);
     const nb = b;
     const [rxA, txA, rxB, txB] = [a.rxQueue(0), a.txQueue(0), nb.rxQueue(0), nb.txQueue(0)];
+    if (o.txFirst) {
+      for (const [nic, peer] of [[a, nb], [nb, a]] as const) {
+        const frame = new Uint8Array(64);
+        writeUdpFrame(frame, 0, 64, { srcMac: nic.mac, dstMac: peer.mac, srcIp: parseIp('10.0.0.1'), dstIp: parseIp('10.0.0.2') });
+        nic.send(Array.from({ length: o.txFirst }, () => frame));
+      }
+    }
     const dropsAB = { n: 0 };
     const dropsBA = { n: 0 };
     const start = performance.now();
