@@ -329,25 +329,36 @@ export class NvmeController implements Disposable {
   }
 
   /**
-   * Creates an I/O CQ and SQ (polled) over rings another thread laid out in DMA memory
-   * (a worker of the runtime owns that queue pair). Returns the queue id.
+   * Reserves an I/O queue id for a queue pair whose rings another thread lays out (a
+   * worker of the runtime owns it); create it with createExternalQueuePair.
    */
-  async createExternalQueuePair(depth: number, sqIova: number, cqIova: number): Promise<number> {
+  reserveQueueId(): number {
     this.checkUsable();
     const qid = this.freeQid();
-    this.checkDepth(depth);
     this.externalQids.add(qid);
-    try {
-      await this.admin.createIoCq(qid, depth, cqIova, null);
-      await this.admin.createIoSq(qid, depth, sqIova, qid);
-    } catch (err) {
-      this.externalQids.delete(qid);
-      throw err;
-    }
     return qid;
   }
 
-  /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7). */
+  /** Gives back a queue id reserved and never created. */
+  releaseQueueId(qid: number): void {
+    this.externalQids.delete(qid);
+  }
+
+  /** Creates the I/O CQ and SQ (polled) of a reserved queue id over rings at the given IOVAs (§5.4, §5.5). */
+  async createExternalQueuePair(qid: number, depth: number, sqIova: number, cqIova: number): Promise<void> {
+    this.checkUsable();
+    if (!this.externalQids.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
+    this.checkDepth(depth);
+    await this.admin.createIoCq(qid, depth, cqIova, null);
+    try {
+      await this.admin.createIoSq(qid, depth, sqIova, qid);
+    } catch (err) {
+      await this.admin.deleteIoCq(qid).catch(() => 0);
+      throw err;
+    }
+  }
+
+  /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7) and frees its id. */
   async deleteExternalQueuePair(qid: number): Promise<void> {
     if (!this.externalQids.delete(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
     if (this.state !== 'open') return;

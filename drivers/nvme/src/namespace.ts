@@ -163,8 +163,8 @@ export class Namespace {
     return this.ctrl.ioQueue().run(p);
   }
 
-  /** Checks an LBA range against NSZE; returns the LBA as a number. */
-  private checkRange(lba: number | bigint, blocks: number): number {
+  /** Checks an LBA range against NSZE; returns the LBA as a number (the runtime checks with it too). */
+  checkRange(lba: number | bigint, blocks: number): number {
     if (!Number.isInteger(blocks) || blocks < 1) {
       throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid block count ${String(blocks)} (expected an integer >= 1)` });
     }
@@ -192,7 +192,7 @@ export class Namespace {
   }
 
   /** Checks that buffer is DMA memory of this device, large enough and aligned; returns its IOVA. */
-  private checkBuffer(buffer: Uint8Array, blocks: number, sgl: boolean): number {
+  checkBuffer(buffer: Uint8Array, blocks: number, sgl: boolean): number {
     if (!ArrayBuffer.isView(buffer)) {
       throw new VfioError({ code: 'ERR_INVALID_ARG', message: `the buffer must be a Uint8Array of DMA memory, got ${typeof buffer}`, hint: 'Allocate it with controller.allocBuffer(size) and pass its .bytes.' });
     }

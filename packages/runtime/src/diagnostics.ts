@@ -1,0 +1,36 @@
+// Functions to run on a worker's queue pair with runtime.call(), for tools and checks:
+// which queue a worker owns, and a batch of reads driven entirely inside the worker.
+
+import { NvmOpcode } from '@vfio-node/nvme';
+import type { QueueContext } from './context.js';
+
+/** What a worker owns: its index, queue id, depth and the namespaces it sees. */
+export function queueInfo(ctx: QueueContext): { index: number; qid: number; depth: number; namespaces: QueueContext['namespaces'] } {
+  return { index: ctx.index, qid: ctx.qid, depth: ctx.qp.depth, namespaces: ctx.namespaces };
+}
+
+/**
+ * Reads `count` blocks one by one (LBA first..first+count-1 of nsid) at up to `depth` in
+ * flight, on the worker's queue pair alone, and returns how many completed with success.
+ */
+export async function readBlocks(ctx: QueueContext, args: { nsid: number; first: number; count: number; depth: number }): Promise<{ ok: number; failed: number }> {
+  const qp = ctx.qp;
+  const ns = ctx.namespaces.find((n) => n.nsid === args.nsid);
+  if (!ns) throw new Error(`no namespace ${args.nsid}`);
+  const buf = ctx.arena.alloc(ns.blockSize * args.depth, { align: ctx.pageSize });
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  qp.onComplete = (_cid, status) => (status === 0 ? ok++ : failed++);
+  while (ok + failed < args.count) {
+    while (next < args.count && qp.outstanding < args.depth && qp.canSubmit) {
+      const slot = next % args.depth;
+      qp.submitIo(NvmOpcode.Read, args.nsid, args.first + next, 1, Number(buf.iova) + slot * ns.blockSize, ns.blockSize, slot);
+      next++;
+    }
+    qp.ring();
+    qp.poll();
+    if (qp.outstanding && !qp.hasCompletion()) await new Promise((r) => setImmediate(r));
+  }
+  return { ok, failed };
+}

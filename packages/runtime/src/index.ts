@@ -1,0 +1,8 @@
+// @vfio-node/runtime: NVMe I/O queue pairs owned by worker threads (piscina), with a
+// promise API on the main thread and a way to run code next to a queue pair.
+
+export { NvmeRuntime, type NvmeRuntimeOptions } from './runtime.js';
+export type { QueueContext, QueueFunction } from './context.js';
+export { Ring, type RingInit } from './ring.js';
+export type { NamespaceInfo } from './protocol.js';
+export { queueInfo, readBlocks } from './diagnostics.js';

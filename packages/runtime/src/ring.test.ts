@@ -1,0 +1,73 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { Ring } from './ring.js';
+
+describe('Ring', () => {
+  it('pushes and pops records in order and wraps around its capacity', () => {
+    const r = Ring.create(4, 3);
+    const out: number[][] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 3; i++) expect(r.push([round, i, 2 ** 52 + i])).toBe(true);
+      expect(r.length).toBe(3);
+      for (let k = 0; ; k++) {
+        const at = r.peek(k);
+        if (at < 0) break;
+        out.push([r.data[at]!, r.data[at + 1]!, r.data[at + 2]!]);
+      }
+      r.consume(3);
+    }
+    expect(out).toHaveLength(15);
+    expect(out[13]).toEqual([4, 1, 2 ** 52 + 1]);
+  });
+
+  it('refuses a record when full and accepts it again after a pop', () => {
+    const r = Ring.create(2, 1);
+    expect(r.push([1])).toBe(true);
+    expect(r.push([2])).toBe(true);
+    expect(r.push([3])).toBe(false);
+    expect(r.free).toBe(0);
+    r.consume(1);
+    expect(r.push([3])).toBe(true);
+    expect(r.data[r.peek(0)]).toBe(2);
+    expect(r.data[r.peek(1)]).toBe(3);
+  });
+
+  it('rejects a capacity that is not a power of two', () => {
+    expect(() => Ring.create(3, 1)).toThrow(RangeError);
+    expect(() => Ring.create(4, 0)).toThrow(RangeError);
+  });
+
+  it('carries 100000 records from a worker thread intact, waking the consumer', async () => {
+    const r = Ring.create(64, 2);
+    const code = `
+      import { workerData } from 'node:worker_threads';
+      const ctl = new Int32Array(workerData.sab, 0, 4);
+      const words = new Float64Array(workerData.sab, 16, workerData.capacity * workerData.width);
+      let sent = 0;
+      while (sent < workerData.n) {
+        const tail = Atomics.load(ctl, 1);
+        if (((tail - Atomics.load(ctl, 0)) | 0) >= workerData.capacity) { Atomics.wait(ctl, 0, Atomics.load(ctl, 0), 1); continue; }
+        const at = (tail & (workerData.capacity - 1)) * 2;
+        words[at] = sent; words[at + 1] = sent * 3;
+        Atomics.add(ctl, 1, 1); Atomics.add(ctl, 2, 1); Atomics.notify(ctl, 2);
+        sent++;
+      }`;
+    const n = 100_000;
+    const w = new Worker(new URL('data:text/javascript,' + encodeURIComponent(code)), { workerData: { ...r.init(), n } });
+    let got = 0;
+    let bad = 0;
+    while (got < n) {
+      const seen = r.seq;
+      let k = 0;
+      for (let at = r.peek(k); at >= 0; at = r.peek(++k)) {
+        if (r.data[at] !== got || r.data[at + 1] !== got * 3) bad++;
+        got++;
+      }
+      r.consume(k);
+      if (k === 0) await r.waitForDataAsync(seen, 100);
+    }
+    await w.terminate();
+    expect(bad).toBe(0);
+    expect(got).toBe(n);
+  });
+});

@@ -1,0 +1,330 @@
+// The per-queue worker runtime: each I/O queue pair of an NVMe controller is owned by
+// exactly one worker thread (a piscina pool with one long task per queue), which builds
+// the submission entries, rings the doorbells and reaps the completions. The main thread
+// keeps the controller (admin queue, bring-up, shutdown) and offers two ways in:
+//   - read/write/... returning promises, carried to the workers through shared-memory
+//     rings (one request ring and one completion ring per queue, no message per I/O);
+//   - call(queue, module, name, args): run your own code on a worker's queue pair (the
+//     benchmark does this), with the driver's hot-path API and no cross-thread hop per I/O.
+
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
+import { NvmOpcode, NvmeController, NvmeStatusError, type Namespace, type NvmeControllerOptions } from '@vfio-node/nvme';
+import { CPL_WIDTH, CTL_STOP, CTL_WORDS, REQ_WIDTH, STATUS_ABORTED, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
+import { Ring } from './ring.js';
+import type { OwnQueueResult } from './worker.js';
+
+export interface NvmeRuntimeOptions {
+  /** Worker threads, one I/O queue pair each. Default: the number of CPUs. */
+  workers?: number;
+  /** Entries per I/O queue (2 .. CAP.MQES + 1). Default 256. */
+  queueDepth?: number;
+  /** DMA memory per worker for its rings, PRP lists and the buffers its calls allocate. Default 16 MiB. */
+  workerMemory?: number;
+  /** Options for the controller the runtime opens. */
+  controller?: NvmeControllerOptions;
+}
+
+interface Pending {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  /** Pieces still outstanding (a transfer larger than MDTS is split). */
+  parts: number;
+  error: Error | null;
+  what: string;
+}
+
+interface Waiting {
+  record: number[];
+  tag: number;
+}
+
+class WorkerQueue {
+  readonly req: Ring;
+  readonly cpl: Ring;
+  readonly control = new SharedArrayBuffer(CTL_WORDS * 4);
+  readonly ctl = new Int32Array(this.control);
+  inflight = 0;
+  readonly waiting: Waiting[] = [];
+  done!: Promise<OwnQueueResult>;
+  qid = 0;
+  created = false;
+  private nextCall = 1;
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    readonly index: number,
+    readonly depth: number,
+    readonly port: MessagePort,
+    readonly arena: DmaMemory,
+  ) {
+    const cap = 2 ** Math.ceil(Math.log2(2 * depth));
+    this.req = Ring.create(cap, REQ_WIDTH);
+    this.cpl = Ring.create(cap, CPL_WIDTH);
+  }
+
+  listen(onReady: (m: Extract<FromWorker, { type: 'ready' }>) => void): void {
+    this.port.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') onReady(m);
+      else {
+        const c = this.calls.get(m.id);
+        if (!c) return;
+        this.calls.delete(m.id);
+        if (m.type === 'result') c.resolve(m.value);
+        else c.reject(Object.assign(new VfioError({ code: m.error.code ?? 'ERR_WORKER_CALL', message: m.error.message, hint: m.error.hint }), { stack: m.error.stack }));
+      }
+    });
+  }
+
+  call<T>(module: string, name: string, args: unknown): Promise<T> {
+    const id = this.nextCall++;
+    return new Promise<T>((resolve, reject) => {
+      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.port.postMessage({ type: 'call', id, module, name, args });
+      this.wake();
+    });
+  }
+
+  failCalls(err: Error): void {
+    for (const c of this.calls.values()) c.reject(err);
+    this.calls.clear();
+  }
+
+  /** Wakes the worker if it sleeps on its request ring. */
+  wake(): void {
+    this.req.publish(0);
+  }
+}
+
+export class NvmeRuntime implements AsyncDisposable {
+  readonly controller: NvmeController;
+  private readonly pool: Piscina;
+  private readonly queues: WorkerQueue[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextTag = 1;
+  private rr = 0;
+  private outstanding = 0;
+  private pumping = false;
+  private closed = false;
+
+  private constructor(controller: NvmeController, pool: Piscina) {
+    this.controller = controller;
+    this.pool = pool;
+  }
+
+  /**
+   * Opens the controller at address and starts one worker per I/O queue pair.
+   * @throws VfioError from the controller or the VFIO layer; ERR_RUNTIME_WORKER if a worker fails to start.
+   */
+  static async open(address: string, options: NvmeRuntimeOptions = {}): Promise<NvmeRuntime> {
+    const workers = options.workers ?? availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid workers ${workers} (expected 1 to 64)`, hint: 'One worker per I/O queue pair; the CPU count is a good start.' });
+    }
+    const depth = options.queueDepth ?? 256;
+    const memory = options.workerMemory ?? 16 * 1024 * 1024;
+    const ctrl = await NvmeController.open(address, { ioQueues: 1, ...options.controller, maxIoQueues: workers + (options.controller?.ioQueues ?? 1) });
+    const pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: Number.MAX_SAFE_INTEGER, concurrentTasksPerWorker: 1 });
+    const rt = new NvmeRuntime(ctrl, pool);
+    try {
+      for (let i = 0; i < workers; i++) await rt.startWorker(i, depth, memory);
+    } catch (err) {
+      await rt.close();
+      throw err;
+    }
+    return rt;
+  }
+
+  private async startWorker(index: number, depth: number, memory: number): Promise<void> {
+    const ctrl = this.controller;
+    const arena = ctrl.device.dma.alloc(memory, { align: 2 * 1024 * 1024 });
+    const { port1, port2 } = new MessageChannel();
+    const q = new WorkerQueue(index, depth, port1, arena);
+    this.queues.push(q);
+    q.qid = ctrl.reserveQueueId();
+    const namespaces: NamespaceInfo[] = ctrl.namespaceIds.map((nsid) => {
+      const ns = ctrl.namespace(nsid);
+      return { nsid, blockSize: ns.blockSize, blocks: Number(ns.blocks) };
+    });
+    const task: OwnQueueTask = {
+      index, qid: q.qid, address: ctrl.address, bar: ctrl.device.shareBar(0), arena: shareDma(arena), depth,
+      dstrd: ctrl.cap.dstrd, pageSize: ctrl.pageSize, maxTransfer: ctrl.maxTransfer, namespaces,
+      requests: q.req.init(), completions: q.cpl.init(), control: q.control, port: port2,
+    };
+    const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve));
+    q.done = this.pool.run(task, { transferList: [port2] }) as Promise<OwnQueueResult>;
+    const first = await Promise.race([ready, q.done.then(() => null)]);
+    if (!first) throw new VfioError({ code: 'ERR_RUNTIME_WORKER', message: `worker ${index} ended before it laid out its queue pair` });
+    await ctrl.createExternalQueuePair(q.qid, depth, first.sqIova, first.cqIova);
+    q.created = true;
+    q.port.postMessage({ type: 'go' });
+    q.wake();
+  }
+
+  /** Worker threads (= I/O queue pairs) running. */
+  get workers(): number {
+    return this.queues.length;
+  }
+
+  /** DMA memory every worker's queue can transfer to and from (page aligned, zeroed). */
+  allocBuffer(size: number): DmaMemory {
+    return this.controller.allocBuffer(size);
+  }
+
+  /** Reads blocks at lba of namespace nsid into buffer (DMA memory from allocBuffer). */
+  read(nsid: number, lba: number, blocks: number, buffer: Uint8Array): Promise<void> {
+    return this.transfer(NvmOpcode.Read, nsid, lba, blocks, buffer, 0, 'Read');
+  }
+
+  /** Writes blocks at lba of namespace nsid from buffer; fua forces them to media before completion. */
+  write(nsid: number, lba: number, blocks: number, buffer: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
+    return this.transfer(NvmOpcode.Write, nsid, lba, blocks, buffer, options.fua ? 1 << 30 : 0, 'Write');
+  }
+
+  /**
+   * Runs `name` exported by `module` (a URL or path a worker can import) on worker `queue`,
+   * as fn(ctx: QueueContext, args). The worker's queue pair is the function's alone
+   * while it runs. Resolves with what it returns (structured clone).
+   */
+  call<T>(queue: number, module: string, name: string, args: unknown): Promise<T> {
+    this.checkOpen();
+    const q = this.queues[queue];
+    if (!q) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `no worker queue ${queue} (the runtime has ${this.queues.length})` });
+    return q.call<T>(module, name, args);
+  }
+
+  private transfer(opcode: number, nsid: number, lba: number, blocks: number, buffer: Uint8Array, flags: number, what: string): Promise<void> {
+    this.checkOpen();
+    const ns: Namespace = this.controller.namespace(nsid);
+    const slba = ns.checkRange(lba, blocks);
+    const iova = ns.checkBuffer(buffer, blocks, false);
+    const maxBlocks = Math.max(1, Math.min(65536, Math.floor(this.controller.maxTransfer / ns.blockSize)));
+    const parts = Math.ceil(blocks / maxBlocks);
+    const tag = this.nextTag++;
+    if (this.nextTag > 2 ** 31) this.nextTag = 1;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(tag, { resolve, reject, parts, error: null, what: `${what} of ${blocks} blocks at LBA ${slba} (namespace ${nsid})` });
+      // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
+      for (let done = 0; done < blocks; done += maxBlocks) {
+        const n = Math.min(maxBlocks, blocks - done);
+        this.enqueue([opcode, nsid, slba + done, n, iova + done * ns.blockSize, n * ns.blockSize, tag, flags], tag);
+      }
+    });
+  }
+
+  private enqueue(record: number[], tag: number): void {
+    const q = this.queues[this.rr++ % this.queues.length]!;
+    this.outstanding++;
+    // Back-pressure: a queue holds depth - 1 commands; the rest wait here, in order.
+    if (q.waiting.length || q.inflight >= q.depth - 1 || !q.req.push(record)) q.waiting.push({ record, tag });
+    else q.inflight++;
+    if (!this.pumping) void this.pump();
+  }
+
+  /** Reaps completion rings while anything is outstanding; resolves and rejects the promises. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.outstanding > 0) {
+        let got = 0;
+        const seqs = this.queues.map((q) => q.cpl.seq);
+        for (const q of this.queues) got += this.drain(q);
+        if (got === 0) {
+          const live = this.queues.map((q, i) => q.cpl.waitForDataAsync(seqs[i]!, 50));
+          await Promise.race(live);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private drain(q: WorkerQueue): number {
+    const d = q.cpl.data;
+    let k = 0;
+    for (let at = q.cpl.peek(0); at >= 0; at = q.cpl.peek(++k)) this.finish(d[at]!, d[at + 1]!);
+    if (k) {
+      q.cpl.consume(k);
+      q.inflight -= k;
+      this.outstanding -= k;
+      // Move waiting requests into the freed room.
+      while (q.waiting.length && q.inflight < q.depth - 1 && q.req.push(q.waiting[0]!.record)) {
+        q.waiting.shift();
+        q.inflight++;
+      }
+    }
+    return k;
+  }
+
+  private finish(tag: number, status: number): void {
+    const p = this.pending.get(tag);
+    if (!p) return;
+    if (status !== 0 && !p.error) {
+      p.error =
+        status === STATUS_SUBMIT_FAILED ? new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${p.what}: the worker could not post the command` })
+        : status === STATUS_ABORTED ? new VfioError({ code: 'ERR_CLOSED', message: `${p.what}: the runtime closed before the command was posted` })
+        : new NvmeStatusError(status, p.what, this.controller.address);
+    }
+    if (--p.parts === 0) {
+      this.pending.delete(tag);
+      if (p.error) p.reject(p.error);
+      else p.resolve();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new VfioError({ code: 'ERR_CLOSED', message: `the runtime on ${this.controller.address} is closed` });
+  }
+
+  /**
+   * Stops the workers (each finishes or fails its in-flight I/O), deletes their queue
+   * pairs, shuts the controller down and ends every thread. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const q of this.queues) {
+      Atomics.store(q.ctl, CTL_STOP, 1);
+      q.wake();
+    }
+    const results = await Promise.allSettled(this.queues.map((q) => q.done ?? Promise.resolve()));
+    for (const q of this.queues) this.drain(q);
+    const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `the runtime on ${this.controller.address} closed with the command pending` });
+    for (const q of this.queues) {
+      for (const w of q.waiting) this.finish(w.tag, STATUS_ABORTED);
+      q.waiting.length = 0;
+      q.failCalls(closedErr());
+      q.port.close();
+    }
+    for (const [tag, p] of this.pending) {
+      this.pending.delete(tag);
+      p.reject(closedErr());
+    }
+    this.outstanding = 0;
+    for (const q of this.queues) {
+      try {
+        if (q.created) await this.controller.deleteExternalQueuePair(q.qid);
+        else if (q.qid) this.controller.releaseQueueId(q.qid);
+      } catch {
+        // the controller may be gone; shutdown below still runs
+      }
+      q.arena.release();
+    }
+    await this.pool.destroy();
+    this.controller.close();
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** The compiled worker: from dist/ when running compiled, from ../dist/ when tests run the sources. */
+function workerFile(): string {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../dist/worker.js', here).href : new URL('./worker.js', here).href;
+}

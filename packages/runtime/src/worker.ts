@@ -1,0 +1,152 @@
+// The worker side: one thread owns one NVMe I/O queue pair for its whole life. It lays
+// the rings out in DMA memory the main thread mapped for it, maps BAR0 for its
+// doorbells, and then loops: take requests from the request ring, post them, ring the
+// doorbell once per batch, reap completions (in C), hand them back through the
+// completion ring. Nothing on this path allocates. Between batches it runs calls: code
+// that wants the queue pair for itself (the benchmark's jobs).
+
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
+import { QueuePair } from '@vfio-node/nvme';
+import type { QueueContext } from './context.js';
+import { CTL_STOP, CPL_WIDTH, REQ_WIDTH, STATUS_ABORTED, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
+import { Ring } from './ring.js';
+
+/** How long an idle worker sleeps between looks at its request ring (it is woken early by any request). */
+const IDLE_WAIT_MS = 20;
+/** How long a stopping worker waits for its outstanding commands. */
+const DRAIN_MS = 5000;
+
+export interface OwnQueueResult {
+  submitted: number;
+  completed: number;
+}
+
+export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResult> {
+  const port = task.port;
+  const send = (m: FromWorker) => port.postMessage(m);
+  const arena = new DmaArena(openSharedDma(task.arena));
+  const mapping = mapSharedBar(task.bar);
+  let qp: QueuePair | undefined;
+  try {
+    // The arena has the shape of the allocator QueuePair wants (alloc); BAR0 only needs its mapping for the doorbells.
+    qp = new QueuePair({
+      qid: task.qid, depth: task.depth, dstrd: task.dstrd, pageSize: task.pageSize, maxTransfer: task.maxTransfer,
+      dma: arena as unknown as DmaAllocator, bar: { mapping } as unknown as Region, completion: 'poll',
+    });
+    send({ type: 'ready', sqIova: qp.sqIova, cqIova: qp.cqIova });
+    const req = new Ring(task.requests);
+    const cpl = new Ring(task.completions);
+    const ctl = new Int32Array(task.control);
+    const first = await waitMessage(port, req, ctl);
+    if (!first || first.type !== 'go') return { submitted: 0, completed: 0 };
+    const ctx: QueueContext = { index: task.index, qid: task.qid, address: task.address, qp, namespaces: task.namespaces, arena, maxTransfer: task.maxTransfer, pageSize: task.pageSize };
+    return await serve(ctx, port, req, cpl, ctl);
+  } finally {
+    qp?.release();
+    mapping.unmap();
+    arena.release();
+  }
+}
+
+async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring, ctl: Int32Array): Promise<OwnQueueResult> {
+  const qp = ctx.qp;
+  const rd = req.data;
+  const cd = cpl.data;
+  let submitted = 0;
+  let completed = 0;
+  let posted = 0; // completions written since the last publish
+  const onComplete = (_cid: number, status: number, _dw0: number, tag: number) => {
+    const at = cpl.reserve(posted++);
+    cd[at] = tag;
+    cd[at + 1] = status;
+  };
+  const complete = (tag: number, status: number) => {
+    const at = cpl.reserve(posted);
+    if (at < 0) return false;
+    cd[at] = tag;
+    cd[at + 1] = status;
+    posted++;
+    return true;
+  };
+  qp.onComplete = onComplete;
+  let stopping = 0;
+  for (;;) {
+    const seen = req.seq;
+    // Calls: code that takes the queue pair for itself, between batches.
+    const m = receiveMessageOnPort(port)?.message as ToWorker | undefined;
+    if (m?.type === 'call') {
+      await runCall(ctx, port, m);
+      qp.onComplete = onComplete;
+      continue;
+    }
+    if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
+
+    // Post what the main thread asked for, as long as CIDs and completion slots last.
+    let k = 0;
+    if (!stopping) {
+      const room = cpl.free - qp.outstanding;
+      for (let at = req.peek(0); at >= 0 && k < room && qp.canSubmit; at = req.peek(++k)) {
+        try {
+          qp.submitIo(rd[at]!, rd[at + 1]!, rd[at + 2]!, rd[at + 3]!, rd[at + 4]!, rd[at + 5]!, rd[at + 6]!, rd[at + 7]!);
+        } catch {
+          complete(rd[at + 6]!, STATUS_SUBMIT_FAILED);
+        }
+      }
+      if (k) {
+        req.consume(k);
+        qp.ring();
+        submitted += k;
+      }
+    }
+
+    // Reap: one C call and one CQ doorbell for the whole batch.
+    if (qp.outstanding) {
+      const before = posted;
+      qp.poll(Math.min(qp.depth, cpl.free - posted));
+      completed += posted - before;
+    }
+    if (posted) {
+      cpl.publish(posted);
+      posted = 0;
+    }
+
+    if (stopping) {
+      if (qp.outstanding === 0 || Date.now() - stopping > DRAIN_MS) break;
+      continue;
+    }
+    // Idle: nothing to post and nothing outstanding: sleep until a request (or a call, or stop) arrives.
+    if (k === 0 && qp.outstanding === 0) req.waitForData(seen, IDLE_WAIT_MS);
+  }
+  // Requests that were never posted fail as aborted; the main thread rejects what is left.
+  for (let k = 0, at = req.peek(0); at >= 0; at = req.peek(++k)) if (!complete(rd[at + 6]!, STATUS_ABORTED)) break;
+  if (posted) cpl.publish(posted);
+  qp.onComplete = null;
+  return { submitted, completed };
+}
+
+async function runCall(ctx: QueueContext, port: MessagePort, m: Extract<ToWorker, { type: 'call' }>): Promise<void> {
+  try {
+    const mod = (await import(m.module)) as Record<string, unknown>;
+    const fn = mod[m.name];
+    if (typeof fn !== 'function') throw new Error(`${m.module} has no exported function ${m.name}`);
+    const value = await (fn as (c: QueueContext, a: unknown) => unknown)(ctx, m.args);
+    port.postMessage({ type: 'result', id: m.id, value } satisfies FromWorker);
+  } catch (err) {
+    const e = err as { message?: string; code?: string; hint?: string; stack?: string };
+    port.postMessage({ type: 'error', id: m.id, error: { message: String(e?.message ?? err), code: e?.code, hint: e?.hint, stack: e?.stack } } satisfies FromWorker);
+  }
+}
+
+/** Waits (without spinning) for the next message on port; undefined if told to stop first. */
+async function waitMessage(port: MessagePort, req: Ring, ctl: Int32Array): Promise<ToWorker | undefined> {
+  for (;;) {
+    const seen = req.seq;
+    const m = receiveMessageOnPort(port)?.message as ToWorker | undefined;
+    if (m) return m;
+    if (Atomics.load(ctl, CTL_STOP)) return undefined;
+    await req.waitForDataAsync(seen, IDLE_WAIT_MS);
+  }
+}
+
+export { REQ_WIDTH, CPL_WIDTH };
