@@ -106,18 +106,29 @@ export class CommandQueue {
   /**
    * Polling: each round reaps what is posted and returns to the microtask queue, so the
    * promise continuations (which often submit the next command) run between rounds
-   * without a trip through the event loop, which costs far more than a round. After
-   * pollBudgetMs of rounds the event loop gets its turn (setImmediate), so timers and
-   * I/O of the rest of the program wait at most that long.
+   * without a trip through the event loop. After a budget of rounds the event loop gets
+   * its turn (setImmediate), so timers and I/O of the rest of the program wait at most
+   * that long. A turn of the event loop costs microseconds on hardware but more than a
+   * millisecond under an emulator, so the budget adapts: at least pollBudgetMs, and at
+   * least 50 times what the last turns cost (yielding then takes under 2% of the time),
+   * at most maxPollBudgetMs.
    */
-  pollBudgetMs = 4;
+  pollBudgetMs = 2;
+  maxPollBudgetMs = 50;
   private roundsLeft = 0;
   private budgetEnd = 0;
+  private yieldedAt = 0;
+  private turnCost = 0;
   private readonly pollTask = (): void => {
-    this.budgetEnd = performance.now() + this.pollBudgetMs;
+    const now = performance.now();
+    this.turnCost = this.turnCost * 0.75 + (now - this.yieldedAt) * 0.25;
+    this.budgetEnd = now + this.budget();
     this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
     this.pollRound();
   };
+  private budget(): number {
+    return Math.min(this.maxPollBudgetMs, Math.max(this.pollBudgetMs, 50 * this.turnCost));
+  }
   private readonly pollRound = (): void => {
     if (this.dead) {
       this.polling = false;
@@ -140,8 +151,13 @@ export class CommandQueue {
       return;
     }
     this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
-    if (performance.now() < this.budgetEnd) queueMicrotask(this.pollRound);
-    else setImmediate(this.pollTask);
+    const now = performance.now();
+    if (now < this.budgetEnd) {
+      queueMicrotask(this.pollRound);
+    } else {
+      this.yieldedAt = now;
+      setImmediate(this.pollTask);
+    }
   };
 
   constructor(
@@ -254,7 +270,7 @@ export class CommandQueue {
   private startPolling(): void {
     if (this.polling || this.qp.completion !== 'poll') return;
     this.polling = true;
-    this.budgetEnd = performance.now() + this.pollBudgetMs;
+    this.budgetEnd = performance.now() + this.budget();
     this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
     queueMicrotask(this.pollRound);
   }
