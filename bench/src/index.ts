@@ -29,4 +29,5 @@ export { qemuImgBenchCommand, parseQemuImgBench, qemuImgBenchResult, type QemuIm
 export { ourPeerResult, formatCompareTable, compareJson, ratios } from './peers/compare.js';
 export type { PeerResult, PeerDirection } from './peers/peer.js';
 export { runBench, USAGE, type BenchHost } from './run.js';
-export { NvmeTarget } from './nvme-target.js';
+export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
+export { runJobOnQueue, WORKER_JOB_MODULE, type WorkerJobArgs } from './worker-job.js';

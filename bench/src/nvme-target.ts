@@ -4,8 +4,22 @@
 // submitting an I/O is a table look-up and a 64-byte store, nothing else.
 
 import type { DmaMemory } from '@vfio-node/core';
-import { NvmOpcode, type NvmeController, type QueuePair } from '@vfio-node/nvme';
+import { NvmOpcode, type QueuePair } from '@vfio-node/nvme';
 import { IO_READ, type IoDirection, type IoTarget } from './io-target.js';
+
+export interface NvmeTargetInit {
+  qp: QueuePair;
+  nsid: number;
+  blockSize: number;
+  /** Namespace size in blocks (NSZE). */
+  blocks: number;
+  maxTransfer: number;
+  pageSize: number;
+  /** "0000:00:03.0/1" */
+  name: string;
+  /** DMA memory the queue pair's controller can reach. */
+  alloc(size: number): DmaMemory;
+}
 
 export class NvmeTarget implements IoTarget {
   readonly blockSize: number;
@@ -13,6 +27,8 @@ export class NvmeTarget implements IoTarget {
   readonly maxQueueDepth: number;
   readonly maxTransferBytes: number;
   readonly name: string;
+  private readonly qp: QueuePair;
+  private readonly nsid: number;
   private readonly shift: number;
   private memory: DmaMemory | null = null;
   private iovas = new Float64Array(0);
@@ -21,36 +37,26 @@ export class NvmeTarget implements IoTarget {
   private outStatus: Int32Array = new Int32Array(0);
   private outCount = 0;
 
-  private constructor(
-    private readonly ctrl: NvmeController,
-    private readonly qp: QueuePair,
-    private readonly nsid: number,
-  ) {
-    const ns = ctrl.namespace(nsid);
-    this.blockSize = ns.blockSize;
-    this.shift = Math.log2(ns.blockSize);
-    this.capacityBytes = Number(ns.size);
-    this.maxQueueDepth = qp.depth - 1;
-    this.maxTransferBytes = ctrl.maxTransfer;
-    this.name = `${ctrl.address}/${nsid}`;
-    qp.onComplete = (_cid, status, _dw0, tag) => {
+  constructor(private readonly init: NvmeTargetInit) {
+    this.qp = init.qp;
+    this.nsid = init.nsid;
+    this.blockSize = init.blockSize;
+    this.shift = Math.log2(init.blockSize);
+    this.capacityBytes = init.blocks * init.blockSize;
+    this.maxQueueDepth = init.qp.depth - 1;
+    this.maxTransferBytes = init.maxTransfer;
+    this.name = init.name;
+    init.qp.onComplete = (_cid, status, _dw0, tag) => {
       const k = this.outCount++;
       this.outSlots[k] = tag;
-      // CQE status field without the phase bit: (SCT << 8) | SC, plus CRD/More/DNR above.
+      // The CQE status field without the phase bit: (SCT << 8 | SC) << 1, plus CRD/More/DNR.
       this.outStatus[k] = status;
     };
   }
 
-  /** Creates a queue pair of depth entries on ctrl for namespace nsid. */
-  static async open(ctrl: NvmeController, nsid: number, depth: number): Promise<NvmeTarget> {
-    ctrl.namespace(nsid); // throws ERR_NVME_NO_SUCH_NAMESPACE with the active list
-    const qp = await ctrl.createQueuePair({ depth: Math.max(2, Math.min(depth + 1, ctrl.cap.maxQueueEntries)), completion: 'poll' });
-    return new NvmeTarget(ctrl, qp, nsid);
-  }
-
   allocSlots(slots: number, length: number): Uint8Array[] {
-    const stride = Math.ceil(length / this.ctrl.pageSize) * this.ctrl.pageSize;
-    const memory = this.ctrl.allocBuffer(slots * stride);
+    const stride = Math.ceil(length / this.init.pageSize) * this.init.pageSize;
+    const memory = this.init.alloc(slots * stride);
     this.memory = memory;
     this.iovas = new Float64Array(slots);
     const out: Uint8Array[] = [];
@@ -63,7 +69,7 @@ export class NvmeTarget implements IoTarget {
 
   submit(dir: IoDirection, offset: number, length: number, slot: number): void {
     const opcode = dir === IO_READ ? NvmOpcode.Read : NvmOpcode.Write;
-    this.qp.submitIo(opcode, this.nsid, offset >>> 0 === offset ? offset >>> this.shift : Math.floor(offset / this.blockSize), length >>> this.shift, this.iovas[slot]!, length, slot);
+    this.qp.submitIo(opcode, this.nsid, Math.floor(offset / this.blockSize), length >>> this.shift, this.iovas[slot]!, length, slot);
   }
 
   flush(): void {

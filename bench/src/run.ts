@@ -4,7 +4,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { invalidArgument } from '@vfio-node/core';
-import { runJobs } from './engine.js';
+import { runJobs, type RunResult } from './engine.js';
 import { parseFilename, type NvmeTargetSpec } from './filename.js';
 import { summarize } from './group.js';
 import type { IoTarget } from './io-target.js';
@@ -38,6 +38,12 @@ export interface BenchHost {
    */
   kernelDevice?(spec: NvmeTargetSpec): Promise<string>;
   restoreDevice?(spec: NvmeTargetSpec): Promise<void>;
+  /**
+   * Runs the jobs somewhere else than this thread: the CLI runs each device job on a
+   * worker thread that owns its queue pair (@vfio-node/runtime). Without it, every job
+   * runs here through openNvme.
+   */
+  runJobs?(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, signal?: AbortSignal): Promise<RunResult>;
 }
 
 export const USAGE = `usage: vfio-node bench [OPTIONS] [JOBFILE...]
@@ -96,7 +102,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   if (normal && toStdout) host.stdout.write(formatRunHeader(jobs));
   const status = host.stdout.isTTY && toStdout && cl.eta !== 'never' || cl.eta === 'always' ? new TerminalStatus(host.stdout as NodeJS.WriteStream) : undefined;
 
-  const run = await runJobs({
+  const run = host.runJobs && specs.size ? await host.runJobs(jobs, specs, host.signal) : await runJobs({
     jobs,
     open: async (_filename, index) => {
       const job = jobs[index]!;

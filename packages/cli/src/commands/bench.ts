@@ -5,28 +5,68 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { NvmeTarget, runBench, type BenchHost, type IoTarget, type NvmeTargetSpec, type ResolvedJob } from '@vfio-node/bench';
+import { NullTarget, runBench, runJobs, WORKER_JOB_MODULE, type BenchHost, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult } from '@vfio-node/bench';
 import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
-import { NvmeController } from '@vfio-node/nvme';
+import { NvmeRuntime } from '@vfio-node/runtime';
 import { main } from '../main.js';
 
-/** One controller per PCI address, shared by the jobs on it (each job gets its own queue pair). */
-const controllers = new Map<string, Promise<NvmeController>>();
+/** One runtime per PCI address: a worker thread and an I/O queue pair per concurrent job. */
+const runtimes = new Map<string, Promise<NvmeRuntime>>();
 
-/** Opens one I/O queue pair on the namespace a job names, as an IoTarget. */
-async function openNvme(spec: NvmeTargetSpec, job: ResolvedJob): Promise<IoTarget> {
-  let ctrl = controllers.get(spec.address);
-  if (!ctrl) {
-    // Enough I/O queues for every job; the driver asks the controller for them at open.
-    ctrl = NvmeController.open(spec.address, { ioQueues: 1, maxIoQueues: 16 });
-    controllers.set(spec.address, ctrl);
+/**
+ * Runs the jobs group by group (fio's stonewall/new_group order); the jobs of a group run
+ * at once, each on its own worker-owned queue pair, through the runtime's public API.
+ */
+async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>): Promise<RunResult> {
+  const startedAt = new Date();
+  const groups = new Map<number, ResolvedJob[]>();
+  for (const j of jobs) groups.set(j.groupid, [...(groups.get(j.groupid) ?? []), j]);
+  // Size each address's runtime for its busiest group: workers, queue depth, DMA memory.
+  const need = new Map<string, { workers: number; depth: number; memory: number }>();
+  for (const g of groups.values()) {
+    const count = new Map<string, number>();
+    for (const j of g) {
+      const spec = specs.get(j.index);
+      if (!spec) continue;
+      count.set(spec.address, (count.get(spec.address) ?? 0) + 1);
+      const n = need.get(spec.address) ?? { workers: 0, depth: 2, memory: 0 };
+      const bs = Math.max(j.options.bs.read, j.options.bs.write);
+      n.depth = Math.max(n.depth, j.options.iodepth + 1);
+      n.memory = Math.max(n.memory, j.options.iodepth * Math.ceil(bs / 4096) * 4096);
+      need.set(spec.address, n);
+    }
+    for (const [addr, c] of count) need.get(addr)!.workers = Math.max(need.get(addr)!.workers, c);
   }
-  return NvmeTarget.open(await ctrl, spec.nsid, job.options.iodepth);
+  for (const [addr, n] of need) {
+    if (!runtimes.has(addr)) {
+      const memory = Math.ceil((n.memory + 8 * 1024 * 1024) / (2 * 1024 * 1024)) * 2 * 1024 * 1024;
+      runtimes.set(addr, NvmeRuntime.open(addr, { workers: n.workers, queueDepth: n.depth, workerMemory: memory }));
+    }
+  }
+  const results: JobResult[] = [];
+  for (const g of groups.values()) {
+    const next = new Map<string, number>();
+    const runs = g.map(async (job) => {
+      const spec = specs.get(job.index);
+      if (!spec) return (await runJobs({ jobs: [job], open: async () => new NullTarget(1 << 30) })).results[0]!;
+      const rt = await runtimes.get(spec.address)!;
+      const w = next.get(spec.address) ?? 0;
+      next.set(spec.address, w + 1);
+      return rt.call<JobResult>(w, WORKER_JOB_MODULE, 'runJobOnQueue', { job, nsid: spec.nsid });
+    });
+    results.push(...(await Promise.all(runs)));
+  }
+  return { results, startedAt };
 }
 
 async function releaseDevices(): Promise<void> {
-  for (const c of controllers.values()) (await c).close();
-  controllers.clear();
+  for (const r of runtimes.values()) await (await r.catch(() => null))?.close();
+  runtimes.clear();
+}
+
+/** Not used: every device job runs on a runtime worker (runJobsOnWorkers). */
+async function openNvme(spec: NvmeTargetSpec): Promise<IoTarget> {
+  throw new VfioError({ code: 'ERR_INTERNAL', message: `device jobs on ${spec.address} run on runtime workers` });
 }
 
 /** Hands the device to the kernel's nvme driver and waits for the namespace's block device. */
@@ -97,6 +137,7 @@ export async function run(argv: string[]): Promise<number> {
     runCommand,
     signal: abort.signal,
     releaseDevices,
+    runJobs: runJobsOnWorkers,
     kernelDevice,
     restoreDevice,
   };
