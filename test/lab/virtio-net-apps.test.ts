@@ -7,7 +7,7 @@ import { labNics } from './lab-env.js';
 describe('the packet apps: what pktgen sends, count receives in sequence; fwd keeps frames circulating', () => {
   const [a, b] = labNics();
 
-  it('count sees all 20000 of pktgen’s 64-byte frames, in sequence, none lost', async () => {
+  it('count sees every one of pktgen’s 20000 64-byte frames exactly once', async () => {
     let ready!: () => void;
     const up = new Promise<void>((r) => (ready = r));
     const counting: Promise<CountResult> = count({ address: b!, count: 20_000, idleMs: 10_000, onReady: () => ready() });
@@ -15,7 +15,11 @@ describe('the packet apps: what pktgen sends, count receives in sequence; fwd ke
     const sent = await pktgen({ address: a!, size: 64, count: 20_000 });
     const got = await counting;
     expect(sent.packets).toBe(20_000);
-    expect(got).toMatchObject({ sequenced: 20_000, lost: 0, reordered: 0, firstSeq: 0, lastSeq: 19_999 });
+    // Every sequence number exactly once. Order is not asserted: under back-pressure QEMU's
+    // net queue delivers a new frame ahead of the ones it queued (qemu_net_queue_send
+    // delivers before it flushes), so some frames arrive late; count reports how many.
+    expect(got).toMatchObject({ missing: 0, duplicates: 0 });
+    expect(got.sequenced).toBe(20_000);
     expect(got.bytes).toBe(20_000 * 64);
   });
 

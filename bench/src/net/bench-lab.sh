@@ -31,7 +31,8 @@ stop_drain
 tail -n 3 "$OUT/pktgen.jsonl"; tail -n 1 "$OUT/count-pktgen.jsonl"
 
 echo "== DPDK testpmd txonly, 64-byte frames, $SECS s"
-mkdir -p /run /dev/hugepages && mount -t tmpfs none /run && mount -t hugetlbfs none /dev/hugepages
+# testpmd writes under /var/run/dpdk (the overlay root is writable; a tmpfs on /run would hide $VFIO_LAB_OUT).
+mkdir -p /var/run/dpdk /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
 drain testpmd || exit 1
 (sleep "$SECS"; echo) | timeout 300 dpdk-testpmd -l 0-1 -n 1 -a "$NIC0" -- --forward-mode=txonly --txpkts=64 --burst=32 \
   --auto-start --stats-period 1 --txd=256 --rxd=256 --total-num-mbufs=8192 --nb-cores=1 > "$OUT/testpmd.txt" 2>&1

@@ -121,7 +121,7 @@ export async function runNet(argv: string[]): Promise<number> {
         // On stderr in both modes: a script waits for it before starting a generator.
         const onReady = () => console.error(`count ${p[0]}: ready`);
         const r = await count({ ...common, address: p[0]!, count: int('count', v.count, 1), idleMs: seconds('idle', v.idle), report: rate, onReady });
-        print({ type: 'summary', app: 'count', ...r }, `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s`);
+        print({ type: 'summary', app: 'count', ...r }, `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}${r.missing !== undefined ? `, missing ${r.missing}, duplicates ${r.duplicates}` : ''}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s`);
         return 0;
       }
       case 'fwd': {

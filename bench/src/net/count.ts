@@ -29,6 +29,9 @@ export interface CountResult {
   /** Frames missing from the sequence (gaps), and frames that came back in time. */
   lost: number;
   reordered: number;
+  /** With a count: sequence numbers below it never seen, and seen more than once (exact, from a bitmap). */
+  missing?: number;
+  duplicates?: number;
   firstSeq: number;
   lastSeq: number;
   seconds: number;
@@ -51,6 +54,11 @@ export async function count(o: CountOptions): Promise<CountResult> {
     let lost = 0;
     let reordered = 0;
     let lastSeen = performance.now();
+    // With a count, one byte per expected sequence number (allocated once) says exactly
+    // which arrived; the stream check above says in what order.
+    const seen = Number.isFinite(limit) && limit <= 1 << 26 ? new Uint8Array(limit) : undefined;
+    let distinct = 0;
+    let duplicates = 0;
     let interrupts = 0;
     o.onReady?.(nic);
     const step = (): number => {
@@ -61,6 +69,13 @@ export async function count(o: CountOptions): Promise<CountResult> {
         if (!isPktgenFrame(frames, off, lengths[i]!)) continue;
         const seq = readSeq(frames, off);
         sequenced++;
+        if (seen && seq < limit) {
+          if (seen[seq]) duplicates++;
+          else {
+            seen[seq] = 1;
+            distinct++;
+          }
+        }
         if (expected < 0) {
           firstSeq = seq;
           lost += seq; // pktgen starts at 0: frames before the first one we saw are lost
@@ -73,7 +88,7 @@ export async function count(o: CountOptions): Promise<CountResult> {
         expected = seq + 1;
       }
       lastSeen = performance.now();
-      return sequenced < limit ? BUSY : STOP;
+      return (seen ? distinct : sequenced) < limit ? BUSY : STOP;
     };
     const start = performance.now();
     const meter = new RateMeter(nic.address, 'rx', rx.stats, start);
@@ -95,7 +110,8 @@ export async function count(o: CountOptions): Promise<CountResult> {
         : undefined,
     );
     const seconds = elapsed / 1000;
-    return { port: nic.address, packets: rx.stats.packets, bytes: rx.stats.bytes, sequenced, lost, reordered, firstSeq, lastSeq: expected - 1, seconds, mpps: rx.stats.packets / seconds / 1e6, interrupts };
+    const exact = seen ? { missing: limit - distinct, duplicates } : {};
+    return { port: nic.address, packets: rx.stats.packets, bytes: rx.stats.bytes, sequenced, lost, reordered, firstSeq, lastSeq: expected - 1, seconds, mpps: rx.stats.packets / seconds / 1e6, interrupts, ...exact };
   } finally {
     nic.close();
   }
