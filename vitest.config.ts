@@ -43,6 +43,21 @@ export default defineConfig({
       {
         resolve: { alias },
         test: {
+          // Lab tests that need a lab of their own (a slow or failing backing store, a
+          // hot-pluggable controller): each file's first line says `// lab: ARGS` for
+          // `vfio-node lab run`, and scripts/test.sh boots one lab per file.
+          name: 'scenario',
+          include: ['test/lab-scenarios/**/*.test.ts'],
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
           name: 'e2e',
           // Host-side tests that boot their own lab (backing-image checks, fault injection).
           include: ['test/e2e/**/*.test.ts'],
