@@ -58,13 +58,14 @@ export class Namespace {
   }
 
   /** Reads `blocks` blocks from `lba` into buffer (DMA memory of this device). */
-  async read(lba: number | bigint, blocks: number, buffer: Uint8Array, options: TransferOptions = {}): Promise<void> {
-    await this.transfer(NvmOpcode.Read, lba, blocks, buffer, 0, options.sgl);
+  read(lba: number | bigint, blocks: number, buffer: Uint8Array, options?: TransferOptions): Promise<void> {
+    // Not async: one promise per request, not two (errors from the checks still reject).
+    return this.transfer(NvmOpcode.Read, lba, blocks, buffer, 0, options?.sgl) as Promise<unknown> as Promise<void>;
   }
 
   /** Writes `blocks` blocks from buffer to `lba`. */
-  async write(lba: number | bigint, blocks: number, buffer: Uint8Array, options: WriteOptions = {}): Promise<void> {
-    await this.transfer(NvmOpcode.Write, lba, blocks, buffer, options.fua ? RW_FUA : 0, options.sgl);
+  write(lba: number | bigint, blocks: number, buffer: Uint8Array, options?: WriteOptions): Promise<void> {
+    return this.transfer(NvmOpcode.Write, lba, blocks, buffer, options?.fua ? RW_FUA : 0, options?.sgl) as Promise<unknown> as Promise<void>;
   }
 
   /**
@@ -144,6 +145,14 @@ export class Namespace {
   // ---- checks ------------------------------------------------------------------------
 
   private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, sgl: boolean | undefined): Promise<number> {
+    try {
+      return this.ctrl.ioQueue().run(this.request(opcode, lba, blocks, buffer, cdw12, sgl));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private request(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, sgl: boolean | undefined): Pending {
     const slba = this.checkRange(lba, blocks);
     const useSgl = sgl ?? this.ctrl.useSgl;
     if (useSgl && (this.ctrl.identify.sgls & 3) === 0) {
@@ -160,7 +169,7 @@ export class Namespace {
     p.blockSize = this.blockSize;
     p.cdw12 = cdw12;
     p.sgl = useSgl;
-    return this.ctrl.ioQueue().run(p);
+    return p;
   }
 
   /** Checks an LBA range against NSZE; returns the LBA as a number (the runtime checks with it too). */
