@@ -255,9 +255,12 @@ export class CommandQueue {
     this.backlogHead = 0;
   }
 
-  /** From now on every request fails at once with err() (the device is gone). */
+  /**
+   * From now on every request fails at once with err() (the device is gone, or the
+   * controller closed); the polling chain stops at its next round. The first reason stays.
+   */
   kill(err: () => Error): void {
-    this.dead = err;
+    if (!this.dead) this.dead = err;
     this.failAll(err);
   }
 

@@ -45,6 +45,21 @@ const TICK_MS = 250;
 /** Time allowed for one admin command during close (which must not wait forever). */
 const CLOSE_COMMAND_MS = 2000;
 
+/** The rings of a queue pair another thread owns, as createExternalQueuePair was given them. */
+interface ExternalPair {
+  depth: number;
+  sqIova: number;
+  cqIova: number;
+}
+
+/**
+ * Told about a controller reset, before the external queue pairs (qids) are created
+ * again. Their owner must, before the returned promise settles, fail its in-flight
+ * commands (the controller forgot them) and restart its rings: SQ tail and CQ head 0,
+ * expected phase 1, the CQ zeroed. Until then its doorbell writes must stop.
+ */
+export type ResetListener = (event: { externalQids: number[]; error: Error }) => void | Promise<void>;
+
 /** An I/O queue pair with its promise layer. */
 interface IoPair {
   qp: QueuePair;
@@ -81,14 +96,22 @@ export class NvmeController implements Disposable {
   private adminQp!: QueuePair;
   private adminQueue!: CommandQueue;
   private readonly pairs: IoPair[] = [];
-  /** Queue ids of pairs whose rings another thread owns (createExternalQueuePair). */
-  private readonly externalQids = new Set<number>();
+  /**
+   * Queue pairs whose rings another thread owns: reserved ids (null) and created pairs
+   * with their ring IOVAs, which a controller reset uses to create them again.
+   */
+  private readonly external = new Map<number, ExternalPair | null>();
+  private readonly resetListeners = new Set<ResetListener>();
+  private resetting: Promise<void> | null = null;
+  /** Controller resets done since open (timeouts, CSTS.CFS, reset()). */
+  resets = 0;
   private readonly namespaces = new Map<number, Namespace>();
   private watchdog: NodeJS.Timeout | null = null;
   private epoch = 0;
   private state: 'open' | 'resetting' | 'gone' | 'closed' = 'open';
   private unregisterCleanup: () => void = () => {};
   private unsubscribeRemoval: () => void = () => {};
+  private readonly removalListeners = new Set<(err: Error) => void>();
 
   /**
    * Opens the controller at a PCI address (bound to vfio-pci) and brings it up: reset,
@@ -246,11 +269,16 @@ export class NvmeController implements Disposable {
     await this.waitReady(1);
   }
 
-  /** Waits for CSTS.RDY to equal rdy within CAP.TO × 500 ms, checking CSTS.CFS and a vanished device at every read. */
+  /**
+   * Waits for CSTS.RDY to equal rdy within CAP.TO × 500 ms, checking for a vanished
+   * device at every read, and for CSTS.CFS while enabling (a reset, RDY → 0, is how a
+   * host recovers from CFS, so it does not stop there).
+   */
   private async waitReady(rdy: 0 | 1): Promise<void> {
     const deadline = Date.now() + this.cap.timeoutMs;
     for (;;) {
-      const csts = this.readCsts();
+      const csts = rdy === 1 ? this.readCsts() : this.bar.read32(Register.CSTS);
+      if (csts === 0xffffffff) throw deviceGone(this.address);
       if (getField(csts, CSTS.RDY) === rdy) return;
       if (Date.now() > deadline) throw readyTimeout(this.address, rdy, this.cap.timeoutMs, csts);
       await sleep(1);
@@ -335,19 +363,19 @@ export class NvmeController implements Disposable {
   reserveQueueId(): number {
     this.checkUsable();
     const qid = this.freeQid();
-    this.externalQids.add(qid);
+    this.external.set(qid, null);
     return qid;
   }
 
   /** Gives back a queue id reserved and never created. */
   releaseQueueId(qid: number): void {
-    this.externalQids.delete(qid);
+    this.external.delete(qid);
   }
 
   /** Creates the I/O CQ and SQ (polled) of a reserved queue id over rings at the given IOVAs (§5.4, §5.5). */
   async createExternalQueuePair(qid: number, depth: number, sqIova: number, cqIova: number): Promise<void> {
     this.checkUsable();
-    if (!this.externalQids.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
+    if (!this.external.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
     this.checkDepth(depth);
     await this.admin.createIoCq(qid, depth, cqIova, null);
     try {
@@ -356,11 +384,13 @@ export class NvmeController implements Disposable {
       await this.admin.deleteIoCq(qid).catch(() => 0);
       throw err;
     }
+    // Kept so that a controller reset can create the queues again (see onReset).
+    this.external.set(qid, { depth, sqIova, cqIova });
   }
 
   /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7) and frees its id. */
   async deleteExternalQueuePair(qid: number): Promise<void> {
-    if (!this.externalQids.delete(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
+    if (!this.external.delete(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
     if (this.state !== 'open') return;
     await this.admin.deleteIoSq(qid);
     await this.admin.deleteIoCq(qid);
@@ -368,7 +398,7 @@ export class NvmeController implements Disposable {
 
   private freeQid(): number {
     const max = Math.min(this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
-    const used = new Set([...this.pairs.map((p) => p.qp.qid), ...this.externalQids]);
+    const used = new Set([...this.pairs.map((p) => p.qp.qid), ...this.external.keys()]);
     for (let q = 1; q <= max; q++) if (!used.has(q)) return q;
     throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `the controller granted ${max} I/O queue pairs, all in use`, hint: 'Open the controller with a larger maxIoQueues.', device: this.address });
   }
@@ -388,6 +418,16 @@ export class NvmeController implements Disposable {
   /** True when the controller's Doorbell Buffer Config command exists (OACS bit 8). */
   get supportsDoorbellBufferConfig(): boolean {
     return (this.identify.oacs & OACS.DoorbellBufferConfig) !== 0;
+  }
+
+  /** How long a command may be outstanding before the watchdog aborts it (then resets the controller), ms. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
+  set timeoutMs(ms: number) {
+    if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)` });
+    this.options.timeoutMs = ms;
   }
 
   /** @internal the options namespaces read (sgl). */
@@ -410,7 +450,7 @@ export class NvmeController implements Disposable {
     if (csts === 0xffffffff) return this.markGone('registers read all ones');
     if (getField(csts, CSTS.CFS) === 1) {
       this.log.error('CSTS.CFS: controller fatal status; resetting the controller');
-      void this.recover(() => controllerFatal(this.address));
+      this.recover(() => controllerFatal(this.address)).catch(() => undefined); // logged in recover
       return;
     }
     // Completions of background admin commands (Asynchronous Event Request) are reaped here.
@@ -431,12 +471,12 @@ export class NvmeController implements Disposable {
         } else if (s === 2 && (qp.qid === 0 || age > 2 * ticks)) {
           this.log.error({ qid: qp.qid, cid }, 'command still outstanding after Abort: resetting the controller');
           const timeoutMs = this.options.timeoutMs;
-          void this.recover(() => new VfioError({
+          this.recover(() => new VfioError({
             code: 'ERR_NVME_TIMEOUT',
             message: `${this.address}: a command on queue ${qp.qid} did not complete within ${timeoutMs} ms; the controller was reset and in-flight commands failed`,
             hint: 'Retry the I/O. If it keeps happening, raise timeoutMs or check the device.',
             device: this.address,
-          }));
+          })).catch(() => undefined); // logged in recover
           return;
         }
       }
@@ -444,32 +484,102 @@ export class NvmeController implements Disposable {
   }
 
   /**
+   * Resets the controller (§3.7.2 Controller Reset) and brings it back: every command in
+   * flight fails with ERR_NVME_RESET (a promise rejects; a raw queue pair's onFail is
+   * called), the I/O queues are created again in the same memory, and commands submitted
+   * while the reset runs wait and go to the controller once their queue exists again.
+   * Worker-owned queue pairs are created again too, after the onReset listeners settle.
+   * A reset already running is joined, not repeated.
+   * @throws ERR_DEVICE_GONE, ERR_CLOSED, ERR_NVME_READY_TIMEOUT, NvmeStatusError (re-creating a queue failed)
+   */
+  reset(): Promise<void> {
+    this.checkUsable();
+    return this.recover(() => new VfioError({
+      code: 'ERR_NVME_RESET',
+      message: `${this.address}: the controller was reset with the command in flight`,
+      hint: 'The command may or may not have been carried out; retry it.',
+      device: this.address,
+    }));
+  }
+
+  /**
+   * Subscribes to controller resets (timeouts, CSTS.CFS, reset()); see ResetListener.
+   * Returns the function that unsubscribes.
+   */
+  onReset(listener: ResetListener): () => void {
+    this.resetListeners.add(listener);
+    return () => this.resetListeners.delete(listener);
+  }
+
+  /**
+   * Subscribes to the kernel's removal request (VFIO's device request interrupt: hot
+   * unplug, unbind). By the time the listener runs, every pending command has failed with
+   * ERR_DEVICE_GONE and the controller is closed. Returns the function that unsubscribes.
+   */
+  onRemoval(listener: (err: Error) => void): () => void {
+    this.removalListeners.add(listener);
+    return () => this.removalListeners.delete(listener);
+  }
+
+  /**
    * Controller reset (§3.7.2): fails every in-flight command with err(), disables and
    * re-enables the controller, and recreates the I/O queues in the same memory.
    */
-  private async recover(err: () => Error): Promise<void> {
-    if (this.state !== 'open') return;
+  private recover(err: () => Error): Promise<void> {
+    if (this.resetting) return this.resetting;
+    if (this.state !== 'open') return Promise.resolve();
+    this.resetting = this.resetAndRestart(err).finally(() => {
+      this.resetting = null;
+    });
+    return this.resetting;
+  }
+
+  private async resetAndRestart(err: () => Error): Promise<void> {
     this.state = 'resetting';
+    this.resets++;
+    const internal = this.pairs.map((p) => p.qp);
+    // Until the queues exist again, doorbell writes wait (entries may still be posted).
+    for (const qp of internal) qp.suspend();
     try {
+      // CC.EN 1 → 0 resets the controller: it forgets every queue and every command (§3.7.2).
+      this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
+      await this.waitReady(0);
+      // Only now that the controller has stopped: fail what it forgot, empty the rings.
       for (const p of this.pairs) {
         if (p.queue) p.queue.failAll(err);
         else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
       }
       this.adminQueue.failAll(err);
-      this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
-      this.state = 'open';
       await this.enable();
       await this.admin.setNumberOfQueues(this.options.maxIoQueues, this.options.maxIoQueues);
-      for (const p of this.pairs) {
-        const qp = p.qp;
+      for (const qp of internal) {
         await this.admin.createIoCq(qp.qid, qp.depth, qp.cqIova, qp.completion === 'interrupt' ? qp.qid : null);
         await this.admin.createIoSq(qp.qid, qp.depth, qp.sqIova, qp.qid);
       }
-      this.log.warn('controller reset and queues recreated');
+      this.state = 'open';
+      for (const qp of internal) qp.resume();
+      // Worker-owned pairs: their owners restart their rings first (see ResetListener).
+      const external = [...this.external].filter((e): e is [number, ExternalPair] => e[1] !== null);
+      const error = err();
+      await Promise.all([...this.resetListeners].map(async (l) => l({ externalQids: external.map(([q]) => q), error })));
+      for (const [qid, e] of external) {
+        await this.admin.createIoCq(qid, e.depth, e.cqIova, null);
+        await this.admin.createIoSq(qid, e.depth, e.sqIova, qid);
+      }
+      this.log.warn({ resets: this.resets }, 'controller reset and queues recreated');
     } catch (e) {
       this.log.error({ err: e }, 'controller reset failed');
       if ((e as VfioError).code === 'ERR_DEVICE_GONE') this.markGone('registers read all ones during reset');
-      else this.state = 'open';
+      else {
+        // The queues may not exist: fail what waits on them rather than let it hang.
+        for (const p of this.pairs) {
+          if (p.queue) p.queue.failAll(() => e as Error);
+          else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, e as Error));
+        }
+        if (this.state === 'resetting') this.state = 'open';
+        for (const qp of internal) qp.resume();
+      }
+      throw e;
     }
   }
 
@@ -488,8 +598,12 @@ export class NvmeController implements Disposable {
   private onRemovalRequest(): void {
     this.log.warn('the kernel asks for the device back (removal request): failing pending I/O and closing');
     const err = () => new VfioError({ code: 'ERR_DEVICE_GONE', message: `${this.address} is being removed`, hint: 'The device was unplugged or unbound; open it again once it is back.', device: this.address });
-    for (const p of this.pairs) p.queue?.failAll(err);
+    for (const p of this.pairs) {
+      if (p.queue) p.queue.kill(err);
+      else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
+    }
     this.close();
+    for (const l of this.removalListeners) l(err());
   }
 
   // ---- shutdown, §3.6 ------------------------------------------------------------------
@@ -510,7 +624,9 @@ export class NvmeController implements Disposable {
     this.unsubscribeRemoval();
     const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} was closed with the command pending`, device: this.address });
     for (const p of this.pairs) {
-      p.queue?.failAll(closedErr);
+      // kill, not just fail: a polling round still queued must not touch released rings.
+      if (p.queue) p.queue.kill(closedErr);
+      else if (p.qp.outstanding > 0) p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, closedErr()));
       p.queue?.close();
     }
     try {
@@ -518,7 +634,7 @@ export class NvmeController implements Disposable {
     } catch (err) {
       this.log.warn({ err }, 'shutdown was not clean');
     }
-    this.adminQueue?.failAll(closedErr);
+    this.adminQueue?.kill(closedErr);
     for (const p of this.pairs) p.qp.release();
     this.adminQp?.release();
     this.device.close();

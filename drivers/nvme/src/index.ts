@@ -1,7 +1,7 @@
 // @vfio-node/nvme: a userspace NVMe driver on VFIO. Start with NvmeController.open;
 // the namespaces are block devices with promises, the queue pairs the batch hot path.
 
-export { NvmeController, type NvmeControllerOptions } from './controller.js';
+export { NvmeController, type NvmeControllerOptions, type ResetListener } from './controller.js';
 export { Namespace, type LbaRange, type TransferOptions, type WriteOptions } from './namespace.js';
 export { QueuePair, type CompletionHandler, type CompletionMode } from './queue.js';
 export { CommandQueue, newPending, type Pending } from './command-queue.js';

@@ -89,6 +89,8 @@ export class QueuePair {
   private tail = 0;
   private ringedTail = 0;
   private released = false;
+  /** While the controller resets, doorbell writes wait (the queue does not exist on the controller). */
+  private suspended = false;
 
   constructor(init: QueuePairInit) {
     this.qid = init.qid;
@@ -211,9 +213,9 @@ export class QueuePair {
     this.requests.ids.release(cid);
   }
 
-  /** Writes the SQ tail doorbell if entries were posted since the last ring. */
+  /** Writes the SQ tail doorbell if entries were posted since the last ring (held while suspended). */
   ring(): void {
-    if (this.tail === this.ringedTail) return;
+    if (this.tail === this.ringedTail || this.suspended) return;
     nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail);
     this.ringedTail = this.tail;
   }
@@ -269,6 +271,26 @@ export class QueuePair {
     this.sqHead = 0;
     this.cqState[0] = 0;
     this.cqState[1] = 1;
+  }
+
+  /**
+   * Holds doorbell writes (the controller is being reset and this queue does not exist
+   * on it): entries may still be posted; resume() announces them once the queue is
+   * created again.
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  /** Ends suspend() and rings the doorbell for whatever was posted meanwhile. */
+  resume(): void {
+    this.suspended = false;
+    this.ring();
+  }
+
+  /** True between suspend() and resume(). */
+  get isSuspended(): boolean {
+    return this.suspended;
   }
 
   /** Frees the ring and PRP list memory. The controller must no longer use the queues. Idempotent. */

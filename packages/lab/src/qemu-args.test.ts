@@ -29,7 +29,7 @@ describe('buildQemuArgs', () => {
       '-qmp', 'unix:/tmp/vfio-lab-x/qmp.sock,server=on,wait=off',
       '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
       '-virtfs', 'local,path=/tmp/vfio-lab-x,mount_tag=lab,security_model=none,multidevs=remap',
-      '-blockdev', 'driver=raw,node-name=nvme0n1,size=1073741824,file.driver=file,file.filename=/tmp/vfio-lab-x/nvme0n1.img',
+      '-blockdev', 'driver=raw,node-name=nvme0n1,size=1073741824,discard=unmap,file.driver=file,file.discard=unmap,file.filename=/tmp/vfio-lab-x/nvme0n1.img',
       '-device', 'nvme,id=nvme0,serial=VFIONODE0',
       '-device', 'nvme-ns,bus=nvme0,drive=nvme0n1,nsid=1,logical_block_size=512,physical_block_size=512',
     ]);
@@ -60,8 +60,8 @@ describe('nvmeArgs', () => {
     const spec = parseNvmeSpec('size=64M,lba=4096,namespaces=2,mdts=5,ioqpairs=4,serial=S1,image=/data/n.img', 1);
     expect(nvmeBackingFiles(spec, 1, '/run')).toEqual(['/data/n.img', '/data/n.img.2']);
     expect(nvmeArgs(spec, 1, '/run')).toEqual([
-      '-blockdev', 'driver=raw,node-name=nvme1n1,size=67108864,file.driver=file,file.filename=/data/n.img',
-      '-blockdev', 'driver=raw,node-name=nvme1n2,size=67108864,file.driver=file,file.filename=/data/n.img.2',
+      '-blockdev', 'driver=raw,node-name=nvme1n1,size=67108864,discard=unmap,file.driver=file,file.discard=unmap,file.filename=/data/n.img',
+      '-blockdev', 'driver=raw,node-name=nvme1n2,size=67108864,discard=unmap,file.driver=file,file.discard=unmap,file.filename=/data/n.img.2',
       '-device', 'nvme,id=nvme1,serial=S1,mdts=5,max_ioqpairs=4',
       '-device', 'nvme-ns,bus=nvme1,drive=nvme1n1,nsid=1,logical_block_size=4096,physical_block_size=4096',
       '-device', 'nvme-ns,bus=nvme1,drive=nvme1n2,nsid=2,logical_block_size=4096,physical_block_size=4096',
@@ -70,7 +70,7 @@ describe('nvmeArgs', () => {
 
   it('puts a hotplug controller behind a PCIe root port', () => {
     expect(nvmeArgs(parseNvmeSpec('size=16M,hotplug=1'), 0, '/r')).toEqual([
-      '-blockdev', 'driver=raw,node-name=nvme0n1,size=16777216,file.driver=file,file.filename=/r/nvme0n1.img',
+      '-blockdev', 'driver=raw,node-name=nvme0n1,size=16777216,discard=unmap,file.driver=file,file.discard=unmap,file.filename=/r/nvme0n1.img',
       '-device', 'pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1',
       '-device', 'nvme,id=nvme0,serial=VFIONODE0,bus=rp0',
       '-device', 'nvme-ns,bus=nvme0,drive=nvme0n1,nsid=1,logical_block_size=512,physical_block_size=512',
@@ -80,7 +80,7 @@ describe('nvmeArgs', () => {
   it('injects read errors through blkdebug', () => {
     const spec = parseNvmeSpec('size=16M,inject=read:2048');
     expect(nvmeArgs(spec, 2, '/r')[1]).toBe(
-      'driver=raw,node-name=nvme2n1,size=16777216,file.driver=blkdebug,file.config=/r/nvme2.blkdebug,file.image.driver=file,file.image.filename=/r/nvme2n1.img',
+      'driver=raw,node-name=nvme2n1,size=16777216,discard=unmap,file.driver=blkdebug,file.discard=unmap,file.config=/r/nvme2.blkdebug,file.image.driver=file,file.image.discard=unmap,file.image.filename=/r/nvme2n1.img',
     );
     expect(blkdebugConfig(spec.inject!)).toBe('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "2048"\n');
     expect(blkdebugConfig({ event: 'write', sector: 7 })).toContain('event = "write_aio"');
@@ -93,7 +93,7 @@ describe('nvmeArgs', () => {
   });
 
   it('doubles commas in paths, as QEMU options need', () => {
-    expect(nvmeArgs(parseNvmeSpec('size=1M'), 0, '/a,b')[1]).toBe('driver=raw,node-name=nvme0n1,size=1048576,file.driver=file,file.filename=/a,,b/nvme0n1.img');
+    expect(nvmeArgs(parseNvmeSpec('size=1M'), 0, '/a,b')[1]).toBe('driver=raw,node-name=nvme0n1,size=1048576,discard=unmap,file.driver=file,file.discard=unmap,file.filename=/a,,b/nvme0n1.img');
   });
 });
 

@@ -104,10 +104,12 @@ export function nvmeArgs(spec: NvmeSpec, i: number, runDir: string): string[] {
       args.push('-blockdev', `driver=null-co,node-name=${node},size=${spec.size}${latency},read-zeroes=on`);
     } else {
       const file = opt(files[k - 1]!);
+      // discard=unmap on every layer: a Dataset Management deallocate punches a hole in the
+      // file, so deallocated blocks read back as zeroes (QEMU drops discards by default).
       const proto = spec.inject
-        ? `file.driver=blkdebug,file.config=${opt(blkdebugConfigPath(i, runDir))},file.image.driver=file,file.image.filename=${file}`
-        : `file.driver=file,file.filename=${file}`;
-      args.push('-blockdev', `driver=raw,node-name=${node},size=${spec.size},${proto}`);
+        ? `file.driver=blkdebug,file.discard=unmap,file.config=${opt(blkdebugConfigPath(i, runDir))},file.image.driver=file,file.image.discard=unmap,file.image.filename=${file}`
+        : `file.driver=file,file.discard=unmap,file.filename=${file}`;
+      args.push('-blockdev', `driver=raw,node-name=${node},size=${spec.size},discard=unmap,${proto}`);
     }
   }
   let bus = '';

@@ -1,9 +1,10 @@
+// lab: --nvme backing=null,latency=3000000000,size=64M,serial=LABSERIAL --hugepages 64
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NvmeController } from '@vfio-node/nvme';
-import { labNvme } from './lab-env.js';
+import { labNvme } from '../lab/lab-env.js';
 
-// Needs a slow controller: node packages/cli/bin/vfio-node.js lab run
-//   --nvme backing=null,latency=3000000000,size=64M,serial=LABSERIAL -- npx vitest run --project lab test/lab/nvme-timeout.test.ts
+// A controller whose every command takes 3 s (QEMU's null-co with latency-ns), and a driver
+// that gives a command 1 s: the watchdog sends Abort, then resets the controller.
 describe('a command that outlives its timeout is aborted, then the controller is reset and the command fails with ERR_NVME_TIMEOUT', () => {
   let ctrl: NvmeController;
   beforeAll(async () => {
@@ -23,6 +24,11 @@ describe('a command that outlives its timeout is aborted, then the controller is
     const id = await ctrl.admin.identifyController();
     expect(id.sn).toBe(ctrl.identify.sn);
     expect(ctrl.queuePairs[0]!.outstanding).toBe(0);
+    expect(ctrl.resets).toBe(1);
+    // And I/O works again: given 10 s, a read takes its 3 s and completes.
+    ctrl.timeoutMs = 10_000;
+    await ns.read(8, 8, buf.bytes);
+    expect(ctrl.resets).toBe(1);
     buf.release();
   });
 });
