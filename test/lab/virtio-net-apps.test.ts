@@ -4,7 +4,7 @@ import { pktgen } from '../../bench/src/net/pktgen.js';
 import { fwd } from '../../bench/src/net/fwd.js';
 import { labNics } from './lab-env.js';
 
-describe('the packet apps: what pktgen sends, count receives in sequence; fwd keeps frames circulating', () => {
+describe('the packet apps: every frame pktgen sends reaches count exactly once, and fwd keeps frames circulating', () => {
   const [a, b] = labNics();
 
   it('count sees every one of pktgen’s 20000 64-byte frames exactly once', async () => {
