@@ -82,7 +82,7 @@ describe('nvmeArgs', () => {
     expect(nvmeArgs(spec, 2, '/r')[1]).toBe(
       'driver=raw,node-name=nvme2n1,size=16777216,discard=unmap,file.driver=blkdebug,file.discard=unmap,file.config=/r/nvme2.blkdebug,file.image.driver=file,file.image.discard=unmap,file.image.filename=/r/nvme2n1.img',
     );
-    expect(blkdebugConfig(spec.inject!)).toBe('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "2048"\n');
+    expect(blkdebugConfig(spec.inject!)).toBe('[inject-error]\nevent = "read_aio"\niotype = "read"\nerrno = "5"\nsector = "2048"\n');
     expect(blkdebugConfig({ event: 'write', sector: 7 })).toContain('event = "write_aio"');
   });
 

@@ -39,9 +39,13 @@ export function blkdebugConfigPath(index: number, runDir: string): string {
   return path.join(runDir, `nvme${index}.blkdebug`);
 }
 
-/** A blkdebug configuration: every `read_aio` (or `write_aio`) touching the sector fails with EIO (errno 5). */
+/**
+ * A blkdebug configuration: every read (or write) touching the sector fails with EIO
+ * (errno 5). The first `read_aio` event arms the rule; `iotype` keeps it to that kind of
+ * I/O (without it an armed rule also fails writes of the sector).
+ */
 export function blkdebugConfig(inject: NvmeInjection): string {
-  return `[inject-error]\nevent = "${inject.event}_aio"\nerrno = "5"\nsector = "${inject.sector}"\n`;
+  return `[inject-error]\nevent = "${inject.event}_aio"\niotype = "${inject.event}"\nerrno = "5"\nsector = "${inject.sector}"\n`;
 }
 
 /** The guest kernel's command line; `vfiolab_*` words are read by the lab's /init. */
