@@ -233,17 +233,19 @@ export class CommandQueue {
     if (this.backlogHead < this.backlog.length) this.pump();
   }
 
+  /**
+   * Fails the requests the controller holds (a command of theirs was announced to it)
+   * with err() and empties the rings, as a controller reset requires. Requests it never
+   * saw stay: those waiting for a CID, and those posted but not yet rung (they move to
+   * the start of the SQ and go out when the queue is resumed).
+   */
+  failInflight(err: () => Error): void {
+    this.qp.reset((cid) => this.failCid(cid, err), true);
+  }
+
   /** Fails every outstanding and waiting request with err() and forgets the queue contents. */
   failAll(err: () => Error): void {
-    this.qp.reset((cid) => {
-      const p = this.owners[cid];
-      this.owners[cid] = null;
-      if (!p) return;
-      p.inflight--;
-      if (!p.error) p.error = err();
-      p.next = p.total;
-      if (p.inflight === 0) this.settle(p);
-    });
+    this.qp.reset((cid) => this.failCid(cid, err));
     for (let i = this.backlogHead; i < this.backlog.length; i++) {
       const p = this.backlog[i];
       if (!p) continue;
@@ -253,6 +255,16 @@ export class CommandQueue {
     }
     this.backlog = [];
     this.backlogHead = 0;
+  }
+
+  private failCid(cid: number, err: () => Error): void {
+    const p = this.owners[cid];
+    this.owners[cid] = null;
+    if (!p) return;
+    p.inflight--;
+    if (!p.error) p.error = err();
+    p.next = p.total; // its remaining chunks are not submitted
+    if (p.inflight === 0) this.settle(p);
   }
 
   /**

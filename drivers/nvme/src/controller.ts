@@ -112,6 +112,9 @@ export class NvmeController implements Disposable {
   private unregisterCleanup: () => void = () => {};
   private unsubscribeRemoval: () => void = () => {};
   private readonly removalListeners = new Set<(err: Error) => void>();
+  /** Why the device is gone (removal request, or registers reading all ones). */
+  private goneError: (() => Error) | null = null;
+  private closed = false;
 
   /**
    * Opens the controller at a PCI address (bound to vfio-pci) and brings it up: reset,
@@ -437,7 +440,7 @@ export class NvmeController implements Disposable {
 
   /** @internal throws ERR_DEVICE_GONE / ERR_CLOSED when no command may be submitted. */
   checkUsable(): void {
-    if (this.state === 'gone') throw deviceGone(this.address);
+    if (this.state === 'gone') throw (this.goneError ?? (() => deviceGone(this.address)))();
     if (this.state === 'closed') throw new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} is closed`, device: this.address });
   }
 
@@ -486,8 +489,9 @@ export class NvmeController implements Disposable {
   /**
    * Resets the controller (§3.7.2 Controller Reset) and brings it back: every command in
    * flight fails with ERR_NVME_RESET (a promise rejects; a raw queue pair's onFail is
-   * called), the I/O queues are created again in the same memory, and commands submitted
-   * while the reset runs wait and go to the controller once their queue exists again.
+   * called), the I/O queues are created again in the same memory, and requests that had
+   * not reached the controller (waiting for a CID, or submitted while the reset runs)
+   * wait and go to the controller once their queue exists again.
    * Worker-owned queue pairs are created again too, after the onReset listeners settle.
    * A reset already running is joined, not repeated.
    * @throws ERR_DEVICE_GONE, ERR_CLOSED, ERR_NVME_READY_TIMEOUT, NvmeStatusError (re-creating a queue failed)
@@ -513,8 +517,10 @@ export class NvmeController implements Disposable {
 
   /**
    * Subscribes to the kernel's removal request (VFIO's device request interrupt: hot
-   * unplug, unbind). By the time the listener runs, every pending command has failed with
-   * ERR_DEVICE_GONE and the controller is closed. Returns the function that unsubscribes.
+   * unplug, unbind). When the listener runs, every pending command has failed with
+   * ERR_DEVICE_GONE (the rejections are delivered right after); the controller closes as
+   * soon as the listeners return, which lets the kernel finish the removal. Returns the
+   * function that unsubscribes.
    */
   onRemoval(listener: (err: Error) => void): () => void {
     this.removalListeners.add(listener);
@@ -544,10 +550,17 @@ export class NvmeController implements Disposable {
       // CC.EN 1 → 0 resets the controller: it forgets every queue and every command (§3.7.2).
       this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
       await this.waitReady(0);
-      // Only now that the controller has stopped: fail what it forgot, empty the rings.
+      // The controller has stopped. What it completed before stopping is delivered;
+      // what it was given and did not complete fails; what it never saw (waiting for a
+      // CID, or posted and not rung) stays and goes out once the queues exist again.
       for (const p of this.pairs) {
-        if (p.queue) p.queue.failAll(err);
-        else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
+        if (p.queue) {
+          p.queue.drain();
+          p.queue.failInflight(err);
+        } else {
+          p.qp.poll();
+          p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()), true);
+        }
       }
       this.adminQueue.failAll(err);
       await this.enable();
@@ -558,6 +571,7 @@ export class NvmeController implements Disposable {
       }
       this.state = 'open';
       for (const qp of internal) qp.resume();
+      for (const p of this.pairs) p.queue?.drain(); // submit what waited for CIDs
       // Worker-owned pairs: their owners restart their rings first (see ResetListener).
       const external = [...this.external].filter((e): e is [number, ExternalPair] => e[1] !== null);
       const error = err();
@@ -602,8 +616,17 @@ export class NvmeController implements Disposable {
       if (p.queue) p.queue.kill(err);
       else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
     }
+    for (const l of this.removalListeners) {
+      try {
+        l(err());
+      } catch (e) {
+        this.log.error({ err: e }, 'a removal listener threw');
+      }
+    }
     this.close();
-    for (const l of this.removalListeners) l(err());
+    // From now on every call says the device was removed, not merely that it is closed.
+    this.state = 'gone';
+    this.goneError = err;
   }
 
   // ---- shutdown, §3.6 ------------------------------------------------------------------
@@ -615,7 +638,8 @@ export class NvmeController implements Disposable {
    * SIGINT/SIGTERM). Pending commands fail with ERR_CLOSED. Idempotent.
    */
   close(): void {
-    if (this.state === 'closed') return;
+    if (this.closed) return;
+    this.closed = true;
     const wasGone = this.state === 'gone';
     this.state = 'closed';
     if (this.watchdog) clearInterval(this.watchdog);

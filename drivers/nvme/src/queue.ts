@@ -252,21 +252,33 @@ export class QueuePair {
   }
 
   /**
-   * Forgets every outstanding command and empties both rings, as after a controller
-   * reset (the controller forgets its queues then too). Calls fail(cid, tag) for each.
+   * Forgets the outstanding commands and empties both rings, as after a controller reset
+   * (the controller forgets its queues then too). Calls fail(cid, tag) for each command
+   * forgotten. With keepUnrung, entries posted but never announced by ring() (the
+   * controller cannot have seen them) survive: they move to the start of the SQ, keep
+   * their CIDs, and go out with the next ring().
    */
-  reset(fail?: (cid: number, tag: number) => void): void {
+  reset(fail?: (cid: number, tag: number) => void, keepUnrung = false): void {
     const r = this.requests;
+    const kept = keepUnrung ? this.unrung : 0;
+    const saved = new Uint32Array(kept * SQE_DWORDS);
+    const keep = new Set<number>();
+    for (let i = 0; i < kept; i++) {
+      const slot = (this.ringedTail + i) % this.depth;
+      saved.set(this.sqU32.subarray(slot * SQE_DWORDS, (slot + 1) * SQE_DWORDS), i * SQE_DWORDS);
+      keep.add(this.sqU32[slot * SQE_DWORDS]! >>> 16); // CDW0 bits 31:16: CID
+    }
     for (let cid = 0; cid < r.ids.count; cid++) {
-      if (r.state[cid] !== 0) {
+      if (r.state[cid] !== 0 && !keep.has(cid)) {
         r.state[cid] = 0;
+        r.ids.release(cid);
         fail?.(cid, r.tags[cid]!);
       }
     }
-    r.ids.reset();
     this.sq.bytes.fill(0);
     this.cq.bytes.fill(0);
-    this.tail = 0;
+    this.sqU32.set(saved, 0);
+    this.tail = kept;
     this.ringedTail = 0;
     this.sqHead = 0;
     this.cqState[0] = 0;

@@ -1,0 +1,74 @@
+// What a controller reset does to a queue pair, in plain memory (no device): commands the
+// controller was told about fail exactly once; entries posted but never rung survive at
+// the start of the SQ with their CIDs; a suspended queue holds its doorbell until resumed.
+import { describe, expect, it } from 'vitest';
+import type { DmaAllocator, Region } from '@vfio-node/core';
+import { NvmOpcode } from './commands.js';
+import { QueuePair } from './queue.js';
+import { sqTailDoorbell } from './registers.js';
+
+function fakeDma(): DmaAllocator {
+  let next = 0x10_0000;
+  return {
+    alloc(size: number) {
+      const bytes = new Uint8Array(size);
+      const iova = BigInt(next);
+      next += Math.ceil(size / 4096) * 4096;
+      return { bytes, iova, size, view: new DataView(bytes.buffer), offset: 0, iovaAt: (o: number) => iova + BigInt(o), release() {} };
+    },
+  } as unknown as DmaAllocator;
+}
+
+function pair(depth = 8) {
+  const bar = new ArrayBuffer(0x2000);
+  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: fakeDma(), bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll' });
+  const regs = new Uint32Array(bar);
+  const sqe = new Uint32Array(qp.sq.bytes.buffer);
+  return { qp, doorbell: () => regs[sqTailDoorbell(1, 0) / 4], cidAt: (slot: number) => sqe[slot * 16]! >>> 16, slbaAt: (slot: number) => sqe[slot * 16 + 10]! };
+}
+
+describe('QueuePair.reset after a controller reset', () => {
+  it('fails the rung commands once and keeps the unrung ones at the start of the SQ', () => {
+    const { qp, doorbell, cidAt, slbaAt } = pair();
+    const rung = [0, 1, 2].map((i) => qp.submitIo(NvmOpcode.Read, 1, 100 + i, 1, 0x20_0000, 512, 100 + i));
+    qp.ring();
+    expect(doorbell()).toBe(3);
+    const unrung = [0, 1].map((i) => qp.submitIo(NvmOpcode.Write, 1, 200 + i, 1, 0x20_0000, 512, 200 + i));
+    const failed: Array<[number, number]> = [];
+    qp.reset((cid, tag) => failed.push([cid, tag]), true);
+    expect(failed.sort((a, b) => a[1] - b[1])).toEqual(rung.map((cid, i) => [cid, 100 + i]));
+    expect(qp.outstanding).toBe(2);
+    expect([cidAt(0), cidAt(1)]).toEqual(unrung);
+    expect([slbaAt(0), slbaAt(1)]).toEqual([200, 201]);
+    expect(qp.unrung).toBe(2);
+    qp.ring();
+    expect(doorbell()).toBe(2); // the recreated queue starts at 0: two new entries
+    // The freed CIDs can be used again, the kept ones cannot be handed out twice.
+    const more = Array.from({ length: 5 }, () => qp.submitIo(NvmOpcode.Read, 1, 0, 1, 0x20_0000, 512, 0));
+    expect(new Set([...more, ...unrung]).size).toBe(7);
+    expect(qp.canSubmit).toBe(false);
+  });
+
+  it('fails everything without keepUnrung', () => {
+    const { qp } = pair();
+    qp.submitIo(NvmOpcode.Read, 1, 1, 1, 0x20_0000, 512, 1);
+    qp.ring();
+    qp.submitIo(NvmOpcode.Read, 1, 2, 1, 0x20_0000, 512, 2);
+    const tags: number[] = [];
+    qp.reset((_cid, tag) => tags.push(tag));
+    expect(tags.sort()).toEqual([1, 2]);
+    expect(qp.outstanding).toBe(0);
+    expect(qp.unrung).toBe(0);
+  });
+
+  it('holds the doorbell while suspended and rings what was posted on resume', () => {
+    const { qp, doorbell } = pair();
+    qp.suspend();
+    qp.submitIo(NvmOpcode.Read, 1, 1, 1, 0x20_0000, 512, 1);
+    qp.ring();
+    expect(doorbell()).toBe(0);
+    qp.resume();
+    expect(doorbell()).toBe(1);
+    expect(qp.isSuspended).toBe(false);
+  });
+});
