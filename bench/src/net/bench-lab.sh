@@ -13,7 +13,8 @@ NIC0=$1 NIC1=$2
 OUT=${VFIO_LAB_OUT:-/tmp}
 # The apps straight from the sources (until the workspace build has the bench package).
 NET="node_modules/.pnpm/node_modules/.bin/vite-node --config vitest.config.ts bench/src/net/main.ts --"
-[ -f packages/cli/dist/commands/net.js ] && [ -f bench/dist/net/index.js ] && NET="node packages/cli/bin/vfio-node.js net"
+node packages/cli/bin/vfio-node.js net --help > /dev/null 2>&1 && NET="node packages/cli/bin/vfio-node.js net"
+echo "apps: $NET"
 # testpmd writes under /var/run/dpdk (the overlay root is writable; a tmpfs on /run would hide $VFIO_LAB_OUT).
 mkdir -p /var/run/dpdk /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
 
