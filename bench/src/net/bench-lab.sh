@@ -31,10 +31,11 @@ for r in $(seq 1 "$ROUNDS"); do
   timeout 300 $NET pktgen "$NIC0" --size 64 --duration "$SECS" --no-event-idx --json > "$OUT/pktgen-noevidx-$r.jsonl" 2> "$OUT/pktgen-noevidx-$r.err"
   tail -n 1 "$OUT/pktgen-noevidx-$r.jsonl"
   echo "== round $r: dpdk-testpmd txonly --txpkts=64 for $SECS s"
-  # SIGINT after $SECS: testpmd stops forwarding, prints its totals and exits.
-  timeout -s INT "$SECS" dpdk-testpmd -l 0-1 -n 1 -a "$NIC0" -- --forward-mode=txonly --txpkts=64 --burst=32 \
+  # testpmd needs tens of seconds to start under TCG: give it $SECS more, then SIGINT
+  # (it stops, prints its totals and exits). Compare its per-second Tx-pps with pktgen's.
+  timeout -s INT "$((SECS + ${TESTPMD_STARTUP:-60}))" dpdk-testpmd -l 0-1 -n 1 -a "$NIC0" -- --forward-mode=txonly --txpkts=64 --burst=32 \
     --auto-start --stats-period 1 --txd=256 --rxd=256 --total-num-mbufs=8192 --nb-cores=1 < /dev/null > "$OUT/testpmd-$r.txt" 2>&1
-  grep -E "Tx-pps" "$OUT/testpmd-$r.txt" | tail -n 3
+  grep -E "Tx-pps" "$OUT/testpmd-$r.txt" | tail -n "$SECS"
 done
 kill -INT "$COUNT_PID"; sleep 5; kill -KILL "$COUNT_PID" 2>/dev/null; wait "$COUNT_PID"
 tail -n 1 "$OUT/count.jsonl"
