@@ -257,6 +257,11 @@ export class CommandQueue {
     this.backlogHead = 0;
   }
 
+  /** Fails the request owning cid with err() (its command was given up: QueuePair.abandon). */
+  failCommand(cid: number, err: () => Error): void {
+    this.failCid(cid, err);
+  }
+
   private failCid(cid: number, err: () => Error): void {
     const p = this.owners[cid];
     this.owners[cid] = null;

@@ -459,7 +459,8 @@ export class NvmeController implements Disposable {
     // Completions of background admin commands (Asynchronous Event Request) are reaped here.
     if (this.adminQueue.pending === 0) this.adminQueue.drain();
     const ticks = Math.max(1, Math.ceil(this.options.timeoutMs / TICK_MS));
-    for (const qp of [this.adminQp, ...this.pairs.map((p) => p.qp)]) {
+    const owners = [{ qp: this.adminQp, queue: this.adminQueue as CommandQueue | null }, ...this.pairs];
+    for (const { qp, queue } of owners) {
       qp.epoch = this.epoch;
       const r = qp.requests;
       for (let cid = 0; cid < r.ids.count; cid++) {
@@ -474,12 +475,18 @@ export class NvmeController implements Disposable {
         } else if (s === 2 && (qp.qid === 0 || age > 2 * ticks)) {
           this.log.error({ qid: qp.qid, cid }, 'command still outstanding after Abort: resetting the controller');
           const timeoutMs = this.options.timeoutMs;
-          this.recover(() => new VfioError({
+          const err = () => new VfioError({
             code: 'ERR_NVME_TIMEOUT',
             message: `${this.address}: a command on queue ${qp.qid} did not complete within ${timeoutMs} ms; the controller was reset and in-flight commands failed`,
             hint: 'Retry the I/O. If it keeps happening, raise timeoutMs or check the device.',
             device: this.address,
-          })).catch(() => undefined); // logged in recover
+          });
+          // The caller hears now, not whenever the reset ends; the CID stays held until then.
+          const tag = r.tags[cid]!;
+          qp.abandon(cid);
+          if (queue) queue.failCommand(cid, err);
+          else qp.onFail?.(cid, tag, err());
+          this.recover(err).catch(() => undefined); // logged in recover
           return;
         }
       }

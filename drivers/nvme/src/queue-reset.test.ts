@@ -71,4 +71,32 @@ describe('QueuePair.reset after a controller reset', () => {
     expect(doorbell()).toBe(1);
     expect(qp.isSuspended).toBe(false);
   });
+
+  it('abandon: a given-up command is reported by neither its late completion nor a reset, and its CID is held until then', () => {
+    const { qp } = pair(4);
+    const seen: number[] = [];
+    qp.onComplete = (_cid, _status, _dw0, tag) => seen.push(tag);
+    const a = qp.submitIo(NvmOpcode.Read, 1, 1, 1, 0x20_0000, 512, 1);
+    const b = qp.submitIo(NvmOpcode.Read, 1, 2, 1, 0x20_0000, 512, 2);
+    qp.ring();
+    qp.abandon(a);
+    expect(qp.outstanding).toBe(2);
+    // The controller answers both: only b is reported; a's CID is free again.
+    const cq = new DataView(qp.cq.bytes.buffer);
+    [a, b].forEach((cid, slot) => {
+      cq.setUint16(slot * 16 + 12, cid, true);
+      cq.setUint16(slot * 16 + 14, 1, true); // phase 1, status 0
+    });
+    expect(qp.poll()).toBe(2);
+    expect(seen).toEqual([2]);
+    expect(qp.outstanding).toBe(0);
+    // Abandoned, then reset: not reported as failed.
+    const c = qp.submitIo(NvmOpcode.Read, 1, 3, 1, 0x20_0000, 512, 3);
+    qp.ring();
+    qp.abandon(c);
+    const failed: number[] = [];
+    qp.reset((_cid, tag) => failed.push(tag));
+    expect(failed).toEqual([]);
+    expect(qp.outstanding).toBe(0);
+  });
 });

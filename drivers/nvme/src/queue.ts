@@ -238,8 +238,10 @@ export class QueuePair {
       this.sqHead = c[at + 2]!;
       // A CID we do not hold (already failed by a reset, or a controller bug): drop it.
       if (cid >= count || r.state[cid] === 0) continue;
+      const given = r.state[cid] === 3;
       r.state[cid] = 0;
       r.ids.release(cid);
+      if (given) continue; // failed already (abandon): the late answer only frees the CID
       if (handler !== null) handler(cid, c[at + 1]!, c[at + 3]!, r.tags[cid]!);
     }
     return n;
@@ -270,9 +272,10 @@ export class QueuePair {
     }
     for (let cid = 0; cid < r.ids.count; cid++) {
       if (r.state[cid] !== 0 && !keep.has(cid)) {
+        const given = r.state[cid] === 3;
         r.state[cid] = 0;
         r.ids.release(cid);
-        fail?.(cid, r.tags[cid]!);
+        if (!given) fail?.(cid, r.tags[cid]!);
       }
     }
     this.sq.bytes.fill(0);
@@ -283,6 +286,15 @@ export class QueuePair {
     this.sqHead = 0;
     this.cqState[0] = 0;
     this.cqState[1] = 1;
+  }
+
+  /**
+   * Gives up on an outstanding command (it timed out): its owner is told now, by the
+   * caller; the CID stays held, so that a late completion cannot be taken for a new
+   * command's, and is freed by that completion (not reported) or by reset().
+   */
+  abandon(cid: number): void {
+    if (this.requests.state[cid] !== 0) this.requests.state[cid] = 3;
   }
 
   /**

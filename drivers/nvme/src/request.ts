@@ -46,7 +46,7 @@ export class RequestTable {
   readonly tags: Float64Array;
   /** The timer tick at which each CID was submitted. */
   readonly epoch: Uint32Array;
-  /** 1 while a CID is outstanding, 2 once an Abort was sent for it. */
+  /** 1 while a CID is outstanding, 2 once an Abort was sent for it, 3 once given up (failed, the CID still held until the controller answers or is reset). */
   readonly state: Uint8Array;
   /** The opcode of each outstanding CID (for timeout and error messages). */
   readonly opcode: Uint8Array;
