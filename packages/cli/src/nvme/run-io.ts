@@ -128,11 +128,23 @@ function readInput(file: string | undefined): Uint8Array {
 
 function writeOutput(file: string | undefined, data: Uint8Array): void {
   try {
-    if (file === undefined) writeSync(1, data);
+    if (file === undefined) writeAllToStdout(data);
     else writeFileSync(file, data);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new VfioError({ code: e.code ?? 'EIO', message: `write: ${e.message}: failed to write buffer to output file`, hint: 'Check the path given with -d and that its directory is writable.', path: file, cause: err });
+  }
+}
+
+/** Writes everything to fd 1, also when it is a non-blocking pipe (EAGAIN: try again). */
+function writeAllToStdout(data: Uint8Array): void {
+  let at = 0;
+  while (at < data.byteLength) {
+    try {
+      at += writeSync(1, data, at, data.byteLength - at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    }
   }
 }
 
