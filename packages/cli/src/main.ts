@@ -19,6 +19,7 @@ const commands: Record<string, CommandEntry> = {
   info: { summary: 'regions, interrupts and capabilities of a device through VFIO', load: () => import('./commands/info.js') },
   lab: { summary: 'boot the QEMU lab and run a command inside (lab run -- CMD)', load: () => import('./commands/lab.js') },
   bench: { summary: 'fio-compatible benchmark on an NVMe namespace (the lab when no device is named)', load: () => import('./commands/bench.js') },
+  net: { summary: 'packet apps on virtio-net NICs (pktgen, count, fwd, respond)', load: () => import('./commands/net.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
   nvme: { summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
 };
