@@ -525,9 +525,9 @@ export class NvmeController implements Disposable {
   /**
    * Subscribes to the kernel's removal request (VFIO's device request interrupt: hot
    * unplug, unbind). When the listener runs, every pending command has failed with
-   * ERR_DEVICE_GONE (the rejections are delivered right after); the controller closes as
-   * soon as the listeners return, which lets the kernel finish the removal. Returns the
-   * function that unsubscribes.
+   * ERR_DEVICE_GONE (the rejections are delivered right after); the controller shuts down
+   * and closes in the next turn of the event loop, which lets the kernel finish the
+   * removal. Returns the function that unsubscribes.
    */
   onRemoval(listener: (err: Error) => void): () => void {
     this.removalListeners.add(listener);
@@ -617,12 +617,16 @@ export class NvmeController implements Disposable {
   }
 
   private onRemovalRequest(): void {
+    if (this.closed || this.goneError) return; // the kernel repeats its request until we let go
     this.log.warn('the kernel asks for the device back (removal request): failing pending I/O and closing');
     const err = () => new VfioError({ code: 'ERR_DEVICE_GONE', message: `${this.address} is being removed`, hint: 'The device was unplugged or unbound; open it again once it is back.', device: this.address });
     for (const p of this.pairs) {
       if (p.queue) p.queue.kill(err);
       else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
     }
+    // From now on every call says the device was removed, not merely that it is closed.
+    this.state = 'gone';
+    this.goneError = err;
     for (const l of this.removalListeners) {
       try {
         l(err());
@@ -630,10 +634,9 @@ export class NvmeController implements Disposable {
         this.log.error({ err: e }, 'a removal listener threw');
       }
     }
-    this.close();
-    // From now on every call says the device was removed, not merely that it is closed.
-    this.state = 'gone';
-    this.goneError = err;
+    // The orderly shutdown (the device still answers) takes a while under emulation: let
+    // the rejections reach their callers first, then close, which releases the device.
+    setImmediate(() => this.close());
   }
 
   // ---- shutdown, §3.6 ------------------------------------------------------------------
@@ -647,8 +650,9 @@ export class NvmeController implements Disposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const wasGone = this.state === 'gone';
-    this.state = 'closed';
+    // Gone without asking (registers read all ones): no shutdown. Removal on request: shut down.
+    const wasGone = this.state === 'gone' && this.goneError === null;
+    this.state = this.goneError ? 'gone' : 'closed';
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
     this.unregisterCleanup();
@@ -664,6 +668,16 @@ export class NvmeController implements Disposable {
       if (!wasGone && this.adminQp && !this.device.closed) this.shutdown();
     } catch (err) {
       this.log.warn({ err }, 'shutdown was not clean');
+    }
+    // Leave the function as we found it: a function-level reset after the shutdown (the data
+    // is flushed by now). Without it, QEMU 7.2's controller model, once it has served I/O
+    // queues, hangs the next driver that opens it (seen with qemu-img's userspace driver).
+    if (!wasGone && !this.device.closed) {
+      try {
+        this.device.reset();
+      } catch (err) {
+        this.log.debug({ err }, 'function-level reset after shutdown failed');
+      }
     }
     this.adminQueue?.kill(closedErr);
     for (const p of this.pairs) p.qp.release();
