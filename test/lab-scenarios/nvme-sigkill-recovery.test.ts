@@ -1,9 +1,10 @@
+// lab: --nvme size=256M,serial=LABSERIAL --hugepages 128
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Device } from '@vfio-node/core';
 import { NvmeController, Register } from '@vfio-node/nvme';
-import { labNvme } from './lab-env.js';
+import { labNvme } from '../lab/lab-env.js';
 
 const nvmeDist = fileURLToPath(new URL('../../drivers/nvme/dist/index.js', import.meta.url));
 const LBA = 400_000;
@@ -53,10 +54,14 @@ describe('a process killed with SIGKILL in the middle of I/O leaves a controller
     // Wait until the data is flushed and I/O has been running for a while.
     const t0 = Date.now();
     const ioCount = () => Number(/IO (\d+)\n(?![\s\S]*IO \d)/.exec(out)?.[1] ?? -1);
-    while (ioCount() < 200 && proc.exitCode === null && Date.now() - t0 < 90_000) await new Promise((r) => setTimeout(r, 50));
-    expect(out, err).toContain('FLUSHED');
-    expect(ioCount()).toBeGreaterThanOrEqual(200);
-    proc.kill('SIGKILL');
+    try {
+      while (ioCount() < 200 && proc.exitCode === null && Date.now() - t0 < 90_000) await new Promise((r) => setTimeout(r, 50));
+      expect(out, err).toContain('FLUSHED');
+      expect(ioCount(), `child output:\n${out.slice(-400)}\nstderr:\n${err.slice(-400)}`).toBeGreaterThanOrEqual(200);
+    } finally {
+      // Never leave the child holding the device, whatever failed above.
+      proc.kill('SIGKILL');
+    }
     expect(await exited).toEqual([null, 'SIGKILL']);
 
     // What the next opener finds (vfio-pci resets the function when the last user closes
