@@ -22,7 +22,8 @@ export async function runJobOnQueue(ctx: QueueContext, args: WorkerJobArgs): Pro
     blocks: ns.blocks,
     maxTransfer: ctx.maxTransfer,
     pageSize: ctx.pageSize,
-    name: `${ctx.address}/${args.nsid}`,
+    // The queue id in the name shows which queue pair each job drove (JSON: jobs[].vfio-node.target).
+    name: `${ctx.address}/${args.nsid}#qid${ctx.qid}`,
     alloc: (size) => ctx.arena.alloc(size, { align: ctx.pageSize }),
   });
   // The worker has nothing else to do: yield to its event loop rarely (a turn costs about
