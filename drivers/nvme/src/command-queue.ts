@@ -290,9 +290,17 @@ export class CommandQueue {
   private startPolling(): void {
     if (this.polling || this.qp.completion !== 'poll') return;
     this.polling = true;
-    this.budgetEnd = performance.now() + this.budget();
     this.roundsLeft = ROUNDS_PER_CLOCK_CHECK;
-    queueMicrotask(this.pollRound);
+    // A new polling chain gets no fresh budget: only a real turn of the event loop renews
+    // it (pollTask). Otherwise a program whose commands all complete in one round, then
+    // submits again from the continuations, would restart the chain forever and starve
+    // its timers and I/O (seen in the lab: a setInterval never fired under 64 looping reads).
+    const now = performance.now();
+    if (now < this.budgetEnd) queueMicrotask(this.pollRound);
+    else {
+      this.yieldedAt = now;
+      setImmediate(this.pollTask);
+    }
   }
 
   private scheduleRing(): void {
