@@ -130,10 +130,15 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
       else {
         const ios = (ours.read?.ios ?? 0) + (ours.write?.ios ?? 0);
         const cmd = qemuImgBenchCommand({ count: Math.max(1, ios), depth: o.iodepth, size: o.bs.read, write: rwHasWrites(o.rw), address: spec.address, nsid: spec.nsid });
-        const r = await host.runCommand(cmd);
-        const res = qemuImgBenchResult(parseQemuImgBench(r.stdout + r.stderr), cmd);
-        if (rwIsRandom(o.rw)) res.note = `${res.note}; our job is ${o.rw}`;
-        peers.push(res);
+        try {
+          const r = await host.runCommand(cmd);
+          const res = qemuImgBenchResult(parseQemuImgBench(r.stdout + r.stderr), cmd);
+          if (rwIsRandom(o.rw)) res.note = `${res.note}; our job is ${o.rw}`;
+          peers.push(res);
+        } catch (err) {
+          // A peer that fails must not cost us our own results.
+          host.stderr.write(`vfio-node bench: the qemu peer failed, left out of the comparison: ${(err as Error).message}\n`);
+        }
       }
     }
     if (cl.compare.includes('kernel')) {
@@ -142,8 +147,12 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
       const dev = kernelDevice ?? (await host.kernelDevice!(spec));
       try {
         const cmd = kernelFioCommand(o, dev, kernelIoengine);
-        const r = await host.runCommand(cmd);
-        peers.push(parseKernelFioJson(r.stdout, cmd));
+        try {
+          const r = await host.runCommand(cmd);
+          peers.push(parseKernelFioJson(r.stdout, cmd));
+        } catch (err) {
+          host.stderr.write(`vfio-node bench: the kernel peer failed, left out of the comparison: ${(err as Error).message}\n`);
+        }
       } finally {
         if (rebind) await host.restoreDevice?.(spec);
       }

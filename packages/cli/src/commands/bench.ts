@@ -108,6 +108,12 @@ async function runInLab(argv: string[]): Promise<number> {
 function runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; status: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A peer gets ten minutes at most: a hung peer must not hang the benchmark.
+    const timer = setTimeout(() => {
+      stderr += `\n${argv[0]} did not finish within 600 s and was killed\n`;
+      child.kill('SIGKILL');
+    }, 600_000);
+    child.on('close', () => clearTimeout(timer));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
