@@ -17,7 +17,7 @@ for (const file of process.argv.slice(2)) {
   const p = report.numPassedTests ?? 0;
   const f = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
   const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-  console.log(`${file.split('/').pop()}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''}`);
+  console.log(`${file.split('/').slice(-2).join('/')}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''}`);
   passed += p;
   failed += f;
   skipped += s;
