@@ -4,7 +4,7 @@
 // (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
 
 import { Device, VfioError, registerCleanup, type Logger, type Region, type Vector } from '@vfio-node/core';
-import { AdminCommands } from './admin.js';
+import { AdminCommands, type AsyncEvent } from './admin.js';
 import { CommandQueue } from './command-queue.js';
 import { SQES_LOG2 } from './commands.js';
 import { OACS, type IdentifyController } from './identify.js';
@@ -101,6 +101,8 @@ export class NvmeController implements Disposable {
    * with their ring IOVAs, which a controller reset uses to create them again.
    */
   private readonly external = new Map<number, ExternalPair | null>();
+  private readonly aenListeners = new Set<(event: AsyncEvent & { log: Uint8Array | null }) => void>();
+  private aerRunning = false;
   private readonly resetListeners = new Set<ResetListener>();
   private resetting: Promise<void> | null = null;
   /** Controller resets done since open (timeouts, CSTS.CFS, reset()). */
@@ -511,6 +513,45 @@ export class NvmeController implements Disposable {
       hint: 'The command may or may not have been carried out; retry it.',
       device: this.address,
     }));
+  }
+
+  /**
+   * Subscribes to Asynchronous Events (Base 2.0, "Asynchronous Event Request command"):
+   * the controller keeps one AER outstanding from the first subscription on; each event
+   * is delivered with the log page it names, read (which clears the event so that the
+   * controller may report the next of its kind). Events the controller masks are enabled
+   * with Set Features – Asynchronous Event Configuration (FID 0Bh). Returns the function
+   * that unsubscribes.
+   */
+  onAsyncEvent(listener: (event: AsyncEvent & { log: Uint8Array | null }) => void): () => void {
+    this.checkUsable();
+    this.aenListeners.add(listener);
+    if (!this.aerRunning) void this.aerLoop();
+    return () => this.aenListeners.delete(listener);
+  }
+
+  private async aerLoop(): Promise<void> {
+    this.aerRunning = true;
+    try {
+      while (this.aenListeners.size && (this.state === 'open' || this.state === 'resetting')) {
+        let ev: AsyncEvent;
+        try {
+          ev = await this.admin.asyncEventRequest();
+        } catch (err) {
+          // Failed by a reset: ask again once the controller is back; closed or gone: stop.
+          if (this.state === 'resetting' || (err as VfioError).code === 'ERR_NVME_RESET') {
+            await new Promise((r) => setTimeout(r, TICK_MS));
+            continue;
+          }
+          return;
+        }
+        const log = await this.admin.getLogPage(ev.logPage, 512).catch(() => null);
+        this.log.info({ type: ev.type, info: ev.info, logPage: ev.logPage }, 'asynchronous event');
+        for (const l of this.aenListeners) l({ ...ev, log });
+      }
+    } finally {
+      this.aerRunning = false;
+    }
   }
 
   /**
