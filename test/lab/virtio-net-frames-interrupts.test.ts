@@ -18,9 +18,8 @@ describe('frames arrive complete and in order when the receiver sleeps on MSI-X 
     const r = await exchange(sender, receiver, 1000, { interrupts: true, batch: 8, timeoutMs: 90_000 });
     expect(r.firstProblem).toBeUndefined();
     expect(r).toMatchObject({ received: 1000, outOfOrder: 0, wrongLength: 0, corrupt: 0 });
-    expect(r.waits).toBeGreaterThan(0);
-    // The receive queue's vector (1) fired: the wake-ups came from the device.
-    expect(vectors[1]!.received).toBeGreaterThan(0n);
+    // Whether the receiver ever had to sleep depends on timing (on a busy host the frames can
+    // always be there already); the wake-up by the receive vector is checked by the next test.
   });
 
   it('a wait on a quiet queue times out false, and a frame sent later wakes it', async () => {

@@ -14,7 +14,7 @@ import {
   AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField,
   type Capabilities,
 } from './registers.js';
-import { CQES_LOG2 } from './status.js';
+import { CQES_LOG2, NvmeStatusError } from './status.js';
 
 export interface NvmeControllerOptions {
   logger?: Logger;
@@ -397,8 +397,14 @@ export class NvmeController implements Disposable {
   async deleteExternalQueuePair(qid: number): Promise<void> {
     if (!this.external.delete(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
     if (this.state !== 'open') return;
-    await this.admin.deleteIoSq(qid);
-    await this.admin.deleteIoCq(qid);
+    // A queue the controller no longer has (a reset that could not recreate it) is deleted already:
+    // Invalid Queue Identifier (sct 1h, sc 01h) is success here.
+    const gone = (err: unknown) => {
+      if (!(err instanceof NvmeStatusError && err.sct === 1 && err.sc === 1)) throw err;
+      return 0;
+    };
+    await this.admin.deleteIoSq(qid).catch(gone);
+    await this.admin.deleteIoCq(qid).catch(gone);
   }
 
   private freeQid(): number {
