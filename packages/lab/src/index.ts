@@ -6,6 +6,8 @@ export type { LabHandlers, LabResult, LabTimings } from './lab.js';
 export { resolveOptions } from './options.js';
 export type { LabOptions, ResolvedLabOptions, LabBind, LabAccel } from './options.js';
 export { parseNvmeSpec, defaultNvmeSpec } from './nvme-spec.js';
+export { parseNicSpec, defaultNicSpec, nicDeviceProperties } from './nic-spec.js';
+export type { NicSpec } from './nic-spec.js';
 export type { NvmeSpec, NvmeBacking, NvmeInjection } from './nvme-spec.js';
 export { parseSize, formatSize } from './size.js';
 export { buildQemuArgs, kernelCommandLine, blkdebugConfig, GUEST_LAB_DIR } from './qemu-args.js';

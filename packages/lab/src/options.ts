@@ -3,6 +3,7 @@
 
 import { invalidOption } from './errors.js';
 import { defaultNvmeSpec, parseNvmeSpec, validate, type NvmeSpec } from './nvme-spec.js';
+import { defaultNicSpec, parseNicSpec, validateNic, type NicSpec } from './nic-spec.js';
 import { parseSize } from './size.js';
 
 export type LabBind = 'vfio' | 'kernel';
@@ -15,6 +16,8 @@ export interface LabOptions {
   nics?: number;
   /** Join all NICs on one QEMU hub, so frames from one reach the others (default true). */
   nicHub?: boolean;
+  /** What every NIC offers (a spec or a `--nic` string such as `packed=on,mq=on`). Default: QEMU's defaults. */
+  nic?: Partial<NicSpec> | string;
   /** Guest memory (default '2G'). */
   memory?: number | string;
   /** vCPUs (default 2). */
@@ -47,6 +50,7 @@ export interface ResolvedLabOptions {
   nvme: NvmeSpec[];
   nics: number;
   nicHub: boolean;
+  nic: NicSpec;
   /** Bytes. */
   memory: number;
   cpus: number;
@@ -86,6 +90,7 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     nvme,
     nics: count('--nics', options.nics ?? 0, 0, 16),
     nicHub: options.nicHub ?? true,
+    nic: resolveNic(options.nic),
     memory,
     cpus: count('--cpus', options.cpus ?? 2, 1, 64),
     hugepages,
@@ -100,6 +105,10 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     extraQemuArgs: options.extraQemuArgs ?? [],
     checkCommand: options.checkCommand ?? true,
   };
+}
+
+function resolveNic(nic: Partial<NicSpec> | string | undefined): NicSpec {
+  return typeof nic === 'string' ? parseNicSpec(nic) : validateNic({ ...defaultNicSpec(), ...(nic ?? {}) });
 }
 
 function count(what: string, value: number, min: number, max: number): number {

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { NvmeInjection, NvmeSpec } from './nvme-spec.js';
 import type { ResolvedLabOptions } from './options.js';
+import { nicDeviceProperties } from './nic-spec.js';
 
 export interface QemuPaths {
   kernel: string;
@@ -91,7 +92,7 @@ export function buildQemuArgs(opts: ResolvedLabOptions, paths: QemuPaths): strin
   opts.nvme.forEach((spec, i) => args.push(...nvmeArgs(spec, i, paths.runDir)));
   for (let i = 0; i < opts.nics; i++) {
     push('-netdev', `hubport,id=net${i},hubid=${opts.nicHub ? 0 : i}`);
-    push('-device', `virtio-net-pci,netdev=net${i},mac=52:54:00:12:34:${(0x56 + i).toString(16)},disable-legacy=on,iommu_platform=on`);
+    push('-device', `virtio-net-pci,netdev=net${i},mac=52:54:00:12:34:${(0x56 + i).toString(16)},disable-legacy=on,iommu_platform=on${nicDeviceProperties(opts.nic)}`);
   }
   push(...opts.extraQemuArgs);
   return args;
