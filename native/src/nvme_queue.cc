@@ -12,8 +12,17 @@
 //   Reaps up to max entries whose Phase Tag equals state.phase, advances head (and
 //   flips phase when head wraps), and writes CQyHDBL once for the whole batch.
 //
-//   nvmeSqRing(bar, sqTailDoorbell, tail)
+//   nvmeSqRing(bar, sqTailDoorbell, tail[, shadow, shadowIndex, eventIdxIndex]) -> rang
 //     Makes the submission queue entries written so far visible, then writes SQyTDBL.
+//
+// Shadow doorbells (§5.8 Doorbell Buffer Config, §3.3.1.6 of 1.4 "Shadow Doorbell and
+// EventIdx"): with a shadow Uint32Array (the Shadow Doorbell page and the EventIdx page
+// of one DMA buffer) and the dword indices of this doorbell in each, the new value goes
+// to the shadow doorbell first and the MMIO write only happens when the controller asked
+// for it: when the new value passes the EventIdx it published (the virtio-style test
+// Linux calls nvme_dbbuf_need_event). Both calls return whether they wrote the register.
+// An emulated controller (QEMU) then reads the shadow value itself, and most doorbells
+// cost a memory store instead of a trap into the device model.
 //
 // No allocation, no JS object beyond the arguments; every length and offset is checked
 // and a bad one throws (never a wild pointer).
@@ -42,6 +51,41 @@ Napi::TypedArrayOf<T> ToTypedArray(Napi::Env env, Napi::Value v, const char* nam
   return v.As<Napi::TypedArrayOf<T>>();
 }
 
+// The shadow doorbell and EventIdx slots of one doorbell, or nulls when shadow is undefined.
+struct Shadow {
+  volatile uint32_t* db = nullptr;
+  volatile const uint32_t* ei = nullptr;
+};
+
+Shadow ShadowSlots(Napi::Env env, Napi::Value shadowValue, Napi::Value dbIndexValue, Napi::Value eiIndexValue) {
+  Shadow s;
+  if (shadowValue.IsUndefined() || shadowValue.IsNull()) return s;
+  auto shadow = ToTypedArray<uint32_t>(env, shadowValue, "shadow", napi_uint32_array, "Uint32Array");
+  size_t n = shadow.ElementLength();
+  if (n == 0 || shadow.Data() == nullptr) ThrowArg(env, kErrClosed, "the shadow doorbell memory was released");
+  int64_t db = ToInt(env, dbIndexValue, "shadowIndex", 0, kMaxSafeInteger);
+  int64_t ei = ToInt(env, eiIndexValue, "eventIdxIndex", 0, kMaxSafeInteger);
+  if (static_cast<uint64_t>(db) >= n || static_cast<uint64_t>(ei) >= n) {
+    ThrowArg(env, kErrOutOfRange, "shadow index " + std::to_string(db) + " or EventIdx index " + std::to_string(ei) +
+                                      " is outside the shadow buffer of " + std::to_string(n) + " dwords");
+  }
+  s.db = shadow.Data() + db;
+  s.ei = shadow.Data() + ei;
+  return s;
+}
+
+// Writes value to the shadow doorbell; true when the register must be written too: the
+// controller's EventIdx lies in [old, value) (16-bit arithmetic, as the queue indices).
+bool ShadowNeedsMmio(const Shadow& s, uint32_t value) {
+  uint32_t old = *s.db;
+  *s.db = value;
+  // The shadow store must be visible before the EventIdx load (a full barrier: the
+  // controller does the mirror image, EventIdx store then shadow load).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  uint32_t ei = *s.ei;
+  return static_cast<uint16_t>(value - ei - 1) < static_cast<uint16_t>(value - old);
+}
+
 // The address of the 32-bit doorbell at `offset` of bar, after the checks.
 volatile uint32_t* Doorbell(Napi::Env env, Napi::Value barValue, Napi::Value offsetValue) {
   if (!barValue.IsArrayBuffer()) ThrowArg(env, kErrInvalidArg, "bar must be an ArrayBuffer (Mapping.buffer), got " + Describe(barValue));
@@ -63,6 +107,7 @@ Napi::Value CqPoll(const Napi::CallbackInfo& info) {
   volatile uint32_t* doorbell = Doorbell(env, Arg(info, 2), Arg(info, 3));
   auto out = ToTypedArray<uint32_t>(env, Arg(info, 4), "out", napi_uint32_array, "Uint32Array");
   int64_t max = ToInt(env, Arg(info, 5), "max", 0, 65536);
+  Shadow shadow = ShadowSlots(env, Arg(info, 6), Arg(info, 7), Arg(info, 8));
 
   size_t bytes = cq.ByteLength();
   if (bytes == 0 || cq.Data() == nullptr) ThrowArg(env, kErrClosed, "the completion queue memory was released");
@@ -108,19 +153,22 @@ Napi::Value CqPoll(const Napi::CallbackInfo& info) {
     st[1] = phase;
     // One CQyHDBL write per batch: it frees the reaped slots for the controller.
     std::atomic_thread_fence(std::memory_order_release);
-    *doorbell = head;
+    if (shadow.db == nullptr || ShadowNeedsMmio(shadow, head)) *doorbell = head;
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-void SqRing(const Napi::CallbackInfo& info) {
+Napi::Value SqRing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   volatile uint32_t* doorbell = Doorbell(env, Arg(info, 0), Arg(info, 1));
   int64_t tail = ToInt(env, Arg(info, 2), "tail", 0, 65535);
+  Shadow shadow = ShadowSlots(env, Arg(info, 3), Arg(info, 4), Arg(info, 5));
   // The submission queue entries were written by JavaScript before this call; the fence
   // keeps those stores ahead of the doorbell store (Linux's wmb before writel).
   std::atomic_thread_fence(std::memory_order_release);
-  *doorbell = static_cast<uint32_t>(tail);
+  bool mmio = shadow.db == nullptr || ShadowNeedsMmio(shadow, static_cast<uint32_t>(tail));
+  if (mmio) *doorbell = static_cast<uint32_t>(tail);
+  return Napi::Boolean::New(env, mmio);
 }
 
 }  // namespace

@@ -3,13 +3,14 @@
 // NVM Express Base Specification 2.0: §3.5.1 "Memory-based Controller Initialization
 // (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
 
-import { Device, VfioError, registerCleanup, type Logger, type Region, type Vector } from '@vfio-node/core';
+import { Device, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type Vector } from '@vfio-node/core';
 import { AdminCommands, type AsyncEvent } from './admin.js';
 import { CommandQueue } from './command-queue.js';
 import { SQES_LOG2 } from './commands.js';
 import { OACS, type IdentifyController } from './identify.js';
 import { Namespace } from './namespace.js';
 import { QueuePair, type CompletionMode } from './queue.js';
+import { ShadowDoorbellBuffer } from './shadow-doorbells.js';
 import {
   AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField,
   type Capabilities,
@@ -36,6 +37,12 @@ export interface NvmeControllerOptions {
   timeoutMs?: number;
   /** Describe I/O data with SGLs instead of PRPs (needs Identify Controller SGLS). Default false. */
   sgl?: boolean;
+  /**
+   * Use shadow doorbells (Doorbell Buffer Config, OACS bit 8) on the I/O queues when the
+   * controller offers them: emulated controllers (QEMU's) then read most doorbells from
+   * memory instead of trapping each register write. Default true.
+   */
+  shadowDoorbells?: boolean;
 }
 
 /** The largest transfer per command we allow when MDTS says "no limit" (bounds the PRP list memory per CID). */
@@ -117,6 +124,8 @@ export class NvmeController implements Disposable {
   /** Why the device is gone (removal request, or registers reading all ones). */
   private goneError: (() => Error) | null = null;
   private closed = false;
+  /** The Shadow Doorbell and EventIdx pages given to Doorbell Buffer Config, when in use. */
+  private shadowBuffer: ShadowDoorbellBuffer | null = null;
 
   /**
    * Opens the controller at a PCI address (bound to vfio-pci) and brings it up: reset,
@@ -149,6 +158,7 @@ export class NvmeController implements Disposable {
       adminQueueDepth: options.adminQueueDepth ?? 32,
       timeoutMs: options.timeoutMs ?? 30_000,
       sgl: options.sgl ?? false,
+      shadowDoorbells: options.shadowDoorbells ?? true,
     };
     checkOptions(this.options);
     this.bar = device.bar(0);
@@ -222,6 +232,9 @@ export class NvmeController implements Disposable {
     this.queuesAllocated = await this.admin.setNumberOfQueues(o.maxIoQueues, o.maxIoQueues);
     const n = Math.min(o.ioQueues, this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
     if (n < 1) throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `${this.address} granted no I/O queues`, device: this.address });
+
+    // Shadow doorbells, before any I/O queue exists (each queue starts at 0 in them).
+    await this.configureShadowDoorbells();
 
     // Steps 10-11: Create I/O Completion Queues, then the Submission Queues bound to them.
     for (let q = 1; q <= n; q++) {
@@ -307,7 +320,10 @@ export class NvmeController implements Disposable {
         device: this.address,
       });
     }
-    const qp = new QueuePair({ qid, depth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: this.maxTransfer, dma: this.device.dma, bar: this.bar, completion });
+    const qp = new QueuePair({
+      qid, depth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: this.maxTransfer, dma: this.device.dma, bar: this.bar, completion,
+      shadow: this.shadowBuffer?.doorbells ?? null,
+    });
     if (completion === 'interrupt') qp.vector = this.vectors[qid]!;
     try {
       await this.admin.createIoCq(qid, depth, qp.cqIova, completion === 'interrupt' ? qid : null);
@@ -317,6 +333,38 @@ export class NvmeController implements Disposable {
       throw err;
     }
     return qp;
+  }
+
+  /**
+   * Doorbell Buffer Config (§5.8) when the controller has it and the option is on: zeroed
+   * pages, then the command. Also after each reset (the controller forgets the buffers).
+   * A controller that refuses it is driven with register doorbells.
+   */
+  private async configureShadowDoorbells(): Promise<void> {
+    if (!this.options.shadowDoorbells || !this.supportsDoorbellBufferConfig) return;
+    this.shadowBuffer ??= new ShadowDoorbellBuffer(this.device.dma, this.pageSize);
+    this.shadowBuffer.clear();
+    try {
+      await this.admin.doorbellBufferConfig(this.shadowBuffer.shadowIova, this.shadowBuffer.eventIdxIova);
+      this.log.debug({ iova: this.shadowBuffer.shadowIova }, 'shadow doorbells on');
+    } catch (err) {
+      if (!(err instanceof NvmeStatusError)) throw err;
+      // Only before any I/O queue uses them: a pair created with the buffer would wait forever.
+      if (this.pairs.length > 0 || [...this.external.values()].some((e) => e !== null)) throw err;
+      this.log.warn({ err }, 'Doorbell Buffer Config failed: using doorbell registers');
+      this.shadowBuffer.release();
+      this.shadowBuffer = null;
+    }
+  }
+
+  /**
+   * The shadow doorbell buffers the I/O queue pairs use (null when the controller lacks
+   * them or they are off). A queue pair laid out by another thread must be given them
+   * (QueuePairInit.shadow) or its doorbells will not reach the controller.
+   */
+  get shadowDoorbells(): { memory: DmaMemory; eventIdx: number } | null {
+    const b = this.shadowBuffer;
+    return b ? { memory: b.memory, eventIdx: b.doorbells.eventIdx } : null;
   }
 
   // ---- public API ----------------------------------------------------------------------
@@ -619,6 +667,7 @@ export class NvmeController implements Disposable {
       this.adminQueue.failAll(err);
       await this.enable();
       await this.admin.setNumberOfQueues(this.options.maxIoQueues, this.options.maxIoQueues);
+      await this.configureShadowDoorbells();
       for (const qp of internal) {
         await this.admin.createIoCq(qp.qid, qp.depth, qp.cqIova, qp.completion === 'interrupt' ? qp.qid : null);
         await this.admin.createIoSq(qp.qid, qp.depth, qp.sqIova, qp.qid);
@@ -729,6 +778,7 @@ export class NvmeController implements Disposable {
     this.adminQueue?.kill(closedErr);
     for (const p of this.pairs) p.qp.release();
     this.adminQp?.release();
+    this.shadowBuffer?.release();
     this.device.close();
   }
 

@@ -82,3 +82,60 @@ describe('nvmeSqRing', () => {
     expect(() => hot.nvmeSqRing(bar, 0x1008, 70000)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
   });
 });
+
+describe('shadow doorbells (Doorbell Buffer Config, EventIdx)', () => {
+  // Two 4 KiB pages as dwords: the Shadow Doorbell page, then the EventIdx page (dword 1024).
+  const EI = 1024;
+  const SQ1 = 2; // SQ 1 tail, DSTRD 0: dword 2 * 1
+  const CQ1 = 3;
+
+  it('stores the tail in the shadow doorbell and writes the register only when it passes the EventIdx', () => {
+    const bar = new ArrayBuffer(0x2000);
+    const regs = new Uint32Array(bar);
+    const shadow = new Uint32Array(2048);
+    // The controller has consumed up to 0 and asks to hear of anything after it (EventIdx 0).
+    expect(hot.nvmeSqRing(bar, 0x1008, 3, shadow, SQ1, EI + SQ1)).toBe(true);
+    expect(shadow[SQ1]).toBe(3);
+    expect(regs[0x1008 / 4]).toBe(3);
+    // It has not caught up yet (EventIdx still 0): the next tails need no register write.
+    regs[0x1008 / 4] = 0;
+    expect(hot.nvmeSqRing(bar, 0x1008, 5, shadow, SQ1, EI + SQ1)).toBe(false);
+    expect(shadow[SQ1]).toBe(5);
+    expect(regs[0x1008 / 4]).toBe(0);
+    // It caught up to 5 and published EventIdx 5: moving past it needs the register again.
+    shadow[EI + SQ1] = 5;
+    expect(hot.nvmeSqRing(bar, 0x1008, 6, shadow, SQ1, EI + SQ1)).toBe(true);
+    expect(regs[0x1008 / 4]).toBe(6);
+    // Wrapping: EventIdx 65535 lies between old 65534 and new 1 (16-bit arithmetic).
+    shadow[SQ1] = 65534;
+    shadow[EI + SQ1] = 65535;
+    expect(hot.nvmeSqRing(bar, 0x1008, 1, shadow, SQ1, EI + SQ1)).toBe(true);
+  });
+
+  it('moves the CQ head through the shadow doorbell when reaping', () => {
+    const { cq, state, bar, out, regs } = setup();
+    const shadow = new Uint32Array(2048);
+    shadow[EI + CQ1] = 40; // the controller does not want to hear about heads before 40
+    const dv = new DataView(cq.buffer);
+    dv.setUint32(12, (1 << 16) | 7, true); // CID 7, phase 1
+    dv.setUint32(16 + 12, (1 << 16) | 8, true);
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH, shadow, CQ1, EI + CQ1)).toBe(2);
+    expect(shadow[CQ1]).toBe(2);
+    expect(regs[CQ1HDBL / 4]).toBe(0);
+    shadow[EI + CQ1] = 2; // now it wants to hear of the head passing 2
+    dv.setUint32(32 + 12, (1 << 16) | 9, true);
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH, shadow, CQ1, EI + CQ1)).toBe(1);
+    expect(shadow[CQ1]).toBe(3);
+    expect(regs[CQ1HDBL / 4]).toBe(3);
+  });
+
+  it('refuses shadow indices outside the buffer and non-Uint32Array buffers, writing nothing', () => {
+    const bar = new ArrayBuffer(0x2000);
+    const shadow = new Uint32Array(16);
+    expect(() => hot.nvmeSqRing(bar, 0x1008, 1, shadow, 16, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeSqRing(bar, 0x1008, 1, shadow, 0, 99)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => hot.nvmeSqRing(bar, 0x1008, 1, new Uint8Array(64) as unknown as Uint32Array, 0, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(new Uint32Array(bar)[0x1008 / 4]).toBe(0);
+    expect(shadow.every((w) => w === 0)).toBe(true);
+  });
+});

@@ -19,6 +19,7 @@ import { CQE_SIZE } from './status.js';
 import { setPrps, setSglDataBlock } from './prp.js';
 import { RequestTable } from './request.js';
 import { cqHeadDoorbell, sqTailDoorbell } from './registers.js';
+import { shadowSlots, type ShadowDoorbells } from './shadow-doorbells.js';
 
 // The two hot-path entry points of the native addon, looked up once. (They are read
 // from the addon object itself when the package's named exports do not list them.)
@@ -48,7 +49,20 @@ export interface QueuePairInit {
   /** BAR0; it must be mapped as a whole (the doorbells are written through its mapping). */
   bar: Region;
   completion: CompletionMode;
+  /**
+   * The controller's shadow doorbell buffers (Doorbell Buffer Config), for an I/O queue
+   * pair: doorbells then go to memory and reach the registers only when the controller's
+   * EventIdx asks for it. Omit for the admin queue pair or a controller without them.
+   */
+  shadow?: ShadowDoorbells | null;
 }
+
+/**
+ * With shadow doorbells, a doorbell the controller missed (a race its model does not
+ * close) would leave commands waiting forever: after this many empty polls in a row with
+ * commands outstanding, the SQ tail is written to the register as well.
+ */
+const KICK_AFTER_EMPTY_POLLS = 4096;
 
 export class QueuePair {
   readonly qid: number;
@@ -81,6 +95,8 @@ export class QueuePair {
   epoch = 0;
   /** Memory page size (CC.MPS) in bytes, the unit of PRP entries. */
   readonly pageSize: number;
+  /** ring() calls that announced entries, and how many of them wrote SQyTDBL (fewer with shadow doorbells). */
+  readonly doorbellStats = { rings: 0, sqRegisterWrites: 0 };
 
   private readonly sqU32: Uint32Array;
   /** The CQ as dwords, read with Atomics.load so that every check really reads memory the controller writes. */
@@ -88,6 +104,13 @@ export class QueuePair {
   private readonly barBuffer: ArrayBuffer;
   private tail = 0;
   private ringedTail = 0;
+  /** The shadow doorbell buffers (null: every doorbell is a register write) and this pair's dword indices in them. */
+  private readonly shadow: Uint32Array | null;
+  private readonly sqShadow: number;
+  private readonly sqEventIdx: number;
+  private readonly cqShadow: number;
+  private readonly cqEventIdx: number;
+  private emptyPolls = 0;
   private released = false;
   /** While the controller resets, doorbell writes wait (the queue does not exist on the controller). */
   private suspended = false;
@@ -126,6 +149,26 @@ export class QueuePair {
     this.sqU32 = new Uint32Array(this.sq.bytes.buffer, this.sq.bytes.byteOffset, (init.depth * SQE_SIZE) / 4);
     this.cqI32 = new Int32Array(this.cq.bytes.buffer, this.cq.bytes.byteOffset, (init.depth * CQE_SIZE) / 4);
     this.completions = new Uint32Array(4 * init.depth);
+    const slots = shadowSlots(init.qid, init.dstrd, init.shadow?.eventIdx ?? 0);
+    this.shadow = init.qid > 0 && init.shadow ? init.shadow.words : null;
+    this.sqShadow = slots.sqTail;
+    this.sqEventIdx = slots.sqEventIdx;
+    this.cqShadow = slots.cqHead;
+    this.cqEventIdx = slots.cqEventIdx;
+    this.clearShadow();
+  }
+
+  /** Whether doorbells go through the shadow doorbell buffer. */
+  get usesShadowDoorbells(): boolean {
+    return this.shadow !== null;
+  }
+
+  /** A new queue starts at tail 0 and head 0: so must its shadow entries (an earlier queue with this qid may have left values). */
+  private clearShadow(): void {
+    const w = this.shadow;
+    if (w === null) return;
+    w[this.sqShadow] = 0;
+    w[this.cqShadow] = 0;
   }
 
   /** Commands submitted and not yet completed. */
@@ -216,8 +259,21 @@ export class QueuePair {
   /** Writes the SQ tail doorbell if entries were posted since the last ring (held while suspended). */
   ring(): void {
     if (this.tail === this.ringedTail || this.suspended) return;
-    nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail);
+    const wrote = nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail, this.shadow, this.sqShadow, this.sqEventIdx);
     this.ringedTail = this.tail;
+    this.doorbellStats.rings++;
+    if (wrote) this.doorbellStats.sqRegisterWrites++;
+  }
+
+  /**
+   * Writes the SQ tail to its register even though the shadow doorbell holds it already:
+   * the cure for a doorbell the controller may have missed (see KICK_AFTER_EMPTY_POLLS).
+   */
+  kick(): void {
+    this.emptyPolls = 0;
+    if (this.suspended || this.outstanding === 0) return;
+    nvmeSqRing(this.barBuffer, this.sqDoorbell, this.ringedTail);
+    this.doorbellStats.sqRegisterWrites++;
   }
 
   /**
@@ -227,9 +283,13 @@ export class QueuePair {
   poll(max = this.depth): number {
     // The common case when polling is "nothing yet": answer it in JavaScript, without
     // crossing into native code.
-    if (!this.hasCompletion()) return 0;
+    if (!this.hasCompletion()) {
+      if (this.shadow !== null && ++this.emptyPolls >= KICK_AFTER_EMPTY_POLLS) this.kick();
+      return 0;
+    }
+    this.emptyPolls = 0;
     const c = this.completions;
-    const n = nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max);
+    const n = nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max, this.shadow, this.cqShadow, this.cqEventIdx);
     const r = this.requests;
     const count = r.ids.count;
     const handler = this.onComplete;
@@ -283,6 +343,7 @@ export class QueuePair {
     this.sqU32.set(saved, 0);
     this.tail = kept;
     this.ringedTail = 0;
+    this.clearShadow();
     this.sqHead = 0;
     this.cqState[0] = 0;
     this.cqState[1] = 1;

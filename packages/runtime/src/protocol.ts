@@ -31,6 +31,8 @@ export interface OwnQueueTask {
   bar: SharedBar;
   /** DMA memory for the rings, PRP lists and the worker's own buffers. */
   arena: SharedDma;
+  /** The controller's shadow doorbell buffers (Doorbell Buffer Config), when it uses them: the queue pair must write its doorbells there. */
+  shadow: { memory: SharedDma; eventIdx: number } | null;
   depth: number;
   dstrd: number;
   pageSize: number;

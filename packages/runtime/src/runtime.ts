@@ -148,8 +148,10 @@ export class NvmeRuntime implements AsyncDisposable {
       const ns = ctrl.namespace(nsid);
       return { nsid, blockSize: ns.blockSize, blocks: Number(ns.blocks) };
     });
+    const shadow = ctrl.shadowDoorbells;
     const task: OwnQueueTask = {
       index, qid: q.qid, address: ctrl.address, bar: ctrl.device.shareBar(0), arena: shareDma(arena), depth,
+      shadow: shadow ? { memory: shareDma(shadow.memory), eventIdx: shadow.eventIdx } : null,
       dstrd: ctrl.cap.dstrd, pageSize: ctrl.pageSize, maxTransfer: ctrl.maxTransfer, namespaces,
       requests: q.req.init(), completions: q.cpl.init(), control: q.control, port: port2,
     };

@@ -27,12 +27,17 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
   const send = (m: FromWorker) => port.postMessage(m);
   const arena = new DmaArena(openSharedDma(task.arena));
   const mapping = mapSharedBar(task.bar);
+  // The shadow doorbell pages are the controller's (one for all queues); this worker writes only its own qid's entries.
+  const shadowMemory = task.shadow ? openSharedDma(task.shadow.memory) : null;
+  const shadow = shadowMemory && task.shadow
+    ? { words: new Uint32Array(shadowMemory.bytes.buffer, shadowMemory.bytes.byteOffset, shadowMemory.bytes.byteLength / 4), eventIdx: task.shadow.eventIdx }
+    : null;
   let qp: QueuePair | undefined;
   try {
     // The arena has the shape of the allocator QueuePair wants (alloc); BAR0 only needs its mapping for the doorbells.
     qp = new QueuePair({
       qid: task.qid, depth: task.depth, dstrd: task.dstrd, pageSize: task.pageSize, maxTransfer: task.maxTransfer,
-      dma: arena as unknown as DmaAllocator, bar: { mapping } as unknown as Region, completion: 'poll',
+      dma: arena as unknown as DmaAllocator, bar: { mapping } as unknown as Region, completion: 'poll', shadow,
     });
     send({ type: 'ready', sqIova: qp.sqIova, cqIova: qp.cqIova });
     const req = new Ring(task.requests);
@@ -44,6 +49,7 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     return await serve(ctx, port, req, cpl, ctl);
   } finally {
     qp?.release();
+    shadowMemory?.release();
     mapping.unmap();
     arena.release();
   }
