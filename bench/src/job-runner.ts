@@ -21,7 +21,8 @@ const EILSEQ = 84;
 /** fio's bw_avg_time and iops_avg_time defaults: one bandwidth/IOPS sample per 500 ms. */
 const AVG_TIME_NS = 500e6;
 
-export type JobPhase = 'ramp' | 'run' | 'verify' | 'done';
+/** 'init' is a job that has not started yet (a worker job before its first progress report). */
+export type JobPhase = 'init' | 'ramp' | 'run' | 'verify' | 'done';
 
 /** Counters the status line reads while the job runs. */
 export interface JobProgress {
@@ -33,6 +34,11 @@ export interface JobProgress {
   /** Fraction done in [0, 1] and seconds left, as far as can be known. */
   fraction: number;
   etaSec: number;
+  /**
+   * The job's time (s since it started) when the counters were taken; rates are computed
+   * over this clock when it is given (a worker publishes its counters on its own tick).
+   */
+  atSec?: number;
 }
 
 export class JobRunner {
@@ -79,6 +85,8 @@ export class JobRunner {
   private runEndNs = Infinity;
   private endNs = 0;
   private stopIssuing = false;
+  /** stop() was called: the job ends after its in-flight I/O, without a verify phase. */
+  private stopped = false;
   // Bandwidth/IOPS sampling.
   private lastSampleNs = 0;
   private lastSampleBytes: [number, number] = [0, 0];
@@ -150,9 +158,14 @@ export class JobRunner {
     if (this.o.runtimeUs > 0) this.runEndNs = now + this.o.runtimeUs * 1000;
   }
 
-  /** Stops issuing new I/O (Ctrl-C, or another job's error); in-flight I/O still completes. */
+  /**
+   * Stops issuing new I/O (Ctrl-C, or another job's error); in-flight I/O still completes
+   * and what was measured is reported. A stopped job skips its verify phase, as fio's
+   * terminated jobs do.
+   */
   stop(): void {
     this.stopIssuing = true;
+    this.stopped = true;
   }
 
   get done(): boolean {
@@ -313,7 +326,7 @@ export class JobRunner {
     if (this.phase === 'run') {
       const endNs = Math.max(this.endNs, this.statsStartNs);
       this.stat.totalRunTimeMs = Math.max(1, Math.floor((endNs - this.statsStartNs) / 1e6));
-      if (this.written && this.written.size && !this.stat.error) {
+      if (this.written && this.written.size && !this.stat.error && !this.stopped) {
         // fio verifies in offset order once the writes are done.
         this.verifyList = [...this.written.entries()].sort((a, b) => a[0] - b[0]);
         this.written.clear();
@@ -359,6 +372,7 @@ export class JobRunner {
     const o = this.o;
     const elapsed = (now - this.startNs) / 1e9;
     const ramp = o.rampTimeUs / 1e6;
+    p.atSec = elapsed;
     if (this.phase === 'done') {
       p.fraction = 1;
       p.etaSec = 0;

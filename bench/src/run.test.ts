@@ -93,4 +93,43 @@ describe('vfio-node bench flow', () => {
     await runBench(['--name=s', '--ioengine=null', '--size=1m', '--time_based', '--runtime=1200ms', '--eta=always'], t.h);
     expect(t.out()).toMatch(/\rJobs: 1 \(f=1\): \[R\(1\)\]\[\d+\.\d%\]\[r=.*\]\[r=.* IOPS\]\[eta 00m:0\ds\]/);
   });
+
+  it("--eta=always with a JSON report on stdout draws nothing (fio's rule): the JSON parses", async () => {
+    const t = host();
+    await runBench(['--name=s', '--ioengine=null', '--size=1m', '--time_based', '--runtime=1200ms', '--eta=always', '--output-format=json'], t.h);
+    expect(t.out()).not.toContain('Jobs:');
+    expect(JSON.parse(t.out()).jobs[0].read.iops).toBeGreaterThan(0);
+  });
+
+  it('host.runJobs gets onProgress only when the status line is shown, and the signal', async () => {
+    const seen: Array<{ progress: boolean; signal: boolean }> = [];
+    const signal = new AbortController().signal;
+    const t = host({
+      signal,
+      runJobs: async (jobs, _specs, o) => {
+        seen.push({ progress: typeof o.onProgress === 'function', signal: o.signal === signal });
+        // Draw one line the way the CLI's timer does, from a worker's published counters.
+        o.onProgress?.([{ phase: 'run', rw: jobs[0]!.options.rw, bytes: [4096 * 500, 0], ios: [500, 0], fraction: 0.25, etaSec: 3, atSec: 1 }], 1);
+        return { results: [], startedAt: new Date() };
+      },
+    });
+    const args = ['--name=w', '--filename=0000:00:03.0/1', '--rw=randread', '--size=1m'];
+    await runBench([...args, '--output-format=json'], t.h);
+    await runBench([...args, '--eta=always', '--output=/r.json'], t.h);
+    expect(seen).toEqual([{ progress: false, signal: true }, { progress: true, signal: true }]);
+    expect(t.out()).toContain('\rJobs: 1 (f=1): [r(1)][25.0%][r=2000KiB/s][r=500 IOPS][eta 00m:03s]');
+  });
+
+  it('Ctrl-C (the signal) stops a long job early, prints its report and exits 128 like fio', async () => {
+    const ac = new AbortController();
+    const t = host({ signal: ac.signal });
+    setTimeout(() => ac.abort(), 400);
+    const t0 = Date.now();
+    const code = await runBench(['--name=long', '--ioengine=null', '--size=1m', '--time_based', '--runtime=60', '--output-format=json'], t.h);
+    expect(code).toBe(128);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const j = JSON.parse(t.out()).jobs[0];
+    expect(j.read.iops).toBeGreaterThan(0);
+    expect(j.read.runtime).toBeLessThan(5000);
+  });
 });

@@ -17,7 +17,8 @@ import type { PeerResult } from './peers/peer.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './peers/qemu-img.js';
 import { buildJsonReport, stringifyFioJson } from './report-json.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
-import { TerminalStatus } from './status-line.js';
+import type { JobProgress } from './job-runner.js';
+import { statusLineWanted, TerminalStatus } from './status-line.js';
 
 export interface BenchHost {
   /** Opens the NVMe namespace a job names, one queue pair per call. */
@@ -43,8 +44,19 @@ export interface BenchHost {
    * worker thread that owns its queue pair (@vfio-node/runtime). Without it, every job
    * runs here through openNvme.
    */
-  runJobs?(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, signal?: AbortSignal): Promise<RunResult>;
+  runJobs?(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, options: HostRunOptions): Promise<RunResult>;
 }
+
+/** What host.runJobs gets besides the jobs: Ctrl-C, and where the status line's counters go. */
+export interface HostRunOptions {
+  /** Aborted on Ctrl-C: the jobs stop issuing, and what they did is still reported. */
+  signal?: AbortSignal;
+  /** Set when the status line is shown: call it about once a second with every running job's progress. */
+  onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
+}
+
+/** fio's exit status after a signal stopped the run (backend.c sig_int(): exit_value = 128). */
+export const EXIT_SIGNALED = 128;
 
 export const USAGE = `usage: vfio-node bench [OPTIONS] [JOBFILE...]
 
@@ -60,7 +72,7 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
                          io_uring --direct=1), qemu-img bench on the same PCI device
 Job options: ${KNOWN_OPTIONS.join(', ')}.`;
 
-/** Runs the benchmark; returns the exit status (0 ok, 1 a job failed, 2 usage). */
+/** Runs the benchmark; returns the exit status (0 ok, 1 a job failed, 2 usage, 128 stopped by Ctrl-C like fio). */
 export async function runBench(argv: readonly string[], host: BenchHost): Promise<number> {
   // Our own command-line options that fio does not have.
   const rest: string[] = [];
@@ -100,9 +112,10 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   const out: string[] = [];
   const toStdout = cl.output === undefined;
   if (normal && toStdout) host.stdout.write(formatRunHeader(jobs));
-  const status = host.stdout.isTTY && toStdout && cl.eta !== 'never' || cl.eta === 'always' ? new TerminalStatus(host.stdout as NodeJS.WriteStream) : undefined;
+  const status = statusLineWanted(cl.eta, { normal, toStdout, isTTY: !!host.stdout.isTTY }) ? new TerminalStatus(host.stdout) : undefined;
+  const onProgress = status && ((p: JobProgress[], t: number) => status.update(p, t));
 
-  const run = host.runJobs && specs.size ? await host.runJobs(jobs, specs, host.signal) : await runJobs({
+  const run = host.runJobs && specs.size ? await host.runJobs(jobs, specs, { signal: host.signal, onProgress }) : await runJobs({
     jobs,
     open: async (_filename, index) => {
       const job = jobs[index]!;
@@ -110,7 +123,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
       if (!spec) return new NullTarget(nullCapacity(job));
       return host.openNvme(spec, job);
     },
-    onProgress: status && ((p, t) => status.update(p, t)),
+    onProgress,
     signal: host.signal,
   });
   status?.clear();
@@ -118,7 +131,8 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
 
   let extra: Record<string, unknown> | undefined;
   let table = '';
-  if (cl.compare.length) {
+  // After Ctrl-C the run is over: no peers.
+  if (cl.compare.length && !host.signal?.aborted) {
     const ours = ourPeerResult(stats);
     const peers: PeerResult[] = [];
     const first = jobs.find((j) => specs.has(j.index))!;
@@ -167,6 +181,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   }
   if (toStdout) host.stdout.write(out.join(''));
   else host.writeFile(cl.output!, out.join(''));
+  if (host.signal?.aborted) return EXIT_SIGNALED;
   return run.results.some((r) => r.stat.error) ? 1 : 0;
 }
 

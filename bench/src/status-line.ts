@@ -1,13 +1,15 @@
-// fio's live status line (eta.c), printed only to a terminal:
+// fio's live status line (eta.c), printed on stdout when it is a terminal (--eta):
 //   Jobs: 1 (f=1): [r(1)][45.0%][r=41.2MiB/s][r=10.6k IOPS][eta 00m:05s]
 // One character per job in fio's run_str: R/r sequential/random read, W/w write, M/m
-// mixed, V verifying, / ramping, _ done. Rates are since the previous line.
+// mixed, V verifying, / ramping, I not started yet, _ done. Rates are since the
+// previous line.
 
 import type { JobProgress } from './job-runner.js';
 import { num2str, N2S_BYTEPERSEC, N2S_NONE } from './num2str.js';
 
 function jobChar(p: JobProgress): string {
   if (p.phase === 'done') return '_';
+  if (p.phase === 'init') return 'I';
   if (p.phase === 'ramp') return '/';
   if (p.phase === 'verify') return 'V';
   const c = p.rw === 'read' || p.rw === 'randread' ? 'r' : p.rw === 'write' || p.rw === 'randwrite' ? 'w' : 'm';
@@ -45,38 +47,72 @@ function runStr(progress: readonly JobProgress[]): string {
   return out;
 }
 
-/** Formats successive status lines; keeps the previous byte counts to compute rates. */
+/**
+ * Formats successive status lines. Rates are since the previous line, per job over the
+ * job's own clock (`atSec`, when its counters were taken; else `elapsedSec`), summed over
+ * the jobs: a worker that published twice between two lines counts over the time between
+ * its publishes, not the main thread's timer. A job with nothing new keeps its last rate.
+ */
 export class StatusLine {
-  private lastBytes = [0, 0];
-  private lastIos = [0, 0];
-  private lastSec = 0;
+  private last: Array<{ bytes: [number, number]; ios: [number, number]; at: number; bw: [number, number]; iops: [number, number] }> = [];
 
   format(progress: readonly JobProgress[], elapsedSec: number): string {
-    const running = progress.filter((p) => p.phase !== 'done').length;
-    const bytes = [0, 0];
-    const ios = [0, 0];
+    if (this.last.length !== progress.length) this.last = progress.map(() => ({ bytes: [0, 0], ios: [0, 0], at: 0, bw: [0, 0], iops: [0, 0] }));
+    const running = progress.filter((p) => p.phase !== 'done' && p.phase !== 'init').length;
+    const bw = [0, 0];
+    const iops = [0, 0];
     let fraction = 0;
     let eta = 0;
-    for (const p of progress) {
-      bytes[0]! += p.bytes[0];
-      bytes[1]! += p.bytes[1];
-      ios[0]! += p.ios[0];
-      ios[1]! += p.ios[1];
+    progress.forEach((p, i) => {
+      const l = this.last[i]!;
+      const at = p.atSec ?? elapsedSec;
+      const dt = at - l.at;
+      if (dt > 1e-3) {
+        for (const d of [0, 1] as const) {
+          l.bw[d] = Math.max(0, (p.bytes[d] - l.bytes[d]) / dt);
+          l.iops[d] = Math.max(0, (p.ios[d] - l.ios[d]) / dt);
+        }
+        l.bytes = [p.bytes[0], p.bytes[1]];
+        l.ios = [p.ios[0], p.ios[1]];
+        l.at = at;
+      }
+      // A finished job moves nothing any more.
+      if (p.phase === 'done') l.bw = [0, 0], l.iops = [0, 0];
+      for (const d of [0, 1] as const) {
+        bw[d]! += l.bw[d];
+        iops[d]! += l.iops[d];
+      }
       fraction += p.fraction / progress.length;
       eta = Math.max(eta, p.etaSec);
-    }
-    const dt = Math.max(1e-3, elapsedSec - this.lastSec);
-    const bw = [0, 1].map((d) => Math.floor((bytes[d]! - this.lastBytes[d]!) / dt));
-    const iops = [0, 1].map((d) => Math.floor((ios[d]! - this.lastIos[d]!) / dt));
-    this.lastBytes = bytes;
-    this.lastIos = ios;
-    this.lastSec = elapsedSec;
+    });
     const dirs = [0, 1].filter((d) => progress.some((p) => (d === 0 ? p.rw !== 'write' && p.rw !== 'randwrite' : p.rw !== 'read' && p.rw !== 'randread') || p.phase === 'verify' && d === 0));
     const name = ['r', 'w'];
-    const bwStr = dirs.map((d) => `${name[d]}=${num2str(bw[d]!, 4, 1, true, N2S_BYTEPERSEC)}`).join(',');
-    const iopsStr = dirs.map((d) => `${name[d]}=${num2str(iops[d]!, 4, 1, false, N2S_NONE)}`).join(',');
+    // fio keeps the rate in KiB/s and prints it with base 1024: an idle line says "r=0KiB/s".
+    const bwStr = dirs.map((d) => `${name[d]}=${num2str(Math.floor(bw[d]! / 1024), 4, 1024, true, N2S_BYTEPERSEC)}`).join(',');
+    const iopsStr = dirs.map((d) => `${name[d]}=${num2str(Math.floor(iops[d]!), 4, 1, false, N2S_NONE)}`).join(',');
     return `Jobs: ${running} (f=${running}): [${runStr(progress)}][${(fraction * 100).toFixed(1)}%][${bwStr}][${iopsStr} IOPS][eta ${etaToStr(eta)}]`;
   }
+}
+
+/** Where the output goes, for statusLineWanted(). */
+export interface StatusOutput {
+  /** --output-format includes normal. */
+  normal: boolean;
+  /** The report goes to stdout (no --output=FILE). */
+  toStdout: boolean;
+  /** stdout is a terminal. */
+  isTTY: boolean;
+}
+
+/**
+ * fio's --eta=auto|always|never (eta.c skip_eta()): never when the report on stdout is
+ * not the normal one (JSON must stay parseable); otherwise always prints, never does not,
+ * auto prints when stdout is a terminal (also when the report goes to --output=FILE).
+ */
+export function statusLineWanted(eta: 'auto' | 'always' | 'never', out: StatusOutput): boolean {
+  if (!out.normal && out.toStdout) return false;
+  if (eta === 'never') return false;
+  return eta === 'always' || out.isTTY;
 }
 
 /** Writes a status line over the previous one on a terminal stream; clear() erases it. */
@@ -84,7 +120,7 @@ export class TerminalStatus {
   private width = 0;
   private readonly line = new StatusLine();
 
-  constructor(private readonly stream: NodeJS.WriteStream) {}
+  constructor(private readonly stream: NodeJS.WritableStream) {}
 
   update(progress: readonly JobProgress[], elapsedSec: number): void {
     const s = this.line.format(progress, elapsedSec);

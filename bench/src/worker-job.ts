@@ -1,18 +1,34 @@
 // A benchmark job run on a worker thread that owns an NVMe queue pair (through
 // @vfio-node/runtime's call()): the engine drives the queue pair directly, so no I/O
 // crosses between threads; only the job's options go in and its statistics come out.
+// While it runs, the job's counters go out through a progress block (shared memory the
+// main thread reads for the status line), and a stop request comes in through it (Ctrl-C).
 
 import type { QueueContext } from '@vfio-node/runtime';
 import { runJobs, type JobResult } from './engine.js';
+import type { IoTarget } from './io-target.js';
 import type { ResolvedJob } from './jobfile.js';
 import { NvmeTarget } from './nvme-target.js';
+import { ProgressBlock } from './progress-block.js';
 
 export interface WorkerJobArgs {
   job: ResolvedJob;
   nsid: number;
+  /** A ProgressBlock's buffer: the job publishes its counters there and stops when asked to. */
+  progress?: SharedArrayBuffer;
 }
 
-export async function runJobOnQueue(ctx: QueueContext, args: WorkerJobArgs): Promise<JobResult> {
+/**
+ * How often the job publishes its counters and looks at the stop word: on the engine's
+ * progress tick, once per loop round at most, never per I/O.
+ */
+export const WORKER_PROGRESS_MS = 200;
+
+/**
+ * Runs `args.job` on the worker's queue pair; resolves with its statistics, or null when
+ * it was asked to stop before it started.
+ */
+export async function runJobOnQueue(ctx: QueueContext, args: WorkerJobArgs): Promise<JobResult | null> {
   const ns = ctx.namespaces.find((n) => n.nsid === args.nsid);
   if (!ns) throw new Error(`${ctx.address} has no active namespace ${args.nsid} (active: ${ctx.namespaces.map((n) => n.nsid).join(', ')})`);
   const target = new NvmeTarget({
@@ -26,10 +42,41 @@ export async function runJobOnQueue(ctx: QueueContext, args: WorkerJobArgs): Pro
     name: `${ctx.address}/${args.nsid}#qid${ctx.qid}`,
     alloc: (size) => ctx.arena.alloc(size, { align: ctx.pageSize }),
   });
-  // The worker has nothing else to do: yield to its event loop rarely (a turn costs about
-  // a millisecond under emulation).
-  const run = await runJobs({ jobs: [args.job], open: async () => target, yieldEveryMs: 250 });
-  return run.results[0]!;
+  return runJobWithProgress(args.job, target, args.progress ? new ProgressBlock(args.progress) : undefined);
+}
+
+/**
+ * Runs one job on `target` in this thread, publishing its progress to `block` every
+ * WORKER_PROGRESS_MS and stopping it (in-flight I/O completes, the results are kept) when
+ * the block's stop word is set. Resolves with the job's result, or null when the stop
+ * came before the job started.
+ */
+export async function runJobWithProgress(job: ResolvedJob, target: IoTarget, block?: ProgressBlock): Promise<JobResult | null> {
+  const abort = new AbortController();
+  if (block?.stopRequested) {
+    await target.close();
+    return null;
+  }
+  const run = await runJobs({
+    jobs: [job],
+    open: async () => target,
+    // The worker has nothing else to do: yield to its event loop rarely (a turn costs about
+    // a millisecond under emulation).
+    yieldEveryMs: 250,
+    progressIntervalMs: block ? WORKER_PROGRESS_MS : undefined,
+    onProgress: block && ((progress) => {
+      block.publish(progress[0]!, progress[0]!.atSec ?? 0);
+      if (block.stopRequested && !abort.signal.aborted) abort.abort();
+    }),
+    signal: abort.signal,
+  });
+  const result = run.results[0] ?? null;
+  // The last word: the job is done (its counters stay as last published).
+  if (block) {
+    const last = block.read(job.options.rw);
+    block.publish({ ...last, phase: 'done', fraction: 1, etaSec: 0 }, last.atSec ?? 0);
+  }
+  return result;
 }
 
 /** The URL a runtime worker imports to run runJobOnQueue (the compiled module). */

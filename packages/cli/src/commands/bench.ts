@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { NullTarget, runBench, runJobs, WORKER_JOB_MODULE, type BenchHost, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult } from '@vfio-node/bench';
+import { NullTarget, pollProgress, ProgressBlock, runBench, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
 import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
 import { NvmeRuntime } from '@vfio-node/runtime';
 import { main } from '../main.js';
@@ -16,8 +16,10 @@ const runtimes = new Map<string, Promise<NvmeRuntime>>();
 /**
  * Runs the jobs group by group (fio's stonewall/new_group order); the jobs of a group run
  * at once, each on its own worker-owned queue pair, through the runtime's public API.
+ * Each job gets a progress block (shared memory): the status line reads its counters on a
+ * timer here, and Ctrl-C sets its stop word there.
  */
-async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>): Promise<RunResult> {
+async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, { signal, onProgress }: HostRunOptions): Promise<RunResult> {
   const startedAt = new Date();
   const groups = new Map<number, ResolvedJob[]>();
   for (const j of jobs) groups.set(j.groupid, [...(groups.get(j.groupid) ?? []), j]);
@@ -45,16 +47,29 @@ async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap
   }
   const results: JobResult[] = [];
   for (const g of groups.values()) {
+    // After Ctrl-C no further group starts (fio terminates every job).
+    if (signal?.aborted) break;
+    const blocks = g.map(() => new ProgressBlock());
+    const stop = () => blocks.forEach((b) => b.requestStop());
+    signal?.addEventListener('abort', stop, { once: true });
     const next = new Map<string, number>();
-    const runs = g.map(async (job) => {
+    const runs = g.map(async (job, i) => {
       const spec = specs.get(job.index);
-      if (!spec) return (await runJobs({ jobs: [job], open: async () => new NullTarget(1 << 30) })).results[0]!;
+      // ioengine=null jobs next to device jobs run here, through the same progress block.
+      if (!spec) return runJobWithProgress(job, new NullTarget(1 << 30), blocks[i]);
       const rt = await runtimes.get(spec.address)!;
       const w = next.get(spec.address) ?? 0;
       next.set(spec.address, w + 1);
-      return rt.call<JobResult>(w, WORKER_JOB_MODULE, 'runJobOnQueue', { job, nsid: spec.nsid });
+      return rt.call<JobResult | null>(w, WORKER_JOB_MODULE, 'runJobOnQueue', { job, nsid: spec.nsid, progress: blocks[i]!.buffer } satisfies WorkerJobArgs);
     });
-    results.push(...(await Promise.all(runs)));
+    const stopPolling = onProgress ? pollProgress(g.map((job, i) => () => blocks[i]!.read(job.options.rw)), onProgress) : undefined;
+    try {
+      // A job stopped before it started has nothing to report.
+      for (const r of await Promise.all(runs)) if (r) results.push(r);
+    } finally {
+      stopPolling?.();
+      signal?.removeEventListener('abort', stop);
+    }
   }
   return { results, startedAt };
 }
@@ -127,10 +142,12 @@ function runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; s
 
 export async function run(argv: string[]): Promise<number> {
   if (!process.env.VFIO_LAB && !namesADevice(argv)) return runInLab(argv);
-  // fio stops on the first Ctrl-C and still prints what it measured; a second one kills.
+  // fio stops on the first Ctrl-C and still prints what it measured (exit status 128); a
+  // second one exits at once. The jobs on workers see the stop in their progress blocks.
   const abort = new AbortController();
   const onSigint = () => {
     if (abort.signal.aborted) process.exit(130);
+    process.stderr.write('\nvfio-node bench: terminating on signal 2\n');
     abort.abort();
   };
   process.on('SIGINT', onSigint);
