@@ -55,6 +55,12 @@ export class NvmeTarget implements IoTarget {
       // The CQE status field without the phase bit: (SCT << 8 | SC) << 1, plus CRD/More/DNR.
       this.outStatus[k] = status;
     };
+    // A controller reset (the queue pair's owner is told by poll()) fails what was in flight.
+    init.qp.onFail = (_cid, tag) => {
+      const k = this.outCount++;
+      this.outSlots[k] = tag;
+      this.outStatus[k] = -1;
+    };
   }
 
   allocSlots(slots: number, length: number): Uint8Array[] {
@@ -101,6 +107,7 @@ export class NvmeTarget implements IoTarget {
 
   close(): void {
     this.qp.onComplete = null;
+    this.qp.onFail = null;
     this.memory?.release();
     this.memory = null;
   }

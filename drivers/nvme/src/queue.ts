@@ -111,6 +111,10 @@ export class QueuePair {
   private readonly cqShadow: number;
   private readonly cqEventIdx: number;
   private emptyPolls = 0;
+  /** A reset handshake with the thread that owns the controller: [requested, acknowledged] generations (see attachResetSignal). */
+  private resetWords: Int32Array | null = null;
+  private resetAt = 0;
+  private resetSeen = 0;
   private released = false;
   /** While the controller resets, doorbell writes wait (the queue does not exist on the controller). */
   private suspended = false;
@@ -281,6 +285,7 @@ export class QueuePair {
    * CIDs and calls onComplete for each. Returns the number reaped.
    */
   poll(max = this.depth): number {
+    if (this.resetWords !== null && Atomics.load(this.resetWords, this.resetAt) !== this.resetSeen) this.checkReset();
     // The common case when polling is "nothing yet": answer it in JavaScript, without
     // crossing into native code.
     if (!this.hasCompletion()) {
@@ -305,6 +310,53 @@ export class QueuePair {
       if (handler !== null) handler(cid, c[at + 1]!, c[at + 3]!, r.tags[cid]!);
     }
     return n;
+  }
+
+  /**
+   * For a queue pair owned by a thread other than the controller's: `words[at]` is a
+   * generation the controller's thread raises when it has reset the controller (which
+   * forgot this queue pair and will create it again, empty, once `words[at + 1]` says
+   * the owner is ready). poll() notices the change; so does checkReset(), which an
+   * owner that may sit idle calls in its loop.
+   */
+  attachResetSignal(words: Int32Array, at: number): void {
+    this.resetWords = words;
+    this.resetAt = at;
+    this.resetSeen = Atomics.load(words, at);
+  }
+
+  /**
+   * Acts on a controller reset signalled through attachResetSignal: reaps what the
+   * controller completed before it stopped, fails every other outstanding command
+   * (onFail, with ERR_NVME_RESET), empties both rings (tail, head and shadow doorbells
+   * back to 0, as the re-created queues start), then acknowledges. Returns true if a
+   * reset was handled. Without it, the owner's next doorbell would make the re-created
+   * queue run stale entries from slot 0.
+   */
+  checkReset(): boolean {
+    const w = this.resetWords;
+    if (w === null) return false;
+    const g = Atomics.load(w, this.resetAt);
+    if (g === this.resetSeen) return false;
+    this.resetSeen = g;
+    // Completions the controller posted before it stopped are real: deliver them.
+    const words = this.resetWords;
+    this.resetWords = null; // no recursion from poll()
+    try {
+      while (this.hasCompletion()) this.poll();
+    } finally {
+      this.resetWords = words;
+    }
+    const err = () => new VfioError({
+      code: 'ERR_NVME_RESET',
+      message: `queue pair ${this.qid}: the controller was reset with the command in flight`,
+      hint: 'The command may or may not have been carried out; retry it.',
+    });
+    this.reset((cid, tag) => this.onFail?.(cid, tag, err()));
+    this.suspended = false;
+    Atomics.store(w, this.resetAt + 1, g);
+    Atomics.notify(w, this.resetAt + 1);
+    return true;
   }
 
   /** Whether the entry at the CQ head is posted (cheap check, no doorbell). */

@@ -11,9 +11,14 @@ export const REQ_WIDTH = 8;
 export const CPL_WIDTH = 2;
 export const STATUS_SUBMIT_FAILED = -1;
 export const STATUS_ABORTED = -2;
+/** The controller was reset with the command in flight. */
+export const STATUS_RESET = -3;
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const CTL_STOP = 0;
+/** Controller resets: the generation the main thread asks for, and the one the worker acknowledged (its rings are empty again). */
+export const CTL_RESET = 1;
+export const CTL_RESET_DONE = 2;
 export const CTL_WORDS = 4;
 
 export interface NamespaceInfo {

@@ -12,7 +12,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
 import { NvmOpcode, NvmeController, NvmeStatusError, type Namespace, type NvmeControllerOptions } from '@vfio-node/nvme';
-import { CPL_WIDTH, CTL_STOP, CTL_WORDS, REQ_WIDTH, STATUS_ABORTED, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
+import { CPL_WIDTH, CTL_RESET, CTL_RESET_DONE, CTL_STOP, CTL_WORDS, REQ_WIDTH, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
 import { Ring } from './ring.js';
 import type { OwnQueueResult } from './worker.js';
 
@@ -108,10 +108,39 @@ export class NvmeRuntime implements AsyncDisposable {
   private outstanding = 0;
   private pumping = false;
   private closed = false;
+  private readonly unsubscribeReset: () => void;
 
   private constructor(controller: NvmeController, pool: Piscina) {
     this.controller = controller;
     this.pool = pool;
+    // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
+    this.unsubscribeReset = controller.onReset(({ externalQids }) => this.restartWorkerQueues(externalQids));
+  }
+
+  /** How long a worker gets to empty its rings after a controller reset (it may be inside a call that polls rarely). */
+  private static readonly RESET_ACK_MS = 10_000;
+
+  private async restartWorkerQueues(qids: number[]): Promise<void> {
+    const queues = this.queues.filter((q) => q.created && qids.includes(q.qid));
+    await Promise.all(queues.map(async (q) => {
+      const g = Atomics.add(q.ctl, CTL_RESET, 1) + 1;
+      q.wake();
+      const deadline = Date.now() + NvmeRuntime.RESET_ACK_MS;
+      for (;;) {
+        const seen = Atomics.load(q.ctl, CTL_RESET_DONE);
+        if (seen === g) return;
+        if (Date.now() > deadline) {
+          throw new VfioError({
+            code: 'ERR_RUNTIME_WORKER',
+            message: `worker ${q.index} (queue ${q.qid}) did not restart its rings within ${NvmeRuntime.RESET_ACK_MS} ms after a controller reset; its queue is not created again`,
+            hint: 'Code run with call() must keep polling its queue pair (poll() notices the reset).',
+          });
+        }
+        // Atomics.waitAsync is in Node 20, not yet in TypeScript's ES2022 lib.
+        const r = (Atomics as unknown as { waitAsync(ta: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown } }).waitAsync(q.ctl, CTL_RESET_DONE, seen, 50);
+        if (r.async) await r.value;
+      }
+    }));
   }
 
   /**
@@ -267,6 +296,7 @@ export class NvmeRuntime implements AsyncDisposable {
       p.error =
         status === STATUS_SUBMIT_FAILED ? new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${p.what}: the worker could not post the command` })
         : status === STATUS_ABORTED ? new VfioError({ code: 'ERR_CLOSED', message: `${p.what}: the runtime closed before the command was posted` })
+        : status === STATUS_RESET ? new VfioError({ code: 'ERR_NVME_RESET', message: `${p.what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' })
         : new NvmeStatusError(status, p.what, this.controller.address);
     }
     if (--p.parts === 0) {
@@ -287,6 +317,7 @@ export class NvmeRuntime implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unsubscribeReset();
     for (const q of this.queues) {
       Atomics.store(q.ctl, CTL_STOP, 1);
       q.wake();

@@ -9,7 +9,7 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
 import { QueuePair } from '@vfio-node/nvme';
 import type { QueueContext } from './context.js';
-import { CTL_STOP, CPL_WIDTH, REQ_WIDTH, STATUS_ABORTED, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
+import { CTL_RESET, CTL_STOP, CPL_WIDTH, REQ_WIDTH, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
 import { Ring } from './ring.js';
 
 /** How long an idle worker sleeps between looks at its request ring (it is woken early by any request). */
@@ -43,6 +43,8 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     const req = new Ring(task.requests);
     const cpl = new Ring(task.completions);
     const ctl = new Int32Array(task.control);
+    // A controller reset (on the main thread) reaches the queue pair through the control words.
+    qp.attachResetSignal(ctl, CTL_RESET);
     const first = await waitMessage(port, req, ctl);
     if (!first || first.type !== 'go') return { submitted: 0, completed: 0 };
     const ctx: QueueContext = { index: task.index, qid: task.qid, address: task.address, qp, namespaces: task.namespaces, arena, maxTransfer: task.maxTransfer, pageSize: task.pageSize };
@@ -75,7 +77,11 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     posted++;
     return true;
   };
+  const onFail = (_cid: number, tag: number) => {
+    complete(tag, STATUS_RESET);
+  };
   qp.onComplete = onComplete;
+  qp.onFail = onFail;
   let stopping = 0;
   for (;;) {
     const seen = req.seq;
@@ -84,8 +90,10 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     if (m?.type === 'call') {
       await runCall(ctx, port, m);
       qp.onComplete = onComplete;
+      qp.onFail = onFail;
       continue;
     }
+    qp.checkReset();
     if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
 
     // Post what the main thread asked for, as long as CIDs and completion slots last.
@@ -128,6 +136,7 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
   for (let k = 0, at = req.peek(0); at >= 0; at = req.peek(++k)) if (!complete(rd[at + 6]!, STATUS_ABORTED)) break;
   if (posted) cpl.publish(posted);
   qp.onComplete = null;
+  qp.onFail = null;
   return { submitted, completed };
 }
 
