@@ -11,7 +11,8 @@
         "src/mapping.cc",
         "src/dma.cc",
         "src/eventfd.cc",
-        "src/nvme_queue.cc"
+        "src/nvme_queue.cc",
+        "src/virtio_ring.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],

@@ -194,3 +194,18 @@ export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer,
  * EventIdx asks for it). Returns whether the register was written.
  */
 export function nvmeSqRing(bar: ArrayBuffer, sqTailDoorbell: number, tail: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number): boolean;
+/**
+ * The virtio-net transmit hot loop on a split virtqueue (virtio 1.2 §2.7), one call per batch:
+ * reclaims the buffers the device used (their ids go back on `free`), takes up to `count` free
+ * buffers, writes `seq`, `seq + 1`, ... big-endian at `seqOffset` of each frame (0xffffffff: not
+ * at all), posts each as descriptor id (length 12 + frameLen, device-readable), stores avail.idx
+ * after a barrier and writes the queue index to the doorbell when the device asked for it
+ * (EVENT_IDX avail_event, else VIRTQ_USED_F_NO_NOTIFY).
+ * `ring` is the whole split virtqueue block, `state` [availIdx, publishedIdx, lastUsedIdx,
+ * freeCount] (read and updated), `pool` the packet buffers (id × bufferSize), `params`
+ * [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq],
+ * `bar` the notification BAR's mapping (Mapping.buffer). Returns the number of frames posted.
+ * Throws ERR_INVALID_ARG / ERR_OUT_OF_RANGE / ERR_MISALIGNED / ERR_CLOSED on bad arguments or a
+ * used id outside the queue.
+ */
+export function virtioSplitTxBurst(ring: Uint8Array, state: Uint32Array, free: Uint16Array, pool: Uint8Array, params: Uint32Array, bar: ArrayBuffer): number;

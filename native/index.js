@@ -56,4 +56,6 @@ export const {
   // NVMe hot path (nvme_queue.cc)
   nvmeCqPoll,
   nvmeSqRing,
+  // virtio-net transmit hot path (virtio_ring.cc)
+  virtioSplitTxBurst,
 } = binding;

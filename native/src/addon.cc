@@ -2,6 +2,7 @@
 // thread, each worker), with the per-environment AddonData as N-API instance data.
 #include "addon.h"
 #include "nvme_queue.h"
+#include "virtio_ring.h"
 
 #include <fcntl.h>
 #include <linux/vfio.h>
@@ -75,6 +76,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDma(env, exports);
   InitEventfd(env, exports);
   InitNvmeQueue(env, exports);
+  InitVirtioRing(env, exports);
 
   Napi::Object constants = Constants(env);
   Napi::Object object = env.Global().Get("Object").As<Napi::Object>();
