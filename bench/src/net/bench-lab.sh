@@ -1,10 +1,14 @@
 #!/bin/sh
 # The 64-byte transmit benchmark, run inside the lab (one boot, one NIC pair):
 #   node packages/cli/bin/vfio-node.js lab run --nvme none --nics 2 --out /tmp/net-bench -- sh bench/src/net/bench-lab.sh
+# With `--nic packed=on` on the lab and NET_BENCH_PACKED=1 (sh -c 'NET_BENCH_PACKED=1 sh bench/...'),
+# pktgen and testpmd run on packed rings, and pktgen once more with --no-packed on split rings.
 # One vfio-node `count` drains NIC1 throughout (QEMU's hub stops a sender whose peer
 # does not drain). On NIC0, rounds alternate: vfio-node pktgen, pktgen without
-# EVENT_IDX, and DPDK testpmd txonly, each for $SECS seconds, so that both generators
-# see the same (noisy, shared-CPU) conditions. Per-second rates go to $VFIO_LAB_OUT.
+# EVENT_IDX, pktgen on split rings (when packed is offered) and DPDK testpmd txonly,
+# each for $SECS seconds, so that all generators see the same (noisy, shared-CPU)
+# conditions. Per-second rates go to $VFIO_LAB_OUT; bench-summary.mjs prints medians
+# and ratios at the end.
 set -u
 SECS=${NET_BENCH_SECONDS:-10}
 ROUNDS=${NET_BENCH_ROUNDS:-2}
@@ -17,6 +21,9 @@ node packages/cli/bin/vfio-node.js net --help > /dev/null 2>&1 && NET="node pack
 echo "apps: $NET"
 # testpmd writes under /var/run/dpdk (the overlay root is writable; a tmpfs on /run would hide $VFIO_LAB_OUT).
 mkdir -p /var/run/dpdk /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
+VARIANTS="default --js-tx --no-event-idx"
+# NET_BENCH_PACKED=1 (with a lab booted with --nic packed=on): also pktgen on split rings.
+[ "${NET_BENCH_PACKED:-0}" = 1 ] && VARIANTS="$VARIANTS --no-packed"
 
 $NET count "$NIC1" --json > "$OUT/count.jsonl" 2> "$OUT/count.err" &
 COUNT_PID=$!
@@ -24,12 +31,12 @@ for _ in $(seq 1 240); do grep -q ready "$OUT/count.err" 2>/dev/null && break; s
 grep -q ready "$OUT/count.err" || { echo "count did not start"; cat "$OUT/count.err"; exit 1; }
 
 for r in $(seq 1 "$ROUNDS"); do
-  echo "== round $r: vfio-node pktgen --size 64 --duration $SECS"
-  timeout 300 $NET pktgen "$NIC0" --size 64 --duration "$SECS" --json > "$OUT/pktgen-$r.jsonl" 2> "$OUT/pktgen-$r.err"
-  tail -n 1 "$OUT/pktgen-$r.jsonl"
-  echo "== round $r: vfio-node pktgen --size 64 --duration $SECS --no-event-idx"
-  timeout 300 $NET pktgen "$NIC0" --size 64 --duration "$SECS" --no-event-idx --json > "$OUT/pktgen-noevidx-$r.jsonl" 2> "$OUT/pktgen-noevidx-$r.err"
-  tail -n 1 "$OUT/pktgen-noevidx-$r.jsonl"
+  for v in $VARIANTS; do
+    if [ "$v" = default ]; then flag= name=pktgen; else flag=$v name=pktgen$v; fi
+    echo "== round $r: vfio-node pktgen --size 64 --duration $SECS $flag"
+    timeout 300 $NET pktgen "$NIC0" --size 64 --duration "$SECS" $flag --json > "$OUT/$name-$r.jsonl" 2> "$OUT/$name-$r.err"
+    tail -n 1 "$OUT/$name-$r.jsonl"
+  done
   echo "== round $r: dpdk-testpmd txonly --txpkts=64 for $SECS s"
   # testpmd needs tens of seconds to start under TCG: give it $SECS more, then SIGINT
   # (it stops, prints its totals and exits). Compare its per-second Tx-pps with pktgen's.
@@ -39,3 +46,4 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 kill -INT "$COUNT_PID"; sleep 5; kill -KILL "$COUNT_PID" 2>/dev/null; wait "$COUNT_PID"
 tail -n 1 "$OUT/count.jsonl"
+node bench/src/net/bench-summary.mjs "$OUT"

@@ -32,6 +32,7 @@ common options:
   --queue-size N     descriptors per queue (default 256)
   --no-event-idx, --no-mrg-rxbuf, --no-csum, --no-packed, --no-mq
                      switch off a feature the device offers
+  --js-tx            transmit batches in JavaScript, not in the native loop
 
 A generator needs a receiver that drains: QEMU's hub stops a sender whose peer's
 receive ring is full. Start 'count' (or 'fwd') on the other port first.`;
@@ -53,6 +54,7 @@ const options = {
   'no-csum': { type: 'boolean' },
   'no-packed': { type: 'boolean' },
   'no-mq': { type: 'boolean' },
+  'js-tx': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +96,7 @@ export async function runNet(argv: string[]): Promise<number> {
   const driver: VirtioNetOptions = {
     interrupts: v.interrupts ? 'msix' : 'poll',
     ...(v['queue-size'] ? { queueSize: Number(v['queue-size']) } : {}),
+    ...(v['js-tx'] ? { nativeTx: false } : {}),
     features: { eventIdx: !v['no-event-idx'], mrgRxbuf: !v['no-mrg-rxbuf'], csum: !v['no-csum'], packed: !v['no-packed'], mq: !v['no-mq'] },
   };
   const json = !!v.json;

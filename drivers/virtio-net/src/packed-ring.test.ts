@@ -123,13 +123,19 @@ describe('packed virtqueue driver side', () => {
     view.setUint16(l.device + 2, RING_EVENT_FLAGS_ENABLE, true);
     ring.post(1, 1, false);
     expect(ring.publish()).toBe(true);
-    // DESC: notify when descriptor 3 (wrap 1) is made available.
+    // DESC: notify when descriptor 3 (wrap 1) is made available (exactEvents, Linux's test).
+    ring.exactEvents = true;
     view.setUint16(l.device, 3 | (1 << 15), true);
     view.setUint16(l.device + 2, RING_EVENT_FLAGS_DESC, true);
     ring.post(2, 1, false);
     expect(ring.publish()).toBe(false); // 2 → 3
     ring.post(3, 1, false);
     expect(ring.publish()).toBe(true); // 3 → 4 includes 3
+    // By default DESC is treated as ENABLE: every batch notifies while the device waits.
+    ring.exactEvents = false;
+    view.setUint16(l.device, 7 | (1 << 15), true);
+    ring.post(4, 1, false);
+    expect(ring.publish()).toBe(true);
     dev.take();
   });
 });

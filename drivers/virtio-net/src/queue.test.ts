@@ -132,3 +132,57 @@ describe('copyFrame', () => {
     expect(Array.from(b.bytes.subarray(76, 106))).toEqual(Array.from({ length: 30 }, (_, i) => 12 + i));
   });
 });
+
+describe('transmit queue: burst() in C and in JavaScript', () => {
+  for (const useNative of [true, false]) {
+    it(`${useNative ? 'C' : 'JavaScript'}: posts, stamps sequence numbers, notifies once per batch, reclaims and stops at a full ring`, () => {
+      const { ring, pool, dev, notified, notify } = setUp();
+      const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500);
+      // The doorbell: a fake BAR of 64 bytes; the queue's doorbell at offset 8.
+      const bar = new ArrayBuffer(64);
+      const bar16 = new Uint16Array(bar);
+      if (useNative) expect(tx.useNativeBurst({ bar, offset: 8 })).toBe(true);
+      expect(tx.nativeBurstEnabled).toBe(useNative);
+      const kicks = () => (useNative ? (bar16[4] === 1 ? 1 : 0) : notified.length);
+
+      expect(tx.burst(5, 60, 42, 1000)).toBe(5);
+      expect(kicks()).toBe(1); // no EVENT_IDX, no VIRTQ_USED_F_NO_NOTIFY: notify
+      const posted = dev.take();
+      expect(posted.map(([, len]) => len)).toEqual([72, 72, 72, 72, 72]);
+      const seqs = posted.map(([id]) => new DataView(pool.bytes.buffer).getUint32(id * BUF + VIRTIO_NET_HDR_SIZE + 42));
+      expect(seqs).toEqual([1000, 1001, 1002, 1003, 1004]);
+      expect(tx.stats).toMatchObject({ packets: 5, bytes: 300 });
+
+      // 3 more fill the ring of 8; then it is full until the device uses some.
+      expect(tx.burst(10, 60, -1)).toBe(3);
+      expect(tx.burst(10, 60, -1)).toBe(0);
+      expect(tx.inFlight).toBe(8);
+      const more = dev.take();
+      expect(more.length).toBe(3);
+      dev.use(posted[0]![0], 0);
+      dev.use(posted[1]![0], 0);
+      expect(tx.burst(10, 60, 7, 5)).toBe(2); // reclaimed two, posted them again
+      expect(dev.take().map(([id]) => id).sort()).toEqual([posted[0]![0], posted[1]![0]].sort());
+      expect(tx.inFlight).toBe(8);
+      expect(tx.stats.packets).toBe(10);
+      // The JS path and the C path share the ring's indexes: a reserve()/commit() after a burst continues the ring.
+      dev.use(more[0]![0], 0);
+      expect(tx.reserve(4)).toBe(1);
+      tx.lengths[0] = 60;
+      expect(tx.commit()).toBe(1);
+      expect(dev.take().map(([id]) => id)).toEqual([more[0]![0]]);
+    });
+  }
+
+  it('refuses a frame longer than maxFrame before sending anything, and a device id outside the queue in C', () => {
+    const { ring, pool, dev, notify } = setUp();
+    const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500);
+    tx.useNativeBurst({ bar: new ArrayBuffer(64), offset: 8 });
+    expect(() => tx.burst(1, 1515)).toThrow(expect.objectContaining({ code: 'ERR_VIRTIO_FRAME_TOO_LARGE' }));
+    expect(dev.take()).toEqual([]);
+    expect(tx.burst(1, 60)).toBe(1);
+    dev.take();
+    dev.use(200, 0); // a broken device: id 200 in a queue of 8
+    expect(() => tx.burst(1, 60)).toThrow(/buffer id 200/);
+  });
+});

@@ -4,9 +4,23 @@
 // frames as offsets into one Uint8Array, reserve()/commit() fill and send up to N
 // frames without copying. Nothing is allocated per packet.
 
+import { native } from '@vfio-node/core';
 import type { Ring } from './ring.js';
+import { SplitRing } from './split-ring.js';
 import { NetHdr, VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
 import { frameTooLarge } from './errors.js';
+
+// The native transmit loop (native/src/virtio_ring.cc), looked up once; undefined with an
+// addon built before it existed (burst() then runs in JavaScript).
+type Burst = (ring: Uint8Array, state: Uint32Array, free: Uint16Array, pool: Uint8Array, params: Uint32Array, bar: ArrayBuffer) => number;
+const virtioSplitTxBurst: Burst | undefined =
+  (native as unknown as { virtioSplitTxBurst?: Burst }).virtioSplitTxBurst ?? (native as unknown as { default?: { virtioSplitTxBurst?: Burst } }).default?.virtioSplitTxBurst;
+
+/** A queue's doorbell as the native loop writes it: the notification BAR's mapping and the byte offset in it. */
+export interface NativeDoorbell {
+  bar: ArrayBuffer;
+  offset: number;
+}
 
 /** Counters kept by the driver (per queue; VirtioNet.stats() sums them). */
 export interface QueueStats {
@@ -244,6 +258,79 @@ export class TxQueue extends NetQueue {
     this.stats.bytes += bytes;
     this.kick();
     return k;
+  }
+
+  private nativeBurst: { state: Uint32Array; params: Uint32Array; bar: ArrayBuffer } | undefined;
+
+  /**
+   * Lets burst() run in C (split rings only, and the addon must have the loop). VirtioNet.open
+   * calls it when the notification BAR is mapped as a whole. Returns whether it is on.
+   */
+  useNativeBurst(db: NativeDoorbell): boolean {
+    const r = this.ring;
+    if (!(r instanceof SplitRing) || !virtioSplitTxBurst) return false;
+    // [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq]
+    const params = Uint32Array.of(r.size, r.layout.used, this.pool.bufferSize, 0, 0, 0, 0, r.eventIdx ? 1 : 0, db.offset, this.vq);
+    this.nativeBurst = { state: new Uint32Array(4), params, bar: db.bar };
+    return true;
+  }
+
+  /** True when burst() runs in C. */
+  get nativeBurstEnabled(): boolean {
+    return this.nativeBurst !== undefined;
+  }
+
+  /**
+   * Sends up to `count` frames of `frameLen` bytes that are already in the buffers (a
+   * generator fills every buffer once), writing seq, seq + 1, ... as big-endian 32-bit
+   * numbers at `seqOffset` of each frame (-1: leave the frames alone). Reclaims first,
+   * posts, publishes and notifies once: in C when useNativeBurst() succeeded (the
+   * per-packet work costs no JavaScript), else through reserve()/commit(). Returns how
+   * many frames were posted (0: the ring is full).
+   * @throws ERR_VIRTIO_FRAME_TOO_LARGE when frameLen exceeds maxFrame (nothing sent)
+   */
+  burst(count: number, frameLen: number, seqOffset = -1, seq = 0): number {
+    if (frameLen > this.maxFrame) {
+      this.stats.errors++;
+      throw frameTooLarge(frameLen, this.maxFrame, this.mtu);
+    }
+    if (this.reserved) this.release();
+    const nb = this.nativeBurst;
+    if (nb) {
+      const r = this.ring as SplitRing;
+      const st = nb.state;
+      const p = nb.params;
+      st[0] = r.availIdx;
+      st[1] = r.publishedIdx;
+      st[2] = r.lastUsedIdx;
+      st[3] = this.freeCount;
+      p[3] = count < r.size ? count : r.size;
+      p[4] = frameLen;
+      p[5] = seqOffset < 0 ? 0xffffffff : seqOffset;
+      p[6] = seq >>> 0;
+      const k = virtioSplitTxBurst!(r.bytes, st, this.free, this.pool.bytes, p, nb.bar);
+      r.availIdx = st[0]!;
+      r.publishedIdx = st[1]!;
+      r.lastUsedIdx = st[2]!;
+      this.freeCount = st[3]!;
+      this.stats.packets += k;
+      this.stats.bytes += k * frameLen;
+      return k;
+    }
+    const k = this.reserve(count);
+    const f = this.frames;
+    for (let i = 0; i < k; i++) {
+      this.lengths[i] = frameLen;
+      if (seqOffset >= 0) {
+        const o = this.frameOffset(this.slots[i]!) + seqOffset;
+        const v = (seq + i) >>> 0;
+        f[o] = v >>> 24;
+        f[o + 1] = (v >>> 16) & 0xff;
+        f[o + 2] = (v >>> 8) & 0xff;
+        f[o + 3] = v & 0xff;
+      }
+    }
+    return this.commit(k);
   }
 
   /** Gives back a reservation without sending. */

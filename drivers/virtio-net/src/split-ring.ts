@@ -71,13 +71,16 @@ export class SplitRing implements Ring {
   private readonly used16: Uint16Array;
   private readonly used32: Uint32Array;
   private readonly mask: number;
-  private readonly eventIdx: boolean;
-  /** Our copy of avail.idx (free-running, modulo 2^16). */
-  private availIdx = 0;
-  /** avail.idx at the last publish (for EVENT_IDX). */
-  private publishedIdx = 0;
-  /** The next used.idx we expect (free-running, modulo 2^16). */
-  private lastUsedIdx = 0;
+  /** The whole block (for the native transmit loop, which walks the same three parts). */
+  readonly bytes: Uint8Array;
+  /** Our copy of avail.idx (free-running, modulo 2^16). Package-internal: the native loop reads and advances it. */
+  availIdx = 0;
+  /** avail.idx at the last publish (for EVENT_IDX). Package-internal. */
+  publishedIdx = 0;
+  /** The next used.idx we expect (free-running, modulo 2^16). Package-internal. */
+  lastUsedIdx = 0;
+  /** VIRTIO_F_EVENT_IDX was negotiated. */
+  readonly eventIdx: boolean;
 
   /**
    * @param mem the block (layout.total bytes, 16-byte aligned, zeroed) in DMA memory
@@ -92,6 +95,7 @@ export class SplitRing implements Ring {
     this.layout = l;
     this.mask = size - 1;
     this.eventIdx = eventIdx;
+    this.bytes = mem.subarray(0, l.total);
     const b = mem.buffer;
     const o = mem.byteOffset;
     this.desc32 = new Uint32Array(b, o + l.desc, l.descBytes / 4);

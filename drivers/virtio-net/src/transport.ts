@@ -145,6 +145,13 @@ export class VirtioPciTransport {
     return vector === VIRTIO_MSI_NO_VECTOR ? VIRTIO_MSI_NO_VECTOR : kept;
   }
 
+  /** The doorbell of virtqueue vq as the native transmit loop writes it, when the notification BAR is mapped as a whole. */
+  nativeDoorbell(vq: number): { bar: ArrayBuffer; offset: number } | undefined {
+    const m = this.notifyWin.region.mapping;
+    const offset = this.doorbells[vq];
+    return m && offset !== undefined ? { bar: m.buffer, offset } : undefined;
+  }
+
   /** §4.1.5.2: the driver notifies by writing the 16-bit queue index to the queue's doorbell. */
   notify(vq: number): void {
     this.notifyWin.region.write16(this.doorbells[vq]!, vq);

@@ -37,6 +37,8 @@ export interface VirtioNetOptions {
   features?: FeatureOptions;
   /** Refuse a device without VIRTIO_F_ACCESS_PLATFORM (default true: without it the device ignores the IOMMU and our IOVAs). */
   requireAccessPlatform?: boolean;
+  /** TxQueue.burst() in C on split rings (default true; false: the same work in JavaScript, for comparison). */
+  nativeTx?: boolean;
   /** Options for Device.open. */
   device?: DeviceOptions;
 }
@@ -187,7 +189,12 @@ export class VirtioNet implements Disposable {
           this.memory.push(poolMem);
           const pool = new PacketPool(poolMem.bytes, poolMem.iova, ring.size, bufferSize);
           if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable));
-          else tx.push(new TxQueue(p, vq, ring, pool, notify, this.mtu + 14, this.mtu));
+          else {
+            const q = new TxQueue(p, vq, ring, pool, notify, this.mtu + 14, this.mtu);
+            const db = t.nativeDoorbell(vq);
+            if (db && options.nativeTx !== false) q.useNativeBurst(db);
+            tx.push(q);
+          }
           // Until the application asks for one, the device need not interrupt (§2.7.7).
           ring.disableInterrupts();
         }
@@ -213,7 +220,9 @@ export class VirtioNet implements Disposable {
       t.addStatus(DeviceStatus.DRIVER_OK);
       t.checkStatus();
       for (const q of rx) q.start();
-      if (ctrl && pairs > 1) this.setQueuePairs(ctrl, pairs);
+      // §5.1.6.5.5: with MQ the device starts with one pair; say how many we use (also when it is 1,
+      // so that the control queue is proven to work at start-up, not at the first change).
+      if (ctrl) this.setQueuePairs(ctrl, pairs);
       log.debug({ mac: this.macString, mtu: this.mtu, pairs, packed: this.packed, eventIdx: this.eventIdx, status: describeStatus(t.status) }, 'virtio-net up');
     } catch (err) {
       // §3.1.1: on failure the driver sets FAILED (unless the device is already gone).
