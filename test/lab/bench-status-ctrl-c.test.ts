@@ -1,0 +1,209 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { NvmeController } from '@vfio-node/nvme';
+import { labNvme } from './lab-env.js';
+
+// The benchmark's jobs run on runtime workers; these tests check what reaches them from
+// the main thread and back while they run: fio's live status line (the workers' counters
+// in shared memory, drawn by the main thread) and Ctrl-C (a stop word the jobs read).
+
+const cli = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
+
+interface Child {
+  pid: number;
+  kill(signal: NodeJS.Signals): void;
+  /** What it printed on stdout so far. */
+  stdout(): string;
+  /** Resolves when the process exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; at: number }>;
+}
+
+function bench(args: string[]): Child {
+  const child = spawn(process.execPath, [cli, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c));
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; at: number }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }));
+  });
+  return { pid: child.pid!, kill: (s) => child.kill(s), stdout: () => stdout, exited };
+}
+
+/**
+ * Waits until the status line shows every job running and doing I/O: the jobs run on
+ * their workers (start-up under emulation takes from a few to over ten seconds).
+ */
+async function waitUntilRunning(child: Child, jobs: number): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const lines = statusLines(child.stdout().slice(0, child.stdout().lastIndexOf('\r') + 1));
+    if (lines.some((l) => l.running === jobs && l.iops > 0)) return;
+    if (Date.now() > deadline) throw new Error(`the jobs did not start within 90 s: ${child.stdout()}`);
+    await sleep(200);
+  }
+}
+
+/** Start-up under a loaded emulator has taken from 15 to over 30 s: each test gets 4 minutes. */
+const SLOW = 240_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** fio's "[r=10.6k IOPS]" style number: 10600. */
+function fioNumber(s: string): number {
+  const m = /^([\d.]+)([kMG]?)$/.exec(s);
+  if (!m) throw new Error(`not a fio number: ${s}`);
+  return Number(m[1]) * ({ '': 1, k: 1e3, M: 1e6, G: 1e9 } as Record<string, number>)[m[2]!]!;
+}
+
+interface StatusLine {
+  running: number;
+  runStr: string;
+  percent: number;
+  iops: number;
+  etaSec: number;
+}
+
+/** The status lines in a stdout (fio redraws them in place with "\r"). */
+function statusLines(stdout: string): StatusLine[] {
+  const out: StatusLine[] = [];
+  for (const raw of stdout.split('\r')) {
+    const l = raw.trimEnd();
+    if (!l) continue;
+    const m = /^Jobs: (\d+) \(f=\d+\): \[([^\]]+)\]\[(\d+\.\d)%\]\[r=[\d.]+[KMG]iB\/s\]\[r=([\d.]+[kMG]?) IOPS\]\[eta (\d\d)m:(\d\d)s\]$/.exec(l);
+    if (!m) throw new Error(`not a status line: ${JSON.stringify(l)}`);
+    out.push({ running: Number(m[1]), runStr: m[2]!, percent: Number(m[3]), iops: fioNumber(m[4]!), etaSec: Number(m[5]) * 60 + Number(m[6]) });
+  }
+  return out;
+}
+
+interface FioReport {
+  jobs: Array<{ jobname: string; error: number; read: { iops: number; io_bytes: number; runtime: number } }>;
+}
+
+/** Opens the controller the benchmark used and reads a block: it was shut down and released properly. */
+async function deviceOpensAgain(): Promise<void> {
+  const ctrl = await NvmeController.open(labNvme()[0]!);
+  try {
+    const ns = ctrl.namespace(1);
+    const buf = ctrl.allocBuffer(ns.blockSize);
+    await ns.read(0, 1, buf.bytes);
+    buf.release();
+  } finally {
+    ctrl.close();
+  }
+}
+
+describe('the benchmark talks to the jobs on its workers while they run', () => {
+  const file = () => `--filename=${labNvme()[0]}/1`;
+
+  it('--eta=always draws the status line from the workers’ counters: both jobs, rising percent, IOPS near the report’s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-status-'));
+    const json = join(dir, 'report.json');
+    const r = await bench(['--name=st', '--rw=randread', '--bs=4k', '--iodepth=8', '--numjobs=2', '--time_based', '--runtime=6', file(), '--eta=always', '--output-format=json', `--output=${json}`]).exited;
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as FioReport;
+    expect(report.jobs).toHaveLength(2);
+    const total = report.jobs.reduce((s, j) => s + j.read.iops, 0);
+    expect(total).toBeGreaterThan(0);
+
+    const lines = statusLines(r.stdout);
+    // One line a second. The workers start one after the other (a second or more apart
+    // under emulation): lines with one job not started yet (I), then both running (r(2)),
+    // then one done (_).
+    expect(lines.some((l) => l.runStr === 'r(2)' && l.running === 2 && l.iops > 0), r.stdout).toBe(true);
+    for (const l of lines) {
+      expect(l.runStr).toMatch(/^(I\(\d\)|r\(\d\)|_\(\d\))+$/);
+      expect(l.percent).toBeGreaterThanOrEqual(0);
+      expect(l.percent).toBeLessThanOrEqual(100);
+      expect(l.etaSec).toBeLessThanOrEqual(6);
+    }
+    // The percent done rises (each job's share grows with its time).
+    const pct = lines.map((l) => l.percent);
+    expect(pct).toEqual([...pct].sort((a, b) => a - b));
+    expect(Math.max(...pct)).toBeGreaterThan(50);
+    // The rate the line shows is the jobs' rate: the peak within a factor of 3 of the report's total.
+    const peak = Math.max(...lines.map((l) => l.iops));
+    expect(peak).toBeGreaterThan(total / 3);
+    expect(peak).toBeLessThan(total * 3);
+  }, SLOW);
+
+  it('without a terminal and without --eta=always, nothing but the report is printed', async () => {
+    const r = await bench(['--name=quiet', '--rw=randread', '--bs=4k', '--iodepth=4', '--time_based', '--runtime=2', file()]).exited;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('Jobs:');
+    expect(r.stdout).not.toContain('\r');
+    expect(r.stdout).toMatch(/quiet: \(groupid=0, jobs=1\): err= 0/);
+  }, SLOW);
+
+  it('Ctrl-C stops a long time_based run early, writes its JSON report, exits 128 like fio, and the controller is released', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-sigint-'));
+    const json = join(dir, 'report.json');
+    const t0 = Date.now();
+    // --eta=always with the JSON in a file: the status line says when the job runs.
+    const child = bench(['--name=long', '--rw=randread', '--bs=4k', '--iodepth=8', '--time_based', '--runtime=120', file(), '--eta=always', '--output-format=json', `--output=${json}`]);
+    await waitUntilRunning(child, 1);
+    await sleep(1500);
+    child.kill('SIGINT');
+    const sent = Date.now();
+    const r = await child.exited;
+    expect(r.stderr).toContain('vfio-node bench: terminating on signal 2');
+    expect(r.code, r.stderr).toBe(128);
+    // The job stops at its next progress tick; closing the runtime takes the rest.
+    expect(r.at - sent).toBeLessThan(15_000);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as FioReport;
+    expect(report.jobs).toHaveLength(1);
+    const j = report.jobs[0]!;
+    expect(j.error).toBe(0);
+    expect(j.read.iops).toBeGreaterThan(0);
+    expect(j.read.io_bytes).toBeGreaterThan(0);
+    // Far shorter than the 120 s asked for: at least the 1.5 s it ran for sure, no longer than the process lived.
+    expect(j.read.runtime).toBeGreaterThanOrEqual(1000);
+    expect(j.read.runtime).toBeLessThan(sent - t0);
+    await deviceOpensAgain();
+  }, SLOW);
+
+  it('Ctrl-C with the reports on stdout: the normal report and the JSON are printed, the JSON parses', async () => {
+    // With the normal report on stdout the status line is drawn there too (fio's rule), which
+    // says when both jobs run; the JSON follows the normal report.
+    const child = bench(['--name=long', '--rw=randread', '--bs=4k', '--iodepth=8', '--numjobs=2', '--time_based', '--runtime=120', file(), '--eta=always', '--output-format=normal,json']);
+    const deadline = Date.now() + 90_000;
+    while (!/Jobs: 2 \(f=2\): \[r\(2\)\]\[[\d.]+%\]\[r=[^\]]+\]\[r=[1-9]/.test(child.stdout())) {
+      if (Date.now() > deadline) throw new Error(`the jobs did not start within 90 s: ${child.stdout()}`);
+      await sleep(200);
+    }
+    await sleep(1500);
+    child.kill('SIGINT');
+    const r = await child.exited;
+    expect(r.code, r.stderr).toBe(128);
+    expect(r.stdout).toMatch(/long: \(groupid=0, jobs=1\): err= 0/);
+    expect(r.stdout).toMatch(/Run status group 0 \(all jobs\):\n {3}READ: bw=/);
+    const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{\n') + 1)) as FioReport;
+    expect(report.jobs).toHaveLength(2);
+    for (const j of report.jobs) {
+      expect(j.error).toBe(0);
+      expect(j.read.iops).toBeGreaterThan(0);
+      expect(j.read.runtime).toBeGreaterThanOrEqual(1000);
+      expect(j.read.runtime).toBeLessThan(60_000);
+    }
+    await deviceOpensAgain();
+  }, SLOW);
+
+  it('a second Ctrl-C exits at once with 130, and the controller can be opened again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-sigint2-'));
+    const child = bench(['--name=long2', '--rw=randread', '--bs=4k', '--iodepth=8', '--time_based', '--runtime=120', file(), '--eta=always', '--output-format=json', `--output=${join(dir, 'r.json')}`]);
+    await waitUntilRunning(child, 1);
+    child.kill('SIGINT');
+    await sleep(20);
+    child.kill('SIGINT');
+    const sent = Date.now();
+    const r = await child.exited;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.at - sent).toBeLessThan(3000);
+    await deviceOpensAgain();
+  }, SLOW);
+});
