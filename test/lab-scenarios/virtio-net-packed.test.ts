@@ -8,9 +8,10 @@ const bit = (name: keyof typeof Feature) => 1n << BigInt(Feature[name]);
 
 describe('NICs offering packed rings and MQ (QEMU packed=on,mq=on behind one hub): frames flow through packed virtqueues', () => {
   const [a, b] = labNics();
-  // 64 descriptors: 2000 frames go round each ring about 30 times, so both wrap counters flip often.
+  // A 64-entry transmit ring: 2000 frames go round it about 30 times, so both wrap counters
+  // flip often. The receiver's 256 buffers never run out here (the exchange holds at most 32).
   const sender = VirtioNet.open(a!, { queueSize: 64 });
-  const receiver = VirtioNet.open(b!, { queueSize: 64, interrupts: 'msix' });
+  const receiver = VirtioNet.open(b!, { interrupts: 'msix' });
   afterAll(() => {
     sender.close();
     receiver.close();
@@ -23,7 +24,6 @@ describe('NICs offering packed rings and MQ (QEMU packed=on,mq=on behind one hub
       }
       expect(nic.packed).toBe(true);
       expect(nic.eventIdx).toBe(true);
-      expect(nic.rxQueue(0).ring.size).toBe(64);
     }
   });
 
@@ -36,11 +36,28 @@ describe('NICs offering packed rings and MQ (QEMU packed=on,mq=on behind one hub
     expect(tx.txPackets).toBe(2000);
     expect(rx.rxPackets).toBeGreaterThanOrEqual(2000);
     expect(tx.txErrors + tx.txDrops + rx.rxErrors + rx.rxDrops).toBe(0);
+    expect(sender.txQueue(0).ring.size).toBe(64);
+  });
+
+  it("with 64-entry rings on both sides (the receiver's ring runs full and QEMU pushes back), 2000 frames still all arrive, intact", async () => {
+    // This is where notifying on the device's exact off_wrap stalled QEMU 7.2 (see PackedRing.exactEvents).
+    // Order is not asserted: under back-pressure QEMU's net queue delivers a new frame before the
+    // ones it queued (split rings show it too); the lock-step tests above see perfect order.
+    sender.close();
+    receiver.close();
+    const x = VirtioNet.open(a!, { queueSize: 64 });
+    const y = VirtioNet.open(b!, { queueSize: 64 });
+    try {
+      const r = await exchange(x, y, 2000, { timeoutMs: 60_000 });
+      expect(r).toMatchObject({ sent: 2000, received: 2000, wrongLength: 0, corrupt: 0 });
+      expect(y.stats().rxErrors).toBe(0);
+    } finally {
+      x.close();
+      y.close();
+    }
   });
 
   it('works the other way round with EVENT_IDX switched off (flag-based suppression in the packed event structures)', async () => {
-    sender.close();
-    receiver.close();
     const x = VirtioNet.open(b!, { features: { eventIdx: false } });
     const y = VirtioNet.open(a!, { features: { eventIdx: false } });
     try {

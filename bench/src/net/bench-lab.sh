@@ -21,7 +21,7 @@ node packages/cli/bin/vfio-node.js net --help > /dev/null 2>&1 && NET="node pack
 echo "apps: $NET"
 # testpmd writes under /var/run/dpdk (the overlay root is writable; a tmpfs on /run would hide $VFIO_LAB_OUT).
 mkdir -p /var/run/dpdk /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
-VARIANTS="default --js-tx --no-event-idx"
+VARIANTS="default --idle-sleep=50 --js-tx --no-event-idx"
 # NET_BENCH_PACKED=1 (with a lab booted with --nic packed=on): also pktgen on split rings.
 [ "${NET_BENCH_PACKED:-0}" = 1 ] && VARIANTS="$VARIANTS --no-packed"
 

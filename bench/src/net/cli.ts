@@ -29,6 +29,9 @@ common options:
   --json             one JSON object per line (per second, then the summary)
   --interrupts       sleep on MSI-X interrupts when idle (default: poll)
   --batch N          frames per batch (default 64)
+  --idle-sleep US    polling: sleep US microseconds when a batch finds nothing to do
+                     (default 0: spin; under emulation a sleeping vCPU leaves its host
+                     CPU to the device model)
   --queue-size N     descriptors per queue (default 256)
   --no-event-idx, --no-mrg-rxbuf, --no-csum, --no-packed, --no-mq
                      switch off a feature the device offers
@@ -48,6 +51,7 @@ const options = {
   json: { type: 'boolean' },
   interrupts: { type: 'boolean' },
   batch: { type: 'string' },
+  'idle-sleep': { type: 'string' },
   'queue-size': { type: 'string' },
   'no-event-idx': { type: 'boolean' },
   'no-mrg-rxbuf': { type: 'boolean' },
@@ -108,7 +112,8 @@ export async function runNet(argv: string[]): Promise<number> {
   const rate = (s: RateSample & { lost?: number }) => print({ type: 'rate', ...s }, formatRate(s) + (s.lost !== undefined ? `, lost ${s.lost}` : ''));
   try {
     const batch = int('batch', v.batch, 1);
-    const common = { signal: ac.signal, durationMs: seconds('duration', v.duration), driver, ...(batch ? { batch } : {}) };
+    const idleSleepUs = int('idle-sleep', v['idle-sleep'], 0);
+    const common = { signal: ac.signal, durationMs: seconds('duration', v.duration), driver, ...(batch ? { batch } : {}), ...(idleSleepUs ? { idleSleepUs } : {}) };
     const need = (n: number) => {
       if (p.length !== n) throw new UsageError(`net ${sub} takes ${n} PCI address${n > 1 ? 'es' : ''}, got ${p.length}`);
     };

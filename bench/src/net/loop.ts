@@ -13,7 +13,16 @@ export interface LoopControl {
   onSecond?: (now: number) => void;
   /** Milliseconds of hot loop between yields (default 5). */
   sliceMs?: number;
+  /**
+   * Polling mode: when a step finds nothing to do, sleep this many microseconds (default 0:
+   * spin). Under emulation the device model runs on the same host CPUs as the guest's
+   * vCPUs: a sleeping vCPU halts and leaves its host CPU to the device.
+   */
+  idleSleepUs?: number;
 }
+
+// Atomics.wait on a cell nobody writes: a synchronous sleep with sub-millisecond timeouts.
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 /** What a step did: STOP ends the loop, IDLE found nothing to do, BUSY did some work. */
 export const STOP = -1;
@@ -29,6 +38,7 @@ export async function runLoop(step: () => number, control: LoopControl, idle?: (
   const start = performance.now();
   const end = control.durationMs === undefined ? Infinity : start + control.durationMs;
   const slice = control.sliceMs ?? 5;
+  const idleSleepMs = (control.idleSleepUs ?? 0) / 1000;
   let nextSecond = start + 1000;
   let r = BUSY;
   while (r !== STOP && !control.signal?.aborted) {
@@ -39,6 +49,7 @@ export async function runLoop(step: () => number, control: LoopControl, idle?: (
     for (;;) {
       r = step();
       if (r === STOP || (r === IDLE && idle)) break;
+      if (r === IDLE && idleSleepMs > 0) Atomics.wait(sleepCell, 0, 0, idleSleepMs);
       if ((++steps & 63) === 0 && (now = performance.now()) >= sliceEnd) break;
     }
     now = performance.now();
