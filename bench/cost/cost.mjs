@@ -1,0 +1,206 @@
+// The runtime's own cost per I/O, in instructions: the workload that runs under
+// valgrind's callgrind (bench/cost/run-lab.sh). It reads 4 KiB blocks through
+//   (a) "direct": the driver's QueuePair hot path (submitIo, ring, poll), driven on the
+//       worker thread that owns the queue pair, as the benchmark does (bench/src/nvme-target.ts);
+//   (b) "runtime": the embedding API, rt.read() promises from the main thread, carried
+//       through the shared-memory rings to that worker and back.
+// Each case runs a warm-up (so V8 has optimised the hot code), then a window of N reads
+// and a window of 2N reads. Every window ends with a marker: a call of process.ppid, i.e.
+// getppid(2), which callgrind is told to dump at (--dump-before=getppid), so each window
+// lands in a profile file of its own, per thread. (Ir(2N window) - Ir(N window)) / N is
+// then the cost of one I/O on that thread, with the fixed cost of a window (the marker,
+// the cross-thread call that places the worker's marker) cancelled out.
+//
+// The same module is imported by the worker (rt.call(0, import.meta.url, ...)), so the
+// main program only runs on the main thread.
+//
+//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--labels FILE]
+
+import { isMainThread } from 'node:worker_threads';
+import { writeFileSync, writeSync } from 'node:fs';
+
+const BS = 4096;
+const NVM_READ = 0x02; // NVM Command Set, Read (NvmOpcode.Read)
+
+// VFIO_COST_TRACE=1: print each marker's label on stdout, synchronously, so that it
+// interleaves with V8's --trace-opt/--trace-deopt lines (to check that the warm-up is long
+// enough for the hot functions to be optimised before the measured windows).
+const TRACE = !!process.env.VFIO_COST_TRACE;
+
+/** The marker: getppid(2), where callgrind dumps this thread's counters (--dump-before=getppid). */
+function marker(label) {
+  if (TRACE) writeSync(1, `cost-marker ${isMainThread ? 'main' : 'worker'}: ${label}\n`);
+  return process.ppid;
+}
+
+// ---- on the worker (rt.call) -------------------------------------------------------------
+
+/** Places a marker on the worker thread. */
+export function mark(_ctx, label) {
+  marker(label);
+  return 0;
+}
+
+/**
+ * Path (a): the driver's QueuePair API on the worker that owns it, at queue depth qd:
+ * post while there is room, one ring() per batch, poll() until all complete. Returns the
+ * labels of the markers it placed, in order, and how many poll() calls found nothing.
+ */
+export function direct(ctx, { nsid, qds, warmup, n, calib }) {
+  const qp = ctx.qp;
+  const ns = ctx.namespaces.find((x) => x.nsid === nsid);
+  if (!ns) throw new Error(`no namespace ${nsid}`);
+  const nlb = BS / ns.blockSize;
+  const span = Math.floor(ns.blocks / nlb); // 4 KiB blocks in the namespace
+  const maxQd = Math.max(...qds);
+  const buf = ctx.arena.alloc(maxQd * BS, { align: ctx.pageSize });
+  const iova0 = Number(buf.iova);
+  let done = 0;
+  let failed = 0;
+  qp.onComplete = (_cid, status) => {
+    done++;
+    if (status !== 0) failed++;
+  };
+  let pos = 0;
+  const run = (qd, count) => {
+    let next = 0;
+    let empty = 0;
+    done = 0;
+    while (done < count) {
+      while (next < count && qp.outstanding < qd) {
+        const slot = next % qd;
+        qp.submitIo(NVM_READ, nsid, (pos++ % span) * nlb, nlb, iova0 + slot * BS, BS, slot);
+        next++;
+      }
+      qp.ring();
+      if (qp.poll() === 0) empty++;
+    }
+    return empty;
+  };
+  // The same loop with nothing to submit and nothing outstanding: what one empty turn costs.
+  const idle = (count) => {
+    let empty = 0;
+    for (let i = 0; i < count; i++) {
+      qp.ring();
+      if (qp.poll() === 0) empty++;
+    }
+    return empty;
+  };
+  const labels = [];
+  const windows = [];
+  const markAs = (label) => {
+    marker(label);
+    labels.push(label);
+  };
+  idle(calib); // warms the idle loop too
+  for (const qd of qds) {
+    run(qd, warmup);
+    markAs(`direct qd${qd} warm-up`);
+    const e1 = run(qd, n);
+    markAs(`direct qd${qd} N`);
+    const e2 = run(qd, 2 * n);
+    markAs(`direct qd${qd} 2N`);
+    windows.push({ qd, emptyPollsN: e1, emptyPolls2N: e2 });
+  }
+  idle(calib);
+  markAs('direct idle M');
+  idle(2 * calib);
+  markAs('direct idle 2M');
+  qp.onComplete = null;
+  buf.release?.();
+  return { labels, windows, failed, calib };
+}
+
+// ---- on the main thread ----------------------------------------------------------------
+
+/** Path (b): count reads through rt.read(), qd promises in flight. */
+function viaRuntime(rt, nsid, qd, count, bufs, span, nlb, start) {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    const issue = () => {
+      const i = next++;
+      rt.read(nsid, ((start + i) % span) * nlb, nlb, bufs[i % qd]).then(onDone, reject);
+    };
+    const onDone = () => {
+      if (++done === count) resolve();
+      else if (next < count) issue();
+    };
+    for (let k = 0; k < Math.min(qd, count); k++) issue();
+  });
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const opt = (name, dflt) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : dflt;
+  };
+  const address = args[0] && !args[0].startsWith('--') ? args[0] : process.env.VFIO_LAB_NVME?.split(/\s+/)[0];
+  if (!address) throw new Error('usage: node bench/cost/cost.mjs PCI_ADDRESS [--n N] [--warmup W] [--qd 1,32] [--labels FILE]');
+  const n = Number(opt('n', '2000'));
+  const warmup = Number(opt('warmup', '2000'));
+  const qds = opt('qd', '1,32').split(',').map(Number);
+  const calib = Number(opt('calib', '20000'));
+  const labelsFile = opt('labels', null);
+  const nsid = 1;
+
+  const { NvmeRuntime } = await import('@vfio-node/runtime');
+  const self = import.meta.url;
+  const t0 = Date.now();
+  const rt = await NvmeRuntime.open(address, { workers: 1, queueDepth: 64 });
+  const log = (s) => process.stderr.write(`cost: ${((Date.now() - t0) / 1000).toFixed(1)} s ${s}\n`);
+  log(`runtime open on ${address}, 1 worker, queue depth 64`);
+  const mainLabels = [];
+  const workerLabels = [];
+  let result;
+  try {
+    // (a) the QueuePair hot path, on the worker.
+    const d = await rt.call(0, self, 'direct', { nsid, qds, warmup, n, calib });
+    if (d.failed) throw new Error(`${d.failed} direct reads failed`);
+    workerLabels.push(...d.labels);
+    log(`direct path done: ${JSON.stringify(d.windows)}`);
+
+    // (b) the embedding API from the main thread.
+    const ns = rt.controller.namespace(nsid);
+    const nlb = BS / ns.blockSize;
+    const span = Math.floor(Number(ns.blocks) / nlb);
+    const maxQd = Math.max(...qds);
+    const mem = rt.allocBuffer(maxQd * BS);
+    const bufs = Array.from({ length: maxQd }, (_, i) => mem.bytes.subarray(i * BS, (i + 1) * BS));
+    const markBoth = async (label) => {
+      await rt.call(0, self, 'mark', label);
+      workerLabels.push(label);
+      marker(label);
+      mainLabels.push(label);
+    };
+    let start = 0;
+    for (const qd of qds) {
+      await viaRuntime(rt, nsid, qd, warmup, bufs, span, nlb, start);
+      start += warmup;
+      await markBoth(`runtime qd${qd} warm-up`);
+      await viaRuntime(rt, nsid, qd, n, bufs, span, nlb, start);
+      start += n;
+      await markBoth(`runtime qd${qd} N`);
+      await viaRuntime(rt, nsid, qd, 2 * n, bufs, span, nlb, start);
+      start += 2 * n;
+      await markBoth(`runtime qd${qd} 2N`);
+      log(`runtime path qd${qd} done`);
+    }
+    mem.release();
+    result = { address, n, warmup, qds, calib, direct: d.windows, mainLabels, workerLabels };
+  } finally {
+    await rt.close();
+  }
+  log('closed');
+  const text = JSON.stringify(result, null, 1);
+  if (labelsFile) writeFileSync(labelsFile, text);
+  else console.log(text);
+}
+
+if (isMainThread) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
