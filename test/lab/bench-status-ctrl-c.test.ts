@@ -132,6 +132,17 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     expect(peak).toBeLessThan(total * 3);
   }, SLOW);
 
+  it('on a terminal (script(1) gives it one) the default --eta=auto draws the status line, then the normal report', async () => {
+    const cmd = [process.execPath, cli, 'bench', '--name=tty', '--rw=randread', '--bs=4k', '--iodepth=4', '--time_based', '--runtime=4', file()].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/\rJobs: 1 \(f=1\): \[r\(1\)\]\[\d+\.\d%\]\[r=[\d.]+[KMG]iB\/s\]\[r=[1-9][\d.]*k? IOPS\]\[eta 00m:0\ds\]/);
+    expect(out).toMatch(/tty: \(groupid=0, jobs=1\): err= 0/);
+  }, SLOW);
+
   it('without a terminal and without --eta=always, nothing but the report is printed', async () => {
     const r = await bench(['--name=quiet', '--rw=randread', '--bs=4k', '--iodepth=4', '--time_based', '--runtime=2', file()]).exited;
     expect(r.code, r.stderr).toBe(0);
