@@ -14,7 +14,8 @@ run() {
   grep -A8 '^Comparison' "$OUT/$name.txt" || grep -E 'IOPS=|lat \(usec\)|clat \(' "$OUT/$name.txt" | head -4
 }
 run randread-qd32 --rw=randread --bs=4k --iodepth=32 --compare=kernel
-run read-qd32 --rw=read --bs=4k --iodepth=32 --compare=qemu
+# With both peers the kernel runs first, then qemu-img (see bench/src/run.ts).
+run read-qd32 --rw=read --bs=4k --iodepth=32 --compare=kernel,qemu
 run randread-qd1 --rw=randread --bs=4k --iodepth=1 --compare=kernel
 run randwrite-qd32 --rw=randwrite --bs=4k --iodepth=32 --compare=kernel
 run randread-qd32-2jobs --rw=randread --bs=4k --iodepth=32 --numjobs=2 --group_reporting
