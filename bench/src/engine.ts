@@ -69,6 +69,17 @@ export async function runJobs(opts: RunOptions): Promise<RunResult> {
   return { results, startedAt };
 }
 
+/** True when every job not done has I/O in flight and a target that can wait (and there is one). */
+function allWaiting(runners: readonly JobRunner[]): boolean {
+  let live = 0;
+  for (const r of runners) {
+    if (r.done) continue;
+    if (r.inFlight === 0 || !r.target.wait) return false;
+    live++;
+  }
+  return live > 0;
+}
+
 async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => number): Promise<void> {
   const yieldNs = (opts.yieldEveryMs ?? 5) * 1e6;
   const progressNs = (opts.progressIntervalMs ?? 1000) * 1e6;
@@ -90,7 +101,12 @@ async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => num
         if (!r.done) active++;
       }
       // One failed job stops its group, as fio stops on an I/O error by default.
-      if (runners.some((r) => r.stat.error)) runners.forEach((r) => r.stop());
+      for (const r of runners) {
+        if (r.stat.error) {
+          runners.forEach((x) => x.stop());
+          break;
+        }
+      }
       if (active === 0) break;
       const now = clock();
       if (opts.onProgress && now - lastProgress >= progressNs) {
@@ -100,12 +116,12 @@ async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => num
       if (now - lastYield >= yieldNs) {
         await yieldToLoop();
         lastYield = clock();
-      } else if (!progressed) {
-        const waiting = runners.filter((r) => !r.done && r.inFlight > 0 && r.target.wait);
-        if (waiting.length === runners.filter((r) => !r.done).length && waiting.length) {
-          await Promise.race(waiting.map((r) => r.target.wait!(1)));
-          lastYield = clock();
-        }
+      } else if (!progressed && allWaiting(runners)) {
+        // Nothing moved and every live job has I/O in flight: let the targets wait (a
+        // short sleep), without allocating on this path (it runs about once per I/O).
+        if (runners.length === 1) await runners[0]!.target.wait!(1);
+        else await Promise.race(runners.filter((r) => !r.done).map((r) => r.target.wait!(1)));
+        lastYield = clock();
       }
     }
   } finally {
