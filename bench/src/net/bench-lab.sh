@@ -24,6 +24,8 @@ mkdir -p /var/run/dpdk /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
 VARIANTS="default --idle-sleep=50 --js-tx --no-event-idx"
 # NET_BENCH_PACKED=1 (with a lab booted with --nic packed=on): also pktgen on split rings.
 [ "${NET_BENCH_PACKED:-0}" = 1 ] && VARIANTS="$VARIANTS --no-packed"
+# NET_BENCH_VARIANTS="default --no-event-idx" runs only those pktgen variants.
+VARIANTS=${NET_BENCH_VARIANTS:-$VARIANTS}
 
 $NET count "$NIC1" --json > "$OUT/count.jsonl" 2> "$OUT/count.err" &
 COUNT_PID=$!
