@@ -48,4 +48,4 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 kill -INT "$COUNT_PID"; sleep 5; kill -KILL "$COUNT_PID" 2>/dev/null; wait "$COUNT_PID"
 tail -n 1 "$OUT/count.jsonl"
-node bench/src/net/bench-summary.mjs "$OUT"
+node bench/src/net/bench-summary.mjs "$OUT" "${NET_BENCH_WARMUP:-5}"
