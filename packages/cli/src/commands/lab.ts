@@ -21,6 +21,8 @@ options:
   --nics N          virtio-net NICs (default 0)
   --nic-join J      hub (default: all NICs on one QEMU hub, frames flow between them)
                     or none (each NIC alone)
+  --nic SPEC        what every NIC offers, key=value,...: packed=on mq=on event_idx=off
+                    rx_queue_size=256|512|1024 tx=bh|timer txburst=N (default: QEMU's)
   --memory SIZE     guest memory (default 2G)
   --cpus N          vCPUs (default 2)
   --hugepages N     2 MiB hugepages to reserve (default 256)
@@ -100,6 +102,7 @@ export function parseLabRunArgs(argv: string[]): { options: LabOptions; command:
       nvme: { type: 'string', multiple: true },
       nics: { type: 'string' },
       'nic-join': { type: 'string' },
+      nic: { type: 'string' },
       memory: { type: 'string' },
       cpus: { type: 'string' },
       hugepages: { type: 'string' },
@@ -134,6 +137,7 @@ export function parseLabRunArgs(argv: string[]): { options: LabOptions; command:
   if (join !== undefined && join !== 'hub' && join !== 'none') throw new TypeError(`--nic-join must be hub or none (got '${join}')`);
   const options: LabOptions = {
     nicHub: join !== 'none',
+    nic: values.nic,
     nvme,
     nics: int('nics', values.nics),
     memory: values.memory,
