@@ -82,14 +82,29 @@ function difference(a, b, units) {
     categories.set(c, (categories.get(c) ?? 0) + v.ir);
   }
   const entry = (re) => (inclusive(b, re) - inclusive(a, re)) / units;
+  // Garbage collection comes in lumps (a scavenge every few MB allocated), so a window may
+  // hold one more or one fewer than its share: the figure without GC is the difference of
+  // the windows less their GC, and GC is spread over all 3N reads of both windows.
+  const GC = /^v8::internal::Heap::CollectGarbage\(/;
+  const gcA = inclusive(a, GC);
+  const gcB = inclusive(b, GC);
+  const gcCount = (p) => {
+    let c = 0;
+    for (const [k, v] of p.calls) if (GC.test(k)) c += v;
+    return c;
+  };
   return {
     perUnit: (b.summary - a.summary) / units,
+    withoutGc: (b.summary - gcB - (a.summary - gcA)) / units,
+    gcAveraged: (gcA + gcB) / (3 * units),
+    collections: gcCount(a) + gcCount(b),
     top: [...self.values()].sort((x, y) => y.ir - x.ir).slice(0, TOP).map((v) => ({ ir: v.ir / units, fn: v.name, object: v.ob, category: category(v.name, v.ob) })),
     categories: [...categories].sort((x, y) => y[1] - x[1]).filter(([, v]) => Math.abs(v / units) >= 0.5).map(([c, v]) => ({ category: c, ir: v / units })),
     calls: [...calls].filter(([k]) => !/^0x[0-9a-f]+ \[\]$/.test(k)).sort((x, y) => y[1] - x[1]).slice(0, TOP).map(([k, v]) => ({ fn: k, perUnit: v / units })),
     addon: {
-      cqPoll: entry(/vfio_node::.*CqPoll\(/),
-      sqRing: entry(/vfio_node::.*SqRing\(/),
+      // The addon's entry points, with everything they call (argument checks through N-API included).
+      cqPoll: entry(/TemplatedCallback<&vfio_node::.*::CqPoll>/),
+      sqRing: entry(/TemplatedCallback<&vfio_node::.*::SqRing>/),
     },
     callsOf: (re) => {
       let s = 0;
@@ -125,7 +140,10 @@ for (const c of cases) {
     const b = windows.get(`${c.path} qd${c.qd} 2N|${who}`);
     if (!a || !b) throw new Error(`no windows for ${c.path} qd${c.qd} on the ${who} thread`);
     const diff = difference(profile(a), profile(b), N);
-    const row = { path: c.path, qd: c.qd, thread: who, irPerIo: diff.perUnit, irN: a.summary / N, ir2N: b.summary / (2 * N), addon: diff.addon };
+    const row = {
+      path: c.path, qd: c.qd, thread: who, irPerIo: diff.perUnit, irN: a.summary / N, ir2N: b.summary / (2 * N),
+      withoutGc: diff.withoutGc, gcAveraged: diff.gcAveraged, collections: diff.collections, estimate: diff.withoutGc + diff.gcAveraged, addon: diff.addon,
+    };
     if (c.path === 'direct') {
       const w = labels.direct.find((x) => x.qd === c.qd);
       row.emptyPollsPerIo = (w.emptyPolls2N - w.emptyPollsN) / N;
@@ -138,7 +156,10 @@ for (const c of cases) {
     results.push(row);
     details.push({ title: `${c.path} qd${c.qd}, ${who} thread`, diff });
   }
-  if (c.threads.length > 1) results.push({ path: c.path, qd: c.qd, thread: 'both', irPerIo: c.threads.reduce((s, t) => s + perThread[t].irPerIo, 0) });
+  if (c.threads.length > 1) {
+    const sum = (f) => c.threads.reduce((s, t) => s + perThread[t][f], 0);
+    results.push({ path: c.path, qd: c.qd, thread: 'both', irPerIo: sum('irPerIo'), estimate: sum('estimate'), withoutGc: sum('withoutGc'), gcAveraged: sum('gcAveraged') });
+  }
 }
 
 // Threads without markers (V8's platform workers, libuv's pool...): their whole-run totals.
@@ -151,17 +172,20 @@ const totalIos = labels.qds.length * 2 * (labels.warmup + 3 * N);
 
 say(`Instructions per 4 KiB read (callgrind Ir, user space of the node process only), N = ${N}, warm-up ${labels.warmup} reads per case.`);
 say(`Ir/IO = (Ir of the window of 2N reads - Ir of the window of N reads) / N, per thread.`);
+say(`Ir/IO, GC spread = the same without garbage collection (Heap::CollectGarbage and below), plus the GC of both windows / 3N.`);
 say('');
-say('case          thread   Ir/IO     Ir(N)/N   Ir(2N)/2N  notes');
+say('case          thread   Ir/IO  Ir/IO,GC spread  (no GC + GC)   Ir(N)/N  Ir(2N)/2N  notes');
 for (const r of results) {
   const notes = [];
   if (r.emptyPollsPerIo !== undefined) notes.push(`${r.emptyPollsPerIo.toFixed(2)} empty polls/IO`);
   if (r.irPerIoWithoutEmptyPolls !== undefined) notes.push(`${fmt(r.irPerIoWithoutEmptyPolls)} without them`);
   if (r.loopTurnsPerIo !== undefined) notes.push(`${r.loopTurnsPerIo.toFixed(2)} serve-loop turns/IO`);
-  if (r.addon && (r.addon.cqPoll || r.addon.sqRing)) notes.push(`addon: CqPoll ${fmt(r.addon.cqPoll)}, SqRing ${fmt(r.addon.sqRing)} incl.`);
+  if (r.addon && (r.addon.cqPoll || r.addon.sqRing)) notes.push(`nvmeCqPoll ${fmt(r.addon.cqPoll)} + nvmeSqRing ${fmt(r.addon.sqRing)} incl.`);
+  if (r.collections) notes.push(`${r.collections} GCs in the windows`);
   const nn = r.irN === undefined ? '' : fmt(r.irN);
   const n2 = r.ir2N === undefined ? '' : fmt(r.ir2N);
-  say(`${`${r.path} qd${r.qd}`.padEnd(14)}${r.thread.padEnd(9)}${fmt(r.irPerIo).padStart(7)}   ${nn.padStart(8)}  ${n2.padStart(9)}  ${notes.join('; ')}`);
+  const split = `(${fmt(r.withoutGc)} + ${fmt(r.gcAveraged)})`;
+  say(`${`${r.path} qd${r.qd}`.padEnd(14)}${r.thread.padEnd(7)}${fmt(r.irPerIo).padStart(7)}  ${fmt(r.estimate).padStart(15)}  ${split.padStart(15)}  ${nn.padStart(8)}  ${n2.padStart(9)}  ${notes.join('; ')}`);
 }
 if (emptyTurn !== null) say(`\nOne empty turn of the direct loop (ring() with nothing new + poll() finding nothing): ${fmt(emptyTurn)} Ir.`);
 say(`Threads without markers (whole run, ${totalIos} reads plus start-up and shutdown): ${others.map((o) => `#${o.tid} ${fmt(o.ir)}`).join(', ') || 'none'} Ir.`);

@@ -92,7 +92,6 @@ export function direct(ctx, { nsid, qds, warmup, n, calib }) {
     marker(label);
     labels.push(label);
   };
-  idle(calib); // warms the idle loop too
   for (const qd of qds) {
     run(qd, warmup);
     markAs(`direct qd${qd} warm-up`);
@@ -102,6 +101,10 @@ export function direct(ctx, { nsid, qds, warmup, n, calib }) {
     markAs(`direct qd${qd} 2N`);
     windows.push({ qd, emptyPollsN: e1, emptyPolls2N: e2 });
   }
+  // Its own warm-up after the reads (so that ring() and poll() have their feedback and the
+  // loop is optimised code, as in run()), then M and 2M turns.
+  idle(calib);
+  markAs('direct idle warm-up');
   idle(calib);
   markAs('direct idle M');
   idle(2 * calib);
