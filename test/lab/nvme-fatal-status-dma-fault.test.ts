@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CSTS, NvmeController, Register, getField, sqTailDoorbell } from '@vfio-node/nvme';
+import { CSTS, NvmeController, Register, getField, shadowSlots, sqTailDoorbell } from '@vfio-node/nvme';
 import { labNvme } from './lab-env.js';
 
 // CSTS.CFS provoked honestly: a submission queue at an IOVA the IOMMU does not map. When
@@ -42,6 +42,12 @@ describe('a controller fatal status (CSTS.CFS) caused by a DMA fault is seen by 
       })();
       await new Promise((r) => setTimeout(r, 200));
       // One entry "posted" on the bad queue: the controller tries to fetch it from an unmapped IOVA.
+      // With shadow doorbells the controller reads the tail from the shadow buffer (the register
+      // write only wakes it), so the tail goes there first, as a driver's does.
+      const shadow = ctrl.shadowDoorbells;
+      expect(shadow).not.toBeNull();
+      const words = new Uint32Array(shadow!.memory.bytes.buffer, shadow!.memory.bytes.byteOffset, shadow!.memory.bytes.byteLength / 4);
+      words[shadowSlots(qid, ctrl.cap.dstrd, shadow!.eventIdx).sqTail] = 1;
       ctrl.bar.write32(sqTailDoorbell(qid, ctrl.cap.dstrd), 1);
       const t0 = Date.now();
       while (resetErrors.length === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 5));

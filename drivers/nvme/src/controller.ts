@@ -443,7 +443,12 @@ export class NvmeController implements Disposable {
 
   /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7) and frees its id. */
   async deleteExternalQueuePair(qid: number): Promise<void> {
-    if (!this.external.delete(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
+    if (!this.external.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
+    // A reset that is running creates the queue again once its listeners settle: let it
+    // finish, or the deletion races the re-creation (the SQ deleted before it exists, then
+    // the CQ refused because the SQ came back).
+    while (this.resetting) await this.resetting.catch(() => undefined);
+    this.external.delete(qid);
     if (this.state !== 'open') return;
     // A queue the controller no longer has (a reset that could not recreate it) is deleted already:
     // Invalid Queue Identifier (sct 1h, sc 01h) is success here.
