@@ -18,5 +18,5 @@ run randread-qd32 --rw=randread --bs=4k --iodepth=32 --compare=kernel
 run read-qd32 --rw=read --bs=4k --iodepth=32 --compare=kernel,qemu
 run randread-qd1 --rw=randread --bs=4k --iodepth=1 --compare=kernel
 run randwrite-qd32 --rw=randwrite --bs=4k --iodepth=32 --compare=kernel
-run randread-qd32-2jobs --rw=randread --bs=4k --iodepth=32 --numjobs=2 --group_reporting
-run randread-qd32-1job --rw=randread --bs=4k --iodepth=32
+run randread-qd32-2jobs --rw=randread --bs=4k --iodepth=32 --numjobs=2 --group_reporting --compare=kernel
+run randread-qd32-1job --rw=randread --bs=4k --iodepth=32 --compare=kernel
