@@ -33,7 +33,11 @@ interface Pending {
   /** Pieces still outstanding (a transfer larger than MDTS is split). */
   parts: number;
   error: Error | null;
+  /** For error messages only (formatted when one is needed): command name, blocks, first LBA, namespace. */
   what: string;
+  blocks: number;
+  slba: number;
+  nsid: number;
 }
 
 interface Waiting {
@@ -236,7 +240,7 @@ export class NvmeRuntime implements AsyncDisposable {
     const tag = this.nextTag++;
     if (this.nextTag > 2 ** 31) this.nextTag = 1;
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(tag, { resolve, reject, parts, error: null, what: `${what} of ${blocks} blocks at LBA ${slba} (namespace ${nsid})` });
+      this.pending.set(tag, { resolve, reject, parts, error: null, what, blocks, slba, nsid });
       // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
       for (let done = 0; done < blocks; done += maxBlocks) {
         const n = Math.min(maxBlocks, blocks - done);
@@ -263,8 +267,8 @@ export class NvmeRuntime implements AsyncDisposable {
         const seqs = this.queues.map((q) => q.cpl.seq);
         for (const q of this.queues) got += this.drain(q);
         if (got === 0) {
-          const live = this.queues.map((q, i) => q.cpl.waitForDataAsync(seqs[i]!, 50));
-          await Promise.race(live);
+          if (this.queues.length === 1) await this.queues[0]!.cpl.waitForDataAsync(seqs[0]!, 50);
+          else await Promise.race(this.queues.map((q, i) => q.cpl.waitForDataAsync(seqs[i]!, 50)));
         }
       }
     } finally {
@@ -293,11 +297,12 @@ export class NvmeRuntime implements AsyncDisposable {
     const p = this.pending.get(tag);
     if (!p) return;
     if (status !== 0 && !p.error) {
+      const what = `${p.what} of ${p.blocks} blocks at LBA ${p.slba} (namespace ${p.nsid})`;
       p.error =
-        status === STATUS_SUBMIT_FAILED ? new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${p.what}: the worker could not post the command` })
-        : status === STATUS_ABORTED ? new VfioError({ code: 'ERR_CLOSED', message: `${p.what}: the runtime closed before the command was posted` })
-        : status === STATUS_RESET ? new VfioError({ code: 'ERR_NVME_RESET', message: `${p.what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' })
-        : new NvmeStatusError(status, p.what, this.controller.address);
+        status === STATUS_SUBMIT_FAILED ? new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${what}: the worker could not post the command` })
+        : status === STATUS_ABORTED ? new VfioError({ code: 'ERR_CLOSED', message: `${what}: the runtime closed before the command was posted` })
+        : status === STATUS_RESET ? new VfioError({ code: 'ERR_NVME_RESET', message: `${what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' })
+        : new NvmeStatusError(status, what, this.controller.address);
     }
     if (--p.parts === 0) {
       this.pending.delete(tag);
