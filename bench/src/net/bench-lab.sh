@@ -2,7 +2,7 @@
 # The 64-byte transmit benchmark, run inside the lab (one boot, one NIC pair):
 #   node packages/cli/bin/vfio-node.js lab run --nvme none --nics 2 --out /tmp/net-bench -- sh bench/src/net/bench-lab.sh
 # With `--nic packed=on` on the lab and NET_BENCH_PACKED=1 (sh -c 'NET_BENCH_PACKED=1 sh bench/...'),
-# pktgen and testpmd run on packed rings, and pktgen once more with --no-packed on split rings.
+# testpmd runs on packed rings, pktgen with --packed on packed rings and by default on split rings.
 # One vfio-node `count` drains NIC1 throughout (QEMU's hub stops a sender whose peer
 # does not drain). On NIC0, rounds alternate: vfio-node pktgen, pktgen without
 # EVENT_IDX, pktgen on split rings (when packed is offered) and DPDK testpmd txonly,
@@ -22,8 +22,8 @@ echo "apps: $NET"
 # testpmd writes under /var/run/dpdk (the overlay root is writable; a tmpfs on /run would hide $VFIO_LAB_OUT).
 mkdir -p /var/run/dpdk /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
 VARIANTS="default --idle-sleep=50 --js-tx --no-event-idx"
-# NET_BENCH_PACKED=1 (with a lab booted with --nic packed=on): also pktgen on split rings.
-[ "${NET_BENCH_PACKED:-0}" = 1 ] && VARIANTS="$VARIANTS --no-packed"
+# NET_BENCH_PACKED=1 (with a lab booted with --nic packed=on): also pktgen --packed (packed rings; the default is split).
+[ "${NET_BENCH_PACKED:-0}" = 1 ] && VARIANTS="$VARIANTS --packed"
 # NET_BENCH_VARIANTS="default --no-event-idx" runs only those pktgen variants.
 VARIANTS=${NET_BENCH_VARIANTS:-$VARIANTS}
 

@@ -26,11 +26,12 @@ describe('feature negotiation (virtio 1.2 §2.2, §5.1.3)', () => {
     expect(featureNames(accepted)).toEqual(['VIRTIO_F_VERSION_1', 'VIRTIO_F_ACCESS_PLATFORM']);
   });
 
-  it('takes MQ only with CTRL_VQ, and packed rings when offered', () => {
+  it('takes MQ only with CTRL_VQ, and packed rings only when asked for', () => {
     expect(has(negotiate(qemu | bit('VIRTIO_NET_F_MQ')).accepted, 'VIRTIO_NET_F_MQ')).toBe(true);
     expect(has(negotiate(qemu | bit('VIRTIO_NET_F_MQ')).accepted, 'VIRTIO_NET_F_CTRL_VQ')).toBe(true);
     expect(has(negotiate((qemu | bit('VIRTIO_NET_F_MQ')) & ~bit('VIRTIO_NET_F_CTRL_VQ')).accepted, 'VIRTIO_NET_F_MQ')).toBe(false);
-    expect(has(negotiate(qemu | bit('VIRTIO_F_RING_PACKED')).accepted, 'VIRTIO_F_RING_PACKED')).toBe(true);
+    expect(has(negotiate(qemu | bit('VIRTIO_F_RING_PACKED')).accepted, 'VIRTIO_F_RING_PACKED')).toBe(false);
+    expect(has(negotiate(qemu | bit('VIRTIO_F_RING_PACKED'), { packed: true }).accepted, 'VIRTIO_F_RING_PACKED')).toBe(true);
     expect(has(negotiate(qemu | bit('VIRTIO_F_RING_PACKED'), { packed: false }).accepted, 'VIRTIO_F_RING_PACKED')).toBe(false);
   });
 
