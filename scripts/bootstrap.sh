@@ -11,7 +11,7 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # The lab: qemu-system-x86 linux-image-amd64 busybox-static cpio kmod.
 # The peers we compare with: fio (kernel driver), qemu-utils (QEMU's userspace NVMe driver).
 # The native build: make g++ python3.
-APT_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod fio qemu-utils make g++ python3)
+APT_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod iproute2 fio qemu-utils make g++ python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

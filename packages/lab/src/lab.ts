@@ -18,6 +18,7 @@ import { DIED_MARKER, EXIT_MARKER, READY_MARKER } from './init-script.js';
 import { ensureInitramfs } from './initramfs.js';
 import { resolveOptions, type LabOptions, type ResolvedLabOptions } from './options.js';
 import { hmpExecute, qmpExecute } from './qmp.js';
+import { checkTapHost, netnsWrap } from './netns.js';
 import { blkdebugConfig, blkdebugConfigPath, buildQemuArgs, nvmeBackingFiles, type QemuPaths } from './qemu-args.js';
 
 /** The project's CLI, put on the guest's PATH as `vfio-node`. */
@@ -145,9 +146,11 @@ export class Lab {
       ];
       const paths: QemuPaths = { kernel: kernel.image, initrd: initramfs.path, runDir, qmpSocket: this.qmpSocket, accel: this.accel, serials };
       this.qemuArgv = [qemu, ...buildQemuArgs(options, paths)];
+      // The tap backend: QEMU starts in a network namespace of its own, with its taps (netns.ts).
+      const qemuArgv = options.nics > 0 && options.nic.backend === 'tap' ? netnsWrap(this.qemuArgv, options, checkTapHost()) : this.qemuArgv;
       // If this process dies without cleaning up (SIGKILL), the kernel kills QEMU.
       const setpriv = which('setpriv');
-      const argv = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...this.qemuArgv] : this.qemuArgv;
+      const argv = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...qemuArgv] : qemuArgv;
       this.#qemuAt = Date.now();
       child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {

@@ -1,13 +1,14 @@
 // QEMU's command line for a lab boot, as LAB.md verified it: q35 with an emulated
 // intel-iommu (caching-mode=on), the host root as a read-only 9p export, a writable
 // export for the run's files, NVMe controllers with nvme-ns namespaces, virtio-net NICs
-// behind the vIOMMU (iommu_platform=on), three serial ports (console, the command's
+// behind the vIOMMU (iommu_platform=on) on a QEMU hub or on taps (netns.ts), three serial ports (console, the command's
 // stdout, its stderr; each a unix socket the host listens on) and a QMP socket. Pure: every path comes in through QemuPaths.
 
 import path from 'node:path';
 import type { NvmeInjection, NvmeSpec } from './nvme-spec.js';
 import type { ResolvedLabOptions } from './options.js';
 import { nicDeviceProperties } from './nic-spec.js';
+import { tapName } from './netns.js';
 
 export interface QemuPaths {
   kernel: string;
@@ -91,11 +92,25 @@ export function buildQemuArgs(opts: ResolvedLabOptions, paths: QemuPaths): strin
   push('-virtfs', `local,path=${opt(paths.runDir)},mount_tag=${LAB_TAG},security_model=none,multidevs=remap`);
   opts.nvme.forEach((spec, i) => args.push(...nvmeArgs(spec, i, paths.runDir)));
   for (let i = 0; i < opts.nics; i++) {
-    push('-netdev', `hubport,id=net${i},hubid=${opts.nicHub ? 0 : i}`);
+    push('-netdev', netdevArg(opts, i));
     push('-device', `virtio-net-pci,netdev=net${i},mac=52:54:00:12:34:${(0x56 + i).toString(16)},disable-legacy=on,iommu_platform=on${nicDeviceProperties(opts.nic)}`);
   }
   push(...opts.extraQemuArgs);
   return args;
+}
+
+/**
+ * NIC i's backend: a port of QEMU hub 0 (or hub i when the NICs are not joined), or with
+ * `backend=tap` the tap netns.ts creates in QEMU's namespace: no scripts (the namespace is
+ * already set up), `queues=N` for several queue pairs, vhost off (the device model in QEMU
+ * must see the rings: vhost-net would need /dev/vhost-net and bypass the vIOMMU set-up we test).
+ */
+export function netdevArg(opts: Pick<ResolvedLabOptions, 'nicHub' | 'nic'>, i: number): string {
+  if (opts.nic.backend === 'tap') {
+    const queues = opts.nic.queues > 1 ? `,queues=${opts.nic.queues}` : '';
+    return `tap,id=net${i},ifname=${tapName(i)},script=no,downscript=no${queues},vhost=off`;
+  }
+  return `hubport,id=net${i},hubid=${opts.nicHub ? 0 : i}`;
 }
 
 /** One controller: its root port (hotplug), its namespaces' block nodes, the controller, its nvme-ns children. */
