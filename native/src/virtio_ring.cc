@@ -13,11 +13,15 @@
 //     pool    Uint8Array of the packet buffers, buffer id at id × bufferSize, each
 //             [virtio_net_hdr (12 bytes)][frame]; frames were written beforehand
 //     params  Uint32Array [size, usedOffset, bufferSize, count, frameLen, seqOffset
-//             (0xffffffff: none), seq, eventIdx (0/1), doorbell, vq]
+//             (0xffffffff: none), seq, eventIdx (0/1), doorbell, vq, csumStart,
+//             csumOffset]
 //     bar     ArrayBuffer of the notification BAR's mapping (Mapping.buffer)
 //   1. Reclaims the buffers the device has used (§2.7.14): their ids go back on the free list.
 //   2. Takes up to `count` free buffers; writes `seq`, `seq + 1`, ... big-endian at
-//      `seqOffset` of each frame (when asked); posts descriptor `id` with length
+//      `seqOffset` of each frame (when asked); writes the frame's virtio_net_hdr flags
+//      (§5.1.6.2): VIRTIO_NET_HDR_F_NEEDS_CSUM with csum_start and csum_offset when
+//      csumStart is not 0 (checksum offload: the frame holds the pseudo-header sum in its
+//      checksum field), else 0; posts descriptor `id` with length
 //      12 + frameLen, device-readable (descriptor id always points at buffer id: the
 //      address was written once at set-up).
 //   3. Publishes the batch: one store of avail.idx after a barrier (§2.7.13.3.1), then
@@ -43,6 +47,9 @@ namespace {
 constexpr uint32_t kNetHdrSize = 12;          // struct virtio_net_hdr with VIRTIO_F_VERSION_1 (§5.1.6)
 constexpr uint16_t kUsedFNoNotify = 1;        // VIRTQ_USED_F_NO_NOTIFY (§2.7.8)
 constexpr uint32_t kNoSeq = 0xffffffffu;
+constexpr uint8_t kNeedsCsum = 1;              // VIRTIO_NET_HDR_F_NEEDS_CSUM (§5.1.6)
+constexpr uint32_t kHdrCsumStart = 6;          // virtio_net_hdr.csum_start (le16)
+constexpr uint32_t kHdrCsumOffset = 8;         // virtio_net_hdr.csum_offset (le16)
 
 template <typename T>
 Napi::TypedArrayOf<T> Typed(Napi::Env env, Napi::Value v, const char* name, napi_typedarray_type type, const char* typeName) {
@@ -66,10 +73,15 @@ Napi::Value SplitTxBurst(const Napi::CallbackInfo& info) {
   auto params = Typed<uint32_t>(env, Arg(info, 4), "params", napi_uint32_array, "Uint32Array");
   Napi::Value barValue = Arg(info, 5);
 
-  if (params.ElementLength() < 10) ThrowArg(env, kErrInvalidArg, "params must hold 10 values");
+  if (params.ElementLength() < 12) ThrowArg(env, kErrInvalidArg, "params must hold 12 values");
   const uint32_t* p = params.Data();
   const uint32_t size = p[0], usedOffset = p[1], bufferSize = p[2], count = p[3], frameLen = p[4];
   const uint32_t seqOffset = p[5], seq = p[6], eventIdx = p[7], doorbellOffset = p[8], vq = p[9];
+  const uint32_t csumStart = p[10], csumOffset = p[11];
+  // The checksum field must lie inside the frame (§5.1.6.2); checked first, on its own.
+  if (csumStart != 0 && (csumStart > 0xffff || csumOffset > 0xffff || csumStart + csumOffset + 2 > frameLen)) {
+    ThrowArg(env, kErrOutOfRange, "csumStart " + std::to_string(csumStart) + " + csumOffset " + std::to_string(csumOffset) + " leaves no checksum field inside a frame of " + std::to_string(frameLen));
+  }
 
   // The ring: a power of 2 up to 32768 entries (§2.7), its three parts inside `ring`.
   if (size == 0 || size > 32768 || (size & (size - 1)) != 0) ThrowArg(env, kErrOutOfRange, "queue size must be a power of 2 from 1 to 32768, got " + std::to_string(size));
@@ -137,8 +149,18 @@ Napi::Value SplitTxBurst(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < k; i++) {
     const uint16_t id = freeIds[--freeCount];
     if (id >= size) ThrowArg(env, kErrOutOfRange, "free list holds id " + std::to_string(id) + " of a queue of " + std::to_string(size));
+    uint8_t* hdr = buffers + static_cast<size_t>(id) * bufferSize;
+    if (csumStart != 0) {
+      hdr[0] = kNeedsCsum;  // virtio_net_hdr.flags; gso_type and num_buffers stay 0
+      hdr[kHdrCsumStart] = static_cast<uint8_t>(csumStart);
+      hdr[kHdrCsumStart + 1] = static_cast<uint8_t>(csumStart >> 8);
+      hdr[kHdrCsumOffset] = static_cast<uint8_t>(csumOffset);
+      hdr[kHdrCsumOffset + 1] = static_cast<uint8_t>(csumOffset >> 8);
+    } else {
+      hdr[0] = 0;
+    }
     if (seqOffset != kNoSeq) {
-      uint8_t* s = buffers + static_cast<size_t>(id) * bufferSize + kNetHdrSize + seqOffset;
+      uint8_t* s = hdr + kNetHdrSize + seqOffset;
       const uint32_t v = seq + i;
       s[0] = static_cast<uint8_t>(v >> 24);
       s[1] = static_cast<uint8_t>(v >> 16);

@@ -13,6 +13,24 @@ export function frameTooLarge(length: number, max: number, mtu: number): VfioErr
   });
 }
 
+export function noChecksumOffload(pair: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_NO_CSUM_OFFLOAD',
+    message: `transmit queue ${pair} cannot ask the device for checksums: VIRTIO_NET_F_CSUM was not negotiated; nothing was sent`,
+    hint: 'Compute the checksum in software, or use a device that offers VIRTIO_NET_F_CSUM (QEMU: a tap backend with vnet_hdr; in the lab --nic backend=tap) and leave the csum feature on.',
+    details: { pair },
+  });
+}
+
+export function badChecksumRequest(csumStart: number, csumOffset: number, length: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_CSUM_REQUEST',
+    message: `checksum offload asks for a checksum at ${csumStart} + ${csumOffset}, outside a frame of ${length} bytes; nothing was sent`,
+    hint: 'csum_start is where the transport header begins (34 for UDP over IPv4 behind Ethernet), csum_offset where its checksum field is (6 for UDP, 16 for TCP): offloadChecksum() or prepareChecksumOffload() work them out.',
+    details: { csumStart, csumOffset, length },
+  });
+}
+
 export function queueIndex(index: number, count: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_QUEUE_INDEX',

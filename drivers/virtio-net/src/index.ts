@@ -10,5 +10,6 @@ export { parseVirtioCaps, VirtioPciCapType, type VirtioCap, type VirtioCaps } fr
 export { SplitRing, splitLayout, type SplitLayout } from './split-ring.js';
 export { PackedRing, packedLayout, type PackedLayout } from './packed-ring.js';
 export { vring_need_event, type Ring } from './ring.js';
-export { VIRTIO_NET_HDR_SIZE, NetHdr, writeNetHdr, readNetHdr, type VirtioNetHdr } from './net-hdr.js';
+export { VIRTIO_NET_HDR_SIZE, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_DATA_VALID, NetHdr, writeNetHdr, readNetHdr, type VirtioNetHdr } from './net-hdr.js';
+export { prepareChecksumOffload, completeChecksum, onesComplementSum, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET } from './csum.js';
 export { deviceStatusError } from './errors.js';

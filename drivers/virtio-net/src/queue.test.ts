@@ -186,3 +186,104 @@ describe('transmit queue: burst() in C and in JavaScript', () => {
     expect(() => tx.burst(1, 60)).toThrow(/buffer id 200/);
   });
 });
+
+describe('checksum offload on the queues (§5.1.6.2, §5.1.6.4)', () => {
+  const hdr = (pool: PacketPool, id: number) => {
+    const v = new DataView(pool.bytes.buffer, id * BUF, VIRTIO_NET_HDR_SIZE);
+    return { flags: v.getUint8(0), gso_type: v.getUint8(1), csum_start: v.getUint16(6, true), csum_offset: v.getUint16(8, true), num_buffers: v.getUint16(10, true) };
+  };
+  // A UDP/IPv4 frame of 60 bytes.
+  const writeUdp = (f: Uint8Array, o: number) => {
+    f.fill(0, o, o + 60);
+    f.set([0x08, 0x00], o + 12);
+    f.set([0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], o + 14);
+    f.set([0x42, 0x42, 0x42, 0x42, 0, 26, 0, 0], o + 34);
+  };
+
+  it('commit() marks the frames that asked NEEDS_CSUM with csum_start/csum_offset, and clears the flag of the others', () => {
+    const { ring, pool, dev, notify } = setUp();
+    const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500, true);
+    expect(tx.reserve(2)).toBe(2);
+    for (let i = 0; i < 2; i++) {
+      writeUdp(tx.frames, tx.frameOffset(tx.slots[i]!));
+      tx.lengths[i] = 60;
+    }
+    expect(tx.offloadChecksum(0)).toBe(true);
+    expect([tx.csumStart[0], tx.csumOffset[0], tx.csumStart[1]]).toEqual([34, 6, 0]);
+    const [a, b] = [tx.slots[0]!, tx.slots[1]!];
+    expect(tx.frames[tx.frameOffset(a) + 40]! << 8 | tx.frames[tx.frameOffset(a) + 41]!).toBe(0x142e); // the pseudo-header sum
+    tx.commit(2);
+    expect(hdr(pool, a)).toEqual({ flags: 1, gso_type: 0, csum_start: 34, csum_offset: 6, num_buffers: 0 });
+    expect(hdr(pool, b).flags).toBe(0);
+    expect(tx.csumStart[0]).toBe(0); // requests do not outlive their batch
+    // The buffer comes back and is sent again without a request: no NEEDS_CSUM this time.
+    for (const [id] of dev.take()) dev.use(id, 0);
+    tx.reclaim();
+    const again = tx.reserve(8);
+    for (let i = 0; i < again; i++) tx.lengths[i] = 60;
+    tx.commit(again);
+    expect(hdr(pool, a).flags).toBe(0);
+  });
+
+  it('refuses a checksum request without VIRTIO_NET_F_CSUM, or outside the frame, sending nothing', () => {
+    const { ring, pool, dev, notify } = setUp();
+    const plain = new TxQueue(0, 1, ring, pool, notify, 1514, 1500, false);
+    plain.reserve(1);
+    plain.lengths[0] = 60;
+    expect(() => plain.offloadChecksum(0)).toThrow(expect.objectContaining({ code: 'ERR_VIRTIO_NO_CSUM_OFFLOAD' }));
+    plain.csumStart[0] = 34;
+    plain.csumOffset[0] = 6;
+    expect(() => plain.commit(1)).toThrow(/VIRTIO_NET_F_CSUM was not negotiated; nothing was sent/);
+    expect(() => plain.burst(1, 60, -1, 0, 34, 6)).toThrow(expect.objectContaining({ code: 'ERR_VIRTIO_NO_CSUM_OFFLOAD' }));
+    expect(dev.take()).toEqual([]);
+
+    const s2 = setUp();
+    const tx = new TxQueue(0, 1, s2.ring, s2.pool, s2.notify, 1514, 1500, true);
+    tx.reserve(1);
+    tx.lengths[0] = 60;
+    tx.csumStart[0] = 56;
+    tx.csumOffset[0] = 6;
+    expect(() => tx.commit(1)).toThrow(expect.objectContaining({ code: 'ERR_VIRTIO_CSUM_REQUEST' }));
+    expect(() => tx.burst(1, 60, -1, 0, 56, 6)).toThrow(/at 56 \+ 6, outside a frame of 60 bytes/);
+    expect(s2.dev.take()).toEqual([]);
+    expect(tx.available).toBe(SIZE);
+    // A frame that is not TCP/UDP is left alone.
+    tx.reserve(1);
+    tx.lengths[0] = 60;
+    tx.frames.fill(0, tx.frameOffset(tx.slots[0]!), tx.frameOffset(tx.slots[0]!) + 60);
+    expect(tx.offloadChecksum(0)).toBe(false);
+    expect(tx.csumStart[0]).toBe(0);
+  });
+
+  for (const useNative of [true, false]) {
+    it(`burst() in ${useNative ? 'C' : 'JavaScript'} writes NEEDS_CSUM into each frame's header when asked, and clears it when not`, () => {
+      const { ring, pool, dev, notify } = setUp();
+      const tx = new TxQueue(0, 1, ring, pool, notify, 1514, 1500, true);
+      if (useNative) expect(tx.useNativeBurst({ bar: new ArrayBuffer(64), offset: 8 })).toBe(true);
+      expect(tx.burst(3, 60, 42, 0, 34, 6)).toBe(3);
+      const first = dev.take();
+      for (const [id] of first) expect(hdr(pool, id)).toEqual({ flags: 1, gso_type: 0, csum_start: 34, csum_offset: 6, num_buffers: 0 });
+      for (const [id] of first) dev.use(id, 0);
+      expect(tx.burst(8, 60, 42, 3)).toBe(8);
+      for (const [id] of dev.take()) expect(hdr(pool, id).flags).toBe(0);
+    });
+  }
+
+  it('receive() reports each frame\'s header flags and its csum_start/csum_offset', () => {
+    const { ring, pool, dev, notify } = setUp();
+    const rx = new RxQueue(0, 0, ring, pool, notify, false);
+    rx.fill();
+    dev.take();
+    const v = new DataView(pool.bytes.buffer);
+    v.setUint8(4 * BUF, 1); // NEEDS_CSUM
+    v.setUint16(4 * BUF + 6, 34, true);
+    v.setUint16(4 * BUF + 8, 6, true);
+    v.setUint8(5 * BUF, 2); // DATA_VALID
+    dev.use(4, VIRTIO_NET_HDR_SIZE + 60);
+    dev.use(5, VIRTIO_NET_HDR_SIZE + 60);
+    dev.use(6, VIRTIO_NET_HDR_SIZE + 60);
+    expect(rx.receive()).toBe(3);
+    expect(Array.from(rx.flags.subarray(0, 3))).toEqual([1, 2, 0]);
+    expect([rx.csumStart(0), rx.csumOffset(0)]).toEqual([34, 6]);
+  });
+});

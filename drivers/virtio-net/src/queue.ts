@@ -6,15 +6,38 @@
 
 import { native } from '@vfio-node/core';
 import type { Ring } from './ring.js';
-import { SplitRing } from './split-ring.js';
-import { NetHdr, VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
-import { frameTooLarge } from './errors.js';
+import { SplitRing, splitLayout } from './split-ring.js';
+import { NetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
+import { prepareChecksumOffload } from './csum.js';
+import { badChecksumRequest, frameTooLarge, noChecksumOffload } from './errors.js';
 
 // The native transmit loop (native/src/virtio_ring.cc), looked up once; undefined with an
 // addon built before it existed (burst() then runs in JavaScript).
 type Burst = (ring: Uint8Array, state: Uint32Array, free: Uint16Array, pool: Uint8Array, params: Uint32Array, bar: ArrayBuffer) => number;
 const virtioSplitTxBurst: Burst | undefined =
   (native as unknown as { virtioSplitTxBurst?: Burst }).virtioSplitTxBurst ?? (native as unknown as { default?: { virtioSplitTxBurst?: Burst } }).default?.virtioSplitTxBurst;
+
+let headerWrites: boolean | undefined;
+
+/**
+ * Whether the native loop writes each frame's virtio_net_hdr (params[10..11], added with
+ * checksum offload). An addon built before ignores those two parameters; the new one refuses
+ * a checksum field outside the frame. Probed once, on a one-entry ring in ordinary memory,
+ * with count 0 (nothing is posted, no doorbell is written).
+ */
+function nativeWritesHeaders(): boolean {
+  if (headerWrites !== undefined) return headerWrites;
+  const l = splitLayout(1);
+  try {
+    // [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq, csumStart, csumOffset]
+    const params = Uint32Array.of(1, l.used, 64, 0, 40, 0xffffffff, 0, 0, 0, 0, 40, 0);
+    virtioSplitTxBurst!(new Uint8Array(l.total + 16).subarray(0, l.total), Uint32Array.of(0, 0, 0, 1), new Uint16Array(1), new Uint8Array(64), params, new ArrayBuffer(4));
+    headerWrites = false;
+  } catch (err) {
+    headerWrites = /csum/.test(String((err as Error).message));
+  }
+  return headerWrites;
+}
 
 /** A queue's doorbell as the native loop writes it: the notification BAR's mapping and the byte offset in it. */
 export interface NativeDoorbell {
@@ -98,6 +121,13 @@ export class RxQueue extends NetQueue {
   readonly lengths: Uint32Array;
   /** After receive(): offsets of the frames in `frames`. */
   readonly offsets: Uint32Array;
+  /**
+   * After receive(): each frame's virtio_net_hdr flags (§5.1.6.4). 0 unless
+   * VIRTIO_NET_F_GUEST_CSUM was negotiated; then VIRTIO_NET_HDR_F_NEEDS_CSUM (the
+   * checksum is partial: see csumStart()/csumOffset() and completeChecksum()) or
+   * VIRTIO_NET_HDR_F_DATA_VALID (the device checked it).
+   */
+  readonly flags: Uint8Array;
   private readonly usedIds: Uint16Array;
   private readonly usedLens: Uint32Array;
   private held = 0;
@@ -116,8 +146,21 @@ export class RxQueue extends NetQueue {
     this.ids = new Uint16Array(n);
     this.lengths = new Uint32Array(n);
     this.offsets = new Uint32Array(n);
+    this.flags = new Uint8Array(n);
     this.usedIds = new Uint16Array(n);
     this.usedLens = new Uint32Array(n);
+  }
+
+  /** Frame i of the last batch: the header's csum_start (meaningful with NEEDS_CSUM in flags[i]). */
+  csumStart(i: number): number {
+    const h = this.offsets[i]! - VIRTIO_NET_HDR_SIZE;
+    return this.frames[h + NetHdr.csum_start]! | (this.frames[h + NetHdr.csum_start + 1]! << 8);
+  }
+
+  /** Frame i of the last batch: the header's csum_offset (meaningful with NEEDS_CSUM in flags[i]). */
+  csumOffset(i: number): number {
+    const h = this.offsets[i]! - VIRTIO_NET_HDR_SIZE;
+    return this.frames[h + NetHdr.csum_offset]! | (this.frames[h + NetHdr.csum_offset + 1]! << 8);
   }
 
   /** Makes every buffer available to the device (at set-up; no doorbell until DRIVER_OK). */
@@ -160,6 +203,7 @@ export class RxQueue extends NetQueue {
       this.ids[n] = id;
       this.lengths[n] = len;
       this.offsets[n] = hdr + VIRTIO_NET_HDR_SIZE;
+      this.flags[n] = frames[hdr + NetHdr.flags]!;
       bytes += len;
       n++;
     }
@@ -176,6 +220,14 @@ export class TxQueue extends NetQueue {
   readonly slots: Uint16Array;
   /** Set lengths[i] for slots[i] before commit(). */
   readonly lengths: Uint32Array;
+  /**
+   * Checksum offload per reserved frame (§5.1.6.2, needs VIRTIO_NET_F_CSUM): csumStart[i]
+   * and csumOffset[i] ask the device to fill in the checksum of frame i (whose checksum
+   * field holds the pseudo-header sum); csumStart 0 asks nothing. offloadChecksum(i) sets
+   * them for a TCP or UDP frame. commit() writes them into the frame's header and clears them.
+   */
+  readonly csumStart: Uint16Array;
+  readonly csumOffset: Uint16Array;
   private readonly free: Uint16Array;
   private freeCount: number;
   private reserved = 0;
@@ -191,11 +243,15 @@ export class TxQueue extends NetQueue {
     /** Largest frame accepted (MTU + 14). */
     readonly maxFrame: number,
     private readonly mtu: number,
+    /** VIRTIO_NET_F_CSUM negotiated: the device fills in checksums of frames marked NEEDS_CSUM. */
+    readonly csumOffload = false,
   ) {
     super(pair, vq, ring, pool, notify);
     const n = ring.size;
     this.slots = new Uint16Array(n);
     this.lengths = new Uint32Array(n);
+    this.csumStart = new Uint16Array(n);
+    this.csumOffset = new Uint16Array(n);
     this.free = new Uint16Array(n);
     for (let i = 0; i < n; i++) this.free[i] = n - 1 - i;
     this.freeCount = n;
@@ -234,13 +290,32 @@ export class TxQueue extends NetQueue {
   }
 
   /**
+   * Asks the device to fill in the TCP or UDP checksum of reserved frame i (already written,
+   * lengths[i] set): writes the pseudo-header sum into the frame and sets csumStart[i] and
+   * csumOffset[i] (§5.1.6.2). Returns false, changing nothing, for a frame that is not TCP
+   * or UDP over IPv4/IPv6 (send it with its own checksum).
+   * @throws ERR_VIRTIO_NO_CSUM_OFFLOAD when the device did not offer VIRTIO_NET_F_CSUM
+   */
+  offloadChecksum(i: number): boolean {
+    if (!this.csumOffload) throw noChecksumOffload(this.pair);
+    const r = prepareChecksumOffload(this.frames, this.frameOffset(this.slots[i]!), this.lengths[i]!);
+    if (r === 0) return false;
+    this.csumStart[i] = r >>> 16;
+    this.csumOffset[i] = r & 0xffff;
+    return true;
+  }
+
+  /**
    * Sends the first k reserved frames (one barrier, at most one doorbell) and returns k;
-   * the rest of the reservation goes back. A frame longer than maxFrame refuses the
-   * whole batch with ERR_VIRTIO_FRAME_TOO_LARGE: nothing is sent.
+   * the rest of the reservation goes back. Each frame's header says NEEDS_CSUM when
+   * csumStart[i] is set, else nothing. A frame longer than maxFrame refuses the whole batch
+   * with ERR_VIRTIO_FRAME_TOO_LARGE, a checksum request without VIRTIO_NET_F_CSUM or
+   * outside the frame with ERR_VIRTIO_NO_CSUM_OFFLOAD / ERR_VIRTIO_CSUM_REQUEST: nothing is sent.
    */
   commit(k: number = this.reserved): number {
     if (k > this.reserved) k = this.reserved;
     let bytes = 0;
+    let csum = 0;
     for (let i = 0; i < k; i++) {
       const len = this.lengths[i]!;
       if (len > this.maxFrame) {
@@ -248,11 +323,44 @@ export class TxQueue extends NetQueue {
         this.release();
         throw frameTooLarge(len, this.maxFrame, this.mtu);
       }
+      const start = this.csumStart[i]!;
+      if (start !== 0) {
+        csum++;
+        // §5.1.6.2.1: NEEDS_CSUM only with VIRTIO_NET_F_CSUM, and the field inside the frame.
+        if (!this.csumOffload || start + this.csumOffset[i]! + 2 > len) {
+          this.stats.errors++;
+          this.release();
+          throw this.csumOffload ? badChecksumRequest(start, this.csumOffset[i]!, len) : noChecksumOffload(this.pair);
+        }
+      }
       bytes += len;
     }
-    for (let i = 0; i < k; i++) this.ring.post(this.slots[i]!, VIRTIO_NET_HDR_SIZE + this.lengths[i]!, false);
+    const f = this.frames;
+    const size = this.pool.bufferSize;
+    for (let i = 0; i < k; i++) {
+      const id = this.slots[i]!;
+      // The header (§5.1.6.2): flags, then csum_start and csum_offset when asked. gso_type
+      // and num_buffers stay 0 (the pool starts zeroed and nothing else writes them).
+      const h = id * size;
+      if (csum !== 0 && this.csumStart[i] !== 0) {
+        const start = this.csumStart[i]!;
+        const offset = this.csumOffset[i]!;
+        f[h + NetHdr.flags] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        f[h + NetHdr.csum_start] = start & 0xff;
+        f[h + NetHdr.csum_start + 1] = start >>> 8;
+        f[h + NetHdr.csum_offset] = offset & 0xff;
+        f[h + NetHdr.csum_offset + 1] = offset >>> 8;
+        this.csumStart[i] = 0;
+      } else {
+        f[h + NetHdr.flags] = 0;
+      }
+      this.ring.post(id, VIRTIO_NET_HDR_SIZE + this.lengths[i]!, false);
+    }
     // Unused reservations go back on the free list.
-    for (let i = k; i < this.reserved; i++) this.free[this.freeCount++] = this.slots[i]!;
+    for (let i = k; i < this.reserved; i++) {
+      this.free[this.freeCount++] = this.slots[i]!;
+      this.csumStart[i] = 0;
+    }
     this.reserved = 0;
     this.stats.packets += k;
     this.stats.bytes += bytes;
@@ -268,9 +376,9 @@ export class TxQueue extends NetQueue {
    */
   useNativeBurst(db: NativeDoorbell): boolean {
     const r = this.ring;
-    if (!(r instanceof SplitRing) || !virtioSplitTxBurst) return false;
-    // [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq]
-    const params = Uint32Array.of(r.size, r.layout.used, this.pool.bufferSize, 0, 0, 0, 0, r.eventIdx ? 1 : 0, db.offset, this.vq);
+    if (!(r instanceof SplitRing) || !virtioSplitTxBurst || !nativeWritesHeaders()) return false;
+    // [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq, csumStart, csumOffset]
+    const params = Uint32Array.of(r.size, r.layout.used, this.pool.bufferSize, 0, 0, 0, 0, r.eventIdx ? 1 : 0, db.offset, this.vq, 0, 0);
     this.nativeBurst = { state: new Uint32Array(4), params, bar: db.bar };
     return true;
   }
@@ -286,13 +394,21 @@ export class TxQueue extends NetQueue {
    * numbers at `seqOffset` of each frame (-1: leave the frames alone). Reclaims first,
    * posts, publishes and notifies once: in C when useNativeBurst() succeeded (the
    * per-packet work costs no JavaScript), else through reserve()/commit(). Returns how
-   * many frames were posted (0: the ring is full).
-   * @throws ERR_VIRTIO_FRAME_TOO_LARGE when frameLen exceeds maxFrame (nothing sent)
+   * many frames were posted (0: the ring is full). Every frame's header is written as it
+   * is posted: NEEDS_CSUM with csumStart/csumOffset when csumStart is not 0 (checksum
+   * offload, §5.1.6.2: the frames' checksum fields must hold the pseudo-header sum, see
+   * prepareChecksumOffload), else no flags.
+   * @throws ERR_VIRTIO_FRAME_TOO_LARGE when frameLen exceeds maxFrame, ERR_VIRTIO_NO_CSUM_OFFLOAD
+   *   or ERR_VIRTIO_CSUM_REQUEST for a checksum request the device or the frame cannot take (nothing sent)
    */
-  burst(count: number, frameLen: number, seqOffset = -1, seq = 0): number {
+  burst(count: number, frameLen: number, seqOffset = -1, seq = 0, csumStart = 0, csumOffset = 0): number {
     if (frameLen > this.maxFrame) {
       this.stats.errors++;
       throw frameTooLarge(frameLen, this.maxFrame, this.mtu);
+    }
+    if (csumStart !== 0 && (!this.csumOffload || csumStart + csumOffset + 2 > frameLen)) {
+      this.stats.errors++;
+      throw this.csumOffload ? badChecksumRequest(csumStart, csumOffset, frameLen) : noChecksumOffload(this.pair);
     }
     if (this.reserved) this.release();
     const nb = this.nativeBurst;
@@ -308,6 +424,8 @@ export class TxQueue extends NetQueue {
       p[4] = frameLen;
       p[5] = seqOffset < 0 ? 0xffffffff : seqOffset;
       p[6] = seq >>> 0;
+      p[10] = csumStart;
+      p[11] = csumOffset;
       const k = virtioSplitTxBurst!(r.bytes, st, this.free, this.pool.bytes, p, nb.bar);
       r.availIdx = st[0]!;
       r.publishedIdx = st[1]!;
@@ -321,6 +439,8 @@ export class TxQueue extends NetQueue {
     const f = this.frames;
     for (let i = 0; i < k; i++) {
       this.lengths[i] = frameLen;
+      this.csumStart[i] = csumStart;
+      this.csumOffset[i] = csumOffset;
       if (seqOffset >= 0) {
         const o = this.frameOffset(this.slots[i]!) + seqOffset;
         const v = (seq + i) >>> 0;
@@ -333,9 +453,12 @@ export class TxQueue extends NetQueue {
     return this.commit(k);
   }
 
-  /** Gives back a reservation without sending. */
+  /** Gives back a reservation without sending (and forgets its checksum requests). */
   release(): void {
-    for (let i = 0; i < this.reserved; i++) this.free[this.freeCount++] = this.slots[i]!;
+    for (let i = 0; i < this.reserved; i++) {
+      this.free[this.freeCount++] = this.slots[i]!;
+      this.csumStart[i] = 0;
+    }
     this.reserved = 0;
   }
 

@@ -66,6 +66,14 @@ export class VirtioNet implements Disposable {
   readonly tx: readonly TxQueue[];
   readonly packed: boolean;
   readonly eventIdx: boolean;
+  /** max_virtqueue_pairs from the device configuration (§5.1.4); 1 without VIRTIO_NET_F_MQ. */
+  readonly maxQueuePairs: number;
+  /** Queue pairs in use (set with VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET at open when MQ was negotiated). */
+  readonly queuePairs: number;
+  /** VIRTIO_NET_F_CSUM negotiated: transmit queues may ask the device for checksums (TxQueue.offloadChecksum). */
+  readonly csumOffload: boolean;
+  /** VIRTIO_NET_F_GUEST_CSUM negotiated: received frames may come with NEEDS_CSUM or DATA_VALID (RxQueue.flags). */
+  readonly guestCsum: boolean;
   /** MSI-X vectors by virtqueue index (msix mode), and the configuration vector. */
   private readonly queueVectors: Array<Vector | undefined> = [];
   private configVector: Vector | undefined;
@@ -157,8 +165,12 @@ export class VirtioNet implements Disposable {
           device: dev.address,
         });
       }
+      this.maxQueuePairs = maxPairs;
+      this.queuePairs = pairs;
       this.packed = has(accepted, 'VIRTIO_F_RING_PACKED');
       this.eventIdx = has(accepted, 'VIRTIO_F_EVENT_IDX');
+      this.csumOffload = has(accepted, 'VIRTIO_NET_F_CSUM');
+      this.guestCsum = has(accepted, 'VIRTIO_NET_F_GUEST_CSUM');
 
       // MSI-X (§4.1.5.1.2): vector 0 for configuration changes, then one per data virtqueue.
       const dataVqs = 2 * pairs;
@@ -190,7 +202,7 @@ export class VirtioNet implements Disposable {
           const pool = new PacketPool(poolMem.bytes, poolMem.iova, ring.size, bufferSize);
           if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable));
           else {
-            const q = new TxQueue(p, vq, ring, pool, notify, this.mtu + 14, this.mtu);
+            const q = new TxQueue(p, vq, ring, pool, notify, this.mtu + 14, this.mtu, this.csumOffload);
             const db = t.nativeDoorbell(vq);
             if (db && options.nativeTx !== false) q.useNativeBurst(db);
             tx.push(q);
@@ -223,7 +235,7 @@ export class VirtioNet implements Disposable {
       // §5.1.6.5.5: with MQ the device starts with one pair; say how many we use (also when it is 1,
       // so that the control queue is proven to work at start-up, not at the first change).
       if (ctrl) this.setQueuePairs(ctrl, pairs);
-      log.debug({ mac: this.macString, mtu: this.mtu, pairs, packed: this.packed, eventIdx: this.eventIdx, status: describeStatus(t.status) }, 'virtio-net up');
+      log.debug({ mac: this.macString, mtu: this.mtu, pairs, maxPairs, csum: this.csumOffload, guestCsum: this.guestCsum, packed: this.packed, eventIdx: this.eventIdx, status: describeStatus(t.status) }, 'virtio-net up');
     } catch (err) {
       // §3.1.1: on failure the driver sets FAILED (unless the device is already gone).
       try {
