@@ -18,8 +18,12 @@ Packet apps on virtio-net NICs bound to vfio-pci (the lab's $VFIO_LAB_NICS).
       --count N        stop after N frames
       --duration SEC   stop after SEC seconds
       --dst-mac MAC    destination (default 02:00:00:00:00:02)
-  count ADDR         receive and count frames, check pktgen's sequence numbers
+      --queues N       send on N transmit queues (queue pairs; needs MQ), one batch each in turn
+      --flows N        UDP source ports per queue (default 1): flows a receiver can spread
+      --csum-offload   let the device fill in each frame's UDP checksum (needs VIRTIO_NET_F_CSUM)
+  count ADDR         receive and count frames, check pktgen's sequence numbers and UDP checksums
       --count N, --duration SEC, --idle SEC (stop after SEC without frames)
+      --queues N       poll N receive queues (queue pairs), counted per queue
   fwd ADDR ADDR      forward frames between two ports (--duration SEC)
       --tx-first N     send N frames on each port first (testpmd's --tx-first)
   respond ADDR --ip A.B.C.D
@@ -39,7 +43,8 @@ common options:
   --js-tx            transmit batches in JavaScript, not in the native loop
 
 A generator needs a receiver that drains: QEMU's hub stops a sender whose peer's
-receive ring is full. Start 'count' (or 'fwd') on the other port first.`;
+receive ring is full. Start 'count' (or 'fwd') on the other port first. Several queue
+pairs and checksum offload need a backend that has them: in the lab, --nic backend=tap,queues=N.`;
 
 const options = {
   size: { type: 'string' },
@@ -61,6 +66,9 @@ const options = {
   packed: { type: 'boolean' },
   'no-mq': { type: 'boolean' },
   'js-tx': { type: 'boolean' },
+  queues: { type: 'string' },
+  flows: { type: 'string' },
+  'csum-offload': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -122,16 +130,33 @@ export async function runNet(argv: string[]): Promise<number> {
     switch (sub) {
       case 'pktgen': {
         need(1);
-        const r = await pktgen({ ...common, address: p[0]!, size: int('size', v.size, 1), count: int('count', v.count, 1), dstMac: v['dst-mac'], report: rate });
-        print({ type: 'summary', app: 'pktgen', ...r }, `pktgen ${r.port}: ${r.packets} frames of ${r.size} bytes in ${r.seconds.toFixed(2)} s: ${r.mpps.toFixed(3)} Mpps, ${r.gbps.toFixed(3)} Gbit/s`);
+        const r = await pktgen({
+          ...common,
+          address: p[0]!,
+          size: int('size', v.size, 1),
+          count: int('count', v.count, 1),
+          dstMac: v['dst-mac'],
+          queues: int('queues', v.queues, 1),
+          flows: int('flows', v.flows, 1),
+          csumOffload: !!v['csum-offload'],
+          report: rate,
+        });
+        const perQueue = r.perQueue.length > 1 ? ` (per queue ${r.perQueue.join(', ')})` : '';
+        print({ type: 'summary', app: 'pktgen', ...r }, `pktgen ${r.port}: ${r.packets} frames of ${r.size} bytes in ${r.seconds.toFixed(2)} s: ${r.mpps.toFixed(3)} Mpps, ${r.gbps.toFixed(3)} Gbit/s${perQueue}${r.csumOffload ? ', UDP checksums by the device' : ''}`);
         return 0;
       }
       case 'count': {
         need(1);
         // On stderr in both modes: a script waits for it before starting a generator.
         const onReady = () => console.error(`count ${p[0]}: ready`);
-        const r = await count({ ...common, address: p[0]!, count: int('count', v.count, 1), idleMs: seconds('idle', v.idle), report: rate, onReady });
-        print({ type: 'summary', app: 'count', ...r }, `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}${r.missing !== undefined ? `, missing ${r.missing}, duplicates ${r.duplicates}` : ''}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s`);
+        const r = await count({ ...common, address: p[0]!, count: int('count', v.count, 1), idleMs: seconds('idle', v.idle), queues: int('queues', v.queues, 1), report: rate, onReady });
+        const c = r.csum;
+        print(
+          { type: 'summary', app: 'count', ...r },
+          `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}${r.missing !== undefined ? `, missing ${r.missing}, duplicates ${r.duplicates}` : ''}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s` +
+            (r.perQueue.length > 1 ? `; per queue ${r.perQueue.join(', ')}` : '') +
+            `; UDP checksums: ${c.good} good, ${c.bad} bad, ${c.none} none, ${c.partial} partial (NEEDS_CSUM), ${c.dataValid} DATA_VALID`,
+        );
         return 0;
       }
       case 'fwd': {

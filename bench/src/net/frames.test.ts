@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   arpReplyInPlace, formatIp, formatMac, icmpEchoReplyInPlace, internetChecksum, isPktgenFrame, parseIp, parseMac, readSeq,
-  writeArpRequest, writeIcmpEchoRequest, writeSeq, writeUdpFrame, SEQ_OFFSET,
+  udpChecksumStatus, writeArpRequest, writeIcmpEchoRequest, writeSeq, writeUdpFrame, SEQ_OFFSET, UDP_CSUM_BAD, UDP_CSUM_GOOD, UDP_CSUM_NONE,
 } from './frames.js';
+import { completeChecksum, prepareChecksumOffload } from '@vfio-node/virtio-net';
 
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((x) => parseInt(x, 16)));
 const me = parseMac('02:00:00:00:00:01');
@@ -45,6 +46,25 @@ describe("pktgen's frame", () => {
     expect(readSeq(b, 4)).toBe(0x01020304);
     expect(isPktgenFrame(b, 4, 64)).toBe(true);
     expect(isPktgenFrame(b, 4, 45)).toBe(false);
+  });
+  it('is recognised by its destination port whatever its source port (pktgen --flows varies it)', () => {
+    const b = new Uint8Array(64);
+    writeUdpFrame(b, 0, 64, { srcMac: me, dstMac: peer, srcIp: 1, dstIp: 2, srcPort: 5000 });
+    expect(isPktgenFrame(b, 0, 64)).toBe(true);
+    writeUdpFrame(b, 0, 64, { srcMac: me, dstMac: peer, srcIp: 1, dstIp: 2, dstPort: 53 });
+    expect(isPktgenFrame(b, 0, 64)).toBe(false);
+  });
+  it('has its UDP checksum checked in software: none (0), good once completed as the device would, bad after a flipped byte', () => {
+    const b = new Uint8Array(100);
+    writeUdpFrame(b, 0, 100, { srcMac: me, dstMac: peer, srcIp: parseIp('10.0.0.1'), dstIp: parseIp('10.0.0.2'), srcPort: 1234 });
+    expect(udpChecksumStatus(b, 0, 100)).toBe(UDP_CSUM_NONE);
+    expect(prepareChecksumOffload(b, 0, 100)).toBe(34 * 65536 + 6);
+    expect(udpChecksumStatus(b, 0, 100)).toBe(UDP_CSUM_BAD); // the pseudo-header sum alone is not a checksum
+    completeChecksum(b, 0, 100, 34, 6);
+    expect(udpChecksumStatus(b, 0, 100)).toBe(UDP_CSUM_GOOD);
+    b[77] ^= 0x10;
+    expect(udpChecksumStatus(b, 0, 100)).toBe(UDP_CSUM_BAD);
+    expect(udpChecksumStatus(b, 0, 50)).toBe(UDP_CSUM_BAD); // UDP length past the frame
   });
   it('refuses a frame below 60 bytes', () => {
     expect(() => writeUdpFrame(new Uint8Array(64), 0, 59, { srcMac: me, dstMac: peer, srcIp: 1, dstIp: 2 })).toThrow(RangeError);

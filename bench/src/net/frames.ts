@@ -125,9 +125,34 @@ export function readSeq(b: Uint8Array, o: number): number {
   return get32(b, o + SEQ_OFFSET);
 }
 
-/** True when the frame at o looks like one of pktgen's (IPv4, UDP, both ports PKTGEN_UDP_PORT). */
+/**
+ * True when the frame at o looks like one of pktgen's (IPv4 without options, UDP to port
+ * PKTGEN_UDP_PORT; the source port varies with `--flows`).
+ */
 export function isPktgenFrame(b: Uint8Array, o: number, len: number): boolean {
-  return len >= SEQ_OFFSET + 4 && get16(b, o + 12) === ETHERTYPE_IPV4 && b[o + ETH_HLEN + 9] === IPPROTO_UDP && get16(b, o + ETH_HLEN + 20) === PKTGEN_UDP_PORT && get16(b, o + ETH_HLEN + 22) === PKTGEN_UDP_PORT;
+  return len >= SEQ_OFFSET + 4 && get16(b, o + 12) === ETHERTYPE_IPV4 && b[o + ETH_HLEN] === 0x45 && b[o + ETH_HLEN + 9] === IPPROTO_UDP && get16(b, o + ETH_HLEN + 22) === PKTGEN_UDP_PORT;
+}
+
+/** What udpChecksumStatus() found. */
+export const UDP_CSUM_NONE = 0;
+export const UDP_CSUM_GOOD = 1;
+export const UDP_CSUM_BAD = 2;
+
+/**
+ * Checks the UDP checksum of the IPv4/UDP frame at o in software (RFC 768: over the
+ * pseudo-header, the UDP header and the data): UDP_CSUM_GOOD, UDP_CSUM_BAD (also for a UDP
+ * length that does not fit the frame), or UDP_CSUM_NONE when the field is 0 (no checksum,
+ * allowed over IPv4).
+ */
+export function udpChecksumStatus(b: Uint8Array, o: number, len: number): number {
+  const ip = o + ETH_HLEN;
+  const u = ip + (b[ip]! & 0xf) * 4;
+  const udpLen = u + 8 <= o + len ? get16(b, u + 4) : 0;
+  if (udpLen < 8 || u + udpLen > o + len) return UDP_CSUM_BAD;
+  if (get16(b, u + 6) === 0) return UDP_CSUM_NONE;
+  // Pseudo-header: source and destination address, zero, protocol, UDP length.
+  const pseudo = get16(b, ip + 12) + get16(b, ip + 14) + get16(b, ip + 16) + get16(b, ip + 18) + IPPROTO_UDP + udpLen;
+  return internetChecksum(b, u, udpLen, pseudo) === 0 ? UDP_CSUM_GOOD : UDP_CSUM_BAD;
 }
 
 /**
