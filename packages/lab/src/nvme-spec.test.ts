@@ -31,6 +31,14 @@ describe('parseNvmeSpec', () => {
     expect(parseNvmeSpec('hotplug=0').hotplug).toBe(false);
   });
 
+  it('takes aio=io_uring or aio=threads for file backing, and refuses it with null backing', () => {
+    expect(parseNvmeSpec('aio=io_uring').aio).toBe('io_uring');
+    expect(parseNvmeSpec('aio=threads').aio).toBe('threads');
+    expect(parseNvmeSpec('').aio).toBeUndefined();
+    expect(() => parseNvmeSpec('aio=native')).toThrow('invalid --nvme aio (controller 0): "native" (expected threads or io_uring)');
+    expect(() => parseNvmeSpec('backing=null,aio=io_uring')).toThrow(/aio.*file backing/);
+  });
+
   it('names the key that is wrong', () => {
     expect(() => parseNvmeSpec('lba=1024')).toThrow('invalid --nvme lba (controller 0): "1024" (expected 512 or 4096)');
     expect(() => parseNvmeSpec('size=1G,colour=red', 1)).toThrow(/invalid --nvme key \(controller 1\): "colour"/);

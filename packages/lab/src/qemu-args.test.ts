@@ -22,7 +22,7 @@ describe('buildQemuArgs', () => {
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-device', 'intel-iommu,caching-mode=on',
       '-kernel', '/boot/vmlinuz-K', '-initrd', '/cache/initramfs.cpio',
-      '-append', 'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check vfiolab_bind=vfio vfiolab_hugepages=256 vfiolab_ns=1 vfiolab_nics=0',
+      '-append', 'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check clocksource=tsc tsc=reliable vfiolab_bind=vfio vfiolab_hugepages=256 vfiolab_ns=1 vfiolab_nics=0',
       '-chardev', 'socket,id=con,path=/tmp/vfio-lab-x/console.sock', '-device', 'isa-serial,chardev=con,index=0',
       '-chardev', 'socket,id=out,path=/tmp/vfio-lab-x/stdout.sock', '-device', 'isa-serial,chardev=out,index=1',
       '-chardev', 'socket,id=err,path=/tmp/vfio-lab-x/stderr.sock', '-device', 'isa-serial,chardev=err,index=2',
@@ -100,7 +100,23 @@ describe('nvmeArgs', () => {
 describe('kernelCommandLine', () => {
   it('counts every namespace for the kernel-bound wait', () => {
     expect(kernelCommandLine(resolveOptions({ nvme: ['namespaces=3', ''], bind: 'kernel', hugepages: 0 }))).toBe(
-      'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check vfiolab_bind=kernel vfiolab_hugepages=0 vfiolab_ns=4 vfiolab_nics=0',
+      'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 no_timer_check clocksource=tsc tsc=reliable vfiolab_bind=kernel vfiolab_hugepages=0 vfiolab_ns=4 vfiolab_nics=0',
     );
+  });
+
+  it('trusts the TSC under TCG only (KVM guests keep their own clock choice)', () => {
+    const opts = resolveOptions({ hugepages: 0 });
+    expect(kernelCommandLine(opts, 'tcg')).toContain(' clocksource=tsc tsc=reliable ');
+    expect(kernelCommandLine(opts, 'kvm')).not.toContain('tsc');
+  });
+});
+
+describe('nvmeArgs aio', () => {
+  it('passes aio= to the file driver (and to blkdebug\'s image), nothing by default', () => {
+    expect(nvmeArgs(parseNvmeSpec('size=16M,aio=io_uring'), 0, '/r')[1]).toBe(
+      'driver=raw,node-name=nvme0n1,size=16777216,discard=unmap,file.driver=file,file.discard=unmap,file.filename=/r/nvme0n1.img,file.aio=io_uring',
+    );
+    expect(nvmeArgs(parseNvmeSpec('size=16M,aio=io_uring,inject=read:8'), 0, '/r')[1]).toContain('file.image.filename=/r/nvme0n1.img,file.image.aio=io_uring');
+    expect(nvmeArgs(parseNvmeSpec('size=16M'), 0, '/r')[1]).not.toContain('aio');
   });
 });

@@ -51,8 +51,14 @@ export function blkdebugConfig(inject: NvmeInjection): string {
 }
 
 /** The guest kernel's command line; `vfiolab_*` words are read by the lab's /init. */
-export function kernelCommandLine(opts: ResolvedLabOptions): string {
+export function kernelCommandLine(opts: ResolvedLabOptions, accel: 'kvm' | 'tcg' = 'tcg'): string {
   const namespaces = opts.nvme.reduce((n, s) => n + s.namespaces, 0);
+  // Under TCG the guest kernel finds the vCPUs' TSCs "unsynchronized" and falls back to
+  // the emulated HPET: every clock_gettime() then traps into QEMU and takes the lock its
+  // device models run under, so a program that reads the time often (fio, our benchmark)
+  // slows the very device it measures. TCG's TSC comes from one host clock for every
+  // vCPU, so it is safe to trust it.
+  const clock = accel === 'tcg' ? ['clocksource=tsc', 'tsc=reliable'] : [];
   return [
     'console=ttyS0',
     'quiet',
@@ -63,6 +69,7 @@ export function kernelCommandLine(opts: ResolvedLabOptions): string {
     // A loaded host makes the emulated timer look dead to check_timer(), which panics with
     // interrupt remapping on ("timer doesn't work through Interrupt-remapped IO-APIC").
     'no_timer_check',
+    ...clock,
     `vfiolab_bind=${opts.bind}`,
     `vfiolab_hugepages=${opts.hugepages}`,
     `vfiolab_ns=${namespaces}`,
@@ -81,7 +88,7 @@ export function buildQemuArgs(opts: ResolvedLabOptions, paths: QemuPaths): strin
   push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
   // The vIOMMU comes before the devices it translates for.
   push('-device', 'intel-iommu,caching-mode=on');
-  push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(opts));
+  push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(opts, paths.accel));
   const serial = (id: string, socket: string, index: number) =>
     push('-chardev', `socket,id=${id},path=${opt(socket)}`, '-device', `isa-serial,chardev=${id},index=${index}`);
   serial('con', paths.serials.console, 0);
@@ -127,8 +134,8 @@ export function nvmeArgs(spec: NvmeSpec, i: number, runDir: string): string[] {
       // discard=unmap on every layer: a Dataset Management deallocate punches a hole in the
       // file, so deallocated blocks read back as zeroes (QEMU drops discards by default).
       const proto = spec.inject
-        ? `file.driver=blkdebug,file.discard=unmap,file.config=${opt(blkdebugConfigPath(i, runDir))},file.image.driver=file,file.image.discard=unmap,file.image.filename=${file}`
-        : `file.driver=file,file.discard=unmap,file.filename=${file}`;
+        ? `file.driver=blkdebug,file.discard=unmap,file.config=${opt(blkdebugConfigPath(i, runDir))},file.image.driver=file,file.image.discard=unmap,file.image.filename=${file}${spec.aio ? `,file.image.aio=${spec.aio}` : ''}`
+        : `file.driver=file,file.discard=unmap,file.filename=${file}${spec.aio ? `,file.aio=${spec.aio}` : ''}`;
       args.push('-blockdev', `driver=raw,node-name=${node},size=${spec.size},discard=unmap,${proto}`);
     }
   }
