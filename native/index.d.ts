@@ -181,13 +181,14 @@ export const pageSize: number;
  * [head, phase] (read and updated), `bar` the BAR0 mapping's buffer (Mapping.buffer),
  * `cqHeadDoorbell` the byte offset of CQyHDBL. Each completion becomes 4 words of `out`:
  * [cid, status (DW3 bits 31:16, phase bit cleared: 0 = success), sqhd, dw0].
- * CQyHDBL is written once when at least one entry was reaped. Returns the count.
+ * CQyHDBL is written once when at least one entry was reaped, unless `announce` is false
+ * (the caller then writes the head later, e.g. with nvmeSqRing on CQyHDBL). Returns the count.
  * With `shadow` (a Uint32Array over the Shadow Doorbell and EventIdx pages given to Doorbell
  * Buffer Config) and this doorbell's dword indices in it, the head goes to the shadow
  * doorbell and the register is written only when the EventIdx asks for it.
  * Throws ERR_INVALID_ARG / ERR_OUT_OF_RANGE / ERR_MISALIGNED / ERR_CLOSED on bad arguments.
  */
-export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer, cqHeadDoorbell: number, out: Uint32Array, max: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number): number;
+export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer, cqHeadDoorbell: number, out: Uint32Array, max: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number, announce?: boolean): number;
 /**
  * Orders the submission queue entry stores before the doorbell, then writes `tail` to SQyTDBL
  * at `sqTailDoorbell` (with `shadow`: to the shadow doorbell, and to the register only when the

@@ -48,11 +48,12 @@ export interface IoTarget {
   poll(slots: Uint32Array, status: Int32Array, max: number): number;
 
   /**
-   * Optional: resolves when a completion may be ready or after `timeoutMs`. A target with
-   * interrupts implements it; without it the engine spins on poll(), yielding to the
+   * Optional: resolves when a completion may be ready or after `timeoutMs` (a target with
+   * interrupts), or waits synchronously and returns nothing (a short sleep, or none at
+   * all when spinning is cheaper). Without it the engine spins on poll(), yielding to the
    * event loop every few milliseconds.
    */
-  wait?(timeoutMs: number): Promise<void>;
+  wait?(timeoutMs: number): Promise<void> | void;
 
   /** Releases the queue and buffers. */
   close(): void | Promise<void>;

@@ -10,7 +10,9 @@
 //     out    Uint32Array receiving 4 words per completion:
 //              [cid, status (DW3 bits 31:16 with the phase bit cleared), sqhd, dw0]
 //   Reaps up to max entries whose Phase Tag equals state.phase, advances head (and
-//   flips phase when head wraps), and writes CQyHDBL once for the whole batch.
+//   flips phase when head wraps), and writes CQyHDBL once for the whole batch, unless a
+//   tenth argument `announce` is false: the caller then tells the controller the new
+//   head later itself (a lazy CQ head doorbell, see drivers/nvme/src/queue.ts).
 //
 //   nvmeSqRing(bar, sqTailDoorbell, tail[, shadow, shadowIndex, eventIdxIndex]) -> rang
 //     Makes the submission queue entries written so far visible, then writes SQyTDBL.
@@ -133,6 +135,10 @@ Napi::Value CqPoll(const Napi::CallbackInfo& info) {
   auto out = TypedView<uint32_t>(env, Arg(info, 4), "out", napi_uint32_array, "Uint32Array");
   int64_t max = FastInt(env, Arg(info, 5), "max", 0, 65536);
   Shadow shadow = ShadowSlots(env, Arg(info, 6), Arg(info, 7), Arg(info, 8));
+  bool announce = true;
+  if (info.Length() > 9 && !info[9].IsUndefined() && napi_get_value_bool(env, info[9], &announce) != napi_ok) {
+    ThrowArg(env, kErrInvalidArg, "announce must be a boolean, got " + Describe(info[9]));
+  }
 
   size_t bytes = cq.length;
   if (bytes == 0 || cq.data == nullptr) ThrowArg(env, kErrClosed, "the completion queue memory was released");
@@ -177,8 +183,10 @@ Napi::Value CqPoll(const Napi::CallbackInfo& info) {
     st[0] = head;
     st[1] = phase;
     // One CQyHDBL write per batch: it frees the reaped slots for the controller.
-    std::atomic_thread_fence(std::memory_order_release);
-    if (shadow.db == nullptr || ShadowNeedsMmio(shadow, head)) *doorbell = head;
+    if (announce) {
+      std::atomic_thread_fence(std::memory_order_release);
+      if (shadow.db == nullptr || ShadowNeedsMmio(shadow, head)) *doorbell = head;
+    }
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }

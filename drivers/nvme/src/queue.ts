@@ -64,6 +64,19 @@ export interface QueuePairInit {
  */
 const KICK_AFTER_EMPTY_POLLS = 4096;
 
+/**
+ * Lazy CQ head doorbell (polled I/O queues of at least this many entries). The host may
+ * tell the controller the CQ head whenever it likes, as long as the controller never
+ * finds the CQ full while a command is outstanding: with U entries reaped but not yet
+ * announced and M commands outstanding, U + M <= depth - 1 keeps room for every
+ * completion. poll() announces the head once U passes depth / 4, and ring() announces it
+ * first whenever a new command would break that bound. Why: QEMU 7.2's controller sets
+ * the CQ EventIdx to the head it last read, so with shadow doorbells every CQ head
+ * update is still a trap into the device model (its trace shows one per I/O at depth 1,
+ * between a completion and the next command). Interrupt-driven CQs announce every batch.
+ */
+const LAZY_CQ_MIN_DEPTH = 16;
+
 export class QueuePair {
   readonly qid: number;
   readonly depth: number;
@@ -96,7 +109,7 @@ export class QueuePair {
   /** Memory page size (CC.MPS) in bytes, the unit of PRP entries. */
   readonly pageSize: number;
   /** ring() calls that announced entries, and how many of them wrote SQyTDBL (fewer with shadow doorbells). */
-  readonly doorbellStats = { rings: 0, sqRegisterWrites: 0 };
+  readonly doorbellStats = { rings: 0, sqRegisterWrites: 0, cqHeadWrites: 0 };
 
   private readonly sqU32: Uint32Array;
   /** The CQ as dwords, read with Atomics.load so that every check really reads memory the controller writes. */
@@ -111,6 +124,10 @@ export class QueuePair {
   private readonly cqShadow: number;
   private readonly cqEventIdx: number;
   private emptyPolls = 0;
+  /** Lazy CQ head doorbell: announce after this many reaped entries (0: every poll). */
+  private readonly lazyCqLimit: number;
+  /** CQ entries reaped and not yet announced to the controller (lazy mode). */
+  private cqUnrung = 0;
   /** A reset handshake with the thread that owns the controller: [requested, acknowledged] generations (see attachResetSignal). */
   private resetWords: Int32Array | null = null;
   private resetAt = 0;
@@ -159,6 +176,7 @@ export class QueuePair {
     this.sqEventIdx = slots.sqEventIdx;
     this.cqShadow = slots.cqHead;
     this.cqEventIdx = slots.cqEventIdx;
+    this.lazyCqLimit = init.qid > 0 && init.completion === 'poll' && init.depth >= LAZY_CQ_MIN_DEPTH ? init.depth >> 2 : 0;
     this.clearShadow();
   }
 
@@ -263,10 +281,20 @@ export class QueuePair {
   /** Writes the SQ tail doorbell if entries were posted since the last ring (held while suspended). */
   ring(): void {
     if (this.tail === this.ringedTail || this.suspended) return;
+    if (this.cqUnrung !== 0 && this.outstanding + this.cqUnrung > this.depth - 1) this.announceCqHead();
     const wrote = nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail, this.shadow, this.sqShadow, this.sqEventIdx);
     this.ringedTail = this.tail;
     this.doorbellStats.rings++;
     if (wrote) this.doorbellStats.sqRegisterWrites++;
+  }
+
+  /** Tells the controller the CQ head (lazy mode): through the shadow doorbell, or CQyHDBL. */
+  private announceCqHead(): void {
+    if (this.suspended) return;
+    // nvmeSqRing is the plain doorbell write (fence, shadow, EventIdx test, register).
+    nvmeSqRing(this.barBuffer, this.cqDoorbell, this.cqState[0]!, this.shadow, this.cqShadow, this.cqEventIdx);
+    this.cqUnrung = 0;
+    this.doorbellStats.cqHeadWrites++;
   }
 
   /**
@@ -294,7 +322,12 @@ export class QueuePair {
     }
     this.emptyPolls = 0;
     const c = this.completions;
-    const n = nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max, this.shadow, this.cqShadow, this.cqEventIdx);
+    const lazy = this.lazyCqLimit !== 0;
+    const n = nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max, this.shadow, this.cqShadow, this.cqEventIdx, !lazy);
+    if (lazy) {
+      this.cqUnrung += n;
+      if (this.cqUnrung > this.lazyCqLimit) this.announceCqHead();
+    } else if (n > 0) this.doorbellStats.cqHeadWrites++;
     const r = this.requests;
     const count = r.ids.count;
     const handler = this.onComplete;
@@ -399,6 +432,7 @@ export class QueuePair {
     this.sqHead = 0;
     this.cqState[0] = 0;
     this.cqState[1] = 1;
+    this.cqUnrung = 0;
   }
 
   /**

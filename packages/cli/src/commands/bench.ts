@@ -10,6 +10,9 @@ import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
 import { NvmeRuntime } from '@vfio-node/runtime';
 import { main } from '../main.js';
 
+/** Entries per I/O queue (SQ and CQ) at least, whatever the job's iodepth. */
+const MIN_QUEUE_ENTRIES = 256;
+
 /** One runtime per PCI address: a worker thread and an I/O queue pair per concurrent job. */
 const runtimes = new Map<string, Promise<NvmeRuntime>>();
 
@@ -31,7 +34,11 @@ async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap
       const spec = specs.get(j.index);
       if (!spec) continue;
       count.set(spec.address, (count.get(spec.address) ?? 0) + 1);
-      const n = need.get(spec.address) ?? { workers: 0, depth: 2, memory: 0 };
+      // The queue holds at least 256 entries whatever the iodepth: with a queue of iodepth + 1
+      // the completion head wraps past the controller's CQ EventIdx (0 on QEMU 7.2) every
+      // iodepth + 1 completions, and each wrap costs a CQ head doorbell trap (at iodepth 1,
+      // every I/O, seen in QEMU's trace). Deeper rings cost a few KiB of DMA memory.
+      const n = need.get(spec.address) ?? { workers: 0, depth: MIN_QUEUE_ENTRIES, memory: 0 };
       const bs = Math.max(j.options.bs.read, j.options.bs.write);
       n.depth = Math.max(n.depth, j.options.iodepth + 1);
       n.memory = Math.max(n.memory, j.options.iodepth * Math.ceil(bs / 4096) * 4096);
