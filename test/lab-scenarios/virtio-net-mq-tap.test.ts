@@ -9,14 +9,15 @@ import { labNics } from '../lab/lab-env.js';
 
 // The lab's NICs sit on multi_queue vnet_hdr taps joined by a Linux bridge, in a network
 // namespace of QEMU's own (packages/lab/src/netns.ts): the device offers two queue pairs and
-// the checksum offloads. The host's tun driver picks the receive queue by the flow's hash, so
-// the frames below vary their UDP source port (16 flows). Unlike QEMU's hub, the host drops
-// frames a slow receiver cannot take (no back-pressure on the sender), so the exact tests keep
-// at most WINDOW frames in flight.
+// the checksum offloads. The host's tun driver picks the receive queue by the flow's hash
+// (its key is random per host kernel boot), so the frames below vary their UDP source port over 32
+// flows: all of them on one queue has a chance of 2^-31. Unlike QEMU's hub, the host drops
+// frames a slow receiver cannot take (no back-pressure on the sender), so the exact tests
+// keep at most WINDOW frames in flight.
 
 const bit = (name: keyof typeof Feature) => 1n << BigInt(Feature[name]);
 const WINDOW = 32;
-const FLOWS = 16;
+const FLOWS = 32;
 const SRC_IP = parseIp('10.0.0.1');
 const DST_IP = parseIp('10.0.0.2');
 
@@ -170,7 +171,7 @@ describe('virtio-net with two queue pairs and checksum offload, on tap backends 
     expect(r.corrupt + r.wrongLength).toBe(0);
     expect(a.tx.map((q) => q.stats.packets)).toEqual([n / 2, n / 2]);
     expect(a.stats().txErrors + a.stats().txDrops + b.stats().rxErrors + b.stats().rxDrops).toBe(0);
-    // The tun driver steers by flow hash: 16 flows land on both queues (the split is the hash's).
+    // The tun driver steers by flow hash: 32 flows land on both queues (the split is the hash's).
     console.log(`receive queues of B: ${r.perRx.join(' + ')} frames`);
     expect(r.perRx[0]).toBeGreaterThan(0);
     expect(r.perRx[1]).toBeGreaterThan(0);
@@ -250,7 +251,7 @@ describe('virtio-net with two queue pairs and checksum offload, on tap backends 
     expect(String((err as Error).message)).toContain('3 queue pairs asked, the device offers 2');
   });
 
-  it('pktgen --queues 2 --flows 8 --csum-offload into count --queues 2: both transmit and both receive queues carry frames, no bad checksum, no duplicate', async () => {
+  it('pktgen --queues 2 --flows 32 --csum-offload into count --queues 2: both transmit and both receive queues carry frames, no bad checksum, no duplicate', async () => {
     const n = 6000;
     let ready!: () => void;
     const isReady = new Promise<void>((resolve) => (ready = resolve));
@@ -258,7 +259,7 @@ describe('virtio-net with two queue pairs and checksum offload, on tap backends 
     // the host drops what a slow receiver cannot take, so some may never come.
     const counting = count({ address: addrB!, queues: 2, count: n, idleMs: 3000, durationMs: 60_000, onReady: () => ready() });
     await isReady;
-    const sent = await pktgen({ address: addrA!, queues: 2, flows: 8, count: n, csumOffload: true });
+    const sent = await pktgen({ address: addrA!, queues: 2, flows: 32, count: n, csumOffload: true });
     const got = await counting;
     console.log(`pktgen per queue ${sent.perQueue.join(' + ')}; count per queue ${got.perQueue.join(' + ')}, missing ${got.missing}; checksums ${JSON.stringify(got.csum)}`);
     expect(sent.packets).toBe(n);
