@@ -1,6 +1,6 @@
 #!/bin/sh
 # The NVMe figures of bench/RESULTS.md, all in one lab boot. Run it from the repository root:
-#   node packages/cli/bin/vfio-node.js lab run --nvme size=1G,serial=BENCH --out /tmp/nvme-bench -- sh bench/nvme-lab.sh
+#   node packages/cli/bin/vfio-node.js lab run --nvme size=1G,serial=BENCH,aio=io_uring --out /tmp/nvme-bench -- sh bench/nvme-lab.sh
 # Each job runs on vfio-node, then (--compare) on the kernel's nvme driver with fio/io_uring and on
 # QEMU's userspace NVMe driver (qemu-img bench, sequential only), on the same emulated controller.
 set -u

@@ -41,6 +41,7 @@ export async function runJobOnQueue(ctx: QueueContext, args: WorkerJobArgs): Pro
     // The queue id in the name shows which queue pair each job drove (JSON: jobs[].vfio-node.target).
     name: `${ctx.address}/${args.nsid}#qid${ctx.qid}`,
     alloc: (size) => ctx.arena.alloc(size, { align: ctx.pageSize }),
+    irqFd: ctx.irqFd,
   });
   return runJobWithProgress(args.job, target, args.progress ? new ProgressBlock(args.progress) : undefined);
 }

@@ -22,6 +22,8 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
     expect(a.qid).not.toBe(b.qid);
     expect(a.qid).toBeGreaterThan(0);
     expect(a.depth).toBe(16);
+    // Without the interrupts option the workers only poll: no eventfd.
+    expect(a).toMatchObject({ irqFd: -1 });
   });
 
   it('writes and reads back 600 random blocks with 600 promises in flight at once (back-pressure at depth 16)', async () => {
@@ -52,7 +54,7 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
 
   it('runs code on a worker-owned queue pair with no main-thread hop per I/O', async () => {
     const r = await rt.call<{ ok: number; failed: number }>(1, diagnostics, 'readBlocks', { nsid: 1, first: 0, count: 2000, depth: 8 });
-    expect(r).toEqual({ ok: 2000, failed: 0 });
+    expect(r).toMatchObject({ ok: 2000, failed: 0 });
   });
 
   it('refuses bad requests before they reach a worker', async () => {
@@ -102,5 +104,37 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
     // Every request was accounted for: completed, or failed as closed. None hangs.
     expect(outcomes.every((o) => o === 'ok' || o === 'ERR_CLOSED')).toBe(true);
     expect(() => rt.read(1, 0, 1, buf.bytes)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+  });
+});
+
+describe('a runtime opened with interrupts: workers sleep on their queue pair\'s MSI-X vector', () => {
+  let rt: NvmeRuntime;
+  beforeAll(async () => {
+    rt = await NvmeRuntime.open(labNvme()[1]!, { workers: 2, queueDepth: 32, interrupts: true });
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  it('gives each worker the eventfd of its own vector, and the vector wakes the worker when completions are posted', async () => {
+    const a = await rt.call<{ qid: number; irqFd: number }>(0, diagnostics, 'queueInfo', null);
+    const b = await rt.call<{ qid: number; irqFd: number }>(1, diagnostics, 'queueInfo', null);
+    expect(a.irqFd).toBeGreaterThanOrEqual(0);
+    expect(b.irqFd).toBeGreaterThanOrEqual(0);
+    expect(a.irqFd).not.toBe(b.irqFd);
+    expect(a.irqFd).toBe(rt.controller.vectorFd(a.qid));
+    const r = await rt.call<{ ok: number; failed: number; woken: number; timedOut: number }>(0, diagnostics, 'readBlocks', { nsid: 1, first: 0, count: 1000, depth: 8, sleepOnInterrupt: true });
+    expect(r.ok).toBe(1000);
+    expect(r.failed).toBe(0);
+    // The sleeps ended by interrupts, not by their 100 ms timeout.
+    expect(r.woken).toBeGreaterThan(0);
+    expect(r.timedOut).toBe(0);
+  });
+
+  it('keeps interrupts after a controller reset (the queue is created again with its vector)', async () => {
+    await rt.controller.reset();
+    const r = await rt.call<{ ok: number; failed: number; woken: number; timedOut: number }>(1, diagnostics, 'readBlocks', { nsid: 1, first: 100, count: 300, depth: 4, sleepOnInterrupt: true });
+    expect(r).toMatchObject({ ok: 300, failed: 0, timedOut: 0 });
+    expect(r.woken).toBeGreaterThan(0);
   });
 });

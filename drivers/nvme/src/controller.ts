@@ -57,6 +57,8 @@ interface ExternalPair {
   depth: number;
   sqIova: number;
   cqIova: number;
+  /** The CQ raises MSI-X vector qid (its owner may sleep on the vector's eventfd). */
+  interrupts: boolean;
 }
 
 /**
@@ -425,12 +427,26 @@ export class NvmeController implements Disposable {
     this.external.delete(qid);
   }
 
-  /** Creates the I/O CQ and SQ (polled) of a reserved queue id over rings at the given IOVAs (§5.4, §5.5). */
-  async createExternalQueuePair(qid: number, depth: number, sqIova: number, cqIova: number): Promise<void> {
+  /**
+   * Creates the I/O CQ and SQ of a reserved queue id over rings at the given IOVAs (§5.4,
+   * §5.5). The owner polls the CQ; with `interrupts`, the CQ also raises MSI-X vector qid
+   * (Interrupts Enabled, §5.4), whose eventfd (vectorFd(qid)) the owner may sleep on while
+   * it has nothing else to do, instead of spinning.
+   */
+  async createExternalQueuePair(qid: number, depth: number, sqIova: number, cqIova: number, options: { interrupts?: boolean } = {}): Promise<void> {
     this.checkUsable();
     if (!this.external.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
     this.checkDepth(depth);
-    await this.admin.createIoCq(qid, depth, cqIova, null);
+    const interrupts = options.interrupts === true;
+    if (interrupts && !this.vectors[qid]) {
+      throw new VfioError({
+        code: 'ERR_NVME_NO_VECTOR',
+        message: `no MSI-X vector for I/O queue ${qid} (${this.vectors.length} enabled)`,
+        hint: 'Open the controller with maxIoQueues covering every queue pair, or create the queue pair without interrupts.',
+        device: this.address,
+      });
+    }
+    await this.admin.createIoCq(qid, depth, cqIova, interrupts ? qid : null);
     try {
       await this.admin.createIoSq(qid, depth, sqIova, qid);
     } catch (err) {
@@ -438,7 +454,14 @@ export class NvmeController implements Disposable {
       throw err;
     }
     // Kept so that a controller reset can create the queues again (see onReset).
-    this.external.set(qid, { depth, sqIova, cqIova });
+    this.external.set(qid, { depth, sqIova, cqIova, interrupts });
+  }
+
+  /** The eventfd of MSI-X vector `qid` (an external queue pair created with interrupts), for a worker's eventfdWait. */
+  vectorFd(qid: number): number {
+    const v = this.vectors[qid];
+    if (!v) throw new VfioError({ code: 'ERR_NVME_NO_VECTOR', message: `no MSI-X vector ${qid} (${this.vectors.length} enabled)`, device: this.address });
+    return v.fd;
   }
 
   /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7) and frees its id. */
@@ -685,7 +708,7 @@ export class NvmeController implements Disposable {
       const error = err();
       await Promise.all([...this.resetListeners].map(async (l) => l({ externalQids: external.map(([q]) => q), error })));
       for (const [qid, e] of external) {
-        await this.admin.createIoCq(qid, e.depth, e.cqIova, null);
+        await this.admin.createIoCq(qid, e.depth, e.cqIova, e.interrupts ? qid : null);
         await this.admin.createIoSq(qid, e.depth, e.sqIova, qid);
       }
       this.log.warn({ resets: this.resets }, 'controller reset and queues recreated');

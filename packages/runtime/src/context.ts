@@ -18,6 +18,12 @@ export interface QueueContext {
   /** Largest transfer per command (MDTS) and the memory page size, bytes. */
   maxTransfer: number;
   pageSize: number;
+  /**
+   * The eventfd the queue pair's MSI-X vector signals (NvmeRuntimeOptions.interrupts), or
+   * -1: wait on it with native.eventfdWait([irqFd], ms) while commands are outstanding.
+   * The CQ is still polled; an interrupt only says "look now".
+   */
+  irqFd: number;
 }
 
 /** A function a worker can run on its queue pair: export it from a module and pass the module URL to runtime.call(). */

@@ -46,6 +46,8 @@ export interface OwnQueueTask {
   requests: RingInit;
   completions: RingInit;
   control: SharedArrayBuffer;
+  /** The eventfd of the CQ's MSI-X vector (NvmeRuntimeOptions.interrupts), or -1. */
+  irqFd: number;
   /** Messages: worker → main {type:'ready', sqIova, cqIova} | {type:'result', id, value} | {type:'error', id, error}; main → worker {type:'go'} | {type:'call', id, module, name, args}. */
   port: MessagePort;
 }

@@ -25,6 +25,12 @@ export interface NvmeRuntimeOptions {
   workerMemory?: number;
   /** Options for the controller the runtime opens. */
   controller?: NvmeControllerOptions;
+  /**
+   * Each worker's CQ also raises its MSI-X vector, so that code running on the worker
+   * (runtime.call(), e.g. the benchmark's jobs) can sleep until a completion arrives
+   * (QueueContext.irqFd) instead of spinning or sleeping blind. Default false: polling only.
+   */
+  interrupts?: boolean;
 }
 
 interface Pending {
@@ -162,7 +168,7 @@ export class NvmeRuntime implements AsyncDisposable {
     const pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: Number.MAX_SAFE_INTEGER, concurrentTasksPerWorker: 1 });
     const rt = new NvmeRuntime(ctrl, pool);
     try {
-      for (let i = 0; i < workers; i++) await rt.startWorker(i, depth, memory);
+      for (let i = 0; i < workers; i++) await rt.startWorker(i, depth, memory, options.interrupts === true);
     } catch (err) {
       await rt.close();
       throw err;
@@ -170,7 +176,7 @@ export class NvmeRuntime implements AsyncDisposable {
     return rt;
   }
 
-  private async startWorker(index: number, depth: number, memory: number): Promise<void> {
+  private async startWorker(index: number, depth: number, memory: number, interrupts: boolean): Promise<void> {
     const ctrl = this.controller;
     const arena = ctrl.device.dma.alloc(memory, { align: 2 * 1024 * 1024 });
     const { port1, port2 } = new MessageChannel();
@@ -187,12 +193,13 @@ export class NvmeRuntime implements AsyncDisposable {
       shadow: shadow ? { memory: shareDma(shadow.memory), eventIdx: shadow.eventIdx } : null,
       dstrd: ctrl.cap.dstrd, pageSize: ctrl.pageSize, maxTransfer: ctrl.maxTransfer, namespaces,
       requests: q.req.init(), completions: q.cpl.init(), control: q.control, port: port2,
+      irqFd: interrupts ? ctrl.vectorFd(q.qid) : -1,
     };
     const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve));
     q.done = this.pool.run(task, { transferList: [port2] }) as Promise<OwnQueueResult>;
     const first = await Promise.race([ready, q.done.then(() => null)]);
     if (!first) throw new VfioError({ code: 'ERR_RUNTIME_WORKER', message: `worker ${index} ended before it laid out its queue pair` });
-    await ctrl.createExternalQueuePair(q.qid, depth, first.sqIova, first.cqIova);
+    await ctrl.createExternalQueuePair(q.qid, depth, first.sqIova, first.cqIova, { interrupts });
     q.created = true;
     q.port.postMessage({ type: 'go' });
     q.wake();

@@ -47,7 +47,7 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     qp.attachResetSignal(ctl, CTL_RESET);
     const first = await waitMessage(port, req, ctl);
     if (!first || first.type !== 'go') return { submitted: 0, completed: 0 };
-    const ctx: QueueContext = { index: task.index, qid: task.qid, address: task.address, qp, namespaces: task.namespaces, arena, maxTransfer: task.maxTransfer, pageSize: task.pageSize };
+    const ctx: QueueContext = { index: task.index, qid: task.qid, address: task.address, qp, namespaces: task.namespaces, arena, maxTransfer: task.maxTransfer, pageSize: task.pageSize, irqFd: task.irqFd };
     return await serve(ctx, port, req, cpl, ctl);
   } finally {
     qp?.release();
