@@ -204,8 +204,10 @@ export function nvmeSqRing(bar: ArrayBuffer, sqTailDoorbell: number, tail: numbe
  * (EVENT_IDX avail_event, else VIRTQ_USED_F_NO_NOTIFY).
  * `ring` is the whole split virtqueue block, `state` [availIdx, publishedIdx, lastUsedIdx,
  * freeCount] (read and updated), `pool` the packet buffers (id × bufferSize), `params`
- * [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq],
- * `bar` the notification BAR's mapping (Mapping.buffer). Returns the number of frames posted.
+ * [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq,
+ * csumStart, csumOffset], `bar` the notification BAR's mapping (Mapping.buffer). Each frame's
+ * 12-byte virtio-net header is written: flags 0, or VIRTIO_NET_HDR_F_NEEDS_CSUM with
+ * csum_start/csum_offset when csumStart is not 0 (checksum offload). Returns the number of frames posted.
  * Throws ERR_INVALID_ARG / ERR_OUT_OF_RANGE / ERR_MISALIGNED / ERR_CLOSED on bad arguments or a
  * used id outside the queue.
  */

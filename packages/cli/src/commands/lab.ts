@@ -17,12 +17,16 @@ options:
   --nvme SPEC       an NVMe controller (repeat for more; 'none' for no NVMe). SPEC is
                     key=value,...: size=1G lba=512|4096 namespaces=N mdts=N ioqpairs=N
                     serial=S image=PATH hotplug=1 inject=read:SECTOR latency=NS backing=null
+                    aio=threads|io_uring (how QEMU reads and writes the file; default threads)
                     (default: one controller, 1G, 512 B LBAs, serial VFIONODE0)
   --nics N          virtio-net NICs (default 0)
   --nic-join J      hub (default: all NICs on one QEMU hub, frames flow between them)
                     or none (each NIC alone)
   --nic SPEC        what every NIC offers, key=value,...: packed=on mq=on event_idx=off
                     rx_queue_size=256|512|1024 tx=bh|timer txburst=N (default: QEMU's)
+                    backend=hub|tap queues=N (tap: several queue pairs and checksum
+                    offloads, on taps bridged in a network namespace of QEMU's own;
+                    needs root and /dev/net/tun)
   --memory SIZE     guest memory (default 2G)
   --cpus N          vCPUs (default 2)
   --hugepages N     2 MiB hugepages to reserve (default 256)
