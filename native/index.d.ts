@@ -196,6 +196,27 @@ export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer,
  */
 export function nvmeSqRing(bar: ArrayBuffer, sqTailDoorbell: number, tail: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number): boolean;
 /**
+ * The NVMe hot path with the queue's memory checked once (nvme_queue.cc): the completion
+ * ring (`cq*`), the host words [head, phase, then 4 words per completion] (`host*`) and the
+ * shadow doorbell pages (`shadowId` 0: none) are regions of DMA buffers (their `id`s),
+ * pinned while the handle lives; per call only the BAR and the integers are checked.
+ * poll/ring/announceHead behave as nvmeCqPoll/nvmeSqRing (announceHead writes the CQ head
+ * from host[0]). After close() every call throws ERR_CLOSED.
+ */
+export class NvmeQueue {
+  constructor(
+    cqId: number, cqOffset: number, cqBytes: number,
+    hostId: number, hostOffset: number, hostBytes: number,
+    shadowId: number, shadowOffset: number, shadowBytes: number,
+    sqDoorbell: number, cqDoorbell: number,
+    sqShadow: number, sqEventIdx: number, cqShadow: number, cqEventIdx: number,
+  );
+  poll(bar: ArrayBuffer, max: number, announce?: boolean): number;
+  ring(bar: ArrayBuffer, tail: number): boolean;
+  announceHead(bar: ArrayBuffer): boolean;
+  close(): void;
+}
+/**
  * The virtio-net transmit hot loop on a split virtqueue (virtio 1.2 §2.7), one call per batch:
  * reclaims the buffers the device used (their ids go back on `free`), takes up to `count` free
  * buffers, writes `seq`, `seq + 1`, ... big-endian at `seqOffset` of each frame (0xffffffff: not

@@ -56,6 +56,7 @@ export const {
   // NVMe hot path (nvme_queue.cc)
   nvmeCqPoll,
   nvmeSqRing,
+  NvmeQueue,
   // virtio-net transmit hot path (virtio_ring.cc)
   virtioSplitTxBurst,
 } = binding;

@@ -18,6 +18,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "dma.h"
 #include "shared_memory.h"
 #include "vfio_ioctl.h"
 
@@ -296,6 +297,16 @@ Napi::Value UnmapDma(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool DmaPin(uint64_t id, void** addr, size_t* size) {
+  DmaEntry entry{};
+  if (!TableAcquire(id, &entry)) return false;
+  *addr = entry.addr;
+  *size = entry.size;
+  return true;
+}
+
+void DmaUnpin(uint64_t id) { TableRelease(id); }
 
 void InitDma(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DmaBuffer::Define(env);

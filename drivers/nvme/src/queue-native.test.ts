@@ -139,3 +139,93 @@ describe('shadow doorbells (Doorbell Buffer Config, EventIdx)', () => {
     expect(shadow.every((w) => w === 0)).toBe(true);
   });
 });
+
+describe('nvmeCqPoll announce=false (lazy CQ head doorbell)', () => {
+  it('reaps and advances the head but writes no doorbell, neither the register nor the shadow', () => {
+    const { cq, state, bar, out, regs } = setup();
+    const shadow = new Uint32Array(16);
+    regs[CQ1HDBL / 4] = 0xdead;
+    post(cq, 0, 7, 0, 1, 1);
+    post(cq, 1, 8, 0, 1, 2);
+    expect(hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH, shadow, 3, 11, false)).toBe(2);
+    expect([...state]).toEqual([2, 1]);
+    expect(regs[CQ1HDBL / 4]).toBe(0xdead);
+    expect(shadow[3]).toBe(0);
+    expect(() => hot.nvmeCqPoll(cq, state, bar, CQ1HDBL, out, DEPTH, shadow, 3, 11, 'no' as unknown as boolean)).toThrow(/announce must be a boolean/);
+  });
+});
+
+describe('NvmeQueue (the handle that checks the queue memory once)', () => {
+  const Q = (native as unknown as { NvmeQueue?: typeof native.NvmeQueue }).NvmeQueue ?? (native as unknown as { default: { NvmeQueue: typeof native.NvmeQueue } }).default.NvmeQueue;
+  const Dma = (native as unknown as { DmaBuffer?: typeof native.DmaBuffer }).DmaBuffer ?? (native as unknown as { default: { DmaBuffer: typeof native.DmaBuffer } }).default.DmaBuffer;
+  const SQ1TDBL = 0x1008;
+
+  /** One DMA buffer: CQ ring at 0 (DEPTH entries), host words at 4096, shadow pages at 8192. */
+  function make(withShadow: boolean) {
+    const mem = Dma.alloc(3 * 4096, { hugepages: false });
+    const bytes = new Uint8Array(mem.buffer);
+    const host = new Uint32Array(mem.buffer, 4096, 2 + 4 * DEPTH);
+    host[1] = 1;
+    const shadow = new Uint32Array(mem.buffer, 8192, 1024);
+    const bar = new ArrayBuffer(0x2000);
+    const q = new Q(mem.id, 0, 16 * DEPTH, mem.id, 4096, 8 + 16 * DEPTH, withShadow ? mem.id : 0, 8192, 4096, SQ1TDBL, CQ1HDBL, 2, 514, 3, 515);
+    return { mem, cq: bytes.subarray(0, 16 * DEPTH), host, shadow, bar, regs: new Uint32Array(bar), q };
+  }
+
+  it('reaps by phase tag into the host words and writes the CQ head once per batch (or not, when told)', () => {
+    const { mem, cq, host, bar, regs, q } = make(false);
+    expect(q.poll(bar, DEPTH)).toBe(0);
+    post(cq, 0, 5, 0, 1, 1, 0xabcd);
+    post(cq, 1, 6, 0x4100, 1, 2);
+    expect(q.poll(bar, DEPTH)).toBe(2);
+    expect([...host.subarray(0, 2)]).toEqual([2, 1]);
+    expect([...host.subarray(2, 10)]).toEqual([5, 0, 1, 0xabcd, 6, 0x4100, 2, 0]);
+    expect(regs[CQ1HDBL / 4]).toBe(2);
+    post(cq, 2, 7, 0, 1, 3);
+    expect(q.poll(bar, DEPTH, false)).toBe(1);
+    expect(regs[CQ1HDBL / 4]).toBe(2);
+    expect(q.announceHead(bar)).toBe(true);
+    expect(regs[CQ1HDBL / 4]).toBe(3);
+    expect(q.ring(bar, 3)).toBe(true);
+    expect(regs[SQ1TDBL / 4]).toBe(3);
+    q.close();
+    mem.release();
+  });
+
+  it('goes through the shadow doorbells and their EventIdx', () => {
+    const { mem, shadow, bar, regs, q } = make(true);
+    shadow[514] = 0; // SQ EventIdx: the controller consumed up to 0
+    expect(q.ring(bar, 1)).toBe(true); // passes EventIdx 0: the register too
+    expect(shadow[2]).toBe(1);
+    expect(regs[SQ1TDBL / 4]).toBe(1);
+    expect(q.ring(bar, 2)).toBe(false); // EventIdx still 0: the shadow only
+    expect(shadow[2]).toBe(2);
+    expect(regs[SQ1TDBL / 4]).toBe(1);
+    q.close();
+    mem.release();
+  });
+
+  it('keeps its memory mapped when JavaScript releases the buffer, and throws ERR_CLOSED after close()', () => {
+    const { mem, cq, bar, q } = make(false);
+    post(cq, 0, 9, 0, 1, 1);
+    mem.release(); // JavaScript's views are detached; the handle's pin keeps the pages
+    expect(q.poll(bar, DEPTH)).toBe(1);
+    q.close();
+    expect(() => q.poll(bar, DEPTH)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => q.ring(bar, 1)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+  });
+
+  it('refuses regions outside their buffer, unknown buffers, a short host area and bad per-call arguments', () => {
+    const mem = Dma.alloc(4096, { hugepages: false });
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, mem.id, 4064, 8 + 16 * DEPTH, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => new Q(999_999, 0, 64, mem.id, 1024, 8 + 64, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, mem.id, 1024, 16, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(/host must hold/);
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, mem.id, 1024, 8 + 16 * DEPTH, mem.id, 2048, 64, SQ1TDBL, CQ1HDBL, 16, 0, 0, 0)).toThrow(/sqShadow/);
+    const q = new Q(mem.id, 0, 16 * DEPTH, mem.id, 1024, 8 + 16 * DEPTH, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0);
+    expect(() => q.poll(new ArrayBuffer(16), DEPTH)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => q.poll(new ArrayBuffer(0x2000), DEPTH + 1)).toThrow(/max/);
+    expect(() => q.ring(new ArrayBuffer(0x2000), 70000)).toThrow(/tail/);
+    q.close();
+    mem.release();
+  });
+});

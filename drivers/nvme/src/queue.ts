@@ -23,10 +23,11 @@ import { shadowSlots, type ShadowDoorbells } from './shadow-doorbells.js';
 
 // The two hot-path entry points of the native addon, looked up once. (They are read
 // from the addon object itself when the package's named exports do not list them.)
-type HotPath = Pick<typeof native, 'nvmeCqPoll' | 'nvmeSqRing'>;
+type HotPath = Pick<typeof native, 'nvmeCqPoll' | 'nvmeSqRing' | 'NvmeQueue'>;
 const binding: HotPath = typeof native.nvmeCqPoll === 'function' ? native : (native as unknown as { default: HotPath }).default;
 const nvmeCqPoll = binding.nvmeCqPoll;
 const nvmeSqRing = binding.nvmeSqRing;
+const NativeQueue = binding.NvmeQueue;
 
 /** How a queue pair learns of completions. */
 export type CompletionMode = 'poll' | 'interrupt';
@@ -93,9 +94,16 @@ export class QueuePair {
   /** Per-CID state. At most depth - 1 commands are outstanding (a full queue keeps one slot empty). */
   readonly requests: RequestTable;
   /** [CQ head, expected phase], shared with the C loop. The phase starts at 1: the CQ memory is zeroed. */
-  readonly cqState = new Uint32Array([0, 1]);
+  readonly cqState: Uint32Array;
   /** Completions of the last poll(): 4 words each, [cid, status, sqhd, dw0]. */
   readonly completions: Uint32Array;
+  /**
+   * cqState and completions live in DMA memory (never given to the controller) so that the
+   * native queue handle can pin them with the rings and skip its per-call argument checks.
+   */
+  private readonly host: DmaMemory;
+  /** The native hot path with the memory checked once (null: the per-call functions). */
+  private handle: InstanceType<typeof NativeQueue> | null = null;
   /** The SQ head as last reported by the controller (CQE.SQHD). */
   sqHead = 0;
   /** Called for every completion poll() reaps. Set it once; it is not a per-command callback. */
@@ -169,13 +177,38 @@ export class QueuePair {
     this.cqIova = Number(this.cq.iova);
     this.sqU32 = new Uint32Array(this.sq.bytes.buffer, this.sq.bytes.byteOffset, (init.depth * SQE_SIZE) / 4);
     this.cqI32 = new Int32Array(this.cq.bytes.buffer, this.cq.bytes.byteOffset, (init.depth * CQE_SIZE) / 4);
-    this.completions = new Uint32Array(4 * init.depth);
+    try {
+      this.host = init.dma.alloc(8 + 16 * init.depth, { align: 64 });
+    } catch (err) {
+      this.requests.release();
+      this.cq.release();
+      this.sq.release();
+      throw err;
+    }
+    const hb = this.host.bytes;
+    this.cqState = new Uint32Array(hb.buffer, hb.byteOffset, 2);
+    this.cqState[1] = 1;
+    this.completions = new Uint32Array(hb.buffer, hb.byteOffset + 8, 4 * init.depth);
     const slots = shadowSlots(init.qid, init.dstrd, init.shadow?.eventIdx ?? 0);
     this.shadow = init.qid > 0 && init.shadow ? init.shadow.words : null;
     this.sqShadow = slots.sqTail;
     this.sqEventIdx = slots.sqEventIdx;
     this.cqShadow = slots.cqHead;
     this.cqEventIdx = slots.cqEventIdx;
+    const sh = this.shadow !== null ? init.shadow!.memory : undefined;
+    // The handle needs every region's DMA buffer id; without them (the shadow given as words
+    // only, or memory that is not a native DMA buffer, as in unit tests) the per-call
+    // functions serve.
+    const real = (m: DmaMemory | undefined) => typeof (m as { native?: { id?: unknown } } | undefined)?.native?.id === 'number';
+    if (typeof NativeQueue === 'function' && real(this.cq) && real(this.host) && (this.shadow === null || real(sh))) {
+      this.handle = new NativeQueue(
+        this.cq.native.id, this.cq.offset, this.cq.size,
+        this.host.native.id, this.host.offset, this.host.size,
+        sh ? sh.native.id : 0, sh ? sh.offset : 0, sh ? sh.size : 0,
+        this.sqDoorbell, this.cqDoorbell,
+        this.sqShadow, this.sqEventIdx, this.cqShadow, this.cqEventIdx,
+      );
+    }
     this.lazyCqLimit = init.qid > 0 && init.completion === 'poll' && init.depth >= LAZY_CQ_MIN_DEPTH ? init.depth >> 2 : 0;
     this.clearShadow();
   }
@@ -282,7 +315,8 @@ export class QueuePair {
   ring(): void {
     if (this.tail === this.ringedTail || this.suspended) return;
     if (this.cqUnrung !== 0 && this.outstanding + this.cqUnrung > this.depth - 1) this.announceCqHead();
-    const wrote = nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail, this.shadow, this.sqShadow, this.sqEventIdx);
+    const h = this.handle;
+    const wrote = h !== null ? h.ring(this.barBuffer, this.tail) : nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail, this.shadow, this.sqShadow, this.sqEventIdx);
     this.ringedTail = this.tail;
     this.doorbellStats.rings++;
     if (wrote) this.doorbellStats.sqRegisterWrites++;
@@ -292,7 +326,8 @@ export class QueuePair {
   private announceCqHead(): void {
     if (this.suspended) return;
     // nvmeSqRing is the plain doorbell write (fence, shadow, EventIdx test, register).
-    nvmeSqRing(this.barBuffer, this.cqDoorbell, this.cqState[0]!, this.shadow, this.cqShadow, this.cqEventIdx);
+    if (this.handle !== null) this.handle.announceHead(this.barBuffer);
+    else nvmeSqRing(this.barBuffer, this.cqDoorbell, this.cqState[0]!, this.shadow, this.cqShadow, this.cqEventIdx);
     this.cqUnrung = 0;
     this.doorbellStats.cqHeadWrites++;
   }
@@ -323,7 +358,10 @@ export class QueuePair {
     this.emptyPolls = 0;
     const c = this.completions;
     const lazy = this.lazyCqLimit !== 0;
-    const n = nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max, this.shadow, this.cqShadow, this.cqEventIdx, !lazy);
+    const h = this.handle;
+    const n = h !== null
+      ? h.poll(this.barBuffer, Math.min(max, this.depth), !lazy)
+      : nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max, this.shadow, this.cqShadow, this.cqEventIdx, !lazy);
     if (lazy) {
       this.cqUnrung += n;
       if (this.cqUnrung > this.lazyCqLimit) this.announceCqHead();
@@ -468,7 +506,10 @@ export class QueuePair {
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.handle?.close();
+    this.handle = null;
     this.requests.release();
+    this.host.release();
     this.cq.release();
     this.sq.release();
   }

@@ -22,6 +22,8 @@ export interface ShadowDoorbells {
   words: Uint32Array;
   /** The dword index where the EventIdx page starts in words. */
   eventIdx: number;
+  /** The DMA memory under words (lets the native queue handle pin it). */
+  memory?: DmaMemory;
 }
 
 /** The dword indices of one queue pair's entries in the shadow buffers. */
@@ -48,7 +50,7 @@ export class ShadowDoorbellBuffer {
     // PRP1 and PRP2 of Doorbell Buffer Config are each one page-aligned memory page (CC.MPS).
     this.memory = dma.alloc(2 * pageSize, { align: pageSize });
     const b = this.memory.bytes;
-    this.doorbells = { words: new Uint32Array(b.buffer, b.byteOffset, (2 * pageSize) / 4), eventIdx: pageSize / 4 };
+    this.doorbells = { words: new Uint32Array(b.buffer, b.byteOffset, (2 * pageSize) / 4), eventIdx: pageSize / 4, memory: this.memory };
   }
 
   /** IOVA of the Shadow Doorbell page (PRP1). */

@@ -30,7 +30,7 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
   // The shadow doorbell pages are the controller's (one for all queues); this worker writes only its own qid's entries.
   const shadowMemory = task.shadow ? openSharedDma(task.shadow.memory) : null;
   const shadow = shadowMemory && task.shadow
-    ? { words: new Uint32Array(shadowMemory.bytes.buffer, shadowMemory.bytes.byteOffset, shadowMemory.bytes.byteLength / 4), eventIdx: task.shadow.eventIdx }
+    ? { words: new Uint32Array(shadowMemory.bytes.buffer, shadowMemory.bytes.byteOffset, shadowMemory.bytes.byteLength / 4), eventIdx: task.shadow.eventIdx, memory: shadowMemory }
     : null;
   let qp: QueuePair | undefined;
   try {
