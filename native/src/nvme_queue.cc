@@ -131,6 +131,47 @@ volatile uint32_t* Doorbell(Napi::Env env, Napi::Value barValue, Napi::Value off
   return DoorbellAt(env, barValue, FastInt(env, offsetValue, "doorbell", 0, kMaxSafeInteger));
 }
 
+// Reaps up to max entries of the CQ ring (depth 16-byte entries) whose Phase Tag equals
+// st[1], from head st[0], into out (4 words each: [cid, status, sqhd, dw0]); stores the new
+// head and phase; then, when doorbell is given, writes the head once for the whole batch
+// (through the shadow doorbell and its EventIdx test when there is one). Returns the count.
+int64_t Reap(const uint8_t* cq, uint32_t depth, uint32_t* st, uint32_t* out, int64_t max, volatile uint32_t* doorbell, const Shadow& shadow) {
+  volatile const uint32_t* ring = reinterpret_cast<volatile const uint32_t*>(cq);
+  uint32_t head = st[0];
+  uint32_t phase = st[1];
+  uint32_t* o = out;
+  int64_t n = 0;
+  while (n < max) {
+    volatile const uint32_t* cqe = ring + head * 4;
+    uint32_t dw3 = cqe[3];
+    // The controller writes the entry and flips its Phase Tag last; an entry whose tag
+    // still has the old value is not yet posted.
+    if (((dw3 >> 16) & 1) != phase) break;
+    // Read the rest of the entry only after seeing the tag (a read barrier, Linux's dma_rmb).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    o[0] = dw3 & 0xffff;              // CID
+    o[1] = (dw3 >> 16) & 0xfffe;      // Status Field (phase bit cleared)
+    o[2] = cqe[2] & 0xffff;           // SQHD
+    o[3] = cqe[0];                    // DW0, command specific
+    o += 4;
+    n++;
+    if (++head == depth) {
+      head = 0;
+      phase ^= 1;  // the controller inverts the tag each time it wraps
+    }
+  }
+  if (n > 0) {
+    st[0] = head;
+    st[1] = phase;
+    // One CQyHDBL write per batch: it frees the reaped slots for the controller.
+    if (doorbell != nullptr) {
+      std::atomic_thread_fence(std::memory_order_release);
+      if (shadow.db == nullptr || ShadowNeedsMmio(shadow, head)) *doorbell = head;
+    }
+  }
+  return n;
+}
+
 Napi::Value CqPoll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto cq = TypedView<uint8_t>(env, Arg(info, 0), "cq", napi_uint8_array, "Uint8Array");
@@ -161,37 +202,7 @@ Napi::Value CqPoll(const Napi::CallbackInfo& info) {
     ThrowArg(env, kErrOutOfRange, "out holds " + std::to_string(out.length / 4) + " completions, max is " + std::to_string(max));
   }
 
-  volatile const uint32_t* ring = reinterpret_cast<volatile const uint32_t*>(cq.data);
-  uint32_t* o = out.data;
-  int64_t n = 0;
-  while (n < max) {
-    volatile const uint32_t* cqe = ring + head * 4;
-    uint32_t dw3 = cqe[3];
-    // The controller writes the entry and flips its Phase Tag last; an entry whose tag
-    // still has the old value is not yet posted.
-    if (((dw3 >> 16) & 1) != phase) break;
-    // Read the rest of the entry only after seeing the tag (a read barrier, Linux's dma_rmb).
-    std::atomic_thread_fence(std::memory_order_acquire);
-    o[0] = dw3 & 0xffff;              // CID
-    o[1] = (dw3 >> 16) & 0xfffe;      // Status Field (phase bit cleared)
-    o[2] = cqe[2] & 0xffff;           // SQHD
-    o[3] = cqe[0];                    // DW0, command specific
-    o += 4;
-    n++;
-    if (++head == depth) {
-      head = 0;
-      phase ^= 1;  // the controller inverts the tag each time it wraps
-    }
-  }
-  if (n > 0) {
-    st[0] = head;
-    st[1] = phase;
-    // One CQyHDBL write per batch: it frees the reaped slots for the controller.
-    if (announce) {
-      std::atomic_thread_fence(std::memory_order_release);
-      if (shadow.db == nullptr || ShadowNeedsMmio(shadow, head)) *doorbell = head;
-    }
-  }
+  int64_t n = Reap(cq.data, depth, st, out.data, max, announce ? doorbell : nullptr, shadow);
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -325,33 +336,7 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
     uint32_t head = st[0];
     uint32_t phase = st[1];
     if (head >= depth_ || phase > 1) ThrowArg(env, kErrOutOfRange, "state [" + std::to_string(head) + ", " + std::to_string(phase) + "] is not a head and phase of this queue");
-    volatile const uint32_t* ring = reinterpret_cast<volatile const uint32_t*>(cq_.data);
-    uint32_t* o = st + 2;
-    int64_t n = 0;
-    while (n < max) {
-      volatile const uint32_t* cqe = ring + head * 4;
-      uint32_t dw3 = cqe[3];
-      if (((dw3 >> 16) & 1) != phase) break;
-      std::atomic_thread_fence(std::memory_order_acquire);
-      o[0] = dw3 & 0xffff;
-      o[1] = (dw3 >> 16) & 0xfffe;
-      o[2] = cqe[2] & 0xffff;
-      o[3] = cqe[0];
-      o += 4;
-      n++;
-      if (++head == depth_) {
-        head = 0;
-        phase ^= 1;
-      }
-    }
-    if (n > 0) {
-      st[0] = head;
-      st[1] = phase;
-      if (announce) {
-        std::atomic_thread_fence(std::memory_order_release);
-        if (cqs_.db == nullptr || ShadowNeedsMmio(cqs_, head)) *doorbell = head;
-      }
-    }
+    int64_t n = Reap(cq_.data, depth_, st, st + 2, max, announce ? doorbell : nullptr, cqs_);
     return Napi::Number::New(env, static_cast<double>(n));
   }
 
