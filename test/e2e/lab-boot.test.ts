@@ -94,6 +94,34 @@ describe('vfio-node lab run', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
+  // Ctrl-C on a terminal sends SIGINT to this process only (QEMU has a process group of its
+  // own): the first is passed to the command in the guest, the second kills the guest.
+  it('Ctrl-C: passes SIGINT to the command in the guest, which ends it; a second Ctrl-C kills a guest that ignores it; status 130, nothing left', async () => {
+    for (const mode of ['handled', 'ignored'] as const) {
+      const tmp = privateTmp(`ctrl-c-${mode}`);
+      const script = mode === 'handled' ? 'trap "echo got-INT; exit 3" INT; echo started; sleep 600 & wait' : 'trap "" INT; echo started; sleep 600';
+      const child = spawn(process.execPath, [cli, 'lab', 'run', '--', 'sh', '-c', script], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b) => (stdout += b));
+      child.stderr.on('data', (b) => (stderr += b));
+      const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      const t0 = Date.now();
+      while (!stdout.includes('started') && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 100));
+      expect(stdout).toContain('started');
+      child.kill('SIGINT');
+      if (mode === 'ignored') {
+        while (!stderr.includes('stopping the command')) await new Promise((r) => setTimeout(r, 50));
+        child.kill('SIGINT');
+      }
+      expect(await exited).toBe(130);
+      if (mode === 'handled') expect(stdout).toContain('got-INT');
+      else expect(stderr).toMatch(/killing the guest/);
+      expect(qemuUnder(tmp)).toEqual([]);
+      expect(fs.readdirSync(tmp)).toEqual([]);
+    }
+  });
+
   it('kills QEMU and removes its files on SIGTERM, and QEMU dies with a SIGKILLed host process', async () => {
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       const tmp = privateTmp(`signal-${signal}`);
@@ -122,6 +150,18 @@ describe('vfio-node lab run', () => {
 });
 
 describe('startLab', () => {
+  it('a guest that does not start the command by the boot deadline ends with ERR_LAB_BOOT_TIMEOUT, the console tail and the QEMU command line', async () => {
+    const lab = startLab({ bootTimeoutMs: 500, accel: 'tcg' }, ['true']);
+    const err = await lab.wait().then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; hint: string },
+    );
+    expect(err).toMatchObject({ code: 'ERR_LAB_BOOT_TIMEOUT' });
+    expect(err!.message).toMatch(/did not start the command within 0.5 s .*last phase: (boot|init|modules|bind|mount)/);
+    expect(err!.message).toMatch(/qemu command line:\n\s+\S*qemu-system-x86_64 .*-accel tcg/);
+    expect(err!.message).toContain('console (last lines)');
+  });
+
   it('leaves devices on kernel drivers, backs an NVMe by a host image, injects errors, and hot-removes a controller through the monitor', async () => {
     const image = path.join(scratch, 'nvme.img');
     const lab = startLab(

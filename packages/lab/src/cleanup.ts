@@ -1,5 +1,8 @@
 // No stray QEMU: every running lab registers a synchronous kill-and-remove here, run on
-// process exit and on SIGINT/SIGTERM/SIGHUP. (A SIGKILL of the host process cannot be
+// process exit and on SIGTERM/SIGHUP. Not on SIGINT: QEMU runs in a process group of its
+// own, so Ctrl-C reaches only this process, whose owner decides (`lab run` passes it to
+// the command in the guest); a process that does not handle SIGINT dies of it, and then
+// the rule below for SIGKILL applies. (A SIGKILL of the host process cannot be
 // caught: QEMU is started under `setpriv --pdeathsig SIGKILL` for that case, and run
 // directories left behind are swept at the next start, see sweepStaleRunDirs.)
 
@@ -9,8 +12,8 @@ import path from 'node:path';
 
 type Cleanup = () => void;
 const active = new Set<Cleanup>();
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-const SIGNO: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+const SIGNALS = ['SIGTERM', 'SIGHUP'] as const;
+const SIGNO: Record<(typeof SIGNALS)[number], number> = { SIGHUP: 1, SIGTERM: 15 };
 
 function runAll(): void {
   for (const c of [...active]) {

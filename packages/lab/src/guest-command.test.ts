@@ -39,6 +39,7 @@ describe('guestScript', () => {
         'ulimit -l unlimited',
         'cd /work/main || { echo "vfio-node lab: no such directory in the guest: /work/main" >&2; exit 126; }',
         "command -v sh >/dev/null 2>&1 || { echo 'vfio-node lab: command not found in the guest: sh' >&2; exit 127; }",
+        'echo $$ > /run/vfio-lab.pid',
         "exec sh -c 'echo $X; exit 7'",
         '',
       ].join('\n'),

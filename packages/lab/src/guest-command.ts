@@ -46,6 +46,8 @@ export function guestScript(command: string[], cwd: string, env: Record<string, 
     'ulimit -l unlimited',
     `cd ${shQuote(path.resolve(cwd))} || { echo "vfio-node lab: no such directory in the guest: ${cwd.replaceAll('"', '')}" >&2; exit 126; }`,
     `command -v ${name} >/dev/null 2>&1 || { echo ${shQuote(`vfio-node lab: command not found in the guest: ${command[0]}`)} >&2; exit 127; }`,
+    // The lab's /init signals this process group when the host asks (Ctrl-C): exec keeps the pid.
+    'echo $$ > /run/vfio-lab.pid',
     `exec ${command.map(shQuote).join(' ')}`,
     '',
   ].join('\n');

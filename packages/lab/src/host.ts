@@ -1,6 +1,6 @@
 // What the lab needs from the host, found at run time: QEMU, a guest kernel with its
 // modules (the newest version present in both /boot and /lib/modules, never a fixed
-// one), a static busybox, and whether /dev/kvm can be used.
+// one) and a static busybox. Whether KVM can be used is accel.ts's question.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -148,16 +148,6 @@ export function isStaticElf(file: string): boolean {
     if (b.readUInt32LE(phoff + i * phentsize) === 3 /* PT_INTERP */) return false;
   }
   return true;
-}
-
-/** KVM when /dev/kvm opens read-write, TCG otherwise. */
-export function detectAccel(): 'kvm' | 'tcg' {
-  try {
-    fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
-    return 'kvm';
-  } catch {
-    return 'tcg';
-  }
 }
 
 /** $VFIO_LAB_CACHE, or ~/.cache/vfio-node/lab. */

@@ -2,7 +2,7 @@
 // and virtio-net devices, bind them to vfio-pci, and run one command inside.
 
 export { startLab, runLab, checkCommand, Lab, CLI_BIN } from './lab.js';
-export type { LabHandlers, LabResult, LabTimings } from './lab.js';
+export type { LabHandlers, LabPhase, LabResult, LabTimings } from './lab.js';
 export { resolveOptions } from './options.js';
 export type { LabOptions, ResolvedLabOptions, LabBind, LabAccel } from './options.js';
 export { parseNvmeSpec, defaultNvmeSpec } from './nvme-spec.js';
@@ -12,6 +12,8 @@ export type { NvmeSpec, NvmeBacking, NvmeInjection } from './nvme-spec.js';
 export { parseSize, formatSize } from './size.js';
 export { buildQemuArgs, kernelCommandLine, blkdebugConfig, GUEST_LAB_DIR } from './qemu-args.js';
 export type { QemuPaths } from './qemu-args.js';
-export { findGuestKernel, detectAccel, defaultCacheDir } from './host.js';
+export { findGuestKernel, defaultCacheDir } from './host.js';
+export { chooseAccel, runProbe, systemAccelHost } from './accel.js';
+export type { AccelDecision, AccelHost, ProbeVerdict } from './accel.js';
 export { ensureInitramfs } from './initramfs.js';
 export { LabError } from './errors.js';

@@ -9,6 +9,10 @@ export const LAB_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'vfio
 export const READY_MARKER = 'VFIO_LAB_READY';
 export const EXIT_MARKER = 'VFIO_LAB_EXIT=';
 export const DIED_MARKER = 'VFIO_LAB_FAILED:';
+/** Printed on the console as /init reaches each step of the set-up: `VFIO_LAB_PHASE=init`, `modules`, `bind`, `mount`. */
+export const PHASE_MARKER = 'VFIO_LAB_PHASE=';
+/** Bytes the host writes to the command's stdout port (ttyS1) to signal the command's process group. */
+export const SIGNAL_BYTES = { SIGINT: 'i', SIGTERM: 't', SIGKILL: 'k' } as const;
 
 export const INIT_SCRIPT = `#!/bin/busybox sh
 # vfio-node lab /init (packages/lab/src/init-script.ts). Console on ttyS0, the command's
@@ -19,6 +23,7 @@ export PATH=/bin
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec </dev/null >/dev/console 2>&1
+echo ${PHASE_MARKER}init
 die() { echo "${DIED_MARKER} $*"; poweroff -f; sleep 10; }
 waitfor() { n=0; while ! eval "$1"; do n=$((n+1)); [ $n -gt $(($2*10)) ] && return 1; usleep 100000; done; }
 
@@ -47,7 +52,9 @@ NVME=\${NVME# }; NICS=\${NICS# }
 if [ "$BIND" = vfio ]; then
   for D in $NVME $NICS; do echo vfio-pci > /sys/bus/pci/devices/$D/driver_override; done
 fi
+echo ${PHASE_MARKER}modules
 for m in $(cat /modules.list); do insmod /$m || die "insmod $m failed"; done
+echo ${PHASE_MARKER}bind
 if [ "$BIND" = vfio ]; then
   for D in $NVME $NICS; do
     [ -e /sys/bus/pci/devices/$D/driver ] || echo $D > /sys/bus/pci/drivers_probe
@@ -60,6 +67,7 @@ else
 fi
 echo $HUGEPAGES > /proc/sys/vm/nr_hugepages
 
+echo ${PHASE_MARKER}mount
 # The host's root, read-only, under a tmpfs overlay: writable inside, gone at power-off.
 # cache=loose: the guest caches what it read (node_modules loads about twice as fast);
 # a host file changed during the run may look stale inside.
@@ -87,8 +95,22 @@ unset vfiolab_bind vfiolab_hugepages vfiolab_ns vfiolab_nics
 export VFIO_LAB=1 VFIO_LAB_NVME="$NVME" VFIO_LAB_NICS="$NICS"
 ulimit -l unlimited
 echo "${READY_MARKER} uptime=$(cut -d" " -f1 /proc/uptime)"
-chroot /host /bin/sh /run/vfio-lab/cmd.sh </dev/null >/o 2>/e
+# The command leads a session of its own (cmd.sh writes its pid, which is also its
+# process group's id), so that a signal from the host (a byte on ttyS1: Ctrl-C on the
+# host's terminal) reaches it and every process it started. It runs in the foreground:
+# a background job would start with SIGINT ignored, and could not be interrupted.
+while c=$(dd if=/dev/ttyS1 bs=1 count=1 2>/dev/null) && [ -n "$c" ]; do
+  P=$(cat /host/run/vfio-lab.pid 2>/dev/null)
+  [ -n "$P" ] || continue
+  case "$c" in
+    ${SIGNAL_BYTES.SIGINT}) kill -INT -$P;;
+    ${SIGNAL_BYTES.SIGTERM}) kill -TERM -$P;;
+    ${SIGNAL_BYTES.SIGKILL}) kill -KILL -$P;;
+  esac
+done 2>/dev/null & PS=$!
+setsid chroot /host /bin/sh /run/vfio-lab/cmd.sh </dev/null >/o 2>/e
 STATUS=$?
+kill $PS 2>/dev/null
 echo $STATUS > /host/run/vfio-lab/status
 n=0; while [ $n -lt 30 ] && { kill -0 $PO || kill -0 $PE; } 2>/dev/null; do n=$((n+1)); usleep 100000; done
 kill $PO $PE 2>/dev/null

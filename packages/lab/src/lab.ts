@@ -12,9 +12,10 @@ import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { registerCleanup, RUN_DIR_PREFIX, sweepStaleRunDirs } from './cleanup.js';
 import { LabError } from './errors.js';
-import { guestEnvironment, guestScript, vfioNodeWrapper } from './guest-command.js';
-import { defaultCacheDir, detectAccel, findGuestKernel, findQemu, which } from './host.js';
-import { DIED_MARKER, EXIT_MARKER, READY_MARKER } from './init-script.js';
+import { guestEnvironment, guestScript, shQuote, vfioNodeWrapper } from './guest-command.js';
+import { chooseAccel, systemAccelHost, type AccelDecision } from './accel.js';
+import { defaultCacheDir, findGuestKernel, findQemu, which } from './host.js';
+import { DIED_MARKER, EXIT_MARKER, PHASE_MARKER, READY_MARKER, SIGNAL_BYTES } from './init-script.js';
 import { ensureInitramfs } from './initramfs.js';
 import { resolveOptions, type LabOptions, type ResolvedLabOptions } from './options.js';
 import { hmpExecute, qmpExecute } from './qmp.js';
@@ -24,7 +25,18 @@ import { blkdebugConfig, blkdebugConfigPath, buildQemuArgs, nvmeBackingFiles, ty
 /** The project's CLI, put on the guest's PATH as `vfio-node`. */
 export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/vfio-node.js', import.meta.url));
 
+/**
+ * Where a boot is: `initramfs` (finding or building it), `boot` (QEMU started, the guest
+ * kernel booting), then /init's steps `init`, `modules`, `bind` (devices to vfio-pci or
+ * their kernel drivers), `mount` (the host's files), `running` (the command), `poweroff`.
+ */
+export type LabPhase = 'initramfs' | 'boot' | 'init' | 'modules' | 'bind' | 'mount' | 'running' | 'poweroff';
+
 export interface LabHandlers {
+  /** Each phase as the boot reaches it. */
+  onPhase?(phase: LabPhase): void;
+  /** A line for the user that is not an error (e.g. KVM is present but cannot run guests: software emulation is used). */
+  onNotice?(text: string): void;
   /** The command's stdout, decoded as UTF-8, as it arrives. */
   onStdout?(text: string): void;
   /** The command's stderr, as it arrives. */
@@ -86,6 +98,8 @@ export async function runLab(options: LabOptions, command: string[], handlers: L
 export class Lab {
   readonly options: ResolvedLabOptions;
   readonly accel: 'kvm' | 'tcg';
+  /** Why that accelerator (see accel.ts). */
+  readonly accelDecision: AccelDecision;
   readonly kernelVersion: string;
   /** The run's host directory (exported writable into the guest at /run/vfio-lab); removed at the end. */
   readonly runDir: string;
@@ -108,8 +122,12 @@ export class Lab {
   #console = '';
   #qemuLog = '';
   #timedOut = false;
+  #bootTimedOut = false;
   #killed = false;
+  #interrupted: NodeJS.Signals | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #bootTimer: NodeJS.Timeout | undefined;
+  #phase: LabPhase = 'initramfs';
   #channels: Channel[] = [];
   #unregister: () => void;
   #result: Promise<LabResult>;
@@ -122,9 +140,14 @@ export class Lab {
     const qemu = findQemu();
     const kernel = findGuestKernel(options.kernelVersion);
     this.kernelVersion = kernel.version;
-    const initramfs = ensureInitramfs(kernel, options.cacheDir ?? defaultCacheDir());
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    // Before anything is built: `--accel kvm` on a machine where KVM cannot run guests fails at once.
+    this.accelDecision = chooseAccel(options.accel, systemAccelHost(qemu, cacheDir));
+    this.accel = this.accelDecision.accel;
+    if (this.accelDecision.notice) handlers.onNotice?.(this.accelDecision.notice);
+    handlers.onPhase?.('initramfs');
+    const initramfs = ensureInitramfs(kernel, cacheDir);
     this.initramfsBuilt = initramfs.built;
-    this.accel = options.accel === 'auto' ? detectAccel() : options.accel;
 
     sweepStaleRunDirs();
     this.runDir = fs.mkdtempSync(path.join(os.tmpdir(), RUN_DIR_PREFIX));
@@ -152,7 +175,9 @@ export class Lab {
       const setpriv = which('setpriv');
       const argv = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', ...qemuArgv] : qemuArgv;
       this.#qemuAt = Date.now();
-      child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      // A process group of its own: Ctrl-C on the terminal reaches this process, which
+      // passes it to the command in the guest (interrupt()), not QEMU, which would die at once.
+      child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (err) {
       for (const c of this.#channels) c.server.close();
       this.#unregister();
@@ -161,6 +186,12 @@ export class Lab {
     }
     this.#child = child;
     this.#wireOutput(child);
+    this.#setPhase('boot');
+    this.#bootTimer = setTimeout(() => {
+      if (this.#readyAt !== undefined) return;
+      this.#bootTimedOut = true;
+      child.kill('SIGKILL');
+    }, options.bootTimeoutMs);
     if (options.timeoutMs !== undefined) {
       this.#timer = setTimeout(() => {
         this.#timedOut = true;
@@ -204,6 +235,30 @@ export class Lab {
   /** Resolves with the command's result once QEMU has exited; rejects with LabError when the guest timed out, died or was killed. */
   wait(): Promise<LabResult> {
     return this.#result;
+  }
+
+  /** The phase the boot has reached. */
+  get phase(): LabPhase {
+    return this.#phase;
+  }
+
+  /** The signal passed on by interrupt(), if any. */
+  get interrupted(): NodeJS.Signals | undefined {
+    return this.#interrupted;
+  }
+
+  /**
+   * Sends `signal` to the command's process group in the guest (Ctrl-C: SIGINT). Before
+   * the command has started there is nothing to signal: the guest is killed instead.
+   */
+  interrupt(signal: keyof typeof SIGNAL_BYTES = 'SIGINT'): void {
+    this.#interrupted = signal;
+    const port = this.#channels[1]?.socket;
+    if (this.#readyAt === undefined || !port || port.destroyed) {
+      this.kill();
+      return;
+    }
+    port.write(SIGNAL_BYTES[signal]);
   }
 
   /** Kills QEMU at once (the result then rejects with ERR_LAB_KILLED). */
@@ -322,8 +377,24 @@ export class Lab {
   #onConsole(s: string): void {
     s = s.replaceAll('\r', '');
     this.#console = (this.#console + s).slice(-TAIL);
-    if (this.#readyAt === undefined && this.#console.includes(READY_MARKER)) this.#readyAt = Date.now();
+    // Markers in the new text (and a line split across two chunks: look back a little).
+    const fresh = this.#console.slice(Math.max(0, this.#console.length - s.length - 64));
+    for (const m of fresh.matchAll(new RegExp(`${PHASE_MARKER}(\\w+)\n`, 'g'))) {
+      const phase = m[1] as LabPhase;
+      if (PHASE_ORDER.indexOf(phase) > PHASE_ORDER.indexOf(this.#phase)) this.#setPhase(phase);
+    }
+    if (this.#readyAt === undefined && this.#console.includes(READY_MARKER)) {
+      this.#readyAt = Date.now();
+      if (this.#bootTimer) clearTimeout(this.#bootTimer);
+      this.#setPhase('running');
+    }
+    if (this.#phase === 'running' && fresh.includes(EXIT_MARKER)) this.#setPhase('poweroff');
     this.handlers.onConsole?.(s);
+  }
+
+  #setPhase(phase: LabPhase): void {
+    this.#phase = phase;
+    this.handlers.onPhase?.(phase);
   }
 
   #wireOutput(child: ChildProcess): void {
@@ -363,6 +434,22 @@ export class Lab {
     }
     const details = { console: this.#console.slice(-4096), qemuLog: this.#qemuLog.slice(-4096), stdout: this.#stdout, stderr: this.#stderr, qemuExit: code, qemuSignal: signal };
     const tail = (s: string) => s.trim().split('\n').slice(-15).join('\n    ');
+    const diagnosis = () =>
+      `\n  console (last lines):\n    ${tail(this.#console) || '(empty)'}\n  qemu said:\n    ${tail(this.#qemuLog) || '(nothing)'}\n  qemu command line:\n    ${this.qemuArgv.map(shQuote).join(' ')}`;
+    if (this.#bootTimedOut) {
+      throw new LabError({
+        code: 'ERR_LAB_BOOT_TIMEOUT',
+        message:
+          `the lab guest did not start the command within ${this.options.bootTimeoutMs / 1000} s of QEMU's start (${this.accel}; last phase: ${this.#phase}); QEMU was killed` + diagnosis(),
+        hint:
+          this.accel === 'kvm'
+            ? 'KVM may not run this guest properly here: try --accel tcg (or VFIO_LAB_ACCEL=tcg).'
+            : this.#phase === 'boot'
+              ? 'The guest kernel did not reach the lab\'s /init: check the kernel (linux-image-amd64) and the console above.'
+              : 'A loaded machine boots slowly: retry, or raise the boot deadline (bootTimeoutMs).',
+        details: { ...details, qemuArgv: this.qemuArgv, phase: this.#phase },
+      });
+    }
     if (this.#timedOut) {
       throw new LabError({
         code: 'ERR_LAB_TIMEOUT',
@@ -371,16 +458,18 @@ export class Lab {
         details,
       });
     }
-    if (this.#killed) throw new LabError({ code: 'ERR_LAB_KILLED', message: 'the lab was killed', details });
+    if (this.#killed) throw new LabError({ code: 'ERR_LAB_KILLED', message: this.#interrupted ? `the lab was stopped (${this.#interrupted}) and QEMU killed` : 'the lab was killed', details });
     if (status === undefined) {
       const died = this.#console.split('\n').find((l) => l.includes(DIED_MARKER));
       throw new LabError({
         code: 'ERR_LAB_GUEST_DIED',
         message: died
           ? `the lab guest failed to set up: ${died.slice(died.indexOf(DIED_MARKER) + DIED_MARKER.length).trim()}`
-          : `the lab guest ended without reporting the command's status (QEMU ${signal ? `killed by ${signal}` : `exit code ${code}`})` +
-            `\n  console:\n    ${tail(this.#console) || '(empty)'}\n  qemu:\n    ${tail(this.#qemuLog) || '(nothing)'}`,
-        hint: 'Run with --verbose to see the whole console; check that QEMU and the kernel boot (vfio-node lab run -- true).',
+          : `the lab guest ended without reporting the command's status (QEMU ${signal ? `killed by ${signal}` : `exit code ${code}`}; ${this.accel}; last phase: ${this.#phase})` + diagnosis(),
+        hint:
+          this.accel === 'kvm'
+            ? 'KVM may not run this guest properly here: try --accel tcg (or VFIO_LAB_ACCEL=tcg).'
+            : 'Run with --verbose to see the whole console; check that QEMU and the kernel boot (vfio-node lab run -- true).',
         details,
       });
     }
@@ -404,10 +493,13 @@ export class Lab {
 
   #finish(): void {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#bootTimer) clearTimeout(this.#bootTimer);
     this.#unregister();
     fs.rmSync(this.runDir, { recursive: true, force: true });
   }
 }
+
+const PHASE_ORDER: readonly LabPhase[] = ['initramfs', 'boot', 'init', 'modules', 'bind', 'mount', 'running', 'poweroff'];
 
 /**
  * Checks on the host that the command exists (the guest sees the host's files), so that

@@ -55,3 +55,24 @@ describe('parseNvmeSpec', () => {
     expect(() => parseNvmeSpec('latency=5,backing=file')).toThrow(/null when latency= is given/);
   });
 });
+
+describe('image= without size=', () => {
+  it('takes an existing file\'s size instead of growing it; a new file gets the default size', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvme-spec-'));
+    try {
+      const img = path.join(dir, 'small.img');
+      fs.writeFileSync(img, '');
+      fs.truncateSync(img, 64 * 2 ** 20);
+      expect(parseNvmeSpec(`image=${img}`).size).toBe(64 * 2 ** 20);
+      expect(parseNvmeSpec(`image=${img},size=128M`).size).toBe(128 * 2 ** 20);
+      expect(parseNvmeSpec(`image=${path.join(dir, 'new.img')}`).size).toBe(2 ** 30);
+      fs.writeFileSync(path.join(dir, 'empty.img'), '');
+      expect(() => parseNvmeSpec(`image=${path.join(dir, 'empty.img')}`)).toThrow(/regular, non-empty file/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,6 +2,7 @@
 // e.g. `size=1G,lba=4096,namespaces=2,mdts=5,ioqpairs=4,serial=S,image=/var/tmp/n.img`.
 
 import { invalidOption } from './errors.js';
+import fs from 'node:fs';
 import { parseSize } from './size.js';
 
 /** Where a namespace's blocks live on the host. */
@@ -29,7 +30,7 @@ export interface NvmeSpec {
   ioqpairs?: number;
   /** Serial Number (Identify Controller SN, at most 20 characters). */
   serial: string;
-  /** A host file as backing store for namespace 1 (namespace k > 1 uses `${image}.${k}`); created or grown to `size`. */
+  /** A host file as backing store for namespace 1 (namespace k > 1 uses `${image}.${k}`); created or grown to `size`; without size=, an existing file gives the size. */
   image?: string;
   /** Behind a PCIe root port, so that the monitor's `device_del nvmeN` can remove it. */
   hotplug: boolean;
@@ -64,6 +65,7 @@ export function defaultNvmeSpec(index = 0): NvmeSpec {
 export function parseNvmeSpec(text: string, index = 0): NvmeSpec {
   const spec = defaultNvmeSpec(index);
   const what = (key: string) => `--nvme ${key} (controller ${index})`;
+  let sized = false;
   for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = item.indexOf('=');
     const key = eq < 0 ? item : item.slice(0, eq);
@@ -71,6 +73,7 @@ export function parseNvmeSpec(text: string, index = 0): NvmeSpec {
     switch (key as (typeof KEYS)[number]) {
       case 'size':
         spec.size = parseSize(value, what('size'));
+        sized = true;
         break;
       case 'lba':
         if (value !== '512' && value !== '4096') throw invalidOption(what('lba'), value, '512 or 4096');
@@ -120,8 +123,27 @@ export function parseNvmeSpec(text: string, index = 0): NvmeSpec {
         throw invalidOption(`--nvme key (controller ${index})`, key, `one of ${KEYS.join(', ')}`);
     }
   }
+  if (spec.image && !sized) spec.size = imageSize(spec.image, spec.size, index);
   validate(spec, index);
   return spec;
+}
+
+/**
+ * The size of an existing image file (a namespace as large as the file, never grown
+ * silently), or `fallback` for a file that does not exist yet (it is created that size).
+ * @throws LabError ERR_INVALID_ARG for an empty file or one that is not a regular file
+ */
+export function imageSize(image: string, fallback: number, index = 0): number {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(image);
+  } catch {
+    return fallback;
+  }
+  if (!st.isFile() || st.size === 0) {
+    throw invalidOption(`--nvme image (controller ${index})`, image, 'a regular, non-empty file (or a path that does not exist yet)', 'Give size= to create a new image, or name another file.');
+  }
+  return st.size;
 }
 
 /** Checks the combinations a single key cannot: size against lba, backing against image and inject. */

@@ -2,9 +2,12 @@
 // no NIC, 2 GiB of memory, 2 vCPUs, 256 hugepages of 2 MiB, devices bound to vfio-pci.
 
 import { invalidOption } from './errors.js';
-import { defaultNvmeSpec, parseNvmeSpec, validate, type NvmeSpec } from './nvme-spec.js';
+import { defaultNvmeSpec, imageSize, parseNvmeSpec, validate, type NvmeSpec } from './nvme-spec.js';
 import { defaultNicSpec, parseNicSpec, validateNic, type NicSpec } from './nic-spec.js';
 import { parseSize } from './size.js';
+
+/** How long QEMU has to bring the guest to the command (see LabOptions.bootTimeoutMs). */
+export const DEFAULT_BOOT_TIMEOUT_MS = 180_000;
 
 export type LabBind = 'vfio' | 'kernel';
 export type LabAccel = 'auto' | 'kvm' | 'tcg';
@@ -30,11 +33,13 @@ export interface LabOptions {
   outDir?: string;
   /** Kill the guest after this many milliseconds (default: no limit). */
   timeoutMs?: number;
+  /** The guest must start the command within this many milliseconds of QEMU's start, or QEMU is killed and the error shows the console's tail and QEMU's command line (default 180 s: a boot takes 7-10 s under TCG on a quiet machine). */
+  bootTimeoutMs?: number;
   /** The command's working directory, a host path (default process.cwd()). */
   cwd?: string;
   /** Extra environment for the command (on top of the variables taken from the host). */
   env?: Record<string, string>;
-  /** `auto` (default): KVM when /dev/kvm opens, TCG otherwise. */
+  /** `auto` (default, or $VFIO_LAB_ACCEL): KVM when KVM really runs a guest here (a probe, cached; accel.ts), TCG otherwise. */
   accel?: LabAccel;
   /** Guest kernel version (default: the newest in both /boot and /lib/modules). */
   kernelVersion?: string;
@@ -58,6 +63,7 @@ export interface ResolvedLabOptions {
   bind: LabBind;
   outDir: string | undefined;
   timeoutMs: number | undefined;
+  bootTimeoutMs: number;
   cwd: string;
   env: Record<string, string>;
   accel: LabAccel;
@@ -73,7 +79,9 @@ export interface ResolvedLabOptions {
  */
 export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
   const nvme = (options.nvme ?? [defaultNvmeSpec(0)]).map((s, i) =>
-    typeof s === 'string' ? parseNvmeSpec(s, i) : validate({ ...defaultNvmeSpec(i), ...s }, i),
+    typeof s === 'string'
+      ? parseNvmeSpec(s, i)
+      : validate({ ...defaultNvmeSpec(i), ...s, ...(s.image && s.size === undefined ? { size: imageSize(s.image, defaultNvmeSpec(i).size, i) } : {}) }, i),
   );
   const memory = parseSize(options.memory ?? '2G', '--memory');
   if (memory < 256 * 2 ** 20 || memory % 2 ** 20 !== 0) throw invalidOption('--memory', options.memory, 'at least 256M, in whole MiB');
@@ -83,8 +91,9 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
   }
   const bind = options.bind ?? 'vfio';
   if (bind !== 'vfio' && bind !== 'kernel') throw invalidOption('--bind', bind, 'vfio or kernel');
-  const accel = options.accel ?? 'auto';
-  if (!['auto', 'kvm', 'tcg'].includes(accel)) throw invalidOption('accel', accel, 'auto, kvm or tcg');
+  const accel = options.accel ?? accelFromEnv();
+  if (options.bootTimeoutMs !== undefined && !(options.bootTimeoutMs > 0)) throw invalidOption('bootTimeoutMs', options.bootTimeoutMs, 'a positive number of milliseconds');
+  if (!isAccel(accel)) throw invalidOption('--accel', accel, 'auto, kvm or tcg');
   if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw invalidOption('--timeout', options.timeoutMs, 'a positive number');
   return {
     nvme,
@@ -97,6 +106,7 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     bind,
     outDir: options.outDir,
     timeoutMs: options.timeoutMs,
+    bootTimeoutMs: options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS,
     cwd: options.cwd ?? process.cwd(),
     env: { ...(options.env ?? {}) },
     accel,
@@ -105,6 +115,18 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     extraQemuArgs: options.extraQemuArgs ?? [],
     checkCommand: options.checkCommand ?? true,
   };
+}
+
+/** $VFIO_LAB_ACCEL, or `auto`. */
+function accelFromEnv(): LabAccel {
+  const v = process.env.VFIO_LAB_ACCEL;
+  if (v === undefined || v === '') return 'auto';
+  if (!isAccel(v)) throw invalidOption('VFIO_LAB_ACCEL', v, 'auto, kvm or tcg', 'Fix or unset the environment variable VFIO_LAB_ACCEL.');
+  return v;
+}
+
+function isAccel(v: string): v is LabAccel {
+  return v === 'auto' || v === 'kvm' || v === 'tcg';
 }
 
 function resolveNic(nic: Partial<NicSpec> | string | undefined): NicSpec {

@@ -9,6 +9,7 @@ import type { NvmeInjection, NvmeSpec } from './nvme-spec.js';
 import type { ResolvedLabOptions } from './options.js';
 import { nicDeviceProperties } from './nic-spec.js';
 import { tapName } from './netns.js';
+import { KVM_CPU, KVM_MACHINE } from './accel.js';
 
 export interface QemuPaths {
   kernel: string;
@@ -81,9 +82,9 @@ export function kernelCommandLine(opts: ResolvedLabOptions, accel: 'kvm' | 'tcg'
 export function buildQemuArgs(opts: ResolvedLabOptions, paths: QemuPaths): string[] {
   const args: string[] = [];
   const push = (...a: string[]) => args.push(...a);
-  push('-M', paths.accel === 'kvm' ? 'q35,kernel-irqchip=split' : 'q35');
+  push('-M', paths.accel === 'kvm' ? KVM_MACHINE : 'q35');
   push('-accel', paths.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi');
-  push('-cpu', paths.accel === 'kvm' ? 'host' : 'max');
+  push('-cpu', paths.accel === 'kvm' ? KVM_CPU : 'max');
   push('-smp', String(opts.cpus), '-m', `${opts.memory / 2 ** 20}M`);
   push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
   // The vIOMMU comes before the devices it translates for.

@@ -3,7 +3,10 @@
 // the command line and prints.
 
 import { parseArgs } from 'node:util';
-import { LabError, parseNvmeSpec, runLab, type LabOptions } from '@vfio-node/lab';
+import { LabError, parseNvmeSpec, startLab, type Lab, type LabOptions, type LabPhase } from '@vfio-node/lab';
+
+/** After the first Ctrl-C the command has this long to end before QEMU is killed. */
+const STOP_GRACE_MS = 10_000;
 
 const USAGE = `usage: vfio-node lab run [options] -- COMMAND [ARGS...]
 
@@ -33,8 +36,13 @@ options:
   --bind MODE       vfio (default) or kernel (leave devices on nvme / virtio_net)
   --out DIR         copy what the command wrote to $VFIO_LAB_OUT into DIR
   --timeout SEC     kill the guest after SEC seconds (default 1800)
-  --accel A         auto (default: KVM if /dev/kvm opens, else TCG), kvm or tcg
+  --accel A         auto (default; or $VFIO_LAB_ACCEL): KVM when KVM really runs a
+                    guest here (a probe, cached), else TCG; kvm; tcg
   --verbose         show the guest console and timings on stderr
+
+On a terminal, the lab's phases show on stderr until the command starts. Ctrl-C passes
+SIGINT to the command in the guest (which may print what it has, as fio does) and stops
+the guest; a second Ctrl-C, or ${STOP_GRACE_MS / 1000} s without an end, kills it at once. Exit status 130.
 `;
 
 /** Runs `vfio-node lab <subcommand>`; returns the exit status. */
@@ -64,12 +72,42 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { options, command, verbose } = parsed;
+  const progress = process.stderr.isTTY && !verbose ? new PhaseLine() : undefined;
+  let lab: Lab | undefined;
+  let grace: NodeJS.Timeout | undefined;
+  const onSigint = () => {
+    if (!lab) return;
+    if (lab.interrupted) {
+      process.stderr.write('\nvfio-node lab: killing the guest\n');
+      lab.kill();
+      return;
+    }
+    process.stderr.write(`\nvfio-node lab: stopping the command in the guest (Ctrl-C again to kill it now)\n`);
+    lab.interrupt('SIGINT');
+    grace = setTimeout(() => lab?.kill(), STOP_GRACE_MS);
+  };
+  process.on('SIGINT', onSigint);
   try {
-    const result = await runLab(options, command, {
-      onStdout: (s) => process.stdout.write(s),
-      onStderr: (s) => process.stderr.write(s),
+    lab = startLab(options, command, {
+      onStdout: (s) => {
+        progress?.clear();
+        process.stdout.write(s);
+      },
+      onStderr: (s) => {
+        progress?.clear();
+        process.stderr.write(s);
+      },
       onConsole: verbose ? (s) => process.stderr.write(s) : undefined,
+      onNotice: (text) => {
+        progress?.clear();
+        console.error(`vfio-node lab: ${text}`);
+      },
+      onPhase: (phase) => progress?.show(phase, lab?.accel),
     });
+    progress?.show(lab.phase, lab.accel);
+    const result = await lab.wait();
+    progress?.clear();
+    if (lab.interrupted) return 130;
     if (verbose) {
       const t = result.timings;
       console.error(
@@ -78,15 +116,72 @@ export async function run(argv: string[]): Promise<number> {
     }
     return result.exitCode;
   } catch (err) {
+    progress?.clear();
+    if (err instanceof LabError && lab?.interrupted) {
+      console.error('vfio-node lab: the guest was stopped');
+      return 130;
+    }
     if (err instanceof LabError) {
       console.error(`vfio-node lab: ${err.describe()}`);
       if (verbose && err.details?.qemuLog) console.error(`QEMU said:\n${String(err.details.qemuLog)}`);
       if (err.code === 'ERR_LAB_COMMAND_NOT_FOUND') return 127;
-      if (err.code === 'ERR_LAB_TIMEOUT') return 124;
+      if (err.code === 'ERR_LAB_TIMEOUT' || err.code === 'ERR_LAB_BOOT_TIMEOUT') return 124;
       if (err.code === 'ERR_INVALID_ARG') return 2;
       return 1;
     }
     throw err;
+  } finally {
+    progress?.stop();
+    if (grace) clearTimeout(grace);
+    process.off('SIGINT', onSigint);
+  }
+}
+
+const PHASE_TEXT: Record<LabPhase, string> = {
+  initramfs: 'preparing the guest (initramfs)',
+  boot: 'booting the guest kernel',
+  init: 'starting the lab\'s /init',
+  modules: 'loading kernel modules',
+  bind: 'binding devices',
+  mount: 'mounting the host\'s files',
+  running: '',
+  poweroff: '',
+};
+
+/** One status line on the terminal, rewritten in place with the elapsed time until the command starts. */
+class PhaseLine {
+  #text = '';
+  #since = Date.now();
+  #shown = false;
+  #ticker = setInterval(() => this.#draw(), 1000);
+
+  constructor() {
+    this.#ticker.unref();
+  }
+
+  show(phase: LabPhase, accel: string | undefined): void {
+    const text = PHASE_TEXT[phase];
+    if (!text) return this.stop();
+    this.#text = phase === 'boot' && accel ? `${text} (${accel === 'kvm' ? 'KVM' : 'software emulation'})` : text;
+    this.#draw();
+  }
+
+  #draw(): void {
+    if (!this.#text) return;
+    const s = Math.round((Date.now() - this.#since) / 1000);
+    process.stderr.write(`\r\x1b[2Kvfio-node lab: ${this.#text}... ${s} s`);
+    this.#shown = true;
+  }
+
+  clear(): void {
+    if (this.#shown) process.stderr.write('\r\x1b[2K');
+    this.#shown = false;
+  }
+
+  stop(): void {
+    this.clear();
+    this.#text = '';
+    clearInterval(this.#ticker);
   }
 }
 
