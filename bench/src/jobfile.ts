@@ -194,6 +194,8 @@ export function resolveJobs(sections: readonly Section[], inherited: Section['op
     for (const [k, v] of s.options) jobOptions[k] = v ?? '';
     for (let c = 0; c < o.numjobs; c++) jobs.push({ options: o, jobOptions, index: jobs.length, clone: c, groupid });
   }
+  // Global options that reached no job (no job at all, or a [global] after the last) are still checked.
+  applyAll(defaultJobOptions('global'), globals);
   return { jobs, globalOptions };
 }
 

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { MemoryTarget } from './memory-target.js';
-import { runBench, type BenchHost } from './run.js';
+import { planBench, runBench, type BenchHost } from './run.js';
 
 // The whole flow on fio's null engine or the memory double: what it prints and writes.
 
@@ -132,5 +132,48 @@ describe('vfio-node bench flow', () => {
     const j = JSON.parse(t.out()).jobs[0];
     expect(j.read.iops).toBeGreaterThan(0);
     expect(j.read.runtime).toBeLessThan(5000);
+  });
+
+  it('--compare with --eta=always shows each peer on the status line, and erases it before the table', async () => {
+    const t = host();
+    await runBench(['--name=c', '--filename=0000:00:03.0/1', '--size=1m', '--compare=kernel,qemu', '--kernel-device=/dev/nvme0n1', '--eta=always'], t.h);
+    const out = t.out();
+    expect(out).toMatch(/\rpeer kernel: fio --ioengine=io_uring on \/dev\/nvme0n1: 0 s/);
+    expect(out).toMatch(/\rpeer qemu: qemu-img bench, 256 requests on 0000:00:03\.0: 0 s/);
+    // The line is erased (blanks, then \r) before the report.
+    expect(out.indexOf('Comparison (same job')).toBeGreaterThan(out.lastIndexOf('peer qemu'));
+    expect(out).toMatch(/\r +\r/);
+  });
+
+  it('without a terminal or --eta, the peers run silently (no progress noise)', async () => {
+    const t = host();
+    await runBench(['--name=c', '--filename=0000:00:03.0/1', '--size=1m', '--compare=kernel', '--kernel-device=/dev/nvme0n1'], t.h);
+    expect(t.out()).not.toContain('peer kernel');
+  });
+});
+
+describe('planBench: everything is checked before a device is touched', () => {
+  const noFiles = (p: string): string => {
+    throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
+  };
+  it('an unknown option is named', () => {
+    expect(() => planBench(['--filename=0000:00:03.0/1', '--name=x', '--bogus'], noFiles, true)).toThrow(/unknown or unsupported fio option 'bogus'/);
+    expect(() => planBench(['--bogus=1'], noFiles, true)).toThrow(/'bogus'/);
+  });
+  it('a bad value, a bad output format and a missing job file are named', () => {
+    expect(() => planBench(['--name=x', '--filename=0000:00:03.0/1', '--rw=sideways'], noFiles)).toThrow(/rw/);
+    expect(() => planBench(['--name=x', '--output-format=xml'], noFiles)).toThrow(/--output-format/);
+    expect(() => planBench(['nosuch.fio'], noFiles)).toThrow(/cannot read job file 'nosuch.fio'/);
+  });
+  it('a --filename given first reaches every job of the command line and of job files', () => {
+    const files: Record<string, string> = { 'j.fio': '[a]\nrw=read\n[b]\nrw=write\n' };
+    const plan = planBench(['--filename=0000:00:03.0/1', '--name=x', '--rw=randread', '--name=y', 'j.fio'], (p) => files[p]!, true);
+    expect(plan.jobs.map((j) => j.options.name)).toEqual(['x', 'y', 'a', 'b']);
+    expect([...plan.specs.values()].map((s) => `${s.address}/${s.nsid}`)).toEqual(Array(4).fill('0000:00:03.0/1'));
+  });
+  it('--compare=kernel needs --kernel-device unless the host can find the kernel device', () => {
+    const args = ['--name=x', '--filename=0000:00:03.0/1', '--compare=kernel'];
+    expect(() => planBench(args, noFiles, false)).toThrow(/--kernel-device/);
+    expect(planBench(args, noFiles, true).cl.compare).toEqual(['kernel']);
   });
 });

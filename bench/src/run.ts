@@ -3,17 +3,18 @@
 // CLI entry is a few lines and this flow is testable on the host with fio's null engine.
 
 import { dirname, resolve } from 'node:path';
-import { invalidArgument } from '@vfio-node/core';
+import { invalidArgument, VfioError } from '@vfio-node/core';
 import { runJobs, type RunResult } from './engine.js';
 import { parseFilename, type NvmeTargetSpec } from './filename.js';
 import { summarize } from './group.js';
 import type { IoTarget } from './io-target.js';
-import { parseCommandLine, parseJobFile, resolveJobs, type ResolvedJob } from './jobfile.js';
+import { parseCommandLine, parseJobFile, resolveJobs, type CommandLine, type ResolvedJob } from './jobfile.js';
 import { NullTarget } from './null-target.js';
 import { KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
 import { compareJson, formatCompareTable, ourPeerResult } from './peers/compare.js';
 import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
 import type { PeerResult } from './peers/peer.js';
+import { PeerStatus } from './peers/progress.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './peers/qemu-img.js';
 import { buildJsonReport, stringifyFioJson } from './report-json.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
@@ -72,8 +73,26 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
                          io_uring --direct=1), qemu-img bench on the same PCI device
 Job options: ${KNOWN_OPTIONS.join(', ')}.`;
 
-/** Runs the benchmark; returns the exit status (0 ok, 1 a job failed, 2 usage, 128 stopped by Ctrl-C like fio). */
-export async function runBench(argv: readonly string[], host: BenchHost): Promise<number> {
+/** A command line read, checked and resolved into jobs: everything runBench needs before it touches a device. */
+export interface BenchPlan {
+  cl: CommandLine;
+  jobs: ResolvedJob[];
+  globalOptions: Record<string, string>;
+  /** The device each non-null job runs on, by job index. */
+  specs: Map<number, NvmeTargetSpec>;
+  /** --kernel-device (ours, not fio's): the kernel peer's block device. */
+  kernelDevice: string | undefined;
+  kernelIoengine: string;
+}
+
+/**
+ * Reads and checks the command line and its job files without touching a device: every
+ * option, job file and value is checked here, so a mistake is reported before anything
+ * is opened (or, on the embedded default, before the lab boots).
+ * @param canFindKernelDevice the host can hand the device to the kernel for --compare=kernel
+ * @throws VfioError (ERR_INVALID_ARG, ERR_BENCH_JOBFILE, ...) naming what is wrong
+ */
+export function planBench(argv: readonly string[], readFile: (path: string) => string, canFindKernelDevice = false): BenchPlan {
   // Our own command-line options that fio does not have.
   const rest: string[] = [];
   let kernelDevice: string | undefined;
@@ -84,20 +103,18 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     else rest.push(a);
   }
   const cl = parseCommandLine(rest);
-  if (cl.help) {
-    host.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  if (cl.help) return { cl, jobs: [], globalOptions: {}, specs: new Map(), kernelDevice, kernelIoengine };
   const sections = [...cl.sections];
   for (const file of cl.jobFiles) {
-    const text = host.readFile(file);
-    sections.push(...parseJobFile(text, { path: file, readInclude: (p) => host.readFile(resolve(dirname(file), p)) }));
+    let text: string;
+    try {
+      text = readFile(file);
+    } catch (err) {
+      throw new VfioError({ code: 'ERR_BENCH_JOBFILE', message: `cannot read job file '${file}': ${(err as Error).message}`, hint: 'Words that do not start with -- are job files; options are written --name=value.', cause: err });
+    }
+    sections.push(...parseJobFile(text, { path: file, readInclude: (p) => readFile(resolve(dirname(file), p)) }));
   }
   const { jobs, globalOptions } = resolveJobs(sections);
-  if (!jobs.length) {
-    host.stderr.write(`vfio-node bench: no jobs (give --name=NAME or a job file)\n\n${USAGE}\n`);
-    return 2;
-  }
   const specs = new Map<number, NvmeTargetSpec>();
   for (const j of jobs) {
     if (j.options.ioengine === 'null') continue;
@@ -105,8 +122,22 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     if (!j.options.filename) throw invalidArgument('filename', '', 'a PCI address and namespace (--filename=0000:00:03.0/1)', "Find the address with 'vfio-node list'.");
     specs.set(j.index, parseFilename(j.options.filename));
   }
-  if (cl.compare.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
-  if (cl.compare.includes('kernel') && !kernelDevice && !host.kernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
+  if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
+  if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
+  return { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine };
+}
+
+/** Runs the benchmark; returns the exit status (0 ok, 1 a job failed, 2 usage, 128 stopped by Ctrl-C like fio). */
+export async function runBench(argv: readonly string[], host: BenchHost): Promise<number> {
+  const { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine } = planBench(argv, (p) => host.readFile(p), !!host.kernelDevice);
+  if (cl.help) {
+    host.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (!jobs.length) {
+    host.stderr.write(`vfio-node bench: no jobs (give --name=NAME or a job file)\n\n${USAGE}\n`);
+    return 2;
+  }
 
   const normal = cl.outputFormat.includes('normal');
   const out: string[] = [];
@@ -137,41 +168,57 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     const peers: PeerResult[] = [];
     const first = jobs.find((j) => specs.has(j.index))!;
     const o = first.options;
-    await host.releaseDevices?.();
-    // The kernel first: qemu-img bench has hung on QEMU 7.2's emulated controller right after
-    // vfio-node's driver closed it (not every time; cause not found), never after the kernel's.
-    if (cl.compare.includes('kernel')) {
-      const spec = specs.get(first.index)!;
-      const rebind = !kernelDevice;
-      const dev = kernelDevice ?? (await host.kernelDevice!(spec));
-      try {
-        const cmd = kernelFioCommand(o, dev, kernelIoengine);
+    // On a terminal (where the jobs had their status line) each peer shows what it does and for how long.
+    const peerStatus = status ? new PeerStatus(host.stdout) : undefined;
+    try {
+      await host.releaseDevices?.();
+      // The kernel first: qemu-img bench has hung on QEMU 7.2's emulated controller right after
+      // vfio-node's driver closed it (not every time; cause not found), never after the kernel's.
+      if (cl.compare.includes('kernel')) {
+        const spec = specs.get(first.index)!;
+        const rebind = !kernelDevice;
+        peerStatus?.start(`peer kernel: handing ${spec.address} to the kernel's nvme driver`);
+        const dev = kernelDevice ?? (await host.kernelDevice!(spec));
         try {
-          const r = await host.runCommand(cmd);
-          peers.push(parseKernelFioJson(r.stdout, cmd));
-        } catch (err) {
-          host.stderr.write(`vfio-node bench: the kernel peer failed, left out of the comparison: ${(err as Error).message}\n`);
-        }
-      } finally {
-        if (rebind) await host.restoreDevice?.(spec);
-      }
-    }
-    if (cl.compare.includes('qemu')) {
-      const spec = specs.get(first.index)!;
-      if (rwHasReads(o.rw) && rwHasWrites(o.rw)) host.stderr.write('vfio-node bench: qemu-img bench cannot mix reads and writes; skipping the qemu peer\n');
-      else {
-        const ios = (ours.read?.ios ?? 0) + (ours.write?.ios ?? 0);
-        const cmd = qemuImgBenchCommand({ count: Math.max(1, ios), depth: o.iodepth, size: o.bs.read, write: rwHasWrites(o.rw), address: spec.address, nsid: spec.nsid });
-        try {
-          const r = await host.runCommand(cmd);
-          const res = qemuImgBenchResult(parseQemuImgBench(r.stdout + r.stderr), cmd);
-          if (rwIsRandom(o.rw)) res.note = `${res.note}; our job is ${o.rw}`;
-          peers.push(res);
-        } catch (err) {
-          // A peer that fails must not cost us our own results.
-          host.stderr.write(`vfio-node bench: the qemu peer failed, left out of the comparison: ${(err as Error).message}\n`);
+          const cmd = kernelFioCommand(o, dev, kernelIoengine);
+          try {
+            peerStatus?.start(`peer kernel: fio --ioengine=${kernelIoengine} on ${dev}`, o.timeBased && o.runtimeUs ? (o.runtimeUs + o.rampTimeUs) / 1e6 : undefined);
+            const r = await host.runCommand(cmd);
+            peers.push(parseKernelFioJson(r.stdout, cmd));
+          } catch (err) {
+            peerStatus?.clear();
+            host.stderr.write(`vfio-node bench: the kernel peer failed, left out of the comparison: ${(err as Error).message}\n`);
+          }
+        } finally {
+          if (rebind) {
+            peerStatus?.start(`peer kernel: giving ${spec.address} back to vfio-pci`);
+            await host.restoreDevice?.(spec);
+          }
         }
       }
+      if (cl.compare.includes('qemu')) {
+        const spec = specs.get(first.index)!;
+        if (rwHasReads(o.rw) && rwHasWrites(o.rw)) {
+          peerStatus?.clear();
+          host.stderr.write('vfio-node bench: qemu-img bench cannot mix reads and writes; skipping the qemu peer\n');
+        } else {
+          const ios = (ours.read?.ios ?? 0) + (ours.write?.ios ?? 0);
+          const cmd = qemuImgBenchCommand({ count: Math.max(1, ios), depth: o.iodepth, size: o.bs.read, write: rwHasWrites(o.rw), address: spec.address, nsid: spec.nsid });
+          try {
+            peerStatus?.start(`peer qemu: qemu-img bench, ${Math.max(1, ios)} requests on ${spec.address}`);
+            const r = await host.runCommand(cmd);
+            const res = qemuImgBenchResult(parseQemuImgBench(r.stdout + r.stderr), cmd);
+            if (rwIsRandom(o.rw)) res.note = `${res.note}; our job is ${o.rw}`;
+            peers.push(res);
+          } catch (err) {
+            // A peer that fails must not cost us our own results.
+            peerStatus?.clear();
+            host.stderr.write(`vfio-node bench: the qemu peer failed, left out of the comparison: ${(err as Error).message}\n`);
+          }
+        }
+      }
+    } finally {
+      peerStatus?.stop();
     }
     extra = { 'vfio-node compare': compareJson(ours, peers) };
     table = '\nComparison (same job, same boot):\n' + formatCompareTable(ours, peers);

@@ -888,7 +888,7 @@ function readyTimeout(address: string, rdy: number, ms: number, csts: number): V
   return new VfioError({
     code: 'ERR_NVME_READY_TIMEOUT',
     message: `${address}: CSTS.RDY did not become ${rdy} within CAP.TO (${ms} ms); CSTS = 0x${csts.toString(16)}`,
-    hint: 'The controller did not respond to CC.EN. Reset the function (vfio-node reset ADDR) or power-cycle the machine.',
+    hint: `The controller did not respond to CC.EN. Reset the PCI function (as root: echo 1 > /sys/bus/pci/devices/${address}/reset), then try again; if it stays stuck, power-cycle the machine.`,
     device: address,
     details: { csts },
   });

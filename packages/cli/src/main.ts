@@ -3,6 +3,11 @@
 // `run(argv): Promise<number>` (the exit status); they are loaded on demand so that
 // `vfio-node list` never pays for the NVMe driver.
 
+import { readFileSync } from 'node:fs';
+
+/** This package's version (package.json, one directory up from src/ and dist/). */
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 interface CommandEntry {
@@ -24,14 +29,21 @@ const commands: Record<string, CommandEntry> = {
   nvme: { summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
 };
 
+/** The subcommands' names (hints and usage must name only these). */
+export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
+
 export function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['usage: vfio-node <command> [options]', '', 'commands:', ...lines, '', "Run 'vfio-node <command> --help' for a command's options."].join('\n');
+  return ['usage: vfio-node <command> [options]', '       vfio-node --version', '', 'commands:', ...lines, '', "Run 'vfio-node <command> --help' for a command's options."].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    console.log(`vfio-node ${VERSION}`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : 2;

@@ -4,11 +4,13 @@
 // NVMe queue pair each job runs on.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { NullTarget, pollProgress, ProgressBlock, runBench, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NullTarget, planBench, pollProgress, ProgressBlock, runBench, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
 import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
 import { NvmeRuntime } from '@vfio-node/runtime';
-import { main } from '../main.js';
+import { main, VERSION } from '../main.js';
 
 /** Entries per I/O queue (SQ and CQ) at least, whatever the job's iodepth. */
 const MIN_QUEUE_ENTRIES = 256;
@@ -120,10 +122,86 @@ function namesADevice(argv: string[]): boolean {
   return argv.filter((a) => !a.startsWith('-')).some((f) => existsSync(f) && /^\s*filename\s*=/m.test(readFileSync(f, 'utf8')));
 }
 
-async function runInLab(argv: string[]): Promise<number> {
-  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  console.error('vfio-node bench: no --filename given: running on the lab\'s emulated NVMe (vfio-node lab run)');
-  return main(['lab', 'run', '--nvme', `size=1G,serial=VFIONODE0${ioUringUsable() ? ',aio=io_uring' : ''}`, '--', 'sh', '-c', `exec vfio-node bench ${quoted} --filename=\${VFIO_LAB_NVME%% *}/1`]);
+/** The lab's NVMe as the guest sees it (the first controller's address is fixed by the lab's machine layout). */
+const LAB_FILENAME_PLACEHOLDER = '0000:00:03.0/1';
+
+/** What runInLab needs besides the benchmark's own options. */
+export interface LabBenchOptions {
+  /** --accel (or $VFIO_LAB_ACCEL): the lab's accelerator. */
+  accel?: string;
+  /** Where the guest's --output file lands on the host (the user's --output, resolved). */
+  output?: string;
+}
+
+/**
+ * Our options that belong to the lab, not to the benchmark (taken out of argv):
+ * --accel A / --accel=A.
+ */
+export function takeLabOptions(argv: string[]): { argv: string[]; accel: string | undefined } {
+  const rest: string[] = [];
+  let accel: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--accel') accel = argv[++i] ?? '';
+    else if (a.startsWith('--accel=')) accel = a.slice('--accel='.length);
+    else rest.push(a);
+  }
+  if (accel !== undefined && accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') {
+    throw new VfioError({ code: 'ERR_INVALID_ARG', message: `--accel must be auto, kvm or tcg (got '${accel}')`, hint: 'auto takes KVM when it really runs a guest here, else software emulation (tcg).' });
+  }
+  return { argv: rest, accel };
+}
+
+/**
+ * Runs the benchmark inside the lab. Everything is checked here first, on the host,
+ * with the lab's NVMe standing in for --filename: a mistake costs no boot. The guest's
+ * writes vanish at power-off, so --output is written to $VFIO_LAB_OUT and copied to
+ * where the user asked; on a terminal the status line (--eta) is carried through.
+ */
+export async function runInLab(userArgv: string[], opts: LabBenchOptions = {}): Promise<number> {
+  // The filename goes first, as a global option: every job of the command line and of the job files gets it.
+  const argv = [`--filename=${LAB_FILENAME_PLACEHOLDER}`, ...userArgv];
+  const plan = planBench(argv, (p) => readFileSync(p, 'utf8'), true);
+  if (!plan.jobs.length) {
+    process.stderr.write(`vfio-node bench: no jobs (give --name=NAME or a job file)\n\n${USAGE}\n`);
+    return 2;
+  }
+  const output = opts.output ?? plan.cl.output;
+  const guestArgv = userArgv.slice();
+  let outDir: string | undefined;
+  if (output !== undefined) {
+    const target = path.resolve(output);
+    try {
+      accessSync(path.dirname(target), constants.W_OK);
+    } catch (err) {
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `--output=${output}: cannot write to ${path.dirname(target)} (${(err as NodeJS.ErrnoException).code})`, hint: 'Name a file in a directory that exists and that you can write.', cause: err });
+    }
+    outDir = mkdtempSync(path.join(os.tmpdir(), 'vfio-node-bench-'));
+    // The last --output wins (fio's rule), so appending is enough.
+    guestArgv.push('--output=$VFIO_LAB_OUT/bench-output');
+  }
+  // On a terminal, the guest's status line is carried through (its stdout is a pipe, where fio's auto would print none).
+  if (process.stdout.isTTY && plan.cl.eta === 'auto') guestArgv.push('--eta=always');
+  const quoted = guestArgv.map((a) => (a === '--output=$VFIO_LAB_OUT/bench-output' ? `"${a}"` : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const accel = opts.accel ?? process.env.VFIO_LAB_ACCEL;
+  console.error("vfio-node bench: no --filename given: running on the lab's emulated NVMe (vfio-node lab run)");
+  try {
+    const status = await main([
+      'lab', 'run',
+      '--nvme', `size=1G,serial=VFIONODE0${ioUringUsable() ? ',aio=io_uring' : ''}`,
+      ...(accel ? ['--accel', accel] : []),
+      ...(outDir ? ['--out', outDir] : []),
+      '--', 'sh', '-c', `exec vfio-node bench --filename=\${VFIO_LAB_NVME%% *}/1 ${quoted}`,
+    ]);
+    if (outDir && output !== undefined) {
+      const written = path.join(outDir, 'bench-output');
+      if (existsSync(written)) copyFileSync(written, path.resolve(output));
+      else if (status === 0) console.error(`vfio-node bench: the benchmark wrote no ${output}`);
+    }
+    return status;
+  } finally {
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -161,7 +239,17 @@ function runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; s
 }
 
 export async function run(argv: string[]): Promise<number> {
-  if (!process.env.VFIO_LAB && !namesADevice(argv)) return runInLab(argv);
+  if (argv.includes('--version')) {
+    console.log(`vfio-node-${VERSION}`);
+    return 0;
+  }
+  if (!process.env.VFIO_LAB && !namesADevice(argv)) {
+    const { argv: rest, accel } = takeLabOptions(argv);
+    return runInLab(rest, { accel });
+  }
+  if (argv.some((a) => a === '--accel' || a.startsWith('--accel='))) {
+    throw new VfioError({ code: 'ERR_INVALID_ARG', message: '--accel chooses the lab\'s accelerator, and this run names a device (no lab)', hint: 'Leave out --accel, or leave out --filename to run on the lab.' });
+  }
   // fio stops on the first Ctrl-C and still prints what it measured (exit status 128); a
   // second one exits at once. The jobs on workers see the stop in their progress blocks.
   const abort = new AbortController();

@@ -1,16 +1,64 @@
 // `npm start` runs this: the README's main job. With no device named, the benchmark
 // boots the QEMU lab (the embedded default) and runs inside it against the lab's NVMe
 // controller through real VFIO, then runs the same job on the kernel's driver (fio) and
-// on QEMU's userspace driver (qemu-img bench) in the same boot, and prints the ratios.
+// on QEMU's userspace driver (qemu-img bench) in the same boot. The full results (fio's
+// json+ with the comparison) go to a file; the screen ends with the comparison.
 
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatEndScreen, readCompareJson } from '@vfio-node/bench';
 import { main } from '../main.js';
 
 export const MAIN_JOB = ['--name=randread-4k-qd32', '--rw=randread', '--bs=4k', '--iodepth=32', '--runtime=10', '--time_based', '--compare=kernel,qemu'];
 
+/** Where the results go unless --output says: results/main-YYYYMMDD-HHMMSS.json under the current directory. */
+export function defaultResultsPath(now = new Date(), dir = 'results'): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${p2(now.getMonth() + 1)}${p2(now.getDate())}-${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`;
+  return path.join(dir, `main-${stamp}.json`);
+}
+
+/** "randread, bs=4k, iodepth=32, runtime=10": the first job's own options as the results record them. */
+function describeJob(json: Record<string, unknown>): string {
+  const o = ((json.jobs as Array<Record<string, unknown>> | undefined)?.[0]?.['job options'] ?? {}) as Record<string, string>;
+  return ['rw', 'bs', 'iodepth', 'numjobs', 'runtime'].filter((k) => o[k] !== undefined).map((k) => (k === 'rw' ? o[k] : `${k}=${o[k]}`)).join(', ');
+}
+
+const USAGE = `usage: vfio-node main [BENCH OPTIONS]
+
+Runs vfio-node bench ${MAIN_JOB.join(' ')}
+(your options are added; --accel tcg|kvm|auto chooses the lab's accelerator) on the lab,
+writes the full results (fio's json+ with the comparison) to results/main-DATE.json, or to
+--output=FILE, and ends with the comparison table.`;
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(`usage: vfio-node main [BENCH OPTIONS]\n\nRuns vfio-node bench ${MAIN_JOB.join(' ')} (your options are added), on the lab.`);
+    console.log(USAGE);
     return 0;
   }
-  return main(['bench', ...MAIN_JOB, ...argv]);
+  const own = argv.find((a) => a.startsWith('--output='));
+  const output = own ? own.slice('--output='.length) : defaultResultsPath();
+  if (!own) mkdirSync(path.dirname(output), { recursive: true });
+  const rest = argv.filter((a) => a !== own);
+  const status = await main(['bench', ...MAIN_JOB, ...rest, '--output-format=json+', `--output=${output}`]);
+  // What was measured (also after Ctrl-C, where the guest wrote its results without peers).
+  if (!existsSync(output)) return status;
+  let screen: string;
+  try {
+    const json = JSON.parse(readFileSync(output, 'utf8')) as Record<string, unknown>;
+    const compare = json['vfio-node compare'];
+    if (compare) {
+      const { ours, peers } = readCompareJson(compare);
+      screen = `\nComparison, the same job in the same lab boot (${describeJob(json)}):\n\n${formatEndScreen(ours, peers)}`;
+    } else {
+      const jobs = (json.jobs as Array<{ read?: { iops?: number } }> | undefined) ?? [];
+      const iops = jobs.reduce((a, j) => a + (j.read?.iops ?? 0), 0);
+      screen = `\nvfio-node: ${iops.toFixed(0)} read IOPS (stopped before the peers ran: nothing to compare with)\n`;
+    }
+  } catch (err) {
+    console.error(`vfio-node main: cannot read the results in ${output}: ${(err as Error).message}`);
+    return status || 1;
+  }
+  process.stdout.write(`${screen}\nFull results (fio json+ with the comparison): ${path.resolve(output)}\n`);
+  return status;
 }

@@ -24,6 +24,9 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Run> }>
   dsm: { summary: 'Dataset Management, deallocate (--slbs --blocks --ad)', load: async () => (await import('../nvme/run-io.js')).dsm },
 };
 
+/** The nvme subcommands' names. */
+export const NVME_SUBCOMMANDS: readonly string[] = Object.keys(SUBCOMMANDS);
+
 export function usage(): string {
   const width = Math.max(...Object.keys(SUBCOMMANDS).map((c) => c.length));
   return [
