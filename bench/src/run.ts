@@ -196,7 +196,8 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
           }
         }
       }
-      if (cl.compare.includes('qemu')) {
+      // Ctrl-C during the kernel peer: no further peer.
+      if (cl.compare.includes('qemu') && !host.signal?.aborted) {
         const spec = specs.get(first.index)!;
         if (rwHasReads(o.rw) && rwHasWrites(o.rw)) {
           peerStatus?.clear();

@@ -1,0 +1,41 @@
+// `vfio-node bench` with no device named, end to end on the host: it boots the lab, runs
+// the job inside on the lab's NVMe through vfio-pci, and the file asked for with --output
+// lands on the host (the guest's own writes vanish at power-off). Needs a built CLI.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = path.join(root, 'packages/cli/bin/vfio-node.js');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-e2e-'));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+describe('vfio-node bench on the lab', () => {
+  it('--output (a relative path) lands on the host with the whole job, two jobs each get the lab NVMe', async () => {
+    const r = await runCli(['bench', '--name=a', '--rw=randread', '--size=2m', '--name=b', '--rw=read', '--size=1m', '--output=r.json', '--output-format=json+']);
+    expect(r.stderr).toContain("running on the lab's emulated NVMe");
+    expect(r.status).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(scratch, 'r.json'), 'utf8'));
+    expect(json.jobs.map((j: { jobname: string }) => j.jobname)).toEqual(['a', 'b']);
+    expect(json.jobs[0].read.total_ios).toBe(512);
+    expect(json.jobs[1].read.total_ios).toBe(256);
+    expect(json.jobs[0]['vfio-node'].target).toMatch(/^0000:00:0[0-9a-f]\.0\/1#qid\d+$/);
+    // Not a terminal: no status line in what was printed.
+    expect(r.stdout).not.toContain('Jobs:');
+  });
+});
