@@ -6,7 +6,7 @@
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatEndScreen, readCompareJson } from '@vfio-node/bench';
+import { formatEndScreen, readCompareJson, type PeerDirection, type PeerResult } from '@vfio-node/bench';
 import { main } from '../main.js';
 
 export const MAIN_JOB = ['--name=randread-4k-qd32', '--rw=randread', '--bs=4k', '--iodepth=32', '--runtime=10', '--time_based', '--compare=kernel,qemu'];
@@ -22,6 +22,32 @@ export function defaultResultsPath(now = new Date(), dir = 'results'): string {
 function describeJob(json: Record<string, unknown>): string {
   const o = ((json.jobs as Array<Record<string, unknown>> | undefined)?.[0]?.['job options'] ?? {}) as Record<string, string>;
   return ['rw', 'bs', 'iodepth', 'numjobs', 'runtime'].filter((k) => o[k] !== undefined).map((k) => (k === 'rw' ? o[k] : `${k}=${o[k]}`)).join(', ');
+}
+
+type FioDir = { iops?: number; bw_bytes?: number; total_ios?: number; lat_ns?: { mean?: number }; clat_ns?: { percentile?: Record<string, number> } };
+
+/** Our figures from fio's JSON jobs (summed IOPS and bandwidth, the first job's latency), when the run stopped before the comparison. */
+function oursFromJobs(json: Record<string, unknown>): PeerResult {
+  const jobs = (json.jobs as Array<{ read?: FioDir; write?: FioDir }> | undefined) ?? [];
+  const dir = (d: 'read' | 'write'): PeerDirection | undefined => {
+    const ds = jobs.map((j) => j[d]).filter((x): x is FioDir => !!x && (x.total_ios ?? 0) > 0);
+    if (!ds.length) return undefined;
+    const p99 = ds[0]!.clat_ns?.percentile?.['99.000000'];
+    return { iops: ds.reduce((a, x) => a + (x.iops ?? 0), 0), bwBytes: ds.reduce((a, x) => a + (x.bw_bytes ?? 0), 0), ios: ds.reduce((a, x) => a + (x.total_ios ?? 0), 0), latMeanNs: ds[0]!.lat_ns?.mean, ...(p99 !== undefined ? { clatP99Ns: p99 } : {}) };
+  };
+  const read = dir('read');
+  const write = dir('write');
+  return { peer: 'vfio-node', label: 'vfio-node', command: [], ...(read ? { read } : {}), ...(write ? { write } : {}) };
+}
+
+/** The last screen, from the results file: the comparison, or our figures alone when the run stopped before the peers. */
+export function endScreen(json: Record<string, unknown>): string {
+  const compare = json['vfio-node compare'];
+  if (compare) {
+    const { ours, peers } = readCompareJson(compare);
+    return `\nComparison, the same job in the same lab boot (${describeJob(json)}):\n\n${formatEndScreen(ours, peers)}`;
+  }
+  return `\nStopped before the peers ran (${describeJob(json)}):\n\n${formatEndScreen(oursFromJobs(json), [])}`;
 }
 
 const USAGE = `usage: vfio-node main [BENCH OPTIONS]
@@ -45,20 +71,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!existsSync(output)) return status;
   let screen: string;
   try {
-    const json = JSON.parse(readFileSync(output, 'utf8')) as Record<string, unknown>;
-    const compare = json['vfio-node compare'];
-    if (compare) {
-      const { ours, peers } = readCompareJson(compare);
-      screen = `\nComparison, the same job in the same lab boot (${describeJob(json)}):\n\n${formatEndScreen(ours, peers)}`;
-    } else {
-      const jobs = (json.jobs as Array<{ read?: { iops?: number } }> | undefined) ?? [];
-      const iops = jobs.reduce((a, j) => a + (j.read?.iops ?? 0), 0);
-      screen = `\nvfio-node: ${iops.toFixed(0)} read IOPS (stopped before the peers ran: nothing to compare with)\n`;
-    }
+    screen = endScreen(JSON.parse(readFileSync(output, 'utf8')) as Record<string, unknown>);
   } catch (err) {
     console.error(`vfio-node main: cannot read the results in ${output}: ${(err as Error).message}`);
     return status || 1;
   }
-  process.stdout.write(`${screen}\nFull results (fio json+ with the comparison): ${path.resolve(output)}\n`);
+  process.stdout.write(`${screen}\nFull results (fio json+${screen.includes('No peer ran') ? '' : ' with the comparison'}): ${path.resolve(output)}\n`);
   return status;
 }
