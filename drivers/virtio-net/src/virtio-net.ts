@@ -42,7 +42,7 @@ export interface VirtioNetOptions {
   /**
    * The MTU to use: frames of up to mtu + 14 bytes are sent and received. Default: the
    * device's mtu with VIRTIO_NET_F_MTU, else 1500. At most the device's mtu when it reports
-   * one (§5.1.6.2.1); without VIRTIO_NET_F_MTU the device sets no limit, so a larger MTU
+   * one (§5.1.4.2); without VIRTIO_NET_F_MTU the device sets no limit, so a larger MTU
    * (jumbo frames, 9000) is the application's promise about its network. Receive buffers
    * stay 1536 bytes with VIRTIO_NET_F_MRG_RXBUF (larger frames come in several, put
    * together by RxQueue.receive); without it each receive buffer holds a whole frame.
@@ -168,7 +168,7 @@ export class VirtioNet implements Disposable {
         : { mac: [], status: VIRTIO_NET_S_LINK_UP, maxPairs: 1, mtu: 1500 };
       this.mac = has(accepted, 'VIRTIO_NET_F_MAC') ? Uint8Array.from(cfg.mac) : randomLocalMac();
       const deviceMtu = has(accepted, 'VIRTIO_NET_F_MTU') && cfg.mtu >= 68 ? cfg.mtu : undefined;
-      // §5.1.6.2.1: with VIRTIO_NET_F_MTU the driver must not send frames longer than mtu + 14.
+      // §5.1.4.2: with VIRTIO_NET_F_MTU the driver must not send frames longer than mtu + 14.
       if (options.mtu !== undefined && deviceMtu !== undefined && options.mtu > deviceMtu) {
         throw errors.invalidOption('mtu', options.mtu, `at most ${deviceMtu}, the device's mtu (VIRTIO_NET_F_MTU)`);
       }
