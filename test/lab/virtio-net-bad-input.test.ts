@@ -36,9 +36,10 @@ describe('bad input to the virtio-net driver is refused with a clear error and n
     expect(() => receiver.rxQueue(-1)).toThrow(expect.objectContaining({ code: 'ERR_VIRTIO_QUEUE_INDEX' }));
   });
 
-  it('bad options are named: an unknown interrupt mode, a queue size of 0, more queue pairs than the device offers', () => {
+  it('bad options are named: an unknown interrupt mode, a queue size of 0, an MTU below 68, more queue pairs than the device offers', () => {
     expect(() => VirtioNet.open(a!, { interrupts: 'often' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('interrupts') }));
     expect(() => VirtioNet.open(a!, { queueSize: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('queueSize') }));
+    expect(() => VirtioNet.open(a!, { mtu: 67 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('invalid option mtu: 67 (expected an integer from 68 to 65521)') }));
   });
 
   it('nothing reached the other NIC, and the sender still works afterwards', async () => {

@@ -37,6 +37,8 @@ common options:
                      (default 0: spin; under emulation a sleeping vCPU leaves its host
                      CPU to the device model)
   --queue-size N     descriptors per queue (default 256)
+  --mtu N            MTU (default: the device's, else 1500): frames up to N + 14 bytes;
+                     QEMU without host_mtu takes jumbo frames (set it on both ends)
   --no-event-idx, --no-mrg-rxbuf, --no-csum, --no-mq
                      switch off a feature the device offers
   --packed           use packed rings when offered (default: split rings, measured faster)
@@ -59,6 +61,7 @@ const options = {
   batch: { type: 'string' },
   'idle-sleep': { type: 'string' },
   'queue-size': { type: 'string' },
+  mtu: { type: 'string' },
   'no-event-idx': { type: 'boolean' },
   'no-mrg-rxbuf': { type: 'boolean' },
   'no-csum': { type: 'boolean' },
@@ -122,6 +125,8 @@ export async function runNet(argv: string[]): Promise<number> {
   const rate = (s: RateSample & { lost?: number }) => print({ type: 'rate', ...s }, formatRate(s) + (s.lost !== undefined ? `, lost ${s.lost}` : ''));
   try {
     const batch = int('batch', v.batch, 1);
+    const mtu = int('mtu', v.mtu, 68);
+    if (mtu !== undefined) driver.mtu = mtu;
     const idleSleepUs = int('idle-sleep', v['idle-sleep'], 0);
     const common = { signal: ac.signal, durationMs: seconds('duration', v.duration), driver, ...(batch ? { batch } : {}), ...(idleSleepUs ? { idleSleepUs } : {}) };
     const need = (n: number) => {

@@ -1,5 +1,5 @@
-// count: receive and count frames, and check the sequence numbers pktgen writes:
-// a gap is a loss, a step back a reordering (or a duplicate). Per batch, no per-packet
+// count: receive and count frames, and check the sequence numbers pktgen writes
+// (sequence.ts): a gap is a loss, a step back a reordering (or, without --count, a duplicate). Per batch, no per-packet
 // allocation; in interrupt mode it sleeps on the queue's MSI-X vector when idle.
 //
 // With several queue pairs (`queues`) it polls every receive queue in turn and counts per
@@ -14,6 +14,7 @@ import { VirtioNet, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, ty
 import { UDP_CSUM_BAD, UDP_CSUM_GOOD, isPktgenFrame, readSeq, udpChecksumStatus } from './frames.js';
 import { RateMeter, type RateSample } from './rate.js';
 import { BUSY, IDLE, STOP, runLoop, type LoopControl } from './loop.js';
+import { SequenceCheck } from './sequence.js';
 
 export interface CountOptions extends LoopControl {
   address: string;
@@ -36,8 +37,9 @@ export interface CountResult {
   bytes: number;
   /** pktgen frames among them. */
   sequenced: number;
-  /** Frames missing from the sequence (gaps), and frames that came back in time. */
+  /** Frames missing from the sequence (gaps not filled since). */
   lost: number;
+  /** Frames that arrived after a higher number (RFC 4737: below NextExp). One queue to one queue, with a receiver that keeps up, it is 0. */
   reordered: number;
   /** With a count: sequence numbers below it never seen, and seen more than once (exact, from a bitmap). */
   missing?: number;
@@ -75,17 +77,9 @@ export async function count(o: CountOptions): Promise<CountResult> {
   try {
     const rxs = nic.rx;
     const csum: CsumCounts = { good: 0, bad: 0, none: 0, partial: 0, dataValid: 0 };
-    let expected = -1;
-    let firstSeq = -1;
-    let sequenced = 0;
-    let lost = 0;
-    let reordered = 0;
+    // With a count, a bitmap says exactly which numbers arrived; the stream check says in what order.
+    const seq = new SequenceCheck(limit);
     let lastSeen = performance.now();
-    // With a count, one byte per expected sequence number (allocated once) says exactly
-    // which arrived; the stream check above says in what order.
-    const seen = Number.isFinite(limit) && limit <= 1 << 26 ? new Uint8Array(limit) : undefined;
-    let distinct = 0;
-    let duplicates = 0;
     let interrupts = 0;
     o.onReady?.(nic);
     let next = 0;
@@ -98,7 +92,7 @@ export async function count(o: CountOptions): Promise<CountResult> {
         // Idle only when a whole round over the queues found nothing.
         if (++idleRound < queues) return BUSY;
         idleRound = 0;
-        return o.idleMs !== undefined && sequenced > 0 && performance.now() - lastSeen > o.idleMs ? STOP : IDLE;
+        return o.idleMs !== undefined && seq.frames > 0 && performance.now() - lastSeen > o.idleMs ? STOP : IDLE;
       }
       idleRound = 0;
       const frames = rx.frames;
@@ -118,28 +112,10 @@ export async function count(o: CountOptions): Promise<CountResult> {
           else if (c === UDP_CSUM_BAD) csum.bad++;
           else csum.none++;
         }
-        const seq = readSeq(frames, off);
-        sequenced++;
-        if (seen && seq < limit) {
-          if (seen[seq]) duplicates++;
-          else {
-            seen[seq] = 1;
-            distinct++;
-          }
-        }
-        if (expected < 0) {
-          firstSeq = seq;
-          lost += seq; // pktgen starts at 0: frames before the first one we saw are lost
-        } else if (seq > expected) lost += seq - expected;
-        else if (seq < expected) {
-          reordered++;
-          if (lost > 0) lost--;
-          continue;
-        }
-        expected = seq + 1;
+        seq.add(readSeq(frames, off));
       }
       lastSeen = performance.now();
-      return (seen ? distinct : sequenced) < limit ? BUSY : STOP;
+      return seq.complete ? STOP : BUSY;
     };
     const start = performance.now();
     const total = {
@@ -158,7 +134,7 @@ export async function count(o: CountOptions): Promise<CountResult> {
         ...o,
         onSecond: (now) => {
           nic.checkStatus();
-          o.report?.({ ...meter.sample(now), lost, reordered });
+          o.report?.({ ...meter.sample(now), lost: seq.lost, reordered: seq.reordered });
         },
       },
       msix
@@ -170,16 +146,16 @@ export async function count(o: CountOptions): Promise<CountResult> {
         : undefined,
     );
     const seconds = elapsed / 1000;
-    const exact = seen ? { missing: limit - distinct, duplicates } : {};
+    const exact = seq.missing !== undefined ? { missing: seq.missing, duplicates: seq.duplicates } : {};
     return {
       port: nic.address,
       packets: total.packets,
       bytes: total.bytes,
-      sequenced,
-      lost,
-      reordered,
-      firstSeq,
-      lastSeq: expected - 1,
+      sequenced: seq.frames,
+      lost: seq.lost,
+      reordered: seq.reordered,
+      firstSeq: seq.firstSeq,
+      lastSeq: seq.lastSeq,
       seconds,
       mpps: total.packets / seconds / 1e6,
       interrupts,

@@ -5,6 +5,7 @@ export { pktgen, type PktgenOptions, type PktgenResult } from './pktgen.js';
 export { count, type CountOptions, type CountResult } from './count.js';
 export { fwd, type FwdOptions, type FwdResult, type FwdDirection } from './fwd.js';
 export { respond, type RespondOptions, type RespondCounts } from './respond.js';
+export { SequenceCheck, SEQUENCE_BITMAP_MAX } from './sequence.js';
 export { RateMeter, formatRate, WIRE_OVERHEAD, type RateSample } from './rate.js';
 export { runNet, NET_USAGE } from './cli.js';
 export * from './frames.js';

@@ -32,14 +32,17 @@ function patternByte(i: number, j: number): number {
 
 /**
  * Sends n frames from a to b and checks each one that arrives. Polls both sides in one
- * loop; with interrupts (b opened with interrupts: 'msix'), sleeps on b's receive
+ * loop, with at most `window` frames on the way; with interrupts (b opened with interrupts: 'msix'), sleeps on b's receive
  * vector when there is nothing to do. Stops when all n arrived or timeoutMs passed.
  */
-export async function exchange(a: VirtioNet, b: VirtioNet, n: number, options: { timeoutMs?: number; interrupts?: boolean; batch?: number } = {}): Promise<ExchangeResult> {
+export async function exchange(a: VirtioNet, b: VirtioNet, n: number, options: { timeoutMs?: number; interrupts?: boolean; batch?: number; window?: number } = {}): Promise<ExchangeResult> {
   const tx = a.txQueue(0);
   const rx = b.rxQueue(0);
   const maxFrame = tx.maxFrame;
   const batch = options.batch ?? 32;
+  // Frames sent and not yet arrived, at most: a window below the receive ring's free
+  // buffers keeps the receiver from being overrun (QEMU's hub reorders then).
+  const window = options.window ?? Infinity;
   const r: ExchangeResult = { sent: 0, received: 0, outOfOrder: 0, wrongLength: 0, corrupt: 0, waits: 0, seconds: 0 };
   const start = performance.now();
   const deadline = start + (options.timeoutMs ?? 60_000);
@@ -48,8 +51,8 @@ export async function exchange(a: VirtioNet, b: VirtioNet, n: number, options: {
   };
   while (r.received < n && performance.now() < deadline) {
     let progress = 0;
-    if (r.sent < n) {
-      const k = tx.reserve(Math.min(batch, n - r.sent));
+    if (r.sent < n && r.sent - r.received < window) {
+      const k = tx.reserve(Math.min(batch, n - r.sent, window - (r.sent - r.received)));
       for (let s = 0; s < k; s++) {
         const i = r.sent + s;
         const len = frameSize(i, maxFrame);

@@ -106,9 +106,9 @@ describe('packed virtqueue driver side', () => {
     ring.publish();
     dev.take();
     dev.use(2, 9);
-    const ids = new Uint16Array(4);
-    expect(ring.poll(ids, new Uint32Array(4), 4)).toBe(2);
-    expect(Array.from(ids.subarray(0, 2))).toEqual([1, 2]);
+    const ids = Uint16Array.of(7, 7, 7, 7);
+    expect(ring.poll(ids, new Uint32Array(4), 4, 1)).toBe(2); // appended from index 1
+    expect(Array.from(ids)).toEqual([7, 1, 2, 7]);
   });
 
   it('event suppression: DISABLE/ENABLE/DESC in the driver area, and the device area decides notifications', () => {

@@ -156,7 +156,7 @@ export class PackedRing implements Ring {
     return vring_need_event(eventIdx & 0xffff, newIdx, (newIdx - added) & 0xffff);
   }
 
-  poll(ids: Uint16Array, lens: Uint32Array, max: number): number {
+  poll(ids: Uint16Array, lens: Uint32Array, max: number, at = 0): number {
     let n = 0;
     const d16 = this.desc16;
     while (n < max) {
@@ -167,8 +167,8 @@ export class PackedRing implements Ring {
       const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
       if (avail !== used || used !== this.usedWrap) break;
       const id = d16[8 * i + 6]!;
-      ids[n] = id;
-      lens[n] = this.desc32[4 * i + 2]!;
+      ids[at + n] = id;
+      lens[at + n] = this.desc32[4 * i + 2]!;
       n++;
       this.nextUsed += this.chainLen[id]!;
       if (this.nextUsed >= this.size) {

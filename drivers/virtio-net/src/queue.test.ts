@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { SplitRing, splitLayout } from './split-ring.js';
-import { PacketPool, RxQueue, TxQueue, copyFrame } from './queue.js';
+import { PacketPool, RxQueue, TxQueue, copyFrame, mergeSlot } from './queue.js';
 import { VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
 
 const SIZE = 8;
 const BUF = 1536;
 
-function setUp() {
+function setUp(spare = 0) {
   const l = splitLayout(SIZE);
   const ringMem = new Uint8Array(l.total);
   const ringView = new DataView(ringMem.buffer);
   const ring = new SplitRing(ringMem, 0x1000n, SIZE, false);
-  const pool = new PacketPool(new Uint8Array(SIZE * BUF), 0x100000n, SIZE, BUF);
+  const pool = new PacketPool(new Uint8Array(SIZE * BUF + spare), 0x100000n, SIZE, BUF);
   const notified: number[] = [];
   let lastAvail = 0;
   let usedIdx = 0;
@@ -120,6 +120,128 @@ describe('receive queue', () => {
     expect(rx.receive()).toBe(0);
     expect(rx.stats).toMatchObject({ drops: 1, errors: 1 });
     expect(dev.take()).toEqual([[2, BUF]]);
+  });
+});
+
+describe('receive queue: frames in several buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4)', () => {
+  // The device's side: a frame of `length` bytes (byte k is (k + seed) & 0xff) written into
+  // the buffers `ids`, the header (num_buffers = ids.length) in the first, each buffer full
+  // but the last; returns the used lengths.
+  const write = (pool: PacketPool, ids: number[], length: number, seed: number, flags = 0): number[] => {
+    const lens: number[] = [];
+    let k = 0;
+    ids.forEach((id, j) => {
+      let at = id * BUF;
+      if (j === 0) {
+        pool.bytes.fill(0, at, at + VIRTIO_NET_HDR_SIZE);
+        pool.bytes[at] = flags;
+        new DataView(pool.bytes.buffer).setUint16(at + 10, ids.length, true);
+        at += VIRTIO_NET_HDR_SIZE;
+      }
+      const room = id * BUF + BUF - at;
+      const n = Math.min(room, length - k);
+      for (let i = 0; i < n; i++) pool.bytes[at + i] = (k + i + seed) & 0xff;
+      k += n;
+      lens.push(n + (j === 0 ? VIRTIO_NET_HDR_SIZE : 0));
+    });
+    expect(k).toBe(length);
+    return lens;
+  };
+  const frameOf = (rx: RxQueue, i: number) => Array.from(rx.frames.subarray(rx.offsets[i]!, rx.offsets[i]! + rx.lengths[i]!));
+  const expected = (length: number, seed: number) => Array.from({ length }, (_, k) => (k + seed) & 0xff);
+
+  it('puts a 3000-byte frame of 2 buffers and a 9000-byte frame of 6 together, in order with the one-buffer frames around them, and gives every buffer back', () => {
+    const { ring, pool, dev, notify } = setUp(4 * mergeSlot(9014));
+    const rx = new RxQueue(0, 0, ring, pool, notify, true, 9014);
+    rx.fill();
+    dev.take();
+    const use = (ids: number[], length: number, seed: number) => write(pool, ids, length, seed).forEach((len, j) => dev.use(ids[j]!, len));
+    use([0], 60, 1);
+    use([1, 2], 3000, 2);
+    use([3], 1514, 3);
+    dev.take();
+    expect(rx.receive()).toBe(3);
+    expect(Array.from(rx.lengths.subarray(0, 3))).toEqual([60, 3000, 1514]);
+    expect(frameOf(rx, 0)).toEqual(expected(60, 1));
+    expect(frameOf(rx, 1)).toEqual(expected(3000, 2));
+    expect(frameOf(rx, 2)).toEqual(expected(1514, 3));
+    expect(rx.offsets[1]! % 4).toBe(0); // copyFrame copies words
+    // The two buffers of the merged frame went back at once; the others with the next call.
+    expect(dev.take()).toEqual([[1, BUF], [2, BUF]]);
+    // 9000 bytes: 1524 in the first buffer (after the header), 1536 in each of the next 4, 1332 in the last.
+    use([4, 5, 6, 7, 1, 2], 9000, 4);
+    expect(rx.receive()).toBe(1);
+    expect(rx.lengths[0]).toBe(9000);
+    expect(frameOf(rx, 0)).toEqual(expected(9000, 4));
+    expect(dev.take().map(([id]) => id).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(rx.stats).toEqual({ packets: 4, bytes: 13574, drops: 0, errors: 0 });
+  });
+
+  it('keeps the header of a merged frame in front of it (flags, csum_start, csum_offset)', () => {
+    const { ring, pool, dev, notify } = setUp(mergeSlot(3000));
+    const rx = new RxQueue(0, 0, ring, pool, notify, true, 3000);
+    rx.fill();
+    dev.take();
+    write(pool, [2, 5], 3000, 0, 1).forEach((len, j) => dev.use([2, 5][j]!, len));
+    new DataView(pool.bytes.buffer).setUint16(2 * BUF + 6, 34, true);
+    new DataView(pool.bytes.buffer).setUint16(2 * BUF + 8, 6, true);
+    expect(rx.receive()).toBe(1);
+    expect([rx.flags[0], rx.csumStart(0), rx.csumOffset(0)]).toEqual([1, 34, 6]);
+  });
+
+  it('waits for the rest of a frame whose last buffers the device has not returned yet, handing out what came before it', () => {
+    const { ring, pool, dev, notify } = setUp(mergeSlot(4000));
+    const rx = new RxQueue(0, 0, ring, pool, notify, true, 4000);
+    rx.fill();
+    dev.take();
+    write(pool, [0], 100, 7).forEach((len) => dev.use(0, len));
+    const lens = write(pool, [1, 2, 3], 4000, 9);
+    dev.use(1, lens[0]!);
+    dev.use(2, lens[1]!);
+    expect(rx.receive()).toBe(1);
+    expect(rx.lengths[0]).toBe(100);
+    expect(rx.receive()).toBe(0);
+    dev.use(3, lens[2]!);
+    expect(rx.receive()).toBe(1);
+    expect(frameOf(rx, 0)).toEqual(expected(4000, 9));
+    expect(rx.stats).toMatchObject({ packets: 2, drops: 0, errors: 0 });
+  });
+
+  it('hands out what fits the merge area and the rest at the next call, in order', () => {
+    const { ring, pool, dev, notify } = setUp(mergeSlot(3000));
+    const rx = new RxQueue(0, 0, ring, pool, notify, true, 3000);
+    rx.fill();
+    dev.take();
+    for (const [ids, seed] of [[[0, 1], 1], [[2, 3], 2], [[4, 5], 3]] as const) write(pool, [...ids], 3000, seed).forEach((len, j) => dev.use(ids[j]!, len));
+    write(pool, [6], 60, 4).forEach((len) => dev.use(6, len));
+    const got: number[][] = [];
+    for (let round = 0; round < 4 && got.length < 4; round++) {
+      const n = rx.receive();
+      for (let i = 0; i < n; i++) got.push(frameOf(rx, i));
+    }
+    expect(got).toEqual([expected(3000, 1), expected(3000, 2), expected(3000, 3), expected(60, 4)]);
+  });
+
+  it('drops a frame longer than maxFrame and a malformed one (num_buffers 0, more buffers than the queue), giving every buffer back', () => {
+    const { ring, pool, dev, notify } = setUp(mergeSlot(2000));
+    const rx = new RxQueue(0, 0, ring, pool, notify, true, 2000);
+    rx.fill();
+    dev.take();
+    write(pool, [0, 1], 3000, 0).forEach((len, j) => dev.use(j, len)); // too long
+    write(pool, [2], 60, 0).forEach((len) => dev.use(2, len));
+    new DataView(pool.bytes.buffer).setUint16(2 * BUF + 10, 0, true); // num_buffers 0
+    write(pool, [3], 60, 0).forEach((len) => dev.use(3, len));
+    new DataView(pool.bytes.buffer).setUint16(3 * BUF + 10, 99, true); // more than the 8 the queue has
+    write(pool, [4], 60, 5).forEach((len) => dev.use(4, len));
+    expect(rx.receive()).toBe(1);
+    expect(frameOf(rx, 0)).toEqual(expected(60, 5));
+    expect(rx.stats).toEqual({ packets: 1, bytes: 60, drops: 3, errors: 2 });
+    expect(dev.take().map(([id]) => id)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('refuses a pool without room to put the largest frame together', () => {
+    const { ring, pool, notify } = setUp(64);
+    expect(() => new RxQueue(0, 0, ring, pool, notify, true, 9014)).toThrow(/needs 9088 spare bytes/);
   });
 });
 

@@ -49,18 +49,24 @@ export interface NativeDoorbell {
 export interface QueueStats {
   packets: number;
   bytes: number;
-  /** rx: frames dropped by the driver (bad length, merged buffers); tx: frames refused because the ring was full. */
+  /** rx: frames dropped by the driver (malformed, or longer than maxFrame); tx: frames refused because the ring was full. */
   drops: number;
   /** rx: malformed used entries; tx: frames refused as too large. */
   errors: number;
 }
 
-/** Packet buffers for one queue: `count` buffers of `bufferSize` bytes in one DMA block. */
+/**
+ * Packet buffers for one queue: `count` buffers of `bufferSize` bytes in one DMA block.
+ * The block may be longer: the bytes after the buffers (from spareStart) are never given
+ * to the device; a receive queue puts frames of several buffers together there.
+ */
 export class PacketPool {
   /** The whole block; buffer id starts at id × bufferSize. */
   readonly bytes: Uint8Array;
   /** The same memory as 32-bit words (for word copies without allocating). */
   readonly words: Uint32Array;
+  /** Where the buffers end: count × bufferSize. */
+  readonly spareStart: number;
   /** Device addresses of each buffer, as 32-bit halves. */
   readonly addrLo: Uint32Array;
   readonly addrHi: Uint32Array;
@@ -72,8 +78,10 @@ export class PacketPool {
     readonly bufferSize: number,
   ) {
     if (bufferSize % 64 !== 0) throw new RangeError('packet buffer size must be a multiple of 64');
+    if (bytes.length < count * bufferSize) throw new RangeError(`a pool of ${count} buffers of ${bufferSize} bytes needs ${count * bufferSize} bytes, got ${bytes.length}`);
     this.bytes = bytes;
-    this.words = new Uint32Array(bytes.buffer, bytes.byteOffset, (count * bufferSize) / 4);
+    this.spareStart = count * bufferSize;
+    this.words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
     this.addrLo = new Uint32Array(count);
     this.addrHi = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
@@ -115,11 +123,15 @@ abstract class NetQueue {
 }
 
 export class RxQueue extends NetQueue {
-  /** After receive(): buffer ids of the n frames handed out. */
+  /**
+   * After receive(): the buffer id of each of the n frames handed out. A frame that came in
+   * several buffers (num_buffers > 1, §5.1.6.4) was copied whole into the pool's merge
+   * area: its id is its first buffer's, and its buffers are already back with the device.
+   */
   readonly ids: Uint16Array;
   /** After receive(): frame lengths (without the virtio_net_hdr). */
   readonly lengths: Uint32Array;
-  /** After receive(): offsets of the frames in `frames`. */
+  /** After receive(): offsets of the frames in `frames` (each after its virtio_net_hdr). */
   readonly offsets: Uint32Array;
   /**
    * After receive(): each frame's virtio_net_hdr flags (§5.1.6.4). 0 unless
@@ -128,9 +140,20 @@ export class RxQueue extends NetQueue {
    * VIRTIO_NET_HDR_F_DATA_VALID (the device checked it).
    */
   readonly flags: Uint8Array;
+  /**
+   * Used entries taken from the ring and not handed out yet, in the order the device used
+   * them: usedIds/usedLens[0..carried). They are the buffers of a frame whose last buffers
+   * the device has not returned yet, or frames that did not fit the merge area this time.
+   */
   private readonly usedIds: Uint16Array;
   private readonly usedLens: Uint32Array;
+  private carried = 0;
+  /** Buffers of the last batch's single-buffer frames, given back at the next receive(). */
+  private readonly heldIds: Uint16Array;
   private held = 0;
+  /** Where frames of several buffers are put together: frames[mergeStart, mergeEnd). */
+  private readonly mergeStart: number;
+  private readonly mergeEnd: number;
 
   constructor(
     pair: number,
@@ -138,8 +161,10 @@ export class RxQueue extends NetQueue {
     ring: Ring,
     pool: PacketPool,
     notify: (vq: number) => void,
-    /** MRG_RXBUF negotiated: num_buffers must be checked. */
+    /** MRG_RXBUF negotiated: num_buffers says how many buffers the frame takes (§5.1.6.4). */
     private readonly mergeable: boolean,
+    /** Largest frame accepted (MTU + 14); a longer one is dropped. Default: what one buffer holds. */
+    readonly maxFrame: number = pool.bufferSize - VIRTIO_NET_HDR_SIZE,
   ) {
     super(pair, vq, ring, pool, notify);
     const n = ring.size;
@@ -149,6 +174,12 @@ export class RxQueue extends NetQueue {
     this.flags = new Uint8Array(n);
     this.usedIds = new Uint16Array(n);
     this.usedLens = new Uint32Array(n);
+    this.heldIds = new Uint16Array(n);
+    this.mergeStart = pool.spareStart;
+    this.mergeEnd = pool.bytes.length;
+    if (mergeable && maxFrame > pool.bufferSize - VIRTIO_NET_HDR_SIZE && this.mergeEnd - this.mergeStart < mergeSlot(maxFrame)) {
+      throw new RangeError(`a receive queue taking frames of ${maxFrame} bytes in buffers of ${pool.bufferSize} needs ${mergeSlot(maxFrame)} spare bytes after the buffers to put them together, the pool has ${this.mergeEnd - this.mergeStart}`);
+    }
   }
 
   /** Frame i of the last batch: the header's csum_start (meaningful with NEEDS_CSUM in flags[i]). */
@@ -176,43 +207,127 @@ export class RxQueue extends NetQueue {
 
   /**
    * Gives the frames of the previous batch back to the device, then takes up to max
-   * received frames: ids/lengths/offsets[0..n). The frames stay valid until the next call.
+   * received frames, in the order the device used them: ids/lengths/offsets/flags[0..n).
+   * A frame of one buffer stays where the device wrote it; with VIRTIO_NET_F_MRG_RXBUF a
+   * frame of num_buffers > 1 buffers (§5.1.6.4: the header in the first only) is copied
+   * whole into the pool's merge area, and its buffers go straight back. A frame longer
+   * than maxFrame, or a used entry that cannot be a frame, is dropped and counted
+   * (stats.drops; malformed ones also in stats.errors). The frames stay valid until the
+   * next call.
    */
   receive(max: number = this.ring.size): number {
     const ring = this.ring;
     const size = this.pool.bufferSize;
-    for (let i = 0; i < this.held; i++) ring.post(this.ids[i]!, size, true);
+    for (let i = 0; i < this.held; i++) ring.post(this.heldIds[i]!, size, true);
     this.held = 0;
-    const got = ring.poll(this.usedIds, this.usedLens, max);
+    const usedIds = this.usedIds;
+    const usedLens = this.usedLens;
+    const room = ring.size - this.carried;
+    const end = this.carried + ring.poll(usedIds, usedLens, max < room ? max : room, this.carried);
+    const frames = this.frames;
+    let merge = this.mergeStart;
     let n = 0;
     let bytes = 0;
-    const frames = this.frames;
-    for (let i = 0; i < got; i++) {
-      const id = this.usedIds[i]!;
-      const len = this.usedLens[i]! - VIRTIO_NET_HDR_SIZE;
-      const hdr = id * size;
-      // A frame that does not fit one buffer would come in several (num_buffers > 1):
-      // our buffers hold a whole frame of the MTU, so this only happens with offloads we
-      // did not negotiate. Count it and give the buffer back.
-      if (len < 14 || len > size - VIRTIO_NET_HDR_SIZE || (this.mergeable && (frames[hdr + NetHdr.num_buffers]! | (frames[hdr + NetHdr.num_buffers + 1]! << 8)) !== 1)) {
-        this.stats.errors++;
-        this.stats.drops++;
-        ring.post(id, size, true);
+    let c = 0;
+    while (c < end && n < max) {
+      const id = usedIds[c]!;
+      const len0 = usedLens[c]!;
+      if (id >= ring.size) {
+        c++;
+        this.dropMalformed(id);
         continue;
       }
+      const hdr = id * size;
+      const count = this.mergeable ? frames[hdr + NetHdr.num_buffers]! | (frames[hdr + NetHdr.num_buffers + 1]! << 8) : 1;
+      if (count <= 1) {
+        c++;
+        const len = len0 - VIRTIO_NET_HDR_SIZE;
+        // One buffer: at least an Ethernet header, no more than the buffer. num_buffers 0 is
+        // malformed (§5.1.6.4: the device sets it to the number of buffers, at least 1).
+        if (count === 0 || len0 < VIRTIO_NET_HDR_SIZE + 14 || len0 > size) {
+          this.dropMalformed(id);
+          continue;
+        }
+        this.ids[n] = id;
+        this.lengths[n] = len;
+        this.offsets[n] = hdr + VIRTIO_NET_HDR_SIZE;
+        this.flags[n] = frames[hdr + NetHdr.flags]!;
+        this.heldIds[this.held++] = id;
+        bytes += len;
+        n++;
+        continue;
+      }
+      // Several buffers. More than the queue has cannot be: the header is garbage.
+      if (count > ring.size) {
+        c++;
+        this.dropMalformed(id);
+        continue;
+      }
+      // The device has not returned all of them yet: wait for the rest.
+      if (c + count > end) break;
+      let total = len0 - VIRTIO_NET_HDR_SIZE;
+      let bad = len0 < VIRTIO_NET_HDR_SIZE || len0 > size;
+      for (let j = c + 1; j < c + count; j++) {
+        const l = usedLens[j]!;
+        if (l > size || usedIds[j]! >= ring.size) bad = true;
+        total += l;
+      }
+      if (bad || total < 14) {
+        for (let j = c; j < c + count; j++) this.dropMalformed(usedIds[j]!);
+        c += count;
+        continue;
+      }
+      if (total > this.maxFrame) {
+        this.stats.drops++;
+        for (let j = c; j < c + count; j++) ring.post(usedIds[j]!, size, true);
+        c += count;
+        continue;
+      }
+      // Not enough room left in the merge area this time: the rest waits for the next call.
+      const slot = mergeSlot(total);
+      if (merge + slot > this.mergeEnd) break;
+      // The header and the first part, then each next buffer's bytes (they carry no header).
+      frames.copyWithin(merge, hdr, hdr + len0);
+      ring.post(id, size, true);
+      let at = merge + len0;
+      for (let j = c + 1; j < c + count; j++) {
+        const b = usedIds[j]! * size;
+        frames.copyWithin(at, b, b + usedLens[j]!);
+        at += usedLens[j]!;
+        ring.post(usedIds[j]!, size, true);
+      }
       this.ids[n] = id;
-      this.lengths[n] = len;
-      this.offsets[n] = hdr + VIRTIO_NET_HDR_SIZE;
-      this.flags[n] = frames[hdr + NetHdr.flags]!;
-      bytes += len;
+      this.lengths[n] = total;
+      this.offsets[n] = merge + VIRTIO_NET_HDR_SIZE;
+      this.flags[n] = frames[merge + NetHdr.flags]!;
+      merge += slot;
+      bytes += total;
       n++;
+      c += count;
     }
-    this.held = n;
+    // What was taken and not handed out moves to the front for the next call.
+    this.carried = end - c;
+    if (c > 0 && c < end) {
+      usedIds.copyWithin(0, c, end);
+      usedLens.copyWithin(0, c, end);
+    }
     this.stats.packets += n;
     this.stats.bytes += bytes;
     this.kick();
     return n;
   }
+
+  /** A used entry that cannot be (part of) a frame: counted, and the buffer goes back (unless its id is not ours). */
+  private dropMalformed(id: number): void {
+    this.stats.errors++;
+    this.stats.drops++;
+    if (id < this.ring.size) this.ring.post(id, this.pool.bufferSize, true);
+  }
+}
+
+/** Bytes of the merge area one frame of `length` takes: header and frame, rounded up to 64 (keeps every frame 4-byte aligned for copyFrame). */
+export function mergeSlot(length: number): number {
+  return Math.ceil((VIRTIO_NET_HDR_SIZE + length) / 64) * 64;
 }
 
 export class TxQueue extends NetQueue {

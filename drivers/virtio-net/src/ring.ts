@@ -21,8 +21,8 @@ export interface Ring {
   postChain(readId: number, readLen: number, writeId: number, writeLen: number): void;
   /** Publishes what post() added since the last publish; true when the device asked to be notified. */
   publish(): boolean;
-  /** Moves up to max used buffers into ids[0..n) and lens[0..n) (bytes the device wrote), returns n. */
-  poll(ids: Uint16Array, lens: Uint32Array, max: number): number;
+  /** Moves up to max used buffers, in the order the device used them, into ids[at..at+n) and lens[at..at+n) (bytes the device wrote), returns n. */
+  poll(ids: Uint16Array, lens: Uint32Array, max: number, at?: number): number;
   /** True when the device has used buffers that poll() has not taken yet. */
   pending(): boolean;
   /** Asks for an interrupt at the next used buffer. Returns pending() after the request, so that a buffer used in between is not missed. */

@@ -143,7 +143,7 @@ export class SplitRing implements Ring {
     return (Atomics.load(this.used16, 0) & VIRTQ_USED_F_NO_NOTIFY) === 0;
   }
 
-  poll(ids: Uint16Array, lens: Uint32Array, max: number): number {
+  poll(ids: Uint16Array, lens: Uint32Array, max: number, at = 0): number {
     // §2.7.14: read used.idx once, then the entries below it (loads are not reordered on x86;
     // Atomics.load keeps V8 from caching or hoisting the read).
     const usedIdx = Atomics.load(this.used16, 1);
@@ -151,7 +151,7 @@ export class SplitRing implements Ring {
     if (n > max) n = max;
     let last = this.lastUsedIdx;
     const used32 = this.used32;
-    for (let i = 0; i < n; i++) {
+    for (let i = at; i < at + n; i++) {
       const e = 1 + 2 * (last & this.mask);
       ids[i] = used32[e]!;
       lens[i] = used32[e + 1]!;

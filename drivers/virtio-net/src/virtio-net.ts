@@ -10,7 +10,7 @@ import { featureNames, has, negotiate, type FeatureOptions } from './features.js
 import { SplitRing, splitLayout } from './split-ring.js';
 import { PackedRing, packedLayout } from './packed-ring.js';
 import type { Ring } from './ring.js';
-import { PacketPool, RxQueue, TxQueue, type QueueStats } from './queue.js';
+import { PacketPool, RxQueue, TxQueue, mergeSlot, type QueueStats } from './queue.js';
 import { VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
 import * as errors from './errors.js';
 
@@ -23,6 +23,14 @@ const VIRTIO_NET_CTRL_MQ = 4;
 const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
 const VIRTIO_NET_OK = 0;
 
+/**
+ * Receive buffer size with VIRTIO_NET_F_MRG_RXBUF: header + a 1514-byte frame, rounded up
+ * to 64 (Linux's GOOD_PACKET_LEN is the same frame). Larger frames take several buffers.
+ */
+const RX_MERGEABLE_BUFFER = 1536;
+/** Frames of the largest size the merge area holds at once: receive() hands out at most this many put-together frames per call. */
+const MERGE_AREA_FRAMES = 16;
+
 /** Addresses of the NICs open in this process. */
 const openDevices = new Set<string>();
 
@@ -31,6 +39,15 @@ export interface VirtioNetOptions {
   queuePairs?: number;
   /** Descriptors per queue (default 256, at most the device's maximum; a power of 2 for split rings). */
   queueSize?: number;
+  /**
+   * The MTU to use: frames of up to mtu + 14 bytes are sent and received. Default: the
+   * device's mtu with VIRTIO_NET_F_MTU, else 1500. At most the device's mtu when it reports
+   * one (§5.1.4.2); without VIRTIO_NET_F_MTU the device sets no limit, so a larger MTU
+   * (jumbo frames, 9000) is the application's promise about its network. Receive buffers
+   * stay 1536 bytes with VIRTIO_NET_F_MRG_RXBUF (larger frames come in several, put
+   * together by RxQueue.receive); without it each receive buffer holds a whole frame.
+   */
+  mtu?: number;
   /** 'poll' (default): the application polls; 'msix': one MSI-X vector for configuration changes and one per queue. */
   interrupts?: 'poll' | 'msix';
   /** Optional features, each used when offered unless set to false. */
@@ -150,7 +167,12 @@ export class VirtioNet implements Disposable {
           }))
         : { mac: [], status: VIRTIO_NET_S_LINK_UP, maxPairs: 1, mtu: 1500 };
       this.mac = has(accepted, 'VIRTIO_NET_F_MAC') ? Uint8Array.from(cfg.mac) : randomLocalMac();
-      this.mtu = has(accepted, 'VIRTIO_NET_F_MTU') && cfg.mtu >= 68 ? cfg.mtu : 1500;
+      const deviceMtu = has(accepted, 'VIRTIO_NET_F_MTU') && cfg.mtu >= 68 ? cfg.mtu : undefined;
+      // §5.1.4.2: with VIRTIO_NET_F_MTU the driver must not send frames longer than mtu + 14.
+      if (options.mtu !== undefined && deviceMtu !== undefined && options.mtu > deviceMtu) {
+        throw errors.invalidOption('mtu', options.mtu, `at most ${deviceMtu}, the device's mtu (VIRTIO_NET_F_MTU)`);
+      }
+      this.mtu = options.mtu ?? deviceMtu ?? 1500;
       this.linkStatusRaw = has(accepted, 'VIRTIO_NET_F_STATUS') ? cfg.status : VIRTIO_NET_S_LINK_UP;
       this.hasStatus = has(accepted, 'VIRTIO_NET_F_STATUS');
 
@@ -188,21 +210,29 @@ export class VirtioNet implements Disposable {
       }
 
       // The queues (§4.1.5.1.3, §5.1.2: receiveqN = 2N, transmitqN = 2N+1, controlq after them).
-      const bufferSize = Math.ceil((VIRTIO_NET_HDR_SIZE + this.mtu + 14) / 64) * 64;
+      // Buffers: header + frame, in 64-byte multiples. A transmit buffer holds the largest
+      // frame. A receive buffer too, unless MRG_RXBUF lets the device spread a frame over
+      // several (§5.1.6.3.1): then they hold a frame of the usual 1500-byte MTU, and the
+      // pool has a merge area behind the buffers where receive() puts larger frames together.
+      const maxFrame = this.mtu + 14;
+      const txBufferSize = Math.ceil((VIRTIO_NET_HDR_SIZE + maxFrame) / 64) * 64;
+      const mergeable = has(accepted, 'VIRTIO_NET_F_MRG_RXBUF');
+      const rxBufferSize = mergeable ? Math.min(txBufferSize, RX_MERGEABLE_BUFFER) : txBufferSize;
+      const mergeBytes = maxFrame + VIRTIO_NET_HDR_SIZE > rxBufferSize ? MERGE_AREA_FRAMES * mergeSlot(maxFrame) : 0;
       const rx: RxQueue[] = [];
       const tx: TxQueue[] = [];
       const notify = (vq: number) => t.notify(vq);
-      const mergeable = has(accepted, 'VIRTIO_NET_F_MRG_RXBUF');
       for (let p = 0; p < pairs; p++) {
         for (const dir of ['rx', 'tx'] as const) {
           const vq = 2 * p + (dir === 'tx' ? 1 : 0);
           const ring = this.setUpQueue(vq, options.queueSize ?? 256, msixCount ? 1 + (vq % (msixCount - 1)) : VIRTIO_MSI_NO_VECTOR);
-          const poolMem = dev.dma.alloc(ring.size * bufferSize, { align: 4096 });
+          const bufferSize = dir === 'rx' ? rxBufferSize : txBufferSize;
+          const poolMem = dev.dma.alloc(ring.size * bufferSize + (dir === 'rx' ? mergeBytes : 0), { align: 4096 });
           this.memory.push(poolMem);
           const pool = new PacketPool(poolMem.bytes, poolMem.iova, ring.size, bufferSize);
-          if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable));
+          if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable, maxFrame));
           else {
-            const q = new TxQueue(p, vq, ring, pool, notify, this.mtu + 14, this.mtu, this.csumOffload);
+            const q = new TxQueue(p, vq, ring, pool, notify, maxFrame, this.mtu, this.csumOffload);
             const db = t.nativeDoorbell(vq);
             if (db && options.nativeTx !== false) q.useNativeBurst(db);
             tx.push(q);
@@ -407,6 +437,8 @@ export class VirtioNet implements Disposable {
 function checkOptions(o: VirtioNetOptions): void {
   if (o.queuePairs !== undefined && (!Number.isInteger(o.queuePairs) || o.queuePairs < 1 || o.queuePairs > 0x8000)) throw errors.invalidOption('queuePairs', o.queuePairs, 'an integer from 1 to 32768');
   if (o.queueSize !== undefined && (!Number.isInteger(o.queueSize) || o.queueSize < 2 || o.queueSize > 32768)) throw errors.invalidOption('queueSize', o.queueSize, 'an integer from 2 to 32768');
+  // 68: the IPv4 minimum (RFC 791); 65535 - 14: an Ethernet frame whose length fits 16 bits.
+  if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65521)) throw errors.invalidOption('mtu', o.mtu, 'an integer from 68 to 65521');
   if (o.interrupts !== undefined && o.interrupts !== 'poll' && o.interrupts !== 'msix') throw errors.invalidOption('interrupts', o.interrupts, "'poll' or 'msix'");
 }
 
