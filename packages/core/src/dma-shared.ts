@@ -67,10 +67,13 @@ function viewOf(handle: InstanceType<typeof native.DmaBuffer>, offset: number, s
  */
 export class DmaArena {
   private next = 0;
+  /** What alloc() handed out, in offset order (a bump allocator only appends): [start, end) and internal. */
+  private readonly allocations: Array<{ start: number; end: number; internal: boolean }> = [];
 
   constructor(readonly region: DmaMemory) {}
 
-  alloc(size: number, options: { align?: number } = {}): DmaMemory {
+  /** As DmaAllocator.alloc: internal memory (rings, PRP lists) is never accepted by translate(). */
+  alloc(size: number, options: { align?: number; internal?: boolean } = {}): DmaMemory {
     const align = options.align ?? 4096;
     if (!Number.isSafeInteger(size) || size <= 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `DMA allocation size must be a positive integer, got ${size}` });
     if (align <= 0 || (align & (align - 1)) !== 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `DMA alignment must be a power of two, got ${align}` });
@@ -87,6 +90,7 @@ export class DmaArena {
       });
     }
     this.next = at + size;
+    this.allocations.push({ start: at, end: at + size, internal: options.internal ?? false });
     const r = this.region;
     const bytes = r.bytes.subarray(at, at + size);
     bytes.fill(0);
@@ -103,12 +107,24 @@ export class DmaArena {
     };
   }
 
-  /** IOVA of a view inside the arena's region, or undefined. */
+  /** IOVA of a view wholly inside one allocation of the arena that is not internal, or undefined. */
   translate(view: ArrayBufferView): bigint | undefined {
     const r = this.region;
     if (view.buffer !== r.bytes.buffer) return undefined;
     const off = view.byteOffset - r.bytes.byteOffset;
-    if (off < 0 || off + view.byteLength > r.size) return undefined;
+    if (off < 0) return undefined;
+    // The last allocation starting at or before off (binary search over the sorted list).
+    let lo = 0;
+    let hi = this.allocations.length - 1;
+    let a: { start: number; end: number; internal: boolean } | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.allocations[mid]!.start <= off) {
+        a = this.allocations[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (!a || a.internal || off >= a.end || off + view.byteLength > a.end) return undefined;
     return r.iova + BigInt(off);
   }
 

@@ -37,6 +37,13 @@ export interface DmaMemory {
   release(): void;
 }
 
+/** One live allocation inside a chunk: [offset, end) and whether the driver keeps it for itself. */
+interface Allocation {
+  offset: number;
+  end: number;
+  internal: boolean;
+}
+
 interface Chunk {
   buffer: DmaBuffer;
   iova: bigint;
@@ -44,6 +51,23 @@ interface Chunk {
   bytes: RangeAllocator;
   dedicated: boolean;
   live: number;
+  /** Live allocations sorted by offset: translate() accepts a view only inside one of them. */
+  allocations: Allocation[];
+}
+
+/** Index of the last allocation starting at or before offset, or -1. */
+function findAllocation(list: readonly Allocation[], offset: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.offset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 export class DmaAllocator {
@@ -64,8 +88,12 @@ export class DmaAllocator {
     this.chunkSize = roundUp(options.chunkSize ?? HUGEPAGE, HUGEPAGE);
   }
 
-  /** Allocates size bytes of zeroed DMA memory aligned to align (a power of two, default 4096). */
-  alloc(size: number, options: { align?: number } = {}): DmaMemory {
+  /**
+   * Allocates size bytes of zeroed DMA memory aligned to align (a power of two, default 4096).
+   * internal: memory the driver keeps for itself (queues, PRP lists, doorbell buffers), which
+   * translate() never accepts as an I/O buffer.
+   */
+  alloc(size: number, options: { align?: number; internal?: boolean } = {}): DmaMemory {
     if (this.isClosed) throw new VfioError({ code: 'ERR_CLOSED', message: 'the DMA allocator is closed (its device was closed)' });
     const align = options.align ?? 4096;
     if (!Number.isSafeInteger(size) || size <= 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `DMA allocation size must be a positive integer, got ${size}` });
@@ -93,6 +121,8 @@ export class DmaAllocator {
     const c = chunk;
     const offset = Number(at!);
     c.live++;
+    const record: Allocation = { offset, end: offset + size, internal: options.internal ?? false };
+    c.allocations.splice(findAllocation(c.allocations, offset) + 1, 0, record);
     const bytes = new Uint8Array(c.buffer.buffer, offset, size);
     bytes.fill(0);
     let released = false;
@@ -110,6 +140,8 @@ export class DmaAllocator {
       release: () => {
         if (released) return;
         released = true;
+        // Out of translate()'s reach before the range can be handed out again.
+        c.allocations.splice(c.allocations.indexOf(record), 1);
         c.bytes.release(BigInt(offset), BigInt(rounded));
         c.live--;
         if (c.dedicated && c.live === 0) this.dropChunk(c);
@@ -119,13 +151,30 @@ export class DmaAllocator {
   }
 
   /**
-   * The IOVA of memory the caller holds as a typed array, if it lies inside this
-   * allocator's DMA memory; undefined otherwise (drivers then refuse the buffer).
+   * The IOVA of memory the caller holds as a typed array, if it lies wholly inside one
+   * live allocation of this allocator that is not the driver's own; undefined otherwise
+   * (drivers then refuse the buffer). So a view over the whole chunk, over freed memory,
+   * across two allocations or over a queue never reaches the device.
    */
   translate(view: ArrayBufferView): bigint | undefined {
     const c = this.byBuffer.get(view.buffer as ArrayBuffer);
-    if (!c || view.byteOffset + view.byteLength > c.size) return undefined;
-    return c.iova + BigInt(view.byteOffset);
+    if (!c) return undefined;
+    const start = view.byteOffset;
+    const a = c.allocations[findAllocation(c.allocations, start)];
+    if (!a || a.internal || start >= a.end || start + view.byteLength > a.end) return undefined;
+    return c.iova + BigInt(start);
+  }
+
+  /** Why translate() refuses a view, for error messages; undefined when it accepts it. */
+  refusal(view: ArrayBufferView): string | undefined {
+    const c = this.byBuffer.get(view.buffer as ArrayBuffer);
+    if (!c) return 'it is not DMA memory of this device';
+    const start = view.byteOffset;
+    const a = c.allocations[findAllocation(c.allocations, start)];
+    if (!a || start >= a.end) return 'it lies in DMA memory that is not allocated (released, or never handed out)';
+    if (a.internal) return "it is the driver's own DMA memory (a queue or a PRP list), not an I/O buffer";
+    if (start + view.byteLength > a.end) return `it runs ${start + view.byteLength - a.end} bytes past the end of its ${a.end - a.offset}-byte DMA allocation`;
+    return undefined;
   }
 
   /** Chunks mapped, bytes mapped, and whether hugepages back them. */
@@ -173,7 +222,7 @@ export class DmaAllocator {
       throw err;
     }
     this.log.debug({ iova: hex(iova), size: buffer.size, hugepages: buffer.hugepages }, 'DMA chunk mapped');
-    const chunk: Chunk = { buffer, iova, size: buffer.size, bytes: new RangeAllocator([{ start: 0n, end: BigInt(buffer.size) }]), dedicated, live: 0 };
+    const chunk: Chunk = { buffer, iova, size: buffer.size, bytes: new RangeAllocator([{ start: 0n, end: BigInt(buffer.size) }]), dedicated, live: 0, allocations: [] };
     this.chunks.push(chunk);
     this.byBuffer.set(buffer.buffer, chunk);
     return chunk;
