@@ -351,6 +351,9 @@ export class NvmeController implements Disposable {
       shadow: this.shadowBuffer?.doorbells ?? null,
     });
     if (completion === 'interrupt') qp.vector = this.vectors[qid]!;
+    // The watchdog's clock, now: a command posted before the next tick would otherwise
+    // carry tick 0 and look as old as the controller (timed out at the first tick).
+    qp.epoch = this.epoch;
     try {
       await this.admin.createIoCq(qid, depth, qp.cqIova, completion === 'interrupt' ? qid : null);
       await this.admin.createIoSq(qid, depth, qp.sqIova, qid);
