@@ -20,12 +20,14 @@ describe('a controller reset during heavy random I/O accounts for every command,
   let mem: DmaMemory;
   let rawMem: DmaMemory;
   let qp: QueuePair;
+  let halted: QueuePair;
   beforeAll(async () => {
-    ctrl = await NvmeController.open(labNvme()[0]!, { ioQueues: 1, maxIoQueues: 2, queueDepth: 64 });
+    ctrl = await NvmeController.open(labNvme()[0]!, { ioQueues: 1, maxIoQueues: 3, queueDepth: 64 });
     ns = ctrl.namespace(1);
     mem = ctrl.allocBuffer((PROMISE_OPS + 64) * BLOCKS * 512);
     rawMem = ctrl.allocBuffer(32 * BLOCKS * 512);
     qp = await ctrl.createQueuePair({ depth: 32 });
+    halted = await ctrl.createQueuePair({ depth: 8 });
   });
   afterAll(() => {
     mem?.release();
@@ -48,14 +50,27 @@ describe('a controller reset during heavy random I/O accounts for every command,
     let launch: (i: number, write: boolean) => void = () => {};
     // Reset from inside a completion, so that the rest are surely in flight or waiting for a
     // CID; and submit 16 writes while the reset runs.
-    // QEMU's controller drains the I/O it has fetched when CC.EN goes to 0, and posts the
-    // completions before it stops: the driver reaps them after RDY = 0, so on QEMU the
-    // commands in flight complete rather than fail. Ring a full raw queue right before the
-    // reset so that as many as possible are in flight at that instant.
+    // QEMU's controller drains the I/O it has fetched when CC.EN goes to 0 and is quick to
+    // fetch what is rung, so the commands in flight at a reset mostly complete (seen: 94 in
+    // flight, none failed). Ring a full raw queue right before the reset so that as many as
+    // possible are in flight at that instant; and so that the reset surely catches commands
+    // the controller never completed, ring a batch on a third queue pair with Bus Master
+    // Enable clear (the controller cannot fetch it) right before the reset: those must fail
+    // with ERR_NVME_RESET, exactly once each.
     let inflightAtReset = 0;
+    const haltedDone = new Uint8Array(7);
+    const haltedFailCodes: string[] = [];
+    halted.onComplete = (_cid, _status, _dw0, tag) => haltedDone[tag]!++;
+    halted.onFail = (_cid, tag, err) => {
+      haltedDone[tag]!++;
+      haltedFailCodes.push((err as { code?: string }).code ?? String(err));
+    };
     const startReset = () => {
       submitRaw();
       qp.ring();
+      ctrl.device.config.disableBusMaster();
+      for (let tag = 0; tag < 7; tag++) halted.submitIo(NvmOpcode.Read, 1, BASE + tag * BLOCKS, BLOCKS, Number(rawMem.iova) + (tag % 32) * BLOCKS * 512, BLOCKS * 512, tag);
+      halted.ring();
       inflightAtReset = qp.outstanding + ctrl.queuePairs[0]!.outstanding;
       resetting = true;
       reset = ctrl.reset();
@@ -142,6 +157,12 @@ describe('a controller reset during heavy random I/O accounts for every command,
     // The reset caught commands in flight; failures, if any, are the reset's.
     expect(inflightAtReset).toBeGreaterThan(31);
     expect(failed.filter((o) => o.code !== 'ERR_NVME_RESET')).toEqual([]);
+    // And the reset really failed commands it caught unfinished: the batch the controller
+    // could not fetch, each exactly once, with ERR_NVME_RESET.
+    halted.poll();
+    expect([...haltedDone]).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(haltedFailCodes).toEqual(Array(7).fill('ERR_NVME_RESET'));
+    expect(halted.outstanding).toBe(0);
     // Those submitted during the reset all went through.
     expect(outcomes.slice(PROMISE_OPS).every((o) => o.state === 'ok')).toBe(true);
 

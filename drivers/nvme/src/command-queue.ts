@@ -235,11 +235,13 @@ export class CommandQueue {
 
   /**
    * Fails the requests the controller holds (a command of theirs was announced to it)
-   * with err() and empties the rings, as a controller reset requires. Requests it never
-   * saw stay: those waiting for a CID, and those posted but not yet rung (they move to
-   * the start of the SQ and go out when the queue is resumed).
+   * with err(cid) and empties the rings, as a controller reset requires: call it only once
+   * the controller has stopped (disabled), or a late transfer could reach a buffer its
+   * caller has reused. Requests it never saw stay: those waiting for a CID, and those
+   * posted but not yet rung (they move to the start of the SQ and go out when the queue
+   * is resumed).
    */
-  failInflight(err: () => Error): void {
+  failInflight(err: (cid: number) => Error): void {
     this.qp.reset((cid) => this.failCid(cid, err), true);
   }
 
@@ -262,12 +264,12 @@ export class CommandQueue {
     this.failCid(cid, err);
   }
 
-  private failCid(cid: number, err: () => Error): void {
+  private failCid(cid: number, err: (cid: number) => Error): void {
     const p = this.owners[cid];
     this.owners[cid] = null;
     if (!p) return;
     p.inflight--;
-    if (!p.error) p.error = err();
+    if (!p.error) p.error = err(cid);
     p.next = p.total; // its remaining chunks are not submitted
     if (p.inflight === 0) this.settle(p);
   }

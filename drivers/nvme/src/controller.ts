@@ -10,6 +10,7 @@ import { SQES_LOG2 } from './commands.js';
 import { OACS, type IdentifyController } from './identify.js';
 import { Namespace } from './namespace.js';
 import { QueuePair, type CompletionMode } from './queue.js';
+import { RequestState } from './request.js';
 import { ShadowDoorbellBuffer } from './shadow-doorbells.js';
 import {
   AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField,
@@ -68,6 +69,25 @@ interface ExternalPair {
  * expected phase 1, the CQ zeroed. Until then its doorbell writes must stop.
  */
 export type ResetListener = (event: { externalQids: number[]; error: Error }) => void | Promise<void>;
+
+/**
+ * A command that outlived timeoutMs: which one (its submission tick tells it from a later
+ * command with the same CID) and what the Abort sent for it returned.
+ */
+interface TimedOut {
+  epoch: number;
+  opcode: number;
+  abort: AbortOutcome;
+}
+
+/**
+ * What the Abort command (Base 2.0 §5.1) sent for a timed-out command returned: DW0 bit 0
+ * clear, 'aborted' (its own completion follows, with status Command Abort Requested);
+ * set, 'not aborted'; 'no answer' yet; 'failed' (the Abort itself failed: a reset
+ * caught it, or an error status); 'not sent' for an admin command (Abort names I/O SQs
+ * here: an admin command that hangs means the admin queue is stuck).
+ */
+export type AbortOutcome = 'aborted' | 'not aborted' | 'no answer' | 'failed' | 'not sent';
 
 /** An I/O queue pair with its promise layer. */
 interface IoPair {
@@ -128,6 +148,10 @@ export class NvmeController implements Disposable {
   private closed = false;
   /** The Shadow Doorbell and EventIdx pages given to Doorbell Buffer Config, when in use. */
   private shadowBuffer: ShadowDoorbellBuffer | null = null;
+  /** Commands that outlived timeoutMs, per queue pair, by CID (the watchdog's bookkeeping). */
+  private readonly timedOut = new Map<QueuePair, Map<number, TimedOut>>();
+  /** Bus Master Enable as we last set it: off, the controller cannot fetch commands (no admin command can run). */
+  private busMaster = false;
 
   /**
    * Opens the controller at a PCI address (bound to vfio-pci) and brings it up: reset,
@@ -193,7 +217,7 @@ export class NvmeController implements Disposable {
     const o = this.options;
     this.log.info({ cap: `0x${this.capRaw.toString(16)}`, version: formatVersion(this.vs) }, 'NVMe controller');
     // The controller reads queues and data from our memory: allow it to master the bus.
-    this.device.config.enableBusMaster();
+    this.startDma();
     this.unregisterCleanup = registerCleanup(() => this.close());
 
     // Admin queue memory (allocated before the reset so that a failure leaves nothing half done).
@@ -327,6 +351,9 @@ export class NvmeController implements Disposable {
       shadow: this.shadowBuffer?.doorbells ?? null,
     });
     if (completion === 'interrupt') qp.vector = this.vectors[qid]!;
+    // The watchdog's clock, now: a command posted before the next tick would otherwise
+    // carry tick 0 and look as old as the controller (timed out at the first tick).
+    qp.epoch = this.epoch;
     try {
       await this.admin.createIoCq(qid, depth, qp.cqIova, completion === 'interrupt' ? qid : null);
       await this.admin.createIoSq(qid, depth, qp.sqIova, qid);
@@ -543,37 +570,105 @@ export class NvmeController implements Disposable {
     // Completions of background admin commands (Asynchronous Event Request) are reaped here.
     if (this.adminQueue.pending === 0) this.adminQueue.drain();
     const ticks = Math.max(1, Math.ceil(this.options.timeoutMs / TICK_MS));
-    const owners = [{ qp: this.adminQp, queue: this.adminQueue as CommandQueue | null }, ...this.pairs];
-    for (const { qp, queue } of owners) {
+    const owners = [this.adminQp, ...this.pairs.map((p) => p.qp)];
+    for (const qp of owners) {
       qp.epoch = this.epoch;
       const r = qp.requests;
+      const late = this.timedOut.get(qp);
+      // Forget timed-out commands that completed after all (their Abort worked, or they were just slow).
+      if (late) for (const [cid, t] of late) if (r.state[cid] === RequestState.Free || r.epoch[cid] !== t.epoch) late.delete(cid);
       for (let cid = 0; cid < r.ids.count; cid++) {
         const s = r.state[cid];
-        if (s === 0 || r.tags[cid] === -1) continue;
+        if (s === RequestState.Free || s === RequestState.Abandoned || r.tags[cid] === -1) continue;
         const age = this.epoch - r.epoch[cid]!;
-        if (s === 1 && age > ticks) {
-          // First the gentle way: Abort (the controller may decline, or never answer).
-          r.state[cid] = 2;
-          this.log.warn({ qid: qp.qid, cid, opcode: r.opcode[cid] }, 'command timed out: sending Abort');
-          if (qp.qid !== 0) this.admin.abort(qp.qid, cid).catch(() => {});
-        } else if (s === 2 && (qp.qid === 0 || age > 2 * ticks)) {
+        if (s === RequestState.Outstanding && age > ticks) {
+          // First the gentle way: Abort (§5.1). The controller may abort it (then its own
+          // completion follows and ends it as usual), decline, or never answer.
+          r.state[cid] = RequestState.AbortSent;
+          const t: TimedOut = { epoch: r.epoch[cid]!, opcode: r.opcode[cid]!, abort: qp.qid === 0 ? 'not sent' : 'no answer' };
+          this.timedOutOn(qp).set(cid, t);
+          if (qp.qid !== 0) {
+            this.log.warn({ qid: qp.qid, cid, opcode: t.opcode }, 'command timed out: sending Abort');
+            this.admin.abort(qp.qid, cid).then(
+              (aborted) => {
+                t.abort = aborted ? 'aborted' : 'not aborted';
+                this.log.warn({ qid: qp.qid, cid, abort: t.abort }, 'Abort answered');
+              },
+              () => {
+                t.abort = 'failed';
+              },
+            );
+          }
+        } else if (s === RequestState.AbortSent && (qp.qid === 0 || age > 2 * ticks)) {
+          // Still outstanding: the controller may still transfer its data. Its caller must
+          // not hear of the failure (and reuse the buffer) before that is impossible, so
+          // the reset stops the controller's DMA first and only then fails the command
+          // (ERR_NVME_TIMEOUT) and everything else in flight (ERR_NVME_RESET).
           this.log.error({ qid: qp.qid, cid }, 'command still outstanding after Abort: resetting the controller');
-          const timeoutMs = this.options.timeoutMs;
-          const err = () => new VfioError({
-            code: 'ERR_NVME_TIMEOUT',
-            message: `${this.address}: a command on queue ${qp.qid} did not complete within ${timeoutMs} ms; the controller was reset and in-flight commands failed`,
-            hint: 'Retry the I/O. If it keeps happening, raise timeoutMs or check the device.',
-            device: this.address,
-          });
-          // The caller hears now, not whenever the reset ends; the CID stays held until then.
-          const tag = r.tags[cid]!;
-          qp.abandon(cid);
-          if (queue) queue.failCommand(cid, err);
-          else qp.onFail?.(cid, tag, err());
-          this.recover(err).catch(() => undefined); // logged in recover
+          this.recover(() => resetError(this.address, `a command on queue ${qp.qid} timed out`)).catch(() => undefined); // logged in recover
           return;
         }
       }
+    }
+  }
+
+  private timedOutOn(qp: QueuePair): Map<number, TimedOut> {
+    let m = this.timedOut.get(qp);
+    if (!m) this.timedOut.set(qp, (m = new Map()));
+    return m;
+  }
+
+  /**
+   * The error for command cid of qp failed by a reset: ERR_NVME_TIMEOUT (with what its
+   * Abort returned) when it had outlived timeoutMs, else err().
+   */
+  private failureOf(qp: QueuePair, err: () => Error): (cid: number) => Error {
+    return (cid) => {
+      const t = this.timedOut.get(qp)?.get(cid);
+      if (t && t.epoch === qp.requests.epoch[cid]) return timeoutError(this.address, qp.qid, cid, t, this.options.timeoutMs);
+      return err();
+    };
+  }
+
+  /**
+   * Fails what the controller holds on every queue pair, each command with its error
+   * (failureOf). Only once the controller can no longer transfer data (disabled, or Bus
+   * Master Enable clear): a caller told of a failure may reuse the buffer at once.
+   */
+  private failInflight(err: () => Error): void {
+    for (const p of this.pairs) {
+      const errOf = this.failureOf(p.qp, err);
+      if (p.queue) {
+        p.queue.drain();
+        p.queue.failInflight(errOf);
+      } else {
+        p.qp.poll();
+        p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, errOf(cid)), true);
+      }
+    }
+    this.adminQueue.failInflight(this.failureOf(this.adminQp, err));
+    this.adminQueue.failAll(err);
+    this.timedOut.clear();
+  }
+
+  /** Sets Bus Master Enable (PCI Command register bit 2): the controller may read and write our memory. */
+  private startDma(): void {
+    this.device.config.enableBusMaster();
+    this.busMaster = true;
+  }
+
+  /**
+   * Clears Bus Master Enable: the function may start no more DMA. Before any pending
+   * command fails on close, reset and removal, so that no late transfer of it reaches a
+   * buffer its caller has since reused. (An emulated controller may finish a transfer it
+   * had already mapped; disabling the controller, CC.EN = 0, waits for those.)
+   */
+  private stopDma(): void {
+    this.busMaster = false;
+    try {
+      this.device.config.disableBusMaster();
+    } catch (err) {
+      this.log.warn({ err }, 'clearing Bus Master Enable failed');
     }
   }
 
@@ -589,12 +684,24 @@ export class NvmeController implements Disposable {
    */
   reset(): Promise<void> {
     this.checkUsable();
-    return this.recover(() => new VfioError({
-      code: 'ERR_NVME_RESET',
-      message: `${this.address}: the controller was reset with the command in flight`,
-      hint: 'The command may or may not have been carried out; retry it.',
-      device: this.address,
-    }));
+    return this.recover(() => resetError(this.address, 'reset() was called'));
+  }
+
+  /**
+   * Takes bus mastering away at once (Bus Master Enable off: no more DMA, on any queue),
+   * then resets the controller, whose restart allows DMA again (see reset()). For a caller
+   * that must fail its requests now and cannot wait for the controller to answer a
+   * command that would end them (the runtime, when a worker died and the Delete I/O
+   * Submission Queue it sent for the worker's queue goes unanswered).
+   * @throws as reset()
+   */
+  async haltAndReset(why: string): Promise<void> {
+    this.checkUsable();
+    this.stopDma();
+    // A reset already running ends with DMA allowed again: run one more after it.
+    while (this.resetting) await this.resetting.catch(() => undefined);
+    if (this.state !== 'open') return; // closed or gone meanwhile: DMA stays off
+    await this.recover(() => resetError(this.address, why));
   }
 
   /**
@@ -658,8 +765,10 @@ export class NvmeController implements Disposable {
   }
 
   /**
-   * Controller reset (§3.7.2): fails every in-flight command with err(), disables and
-   * re-enables the controller, and recreates the I/O queues in the same memory.
+   * Controller reset (§3.7.2): stops the controller's DMA (Bus Master Enable off, CC.EN =
+   * 0, CSTS.RDY = 0), then fails every in-flight command (with err(), or ERR_NVME_TIMEOUT
+   * for one that timed out), allows DMA again, re-enables the controller and recreates
+   * the I/O queues in the same memory.
    */
   private recover(err: () => Error): Promise<void> {
     if (this.resetting) return this.resetting;
@@ -677,22 +786,18 @@ export class NvmeController implements Disposable {
     // Until the queues exist again, doorbell writes wait (entries may still be posted).
     for (const qp of internal) qp.suspend();
     try {
-      // CC.EN 1 → 0 resets the controller: it forgets every queue and every command (§3.7.2).
+      // No more DMA from here on: Bus Master Enable off first (it takes effect at once),
+      // then CC.EN 1 → 0, which resets the controller: it forgets every queue and every
+      // command (§3.7.2); CSTS.RDY = 0 says it has stopped.
+      this.stopDma();
       this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
       await this.waitReady(0);
-      // The controller has stopped. What it completed before stopping is delivered;
-      // what it was given and did not complete fails; what it never saw (waiting for a
-      // CID, or posted and not rung) stays and goes out once the queues exist again.
-      for (const p of this.pairs) {
-        if (p.queue) {
-          p.queue.drain();
-          p.queue.failInflight(err);
-        } else {
-          p.qp.poll();
-          p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()), true);
-        }
-      }
-      this.adminQueue.failAll(err);
+      // Only now may callers hear of failures and reuse their buffers. What the
+      // controller completed before stopping is delivered; what it was given and did not
+      // complete fails; what it never saw (waiting for a CID, or posted and not rung)
+      // stays and goes out once the queues exist again.
+      this.failInflight(err);
+      this.startDma();
       await this.enable();
       await this.admin.setNumberOfQueues(this.options.maxIoQueues, this.options.maxIoQueues);
       await this.configureShadowDoorbells();
@@ -744,6 +849,8 @@ export class NvmeController implements Disposable {
     if (this.closed || this.goneError) return; // the kernel repeats its request until we let go
     this.log.warn('the kernel asks for the device back (removal request): failing pending I/O and closing');
     const err = () => new VfioError({ code: 'ERR_DEVICE_GONE', message: `${this.address} is being removed`, hint: 'The device was unplugged or unbound; open it again once it is back.', device: this.address });
+    // No DMA from now on, before any caller hears that its command failed.
+    this.stopDma();
     for (const p of this.pairs) {
       if (p.queue) p.queue.kill(err);
       else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
@@ -782,16 +889,20 @@ export class NvmeController implements Disposable {
     this.unregisterCleanup();
     this.unsubscribeRemoval();
     const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} was closed with the command pending`, device: this.address });
+    // Shut down first (the I/O queues deleted, the controller disabled), then take bus
+    // mastering away, and only then fail what was pending: a raw queue pair's onFail may
+    // reuse the buffer at once. (close() does not yield, so no polling round runs meanwhile.)
+    try {
+      if (!wasGone && this.adminQp && !this.device.closed) this.shutdown();
+    } catch (err) {
+      this.log.warn({ err }, 'shutdown was not clean');
+    }
+    if (!wasGone && !this.device.closed) this.stopDma();
     for (const p of this.pairs) {
       // kill, not just fail: a polling round still queued must not touch released rings.
       if (p.queue) p.queue.kill(closedErr);
       else if (p.qp.outstanding > 0) p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, closedErr()));
       p.queue?.close();
-    }
-    try {
-      if (!wasGone && this.adminQp && !this.device.closed) this.shutdown();
-    } catch (err) {
-      this.log.warn({ err }, 'shutdown was not clean');
     }
     // Leave the function as we found it: a function-level reset after the shutdown (the data
     // is flushed by now). Without it, QEMU 7.2's controller model, once it has served I/O
@@ -819,7 +930,9 @@ export class NvmeController implements Disposable {
     if (csts === 0xffffffff) return;
     if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
       // Delete the I/O queues, submission queues before their completion queues (§3.6, step 1).
-      for (const p of [...this.pairs].reverse()) {
+      // Not after a removal request took bus mastering away: the controller could not
+      // fetch the admin commands.
+      for (const p of this.busMaster ? [...this.pairs].reverse() : []) {
         try {
           this.admin.deleteIoQueuePairSync(p.qp.qid, CLOSE_COMMAND_MS);
         } catch (err) {
@@ -872,6 +985,26 @@ export function deviceGone(address: string): VfioError {
     message: `${address}: the controller's registers read all ones: the device is gone`,
     hint: 'The device was removed or fell off the bus (surprise removal, link down). Pending commands failed; open it again once it is back.',
     device: address,
+  });
+}
+
+function resetError(address: string, why: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_RESET',
+    message: `${address}: the controller was reset (${why}) with the command in flight`,
+    hint: 'The command may or may not have been carried out; retry it.',
+    device: address,
+  });
+}
+
+function timeoutError(address: string, qid: number, cid: number, t: TimedOut, timeoutMs: number): VfioError {
+  const abort = t.abort === 'not sent' ? 'no Abort sent (an admin command)' : `Abort: ${t.abort}`;
+  return new VfioError({
+    code: 'ERR_NVME_TIMEOUT',
+    message: `${address}: a command (opcode ${t.opcode}) on queue ${qid} did not complete within ${timeoutMs} ms (${abort}); the controller was stopped and reset, then in-flight commands failed`,
+    hint: 'Retry the I/O: its buffer is no longer the controller\'s. If it keeps happening, raise timeoutMs or check the device.',
+    device: address,
+    details: { qid, cid, opcode: t.opcode, abort: t.abort },
   });
 }
 

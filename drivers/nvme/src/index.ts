@@ -5,6 +5,7 @@ export { NvmeController, type NvmeControllerOptions, type ResetListener } from '
 export { Namespace, type LbaRange, type TransferOptions, type WriteOptions } from './namespace.js';
 export { QueuePair, type CompletionHandler, type CompletionMode } from './queue.js';
 export { ShadowDoorbellBuffer, shadowSlots, type ShadowDoorbells, type ShadowSlots } from './shadow-doorbells.js';
+export { RequestState } from './request.js';
 export { CommandQueue, newPending, type Pending } from './command-queue.js';
 export { AdminCommands, Sel, type AsyncEvent } from './admin.js';
 export * from './registers.js';

@@ -39,6 +39,22 @@ export class CommandIds {
   }
 }
 
+/**
+ * The life of a CID in RequestTable.state. (queue.ts, the hot path, writes the same
+ * numbers as literals.)
+ */
+export const RequestState = {
+  /** Not in use. */
+  Free: 0,
+  /** Submitted to the controller. */
+  Outstanding: 1,
+  /** Outlived the timeout: an Abort was sent for it; it still fails only once the controller's DMA is stopped. */
+  AbortSent: 2,
+  /** Given up (QueuePair.abandon): its owner was told; the CID stays held until the controller answers or is reset. */
+  Abandoned: 3,
+} as const;
+export type RequestState = (typeof RequestState)[keyof typeof RequestState];
+
 /** The per-CID table of one queue pair. */
 export class RequestTable {
   readonly ids: CommandIds;
@@ -46,7 +62,7 @@ export class RequestTable {
   readonly tags: Float64Array;
   /** The timer tick at which each CID was submitted. */
   readonly epoch: Uint32Array;
-  /** 1 while a CID is outstanding, 2 once an Abort was sent for it, 3 once given up (failed, the CID still held until the controller answers or is reset). */
+  /** A RequestState per CID. */
   readonly state: Uint8Array;
   /** The opcode of each outstanding CID (for timeout and error messages). */
   readonly opcode: Uint8Array;

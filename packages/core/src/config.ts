@@ -59,9 +59,18 @@ export class ConfigSpace {
     this.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
   }
 
-  /** Clears Bus Master Enable: the device may no longer DMA. */
+  /**
+   * Clears Bus Master Enable: the device may no longer DMA (it can issue no memory or I/O
+   * request upstream, PCI Local Bus 3.0 §6.2.2; MSI/MSI-X messages are memory writes and
+   * stop too). Memory Space Enable stays: the registers remain reachable.
+   */
   disableBusMaster(): void {
     const cmd = this.read16(PCI_COMMAND);
-    this.write16(PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+    if (cmd & PCI_COMMAND_MASTER) this.write16(PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+  }
+
+  /** Whether Bus Master Enable is set (the device may DMA). */
+  get busMasterEnabled(): boolean {
+    return (this.read16(PCI_COMMAND) & PCI_COMMAND_MASTER) !== 0;
   }
 }

@@ -157,11 +157,21 @@ export class Device implements Disposable {
     return this.isClosed;
   }
 
-  /** Interrupts off, regions unmapped, descriptors closed; the DMA memory goes with the last device of the container. Idempotent. */
+  /**
+   * Bus mastering off, interrupts off, regions unmapped, descriptors closed; the DMA
+   * memory goes with the last device of the container. Idempotent.
+   */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.unregister();
+    // First, so that nothing the device still had in hand is transferred into memory that
+    // is about to be unmapped and handed out again (a driver should have stopped it already).
+    try {
+      this.config.disableBusMaster();
+    } catch (err) {
+      this.log.debug({ err }, 'clearing Bus Master Enable');
+    }
     try {
       this.irq.close();
     } catch (err) {

@@ -6,6 +6,16 @@
 //     rings (one request ring and one completion ring per queue, no message per I/O);
 //   - call(queue, module, name, args): run your own code on a worker's queue pair (the
 //     benchmark does this), with the driver's hot-path API and no cross-thread hop per I/O.
+//
+// A worker that dies (an exception thrown outside the promise of code run with call(),
+// process.exit(), out of memory, worker.terminate()) is noticed when it ends, not at
+// close: its queue pair is deleted (Delete I/O SQ, then CQ: the controller ends every
+// command of that SQ before it answers), then every request it held rejects with
+// ERR_WORKER_EXIT naming the queue. If the controller does not answer the deletion in
+// RECLAIM_MS, bus mastering is taken away (no more DMA on any queue) and the controller
+// reset, so that the requests can still reject within a second and no late transfer
+// reaches a buffer their callers reuse. The other workers go on serving; new requests
+// go to them.
 
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
@@ -15,6 +25,14 @@ import { NvmOpcode, NvmeController, NvmeStatusError, type Namespace, type NvmeCo
 import { CPL_WIDTH, CTL_RESET, CTL_RESET_DONE, CTL_STOP, CTL_WORDS, REQ_WIDTH, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
 import { Ring } from './ring.js';
 import type { OwnQueueResult } from './worker.js';
+import { workerExit } from './errors.js';
+
+/**
+ * How long a dead worker's queue deletion may take before the runtime stops the
+ * controller's DMA and resets it instead: well under the one second within which the
+ * worker's requests reject.
+ */
+const RECLAIM_MS = 500;
 
 export interface NvmeRuntimeOptions {
   /** Worker threads, one I/O queue pair each. Default: the number of CPUs. */
@@ -61,6 +79,13 @@ class WorkerQueue {
   done!: Promise<OwnQueueResult>;
   qid = 0;
   created = false;
+  /** Set once the worker has ended outside close(): its requests' error. */
+  dead: (() => VfioError) | null = null;
+  /** Requests (by tag) with pieces on this queue, waiting, in the request ring or in flight, and how many pieces. */
+  readonly tags = new Map<number, number>();
+  /** The reclaiming of a dead worker's queue pair, while it runs (close() waits for it). */
+  reclaiming: Promise<void> | null = null;
+  arenaReleased = false;
   private nextCall = 1;
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
@@ -89,6 +114,7 @@ class WorkerQueue {
   }
 
   call<T>(module: string, name: string, args: unknown): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead());
     const id = this.nextCall++;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -131,14 +157,15 @@ export class NvmeRuntime implements AsyncDisposable {
   private static readonly RESET_ACK_MS = 10_000;
 
   private async restartWorkerQueues(qids: number[]): Promise<void> {
-    const queues = this.queues.filter((q) => q.created && qids.includes(q.qid));
+    // A dead worker restarts nothing; its queue is being deleted.
+    const queues = this.queues.filter((q) => q.created && !q.dead && qids.includes(q.qid));
     await Promise.all(queues.map(async (q) => {
       const g = Atomics.add(q.ctl, CTL_RESET, 1) + 1;
       q.wake();
       const deadline = Date.now() + NvmeRuntime.RESET_ACK_MS;
       for (;;) {
         const seen = Atomics.load(q.ctl, CTL_RESET_DONE);
-        if (seen === g) return;
+        if (seen === g || q.dead) return;
         if (Date.now() > deadline) {
           throw new VfioError({
             code: 'ERR_RUNTIME_WORKER',
@@ -201,13 +228,80 @@ export class NvmeRuntime implements AsyncDisposable {
     if (!first) throw new VfioError({ code: 'ERR_RUNTIME_WORKER', message: `worker ${index} ended before it laid out its queue pair` });
     await ctrl.createExternalQueuePair(q.qid, depth, first.sqIova, first.cqIova, { interrupts });
     q.created = true;
+    // From now on the worker's end is watched: before close() it is a death.
+    q.done.then((r) => this.workerEnded(q, r, null), (err: unknown) => this.workerEnded(q, null, err));
     q.port.postMessage({ type: 'go' });
     q.wake();
   }
 
-  /** Worker threads (= I/O queue pairs) running. */
+  /** Worker threads (= I/O queue pairs) started, dead ones included (see alive). */
   get workers(): number {
     return this.queues.length;
+  }
+
+  /** Whether worker `queue` is serving (it has not died). */
+  alive(queue: number): boolean {
+    const q = this.queues[queue];
+    return q !== undefined && q.dead === null;
+  }
+
+  /**
+   * A worker ended outside close(): it died (or its loop returned). Its queue pair is
+   * reclaimed, then its requests reject with ERR_WORKER_EXIT (see the top of this file).
+   */
+  private workerEnded(q: WorkerQueue, result: OwnQueueResult | null, reason: unknown): void {
+    if (this.closed || q.dead) return;
+    const why = reason ?? new Error(`its task returned (${JSON.stringify(result)})`);
+    let reclaimed = 'being deleted';
+    q.dead = () => workerExit(q.index, q.qid, why, reclaimed);
+    this.controller.log.error({ worker: q.index, qid: q.qid, err: why }, 'a runtime worker died: reclaiming its queue pair');
+    // Completions it published before it died are real.
+    this.drain(q);
+    q.reclaiming = (async () => {
+      const deleted = await Promise.race([
+        this.controller.deleteExternalQueuePair(q.qid).then(() => true, () => false),
+        new Promise<false>((r) => setTimeout(() => r(false), RECLAIM_MS).unref()),
+      ]);
+      if (deleted) reclaimed = 'deleted (Delete I/O SQ and CQ)';
+      else {
+        // No answer in time: no DMA from now on, on any queue, and a reset to recover.
+        reclaimed = 'not deleted in time: the controller was halted (Bus Master Enable off) and reset';
+        try {
+          this.controller.haltAndReset(`runtime worker ${q.index} died`).catch((err: unknown) => this.controller.log.error({ err }, 'reset after a worker died failed'));
+        } catch {
+          // closed or gone: no DMA either way
+        }
+      }
+      q.created = false;
+      this.failQueue(q, q.dead!);
+      if (deleted) {
+        q.arena.release();
+        q.arenaReleased = true;
+      }
+    })()
+      .catch((err: unknown) => this.controller.log.error({ err }, 'reclaiming a dead worker\'s queue pair failed'))
+      .finally(() => {
+        q.reclaiming = null;
+      });
+  }
+
+  /** Rejects every request with pieces on q (err), and its calls. */
+  private failQueue(q: WorkerQueue, err: () => VfioError): void {
+    q.failCalls(err());
+    for (const [tag, n] of q.tags) {
+      this.outstanding -= n;
+      const p = this.pending.get(tag);
+      if (!p) continue;
+      if (!p.error) p.error = err();
+      p.parts -= n;
+      if (p.parts === 0) {
+        this.pending.delete(tag);
+        p.reject(p.error);
+      }
+    }
+    q.tags.clear();
+    q.waiting.length = 0;
+    q.inflight = 0;
   }
 
   /** DMA memory every worker's queue can transfer to and from (page aligned, zeroed). */
@@ -244,6 +338,7 @@ export class NvmeRuntime implements AsyncDisposable {
     const iova = ns.checkBuffer(buffer, blocks, false);
     const maxBlocks = Math.max(1, Math.min(65536, Math.floor(this.controller.maxTransfer / ns.blockSize)));
     const parts = Math.ceil(blocks / maxBlocks);
+    if (!this.queues.some((q) => q.dead === null)) throw this.queues[0]!.dead!(); // every worker died
     const tag = this.nextTag++;
     if (this.nextTag > 2 ** 31) this.nextTag = 1;
     return new Promise<void>((resolve, reject) => {
@@ -257,8 +352,11 @@ export class NvmeRuntime implements AsyncDisposable {
   }
 
   private enqueue(record: number[], tag: number): void {
-    const q = this.queues[this.rr++ % this.queues.length]!;
+    // Round robin over the live workers (transfer() checked that one is).
+    let q = this.queues[this.rr++ % this.queues.length]!;
+    while (q.dead) q = this.queues[this.rr++ % this.queues.length]!;
     this.outstanding++;
+    q.tags.set(tag, (q.tags.get(tag) ?? 0) + 1);
     // Back-pressure: a queue holds depth - 1 commands; the rest wait here, in order.
     if (q.waiting.length || q.inflight >= q.depth - 1 || !q.req.push(record)) q.waiting.push({ record, tag });
     else q.inflight++;
@@ -272,7 +370,7 @@ export class NvmeRuntime implements AsyncDisposable {
       while (this.outstanding > 0) {
         let got = 0;
         const seqs = this.queues.map((q) => q.cpl.seq);
-        for (const q of this.queues) got += this.drain(q);
+        for (const q of this.queues) if (!q.dead) got += this.drain(q);
         if (got === 0) {
           if (this.queues.length === 1) await this.queues[0]!.cpl.waitForDataAsync(seqs[0]!, 50);
           else await Promise.race(this.queues.map((q, i) => q.cpl.waitForDataAsync(seqs[i]!, 50)));
@@ -286,11 +384,21 @@ export class NvmeRuntime implements AsyncDisposable {
   private drain(q: WorkerQueue): number {
     const d = q.cpl.data;
     let k = 0;
-    for (let at = q.cpl.peek(0); at >= 0; at = q.cpl.peek(++k)) this.finish(d[at]!, d[at + 1]!);
+    let done = 0;
+    for (let at = q.cpl.peek(0); at >= 0; at = q.cpl.peek(++k)) {
+      const tag = d[at]!;
+      const n = q.tags.get(tag);
+      if (n === undefined) continue; // failed already (its worker died)
+      if (n > 1) q.tags.set(tag, n - 1);
+      else q.tags.delete(tag);
+      done++;
+      this.finish(tag, d[at + 1]!);
+    }
     if (k) {
       q.cpl.consume(k);
-      q.inflight -= k;
-      this.outstanding -= k;
+      q.inflight = Math.max(0, q.inflight - done);
+      this.outstanding -= done;
+      if (q.dead) return k;
       // Move waiting requests into the freed room.
       while (q.waiting.length && q.inflight < q.depth - 1 && q.req.push(q.waiting[0]!.record)) {
         q.waiting.shift();
@@ -335,6 +443,8 @@ export class NvmeRuntime implements AsyncDisposable {
       q.wake();
     }
     const results = await Promise.allSettled(this.queues.map((q) => q.done ?? Promise.resolve()));
+    // A dead worker's queue pair may still be being reclaimed: let that finish.
+    await Promise.all(this.queues.map((q) => q.reclaiming));
     for (const q of this.queues) this.drain(q);
     const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `the runtime on ${this.controller.address} closed with the command pending` });
     for (const q of this.queues) {
@@ -343,23 +453,26 @@ export class NvmeRuntime implements AsyncDisposable {
       q.failCalls(closedErr());
       q.port.close();
     }
-    for (const [tag, p] of this.pending) {
-      this.pending.delete(tag);
-      p.reject(closedErr());
-    }
     this.outstanding = 0;
     for (const q of this.queues) {
       try {
         if (q.created) await this.controller.deleteExternalQueuePair(q.qid);
-        else if (q.qid) this.controller.releaseQueueId(q.qid);
+        else if (q.qid && !q.dead) this.controller.releaseQueueId(q.qid);
       } catch {
         // the controller may be gone; shutdown below still runs
       }
-      q.arena.release();
     }
     await this.pool.destroy();
+    for (const q of this.queues) if (!q.arenaReleased) q.arena.release();
+    // The controller shut down (its DMA stopped) before the commands a worker could not
+    // finish fail: their callers may reuse the buffers at once.
     this.controller.close();
-    const failed = results.find((r) => r.status === 'rejected');
+    for (const [tag, p] of this.pending) {
+      this.pending.delete(tag);
+      p.reject(closedErr());
+    }
+    // A worker that died was reported through its requests already.
+    const failed = results.find((r, i) => r.status === 'rejected' && !this.queues[i]!.dead);
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
