@@ -5,7 +5,7 @@
 // and a bench write job refuse a namespace that carries an ext4 filesystem unless --force.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,6 +132,14 @@ describe('bind refuses a controller whose disk is in use, and writes refuse a na
     await stop(ns);
   }, STEP_MS);
 
+  it('bind --driver refuses a driver that is not registered, listing the registered ones', async () => {
+    const r = await cli('bind', '--driver', '../..', addr);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('vfio-node: no PCI driver "../.." is registered (/sys/bus/pci/drivers)\n');
+    expect(r.stderr).toMatch(/hint: Registered PCI drivers: .*\bnvme\b/);
+    expect(driverOf(addr)).toBe('nvme');
+  }, STEP_MS);
+
   it('with nothing holding it, bind hands the controller to vfio-pci', async () => {
     // The other namespace's mount goes when its last process has died (the kernel tears it down after).
     let r!: Run;
@@ -163,6 +171,20 @@ describe('bind refuses a controller whose disk is in use, and writes refuse a na
     const s = await cli('nvme', 'write', addr, '-n', '1', '-s', '200', '-c', '0', '-z', '512', '-d', short, '--force');
     expect(s.status).toBe(1);
     expect(s.stderr).toContain(`vfio-node: ${short} holds 100 bytes, the transfer writes 512\n  hint: Give 512 bytes of data, a smaller size, or --pad-zeros to fill the rest with zeros.`);
+    const padded = await cli('nvme', 'write', addr, '-n', '1', '-s', '200', '-c', '0', '-z', '512', '-d', short, '--force', '--pad-zeros');
+    expect(padded.stderr).toBe('write: Success\n');
+    const back = join(dir, 'back');
+    expect((await cli('nvme', 'read', addr, '-n', '1', '-s', '200', '-c', '0', '-z', '512', '-d', back)).status).toBe(0);
+    expect(readFileSync(back).equals(Buffer.concat([Buffer.alloc(100, 0x5a), Buffer.alloc(412)]))).toBe(true);
+  }, STEP_MS);
+
+  it('nvme dsm and format refuse the namespace that holds ext4, naming it', async () => {
+    const d = await cli('nvme', 'dsm', addr, '-n', '1', '--slbs', '100', '--blocks', '8', '--ad');
+    expect(d.status).toBe(1);
+    expect(d.stderr).toContain(`vfio-node: nvme dsm refused: namespace 1 of ${addr} holds ext4 (at byte 1080)\n`);
+    const f = await cli('nvme', 'format', addr, '-n', '1');
+    expect(f.status).toBe(1);
+    expect(f.stderr).toContain(`vfio-node: nvme format refused: namespace 1 of ${addr} holds ext4 (at byte 1080)\n`);
   }, STEP_MS);
 
   it('a bench write job refuses the namespace that holds ext4, naming it', async () => {
@@ -170,5 +192,15 @@ describe('bind refuses a controller whose disk is in use, and writes refuse a na
     expect(w.status).toBe(1);
     expect(w.stderr).toContain(`vfio-node: bench job w (rw=write) refused: namespace 1 of ${addr} holds ext4 (at byte 1080)\n`);
     expect(w.stdout).not.toContain('WRITE:');
+  }, STEP_MS);
+
+  it('once the superblock is zeroed (write-zeroes --force), the same bench write job looks, finds nothing and runs', async () => {
+    // The ext superblock is 1024..2047: LBAs 2 and 3 of 512 bytes.
+    const z = await cli('nvme', 'write-zeroes', addr, '-n', '1', '-s', '0', '-c', '7', '--force');
+    expect(z.status).toBe(0);
+    const w = await cli('bench', '--name=w', '--rw=write', `--filename=${addr}/1`, '--bs=4k', '--size=256k', '--offset=32m', '--eta=never');
+    expect(w.stderr).not.toContain('refused');
+    expect(w.status).toBe(0);
+    expect(w.stdout).toContain('WRITE:');
   }, STEP_MS);
 });
