@@ -69,6 +69,8 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
   --norandommap  --randrepeat=1  --randseed=N  --verify=crc32c|md5  --group_reporting
   --ioengine=null        fio's null engine: no device, no data (for trying options)
   --output-format=normal|json|json+   --output=FILE   --eta=auto|always|never
+  --force                write even on a namespace that starts or ends with a partition table,
+                         filesystem, LVM, ZFS, RAID or swap signature (write jobs look first)
   --compare=kernel,qemu  also run the peers: --kernel-device=/dev/nvme0n1 (kernel nvme + fio
                          io_uring --direct=1), qemu-img bench on the same PCI device
 Job options: ${KNOWN_OPTIONS.join(', ')}.`;

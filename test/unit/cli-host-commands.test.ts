@@ -70,6 +70,20 @@ describe('host subcommands on a fake host', () => {
     expect(readFileSync(join(h.devDir('0000:00:03.0'), 'driver_override'), 'utf8')).toBe('(null)\n');
   });
 
+  it('bind names a process that holds the disk open, and refuses an unknown --driver with the registered ones', async () => {
+    h.setMountinfo([]);
+    h.setSwaps([]);
+    h.addProcess(4242, 'sleep', { 0: '/dev/nvme0n1' });
+    await expect(bind(['00:03.0'])).rejects.toMatchObject({
+      code: 'ERR_DEVICE_IN_USE',
+      message: '0000:00:03.0 is in use: /dev/nvme0n1p2 is a member of device-mapper device vg0-root (/dev/dm-0); /dev/nvme0n1 is open in pid 4242 (sleep, fd 0)',
+    });
+    await expect(bind(['--driver', '../..', '00:04.0'])).rejects.toMatchObject({ code: 'ERR_NO_SUCH_DRIVER', hint: expect.stringContaining('e1000e, nvme, pcieport, virtio-pci') });
+    await expect(bind(['--driver', 'vfio_pci', '00:04.0'])).rejects.toMatchObject({ code: 'ERR_NO_SUCH_DRIVER' });
+    expect(h.writes).toEqual([]);
+    expect(readFileSync(join(h.devDir('0000:00:04.0'), 'driver_override'), 'utf8')).toBe('(null)\n');
+  });
+
   it('bind checks every address before touching any', async () => {
     await expect(bind(['00:04.0', '00:3.0'])).rejects.toMatchObject({ code: 'ERR_INVALID_PCI_ADDRESS' });
     await expect(bind(['00:04.0', '00:09.0'])).rejects.toMatchObject({ code: 'ERR_NO_SUCH_DEVICE' });

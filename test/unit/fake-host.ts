@@ -222,6 +222,28 @@ export class FakeHost {
     writeFileSync(join(this.procfs, 'self/mountinfo'), cur + `${id} 1 ${majmin} / ${mountPoint} rw,relatime shared:1 - ${fsType} ${source} rw\n`);
   }
 
+  /**
+   * A process in /proc: its comm, open files (fd number → what readlink shows, e.g.
+   * '/dev/nvme0n1') and, when given, its own mount namespace and mountinfo lines.
+   */
+  addProcess(pid: number, comm: string, fds: Record<number, string> = {}, mountNs?: { ns: string; mountinfo: string[] }): void {
+    const dir = join(this.procfs, String(pid));
+    mkdirSync(join(dir, 'fd'), { recursive: true });
+    writeFileSync(join(dir, 'comm'), comm + '\n');
+    for (const [fd, target] of Object.entries(fds)) symlinkSync(target, join(dir, 'fd', fd));
+    if (mountNs) {
+      mkdirSync(join(dir, 'ns'), { recursive: true });
+      symlinkSync(mountNs.ns, join(dir, 'ns/mnt'));
+      writeFileSync(join(dir, 'mountinfo'), mountNs.mountinfo.join('\n') + '\n');
+    }
+  }
+
+  /** Our own mount namespace's identity (/proc/self/ns/mnt), as readlink shows it. */
+  setOwnMountNs(ns: string): void {
+    mkdirSync(join(this.procfs, 'self/ns'), { recursive: true });
+    symlinkSync(ns, join(this.procfs, 'self/ns/mnt'));
+  }
+
   setSwaps(entries: Array<[string, string]>): void {
     const lines = ['Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority', ...entries.map(([f, t]) => `${f}\t\t\t\t${t}\t\t1048572\t\t0\t\t-2`)];
     writeFileSync(join(this.procfs, 'swaps'), lines.join('\n') + '\n');

@@ -190,3 +190,35 @@ export function noIommuGroup(address: string): VfioError {
     device: address,
   });
 }
+
+// ---- data that a write would destroy (packages/core/src/block, the CLI's writes) -----
+
+/** A destructive command found a partition table, filesystem or volume member where it would write. */
+export function signaturesFound(target: string, found: string, command: string): VfioError {
+  return new VfioError({
+    code: 'ERR_SIGNATURES_FOUND',
+    message: `${command} refused: ${target} holds ${found}`,
+    hint: `Check that ${target} is the namespace you mean to overwrite; --force writes anyway (what is there is lost).`,
+    details: { target, found },
+  });
+}
+
+/** bind --driver names no PCI driver registered under /sys/bus/pci/drivers. */
+export function noSuchDriver(driver: string, available: string[]): VfioError {
+  return new VfioError({
+    code: 'ERR_NO_SUCH_DRIVER',
+    message: `no PCI driver ${formatValue(driver)} is registered (/sys/bus/pci/drivers)`,
+    hint: available.length ? `Registered PCI drivers: ${available.join(', ')}. Load a driver's module first (modprobe) to bind to it.` : 'No PCI driver is registered: load one with modprobe.',
+    details: { driver, available },
+  });
+}
+
+/** The data given for a write is shorter than the transfer. */
+export function shortInput(source: string, have: number, need: number, padOption: string): VfioError {
+  return new VfioError({
+    code: 'ERR_SHORT_INPUT',
+    message: `${source} holds ${have} bytes, the transfer writes ${need}`,
+    hint: `Give ${need} bytes of data, a smaller size, or ${padOption} to fill the rest with zeros.`,
+    details: { have, need },
+  });
+}

@@ -22,6 +22,7 @@ export * from './pci/names.js';
 export * from './pci/group.js';
 export * from './pci/bind.js';
 export * from './pci/in-use.js';
+export * from './block/signatures.js';
 export * from './host/paths.js';
 export * from './host/hugepages.js';
 export * from './host/memlock.js';

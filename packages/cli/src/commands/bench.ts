@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { NullTarget, planBench, pollProgress, ProgressBlock, runBench, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
 import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
+import { NvmeController } from '@vfio-node/nvme';
 import { NvmeRuntime } from '@vfio-node/runtime';
+import { refuseIfNamespaceHoldsData } from '../nvme/look-before-write.js';
 import { main, VERSION } from '../main.js';
 
 /** Entries per I/O queue (SQ and CQ) at least, whatever the job's iodepth. */
@@ -113,6 +115,27 @@ async function kernelDevice(spec: NvmeTargetSpec): Promise<string> {
 
 async function restoreDevice(spec: NvmeTargetSpec): Promise<void> {
   bindDevice(spec.address);
+}
+
+/**
+ * A job that writes to a device first looks at the namespace (../nvme/look-before-write.ts)
+ * and refuses one holding a partition table, filesystem or volume member; --force (ours,
+ * not fio's) skips the look. The controller is opened here and closed again before the jobs run.
+ */
+async function refuseWritesOnData(argv: string[]): Promise<void> {
+  const plan = planBench(argv, (p) => readFileSync(p, 'utf8'), true);
+  const seen = new Set<string>();
+  for (const j of plan.jobs) {
+    const spec = plan.specs.get(j.index);
+    if (!spec || j.options.rw === 'read' || j.options.rw === 'randread' || seen.has(`${spec.address}/${spec.nsid}`)) continue;
+    seen.add(`${spec.address}/${spec.nsid}`);
+    const ctrl = await NvmeController.open(spec.address);
+    try {
+      await refuseIfNamespaceHoldsData(ctrl, ctrl.namespace(spec.nsid), `bench job ${j.options.name} (rw=${j.options.rw})`, false);
+    } finally {
+      ctrl.close();
+    }
+  }
 }
 
 /** The embedded default: no device named, so run the same command inside the lab on its NVMe. */
@@ -238,7 +261,10 @@ function runCommand(argv: string[]): Promise<{ stdout: string; stderr: string; s
   });
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(userArgv: string[]): Promise<number> {
+  // --force: write even on a namespace that holds data (in the lab, the namespace is a fresh image anyway).
+  const force = userArgv.includes('--force');
+  const argv = userArgv.filter((a) => a !== '--force');
   if (argv.includes('--version')) {
     console.log(`vfio-node-${VERSION}`);
     return 0;
@@ -273,6 +299,7 @@ export async function run(argv: string[]): Promise<number> {
     restoreDevice,
   };
   try {
+    if (!force) await refuseWritesOnData(argv);
     return await runBench(argv, host);
   } finally {
     await releaseDevices();

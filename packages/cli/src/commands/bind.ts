@@ -2,14 +2,15 @@
 // dpdk-devbind.py do the same), refusing a device the host is using unless --force.
 
 import { parseArgs } from 'node:util';
-import { bindDevice, hostRootsFromEnv, parsePciAddress, requirePciDevice, VFIO_PCI, type BindResult } from '@vfio-node/core';
+import { bindDevice, hostRootsFromEnv, parsePciAddress, requireBindableDriver, requirePciDevice, VFIO_PCI, type BindResult } from '@vfio-node/core';
 
 const USAGE = `usage: vfio-node bind [--force] [--driver vfio-pci] ADDR...
 
 Binds each device to vfio-pci (loading the module if needed) and checks /dev/vfio/<group>.
-Refuses a device that backs a mounted filesystem, an active swap area or a dm/md device.
+Refuses a device that backs a mounted filesystem (in any mount namespace), an active swap
+area, a dm/md/btrfs/ZFS member, or that a process has open, naming who holds it.
   --force       take the device even if the host uses it (data loss for whatever used it)
-  --driver D    bind to driver D instead of vfio-pci
+  --driver D    bind to driver D instead of vfio-pci (one listed in /sys/bus/pci/drivers)
   --json        print the results as JSON
 Needs root. 'vfio-node unbind ADDR' gives the device back.`;
 
@@ -48,11 +49,12 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const roots = hostRootsFromEnv();
-  // Check every address before touching any device.
+  // Check the driver and every address before touching any device.
+  const driver = requireBindableDriver(values.driver ?? VFIO_PCI, roots);
   const addrs = positionals.map((p) => requirePciDevice(parsePciAddress(p), roots));
   const results: BindResult[] = [];
   for (const a of addrs) {
-    const r = bindDevice(a, { ...roots, force: values.force ?? false, driver: values.driver ?? VFIO_PCI });
+    const r = bindDevice(a, { ...roots, force: values.force ?? false, driver });
     results.push(r);
     if (!values.json) for (const l of describeBind(r)) console.log(l);
   }

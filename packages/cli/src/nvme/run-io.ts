@@ -4,15 +4,18 @@
 // checks ranges against NSZE and splits transfers at MDTS.
 
 import { readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { VfioError } from '@vfio-node/core';
+import { VfioError, invalidArgument, shortInput } from '@vfio-node/core';
 import { NSID_OPTION, addressArg, missingOption, nsidArg, optUint, parseBig, parseNvmeArgs, type OptionSpec, type Parsed } from './args.js';
 import { planIo } from './io-plan.js';
+import { refuseIfNamespaceHoldsData } from './look-before-write.js';
 import { toJson } from './json.js';
 import { usage } from './run-identify.js';
 import { withController } from './session.js';
 import { statusLine, statusValue } from './status.js';
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
+/** Dataset Management range Length in Logical Blocks: 32 bits, not 0's based. */
+const DSM_MAX_BLOCKS = 0xffff_ffffn;
 
 const IO_OPTIONS: OptionSpec = {
   ...NSID_OPTION,
@@ -23,6 +26,13 @@ const IO_OPTIONS: OptionSpec = {
   'force-unit-access': { type: 'boolean', short: 'f' },
 };
 
+/** Write only: --force (long only: -f is FUA, as in nvme-cli) and --pad-zeros. */
+const WRITE_OPTIONS: OptionSpec = { ...IO_OPTIONS, force: { type: 'boolean' }, 'pad-zeros': { type: 'boolean' } };
+
+/** Lines every writing subcommand's usage shows about --force. */
+const FORCE_LINE = `      --force              write even where the namespace starts or ends with a partition table,
+                           filesystem, LVM, ZFS, RAID or swap signature (refused otherwise)`;
+
 const ioUsage = (cmd: string, what: string) => `usage: vfio-node nvme ${cmd} ADDR -n NSID -s SLBA -c COUNT -z BYTES [-d FILE] [-f]
 
 ${what}
@@ -32,7 +42,7 @@ ${what}
   -z, --data-size          size of the data in bytes (required)
   -d, --data               the file (default: ${cmd === 'read' ? 'stdout' : 'stdin'})
   -f, --force-unit-access  FUA (write)
-  -o, --output-format      normal (default) or json`;
+  -o, --output-format      normal (default) or json${cmd === 'write' ? `\n      --pad-zeros          fill the blocks past the end of shorter data with zeros (refused otherwise)\n${FORCE_LINE}` : ''}`;
 
 export const READ_USAGE = ioUsage('read', 'Read: copies blocks of the namespace to the file.');
 export const WRITE_USAGE = ioUsage('write', 'Write: copies the file to blocks of the namespace.');
@@ -46,6 +56,8 @@ interface Io {
   dataSize: number;
   file: string | undefined;
   fua: boolean;
+  force: boolean;
+  padZeros: boolean;
 }
 
 function ioArgs(cmd: string, p: Parsed): Io {
@@ -62,6 +74,8 @@ function ioArgs(cmd: string, p: Parsed): Io {
     dataSize: optUint(p, 'data-size', Number.MAX_SAFE_INTEGER)!,
     file: typeof p.values.data === 'string' ? p.values.data : undefined,
     fua: p.values['force-unit-access'] === true,
+    force: p.values.force === true,
+    padZeros: p.values['pad-zeros'] === true,
   };
 }
 
@@ -79,7 +93,7 @@ function success(format: string, cmd: string, extra: Record<string, number | big
 }
 
 async function transfer(cmd: 'read' | 'write' | 'compare', argv: string[], usageText: string): Promise<number> {
-  const p = parseNvmeArgs(cmd, argv, IO_OPTIONS);
+  const p = parseNvmeArgs(cmd, argv, cmd === 'write' ? WRITE_OPTIONS : IO_OPTIONS);
   if (p.help) return usage(usageText);
   const io = ioArgs(cmd, p);
   // Data to send is read before the controller is opened: a missing file is bad input.
@@ -99,7 +113,13 @@ async function transfer(cmd: 'read' | 'write' | 'compare', argv: string[], usage
         await ns.read(lba, plan.blocks, data);
         output = mem.bytes.slice(0, plan.bufferSize);
       } else {
-        mem.bytes.set(input!.subarray(0, Math.min(input!.byteLength, io.dataSize, plan.bufferSize)));
+        const have = Math.min(input!.byteLength, io.dataSize, plan.bufferSize);
+        if (cmd === 'write') {
+          // Short data would go out padded with zeros: only when asked.
+          if (have < data.byteLength && !io.padZeros) throw shortInput(io.dataSize < input!.byteLength ? `--data-size ${io.dataSize}` : (io.file ?? 'stdin'), have, data.byteLength, '--pad-zeros');
+          await refuseIfNamespaceHoldsData(ctrl, ns, 'nvme write', io.force);
+        }
+        mem.bytes.set(input!.subarray(0, have));
         if (cmd === 'write') await ns.write(lba, plan.blocks, data, { fua: io.fua });
         else matched = await ns.compare(lba, plan.blocks, data);
       }
@@ -177,7 +197,8 @@ Write Zeroes: sets blocks to zero without moving data.
   -s, --start-block        first LBA (default 0)
   -c, --block-count        number of blocks, 0's based (default 0: one block)
   -d, --deac               deallocate the blocks too (DEAC)
-  -f, --force-unit-access  FUA`;
+  -f, --force-unit-access  FUA
+${FORCE_LINE}`;
 
 export async function writeZeroes(argv: string[]): Promise<number> {
   const p = parseNvmeArgs('write-zeroes', argv, {
@@ -186,6 +207,7 @@ export async function writeZeroes(argv: string[]): Promise<number> {
     'block-count': { type: 'string', short: 'c' },
     deac: { type: 'boolean', short: 'd' },
     'force-unit-access': { type: 'boolean', short: 'f' },
+    force: { type: 'boolean' },
   });
   if (p.help) return usage(WRITE_ZEROES_USAGE);
   const address = addressArg('write-zeroes', p);
@@ -193,9 +215,11 @@ export async function writeZeroes(argv: string[]): Promise<number> {
   const s = p.values['start-block'];
   const slba = typeof s === 'string' ? parseBig('--start-block', s, U64_MAX) : 0n;
   const count = (optUint(p, 'block-count', 0xffff) ?? 0) + 1;
-  await withController(address, (ctrl) =>
-    ctrl.namespace(nsid).writeZeroes(lbaNumber(slba), count, { deallocate: p.values.deac === true, fua: p.values['force-unit-access'] === true }),
-  );
+  await withController(address, async (ctrl) => {
+    const ns = ctrl.namespace(nsid);
+    await refuseIfNamespaceHoldsData(ctrl, ns, 'nvme write-zeroes', p.values.force === true);
+    await ns.writeZeroes(lbaNumber(slba), count, { deallocate: p.values.deac === true, fua: p.values['force-unit-access'] === true });
+  });
   success(p.format, 'write-zeroes', { nsid, slba, blocks: count }, 'NVME Write Zeroes Success');
   return 0;
 }
@@ -206,7 +230,9 @@ Dataset Management with the Deallocate attribute ("trim") of one or more ranges.
   -n, --namespace-id  the namespace (required)
   -s, --slbs          first LBA of each range, comma separated
   -b, --blocks        number of blocks of each range (not 0's based), comma separated
-  -d, --ad            Attribute - Deallocate (required: the only attribute vfio-node sends)`;
+  -d, --ad            Attribute - Deallocate (required: the only attribute vfio-node sends)
+      --force         deallocate even where the namespace starts or ends with a partition table,
+                      filesystem, LVM, ZFS, RAID or swap signature (refused otherwise)`;
 
 export async function dsm(argv: string[]): Promise<number> {
   const p = parseNvmeArgs('dsm', argv, {
@@ -216,6 +242,7 @@ export async function dsm(argv: string[]): Promise<number> {
     ad: { type: 'boolean', short: 'd' },
     idw: { type: 'boolean', short: 'w' },
     idr: { type: 'boolean', short: 'r' },
+    force: { type: 'boolean' },
   });
   if (p.help) return usage(DSM_USAGE);
   const address = addressArg('dsm', p);
@@ -236,8 +263,15 @@ export async function dsm(argv: string[]): Promise<number> {
   if (slbs.length !== blocks.length) {
     throw new VfioError({ code: 'ERR_INVALID_ARG', message: `nvme dsm: ${slbs.length} start LBAs but ${blocks.length} block counts`, hint: 'Give one --blocks entry for each --slbs entry.' });
   }
+  // A range's length is 32 bits (NVM Command Set 1.0, Dataset Management range): larger counts would wrap.
+  const tooLong = blocks.findIndex((n) => n > DSM_MAX_BLOCKS);
+  if (tooLong >= 0) throw invalidArgument('--blocks', String(blocks[tooLong]), `at most ${DSM_MAX_BLOCKS} per range (the Dataset Management range length is 32 bits)`, 'Split the range into several ranges, each of at most 4294967295 blocks.');
   const ranges = slbs.map((lba, i) => ({ lba: lbaNumber(lba), blocks: Number(blocks[i]!) }));
-  await withController(address, (ctrl) => ctrl.namespace(nsid).deallocate(ranges));
+  await withController(address, async (ctrl) => {
+    const ns = ctrl.namespace(nsid);
+    await refuseIfNamespaceHoldsData(ctrl, ns, 'nvme dsm', p.values.force === true);
+    await ns.deallocate(ranges);
+  });
   success(p.format, 'dsm', { nsid, ranges: ranges.length }, 'NVMe DSM: success');
   return 0;
 }

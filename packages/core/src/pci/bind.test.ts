@@ -112,6 +112,22 @@ describe('bindDevice', () => {
     expect(r.vfioGroupPath).toBeNull();
     expect(h.driverOf('0000:01:00.1')).toBe('pci-stub');
   });
+
+  it('refuses a driver that is not registered, or a name that walks out of /sys/bus/pci/drivers, and writes nothing', () => {
+    h.addDriver('pci-stub');
+    for (const driver of ['vfio_pci', 'nvme2', '../..', '..', 'nvme/../e1000e', '', 'pci stub']) {
+      expect(() => bindDevice('01:00.1', { ...h.opts, driver, timeoutMs: 50 })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_NO_SUCH_DRIVER',
+          message: `no PCI driver ${JSON.stringify(driver)} is registered (/sys/bus/pci/drivers)`,
+          hint: 'Registered PCI drivers: e1000e, nvme, pci-stub, pcieport, virtio-pci. Load a driver\'s module first (modprobe) to bind to it.',
+        }),
+      );
+    }
+    expect(h.writes).toEqual([]);
+    expect(h.execs).toEqual([]);
+    expect(h.driverOf('0000:01:00.1')).toBeNull();
+  });
 });
 
 describe('unbindDevice', () => {

@@ -5,22 +5,22 @@
 // driver_override. Giving it back: clear driver_override, unbind, probe: the kernel's
 // own match (by id table) finds the original driver.
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bindFailed, hostWriteFailed, noIommuGroup, notBoundToVfio } from '../errors.js';
+import { bindFailed, hostWriteFailed, noIommuGroup, noSuchDriver, notBoundToVfio } from '../errors.js';
 import { ensureModule, loadModule, moduleLoaded, modulesForAlias, pciDriverRegistered } from '../host/modules.js';
 import { resolveHost, type HostOptions, type HostRoots } from '../host/paths.js';
 import type { PciAddressLike } from './address.js';
 import { isVfioDriver, nonViableMembers, type GroupMember } from './group.js';
-import { assertNotInUse, type DeviceUse } from './in-use.js';
+import { assertNotInUse, type DeviceUse, type InUseOptions } from './in-use.js';
 import { PCI_CLASS_NVME, PCI_VENDOR_ID_REDHAT_QUMRANET, currentDriver, iommuGroupOf, pciDevicePath, readPciDevice, requirePciDevice, type PciDevice } from './sysfs.js';
 
 export const VFIO_PCI = 'vfio-pci';
 
-export interface BindOptions extends HostOptions {
-  /** Take the device even if it backs a mount, swap or dm/md device. */
+export interface BindOptions extends HostOptions, Pick<InUseOptions, 'claimExclusive'> {
+  /** Take the device even if it backs a mount, swap or dm/md device, or a process has it open. */
   force?: boolean;
-  /** Driver to bind to, default 'vfio-pci'. */
+  /** Driver to bind to, default 'vfio-pci' (loaded when missing); any other must be registered already. */
   driver?: string;
   /** How long to wait for the driver link and /dev/vfio/<group>, default 2000 ms. */
   timeoutMs?: number;
@@ -68,6 +68,31 @@ function pollUntil(check: () => boolean, timeoutMs: number): boolean {
     if (Date.now() >= end) return false;
     sleepMs(20);
   }
+}
+
+/** A driver's name as it appears in /sys/bus/pci/drivers: no '/', no '..' tricks. */
+const DRIVER_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** The PCI drivers registered now (/sys/bus/pci/drivers), sorted. */
+export function registeredPciDrivers(opts: HostRoots = {}): string[] {
+  try {
+    return readdirSync(join(resolveHost(opts).sysfs, 'bus/pci/drivers')).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Checks a driver name given by a person: vfio-pci (which bind loads when missing) or a
+ * driver registered under /sys/bus/pci/drivers.
+ * @throws VfioError ERR_NO_SUCH_DRIVER naming the registered drivers
+ */
+export function requireBindableDriver(driver: string, opts: HostRoots = {}): string {
+  if (driver === VFIO_PCI) return driver;
+  if (!DRIVER_NAME.test(driver) || driver === '.' || driver === '..' || !pciDriverRegistered(driver, opts)) {
+    throw noSuchDriver(driver, registeredPciDrivers(opts));
+  }
+  return driver;
 }
 
 /** Record of the driver a device had before bind, /run/vfio-node/<addr>.driver. */
@@ -152,12 +177,12 @@ function writer(opts: HostOptions, actions: string[], address: string) {
  * Steps: refuse a device in use (unless force); load vfio-pci; remember the original
  * driver; write driver_override; unbind from the current driver; drivers_probe; check
  * the driver link and /dev/vfio/<group>.
- * @throws VfioError ERR_NO_SUCH_DEVICE, ERR_DEVICE_IN_USE, ERR_MODPROBE_FAILED, ERR_NO_IOMMU_GROUP,
- *   ERR_BIND_FAILED, EACCES (not root)
+ * @throws VfioError ERR_NO_SUCH_DRIVER, ERR_NO_SUCH_DEVICE, ERR_DEVICE_IN_USE, ERR_MODPROBE_FAILED,
+ *   ERR_NO_IOMMU_GROUP, ERR_BIND_FAILED, EACCES (not root)
  */
 export function bindDevice(addr: PciAddressLike, opts: BindOptions = {}): BindResult {
   const host = resolveHost(opts);
-  const target = opts.driver ?? VFIO_PCI;
+  const target = requireBindableDriver(opts.driver ?? VFIO_PCI, opts);
   const timeoutMs = opts.timeoutMs ?? 2000;
   const dev = readPciDevice(addr, opts);
   const address = dev.address;

@@ -126,3 +126,81 @@ describe('in-use refusal on a fake host', () => {
     expect(findDeviceUses('00:03.0', h.roots).map((u) => u.kind)).toEqual(['holder']);
   });
 });
+
+describe('in-use: kernel claims, other mount namespaces, open file descriptors', () => {
+  let g: FakeHost;
+  beforeEach(() => {
+    g = new FakeHost();
+    g.addDevice({ address: '0000:00:03.0', vendor: 0x1b36, device: 0x0010, classCode: 0x010802, driver: 'nvme', group: 3 });
+    g.addDisk('0000:00:03.0', 'nvme/nvme0', 'nvme0n1', '259:0', [
+      ['nvme0n1p1', '259:1'],
+      ['nvme0n1p2', '259:2'],
+    ]);
+    g.setOwnMountNs('mnt:[4026531841]');
+  });
+  afterEach(() => g.cleanup());
+
+  it('reports a device the kernel has claimed (O_EXCL: EBUSY) that nothing else explains, naming the likely holders', () => {
+    const probed: string[] = [];
+    const claimExclusive = (p: string) => {
+      probed.push(p.slice(g.devfs.length));
+      return p.endsWith('nvme0n1p2') ? 'EBUSY' : p.endsWith('nvme0n1') ? 'EBUSY' : null;
+    };
+    const uses = findDeviceUses('00:03.0', { ...g.roots, claimExclusive });
+    expect(probed).toEqual(['/nvme0n1', '/nvme0n1p1', '/nvme0n1p2']);
+    // The disk's EBUSY comes from its partition: one line, for the partition.
+    expect(uses).toEqual([
+      {
+        kind: 'exclusive',
+        blockDevice: '/dev/nvme0n1p2',
+        description: '/dev/nvme0n1p2 is claimed by the kernel (open with O_EXCL fails with EBUSY: mounted in a mount namespace we cannot see, or a btrfs, ZFS, md, dm, swap or bcache member)',
+      },
+    ]);
+    // A whole-disk claim (btrfs or ZFS on the bare disk) is reported on the disk.
+    const disk = findDeviceUses('00:03.0', { ...g.roots, claimExclusive: (p) => (p.endsWith('nvme0n1') ? 'EBUSY' : 'EACCES') });
+    expect(disk.map((u) => u.blockDevice)).toEqual(['/dev/nvme0n1']);
+  });
+
+  it('does not probe what a mount already explains, and ignores errors other than EBUSY', () => {
+    g.addMount(40, '259:1', '/boot', 'ext4', '/dev/nvme0n1p1');
+    const probed: string[] = [];
+    const uses = findDeviceUses('00:03.0', { ...g.roots, claimExclusive: (p) => (probed.push(p), 'EBUSY') });
+    expect(probed.map((p) => p.slice(g.devfs.length))).toEqual(['/nvme0n1', '/nvme0n1p2']);
+    expect(uses.map((u) => `${u.kind} ${u.blockDevice}`)).toEqual(['mount /dev/nvme0n1p1', 'exclusive /dev/nvme0n1p2']);
+    expect(findDeviceUses('00:03.0', { ...g.roots, claimExclusive: () => 'ENOENT' }).map((u) => u.kind)).toEqual(['mount']);
+  });
+
+  it('sees a mount in another mount namespace, naming a process in it', () => {
+    g.addProcess(812, 'containerd-shim', {}, { ns: 'mnt:[4026532999]', mountinfo: ['90 80 259:2 / /var/lib/data rw - xfs /dev/nvme0n1p2 rw'] });
+    g.addProcess(813, 'postgres', {}, { ns: 'mnt:[4026532999]', mountinfo: [] });
+    g.addProcess(900, 'bash', {}, { ns: 'mnt:[4026531841]', mountinfo: ['91 80 259:1 / /ignored rw - ext4 /dev/nvme0n1p1 rw'] });
+    const uses = findDeviceUses('00:03.0', { ...g.roots, claimExclusive: () => null });
+    expect(uses).toEqual([
+      {
+        kind: 'mount',
+        blockDevice: '/dev/nvme0n1p2',
+        mountPoint: '/var/lib/data',
+        pid: 812,
+        comm: 'containerd-shim',
+        description: '/dev/nvme0n1p2 is mounted on /var/lib/data in another mount namespace (that of pid 812, containerd-shim)',
+      },
+    ]);
+  });
+
+  it('names each process that has the disk or a partition open, with its fds', () => {
+    g.addProcess(4242, 'sleep', { 0: '/dev/nvme0n1', 1: '/dev/pts/0', 2: '/dev/pts/0' });
+    g.addProcess(5000, 'qemu-system-x86', { 17: '/dev/nvme0n1p1', 19: '/dev/nvme0n1p1', 3: 'socket:[1234]' });
+    g.addProcess(5001, 'cat', { 3: '/dev/nvme1n1', 4: '/tmp/dev/nvme0n1-not' });
+    const uses = findDeviceUses('00:03.0', { ...g.roots, claimExclusive: () => null });
+    expect(uses.map((u) => u.description)).toEqual(['/dev/nvme0n1 is open in pid 4242 (sleep, fd 0)', '/dev/nvme0n1p1 is open in pid 5000 (qemu-system-x86, fd 17, 19)']);
+    expect(uses[0]).toMatchObject({ kind: 'open', pid: 4242, comm: 'sleep', blockDevice: '/dev/nvme0n1' });
+    let err: VfioError | undefined;
+    try {
+      assertNotInUse('00:03.0', { ...g.roots, claimExclusive: () => null });
+    } catch (e) {
+      err = e as VfioError;
+    }
+    expect(err?.code).toBe('ERR_DEVICE_IN_USE');
+    expect(err?.message).toBe('0000:00:03.0 is in use: /dev/nvme0n1 is open in pid 4242 (sleep, fd 0); /dev/nvme0n1p1 is open in pid 5000 (qemu-system-x86, fd 17, 19)');
+  });
+});

@@ -1,11 +1,13 @@
 // Refusing to take a device the host is using. A PCI function backs a block device when
 // a disk appears below it in sysfs (nvme/nvme0/nvme0n1, virtio2/block/vda, host0/...);
 // the disk, its partitions and whatever stacks on them (holders/: device-mapper, md) are
-// in use when mounted (/proc/self/mountinfo, proc(5)), active swap (/proc/swaps), or
-// held at all (a dm or md member). Taking such a device with vfio-pci yanks it from
-// under the filesystem, so bind refuses unless forced.
+// in use when mounted (mountinfo of every mount namespace, proc(5)), active swap
+// (/proc/swaps), held at all (a dm or md member), claimed by the kernel (open(2) with
+// O_EXCL fails with EBUSY: a mount anywhere, btrfs, ZFS, md, dm, swap, bcache), or open
+// in a process (/proc/<pid>/fd: a QEMU -drive, a dd). Taking such a device with vfio-pci
+// yanks it from under its user, so bind refuses unless forced.
 
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { deviceInUse } from '../errors.js';
 import { resolveHost, type HostRoots } from '../host/paths.js';
@@ -46,12 +48,25 @@ export interface BlockDevice {
 }
 
 export interface DeviceUse {
-  kind: 'mount' | 'swap' | 'holder';
+  /** exclusive: the kernel has it claimed (O_EXCL open fails); open: a process has it open. */
+  kind: 'mount' | 'swap' | 'holder' | 'exclusive' | 'open';
   /** The block device the use was found on (/dev/nvme0n1p2, /dev/dm-0). */
   blockDevice: string;
   /** One line for people: "/dev/nvme0n1p2 is mounted on /". */
   description: string;
   mountPoint?: string;
+  /** For 'open' (and a mount seen in another mount namespace): the process. */
+  pid?: number;
+  comm?: string;
+}
+
+/** Where the in-use check looks, besides the roots: the O_EXCL probe, replaceable by tests. */
+export interface InUseOptions extends HostRoots {
+  /**
+   * Opens a block device node with O_EXCL and closes it again; returns the error code
+   * ('EBUSY': claimed) or null when it could be claimed. Default: open(2) O_RDONLY|O_EXCL.
+   */
+  claimExclusive?: (path: string) => string | null;
 }
 
 /** Undoes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
@@ -188,12 +203,67 @@ function readProc(procfs: string, rel: string): string {
   return readAttr(join(procfs, rel)) ?? '';
 }
 
+function linkOf(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Process ids under procfs, ascending, without our own. */
+function pids(procfs: string): number[] {
+  return listDir(procfs)
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => p !== process.pid)
+    .sort((a, b) => a - b);
+}
+
+function commOf(procfs: string, pid: number): string {
+  return readProc(procfs, `${pid}/comm`) || '?';
+}
+
+/** open(2) with O_EXCL: a block device claimed by the kernel (a mount, md, dm, swap ...) fails with EBUSY. */
+function defaultClaimExclusive(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_EXCL);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EIO';
+  }
+  closeSync(fd);
+  return null;
+}
+
 /**
- * What uses the device: mounts, swap areas and holders of its block devices.
- * An empty array means nothing the kernel knows of (an open file descriptor on /dev/nvme0n1 is not seen).
+ * mountinfo of our own mount namespace, then of one process in each other namespace
+ * (/proc/<pid>/ns/mnt tells them apart), so that a mount in a container is seen too.
  */
-export function findDeviceUses(addr: PciAddressLike, opts: HostRoots = {}): DeviceUse[] {
-  const { procfs } = resolveHost(opts);
+function mountTables(procfs: string): Array<{ pid: number | null; text: string }> {
+  const own = linkOf(join(procfs, 'self/ns/mnt'));
+  const out: Array<{ pid: number | null; text: string }> = [{ pid: null, text: readProc(procfs, 'self/mountinfo') }];
+  const seen = new Set(own ? [own] : []);
+  for (const pid of pids(procfs)) {
+    const ns = linkOf(join(procfs, String(pid), 'ns/mnt'));
+    if (!ns || seen.has(ns)) continue;
+    seen.add(ns);
+    out.push({ pid, text: readProc(procfs, `${pid}/mountinfo`) });
+  }
+  return out;
+}
+
+/** major:minor of a device number as stat(2) gives it (Linux's new_encode_dev). */
+function majMin(rdev: number): string {
+  return `${(rdev >>> 8) & 0xfff}:${(rdev & 0xff) | ((rdev >>> 12) & 0xfff00)}`;
+}
+
+/**
+ * What uses the device: mounts (in any mount namespace), swap areas, holders of its
+ * block devices, kernel claims (O_EXCL), and processes that have one open.
+ */
+export function findDeviceUses(addr: PciAddressLike, opts: InUseOptions = {}): DeviceUse[] {
+  const { procfs, devfs } = resolveHost(opts);
   const blocks = blockDevicesOf(addr, opts);
   if (blocks.length === 0) return [];
   const byDev = new Map<string, BlockDevice>();
@@ -218,13 +288,21 @@ export function findDeviceUses(addr: PciAddressLike, opts: HostRoots = {}): Devi
 
   const uses: DeviceUse[] = [];
   const mounted = new Set<string>();
-  for (const m of parseMountinfo(readProc(procfs, 'self/mountinfo'))) {
-    const b = byDev.get(`${m.major}:${m.minor}`) ?? fromDevPath(m.source);
-    if (!b) continue;
-    const key = `${b.name} ${m.mountPoint}`;
-    if (mounted.has(key)) continue;
-    mounted.add(key);
-    uses.push({ kind: 'mount', blockDevice: `/dev/${b.name}`, mountPoint: m.mountPoint, description: `${label(b)} is mounted on ${m.mountPoint}` });
+  for (const table of mountTables(procfs)) {
+    for (const m of parseMountinfo(table.text)) {
+      const b = byDev.get(`${m.major}:${m.minor}`) ?? fromDevPath(m.source);
+      if (!b) continue;
+      const key = `${b.name} ${m.mountPoint}`;
+      if (mounted.has(key)) continue;
+      mounted.add(key);
+      const use: DeviceUse = { kind: 'mount', blockDevice: `/dev/${b.name}`, mountPoint: m.mountPoint, description: `${label(b)} is mounted on ${m.mountPoint}` };
+      if (table.pid !== null) {
+        use.pid = table.pid;
+        use.comm = commOf(procfs, table.pid);
+        use.description += ` in another mount namespace (that of pid ${table.pid}, ${use.comm})`;
+      }
+      uses.push(use);
+    }
   }
   for (const s of parseSwaps(readProc(procfs, 'swaps'))) {
     const b = fromDevPath(s.filename) ?? byName.get(basename(s.filename));
@@ -236,6 +314,49 @@ export function findDeviceUses(addr: PciAddressLike, opts: HostRoots = {}): Devi
     const what = b.name.startsWith('md') ? 'an md (software RAID) array' : b.name.startsWith('dm-') ? `device-mapper device ${b.dmName ?? b.name}` : b.name;
     uses.push({ kind: 'holder', blockDevice: `/dev/${b.heldFrom}`, description: `/dev/${b.heldFrom} is a member of ${what} (/dev/${b.name})` });
   }
+
+  // The kernel's own claims: what the lists above do not explain (btrfs, ZFS, a mount we cannot see).
+  const claim = opts.claimExclusive ?? defaultClaimExclusive;
+  const explained = new Set(uses.map((u) => u.blockDevice));
+  const busy = blocks.filter((b) => !explained.has(`/dev/${b.name}`) && claim(join(devfs, b.name)) === 'EBUSY');
+  for (const b of busy) {
+    // A disk is only claimable while none of its partitions is, so the partition says enough.
+    if (b.role === 'disk' && blocks.some((p) => p.role === 'partition' && p.name.startsWith(b.name) && (explained.has(`/dev/${p.name}`) || busy.includes(p)))) continue;
+    uses.push({
+      kind: 'exclusive',
+      blockDevice: `/dev/${b.name}`,
+      description: `${label(b)} is claimed by the kernel (open with O_EXCL fails with EBUSY: mounted in a mount namespace we cannot see, or a btrfs, ZFS, md, dm, swap or bcache member)`,
+    });
+  }
+
+  // Processes that have a block device open: /proc/<pid>/fd/N links to /dev/nvme0n1.
+  const opened = new Map<string, DeviceUse & { fds: number[] }>();
+  for (const pid of pids(procfs)) {
+    const fdDir = join(procfs, String(pid), 'fd');
+    for (const fd of listDir(fdDir)) {
+      const target = linkOf(join(fdDir, fd));
+      if (!target || !target.includes('/dev/')) continue;
+      let b = fromDevPath(target.replace(/ \(deleted\)$/, ''));
+      if (!b) {
+        // Opened through another /dev (a container's): match the device number.
+        try {
+          const st = statSync(join(fdDir, fd));
+          if (st.isBlockDevice()) b = byDev.get(majMin(st.rdev));
+        } catch {
+          // gone, or not ours to look at
+        }
+      }
+      if (!b) continue;
+      const key = `${pid} ${b.name}`;
+      const prev = opened.get(key);
+      if (prev) prev.fds.push(Number(fd));
+      else opened.set(key, { kind: 'open', blockDevice: `/dev/${b.name}`, pid, comm: commOf(procfs, pid), description: '', fds: [Number(fd)] });
+    }
+  }
+  for (const { fds, ...u } of opened.values()) {
+    const bd = byName.get(u.blockDevice.slice(5))!;
+    uses.push({ ...u, description: `${label(bd)} is open in pid ${u.pid} (${u.comm}, fd ${fds.sort((a, b) => a - b).join(', ')})` });
+  }
   return uses;
 }
 
@@ -243,7 +364,7 @@ export function findDeviceUses(addr: PciAddressLike, opts: HostRoots = {}): Devi
  * Throws ERR_DEVICE_IN_USE listing every use, unless `force`.
  * @returns the uses found (empty when free), so a forced caller can warn.
  */
-export function assertNotInUse(addr: PciAddressLike, opts: HostRoots & { force?: boolean } = {}): DeviceUse[] {
+export function assertNotInUse(addr: PciAddressLike, opts: InUseOptions & { force?: boolean } = {}): DeviceUse[] {
   const a = requirePciDevice(addr, opts);
   const uses = findDeviceUses(a, opts);
   if (uses.length > 0 && !opts.force) throw deviceInUse(canonicalPciAddress(a), uses.map((u) => u.description));
