@@ -52,7 +52,7 @@ export class AdminCommands {
 
   /** Runs one admin command that transfers `size` bytes through a fresh DMA buffer; resolves with a copy of the data. */
   private async withData(name: string, size: number, fill: (u32: Uint32Array, sqe: number, cid: number, mem: DmaMemory) => void, input?: Uint8Array): Promise<Uint8Array> {
-    const mem = this.dma.alloc(size, { align: this.pageSize });
+    const mem = this.dma.alloc(size, { align: this.pageSize, internal: true });
     try {
       if (input) mem.bytes.set(input);
       const iova = Number(mem.iova);

@@ -218,7 +218,7 @@ export class Namespace {
     if (iova === undefined) {
       throw new VfioError({
         code: 'ERR_NVME_BUFFER_NOT_DMA',
-        message: 'the buffer is not DMA memory of this device, so the controller cannot reach it',
+        message: `the buffer cannot be used for I/O: ${this.ctrl.device.dma.refusal(buffer) ?? 'it is not DMA memory of this device'}`,
         hint: 'Allocate I/O buffers with controller.allocBuffer(size) (or device.dma.alloc) and pass mem.bytes or a subarray of it.',
       });
     }

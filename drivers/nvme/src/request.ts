@@ -80,7 +80,7 @@ export class RequestTable {
     this.state = new Uint8Array(count);
     this.opcode = new Uint8Array(count);
     const pages = prpListPagesFor(maxTransfer, pageSize);
-    this.listMemory = pages > 0 ? dma.alloc(count * pages * pageSize, { align: pageSize }) : null;
+    this.listMemory = pages > 0 ? dma.alloc(count * pages * pageSize, { align: pageSize, internal: true }) : null;
     this.prpLists = [];
     const m = this.listMemory;
     const u32 = m ? new Uint32Array(m.bytes.buffer, m.bytes.byteOffset, m.size / 4) : new Uint32Array(0);

@@ -48,7 +48,7 @@ export class ShadowDoorbellBuffer {
 
   constructor(dma: DmaAllocator, readonly pageSize: number) {
     // PRP1 and PRP2 of Doorbell Buffer Config are each one page-aligned memory page (CC.MPS).
-    this.memory = dma.alloc(2 * pageSize, { align: pageSize });
+    this.memory = dma.alloc(2 * pageSize, { align: pageSize, internal: true });
     const b = this.memory.bytes;
     this.doorbells = { words: new Uint32Array(b.buffer, b.byteOffset, (2 * pageSize) / 4), eventIdx: pageSize / 4, memory: this.memory };
   }

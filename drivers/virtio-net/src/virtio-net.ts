@@ -227,7 +227,7 @@ export class VirtioNet implements Disposable {
           const vq = 2 * p + (dir === 'tx' ? 1 : 0);
           const ring = this.setUpQueue(vq, options.queueSize ?? 256, msixCount ? 1 + (vq % (msixCount - 1)) : VIRTIO_MSI_NO_VECTOR);
           const bufferSize = dir === 'rx' ? rxBufferSize : txBufferSize;
-          const poolMem = dev.dma.alloc(ring.size * bufferSize + (dir === 'rx' ? mergeBytes : 0), { align: 4096 });
+          const poolMem = dev.dma.alloc(ring.size * bufferSize + (dir === 'rx' ? mergeBytes : 0), { align: 4096, internal: true });
           this.memory.push(poolMem);
           const pool = new PacketPool(poolMem.bytes, poolMem.iova, ring.size, bufferSize);
           if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable, maxFrame));
@@ -250,7 +250,7 @@ export class VirtioNet implements Disposable {
       if (mq) {
         const vq = 2 * maxPairs;
         const ring = this.setUpQueue(vq, 2, VIRTIO_MSI_NO_VECTOR);
-        const mem = dev.dma.alloc(128, { align: 64 });
+        const mem = dev.dma.alloc(128, { align: 64, internal: true });
         this.memory.push(mem);
         ring.setBuffer(0, Number(mem.iova & 0xffffffffn), Number(mem.iova >> 32n));
         const ack = mem.iova + 64n;
@@ -288,7 +288,7 @@ export class VirtioNet implements Disposable {
     let size = Math.min(wanted, max);
     if (!this.packed) size = 2 ** Math.floor(Math.log2(size)); // split rings: a power of 2
     const layout = this.packed ? packedLayout(size) : splitLayout(size);
-    const mem = this.device.dma.alloc(layout.total, { align: 4096 });
+    const mem = this.device.dma.alloc(layout.total, { align: 4096, internal: true });
     this.memory.push(mem);
     const ring: Ring = this.packed ? new PackedRing(mem.bytes, mem.iova, size, this.eventIdx) : new SplitRing(mem.bytes, mem.iova, size, this.eventIdx);
     const kept = t.setUpQueue(vq, size, ring.descIova, ring.driverIova, ring.deviceIova, vector);
