@@ -1,5 +1,5 @@
 // lab: --nvme none --nics 2 --nic packed=on,mq=on --hugepages 64
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Feature, VirtioNet } from '@vfio-node/virtio-net';
 import { exchange } from '../../bench/src/net/selftest.js';
 import { labNics } from '../lab/lab-env.js';
@@ -7,15 +7,21 @@ import { labNics } from '../lab/lab-env.js';
 const bit = (name: keyof typeof Feature) => 1n << BigInt(Feature[name]);
 
 describe('NICs offering packed rings and MQ (QEMU packed=on,mq=on behind one hub): frames flow through packed virtqueues', () => {
-  const [a, b] = labNics();
-  // A 64-entry transmit ring: 2000 frames go round it about 30 times, so both wrap counters
-  // flip often. The receiver's 256 buffers never run out here (the exchange holds at most 32).
-  // Packed rings are used only when asked for (split is the driver's preference).
-  const sender = VirtioNet.open(a!, { queueSize: 64, features: { packed: true } });
-  const receiver = VirtioNet.open(b!, { interrupts: 'msix', features: { packed: true } });
+  let a: string | undefined;
+  let b: string | undefined;
+  let sender: VirtioNet;
+  let receiver: VirtioNet;
+  beforeAll(() => {
+    [a, b] = labNics();
+    // A 64-entry transmit ring: 2000 frames go round it about 30 times, so both wrap counters
+    // flip often. The receiver's 256 buffers never run out here (the exchange holds at most 32).
+    // Packed rings are used only when asked for (split is the driver's preference).
+    sender = VirtioNet.open(a!, { queueSize: 64, features: { packed: true } });
+    receiver = VirtioNet.open(b!, { interrupts: 'msix', features: { packed: true } });
+  });
   afterAll(() => {
-    sender.close();
-    receiver.close();
+    sender?.close();
+    receiver?.close();
   });
 
   it('negotiated VIRTIO_F_RING_PACKED and VIRTIO_NET_F_MQ (and VERSION_1, ACCESS_PLATFORM, EVENT_IDX) on both NICs', () => {

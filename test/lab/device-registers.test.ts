@@ -1,10 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Device } from '@vfio-node/core';
 import { labNvme } from './lab-env.js';
 
 describe('a device opened through VFIO exposes its BARs with exact-width register access', () => {
-  const dev = Device.open(labNvme()[0]!);
-  afterAll(() => dev.close());
+  let dev: Device;
+  beforeAll(() => {
+    dev = Device.open(labNvme()[0]!);
+  });
+  afterAll(() => dev?.close());
 
   it('reads CAP and VS from the NVMe controller BAR0', () => {
     const bar0 = dev.bar(0);

@@ -1,10 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Device, native } from '@vfio-node/core';
 import { labNvme } from './lab-env.js';
 
 describe('hugepage DMA memory is pinned and mapped in whole chunks through VFIO_IOMMU_MAP_DMA', () => {
-  const dev = Device.open(labNvme()[0]!);
-  afterAll(() => dev.close());
+  let dev: Device;
+  beforeAll(() => {
+    dev = Device.open(labNvme()[0]!);
+  });
+  afterAll(() => dev?.close());
 
   it('allocates 64 MiB in several regions at distinct, aligned IOVAs, zeroed, and frees them', () => {
     const before = dev.dma.stats();

@@ -1,14 +1,17 @@
 import { Worker } from 'node:worker_threads';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Device } from '@vfio-node/core';
 import { labNvme } from './lab-env.js';
 
 const nativeEntry = new URL('../../native/index.js', import.meta.url).href;
 
 describe('an MSI-X vector fired by VFIO loopback arrives through its eventfd', () => {
-  const dev = Device.open(labNvme()[0]!);
-  afterAll(() => dev.close());
+  let dev: Device;
+  beforeAll(() => {
+    dev = Device.open(labNvme()[0]!);
+  });
+  afterAll(() => dev?.close());
 
   it('the NVMe controller offers 65 MSI-X vectors', () => {
     expect(dev.irq.info('msix').count).toBe(65);

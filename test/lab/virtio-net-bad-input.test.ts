@@ -1,14 +1,20 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtioNet } from '@vfio-node/virtio-net';
 import { labNics } from './lab-env.js';
 
 describe('bad input to the virtio-net driver is refused with a clear error and nothing is sent', () => {
-  const [a, b] = labNics();
-  const sender = VirtioNet.open(a!);
-  const receiver = VirtioNet.open(b!);
+  let a: string | undefined;
+  let b: string | undefined;
+  let sender: VirtioNet;
+  let receiver: VirtioNet;
+  beforeAll(() => {
+    [a, b] = labNics();
+    sender = VirtioNet.open(a!);
+    receiver = VirtioNet.open(b!);
+  });
   afterAll(() => {
-    sender.close();
-    receiver.close();
+    sender?.close();
+    receiver?.close();
   });
   const frame = (len: number) => {
     const f = new Uint8Array(len);

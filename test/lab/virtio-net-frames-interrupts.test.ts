@@ -1,15 +1,19 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtioNet } from '@vfio-node/virtio-net';
 import { exchange } from '../../bench/src/net/selftest.js';
 import { labNics } from './lab-env.js';
 
 describe('frames arrive complete and in order when the receiver sleeps on MSI-X interrupts', () => {
-  const [a, b] = labNics();
-  const sender = VirtioNet.open(a!, { interrupts: 'msix' });
-  const receiver = VirtioNet.open(b!, { interrupts: 'msix' });
+  let sender: VirtioNet;
+  let receiver: VirtioNet;
+  beforeAll(() => {
+    const [a, b] = labNics();
+    sender = VirtioNet.open(a!, { interrupts: 'msix' });
+    receiver = VirtioNet.open(b!, { interrupts: 'msix' });
+  });
   afterAll(() => {
-    sender.close();
-    receiver.close();
+    sender?.close();
+    receiver?.close();
   });
 
   it('wakes on the receive queue vector and delivers 1000 frames intact', async () => {

@@ -1,15 +1,19 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtioNet } from '@vfio-node/virtio-net';
 import { exchange } from '../../bench/src/net/selftest.js';
 import { labNics } from './lab-env.js';
 
 describe('frames of varied sizes sent from one NIC arrive on the other complete, in order and intact (polling)', () => {
-  const [a, b] = labNics();
-  const sender = VirtioNet.open(a!);
-  const receiver = VirtioNet.open(b!);
+  let sender: VirtioNet;
+  let receiver: VirtioNet;
+  beforeAll(() => {
+    const [a, b] = labNics();
+    sender = VirtioNet.open(a!);
+    receiver = VirtioNet.open(b!);
+  });
   afterAll(() => {
-    sender.close();
-    receiver.close();
+    sender?.close();
+    receiver?.close();
   });
 
   it('delivers 3000 frames of 60 to 1514 bytes, each one checked byte by byte', async () => {

@@ -1,10 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtioNet, DeviceStatus, featureNames } from '@vfio-node/virtio-net';
 import { labNics } from './lab-env.js';
 
 describe('a virtio-net NIC comes up through the virtio 1.x handshake behind the IOMMU', () => {
-  const nic = VirtioNet.open(labNics()[0]!);
-  afterAll(() => nic.close());
+  let nic: VirtioNet;
+  beforeAll(() => {
+    nic = VirtioNet.open(labNics()[0]!);
+  });
+  afterAll(() => nic?.close());
 
   it('ends with ACKNOWLEDGE|DRIVER|FEATURES_OK|DRIVER_OK and nothing else in device_status', () => {
     expect(nic.status).toBe(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK);

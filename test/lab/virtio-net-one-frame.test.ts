@@ -1,14 +1,18 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VirtioNet } from '@vfio-node/virtio-net';
 import { labNics } from './lab-env.js';
 
 describe('one frame sent from one NIC arrives intact on the other', () => {
-  const [a, b] = labNics();
-  const tx = VirtioNet.open(a!);
-  const rx = VirtioNet.open(b!);
+  let tx: VirtioNet;
+  let rx: VirtioNet;
+  beforeAll(() => {
+    const [a, b] = labNics();
+    tx = VirtioNet.open(a!);
+    rx = VirtioNet.open(b!);
+  });
   afterAll(() => {
-    tx.close();
-    rx.close();
+    tx?.close();
+    rx?.close();
   });
 
   it('arrives with the same length and bytes', async () => {
