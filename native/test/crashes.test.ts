@@ -1,0 +1,16 @@
+// Reproductions of the native-core crashes of issue 12, each run in a child process
+// (native/test/children/): the child must exit normally, never by a signal, and the bad
+// input must come back to JavaScript as a thrown error with its code.
+import { describe, expect, it } from 'vitest';
+import { describeExit, runChild } from './child.js';
+
+describe('issue 12: inputs that used to crash the process', () => {
+  it('a worker scribbling on the CQ ring and head words while this thread polls gets ERR_OUT_OF_RANGE, not SIGSEGV', async () => {
+    const r = await runChild('nvme-double-fetch.mjs', ['50000']);
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(r.result).toMatchObject({ rounds: 50000, named: 'ERR_OUT_OF_RANGE' });
+    // Whatever the worker wrote, the only error a poll may throw is the range check.
+    expect(Object.keys(r.result!.codes as object).filter((c) => c !== 'ERR_OUT_OF_RANGE')).toEqual([]);
+  });
+});
