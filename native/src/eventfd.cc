@@ -80,10 +80,20 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   Napi::Array fds = list.As<Napi::Array>();
   int timeout = static_cast<int>(ToInt(env, Arg(info, 1), "timeoutMs", -1, INT32_MAX));
   constexpr uint32_t kMaxFds = 4096;
-  if (fds.Length() > kMaxFds) ThrowArg(env, kErrOutOfRange, "fds: at most " + std::to_string(kMaxFds) + " fds");
-  if (fds.Length() == 0 && timeout < 0) ThrowArg(env, kErrInvalidArg, "fds is empty and timeoutMs is -1: would block forever");
-  std::vector<pollfd> pfds(fds.Length());
-  for (uint32_t i = 0; i < fds.Length(); i++) pfds[i] = pollfd{ToFd(env, fds.Get(i), "fds[i]"), POLLIN, 0};
+  // The length is read once, and each element copied before it is checked: an element
+  // may be a getter that runs JavaScript, which could change the array under the loop.
+  const uint32_t count = fds.Length();
+  if (count > kMaxFds) ThrowArg(env, kErrOutOfRange, "fds: at most " + std::to_string(kMaxFds) + " fds");
+  if (count == 0 && timeout < 0) ThrowArg(env, kErrInvalidArg, "fds is empty and timeoutMs is -1: would block forever");
+  std::vector<pollfd> pfds(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value fd = fds.Get(i);
+    pfds[i] = pollfd{ToFd(env, fd, "fds[i]"), POLLIN, 0};
+  }
+  if (fds.Length() != count) {
+    ThrowArg(env, kErrInvalidArg, "fds changed while it was read (from " + std::to_string(count) + " to " +
+                                      std::to_string(fds.Length()) + " elements): pass a plain array of fds");
+  }
 
   const int64_t deadline = timeout < 0 ? 0 : NowMs() + timeout;
   for (;;) {

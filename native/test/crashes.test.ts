@@ -13,4 +13,11 @@ describe('issue 12: inputs that used to crash the process', () => {
     // Whatever the worker wrote, the only error a poll may throw is the range check.
     expect(Object.keys(r.result!.codes as object).filter((c) => c !== 'ERR_OUT_OF_RANGE')).toEqual([]);
   });
+
+  it('eventfdWait with an element getter that grows (or shrinks) the array throws ERR_INVALID_ARG instead of overflowing its vector', async () => {
+    const r = await runChild('eventfd-wait-getter.mjs');
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(r.result).toEqual({ grown: 'ERR_INVALID_ARG', shrunk: 'ERR_INVALID_ARG', plain: 0 });
+  });
 });
