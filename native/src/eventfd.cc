@@ -17,6 +17,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "receiver.h"
 
 namespace vfio_node {
 namespace {
@@ -146,6 +147,10 @@ struct WatchPoll {
 
 class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0x51c2e98d7a3f0b64ULL, 0x0d9b3e27c46a81f5ULL};
+  static constexpr const char* kClassName = "EventfdWatcher";
+  static EventfdWatcher* Unwrap(Napi::Object self) { return UnwrapReceiver<EventfdWatcher>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "EventfdWatcher",
                        {
@@ -160,6 +165,7 @@ class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
   explicit EventfdWatcher(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<EventfdWatcher>(info), context_(info.Env(), "EventfdWatcher") {
     Napi::Env env = info.Env();
+    TagReceiver<EventfdWatcher>(env, info.This().As<Napi::Object>());
     int fd = ToFd(env, Arg(info, 0), "fd");
     Napi::Value cb = Arg(info, 1);
     if (!cb.IsFunction()) ThrowArg(env, kErrInvalidArg, "callback must be a function (got " + Describe(cb) + ")");

@@ -12,6 +12,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "receiver.h"
 #include "shared_memory.h"
 
 namespace vfio_node {
@@ -19,6 +20,10 @@ namespace {
 
 class Mapping : public Napi::ObjectWrap<Mapping> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0x3f6a1c52d0e84b97ULL, 0xb2e4716c9a5d0f38ULL};
+  static constexpr const char* kClassName = "Mapping";
+  static Mapping* Unwrap(Napi::Object self) { return UnwrapReceiver<Mapping>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Mapping",
                        {
@@ -40,6 +45,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // page-aligned (mmap's rule; VFIO region offsets are).
   explicit Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(info) {
     Napi::Env env = info.Env();
+    TagReceiver<Mapping>(env, info.This().As<Napi::Object>());
     int fd = ToFd(env, Arg(info, 0), "fd");
     int64_t offset = ToOffset(env, Arg(info, 1), "offset");
     int64_t size = ToInt(env, Arg(info, 2), "size", 1, kMaxSafeInteger);

@@ -39,6 +39,7 @@
 #include "args.h"
 #include "dma.h"
 #include "errors.h"
+#include "receiver.h"
 
 namespace vfio_node {
 namespace {
@@ -305,6 +306,10 @@ Pinned PinRegion(Napi::Env env, const Napi::CallbackInfo& info, size_t at, const
 
 class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0xc84f2b106e9d3a75ULL, 0x6a0e5d93b7f21c48ULL};
+  static constexpr const char* kClassName = "NvmeQueue";
+  static NvmeQueue* Unwrap(Napi::Object self) { return UnwrapReceiver<NvmeQueue>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NvmeQueue",
                        {
@@ -317,6 +322,7 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
 
   explicit NvmeQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NvmeQueue>(info) {
     Napi::Env env = info.Env();
+    TagReceiver<NvmeQueue>(env, info.This().As<Napi::Object>());
     sqDoorbell_ = FastInt(env, Arg(info, 7), "sqDoorbell", 0, 1 << 30);
     cqDoorbell_ = FastInt(env, Arg(info, 8), "cqDoorbell", 0, 1 << 30);
     if (sqDoorbell_ % 4 != 0 || cqDoorbell_ % 4 != 0) ThrowArg(env, kErrMisaligned, "doorbell offsets must be dword aligned");

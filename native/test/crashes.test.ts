@@ -20,4 +20,17 @@ describe('issue 12: inputs that used to crash the process', () => {
     expect(r.code, describeExit(r)).toBe(0);
     expect(r.result).toEqual({ grown: 'ERR_INVALID_ARG', shrunk: 'ERR_INVALID_ARG', plain: 0 });
   });
+
+  it('every accessor of every wrapped class called on a foreign or plain receiver throws ERR_INVALID_RECEIVER (methods: V8\'s TypeError)', async () => {
+    const r = await runChild('foreign-receivers.mjs');
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    // 6 accessors and 17 methods, each on the 10 receivers that are not its own.
+    expect(r.result).toEqual({
+      count: 230,
+      refused: { accessor: { ERR_INVALID_RECEIVER: 60 }, method: { 'TypeError: Illegal invocation': 170 } },
+      wrong: [],
+      sane: true,
+    });
+  });
 });
