@@ -159,7 +159,8 @@ export function eventfdWait(fds: number[], timeoutMs: number): number;
 /**
  * Watches an eventfd on the calling thread's libuv loop and calls callback(count) each
  * time it fires (the counter is read and reset first). Keeps the loop alive until stop(),
- * unless unref() was called.
+ * unless unref() was called. It watches its own duplicate of `fd` (closed by stop()), so
+ * the caller may close `fd` at any time; a closed `fd` at construction throws EBADF.
  */
 export class EventfdWatcher {
   constructor(fd: number, callback: (count: bigint) => void);

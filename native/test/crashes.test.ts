@@ -33,4 +33,12 @@ describe('issue 12: inputs that used to crash the process', () => {
       sane: true,
     });
   });
+
+  it('closing the fd of a running EventfdWatcher does not abort: the watcher owns a duplicate and closes it on stop()', async () => {
+    const r = await runChild('watcher-close-fd.mjs');
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    // watching: the eventfd and the duplicate; after stop(): no descriptor left behind.
+    expect(r.result).toEqual({ watching: 2, fired: 3, after: 0, afterEarlyClose: 0, closed: 'EBADF' });
+  });
 });
