@@ -12,11 +12,11 @@ export interface ChildResult {
   result: Record<string, unknown> | null;
 }
 
-/** Runs native/test/children/<name> with node and resolves when it exits (never rejects on a crash). */
-export function runChild(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<ChildResult> {
+/** Runs native/test/children/<name> with node (and nodeArgs) and resolves when it exits (never rejects on a crash). */
+export function runChild(name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000, nodeArgs: string[] = []): Promise<ChildResult> {
   const script = fileURLToPath(new URL(`./children/${name}`, import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
