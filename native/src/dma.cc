@@ -70,7 +70,7 @@ bool TableAcquire(uint64_t id, DmaEntry* out) {
   return true;
 }
 
-// Drops one reference; the last one unmaps the memory.
+// Drops one reference; the last one frees the memory and keeps its addresses (RetireRange).
 void TableRelease(uint64_t id) {
   DmaTable& t = Table();
   DmaEntry entry{};
@@ -81,7 +81,7 @@ void TableRelease(uint64_t id) {
     entry = it->second;
     t.entries.erase(it);
   }
-  munmap(entry.addr, entry.size);
+  RetireRange(entry.addr, entry.size);
 }
 
 // A table reference on its way into a new DmaBuffer (passed to the constructor as an External).

@@ -58,7 +58,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
                    "mmap of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) + " of fd " +
                        std::to_string(fd));
     }
-    mem_ = new SharedMemory(addr, size, [addr, size] { munmap(addr, size); });
+    mem_ = new SharedMemory(addr, size, [addr, size] { RetireRange(addr, static_cast<size_t>(size)); });
     size_ = static_cast<size_t>(size);
     try {
       buffer_ = Napi::Persistent(mem_->NewArrayBuffer(env));
@@ -118,7 +118,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   }
 
   // unmap(): detach the ArrayBuffer (stale views then throw instead of faulting), then
-  // munmap. Idempotent.
+  // unmap the BAR, keeping its addresses reserved (RetireRange). Idempotent.
   void Unmap(const Napi::CallbackInfo& info) {
     if (!mem_) return;
     Napi::Env env = info.Env();

@@ -41,4 +41,11 @@ describe('issue 12: inputs that used to crash the process', () => {
     // watching: the eventfd and the duplicate; after stop(): no descriptor left behind.
     expect(r.result).toEqual({ watching: 2, fired: 3, after: 0, afterEarlyClose: 0, closed: 'EBADF' });
   });
+
+  it('a read(2) in flight into a released DMA view or unmapped mapping fails with EFAULT instead of writing into the next allocation', async () => {
+    const r = await runChild('read-after-release.mjs');
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(r.result).toEqual({ released: { read: 'EFAULT', newOwner: 'intact' }, unmapped: { read: 'EFAULT', newOwner: 'intact' } });
+  });
 });
