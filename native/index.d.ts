@@ -159,7 +159,8 @@ export function eventfdWait(fds: number[], timeoutMs: number): number;
 /**
  * Watches an eventfd on the calling thread's libuv loop and calls callback(count) each
  * time it fires (the counter is read and reset first). Keeps the loop alive until stop(),
- * unless unref() was called.
+ * unless unref() was called. It watches its own duplicate of `fd` (closed by stop()), so
+ * the caller may close `fd` at any time; a closed `fd` at construction throws EBADF.
  */
 export class EventfdWatcher {
   constructor(fd: number, callback: (count: bigint) => void);
@@ -197,16 +198,18 @@ export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer,
 export function nvmeSqRing(bar: ArrayBuffer, sqTailDoorbell: number, tail: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number): boolean;
 /**
  * The NVMe hot path with the queue's memory checked once (nvme_queue.cc): the completion
- * ring (`cq*`), the host words [head, phase, then 4 words per completion] (`host*`) and the
- * shadow doorbell pages (`shadowId` 0: none) are regions of DMA buffers (their `id`s),
- * pinned while the handle lives; per call only the BAR and the integers are checked.
+ * ring (`cq*`) and the shadow doorbell pages (`shadowId` 0: none) are regions of DMA buffers
+ * (their `id`s), pinned while the handle lives; `host` holds the host's own words [head,
+ * phase, then 4 words per completion] and must be a Uint32Array over a SharedArrayBuffer
+ * (memory no device can write; ERR_INVALID_ARG otherwise). Per call only the BAR and the
+ * integers are checked; a head or phase out of range throws ERR_OUT_OF_RANGE.
  * poll/ring/announceHead behave as nvmeCqPoll/nvmeSqRing (announceHead writes the CQ head
  * from host[0]). After close() every call throws ERR_CLOSED.
  */
 export class NvmeQueue {
   constructor(
     cqId: number, cqOffset: number, cqBytes: number,
-    hostId: number, hostOffset: number, hostBytes: number,
+    host: Uint32Array,
     shadowId: number, shadowOffset: number, shadowBytes: number,
     sqDoorbell: number, cqDoorbell: number,
     sqShadow: number, sqEventIdx: number, cqShadow: number, cqEventIdx: number,

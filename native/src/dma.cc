@@ -19,6 +19,7 @@
 #include "args.h"
 #include "errors.h"
 #include "dma.h"
+#include "receiver.h"
 #include "shared_memory.h"
 #include "vfio_ioctl.h"
 
@@ -69,7 +70,7 @@ bool TableAcquire(uint64_t id, DmaEntry* out) {
   return true;
 }
 
-// Drops one reference; the last one unmaps the memory.
+// Drops one reference; the last one frees the memory and keeps its addresses (RetireRange).
 void TableRelease(uint64_t id) {
   DmaTable& t = Table();
   DmaEntry entry{};
@@ -80,11 +81,8 @@ void TableRelease(uint64_t id) {
     entry = it->second;
     t.entries.erase(it);
   }
-  munmap(entry.addr, entry.size);
+  RetireRange(entry.addr, entry.size);
 }
-
-// Tags DmaBuffer objects so that vfioMapDma can tell one from any other wrapped object.
-constexpr napi_type_tag kDmaBufferTag = {0x7d1c0a3e5b2f4e61ULL, 0x9a84c2d7f03b6e15ULL};
 
 // A table reference on its way into a new DmaBuffer (passed to the constructor as an External).
 struct PendingHandle {
@@ -97,6 +95,11 @@ struct PendingHandle {
 
 class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
  public:
+  // The tag also lets vfioMapDma tell a DmaBuffer argument from any other wrapped object.
+  static constexpr napi_type_tag kTypeTag = {0x7d1c0a3e5b2f4e61ULL, 0x9a84c2d7f03b6e15ULL};
+  static constexpr const char* kClassName = "DmaBuffer";
+  static DmaBuffer* Unwrap(Napi::Object self) { return UnwrapReceiver<DmaBuffer>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "DmaBuffer",
                        {
@@ -117,7 +120,7 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
       ThrowArg(env, kErrInvalidArg, "DmaBuffer has no public constructor: use DmaBuffer.alloc() or DmaBuffer.open()");
     }
     PendingHandle* p = info[0].As<Napi::External<PendingHandle>>().Data();
-    NAPI_THROW_IF_FAILED_VOID(env, napi_type_tag_object(env, info.This(), &kDmaBufferTag));
+    TagReceiver<DmaBuffer>(env, info.This().As<Napi::Object>());
     id_ = p->id;
     size_ = p->entry.size;
     hugepages_ = p->entry.hugepages;
@@ -141,13 +144,8 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
 
   // The live memory of a DmaBuffer argument, for vfioMapDma.
   static DmaBuffer* FromValue(Napi::Env env, Napi::Value v) {
-    bool tagged = false;
-    if (v.IsObject()) NAPI_THROW_IF_FAILED(env, napi_check_object_type_tag(env, v, &kDmaBufferTag, &tagged), nullptr);
-    void* self = nullptr;
-    if (!tagged || napi_unwrap(env, v, &self) != napi_ok || !self) {
-      ThrowArg(env, kErrInvalidArg, "buffer must be a DmaBuffer (got " + Describe(v) + ")");
-    }
-    auto* buffer = static_cast<DmaBuffer*>(self);
+    if (!HasTypeTag(env, v, kTypeTag)) ThrowArg(env, kErrInvalidArg, "buffer must be a DmaBuffer (got " + Describe(v) + ")");
+    DmaBuffer* buffer = Napi::ObjectWrap<DmaBuffer>::Unwrap(v.As<Napi::Object>());
     if (!buffer->mem_) ThrowArg(env, kErrClosed, "DMA buffer " + std::to_string(buffer->id_) + " was released");
     return buffer;
   }

@@ -15,6 +15,8 @@ constexpr const char* kErrInvalidArg = "ERR_INVALID_ARG";
 constexpr const char* kErrOutOfRange = "ERR_OUT_OF_RANGE";
 constexpr const char* kErrMisaligned = "ERR_MISALIGNED";
 constexpr const char* kErrClosed = "ERR_CLOSED";
+// A method or accessor called with a `this` that is not an object of its class.
+constexpr const char* kErrInvalidReceiver = "ERR_INVALID_RECEIVER";
 
 // 'ENOENT' for ENOENT: strerrorname_np (glibc >= 2.32), else a short table.
 const char* ErrnoName(int err);

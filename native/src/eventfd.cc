@@ -4,6 +4,7 @@
 // worker threads that own a queue), EventfdWatcher (a uv_poll_t on this thread's libuv
 // loop that calls back in JavaScript).
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "receiver.h"
 
 namespace vfio_node {
 namespace {
@@ -80,10 +82,20 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   Napi::Array fds = list.As<Napi::Array>();
   int timeout = static_cast<int>(ToInt(env, Arg(info, 1), "timeoutMs", -1, INT32_MAX));
   constexpr uint32_t kMaxFds = 4096;
-  if (fds.Length() > kMaxFds) ThrowArg(env, kErrOutOfRange, "fds: at most " + std::to_string(kMaxFds) + " fds");
-  if (fds.Length() == 0 && timeout < 0) ThrowArg(env, kErrInvalidArg, "fds is empty and timeoutMs is -1: would block forever");
-  std::vector<pollfd> pfds(fds.Length());
-  for (uint32_t i = 0; i < fds.Length(); i++) pfds[i] = pollfd{ToFd(env, fds.Get(i), "fds[i]"), POLLIN, 0};
+  // The length is read once, and each element copied before it is checked: an element
+  // may be a getter that runs JavaScript, which could change the array under the loop.
+  const uint32_t count = fds.Length();
+  if (count > kMaxFds) ThrowArg(env, kErrOutOfRange, "fds: at most " + std::to_string(kMaxFds) + " fds");
+  if (count == 0 && timeout < 0) ThrowArg(env, kErrInvalidArg, "fds is empty and timeoutMs is -1: would block forever");
+  std::vector<pollfd> pfds(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value fd = fds.Get(i);
+    pfds[i] = pollfd{ToFd(env, fd, "fds[i]"), POLLIN, 0};
+  }
+  if (fds.Length() != count) {
+    ThrowArg(env, kErrInvalidArg, "fds changed while it was read (from " + std::to_string(count) + " to " +
+                                      std::to_string(fds.Length()) + " elements): pass a plain array of fds");
+  }
 
   const int64_t deadline = timeout < 0 ? 0 : NowMs() + timeout;
   for (;;) {
@@ -111,9 +123,13 @@ class EventfdWatcher;
 // The libuv side of a watcher. It outlives the JS object until libuv calls OnClosed,
 // and is registered as an async cleanup hook so that a worker exiting with a running
 // watcher waits for the handle to close (a worker's loop must have no open handles).
+// It polls its own duplicate of the caller's fd: when the caller closes theirs, epoll
+// keeps watching the same eventfd and libuv never meets a closed fd (its epoll_ctl would
+// fail with EBADF, and libuv aborts on that). The duplicate is closed once libuv let go.
 struct WatchPoll {
   uv_poll_t handle;
-  int fd;
+  int fd;        // ours, from F_DUPFD_CLOEXEC
+  int callerFd;  // the caller's, for messages
   EventfdWatcher* owner;  // null once the watcher let go of it
   napi_async_cleanup_hook_handle hook = nullptr;
   bool closing = false;
@@ -121,6 +137,7 @@ struct WatchPoll {
   static void OnClosed(uv_handle_t* h) {
     auto* self = static_cast<WatchPoll*>(h->data);
     if (self->hook) napi_remove_async_cleanup_hook(self->hook);  // also ends a running cleanup
+    close(self->fd);  // libuv has removed it from its epoll set
     delete self;
   }
   void Close() {
@@ -136,6 +153,10 @@ struct WatchPoll {
 
 class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0x51c2e98d7a3f0b64ULL, 0x0d9b3e27c46a81f5ULL};
+  static constexpr const char* kClassName = "EventfdWatcher";
+  static EventfdWatcher* Unwrap(Napi::Object self) { return UnwrapReceiver<EventfdWatcher>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "EventfdWatcher",
                        {
@@ -145,22 +166,28 @@ class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
                        });
   }
 
-  // new EventfdWatcher(fd, callback): starts watching at once. While running, the JS
-  // object is kept alive (a strong self-reference), like a timer.
+  // new EventfdWatcher(fd, callback): starts watching at once, on a duplicate of fd (the
+  // caller may close fd while the watcher runs). While running, the JS object is kept
+  // alive (a strong self-reference), like a timer.
   explicit EventfdWatcher(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<EventfdWatcher>(info), context_(info.Env(), "EventfdWatcher") {
     Napi::Env env = info.Env();
+    TagReceiver<EventfdWatcher>(env, info.This().As<Napi::Object>());
     int fd = ToFd(env, Arg(info, 0), "fd");
     Napi::Value cb = Arg(info, 1);
     if (!cb.IsFunction()) ThrowArg(env, kErrInvalidArg, "callback must be a function (got " + Describe(cb) + ")");
     uv_loop_t* loop = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env, napi_get_uv_event_loop(env, &loop));
 
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) ThrowSyscall(env, "fcntl", errno, "EventfdWatcher: duplicating fd " + std::to_string(fd));
     auto* poll = new WatchPoll{};
-    poll->fd = fd;
+    poll->fd = own;
+    poll->callerFd = fd;
     poll->handle.data = poll;
-    int r = uv_poll_init(loop, &poll->handle, fd);
+    int r = uv_poll_init(loop, &poll->handle, own);
     if (r < 0) {
+      close(own);
       delete poll;  // uv_poll_init failed before registering the handle
       ThrowSyscall(env, "uv_poll_init", -r, "watching eventfd " + std::to_string(fd));
     }
@@ -209,15 +236,15 @@ class EventfdWatcher : public Napi::ObjectWrap<EventfdWatcher> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     try {
-      ThrowSyscall(env, syscall, err, std::string("EventfdWatcher: ") + syscall + " of fd " + std::to_string(poll_->fd));
+      ThrowSyscall(env, syscall, err, std::string("EventfdWatcher: ") + syscall + " of fd " + std::to_string(poll_->callerFd));
     } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());
     }
   }
 
  private:
-  // stop(): closes the libuv handle (freed by its close callback) and lets go of the
-  // callback and of the self-reference. Idempotent.
+  // stop(): closes the libuv handle (freed, and its fd closed, by its close callback) and
+  // lets go of the callback and of the self-reference. Idempotent.
   void Stop(const Napi::CallbackInfo&) {
     if (!poll_) return;
     poll_->Close();

@@ -12,6 +12,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "receiver.h"
 #include "shared_memory.h"
 
 namespace vfio_node {
@@ -19,6 +20,10 @@ namespace {
 
 class Mapping : public Napi::ObjectWrap<Mapping> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0x3f6a1c52d0e84b97ULL, 0xb2e4716c9a5d0f38ULL};
+  static constexpr const char* kClassName = "Mapping";
+  static Mapping* Unwrap(Napi::Object self) { return UnwrapReceiver<Mapping>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Mapping",
                        {
@@ -40,6 +45,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   // page-aligned (mmap's rule; VFIO region offsets are).
   explicit Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(info) {
     Napi::Env env = info.Env();
+    TagReceiver<Mapping>(env, info.This().As<Napi::Object>());
     int fd = ToFd(env, Arg(info, 0), "fd");
     int64_t offset = ToOffset(env, Arg(info, 1), "offset");
     int64_t size = ToInt(env, Arg(info, 2), "size", 1, kMaxSafeInteger);
@@ -52,7 +58,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
                    "mmap of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) + " of fd " +
                        std::to_string(fd));
     }
-    mem_ = new SharedMemory(addr, size, [addr, size] { munmap(addr, size); });
+    mem_ = new SharedMemory(addr, size, [addr, size] { RetireRange(addr, static_cast<size_t>(size)); });
     size_ = static_cast<size_t>(size);
     try {
       buffer_ = Napi::Persistent(mem_->NewArrayBuffer(env));
@@ -112,7 +118,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   }
 
   // unmap(): detach the ArrayBuffer (stale views then throw instead of faulting), then
-  // munmap. Idempotent.
+  // unmap the BAR, keeping its addresses reserved (RetireRange). Idempotent.
   void Unmap(const Napi::CallbackInfo& info) {
     if (!mem_) return;
     Napi::Env env = info.Env();

@@ -39,6 +39,7 @@
 #include "args.h"
 #include "dma.h"
 #include "errors.h"
+#include "receiver.h"
 
 namespace vfio_node {
 namespace {
@@ -132,13 +133,17 @@ volatile uint32_t* Doorbell(Napi::Env env, Napi::Value barValue, Napi::Value off
 }
 
 // Reaps up to max entries of the CQ ring (depth 16-byte entries) whose Phase Tag equals
-// st[1], from head st[0], into out (4 words each: [cid, status, sqhd, dw0]); stores the new
-// head and phase; then, when doorbell is given, writes the head once for the whole batch
+// *phase, from *head, into out (4 words each: [cid, status, sqhd, dw0]), and advances
+// *head and *phase; then, when doorbell is given, writes the head once for the whole batch
 // (through the shadow doorbell and its EventIdx test when there is one). Returns the count.
-int64_t Reap(const uint8_t* cq, uint32_t depth, uint32_t* st, uint32_t* out, int64_t max, volatile uint32_t* doorbell, const Shadow& shadow) {
+// head and phase are the caller's checked copies (head < depth, phase <= 1): the ring is
+// memory the controller writes, and whatever holds the state may be written by another
+// thread, so nothing that indexes memory is ever loaded twice (check, then use, one load).
+int64_t Reap(const uint8_t* cq, uint32_t depth, uint32_t* headInOut, uint32_t* phaseInOut, uint32_t* out, int64_t max,
+             volatile uint32_t* doorbell, const Shadow& shadow) {
   volatile const uint32_t* ring = reinterpret_cast<volatile const uint32_t*>(cq);
-  uint32_t head = st[0];
-  uint32_t phase = st[1];
+  uint32_t head = *headInOut;
+  uint32_t phase = *phaseInOut;
   uint32_t* o = out;
   int64_t n = 0;
   while (n < max) {
@@ -161,13 +166,30 @@ int64_t Reap(const uint8_t* cq, uint32_t depth, uint32_t* st, uint32_t* out, int
     }
   }
   if (n > 0) {
-    st[0] = head;
-    st[1] = phase;
+    *headInOut = head;
+    *phaseInOut = phase;
     // One CQyHDBL write per batch: it frees the reaped slots for the controller.
     if (doorbell != nullptr) {
       std::atomic_thread_fence(std::memory_order_release);
       if (shadow.db == nullptr || ShadowNeedsMmio(shadow, head)) *doorbell = head;
     }
+  }
+  return n;
+}
+
+// Loads [head, phase] once from st, checks them, reaps, and stores them back when they moved.
+int64_t ReapState(Napi::Env env, const uint8_t* cq, uint32_t depth, uint32_t* st, uint32_t* out, int64_t max,
+                  volatile uint32_t* doorbell, const Shadow& shadow) {
+  uint32_t head = st[0];
+  uint32_t phase = st[1];
+  if (head >= depth || phase > 1) {
+    ThrowArg(env, kErrOutOfRange, "state [" + std::to_string(head) + ", " + std::to_string(phase) +
+                                      "] is not a head and phase of a queue of " + std::to_string(depth));
+  }
+  int64_t n = Reap(cq, depth, &head, &phase, out, max, doorbell, shadow);
+  if (n > 0) {
+    st[0] = head;
+    st[1] = phase;
   }
   return n;
 }
@@ -193,16 +215,11 @@ Napi::Value CqPoll(const Napi::CallbackInfo& info) {
   if ((reinterpret_cast<uintptr_t>(cq.data) & 3) != 0) ThrowArg(env, kErrMisaligned, "cq is not dword aligned");
   uint32_t depth = static_cast<uint32_t>(bytes / kCqeSize);
   if (state.length < 2 || state.data == nullptr) ThrowArg(env, kErrInvalidArg, "state must hold [head, phase]");
-  uint32_t* st = state.data;
-  uint32_t head = st[0];
-  uint32_t phase = st[1];
-  if (head >= depth) ThrowArg(env, kErrOutOfRange, "state head " + std::to_string(head) + " is outside the queue of " + std::to_string(depth));
-  if (phase > 1) ThrowArg(env, kErrOutOfRange, "state phase must be 0 or 1, got " + std::to_string(phase));
   if (static_cast<uint64_t>(max) * 4 > out.length || (max > 0 && out.data == nullptr)) {
     ThrowArg(env, kErrOutOfRange, "out holds " + std::to_string(out.length / 4) + " completions, max is " + std::to_string(max));
   }
 
-  int64_t n = Reap(cq.data, depth, st, out.data, max, announce ? doorbell : nullptr, shadow);
+  int64_t n = ReapState(env, cq.data, depth, state.data, out.data, max, announce ? doorbell : nullptr, shadow);
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -228,17 +245,40 @@ Napi::Value SqRing(const Napi::CallbackInfo& info) {
 // handle lives, even if JavaScript releases it) and keeps raw pointers. Per call, only the
 // BAR (whose mapping JavaScript may unmap) and the integers are checked.
 //
-//   new NvmeQueue(cqId, cqOffset, cqBytes, hostId, hostOffset, hostBytes,
-//                 shadowId, shadowOffset, shadowBytes, sqDoorbell, cqDoorbell,
-//                 sqShadow, sqEventIdx, cqShadow, cqEventIdx)
+// The host words (head, phase, completions out) are the host's own state, so they must not
+// lie in memory the IOMMU maps: the DMA allocator maps whole 2 MiB chunks, and a device (or
+// anything with the buffer's id) could rewrite the head between our check and our use.
+// They live in a SharedArrayBuffer: never IOMMU-mapped, never detached, kept alive by the
+// handle's reference, and still readable from JavaScript (and from a worker, if shared).
+//
+//   new NvmeQueue(cqId, cqOffset, cqBytes, host, shadowId, shadowOffset, shadowBytes,
+//                 sqDoorbell, cqDoorbell, sqShadow, sqEventIdx, cqShadow, cqEventIdx)
 //     cq*      the completion ring in DMA buffer cqId (16-byte entries)
-//     host*    [head, phase, then 4 words per completion] in DMA buffer hostId
+//     host     a Uint32Array over a SharedArrayBuffer: [head, phase, then 4 words per completion]
 //     shadow*  the Shadow Doorbell and EventIdx pages (shadowId 0: none) and the dword
 //              indices of this queue's entries in them
 //   poll(bar, max, announce) -> count     as nvmeCqPoll, completions in host[2..]
 //   ring(bar, tail) -> wrote register      as nvmeSqRing
 //   announceHead(bar) -> wrote register    the CQ head (host[0]) through the same test
 //   close()                                drops the pins; later calls throw ERR_CLOSED
+
+// The host words: a Uint32Array of at least `words` elements over a SharedArrayBuffer.
+uint32_t* HostWords(Napi::Env env, Napi::Value v, size_t words) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  bool plain = true;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, nullptr) != napi_ok || type != napi_uint32_array ||
+      napi_is_arraybuffer(env, buffer, &plain) != napi_ok || plain) {
+    // An ArrayBuffer can be detached or transferred, and a DMA buffer's is device-writable.
+    ThrowArg(env, kErrInvalidArg, "host must be a Uint32Array over a SharedArrayBuffer, got " + Describe(v));
+  }
+  if (length < words || data == nullptr) {
+    ThrowArg(env, kErrOutOfRange, "host must hold 2 + 4 * depth = " + std::to_string(words) + " words, got " + std::to_string(length));
+  }
+  return static_cast<uint32_t*>(data);
+}
 
 struct Pinned {
   uint64_t id = 0;
@@ -266,6 +306,10 @@ Pinned PinRegion(Napi::Env env, const Napi::CallbackInfo& info, size_t at, const
 
 class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
  public:
+  static constexpr napi_type_tag kTypeTag = {0xc84f2b106e9d3a75ULL, 0x6a0e5d93b7f21c48ULL};
+  static constexpr const char* kClassName = "NvmeQueue";
+  static NvmeQueue* Unwrap(Napi::Object self) { return UnwrapReceiver<NvmeQueue>(self); }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NvmeQueue",
                        {
@@ -278,8 +322,9 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
 
   explicit NvmeQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NvmeQueue>(info) {
     Napi::Env env = info.Env();
-    sqDoorbell_ = FastInt(env, Arg(info, 9), "sqDoorbell", 0, 1 << 30);
-    cqDoorbell_ = FastInt(env, Arg(info, 10), "cqDoorbell", 0, 1 << 30);
+    TagReceiver<NvmeQueue>(env, info.This().As<Napi::Object>());
+    sqDoorbell_ = FastInt(env, Arg(info, 7), "sqDoorbell", 0, 1 << 30);
+    cqDoorbell_ = FastInt(env, Arg(info, 8), "cqDoorbell", 0, 1 << 30);
     if (sqDoorbell_ % 4 != 0 || cqDoorbell_ % 4 != 0) ThrowArg(env, kErrMisaligned, "doorbell offsets must be dword aligned");
     cq_ = PinRegion(env, info, 0, "cq");
     try {
@@ -287,17 +332,15 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
         ThrowArg(env, kErrInvalidArg, "cq must hold a whole number (>= 2) of 16-byte entries, got " + std::to_string(cq_.bytes) + " bytes");
       }
       depth_ = static_cast<uint32_t>(cq_.bytes / kCqeSize);
-      host_ = PinRegion(env, info, 3, "host");
-      if (host_.bytes < 8 + 16 * static_cast<size_t>(depth_)) {
-        ThrowArg(env, kErrOutOfRange, "host must hold 8 + 16 * " + std::to_string(depth_) + " bytes, got " + std::to_string(host_.bytes));
-      }
-      int64_t shadowId = FastInt(env, Arg(info, 6), "shadowId", 0, kMaxSafeInteger);
+      host_ = HostWords(env, Arg(info, 3), 2 + 4 * static_cast<size_t>(depth_));
+      hostRef_ = Napi::Persistent(Arg(info, 3).As<Napi::Object>());  // keeps the SharedArrayBuffer alive
+      int64_t shadowId = FastInt(env, Arg(info, 4), "shadowId", 0, kMaxSafeInteger);
       if (shadowId != 0) {
-        shadowRegion_ = PinRegion(env, info, 6, "shadow");
+        shadowRegion_ = PinRegion(env, info, 4, "shadow");
         size_t words = shadowRegion_.bytes / 4;
         int64_t idx[4];
         const char* names[4] = {"sqShadow", "sqEventIdx", "cqShadow", "cqEventIdx"};
-        for (int i = 0; i < 4; i++) idx[i] = FastInt(env, Arg(info, 11 + i), names[i], 0, static_cast<int64_t>(words) - 1);
+        for (int i = 0; i < 4; i++) idx[i] = FastInt(env, Arg(info, 9 + i), names[i], 0, static_cast<int64_t>(words) - 1);
         auto* w = reinterpret_cast<uint32_t*>(shadowRegion_.data);
         sq_ = {w + idx[0], w + idx[1]};
         cqs_ = {w + idx[2], w + idx[3]};
@@ -312,11 +355,13 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
 
  private:
   void Unpin() {
-    for (Pinned* p : {&cq_, &host_, &shadowRegion_}) {
+    for (Pinned* p : {&cq_, &shadowRegion_}) {
       if (p->id != 0) DmaUnpin(p->id);
       *p = Pinned{};
     }
     sq_ = cqs_ = Shadow{};
+    host_ = nullptr;
+    hostRef_.Reset();
   }
 
   void CheckOpen(Napi::Env env) {
@@ -332,11 +377,7 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
     if (info.Length() > 2 && !info[2].IsUndefined() && napi_get_value_bool(env, info[2], &announce) != napi_ok) {
       ThrowArg(env, kErrInvalidArg, "announce must be a boolean, got " + Describe(info[2]));
     }
-    auto* st = reinterpret_cast<uint32_t*>(host_.data);
-    uint32_t head = st[0];
-    uint32_t phase = st[1];
-    if (head >= depth_ || phase > 1) ThrowArg(env, kErrOutOfRange, "state [" + std::to_string(head) + ", " + std::to_string(phase) + "] is not a head and phase of this queue");
-    int64_t n = Reap(cq_.data, depth_, st, st + 2, max, announce ? doorbell : nullptr, cqs_);
+    int64_t n = ReapState(env, cq_.data, depth_, host_, host_ + 2, max, announce ? doorbell : nullptr, cqs_);
     return Napi::Number::New(env, static_cast<double>(n));
   }
 
@@ -355,7 +396,7 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
     Napi::Env env = info.Env();
     CheckOpen(env);
     volatile uint32_t* doorbell = DoorbellAt(env, Arg(info, 0), cqDoorbell_);
-    uint32_t head = reinterpret_cast<uint32_t*>(host_.data)[0];
+    uint32_t head = host_[0];  // one load: checked, then used
     if (head >= depth_) ThrowArg(env, kErrOutOfRange, "head " + std::to_string(head) + " is outside the queue of " + std::to_string(depth_));
     std::atomic_thread_fence(std::memory_order_release);
     bool mmio = cqs_.db == nullptr || ShadowNeedsMmio(cqs_, head);
@@ -365,7 +406,9 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
 
   void Close(const Napi::CallbackInfo&) { Unpin(); }
 
-  Pinned cq_, host_, shadowRegion_;
+  Pinned cq_, shadowRegion_;
+  uint32_t* host_ = nullptr;             // in the SharedArrayBuffer that hostRef_ holds
+  Napi::ObjectReference hostRef_;
   Shadow sq_, cqs_;
   uint32_t depth_ = 0;
   int64_t sqDoorbell_ = 0, cqDoorbell_ = 0;

@@ -7,10 +7,23 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/mman.h>
 
 #include <functional>
 
 namespace vfio_node {
+
+// Gives back the pages of [addr, addr + size) but keeps the addresses. A PROT_NONE
+// reservation replaces the mapping in place (MAP_FIXED), so a pointer still held outside
+// any ArrayBuffer (a read(2) in flight on the threadpool into a view that was released)
+// fails with EFAULT instead of writing into whatever the next mmap would have put at that
+// address (another DMA buffer). The reservation costs address space only (MAP_NORESERVE,
+// no pages; neighbours merge into one VMA) and is never handed out again, since nothing can
+// tell when the last raw pointer is gone.
+inline void RetireRange(void* addr, size_t size) {
+  void* r = mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) munmap(addr, size);  // no reservation possible: free it at least
+}
 
 class SharedMemory {
  public:

@@ -160,15 +160,18 @@ describe('NvmeQueue (the handle that checks the queue memory once)', () => {
   const Dma = (native as unknown as { DmaBuffer?: typeof native.DmaBuffer }).DmaBuffer ?? (native as unknown as { default: { DmaBuffer: typeof native.DmaBuffer } }).default.DmaBuffer;
   const SQ1TDBL = 0x1008;
 
-  /** One DMA buffer: CQ ring at 0 (DEPTH entries), host words at 4096, shadow pages at 8192. */
+  /** The host words: never DMA memory, a SharedArrayBuffer. */
+  const hostWords = (depth = DEPTH) => new Uint32Array(new SharedArrayBuffer(8 + 16 * depth));
+
+  /** One DMA buffer: CQ ring at 0 (DEPTH entries), shadow pages at 8192; host words apart. */
   function make(withShadow: boolean) {
     const mem = Dma.alloc(3 * 4096, { hugepages: false });
     const bytes = new Uint8Array(mem.buffer);
-    const host = new Uint32Array(mem.buffer, 4096, 2 + 4 * DEPTH);
+    const host = hostWords();
     host[1] = 1;
     const shadow = new Uint32Array(mem.buffer, 8192, 1024);
     const bar = new ArrayBuffer(0x2000);
-    const q = new Q(mem.id, 0, 16 * DEPTH, mem.id, 4096, 8 + 16 * DEPTH, withShadow ? mem.id : 0, 8192, 4096, SQ1TDBL, CQ1HDBL, 2, 514, 3, 515);
+    const q = new Q(mem.id, 0, 16 * DEPTH, host, withShadow ? mem.id : 0, 8192, 4096, SQ1TDBL, CQ1HDBL, 2, 514, 3, 515);
     return { mem, cq: bytes.subarray(0, 16 * DEPTH), host, shadow, bar, regs: new Uint32Array(bar), q };
   }
 
@@ -215,13 +218,20 @@ describe('NvmeQueue (the handle that checks the queue memory once)', () => {
     expect(() => q.ring(bar, 1)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
   });
 
-  it('refuses regions outside their buffer, unknown buffers, a short host area and bad per-call arguments', () => {
+  it('refuses regions outside their buffer, unknown buffers, host words that are not a SharedArrayBuffer or too short, and bad per-call arguments', () => {
     const mem = Dma.alloc(4096, { hugepages: false });
-    expect(() => new Q(mem.id, 0, 16 * DEPTH, mem.id, 4064, 8 + 16 * DEPTH, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => new Q(999_999, 0, 64, mem.id, 1024, 8 + 64, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
-    expect(() => new Q(mem.id, 0, 16 * DEPTH, mem.id, 1024, 16, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(/host must hold/);
-    expect(() => new Q(mem.id, 0, 16 * DEPTH, mem.id, 1024, 8 + 16 * DEPTH, mem.id, 2048, 64, SQ1TDBL, CQ1HDBL, 16, 0, 0, 0)).toThrow(/sqShadow/);
-    const q = new Q(mem.id, 0, 16 * DEPTH, mem.id, 1024, 8 + 16 * DEPTH, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0);
+    expect(() => new Q(mem.id, 4064, 16 * DEPTH, hostWords(), 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => new Q(999_999, 0, 64, hostWords(4), 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, new Uint32Array(new SharedArrayBuffer(16)), 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(/host must hold/);
+    // Host words in DMA memory (device-writable) or a detachable ArrayBuffer are refused.
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, new Uint32Array(mem.buffer, 1024, 2 + 4 * DEPTH), 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, new Uint32Array(2 + 4 * DEPTH), 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0)).toThrow(/SharedArrayBuffer/);
+    expect(() => new Q(mem.id, 0, 16 * DEPTH, hostWords(), mem.id, 2048, 64, SQ1TDBL, CQ1HDBL, 16, 0, 0, 0)).toThrow(/sqShadow/);
+    const host = hostWords();
+    const q = new Q(mem.id, 0, 16 * DEPTH, host, 0, 0, 0, SQ1TDBL, CQ1HDBL, 0, 0, 0, 0);
+    host[0] = DEPTH; // a head outside the queue: checked on each poll
+    expect(() => q.poll(new ArrayBuffer(0x2000), DEPTH)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    host[0] = 0;
     expect(() => q.poll(new ArrayBuffer(16), DEPTH)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => q.poll(new ArrayBuffer(0x2000), DEPTH + 1)).toThrow(/max/);
     expect(() => q.ring(new ArrayBuffer(0x2000), 70000)).toThrow(/tail/);

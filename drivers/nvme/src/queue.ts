@@ -98,10 +98,11 @@ export class QueuePair {
   /** Completions of the last poll(): 4 words each, [cid, status, sqhd, dw0]. */
   readonly completions: Uint32Array;
   /**
-   * cqState and completions live in DMA memory (never given to the controller) so that the
-   * native queue handle can pin them with the rings and skip its per-call argument checks.
+   * cqState and completions: the host's own state, so never in DMA memory (the allocator
+   * maps whole chunks for the device). A SharedArrayBuffer cannot be detached, so the
+   * native queue handle can keep a pointer into it and skip its per-call argument checks.
    */
-  private readonly host: DmaMemory;
+  private readonly host: Uint32Array;
   /** The native hot path with the memory checked once (null: the per-call functions). */
   private handle: InstanceType<typeof NativeQueue> | null = null;
   /** The SQ head as last reported by the controller (CQE.SQHD). */
@@ -177,18 +178,10 @@ export class QueuePair {
     this.cqIova = Number(this.cq.iova);
     this.sqU32 = new Uint32Array(this.sq.bytes.buffer, this.sq.bytes.byteOffset, (init.depth * SQE_SIZE) / 4);
     this.cqI32 = new Int32Array(this.cq.bytes.buffer, this.cq.bytes.byteOffset, (init.depth * CQE_SIZE) / 4);
-    try {
-      this.host = init.dma.alloc(8 + 16 * init.depth, { align: 64 });
-    } catch (err) {
-      this.requests.release();
-      this.cq.release();
-      this.sq.release();
-      throw err;
-    }
-    const hb = this.host.bytes;
-    this.cqState = new Uint32Array(hb.buffer, hb.byteOffset, 2);
+    this.host = new Uint32Array(new SharedArrayBuffer(8 + 16 * init.depth));
+    this.cqState = this.host.subarray(0, 2);
     this.cqState[1] = 1;
-    this.completions = new Uint32Array(hb.buffer, hb.byteOffset + 8, 4 * init.depth);
+    this.completions = this.host.subarray(2);
     const slots = shadowSlots(init.qid, init.dstrd, init.shadow?.eventIdx ?? 0);
     this.shadow = init.qid > 0 && init.shadow ? init.shadow.words : null;
     this.sqShadow = slots.sqTail;
@@ -200,10 +193,10 @@ export class QueuePair {
     // only, or memory that is not a native DMA buffer, as in unit tests) the per-call
     // functions serve.
     const real = (m: DmaMemory | undefined) => typeof (m as { native?: { id?: unknown } } | undefined)?.native?.id === 'number';
-    if (typeof NativeQueue === 'function' && real(this.cq) && real(this.host) && (this.shadow === null || real(sh))) {
+    if (typeof NativeQueue === 'function' && real(this.cq) && (this.shadow === null || real(sh))) {
       this.handle = new NativeQueue(
         this.cq.native.id, this.cq.offset, this.cq.size,
-        this.host.native.id, this.host.offset, this.host.size,
+        this.host,
         sh ? sh.native.id : 0, sh ? sh.offset : 0, sh ? sh.size : 0,
         this.sqDoorbell, this.cqDoorbell,
         this.sqShadow, this.sqEventIdx, this.cqShadow, this.cqEventIdx,
@@ -509,7 +502,6 @@ export class QueuePair {
     this.handle?.close();
     this.handle = null;
     this.requests.release();
-    this.host.release();
     this.cq.release();
     this.sq.release();
   }
