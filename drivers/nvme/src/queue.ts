@@ -161,9 +161,9 @@ export class QueuePair {
     this.barBuffer = mapping.buffer;
     this.sqDoorbell = sqTailDoorbell(init.qid, init.dstrd);
     this.cqDoorbell = cqHeadDoorbell(init.qid, init.dstrd);
-    this.sq = init.dma.alloc(init.depth * SQE_SIZE, { align: init.pageSize });
+    this.sq = init.dma.alloc(init.depth * SQE_SIZE, { align: init.pageSize, internal: true });
     try {
-      this.cq = init.dma.alloc(init.depth * CQE_SIZE, { align: init.pageSize });
+      this.cq = init.dma.alloc(init.depth * CQE_SIZE, { align: init.pageSize, internal: true });
       try {
         this.requests = new RequestTable(init.dma, init.depth - 1, init.maxTransfer, init.pageSize);
       } catch (err) {
