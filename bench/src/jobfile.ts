@@ -78,7 +78,9 @@ export function expandEnv(value: string, env: Record<string, string | undefined>
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => env[name] ?? '');
 }
 
-function jobFileError(path: string, line: number, what: string): VfioError {
+/** ERR_BENCH_JOBFILE: a job file that cannot be read (no line) or a bad line in one. */
+export function jobFileError(path: string, line: number | undefined, what: string, cause?: unknown): VfioError {
+  if (line === undefined) return new VfioError({ code: 'ERR_BENCH_JOBFILE', message: `cannot read job file '${path}': ${what}`, hint: 'Words that do not start with -- are job files; options are written --name=value.', path, cause });
   return new VfioError({ code: 'ERR_BENCH_JOBFILE', message: `${path}:${line}: ${what}`, hint: 'fio job files are INI: [global] or [jobname] headers, then key=value lines.', path, details: { line } });
 }
 

@@ -3,12 +3,12 @@
 // CLI entry is a few lines and this flow is testable on the host with fio's null engine.
 
 import { dirname, resolve } from 'node:path';
-import { invalidArgument, VfioError } from '@vfio-node/core';
+import { invalidArgument } from '@vfio-node/core';
 import { runJobs, type RunResult } from './engine.js';
 import { parseFilename, type NvmeTargetSpec } from './filename.js';
 import { summarize } from './group.js';
 import type { IoTarget } from './io-target.js';
-import { parseCommandLine, parseJobFile, resolveJobs, type CommandLine, type ResolvedJob } from './jobfile.js';
+import { jobFileError, parseCommandLine, parseJobFile, resolveJobs, type CommandLine, type ResolvedJob } from './jobfile.js';
 import { NullTarget } from './null-target.js';
 import { KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
 import { compareJson, formatCompareTable, ourPeerResult } from './peers/compare.js';
@@ -112,7 +112,7 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
     try {
       text = readFile(file);
     } catch (err) {
-      throw new VfioError({ code: 'ERR_BENCH_JOBFILE', message: `cannot read job file '${file}': ${(err as Error).message}`, hint: 'Words that do not start with -- are job files; options are written --name=value.', cause: err });
+      throw jobFileError(file, undefined, (err as Error).message, err);
     }
     sections.push(...parseJobFile(text, { path: file, readInclude: (p) => readFile(resolve(dirname(file), p)) }));
   }

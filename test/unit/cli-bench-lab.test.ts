@@ -46,13 +46,13 @@ describe('vfio-node bench on the lab: mistakes cost no boot', () => {
     const text = err.join('');
     expect(text).toMatch(/rw/);
     expect(text).toMatch(/cannot read job file 'no-such-job\.fio'/);
-    expect(text).toMatch(/--accel must be auto, kvm or tcg \(got 'warp'\)/);
+    expect(text).toMatch(/invalid --accel: .*warp.* \(expected auto, kvm or tcg\)/);
     expect(existsSync(marker)).toBe(false);
   });
 
   it('--output into a directory that does not exist is refused before the boot', async () => {
     expect(await main(['bench', '--name=x', '--output=/nonexistent-dir/r.json'])).toBe(1);
-    expect(err.join('')).toMatch(/--output=\/nonexistent-dir\/r\.json: cannot write to \/nonexistent-dir \(ENOENT\)/);
+    expect(err.join('')).toMatch(/invalid --output: .*\/nonexistent-dir\/r\.json.*\/nonexistent-dir: ENOENT/);
     expect(existsSync(marker)).toBe(false);
   });
 

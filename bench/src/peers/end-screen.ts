@@ -7,10 +7,15 @@
 import { VfioError } from '@vfio-node/core';
 import type { PeerDirection, PeerResult } from './peer.js';
 
+/** ERR_BENCH_RESULTS: a results file without the comparison the end screen is drawn from. */
+function badResults(what: string): VfioError {
+  return new VfioError({ code: 'ERR_BENCH_RESULTS', message: what, hint: 'Run the benchmark with --compare=kernel,qemu and --output-format=json or json+.' });
+}
+
 /** Reads compareJson()'s object back into peer results; ours is the 'vfio-node' entry. */
 export function readCompareJson(obj: unknown): { ours: PeerResult; peers: PeerResult[] } {
   const peersJson = (obj as { peers?: unknown } | undefined)?.peers;
-  if (!Array.isArray(peersJson)) throw new VfioError({ code: 'ERR_BENCH_RESULTS', message: 'the results have no "vfio-node compare" peers', hint: 'Run the benchmark with --compare=kernel,qemu.' });
+  if (!Array.isArray(peersJson)) throw badResults('the results have no "vfio-node compare" peers');
   const dir = (d: any): PeerDirection | undefined =>
     d && typeof d.iops === 'number'
       ? {
@@ -26,7 +31,7 @@ export function readCompareJson(obj: unknown): { ours: PeerResult; peers: PeerRe
     return { peer: p.peer, label: String(p.label ?? p.peer), command: Array.isArray(p.command) ? p.command : [], ...(read ? { read } : {}), ...(write ? { write } : {}), ...(p.note ? { note: String(p.note) } : {}) };
   });
   const ours = all.find((p) => p.peer === 'vfio-node');
-  if (!ours) throw new VfioError({ code: 'ERR_BENCH_RESULTS', message: 'the results have no vfio-node entry in "vfio-node compare"' });
+  if (!ours) throw badResults('the results have no vfio-node entry in "vfio-node compare"');
   return { ours, peers: all.filter((p) => p !== ours) };
 }
 

@@ -8,7 +8,7 @@ import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readdirSy
 import os from 'node:os';
 import path from 'node:path';
 import { NullTarget, planBench, pollProgress, ProgressBlock, runBench, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
-import { bindDevice, unbindDevice, VfioError } from '@vfio-node/core';
+import { bindDevice, invalidArgument, unbindDevice, VfioError } from '@vfio-node/core';
 import { NvmeController } from '@vfio-node/nvme';
 import { NvmeRuntime } from '@vfio-node/runtime';
 import { refuseIfNamespaceHoldsData } from '../nvme/look-before-write.js';
@@ -170,7 +170,7 @@ export function takeLabOptions(argv: string[]): { argv: string[]; accel: string 
     else rest.push(a);
   }
   if (accel !== undefined && accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') {
-    throw new VfioError({ code: 'ERR_INVALID_ARG', message: `--accel must be auto, kvm or tcg (got '${accel}')`, hint: 'auto takes KVM when it really runs a guest here, else software emulation (tcg).' });
+    throw invalidArgument('--accel', accel, 'auto, kvm or tcg', 'auto takes KVM when it really runs a guest here, else software emulation (tcg).');
   }
   return { argv: rest, accel };
 }
@@ -197,7 +197,7 @@ export async function runInLab(userArgv: string[], opts: LabBenchOptions = {}): 
     try {
       accessSync(path.dirname(target), constants.W_OK);
     } catch (err) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `--output=${output}: cannot write to ${path.dirname(target)} (${(err as NodeJS.ErrnoException).code})`, hint: 'Name a file in a directory that exists and that you can write.', cause: err });
+      throw invalidArgument('--output', output, `a file in a directory you can write (${path.dirname(target)}: ${(err as NodeJS.ErrnoException).code})`, 'Name a file in a directory that exists and that you can write.');
     }
     outDir = mkdtempSync(path.join(os.tmpdir(), 'vfio-node-bench-'));
     // The last --output wins (fio's rule), so appending is enough.
@@ -274,7 +274,7 @@ export async function run(userArgv: string[]): Promise<number> {
     return runInLab(rest, { accel });
   }
   if (argv.some((a) => a === '--accel' || a.startsWith('--accel='))) {
-    throw new VfioError({ code: 'ERR_INVALID_ARG', message: '--accel chooses the lab\'s accelerator, and this run names a device (no lab)', hint: 'Leave out --accel, or leave out --filename to run on the lab.' });
+    throw invalidArgument('--accel', argv.find((a) => a.startsWith('--accel')), 'no --accel when a device is named (it chooses the lab\'s accelerator)', 'Leave out --accel, or leave out --filename to run on the lab.');
   }
   // fio stops on the first Ctrl-C and still prints what it measured (exit status 128); a
   // second one exits at once. The jobs on workers see the stop in their progress blocks.
