@@ -152,7 +152,13 @@ export function eventfdWrite(fd: number, value?: bigint | number): void;
 /**
  * Blocks the calling thread (for worker threads) until one of fds is readable or
  * timeoutMs passes (-1: forever). Returns the index of the first ready fd, consuming its
- * counter, or -1 on timeout.
+ * counter; -1 on timeout; or -2, interrupted: return to the event loop (await
+ * setImmediate, say), then wait again. -2 means the loop has something to run: a signal
+ * was handled during the wait (a process.on('SIGINT') handler runs only on the loop), or,
+ * on the main thread in a wait longer than 100 ms, the loop had an event pending. Treating
+ * -2 like -1 is right for a caller that yields before it waits again. A worker blocked here
+ * can be terminated (worker.terminate(), process.exit() on the main thread): the wait then
+ * returns and the worker's JavaScript is stopped.
  */
 export function eventfdWait(fds: number[], timeoutMs: number): number;
 

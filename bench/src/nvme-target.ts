@@ -108,7 +108,7 @@ export class NvmeTarget implements IoTarget {
    */
   wait(_timeoutMs: number): void {
     if (this.qp.outstanding <= 1) return;
-    if (this.irqFds !== null) wait(this.irqFds, 1);
+    if (this.irqFds !== null) wait(this.irqFds, 1); // whatever it returns (-1, -2: a signal), the caller polls next
     else Atomics.wait(SLEEPER, 0, 0, 0.05);
   }
 

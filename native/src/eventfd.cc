@@ -72,9 +72,59 @@ int64_t NowMs() {
   return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
+// The longest one poll(2) of eventfdWait blocks before the wait checks that its thread
+// may still run JavaScript: the longest worker.terminate() (or process.exit() on the main
+// thread, once per blocked worker) waits on a blocked eventfdWait that the event loop's
+// fd did not wake first. A wait of at most this long needs no check.
+constexpr int kSliceMs = 100;
+
+// eventfdWait's results besides an index.
+constexpr int kTimedOut = -1;
+constexpr int kInterrupted = -2;
+
+napi_value Noop(napi_env, napi_callback_info) { return nullptr; }
+
+// Whether this thread's environment may still run JavaScript. worker.terminate(), and
+// process.exit() on the main thread (once for each worker), stop a worker from another
+// thread: Node's Environment::ExitEnv sets the environment's stopping flag and calls V8's
+// TerminateExecution. N-API tells an addon nothing then, but from that moment it refuses to
+// call into JavaScript: napi_call_function returns napi_pending_exception (Node 20 for
+// modules of a numbered N-API version; napi_cannot_run_js for the experimental one) before
+// it runs anything, so no exception is left pending. Calling a no-op function is therefore
+// the check; it costs about a microsecond, paid once per slice of idle waiting.
+bool MayRunJavaScript(napi_env env) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value fn, recv, result;
+  bool ok = napi_create_function(env, "noop", NAPI_AUTO_LENGTH, Noop, nullptr, &fn) == napi_ok &&
+            napi_get_undefined(env, &recv) == napi_ok &&
+            napi_call_function(env, recv, fn, 0, nullptr, &result) == napi_ok;
+  napi_close_handle_scope(env, scope);
+  return ok;
+}
+
 // eventfdWait(fds, timeoutMs): poll(2) until one fd is readable, then consume its
-// counter and return its index; -1 on timeout. Blocks the calling thread (meant for
-// workers). EINTR restarts the wait with the time that is left.
+// counter and return its index. Blocks the calling thread (meant for workers). Other
+// results:
+//   -1  timeoutMs passed (timeoutMs -1: never).
+//   -2  interrupted: return to the event loop, then wait again. The loop has something to
+//       run: a signal was handled while waiting (poll's EINTR; for example libuv's handler
+//       of a JavaScript process.on('SIGINT'), whose JavaScript runs on the loop), or, on
+//       the main thread in a wait longer than kSliceMs, the loop had an event pending (a
+//       signal that came while JavaScript ran between two waits shows only that way).
+//       Treating -2 like -1 is correct when the caller yields to the event loop (await
+//       setImmediate, say) before it waits again; on the main thread, waiting again at
+//       once would return -2 at once.
+//       Also returned when the thread is being stopped (worker.terminate(), or
+//       process.exit() on the main thread while this worker waits): V8 then terminates
+//       the JavaScript that called at its next interrupt check, and the thread can end.
+// A wait longer than kSliceMs also polls this thread's libuv loop (its epoll fd, readable
+// while the loop has an event to handle). Stopping a worker queues a task on its loop
+// (uv_async_send), which wakes such a wait at once. On a worker a readable loop that can
+// still run JavaScript is left for later (its fd stays readable until the loop runs, so
+// watching it further would spin), and the check of each slice covers the rest: a loop
+// that had an event pending when the wait began, or that has not polled yet (its handles
+// are not in its epoll set before its first turn).
 Napi::Value Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Value list = Arg(info, 0);
@@ -97,14 +147,31 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
                                       std::to_string(fds.Length()) + " elements): pass a plain array of fds");
   }
 
+  const bool sliced = timeout < 0 || timeout > kSliceMs;
+  bool watchingLoop = false;
+  bool mainThread = false;  // Node runs its main thread on libuv's default loop
+  if (sliced) {
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop != nullptr && uv_backend_fd(loop) >= 0) {
+      pfds.push_back(pollfd{uv_backend_fd(loop), POLLIN, 0});
+      watchingLoop = true;
+      mainThread = loop == uv_default_loop();
+    }
+  }
+
   const int64_t deadline = timeout < 0 ? 0 : NowMs() + timeout;
   for (;;) {
     int left = timeout < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
-    int n = poll(pfds.data(), pfds.size(), left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ThrowSyscall(env, "poll", errno, "poll of " + std::to_string(pfds.size()) + " eventfds");
-    if (n == 0) return Napi::Number::New(env, -1);
-    for (size_t i = 0; i < pfds.size(); i++) {
+    int slice = !sliced ? left : left < 0 ? kSliceMs : std::min(left, kSliceMs);
+    int n = poll(pfds.data(), pfds.size(), slice);
+    if (n < 0 && errno == EINTR) return Napi::Number::New(env, kInterrupted);
+    if (n < 0) ThrowSyscall(env, "poll", errno, "poll of " + std::to_string(count) + " eventfds");
+    if (n == 0) {
+      if (timeout >= 0 && slice >= left) return Napi::Number::New(env, kTimedOut);
+      if (!MayRunJavaScript(env)) return Napi::Number::New(env, kInterrupted);
+      continue;
+    }
+    for (uint32_t i = 0; i < count; i++) {
       if (pfds[i].revents & POLLNVAL) ThrowSyscall(env, "poll", EBADF, "poll of fd " + std::to_string(pfds[i].fd));
       if (!(pfds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
       uint64_t value;
@@ -112,6 +179,11 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
       if (ReadCounter(pfds[i].fd, &value, &err)) return Napi::Number::New(env, static_cast<double>(i));
       if (err != EAGAIN) ThrowRead(env, pfds[i].fd, err);
       // EAGAIN: another reader took the count first; keep waiting.
+    }
+    if (watchingLoop && pfds[count].revents) {
+      if (mainThread || !MayRunJavaScript(env)) return Napi::Number::New(env, kInterrupted);
+      pfds.pop_back();  // a worker's event, for after the wait (the slices still check)
+      watchingLoop = false;
     }
   }
 }

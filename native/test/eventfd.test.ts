@@ -1,11 +1,45 @@
 // eventfdCreate/Read/Write/Wait and EventfdWatcher, on the main thread and in workers.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import native from '@vfio-node/native';
+import { type ChildResult, describeExit, runChild } from './child.js';
 import { exited, nextMessage, startWorker, thrown } from './helpers.js';
+
+// A child that hangs is killed after this long, and the test fails then: generous, since
+// the machine may be loaded; a child that works ends in well under a second.
+const CHILD_TIMEOUT_MS = 60_000;
+
+/** runChild, but sends the child SIGINT once it has printed a line `waiting`. */
+function runChildAndInterrupt(name: string): Promise<ChildResult> {
+  const script = fileURLToPath(new URL(`./children/${name}`, import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      const before = stdout;
+      stdout += d;
+      if (!/^waiting$/m.test(before) && /^waiting$/m.test(stdout)) child.kill('SIGINT');
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    child.on('error', (e) => (clearTimeout(timer), reject(e)));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let result: Record<string, unknown> | null = null;
+      try {
+        result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+      } catch {
+        result = null;
+      }
+      resolve({ code, signal, stdout, stderr, result });
+    });
+  });
+}
 
 const open: number[] = [];
 function eventfd(): number {
@@ -64,8 +98,25 @@ describe('eventfd', () => {
     expect(native.eventfdWait([fd], 60)).toBe(-1);
     const took = performance.now() - start;
     expect(took).toBeGreaterThanOrEqual(55);
-    expect(took).toBeLessThan(2000);
+    expect(took).toBeLessThan(10_000); // not for ever (a loaded machine may be slow to wake it)
     expect(native.eventfdWait([fd], 0)).toBe(-1);
+  });
+
+  it('eventfdWait times out with -1 after timeoutMs when it waits in several slices too', async () => {
+    // Longer than one slice (100 ms): between slices the wait checks that its thread may
+    // still run JavaScript, and it keeps the deadline. In a worker: on the main thread a
+    // long wait also returns -2 as soon as the event loop has an event (vitest's own I/O).
+    const worker = startWorker(
+      `const fd = native.eventfdCreate();
+       const start = performance.now();
+       const result = native.eventfdWait([fd], 350);
+       parentPort.postMessage({ result, took: performance.now() - start });`,
+    );
+    const { result, took } = await nextMessage<{ result: number; took: number }>(worker);
+    expect(result).toBe(-1);
+    expect(took).toBeGreaterThanOrEqual(345);
+    expect(took).toBeLessThan(10_000); // not for ever (a loaded machine may be slow to wake it)
+    expect(await exited(worker)).toBe(0);
   });
 
   it('eventfdWait checks its arguments and reports a closed fd', () => {
@@ -93,6 +144,55 @@ describe('eventfd', () => {
     setTimeout(() => native.eventfdWrite(fd, 7), 50);
     expect(await result).toEqual({ index: 0, after: 0n });
     expect(await exited(worker)).toBe(0);
+  });
+
+  it('a message to a worker blocked in eventfdWait(fds, -1) does not interrupt it', async () => {
+    // The wait polls the worker's event loop too (to wake when the worker is stopped); an
+    // event that is only for JavaScript is left for after the wait.
+    const fd = eventfd();
+    const worker = startWorker(
+      `parentPort.postMessage('ready');
+       const index = native.eventfdWait([workerData.fd], -1);
+       parentPort.once('message', (m) => parentPort.postMessage({ index, then: m }));`,
+      { fd },
+    );
+    expect(await nextMessage(worker)).toBe('ready');
+    const result = nextMessage<{ index: number; then: string }>(worker);
+    worker.postMessage('hello');
+    setTimeout(() => native.eventfdWrite(fd), 300);
+    expect(await result).toEqual({ index: 0, then: 'hello' });
+    expect(await exited(worker)).toBe(0);
+  });
+});
+
+describe('eventfdWait(fds, -1) can be ended (issue 12)', () => {
+  it('worker.terminate() of workers blocked in it resolves, and the process then exits 0', async () => {
+    const r = await runChild('eventfd-wait-stop.mjs', ['terminate'], {}, CHILD_TIMEOUT_MS);
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    // 1: the exit code of a terminated worker.
+    expect(r.result).toEqual({ mode: 'terminate', codes: { once: 1, loop: 1, long: 1, early: 1 } });
+  });
+
+  it('process.exit(0) on the main thread while workers are blocked in it exits 0', async () => {
+    const r = await runChild('eventfd-wait-stop.mjs', ['exit'], {}, CHILD_TIMEOUT_MS);
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(r.result).toEqual({ mode: 'exit', blocked: ['once', 'loop', 'long', 'early'] });
+  });
+
+  it('SIGINT returns -2 to the main thread, whose process.on(\'SIGINT\') handler then runs', async () => {
+    const r = await runChildAndInterrupt('eventfd-wait-sigint.mjs');
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(r.result).toEqual({ handled: 'SIGINT', results: [-2] });
+  });
+
+  it('a SIGINT that came while JavaScript ran before the wait returns -2 at once (the event loop has it)', async () => {
+    const r = await runChild('eventfd-wait-sigint.mjs', ['early'], {}, CHILD_TIMEOUT_MS);
+    expect(r.signal, describeExit(r)).toBeNull();
+    expect(r.code, describeExit(r)).toBe(0);
+    expect(r.result).toEqual({ handled: 'SIGINT', results: [-2] });
   });
 });
 

@@ -5,6 +5,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** file: URL of the addon's loader, for `import native from ...` inside worker scripts. */
 export const nativeUrl = pathToFileURL(fileURLToPath(new URL('../index.js', import.meta.url))).href;
 
+// The exit code of each worker from startWorker, listened for from its start: Node hands
+// a worker's last messages and its 'exit' event to the main thread in one callback when
+// the worker ended before the main thread took its messages (a slow main thread, under
+// load), so a listener added after awaiting the last message would never hear the exit.
+const exits = new WeakMap<Worker, Promise<number>>();
+
 /**
  * Starts a worker running `body` as an ES module, after
  * `import native from '<addon>'` and `import { parentPort, workerData } from 'node:worker_threads'`.
@@ -14,7 +20,9 @@ export function startWorker(body: string, workerData?: unknown): Worker {
     `import native from ${JSON.stringify(nativeUrl)};\n` +
     `import { parentPort, workerData } from 'node:worker_threads';\n` +
     body;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`), { workerData });
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(source)}`), { workerData });
+  exits.set(worker, new Promise((resolve) => worker.once('exit', resolve)));
+  return worker;
 }
 
 /** The next message from a worker (rejects on an error or an exit before it). */
@@ -34,10 +42,22 @@ export function nextMessage<T = unknown>(worker: Worker): Promise<T> {
   });
 }
 
-/** Resolves with the worker's exit code. */
+/**
+ * Every message a worker posts from now on, and its exit code, once it has exited. For a
+ * worker that posts several messages and ends: awaiting them one by one with nextMessage
+ * would lose those that arrive with the exit in one callback.
+ */
+export function messagesUntilExit<T = unknown>(worker: Worker): Promise<{ messages: T[]; code: number }> {
+  const messages: T[] = [];
+  worker.on('message', (m: T) => messages.push(m));
+  return exited(worker).then((code) => ({ messages, code }));
+}
+
+/** Resolves with the worker's exit code (rejects on an error event still to come). */
 export function exited(worker: Worker): Promise<number> {
+  const exit = exits.get(worker) ?? new Promise<number>((resolve) => worker.once('exit', resolve));
   return new Promise((resolve, reject) => {
-    worker.once('exit', resolve);
+    void exit.then(resolve);
     worker.once('error', reject);
   });
 }

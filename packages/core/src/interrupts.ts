@@ -73,7 +73,11 @@ export class Vector {
     for (;;) yield await this.next();
   }
 
-  /** Blocks this thread until the vector fires or timeoutMs passes. True if it fired. For worker threads. */
+  /**
+   * Blocks this thread until the vector fires or timeoutMs passes. True if it fired; false
+   * on timeout, or when a signal interrupted the wait (native.eventfdWait's -2): a caller
+   * that loops should yield to the event loop before it waits again. For worker threads.
+   */
   waitSync(timeoutMs: number): boolean {
     return native.eventfdWait([this.fd], timeoutMs) === 0;
   }

@@ -40,8 +40,10 @@ export async function readBlocks(ctx: QueueContext, args: { nsid: number; first:
     qp.poll();
     if (qp.outstanding && !qp.hasCompletion()) {
       if (args.sleepOnInterrupt) {
-        if (native.eventfdWait(fds, 100) === 0) woken++;
-        else timedOut++;
+        const woke = native.eventfdWait(fds, 100);
+        if (woke === 0) woken++;
+        else if (woke === -1) timedOut++;
+        else await new Promise((r) => setImmediate(r)); // -2: interrupted, let the loop run
       } else await new Promise((r) => setImmediate(r));
     }
   }
