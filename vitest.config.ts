@@ -56,6 +56,17 @@ export default defineConfig({
         },
       },
       {
+        test: {
+          // What a user does: pack every package, install the tarballs with plain npm in an
+          // empty project outside the repository, import them and run `npx vfio-node` there.
+          // No aliases: nothing here may load the repository's sources.
+          name: 'install',
+          include: ['test/install/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
         resolve: { alias },
         test: {
           name: 'e2e',

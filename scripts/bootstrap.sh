@@ -35,17 +35,18 @@ if ! command -v pnpm >/dev/null 2>&1; then
 fi
 if [ ! -f node_modules/.modules.yaml ] || [ pnpm-lock.yaml -nt node_modules/.modules.yaml ]; then
   say "installing npm dependencies"
-  CI=true pnpm install --frozen-lockfile --reporter=silent
+  CI=true pnpm install --frozen-lockfile --ignore-scripts --reporter=silent
 fi
 
 # --- the native addon -------------------------------------------------------------------
+# Built here, not by the install above (--ignore-scripts skips @vfio-node/native's install
+# script, which a user's npm install runs): native/scripts/build.sh uses Node's own headers
+# when the Node binary's prefix has them (/usr/include/node for Debian's nodejs), no network.
 addon=native/build/Release/vfio_node.node
 if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -n1)" ]; then
   say "building the native addon"
-  nodedir=/usr
-  [ -f /usr/include/node/node_api.h ] || nodedir=""
-  (cd native && npx --no-install node-gyp rebuild -j 2 ${nodedir:+--nodedir=$nodedir} --loglevel=error >/dev/null) || {
-    say "the native build failed: run (cd native && npx node-gyp rebuild) to see why"
+  bash native/scripts/build.sh --loglevel=error >/dev/null || {
+    say "the native build failed: run 'bash native/scripts/build.sh' to see why"
     exit 1
   }
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, after scripts/bootstrap.sh: host unit tests, then the lab
+# The whole test suite, after scripts/bootstrap.sh: host unit tests, the packages as a
+# user installs them (packed, installed with npm outside the repository), then the lab
 # tests inside one boot of the QEMU lab (real VFIO against QEMU's NVMe and virtio-net
 # models), then the host-side end-to-end tests that boot labs of their own. A lab that
 # cannot boot fails the run: nothing here skips.
@@ -36,6 +37,11 @@ step "host unit tests"
 list unit --project unit
 $vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json" || { echo "vitest exited $?" >"$results/unit.reason"; status=1; }
 stages+=(--stage unit "$results/unit.list.json" "$results/unit.json" "$results/unit.reason")
+
+step "installed packages (pack every package, npm install the tarballs in an empty project, use them there)"
+list install --project install
+$vitest run --project install --reporter=default --reporter=json --outputFile.json="$results/install.json" || { echo "vitest exited $?" >"$results/install.reason"; status=1; }
+stages+=(--stage install "$results/install.list.json" "$results/install.json" "$results/install.reason")
 
 step "lab tests (one QEMU boot, devices bound to vfio-pci)"
 list lab --project lab
