@@ -7,7 +7,9 @@
 // a read from a device that has gone away returns on the bus: the faulting page is
 // replaced in place with an anonymous page of 0xFF bytes, the range is marked gone, and the
 // access is retried (writes land in the anonymous page, harmlessly). Faults elsewhere go to
-// the handler that was there before (or kill the process, as before).
+// the handler that was there before (or kill the process, as before). The handler is
+// installed with the first guarded range; a SIGBUS handler installed after it (e.g. by
+// process.on('SIGBUS'), through libuv) replaces it and ends the guard.
 #pragma once
 
 #include <stddef.h>
