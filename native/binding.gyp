@@ -9,6 +9,7 @@
         "src/fd.cc",
         "src/vfio.cc",
         "src/mapping.cc",
+        "src/sigbus.cc",
         "src/dma.cc",
         "src/eventfd.cc",
         "src/nvme_queue.cc",

@@ -104,6 +104,13 @@ export class Mapping {
   readonly size: number;
   /** The mapping as an ArrayBuffer (no copy). Detached by unmap(). */
   readonly buffer: ArrayBuffer;
+  /**
+   * True once an access faulted with SIGBUS (the device stopped decoding memory: Memory
+   * Space Enable cleared, a PCIe error, a surprise removal; or a file mapping read past its
+   * end). The faulting page then reads all ones and takes writes harmlessly; the process
+   * lives on. Keeps its value after unmap().
+   */
+  readonly gone: boolean;
   read8(offset: number): number;
   read16(offset: number): number;
   read32(offset: number): number;

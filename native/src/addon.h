@@ -8,7 +8,8 @@ namespace vfio_node {
 
 // Per-environment state (the main thread and every worker get their own), kept as N-API
 // instance data so that the addon is context-aware: no napi_env or JS value is static.
-// The only process-wide state is the DMA buffer table in dma.cc.
+// The only process-wide state is the DMA buffer table in dma.cc and the table of guarded
+// BAR mappings with its SIGBUS handler in sigbus.cc.
 struct AddonData {
   Napi::FunctionReference errorFactory;   // set by setErrorFactory(); empty before
   Napi::FunctionReference dmaBufferCtor;  // DmaBuffer, to build handles in alloc()/open()

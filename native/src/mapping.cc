@@ -3,6 +3,8 @@
 // width, so each access is one load or store of that width: a 32-bit doorbell write is
 // never split or merged with its neighbours. Offsets are bounds-checked and must be
 // naturally aligned (an unaligned MMIO access may be split, or rejected by the device).
+// Every mapping is guarded against SIGBUS (sigbus.h): once the device stops decoding its
+// BAR (or a file mapping is read past its end), accesses read all ones and `gone` is true.
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "errors.h"
 #include "receiver.h"
 #include "shared_memory.h"
+#include "sigbus.h"
 
 namespace vfio_node {
 namespace {
@@ -29,6 +32,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
                        {
                            InstanceAccessor<&Mapping::Size>("size"),
                            InstanceAccessor<&Mapping::Buffer>("buffer"),
+                           InstanceAccessor<&Mapping::Gone>("gone"),
                            InstanceMethod<&Mapping::Read<uint8_t>>("read8"),
                            InstanceMethod<&Mapping::Read<uint16_t>>("read16"),
                            InstanceMethod<&Mapping::Read<uint32_t>>("read32"),
@@ -58,7 +62,14 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
                    "mmap of " + std::to_string(size) + " bytes at offset " + std::to_string(offset) + " of fd " +
                        std::to_string(fd));
     }
-    mem_ = new SharedMemory(addr, size, [addr, size] { RetireRange(addr, static_cast<size_t>(size)); });
+    // Guarded from now until the pages go: the guard ends before RetireRange, so that the
+    // handler never replaces a page of the reservation.
+    int slot = GuardRange(addr, static_cast<size_t>(size));
+    slot_ = slot;
+    mem_ = new SharedMemory(addr, size, [addr, size, slot] {
+      UnguardRange(slot);
+      RetireRange(addr, static_cast<size_t>(size));
+    });
     size_ = static_cast<size_t>(size);
     try {
       buffer_ = Napi::Persistent(mem_->NewArrayBuffer(env));
@@ -79,6 +90,11 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(size_)); }
   Napi::Value Buffer(const Napi::CallbackInfo& info) {
     return buffer_.IsEmpty() ? info.Env().Undefined() : buffer_.Value();
+  }
+  // gone: an access faulted (the device stopped decoding the BAR, or a file mapping was
+  // read past its end) and the mapping now reads all ones. Stays as it was after unmap().
+  Napi::Value Gone(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), mem_ ? RangeGone(slot_) : gone_);
   }
 
   // The address of a T-sized register at info[0], after the checks.
@@ -123,6 +139,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
     if (!mem_) return;
     Napi::Env env = info.Env();
     NAPI_THROW_IF_FAILED_VOID(env, napi_detach_arraybuffer(env, buffer_.Value()));
+    gone_ = RangeGone(slot_);  // before FreeNow frees the slot for another range
     mem_->FreeNow();
     mem_->Drop();
     mem_ = nullptr;
@@ -130,6 +147,8 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
 
   SharedMemory* mem_ = nullptr;
   size_t size_ = 0;
+  int slot_ = -1;  // the SIGBUS guard's slot (-1: none was free), read while mem_ is set
+  bool gone_ = false;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
 };
 

@@ -561,7 +561,9 @@ export class NvmeController implements Disposable {
     if (this.state !== 'open') return;
     this.epoch++;
     const csts = this.bar.read32(Register.CSTS);
-    if (csts === 0xffffffff) return this.markGone('registers read all ones');
+    // All ones: the device is gone, or it stopped decoding memory and BAR0's mapping
+    // faulted (the native guard then reads all ones there instead of dying of SIGBUS).
+    if (csts === 0xffffffff || this.bar.gone) return this.markGone(this.bar.gone ? 'BAR0 no longer decodes: its mapping faulted' : 'registers read all ones');
     if (getField(csts, CSTS.CFS) === 1) {
       this.log.error('CSTS.CFS: controller fatal status; resetting the controller');
       this.recover(() => controllerFatal(this.address)).catch(() => undefined); // logged in recover
@@ -837,6 +839,10 @@ export class NvmeController implements Disposable {
     if (this.state === 'gone' || this.state === 'closed') return;
     this.log.error(`device gone (${why}): failing every pending command`);
     this.state = 'gone';
+    // No DMA from now on, before any caller hears that its command failed and reuses its
+    // buffer: a function that only stopped decoding memory can still master the bus.
+    // (Config space goes through pread/pwrite, not the BAR; a vanished device ignores it.)
+    if (!this.device.closed) this.stopDma();
     const err = () => deviceGone(this.address);
     for (const p of this.pairs) {
       if (p.queue) p.queue.kill(err);
@@ -983,7 +989,7 @@ export function deviceGone(address: string): VfioError {
   return new VfioError({
     code: 'ERR_DEVICE_GONE',
     message: `${address}: the controller's registers read all ones: the device is gone`,
-    hint: 'The device was removed or fell off the bus (surprise removal, link down). Pending commands failed; open it again once it is back.',
+    hint: 'The device was removed, fell off the bus (surprise removal, link down) or stopped decoding memory (Memory Space Enable cleared, a PCIe error). Pending commands failed; open it again once it is back (closing it resets the function).',
     device: address,
   });
 }

@@ -75,7 +75,7 @@ export function deviceStatusError(device: string, status: number): VfioError | u
   if (status === 0xff) {
     return new VfioError({
       code: 'ERR_VIRTIO_DEVICE_GONE',
-      message: `${device}: the device reads all ones (device_status 0xff): it has vanished (surprise removal or a failed link)`,
+      message: `${device}: the device reads all ones (device_status 0xff): it has vanished (surprise removal, a failed link) or stopped decoding memory (Memory Space Enable cleared, a PCIe error)`,
       hint: 'Close the device; check `dmesg` and `vfio-node list` for it.',
       device,
       details: { status },

@@ -1,7 +1,10 @@
 // A device region seen through VFIO: a BAR mapped into our address space (honouring the
 // sparse-mmap areas the kernel allows), or read and written with pread/pwrite where it
 // cannot be mapped. Every access is of exactly the width asked for: registers and
-// doorbells must never be torn or merged.
+// doorbells must never be torn or merged. When the device stops decoding memory (Memory
+// Space Enable cleared, a PCIe error, a surprise removal) the kernel takes the mapped pages
+// away; the native core then answers every access to them with all ones instead of SIGBUS,
+// and `gone` says so.
 
 import type { Logger } from 'pino';
 import { native, type Mapping, type RegionInfo } from '../native.js';
@@ -25,6 +28,7 @@ export class Region {
   private areas: Area[] = [];
   private trace: boolean;
   private isClosed = false;
+  private wasGone = false;
 
   constructor(
     private readonly deviceFd: number,
@@ -51,6 +55,18 @@ export class Region {
   get mapping(): Mapping | undefined {
     const a = this.areas[0];
     return a && a.start === 0 && a.end === this.size ? a.mapping : undefined;
+  }
+
+  /**
+   * True once an access to a mapped part of the region found it gone (the device stopped
+   * decoding memory: Memory Space Enable cleared, a PCIe error, a surprise removal). Those
+   * accesses read all ones and writes reach nothing; a driver should treat the device as
+   * gone. Parts reached through pread/pwrite are not covered (the kernel fails those or
+   * reads all ones). Stays true after close().
+   */
+  get gone(): boolean {
+    if (!this.wasGone) this.wasGone = this.areas.some((a) => a.mapping.gone);
+    return this.wasGone;
   }
 
   /** Names the registers of this region for the trace log: offset → spec name (CAP, CC, SQ0TDBL...). */
@@ -127,6 +143,7 @@ export class Region {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.wasGone = this.gone; // remembered before the mappings go
     for (const a of this.areas) a.mapping.unmap();
     this.areas = [];
   }
