@@ -22,9 +22,8 @@
 import type { Logger } from 'pino';
 import { native, type DmaBuffer } from './native.js';
 import { closed, dmaTooLarge, hasCode, hex, invalidArgument, noHugepages, outOfRange } from './errors.js';
-import { hugepagePool } from './host/hugepages.js';
+import { hugepagePool, parseMeminfo } from './host/hugepages.js';
 import { checkMemlock } from './host/memlock.js';
-import { parseMeminfo } from './host/hugepages.js';
 import { readAttr } from './pci/sysfs.js';
 import { RangeAllocator } from './range-allocator.js';
 import type { Container } from './vfio/container.js';
@@ -252,8 +251,10 @@ export class DmaAllocator {
     let buffer: DmaBuffer;
     if (this.hugepages) {
       // Asked before mmap, to name free against asked (the kernel's ENOMEM says neither).
+      // Not when the pool may grow on demand (nr_overcommit_hugepages): mmap then decides.
       const pool = hugepagePool();
-      const available = pool === null ? undefined : pool.free - pool.reserved;
+      const overcommit = Number(readAttr('/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages') ?? 0);
+      const available = pool === null || overcommit > 0 ? undefined : pool.free - pool.reserved;
       if (available !== undefined && size / HUGEPAGE > available) {
         if (!this.allowSmallPages) throw noHugepages(size, available, pool!.total);
         this.fallBackToSmallPages(`${size / HUGEPAGE} hugepages asked, ${available} free`);
