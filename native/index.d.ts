@@ -144,8 +144,22 @@ export class DmaBuffer {
   readonly hugepages: boolean;
   /** The memory (no copy). Detached by release(). */
   readonly buffer: ArrayBuffer;
-  /** Drops this handle; the memory goes when the last handle does. Idempotent; also run by the GC. */
+  /** Drops this handle; the memory goes when the last handle does (and the last slice). Idempotent; also run by the GC. */
   release(): void;
+  /**
+   * A new ArrayBuffer over [offset, offset + length) of the memory, no copy. The slice keeps
+   * the memory mapped while it lives, even after release(). Its finalization is reported by
+   * finalizedSlices(): the owner of the buffer slices it; nobody else should.
+   * @throws ERR_CLOSED after release(), ERR_INVALID_ARG (not numbers), ERR_OUT_OF_RANGE
+   * (not integers, length < 1, or past the end)
+   */
+  slice(offset: number, length: number): ArrayBuffer;
+  /** Detaches a slice of this buffer (every view of it gets length 0); one already detached or transferred is left alone. */
+  detachSlice(slice: ArrayBuffer): void;
+  /** Offsets of this handle's slices that V8 has finalized since the last call (no ArrayBuffer reaches them any more). */
+  finalizedSlices(): number[];
+  /** Slices made by this handle and not yet finalized. */
+  readonly liveSlices: number;
 }
 
 // ---- eventfd and interrupt waiting ----------------------------------------------------

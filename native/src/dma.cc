@@ -4,16 +4,21 @@
 // chunks. MADV_DONTFORK keeps a fork()ed child from taking the pages copy-on-write
 // away from the device. Buffers are registered in a process-wide table so that a
 // worker thread can open the same memory by id (ArrayBuffers over external memory
-// cannot be transferred between threads).
+// cannot be transferred between threads). A handle also hands out slices: an
+// ArrayBuffer of their own over a sub-range, which the owner of that range detaches when
+// it gives the range back, so no view of it reaches the next owner's bytes.
 #include <errno.h>
 #include <linux/vfio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "addon.h"
 #include "args.h"
@@ -91,6 +96,51 @@ struct PendingHandle {
   bool adopted = false;
 };
 
+// ---- slices: an ArrayBuffer of its own over a sub-range of a buffer ----
+
+// What a handle's slices report when V8 lets go of their memory. A slice can outlive
+// napi_detach_arraybuffer (ArrayBuffer.prototype.transfer moves its memory into a new
+// ArrayBuffer first), and only its finalizer says that no JavaScript can reach the range
+// any more: the owner of the range (core's DmaAllocator) keeps it out of use until then.
+// Shared with the slices, which may outlive their handle.
+struct SliceLedger {
+  std::mutex mutex;         // finalizers run on the JS thread in Node 20; the lock costs nothing and assumes less
+  std::vector<double> finalized;  // offsets of slices finalized since the last finalizedSlices()
+  uint64_t live = 0;              // slices made and not yet finalized
+};
+
+// The finalize hint of one slice's ArrayBuffer. The slice holds its own reference on the
+// table entry, so the memory stays mapped (never retired to PROT_NONE under a live view)
+// while the slice lives, even after every handle was released.
+struct Slice {
+  uint64_t id;
+  double offset;
+  std::shared_ptr<SliceLedger> ledger;
+};
+
+void OnSliceFinalized(napi_env, void*, void* hint) {
+  std::unique_ptr<Slice> slice(static_cast<Slice*>(hint));
+  {
+    std::lock_guard<std::mutex> lock(slice->ledger->mutex);
+    slice->ledger->finalized.push_back(slice->offset);
+    slice->ledger->live--;
+  }
+  TableRelease(slice->id);
+}
+
+// MemAvailable from /proc/meminfo in bytes, or -1 when it cannot be read.
+int64_t MemAvailable() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return -1;
+}
+
 // ---- DmaBuffer: one handle on a table entry ----
 
 class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
@@ -110,6 +160,10 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
                            InstanceAccessor<&DmaBuffer::Hugepages>("hugepages"),
                            InstanceAccessor<&DmaBuffer::Buffer>("buffer"),
                            InstanceMethod<&DmaBuffer::Release>("release"),
+                           InstanceMethod<&DmaBuffer::SliceOf>("slice"),
+                           InstanceMethod<&DmaBuffer::DetachSlice>("detachSlice"),
+                           InstanceMethod<&DmaBuffer::FinalizedSlices>("finalizedSlices"),
+                           InstanceAccessor<&DmaBuffer::LiveSlices>("liveSlices"),
                        });
   }
 
@@ -124,6 +178,7 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
     id_ = p->id;
     size_ = p->entry.size;
     hugepages_ = p->entry.hugepages;
+    base_ = static_cast<uint8_t*>(p->entry.addr);
     uint64_t id = p->id;
     mem_ = new SharedMemory(p->entry.addr, p->entry.size, [id] { TableRelease(id); });
     p->adopted = true;  // the table reference now belongs to mem_
@@ -172,6 +227,17 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
     }
     const size_t unit = hugepages ? kHugepageSize : page;
     const size_t size = (static_cast<size_t>(requested) + unit - 1) / unit * unit;
+    // Small pages come from the page allocator as memset touches them: more than the kernel
+    // says is available would push the machine into swap or the OOM killer. (MAP_HUGETLB
+    // needs no such check: mmap reserves the hugepages up front and fails with ENOMEM.)
+    if (!hugepages) {
+      const int64_t available = MemAvailable();
+      if (available >= 0 && static_cast<int64_t>(size) > available) {
+        ThrowArg(env, kErrOutOfRange,
+                 "DMA memory of " + std::to_string(size) + " bytes in 4 KiB pages is more than the " +
+                     std::to_string(available) + " bytes the kernel has available (MemAvailable in /proc/meminfo)");
+      }
+    }
 
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | (hugepages ? MAP_HUGETLB | MAP_HUGE_2MB : 0);
     void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
@@ -223,6 +289,83 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
     return buffer_.IsEmpty() ? info.Env().Undefined() : buffer_.Value();
   }
 
+  // slice(offset, length): a new external ArrayBuffer over [offset, offset + length) of
+  // the memory, no copy. It holds its own table reference (the memory outlives this
+  // handle while the slice lives) and reports its finalization through finalizedSlices().
+  Napi::Value SliceOf(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!mem_) ThrowArg(env, kErrClosed, "DMA buffer " + std::to_string(id_) + " was released");
+    const int64_t max = static_cast<int64_t>(size_);
+    const int64_t offset = ToInt(env, Arg(info, 0), "offset", 0, max - 1);
+    const int64_t length = ToInt(env, Arg(info, 1), "length", 1, max);
+    if (length > max - offset) {
+      ThrowArg(env, kErrOutOfRange,
+               "slice [" + std::to_string(offset) + ", " + std::to_string(offset + length) + ") is outside the DMA buffer of " +
+                   std::to_string(size_) + " bytes");
+    }
+    DmaEntry entry{};
+    if (!TableAcquire(id_, &entry)) ThrowArg(env, kErrClosed, "DMA buffer " + std::to_string(id_) + " was released");
+    if (!ledger_) ledger_ = std::make_shared<SliceLedger>();
+    auto slice = std::make_unique<Slice>(Slice{id_, static_cast<double>(offset), ledger_});
+    napi_value ab;
+    napi_status status = napi_create_external_arraybuffer(env, base_ + offset, static_cast<size_t>(length), OnSliceFinalized,
+                                                          slice.get(), &ab);
+    if (status != napi_ok) {
+      TableRelease(id_);
+      NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+    }
+    slice.release();  // the finalizer owns it now
+    {
+      std::lock_guard<std::mutex> lock(ledger_->mutex);
+      ledger_->live++;
+    }
+    return Napi::Value(env, ab);
+  }
+
+  // detachSlice(slice): napi_detach_arraybuffer of a slice of this buffer, so that every
+  // view on it has length 0. A slice already detached (or transferred away) is left alone.
+  // Works after release(): a slice may outlive its handle.
+  void DetachSlice(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Value v = Arg(info, 0);
+    if (!v.IsArrayBuffer()) ThrowArg(env, kErrInvalidArg, "slice must be an ArrayBuffer (got " + Describe(v) + ")");
+    bool detached = false;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_is_detached_arraybuffer(env, v, &detached));
+    if (detached) return;
+    void* data = nullptr;
+    size_t length = 0;
+    NAPI_THROW_IF_FAILED_VOID(env, napi_get_arraybuffer_info(env, v, &data, &length));
+    uint8_t* start = static_cast<uint8_t*>(data);
+    if (start < base_ || start > base_ + size_ || length > static_cast<size_t>(base_ + size_ - start)) {
+      ThrowArg(env, kErrInvalidArg, "the ArrayBuffer is not a slice of DMA buffer " + std::to_string(id_));
+    }
+    NAPI_THROW_IF_FAILED_VOID(env, napi_detach_arraybuffer(env, v));
+  }
+
+  // finalizedSlices(): the offsets of this handle's slices whose memory V8 has let go since
+  // the last call (their ArrayBuffer and any it was transferred into are gone).
+  Napi::Value FinalizedSlices(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<double> offsets;
+    if (ledger_) {
+      std::lock_guard<std::mutex> lock(ledger_->mutex);
+      offsets.swap(ledger_->finalized);
+    }
+    Napi::Array out = Napi::Array::New(env, offsets.size());
+    for (size_t i = 0; i < offsets.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, offsets[i]));
+    return out;
+  }
+
+  // liveSlices: slices made by this handle and not yet finalized.
+  Napi::Value LiveSlices(const Napi::CallbackInfo& info) {
+    uint64_t live = 0;
+    if (ledger_) {
+      std::lock_guard<std::mutex> lock(ledger_->mutex);
+      live = ledger_->live;
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(live));
+  }
+
   // release(): detach this handle's ArrayBuffer, then drop its table reference (the
   // memory is unmapped when no handle in any thread is left). Idempotent.
   void Release(const Napi::CallbackInfo& info) {
@@ -237,7 +380,9 @@ class DmaBuffer : public Napi::ObjectWrap<DmaBuffer> {
   uint64_t id_ = 0;
   size_t size_ = 0;
   bool hugepages_ = false;
+  uint8_t* base_ = nullptr;  // the memory's address; its pages stay mapped while a slice lives
   SharedMemory* mem_ = nullptr;
+  std::shared_ptr<SliceLedger> ledger_;  // made by the first slice()
   Napi::Reference<Napi::ArrayBuffer> buffer_;
 };
 

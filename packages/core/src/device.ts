@@ -65,40 +65,39 @@ export class Device implements Disposable {
     this.log = (options.logger ?? rootLogger()).child({ device: this.address });
     this.iommuGroup = checkBoundToVfio(this.address, sysfs);
 
-    this.container = acquireSharedContainer();
-    let group: OpenGroup | undefined;
+    // Each step that acquires something pushes how to give it back: when a later step
+    // throws, everything acquired so far is given back in reverse order, so a failed open
+    // leaves no descriptor, group reference or mapping behind.
+    const undo: Array<() => void> = [];
     try {
-      group = groups.get(this.iommuGroup);
-      if (!group) {
-        group = { group: new Group(this.iommuGroup, this.container, sysfs), users: 0 };
-        groups.set(this.iommuGroup, group);
+      this.container = acquireSharedContainer();
+      undo.push(() => releaseSharedContainer(this.container));
+      const group = this.acquireGroup(sysfs);
+      undo.push(() => this.releaseGroup());
+      this.fd = group.openDevice(this.address);
+      undo.push(() => native.close(this.fd));
+
+      this.info = native.vfioDeviceGetInfo(this.fd);
+      if (!(this.info.flags & C.VFIO_DEVICE_FLAGS_PCI!)) {
+        throw new VfioError({ code: 'ERR_NOT_PCI', message: `${this.address} is not a PCI device to VFIO`, device: this.address });
       }
-      group.users++;
-      this.fd = group.group.openDevice(this.address);
+      undo.push(() => this.closeRegions());
+      this.config = new ConfigSpace(this.region(C.VFIO_PCI_CONFIG_REGION_INDEX!, 'config'));
+      this.irq = new Interrupts(this.fd, this.info.numIrqs, this.log, this.address);
+      undo.push(() => this.irq.close());
+      this.dma = this.acquireAllocator(options.dma);
+      undo.push(() => this.releaseAllocator());
+      this.unregister = registerCleanup(() => this.close());
     } catch (err) {
-      if (group && --group.users <= 0) {
-        groups.delete(this.iommuGroup);
-        group.group.close();
+      for (const step of undo.reverse()) {
+        try {
+          step();
+        } catch (cleanupErr) {
+          this.log.debug({ err: cleanupErr }, 'giving back what a failed open acquired');
+        }
       }
-      releaseSharedContainer(this.container);
       throw err;
     }
-
-    this.info = native.vfioDeviceGetInfo(this.fd);
-    if (!(this.info.flags & C.VFIO_DEVICE_FLAGS_PCI!)) {
-      this.closeFd();
-      throw new VfioError({ code: 'ERR_NOT_PCI', message: `${this.address} is not a PCI device to VFIO`, device: this.address });
-    }
-    this.config = new ConfigSpace(this.region(C.VFIO_PCI_CONFIG_REGION_INDEX!, 'config'));
-    this.irq = new Interrupts(this.fd, this.info.numIrqs, this.log, this.address);
-    let a = allocators.get(this.container);
-    if (!a) {
-      a = { dma: new DmaAllocator(this.container, this.log, options.dma), users: 0 };
-      allocators.set(this.container, a);
-    }
-    a.users++;
-    this.dma = a.dma;
-    this.unregister = registerCleanup(() => this.close());
     this.log.debug({ group: this.iommuGroup, regions: this.info.numRegions, irqs: this.info.numIrqs }, 'device opened');
   }
 
@@ -177,14 +176,11 @@ export class Device implements Disposable {
     } catch (err) {
       this.log.debug({ err }, 'closing interrupts');
     }
-    for (const r of this.regions.values()) r.close();
-    this.regions.clear();
-    const a = allocators.get(this.container);
-    if (a && --a.users === 0) {
-      allocators.delete(this.container);
-      a.dma.close();
-    }
-    this.closeFd();
+    this.closeRegions();
+    this.releaseAllocator();
+    native.close(this.fd);
+    this.releaseGroup();
+    releaseSharedContainer(this.container);
     this.log.debug('device closed');
   }
 
@@ -192,14 +188,47 @@ export class Device implements Disposable {
     this.close();
   }
 
-  private closeFd(): void {
-    native.close(this.fd);
+  /** This device's reference on its IOMMU group (opened with the first device of the group). */
+  private acquireGroup(sysfs: string): Group {
+    let g = groups.get(this.iommuGroup);
+    if (!g) {
+      g = { group: new Group(this.iommuGroup, this.container, sysfs), users: 0 };
+      groups.set(this.iommuGroup, g);
+    }
+    g.users++;
+    return g.group;
+  }
+
+  private releaseGroup(): void {
     const g = groups.get(this.iommuGroup);
     if (g && --g.users <= 0) {
       groups.delete(this.iommuGroup);
       g.group.close();
     }
-    releaseSharedContainer(this.container);
+  }
+
+  /** The container's DMA allocator (made with the first device of the container, from its options). */
+  private acquireAllocator(options: DmaAllocatorOptions | undefined): DmaAllocator {
+    let a = allocators.get(this.container);
+    if (!a) {
+      a = { dma: new DmaAllocator(this.container, this.log, options), users: 0 };
+      allocators.set(this.container, a);
+    }
+    a.users++;
+    return a.dma;
+  }
+
+  private releaseAllocator(): void {
+    const a = allocators.get(this.container);
+    if (a && --a.users === 0) {
+      allocators.delete(this.container);
+      a.dma.close();
+    }
+  }
+
+  private closeRegions(): void {
+    for (const r of this.regions.values()) r.close();
+    this.regions.clear();
   }
 
   private checkOpen(): void {

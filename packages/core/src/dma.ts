@@ -2,21 +2,42 @@
 // space once (VFIO_IOMMU_MAP_DMA), then carved into allocations. Mapping whole chunks
 // keeps us far below the kernel's limit of 65535 mappings per container, and an
 // allocation is then a few arithmetic steps, never a system call.
+//
+// Each allocation gets an ArrayBuffer of its own over its bytes (a native slice of the
+// chunk), so no view of it reaches a neighbour. release() detaches it: every view kept
+// after that has length 0, and the range is handed out again only once V8 has finalized
+// the slice (a slice transferred away before release, with ArrayBuffer.prototype.transfer
+// or postMessage, outlives the detach; in Node 20 the finalizer runs later, on this
+// thread). Until then the range waits in the chunk's quarantine; alloc() takes back what
+// was finalized first.
+//
+// What this does not cover: a raw pointer taken before release, outside any ArrayBuffer.
+// A read(2) already in flight on the threadpool into a view of a released allocation
+// still lands in its old bytes, which may by then be the next owner's if the slice was
+// finalized meanwhile. The native PROT_NONE reservation (shared_memory.h, RetireRange)
+// catches such a late write only for whole chunks that have been freed, never for a range
+// inside a chunk that lives on. `mem.native.buffer` (the whole chunk, for C hot loops)
+// aliases every allocation of the chunk by design.
 
 import type { Logger } from 'pino';
 import { native, type DmaBuffer } from './native.js';
-import { hasCode, hex, VfioError } from './errors.js';
+import { closed, dmaTooLarge, hasCode, hex, invalidArgument, noHugepages, outOfRange } from './errors.js';
+import { hugepagePool, parseMeminfo } from './host/hugepages.js';
+import { checkMemlock } from './host/memlock.js';
+import { readAttr } from './pci/sysfs.js';
 import { RangeAllocator } from './range-allocator.js';
 import type { Container } from './vfio/container.js';
 
 const HUGEPAGE = 2 * 1024 * 1024;
+/** Largest chunk size accepted as an option (a chunk is pinned whole, so it is all memory the device may see). */
+const MAX_CHUNK_SIZE = 1024 * 1024 * 1024;
 
 export interface DmaAllocatorOptions {
   /** Use 2 MiB hugepages (default true). */
   hugepages?: boolean;
   /** When hugepages run out, fall back to 4 KiB pages with a warning instead of failing. Default false. */
   allowSmallPages?: boolean;
-  /** Bytes per chunk mapped at once (default 2 MiB; larger allocations get a chunk of their own). */
+  /** Bytes per chunk mapped at once (default 2 MiB, rounded up to 2 MiB, at most 1 GiB; larger allocations get a chunk of their own). */
   chunkSize?: number;
 }
 
@@ -24,23 +45,26 @@ export interface DmaMemory {
   /** The device-visible address of bytes[0]. */
   readonly iova: bigint;
   readonly size: number;
-  /** The memory, no copy. */
+  /** The memory, no copy: a view over this allocation's own ArrayBuffer, detached by release(). */
   readonly bytes: Uint8Array;
   readonly view: DataView;
   /** The native buffer this memory lies in (for C hot loops and for opening it from a worker). */
   readonly native: DmaBuffer;
-  /** Offset of bytes[0] inside native.buffer. */
+  /** Offset of this memory inside native.buffer (bytes itself starts at 0 of its own ArrayBuffer). */
   readonly offset: number;
   /** The IOVA of byte `offset` of this allocation (bounds-checked). */
   iovaAt(offset: number): bigint;
-  /** Returns the memory to the allocator. Idempotent. */
+  /** Returns the memory to the allocator and detaches `bytes`, `view` and every view of them. Idempotent. */
   release(): void;
 }
 
-/** One live allocation inside a chunk: [offset, end) and whether the driver keeps it for itself. */
+/** One live allocation: [offset, offset + size) of a chunk, the bytes it holds there, and whether the driver keeps it for itself. */
 interface Allocation {
+  chunk: Chunk;
   offset: number;
-  end: number;
+  size: number;
+  /** Bytes taken from the chunk's allocator (size rounded up to 64). */
+  rounded: number;
   internal: boolean;
 }
 
@@ -51,55 +75,53 @@ interface Chunk {
   bytes: RangeAllocator;
   dedicated: boolean;
   live: number;
-  /** Live allocations sorted by offset: translate() accepts a view only inside one of them. */
-  allocations: Allocation[];
-}
-
-/** Index of the last allocation starting at or before offset, or -1. */
-function findAllocation(list: readonly Allocation[], offset: number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid]!.offset <= offset) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
+  /** Released ranges (offset → bytes) whose slice V8 has not finalized yet: not free until then. */
+  quarantine: Map<number, number>;
 }
 
 export class DmaAllocator {
   private chunks: Chunk[] = [];
-  private byBuffer = new Map<ArrayBuffer, Chunk>();
+  /** Every live allocation by its own ArrayBuffer: what translate() looks a view up in. */
+  private readonly live = new Map<ArrayBuffer, Allocation>();
+  /** Ranges in quarantine, over all chunks (alloc() looks for finalized slices only when there are some). */
+  private quarantined = 0;
   private hugepages: boolean;
   private readonly allowSmallPages: boolean;
   private readonly chunkSize: number;
   private isClosed = false;
 
+  /** @throws VfioError ERR_INVALID_ARG naming the option (dma.chunkSize, dma.hugepages, dma.allowSmallPages) */
   constructor(
     private readonly container: Container,
     private readonly log: Logger,
     options: DmaAllocatorOptions = {},
   ) {
-    this.hugepages = options.hugepages ?? true;
-    this.allowSmallPages = options.allowSmallPages ?? false;
-    this.chunkSize = roundUp(options.chunkSize ?? HUGEPAGE, HUGEPAGE);
+    const { hugepages, allowSmallPages, chunkSize } = options;
+    if (hugepages !== undefined && typeof hugepages !== 'boolean') throw invalidArgument('dma.hugepages', hugepages, 'a boolean');
+    if (allowSmallPages !== undefined && typeof allowSmallPages !== 'boolean') throw invalidArgument('dma.allowSmallPages', allowSmallPages, 'a boolean');
+    if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize <= 0 || chunkSize > MAX_CHUNK_SIZE)) {
+      throw invalidArgument('dma.chunkSize', chunkSize, `a positive integer up to ${MAX_CHUNK_SIZE} bytes (1 GiB)`);
+    }
+    this.hugepages = hugepages ?? true;
+    this.allowSmallPages = allowSmallPages ?? false;
+    this.chunkSize = roundUp(chunkSize ?? HUGEPAGE, HUGEPAGE);
   }
 
   /**
    * Allocates size bytes of zeroed DMA memory aligned to align (a power of two, default 4096).
    * internal: memory the driver keeps for itself (queues, PRP lists, doorbell buffers), which
    * translate() never accepts as an I/O buffer.
+   * @throws VfioError ERR_INVALID_ARG, ERR_CLOSED, ERR_NO_HUGEPAGES (more than the free
+   * hugepages), ERR_DMA_TOO_LARGE (4 KiB pages: more than the memory that can be pinned)
    */
   alloc(size: number, options: { align?: number; internal?: boolean } = {}): DmaMemory {
-    if (this.isClosed) throw new VfioError({ code: 'ERR_CLOSED', message: 'the DMA allocator is closed (its device was closed)' });
+    if (this.isClosed) throw closed('the DMA allocator (its device was closed)');
     const align = options.align ?? 4096;
-    if (!Number.isSafeInteger(size) || size <= 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `DMA allocation size must be a positive integer, got ${size}` });
+    if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument('DMA allocation size', size, 'a positive integer');
     if (!Number.isSafeInteger(align) || align <= 0 || (align & (align - 1)) !== 0 || align > HUGEPAGE) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `DMA alignment must be a power of two up to 2 MiB, got ${align}` });
+      throw invalidArgument('DMA alignment', align, 'a power of two up to 2 MiB');
     }
+    if (this.quarantined > 0) this.reclaim();
     const rounded = roundUp(size, 64);
     let chunk: Chunk | undefined;
     let at: bigint | undefined;
@@ -120,91 +142,135 @@ export class DmaAllocator {
     }
     const c = chunk;
     const offset = Number(at!);
+    let slice: ArrayBuffer;
+    try {
+      slice = c.buffer.slice(offset, size);
+    } catch (err) {
+      c.bytes.release(BigInt(offset), BigInt(rounded));
+      if (c.dedicated) this.dropChunk(c);
+      throw err;
+    }
+    const a: Allocation = { chunk: c, offset, size, rounded, internal: options.internal ?? false };
     c.live++;
-    const record: Allocation = { offset, end: offset + size, internal: options.internal ?? false };
-    c.allocations.splice(findAllocation(c.allocations, offset) + 1, 0, record);
-    const bytes = new Uint8Array(c.buffer.buffer, offset, size);
+    this.live.set(slice, a);
+    const bytes = new Uint8Array(slice);
     bytes.fill(0);
+    const iova = c.iova + BigInt(offset);
     let released = false;
-    const mem: DmaMemory = {
-      iova: c.iova + BigInt(offset),
+    return {
+      iova,
       size,
       bytes,
-      view: new DataView(c.buffer.buffer, offset, size),
+      view: new DataView(slice),
       native: c.buffer,
       offset,
       iovaAt(o: number): bigint {
-        if (!Number.isInteger(o) || o < 0 || o > size) throw new VfioError({ code: 'ERR_OUT_OF_RANGE', message: `offset ${o} is outside this ${size}-byte DMA allocation` });
-        return c.iova + BigInt(offset + o);
+        if (!Number.isInteger(o) || o < 0 || o > size) throw outOfRange('DMA allocation', o, 0, size);
+        return iova + BigInt(o);
       },
       release: () => {
         if (released) return;
         released = true;
-        // Out of translate()'s reach before the range can be handed out again.
-        c.allocations.splice(c.allocations.indexOf(record), 1);
-        c.bytes.release(BigInt(offset), BigInt(rounded));
-        c.live--;
-        if (c.dedicated && c.live === 0) this.dropChunk(c);
+        this.releaseAllocation(slice, a);
       },
     };
-    return mem;
   }
 
   /**
-   * The IOVA of memory the caller holds as a typed array, if it lies wholly inside one
-   * live allocation of this allocator that is not the driver's own; undefined otherwise
-   * (drivers then refuse the buffer). So a view over the whole chunk, over freed memory,
-   * across two allocations or over a queue never reaches the device.
+   * The IOVA of memory the caller holds as a typed array, if it lies inside one live
+   * allocation of this allocator that is not the driver's own; undefined otherwise (drivers
+   * then refuse the buffer). A view cannot reach past its allocation (its ArrayBuffer ends
+   * there), so a view over the whole chunk, over released memory (detached, length 0) or
+   * over a queue never reaches the device.
    */
   translate(view: ArrayBufferView): bigint | undefined {
-    const c = this.byBuffer.get(view.buffer as ArrayBuffer);
-    if (!c) return undefined;
-    const start = view.byteOffset;
-    const a = c.allocations[findAllocation(c.allocations, start)];
-    if (!a || a.internal || start >= a.end || start + view.byteLength > a.end) return undefined;
-    return c.iova + BigInt(start);
+    const a = this.live.get(view.buffer as ArrayBuffer);
+    if (a === undefined || a.internal) return undefined;
+    return a.chunk.iova + BigInt(a.offset + view.byteOffset);
   }
 
   /** Why translate() refuses a view, for error messages; undefined when it accepts it. */
   refusal(view: ArrayBufferView): string | undefined {
-    const c = this.byBuffer.get(view.buffer as ArrayBuffer);
-    if (!c) return 'it is not DMA memory of this device';
-    const start = view.byteOffset;
-    const a = c.allocations[findAllocation(c.allocations, start)];
-    if (!a || start >= a.end) return 'it lies in DMA memory that is not allocated (released, or never handed out)';
-    if (a.internal) return "it is the driver's own DMA memory (a queue or a PRP list), not an I/O buffer";
-    if (start + view.byteLength > a.end) return `it runs ${start + view.byteLength - a.end} bytes past the end of its ${a.end - a.offset}-byte DMA allocation`;
-    return undefined;
+    const a = this.live.get(view.buffer as ArrayBuffer);
+    if (a?.internal) return "it is the driver's own DMA memory (a queue or a PRP list), not an I/O buffer";
+    if (a) return undefined;
+    if (this.chunks.some((c) => c.buffer.buffer === view.buffer)) return 'it is a view over a whole DMA chunk, not over one allocation (pass mem.bytes or a subarray of it)';
+    if (view.buffer.byteLength === 0) return 'it is empty: DMA memory that was released (release() detaches its views), or a zero-length buffer';
+    return 'it is not DMA memory of this device';
   }
 
-  /** Chunks mapped, bytes mapped, and whether hugepages back them. */
-  stats(): { chunks: number; mappedBytes: number; hugepages: boolean } {
-    return { chunks: this.chunks.length, mappedBytes: this.chunks.reduce((n, c) => n + c.size, 0), hugepages: this.hugepages };
+  /** Chunks mapped, bytes mapped, whether hugepages back them, and released ranges still waiting for V8 to let go of their views. */
+  stats(): { chunks: number; mappedBytes: number; hugepages: boolean; quarantined: number } {
+    if (this.quarantined > 0) this.reclaim();
+    return { chunks: this.chunks.length, mappedBytes: this.chunks.reduce((n, c) => n + c.size, 0), hugepages: this.hugepages, quarantined: this.quarantined };
   }
 
   /** Unmaps and frees every chunk. Memory handed out becomes unusable (its ArrayBuffer is detached). */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    for (const [slice, a] of this.live) a.chunk.buffer.detachSlice(slice);
+    this.live.clear();
     for (const c of [...this.chunks]) this.dropChunk(c);
+    this.quarantined = 0;
+  }
+
+  private releaseAllocation(slice: ArrayBuffer, a: Allocation): void {
+    // Out of translate()'s reach first (absent after close(): nothing left to give back).
+    if (!this.live.delete(slice)) return;
+    const c = a.chunk;
+    c.live--;
+    // Every view of the slice now has length 0. A slice transferred away before this is
+    // already detached here; its new ArrayBuffer lives on, which the quarantine waits for.
+    c.buffer.detachSlice(slice);
+    if (c.dedicated) {
+      // Its only allocation: unmapped from the IOMMU and never handed out again, so no
+      // quarantine (a live transferred slice keeps the pages mapped in this process only).
+      this.dropChunk(c);
+      return;
+    }
+    c.quarantine.set(a.offset, a.rounded);
+    this.quarantined++;
+  }
+
+  /** Gives back to their chunk's allocator the quarantined ranges whose slice native reports finalized. */
+  private reclaim(): void {
+    for (const c of this.chunks) {
+      if (c.quarantine.size === 0) continue;
+      for (const offset of c.buffer.finalizedSlices()) {
+        const rounded = c.quarantine.get(offset);
+        if (rounded === undefined) continue;
+        c.quarantine.delete(offset);
+        this.quarantined--;
+        c.bytes.release(BigInt(offset), BigInt(rounded));
+      }
+    }
   }
 
   private newChunk(size: number, dedicated: boolean): Chunk {
     let buffer: DmaBuffer;
+    if (this.hugepages) {
+      // Asked before mmap, to name free against asked (the kernel's ENOMEM says neither).
+      // Not when the pool may grow on demand (nr_overcommit_hugepages): mmap then decides.
+      const pool = hugepagePool();
+      const overcommit = Number(readAttr('/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages') ?? 0);
+      const available = pool === null || overcommit > 0 ? undefined : pool.free - pool.reserved;
+      if (available !== undefined && size / HUGEPAGE > available) {
+        if (!this.allowSmallPages) throw noHugepages(size, available, pool!.total);
+        this.fallBackToSmallPages(`${size / HUGEPAGE} hugepages asked, ${available} free`);
+      }
+    }
+    if (!this.hugepages) checkSmallPageLimit(size);
     try {
       buffer = native.DmaBuffer.alloc(size, { hugepages: this.hugepages });
     } catch (err) {
       if (!(this.hugepages && hasCode(err, 'ENOMEM'))) throw err;
       if (!this.allowSmallPages) {
-        throw new VfioError({
-          code: 'ERR_NO_HUGEPAGES',
-          message: `no free 2 MiB hugepages for ${size} bytes of DMA memory`,
-          hint: 'Reserve hugepages: `vfio-node setup --hugepages 256` (or echo 256 > /proc/sys/vm/nr_hugepages), or allow 4 KiB pages with allowSmallPages.',
-          cause: err,
-        });
+        const pool = hugepagePool();
+        throw noHugepages(size, pool === null ? 0 : pool.free - pool.reserved, pool?.total ?? 0, err);
       }
-      this.log.warn('no free hugepages: falling back to 4 KiB pages for DMA memory (slower, more IOMMU entries)');
-      this.hugepages = false;
+      this.fallBackToSmallPages('mmap(MAP_HUGETLB) failed with ENOMEM');
+      checkSmallPageLimit(size);
       buffer = native.DmaBuffer.alloc(size, { hugepages: false });
     }
     let iova: bigint;
@@ -222,15 +288,20 @@ export class DmaAllocator {
       throw err;
     }
     this.log.debug({ iova: hex(iova), size: buffer.size, hugepages: buffer.hugepages }, 'DMA chunk mapped');
-    const chunk: Chunk = { buffer, iova, size: buffer.size, bytes: new RangeAllocator([{ start: 0n, end: BigInt(buffer.size) }]), dedicated, live: 0, allocations: [] };
+    const chunk: Chunk = { buffer, iova, size: buffer.size, bytes: new RangeAllocator([{ start: 0n, end: BigInt(buffer.size) }]), dedicated, live: 0, quarantine: new Map() };
     this.chunks.push(chunk);
-    this.byBuffer.set(buffer.buffer, chunk);
     return chunk;
+  }
+
+  private fallBackToSmallPages(why: string): void {
+    this.log.warn(`no free hugepages (${why}): falling back to 4 KiB pages for DMA memory (slower, more IOMMU entries)`);
+    this.hugepages = false;
   }
 
   private dropChunk(c: Chunk): void {
     this.chunks.splice(this.chunks.indexOf(c), 1);
-    this.byBuffer.delete(c.buffer.buffer);
+    this.quarantined -= c.quarantine.size;
+    c.quarantine.clear();
     try {
       native.vfioUnmapDma(this.container.fd, c.iova, c.size);
     } catch (err) {
@@ -239,6 +310,21 @@ export class DmaAllocator {
     this.container.releaseIova(c.iova, BigInt(c.size));
     c.buffer.release();
   }
+}
+
+/**
+ * Refuses a chunk of 4 KiB pages larger than this process can sensibly pin: half of
+ * MemAvailable (the native core zero-fills and so populates every page, and VFIO pins
+ * them), and without CAP_IPC_LOCK the RLIMIT_MEMLOCK that VFIO charges pinned pages to.
+ */
+function checkSmallPageLimit(size: number): void {
+  const meminfo = readAttr('/proc/meminfo');
+  const availableKiB = meminfo === null ? undefined : parseMeminfo(meminfo).get('MemAvailable');
+  if (availableKiB !== undefined && size > (availableKiB * 1024) / 2) {
+    throw dmaTooLarge(size, Math.floor((availableKiB * 1024) / 2), 'half of MemAvailable in /proc/meminfo');
+  }
+  const memlock = checkMemlock(size);
+  if (!memlock.ok) throw dmaTooLarge(size, memlock.soft, 'RLIMIT_MEMLOCK, which VFIO charges pinned pages to', memlock.fix ?? undefined);
 }
 
 function roundUp(n: number, to: number): number {

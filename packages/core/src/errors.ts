@@ -222,3 +222,29 @@ export function shortInput(source: string, have: number, need: number, padOption
     details: { have, need },
   });
 }
+
+// ---- DMA memory ----------------------------------------------------------------------
+
+/** Fewer free 2 MiB hugepages than a DMA chunk needs. */
+export function noHugepages(bytes: number, free: number, total: number, cause?: unknown): VfioError {
+  const asked = Math.ceil(bytes / (2 * 1024 * 1024));
+  return new VfioError({
+    code: 'ERR_NO_HUGEPAGES',
+    message: `DMA memory of ${bytes} bytes needs ${asked} free 2 MiB hugepages; ${free} of the ${total} reserved are free`,
+    hint:
+      `Reserve more: \`vfio-node setup --hugepages ${total + asked - Math.min(free, asked)}\` ` +
+      '(or write the count to /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages), ask for less memory, or allow 4 KiB pages with allowSmallPages.',
+    cause,
+    details: { bytes, asked, free, total },
+  });
+}
+
+/** A DMA chunk of 4 KiB pages larger than this process can pin. */
+export function dmaTooLarge(bytes: number, limit: number, limitName: string, hint?: string): VfioError {
+  return new VfioError({
+    code: 'ERR_DMA_TOO_LARGE',
+    message: `DMA memory of ${bytes} bytes in 4 KiB pages is more than ${limit} bytes (${limitName})`,
+    hint: hint ?? 'Ask for less DMA memory, or reserve 2 MiB hugepages (`vfio-node setup --hugepages N`) and leave hugepages on.',
+    details: { bytes, limit },
+  });
+}
