@@ -25,10 +25,11 @@ describe('issue 12: inputs that used to crash the process', () => {
     const r = await runChild('foreign-receivers.mjs');
     expect(r.signal, describeExit(r)).toBeNull();
     expect(r.code, describeExit(r)).toBe(0);
-    // 7 accessors (Mapping's gone among them) and 17 methods, each on the 10 receivers that are not its own.
+    // 8 accessors (Mapping's gone, DmaBuffer's liveSlices among them) and 20 methods (DmaBuffer's
+    // slice, detachSlice, finalizedSlices among them), each on the 10 receivers that are not its own.
     expect(r.result).toEqual({
-      count: 240,
-      refused: { accessor: { ERR_INVALID_RECEIVER: 70 }, method: { 'TypeError: Illegal invocation': 170 } },
+      count: 280,
+      refused: { accessor: { ERR_INVALID_RECEIVER: 80 }, method: { 'TypeError: Illegal invocation': 200 } },
       wrong: [],
       sane: true,
     });

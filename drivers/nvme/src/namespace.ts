@@ -205,6 +205,15 @@ export class Namespace {
     if (!ArrayBuffer.isView(buffer)) {
       throw new VfioError({ code: 'ERR_INVALID_ARG', message: `the buffer must be a Uint8Array of DMA memory, got ${typeof buffer}`, hint: 'Allocate it with controller.allocBuffer(size) and pass its .bytes.' });
     }
+    // Whose memory it is first (a released view is empty, and 'not DMA' says why), then its size.
+    const iova = this.ctrl.device.dma.translate(buffer);
+    if (iova === undefined) {
+      throw new VfioError({
+        code: 'ERR_NVME_BUFFER_NOT_DMA',
+        message: `the buffer cannot be used for I/O: ${this.ctrl.device.dma.refusal(buffer) ?? 'it is not DMA memory of this device'}`,
+        hint: 'Allocate I/O buffers with controller.allocBuffer(size) (or device.dma.alloc) and pass mem.bytes or a subarray of it.',
+      });
+    }
     const need = blocks * this.blockSize;
     if (buffer.byteLength < need) {
       throw new VfioError({
@@ -212,14 +221,6 @@ export class Namespace {
         message: `the buffer holds ${buffer.byteLength} bytes; ${blocks} blocks of ${this.blockSize} bytes need ${need}`,
         hint: 'Pass a larger buffer or fewer blocks.',
         details: { size: buffer.byteLength, need },
-      });
-    }
-    const iova = this.ctrl.device.dma.translate(buffer);
-    if (iova === undefined) {
-      throw new VfioError({
-        code: 'ERR_NVME_BUFFER_NOT_DMA',
-        message: `the buffer cannot be used for I/O: ${this.ctrl.device.dma.refusal(buffer) ?? 'it is not DMA memory of this device'}`,
-        hint: 'Allocate I/O buffers with controller.allocBuffer(size) (or device.dma.alloc) and pass mem.bytes or a subarray of it.',
       });
     }
     const n = Number(iova);
