@@ -2,7 +2,7 @@
 // keeps 64 reads and writes in flight, and the host removes the device through QEMU's
 // monitor (device_del). The guest kernel relays the removal to the process through VFIO's
 // device request interrupt; the driver must fail every pending command with ERR_DEVICE_GONE
-// within a second, release the device (so the unplug can finish), and the process must
+// when the request arrives (not when the command timeout runs out), release the device (so the unplug can finish), and the process must
 // stay alive and exit 0 after reporting what it saw.
 // Needs a build (npx tsc -b): the guest runs drivers/nvme/dist.
 
@@ -61,7 +61,7 @@ const GUEST = `
 `;
 
 describe('a controller removed while I/O runs fails every pending command with ERR_DEVICE_GONE and lets the process carry on', () => {
-  it('relays the removal request, fails all pending I/O within a second, releases the device and exits 0', async () => {
+  it('relays the removal request, fails all pending I/O as it arrives (not by timeout), releases the device and exits 0', async () => {
     // The guest's output and console go to stderr as they come (a hang is then visible).
     const echo = (s: string) => process.stderr.write(s);
     const lab = startLab({ nvme: ['size=64M,serial=HOT,hotplug=1'], hugepages: 32, timeoutMs: 540_000 }, ['node', '--input-type=module', '-e', GUEST], { onStdout: echo, onStderr: echo, onConsole: echo });
@@ -88,8 +88,13 @@ describe('a controller removed while I/O runs fails every pending command with E
     expect(s.running).toBe(0);
     expect(s.failures).toEqual({ ERR_DEVICE_GONE: 64 });
     expect(s.submitted).toBe(s.ok + 64);
+    // From the removal request to the last of the 64 failures, in the guest: the driver
+    // fails them when the request arrives, not when its 30 s command timeout runs out (those
+    // failures would also carry another code). Measured with two busy loops (yes >
+    // /dev/null) on the 2-core host: 7, 28 and 8 ms; 180 ms seen once in an earlier run. The
+    // bound, 5 s, is far below the timeout and 25 times the worst seen.
     expect(s.failedWithinMs).toBeGreaterThanOrEqual(0);
-    expect(s.failedWithinMs).toBeLessThan(1000);
+    expect(s.failedWithinMs).toBeLessThan(5000);
     expect(s.deviceLeft).toBe(true);
     expect(s.after).toBe('ERR_DEVICE_GONE');
   });

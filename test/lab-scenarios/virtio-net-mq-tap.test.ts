@@ -297,7 +297,15 @@ describe('virtio-net with two queue pairs and checksum offload, on tap backends 
     expect(sent.perQueue.every((k) => k > 0)).toBe(true);
     expect(got.perQueue.every((k) => k > 0)).toBe(true);
     expect(got.duplicates).toBe(0);
-    expect(got.sequenced).toBeGreaterThan(0);
+    // The loss: pktgen does not wait for count, and the host's tap queues drop what count
+    // has not taken yet (no back-pressure, unlike QEMU's hub). Measured in 8 runs of this
+    // exchange in one lab, with two busy loops (yes > /dev/null) and other labs on the
+    // 2-core host: 0, 0, 324, 170, 0, 171, 92 and 0 frames missing of 6000 (at most 5.4%),
+    // all of them on one receive queue. The bound, a sixth (1000 frames), is three times
+    // the worst seen; a receiver that stopped taking frames a sixth of the way before the
+    // end, or one of the two queues going dead (about half the frames), fails it.
+    expect(got.missing! + got.sequenced).toBe(n); // every frame either arrived once or is missing
+    expect(got.missing).toBeLessThanOrEqual(n / 6);
     expect(got.csum.bad).toBe(0);
     expect(got.csum.none).toBe(0); // every frame asked the device for its checksum
     expect(got.csum.partial + got.csum.good).toBe(got.sequenced);

@@ -39,17 +39,24 @@ function bench(args: string[]): Child {
  * their workers (start-up under emulation takes from a few to over ten seconds).
  */
 async function waitUntilRunning(child: Child, jobs: number): Promise<void> {
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + START_MS;
   for (;;) {
     const lines = statusLines(child.stdout().slice(0, child.stdout().lastIndexOf('\r') + 1));
     if (lines.some((l) => l.running === jobs && l.iops > 0)) return;
-    if (Date.now() > deadline) throw new Error(`the jobs did not start within 90 s: ${child.stdout()}`);
+    if (Date.now() > deadline) throw new Error(`the jobs did not start within ${START_MS / 1000} s: ${child.stdout()}`);
     await sleep(200);
   }
 }
 
-/** Start-up under a loaded emulator has taken from 15 to over 30 s: each test gets 4 minutes. */
-const SLOW = 240_000;
+/**
+ * Start-up is not what these tests check, and under emulation it depends on the host's
+ * load: from 15 to over 30 s on a quiet host; with two busy loops (yes > /dev/null) and
+ * other labs on the 2-core host (load average 14), four of these tests took 61 to 89 s in
+ * all and two had not seen their jobs run after 90 s. So the jobs get START_MS to start, and
+ * each test 6 minutes.
+ */
+const START_MS = 240_000;
+const SLOW = 360_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -165,6 +172,7 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     expect(r.stderr).toContain('vfio-node bench: terminating on signal 2');
     expect(r.code, r.stderr).toBe(128);
     // The job stops at its next progress tick; closing the runtime takes the rest.
+    console.log(`first Ctrl-C: exited ${r.at - sent} ms after SIGINT`);
     expect(r.at - sent).toBeLessThan(15_000);
     const report = JSON.parse(readFileSync(json, 'utf8')) as FioReport;
     expect(report.jobs).toHaveLength(1);
@@ -182,9 +190,9 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     // With the normal report on stdout the status line is drawn there too (fio's rule), which
     // says when both jobs run; the JSON follows the normal report.
     const child = bench(['--name=long', '--rw=randread', '--bs=4k', '--iodepth=8', '--numjobs=2', '--time_based', '--runtime=120', file(), '--eta=always', '--output-format=normal,json']);
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + START_MS;
     while (!/Jobs: 2 \(f=2\): \[r\(2\)\]\[[\d.]+%\]\[r=[^\]]+\]\[r=[1-9]/.test(child.stdout())) {
-      if (Date.now() > deadline) throw new Error(`the jobs did not start within 90 s: ${child.stdout()}`);
+      if (Date.now() > deadline) throw new Error(`the jobs did not start within ${START_MS / 1000} s: ${child.stdout()}`);
       await sleep(200);
     }
     await sleep(1500);
@@ -213,8 +221,16 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     child.kill('SIGINT');
     const sent = Date.now();
     const r = await child.exited;
+    console.log(`second Ctrl-C: exited ${r.at - sent} ms after the second SIGINT`);
     expect(r.code, r.stderr).toBe(130);
-    expect(r.at - sent).toBeLessThan(3000);
+    // The first Ctrl-C began the orderly stop (its message once); the second ended the
+    // process from the signal handler (process.exit(130)) without waiting for it: 130 is
+    // only ever that exit, as the orderly stop ends with 128.
+    expect(r.stderr.match(/vfio-node bench: terminating on signal 2/g)).toHaveLength(1);
+    // And it does not hang. Measured with other labs on the 2-core host (load average 9):
+    // 1.16 s from the second SIGINT to the end of the process (Node stops the workers at
+    // exit); the bound has seven times that.
+    expect(r.at - sent).toBeLessThan(8000);
     await deviceOpensAgain();
   }, SLOW);
 });

@@ -18,49 +18,154 @@ async function bench(args: string[]): Promise<{ code: number; stdout: string; st
   }
 }
 
+interface FioLat {
+  min: number;
+  max: number;
+  mean: number;
+  N: number;
+  percentile?: Record<string, number>;
+}
+
+interface FioDir {
+  io_bytes: number;
+  io_kbytes: number;
+  bw_bytes: number;
+  bw: number;
+  iops: number;
+  runtime: number;
+  total_ios: number;
+  short_ios: number;
+  drop_ios: number;
+  slat_ns: FioLat;
+  clat_ns: FioLat;
+  lat_ns: FioLat;
+}
+
 interface FioJob {
   jobname: string;
   error: number;
-  read: { iops: number; io_bytes: number };
-  write: { iops: number; io_bytes: number };
-  'vfio-node': { target: string };
+  job_runtime: number;
+  read: FioDir;
+  write: FioDir;
+  trim: FioDir;
+  'vfio-node': { target: string; verify_blocks: number };
 }
+
+const jobsOf = (stdout: string) => (JSON.parse(stdout) as { jobs: FioJob[] }).jobs;
+
+/**
+ * What a reader of fio's JSON relies on, for one direction of a job that moved bs-byte
+ * blocks: every completed I/O counted once in io_bytes, total_ios and each latency's N;
+ * the rates derived from them and the runtime as fio derives them; the latency summary
+ * and the clat percentiles in order (a percentile is the middle of a histogram bin, within
+ * 1/128 of the latencies in it).
+ */
+function expectConsistent(job: string, d: FioDir, bs: number): void {
+  const where = (what: string) => `${job}: ${what}`;
+  expect(d.total_ios, where('total_ios')).toBeGreaterThan(0);
+  expect(d.io_bytes, where('io_bytes = total_ios * bs')).toBe(d.total_ios * bs);
+  expect(d.io_kbytes, where('io_kbytes')).toBe(Math.floor(d.io_bytes / 1024));
+  expect(d.short_ios + d.drop_ios, where('short and dropped I/Os')).toBe(0);
+  for (const [name, l] of [['slat_ns', d.slat_ns], ['clat_ns', d.clat_ns], ['lat_ns', d.lat_ns]] as const) {
+    expect(l.N, where(`${name}.N = total_ios`)).toBe(d.total_ios);
+    expect(l.min, where(`${name}.min <= mean`)).toBeLessThanOrEqual(l.mean);
+    expect(l.mean, where(`${name}.mean <= max`)).toBeLessThanOrEqual(l.max);
+  }
+  // lat = slat + clat for each I/O.
+  expect(d.lat_ns.min, where('lat.min >= clat.min')).toBeGreaterThanOrEqual(d.clat_ns.min);
+  expect(d.lat_ns.max, where('lat.max >= clat.max')).toBeGreaterThanOrEqual(d.clat_ns.max);
+  expect(d.clat_ns.min, where('clat.min')).toBeGreaterThan(0);
+  const pct = Object.entries(d.clat_ns.percentile ?? {}).map(([k, v]) => [Number(k), v] as const).sort((a, b) => a[0] - b[0]);
+  expect(pct.map(([k]) => k), where('fio\'s default percentile list')).toEqual([1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99]);
+  for (let i = 1; i < pct.length; i++) expect(pct[i]![1], where(`p${pct[i]![0]} >= p${pct[i - 1]![0]}`)).toBeGreaterThanOrEqual(pct[i - 1]![1]);
+  expect(pct[0]![1], where('p1 within the bin of clat.min')).toBeGreaterThanOrEqual(Math.floor(d.clat_ns.min * (1 - 1 / 128)));
+  expect(pct.at(-1)![1], where('p99.99 within the bin of clat.max')).toBeLessThanOrEqual(Math.ceil(d.clat_ns.max * (1 + 1 / 128)));
+  expect(d.runtime, where('runtime')).toBeGreaterThan(0);
+  expect(d.iops, where('iops = total_ios / runtime')).toBeCloseTo((1000 * d.total_ios) / d.runtime, 3);
+  expect(d.bw_bytes, where('bw_bytes = io_bytes / runtime')).toBe(Math.floor((1000 * d.io_bytes) / d.runtime));
+  expect(d.bw, where('bw in KiB/s')).toBe(Math.floor(d.bw_bytes / 1024));
+}
+
+/** A direction the job does not do: nothing in it. */
+function expectIdle(job: string, d: FioDir): void {
+  expect([d.total_ios, d.io_bytes, d.iops, d.clat_ns.N], `${job}: a direction it does not do`).toEqual([0, 0, 0, 0]);
+}
+
+// Each bench run starts a process, a runtime and its workers in the guest: 80 to 105 s per
+// test under load (two busy loops and other labs on the 2-core host), and the verify test
+// runs three: past the lab's 120 s default. 6 minutes a test.
+const SLOW = 360_000;
 
 describe('the fio-style benchmark runs on the lab NVMe through worker-owned queue pairs', () => {
   const file = () => `--filename=${labNvme()[0]}/1`;
 
-  it('completes a short time-based run of each rw mode with non-zero IOPS', async () => {
+  it('runs each rw mode for the 1 s asked (time_based) and for 2 MiB (by size), with a JSON report whose counts, rates and latencies agree', async () => {
+    // One invocation for both kinds of job: start-up is most of a bench run's time in the lab.
     const modes = ['read', 'write', 'randread', 'randwrite', 'rw', 'randrw'];
-    const args = ['--bs=4k', '--iodepth=8', '--runtime=1', '--time_based', '--size=16M', file(), '--output-format=json'];
-    for (const m of modes) args.push(`--name=${m}`, `--rw=${m}`, '--stonewall');
+    const args = ['--bs=4k', '--iodepth=8', file(), '--output-format=json'];
+    for (const m of modes) args.push(`--name=${m}`, `--rw=${m}`, '--runtime=1', '--time_based', '--size=16M', '--stonewall');
+    for (const m of modes) args.push(`--name=size-${m}`, `--rw=${m}`, '--size=2M', '--offset=32M', '--stonewall');
     const r = await bench(args);
     expect(r.code, r.stderr).toBe(0);
-    const jobs = (JSON.parse(r.stdout) as { jobs: FioJob[] }).jobs;
-    expect(jobs.map((j) => j.jobname)).toEqual(modes);
+    const jobs = jobsOf(r.stdout);
+    expect(jobs.map((j) => j.jobname)).toEqual([...modes, ...modes.map((m) => `size-${m}`)]);
     for (const j of jobs) {
-      expect(j.error).toBe(0);
-      if (/read|rw/.test(j.jobname) && j.jobname !== 'write' && j.jobname !== 'randwrite') expect(j.read.iops, j.jobname).toBeGreaterThan(0);
-      if (/write|rw/.test(j.jobname)) expect(j.write.iops, j.jobname).toBeGreaterThan(0);
+      expect(j.error, j.jobname).toBe(0);
+      const mode = j.jobname.replace(/^size-/, '');
+      const reads = mode !== 'write' && mode !== 'randwrite';
+      const writes = mode !== 'read' && mode !== 'randread';
+      if (reads) expectConsistent(j.jobname, j.read, 4096);
+      else expectIdle(j.jobname, j.read);
+      if (writes) expectConsistent(j.jobname, j.write, 4096);
+      else expectIdle(j.jobname, j.write);
+      expectIdle(j.jobname, j.trim);
+      for (const d of [reads && j.read, writes && j.write]) if (d) expect(d.runtime, j.jobname).toBe(j.job_runtime);
+      if (j.jobname.startsWith('size-')) {
+        // By size, each block of the region is issued once and every issued I/O completes
+        // and is counted: 512 blocks of 4 KiB, split between reads and writes for rw.
+        expect(j.read.total_ios + j.write.total_ios, j.jobname).toBe(512);
+        expect(j.read.io_bytes + j.write.io_bytes, j.jobname).toBe(2 << 20);
+      } else {
+        // time_based: I/O is issued until runtime has passed, and the runtime runs to the
+        // last completion, so it is at least the 1000 ms asked (no upper bound: how long the
+        // in-flight I/O takes to drain is the emulator's business).
+        expect(j.job_runtime, j.jobname).toBeGreaterThanOrEqual(1000);
+      }
     }
-  });
+  }, SLOW);
 
   it('runs numjobs=2 on two queue pairs at once', async () => {
     const r = await bench(['--name=two', '--rw=randread', '--bs=4k', '--iodepth=4', '--numjobs=2', '--runtime=1', '--time_based', file(), '--output-format=json']);
     expect(r.code, r.stderr).toBe(0);
-    const jobs = (JSON.parse(r.stdout) as { jobs: FioJob[] }).jobs;
+    const jobs = jobsOf(r.stdout);
     expect(jobs).toHaveLength(2);
-    for (const j of jobs) expect(j.read.iops).toBeGreaterThan(0);
+    for (const j of jobs) {
+      expect(j.error).toBe(0);
+      expectConsistent(j.jobname, j.read, 4096);
+      expectIdle(j.jobname, j.write);
+      expect(j.job_runtime).toBeGreaterThanOrEqual(1000);
+    }
     const qids = jobs.map((j) => /#qid(\d+)$/.exec(j['vfio-node'].target)?.[1]);
     expect(qids[0]).toBeDefined();
     expect(new Set(qids).size).toBe(2);
-  });
+  }, SLOW);
 
   it('verify finds a block corrupted behind its back and names its offset', async () => {
     const region = ['--bs=4k', '--size=1M', '--offset=0', file(), '--verify=crc32c'];
-    const w = await bench(['--name=w', '--rw=write', '--iodepth=4', ...region]);
+    // The write job verifies what it wrote (fio's verify phase reads back every block); a
+    // read job with verify checks every block it reads: 256 blocks of 4 KiB each time.
+    const w = await bench(['--name=w', '--rw=write', '--iodepth=4', ...region, '--output-format=json']);
     expect(w.code, w.stderr + w.stdout).toBe(0);
-    const clean = await bench(['--name=r', '--rw=read', '--iodepth=4', ...region]);
+    const [wj] = jobsOf(w.stdout);
+    expect(wj!.error).toBe(0);
+    expect(wj!.write.total_ios).toBe(256);
+    expect(wj!['vfio-node'].verify_blocks).toBe(256);
+    const clean = await bench(['--name=r', '--rw=read', '--iodepth=4', ...region, '--output-format=json']);
     expect(clean.code, clean.stderr + clean.stdout).toBe(0);
+    const [rj] = jobsOf(clean.stdout);
+    expect(rj!.error).toBe(0);
+    expect(rj!.read.total_ios).toBe(256);
+    expect(rj!['vfio-node'].verify_blocks).toBe(256);
     // Corrupt the block at byte offset 64 KiB through the driver, as another writer would.
     const ctrl = await NvmeController.open(labNvme()[0]!);
     try {
@@ -75,5 +180,5 @@ describe('the fio-style benchmark runs on the lab NVMe through worker-owned queu
     const bad = await bench(['--name=r', '--rw=read', '--iodepth=4', ...region]);
     expect(bad.code).toBe(1);
     expect(bad.stdout + bad.stderr).toMatch(/verify: bad magic header 5a5a.* at offset 65536/);
-  });
+  }, SLOW);
 });

@@ -32,8 +32,13 @@ describe('the packet apps: every frame pktgen sends reaches count exactly once, 
 
   it('fwd with 32 frames sent first on each port forwards them back and forth in both directions', async () => {
     const r = await fwd({ addresses: [a!, b!], txFirst: 32, durationMs: 3000 });
+    console.log(`fwd: ${r.directions.map((d) => `${d.from}->${d.to} ${d.packets} frames`).join(', ')} in ${r.seconds.toFixed(2)} s`);
+    // Circulating: each direction forwarded the 32 frames sent first over and over, and
+    // dropped none. At least ten rounds on average is the claim (a loop that stalled after
+    // a round or two fails it); measured with other labs on the 2-core host (load average
+    // 9): about 30,000 frames each way in the 3 s, some 900 rounds.
     for (const d of r.directions) {
-      expect(d.packets).toBeGreaterThan(1000);
+      expect(d.packets).toBeGreaterThanOrEqual(10 * 32);
       expect(d.drops).toBe(0);
     }
   });
