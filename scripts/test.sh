@@ -49,7 +49,7 @@ list lab --project lab
 { node packages/cli/bin/vfio-node.js lab run \
   --nvme size=256M,serial=LABSERIAL \
   --nvme size=64M,lba=4096,namespaces=2,serial=VFIONODE1 \
-  --nics 2 --hugepages 256 --out "$results/lab" --timeout 1500 \
+  --nics 2 --hugepages 256 --out "$results/lab" --timeout 2400 \
   -- sh -c "$vitest run --project lab --reporter=default --reporter=json --outputFile.json=\$VFIO_LAB_OUT/lab.json" \
   2>&1 1>&3 | tee "$results/lab.stderr" >&2; } 3>&1 || { rc=$?; lab_reason lab "$results/lab.stderr" $rc; status=1; }
 stages+=(--stage lab "$results/lab.list.json" "$results/lab/lab.json" "$results/lab.reason")
