@@ -14,7 +14,7 @@ function openInChild(address: string): { code?: string; message?: string; hint?:
       '--input-type=module',
       '-e',
       `const { NvmeController } = await import(${JSON.stringify(nvmeDist)});
-       try { const c = await NvmeController.open(${JSON.stringify(address)}); console.log(JSON.stringify({ sn: c.identify.sn })); c.close(); }
+       try { const c = await NvmeController.open(${JSON.stringify(address)}); console.log(JSON.stringify({ sn: c.identify.sn })); await c.close(); }
        catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })); }`,
     ],
     { encoding: 'utf8', timeout: 90_000 },
