@@ -229,6 +229,7 @@ export class CommandQueue {
 
   /** Reaps every posted completion and submits what the freed CIDs allow. */
   drain(): void {
+    if (this.held) return;
     while (this.qp.poll() > 0) {
       // keep reaping: completions may have arrived while we handled the last batch
     }

@@ -954,6 +954,14 @@ export class NvmeController implements Disposable, AsyncDisposable {
       p.queue?.hold();
       p.qp.suspend();
     }
+    // A controller reset under way ends first: its steps and the shutdown's must not
+    // interleave (it may set the state back to open: closed it is).
+    while (this.resetting) {
+      await this.resetting.catch(() => undefined);
+      if (this.finished) return;
+    }
+    if (this.state === 'open' || this.state === 'resetting') this.state = 'closed';
+    for (const p of this.pairs) p.qp.suspend();
     try {
       if (this.mayShutDown()) await this.shutdownAsync();
     } catch (err) {
