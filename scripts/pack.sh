@@ -16,7 +16,8 @@ PACKAGES=(native packages/core packages/lab drivers/nvme drivers/virtio-net pack
 
 npx --no-install tsc -b || { say "the TypeScript build failed"; exit 1; }
 
-prebuild=$(find native/prebuilds/linux-x64 -name '*.node' 2>/dev/null | head -n1)
+# (none yet on a fresh clone: find fails on the missing directory, which pipefail would make fatal)
+prebuild=$(find native/prebuilds/linux-x64 -name '*.node' 2>/dev/null | head -n1 || true)
 if [ -z "$prebuild" ] || [ -n "$(find native/src native/binding.gyp -newer "$prebuild" | head -n1)" ]; then
   say "building the native addon's prebuilt binary (prebuildify)"
   bash native/scripts/build.sh --prebuild --quiet || exit 1

@@ -21,7 +21,9 @@ if [ "${1:-}" = --prebuild ]; then
   # --tag-libc: named *.glibc.node, so that musl (Alpine) compiles from source instead;
   # --strip: no debugging symbols. The target only names the headers to use when
   # npm_config_nodedir is set; it is this Node's version.
-  work=$(mktemp -d /tmp/vfio-node-prebuild.XXXXXX)
+  # The copy sits next to native/ (a direct child of the repository): pnpm's .bin shims in
+  # node_modules find their packages at ../../../node_modules/.pnpm from there.
+  work=$(mktemp -d "$(cd .. && pwd)/.prebuild.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   cp -r binding.gyp package.json src "$work/"
   ln -s "$PWD/node_modules" "$work/node_modules"

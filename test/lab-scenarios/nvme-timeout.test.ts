@@ -15,6 +15,15 @@ import { labNvme } from '../lab/lab-env.js';
 const AFTER_LATENCY_MS = 11_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until released DMA ranges have left quarantine (their ArrayBuffers finalized, one
+ * turn of the event loop after release()), so that the next allocation may reuse them.
+ */
+async function quarantineOver(ctrl: NvmeController): Promise<void> {
+  for (let i = 0; i < 1000 && ctrl.device.dma.stats().quarantined > 0; i++) await new Promise((r) => setImmediate(r));
+  expect(ctrl.device.dma.stats().quarantined).toBe(0);
+}
+
 describe('a command that outlives its timeout gets an Abort (which QEMU declines), then the controller is reset and the command fails with ERR_NVME_TIMEOUT', () => {
   let ctrl: NvmeController;
   beforeAll(async () => {
@@ -48,15 +57,20 @@ describe('a command that outlives its timeout gets an Abort (which QEMU declines
     ctrl.timeoutMs = 1000;
     const ns = ctrl.namespace(1);
     const resets = ctrl.resets;
+    await quarantineOver(ctrl); // the earlier tests' buffers are free again: first fit starts clean
     const buf = ctrl.allocBuffer(4096);
     const iova = buf.iova;
     let next: DmaMemory | null = null;
     const code = await ns.read(16, 8, buf.bytes).then(
       () => 'ok',
-      (e: { code?: string }) => {
-        // The caller hears of the failure and hands the memory back; the next allocation
-        // gets the same memory (first fit) and fills it with its own data.
+      async (e: { code?: string }) => {
+        // The caller hears of the failure and hands the memory back; once V8 has let go of
+        // its views (a turn of the event loop: released ranges wait in quarantine), the next
+        // allocation gets the same memory (first fit) and fills it with its own data.
+        const stale = buf.bytes;
         buf.release();
+        expect(stale.length).toBe(0);
+        await quarantineOver(ctrl);
         next = ctrl.allocBuffer(4096);
         next.bytes.fill(0xa5);
         return e.code;
@@ -75,18 +89,21 @@ describe('a command that outlives its timeout gets an Abort (which QEMU declines
     ctrl.timeoutMs = 1000;
     const resets = ctrl.resets;
     const qp = await ctrl.createQueuePair({ depth: 4 });
+    await quarantineOver(ctrl);
     const buf = ctrl.allocBuffer(4096);
     const iova = buf.iova;
     let next: DmaMemory | null = null;
     const failures: string[] = [];
     let completions = 0;
     qp.onComplete = () => completions++;
-    // onFail runs synchronously inside the driver: reuse the memory right there.
+    // onFail runs synchronously inside the driver: hand the memory back right there (its
+    // views are detached at once), and give it to a new owner as soon as the allocator may.
+    let staleLength = -1;
     qp.onFail = (_cid, _tag, err) => {
       failures.push((err as { code?: string }).code ?? String(err));
+      const stale = buf.bytes;
       buf.release();
-      next = ctrl.allocBuffer(4096);
-      next.bytes.fill(0xa5);
+      staleLength = stale.length;
     };
     qp.submitIo(NvmOpcode.Read, 1, 24, 8, Number(iova), 4096, 1);
     qp.ring();
@@ -97,6 +114,10 @@ describe('a command that outlives its timeout gets an Abort (which QEMU declines
     }
     expect(completions).toBe(0);
     expect(failures).toEqual(['ERR_NVME_TIMEOUT']);
+    expect(staleLength).toBe(0);
+    await quarantineOver(ctrl);
+    next = ctrl.allocBuffer(4096);
+    next.bytes.fill(0xa5);
     expect(next!.iova).toBe(iova);
     await sleep(AFTER_LATENCY_MS);
     qp.poll();
