@@ -25,8 +25,10 @@ async function passthru(sub: 'admin-passthru' | 'io-passthru', argv: string[]): 
   if (p.help) return usage(passthruUsage(sub));
   const address = addressArg(sub, p);
   const { command, inputFile, raw } = passthruRequest(sub, p);
+  // Without -r/-w, data goes the way the opcode's bits 1:0 say (the driver checks them too).
+  const direction = command.direction ?? (command.data ? (['none', 'write', 'read', 'none'] as const)[command.opcode & 3]! : 'none');
   // The data of a write: the input file (or stdin), read before the controller is opened.
-  const input = command.direction === 'write' ? readInput(inputFile) : null;
+  const input = direction === 'write' ? readInput(inputFile) : null;
   if (input) {
     if (command.data === undefined) command.data = input.byteLength;
     if (input.byteLength < command.data) {
@@ -39,7 +41,7 @@ async function passthru(sub: 'admin-passthru' | 'io-passthru', argv: string[]): 
     }
   }
   const result = await withController(address, (ctrl) => send(ctrl, sub, command, input));
-  report(p, raw, result, command.direction === 'read' || (command.direction === undefined && (command.opcode & 3) === 2));
+  report(p, raw, result, direction === 'read');
   return 0;
 }
 
