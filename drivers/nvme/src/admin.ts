@@ -17,6 +17,7 @@ import {
   parseIdentifyController, parseIdentifyNamespace, parseNamespaceDescriptors, parseSmartLog,
   type ErrorLogEntry, type FirmwareSlotLog, type IdentifyController, type IdentifyNamespace, type NamespaceDescriptor, type SmartLog,
 } from './identify.js';
+import { runPassthru, type PassthruCommand, type PassthruResult } from './passthru.js';
 import { setPrps } from './prp.js';
 
 type Fill = (u32: Uint32Array, sqe: number, cid: number) => void;
@@ -39,6 +40,8 @@ export class AdminCommands {
     readonly queue: CommandQueue,
     private readonly dma: DmaAllocator,
     private readonly pageSize: number,
+    /** The controller's transfer limit (from MDTS, known once Identify Controller has run). */
+    private readonly maxTransfer: () => number = () => 2 * pageSize,
   ) {}
 
   /** Runs one admin command; resolves with DW0 of its completion. */
@@ -218,6 +221,17 @@ export class AdminCommands {
   /** Doorbell Buffer Config: shadow doorbell and EventIdx buffers (one page each). Needs OACS bit 8. */
   doorbellBufferConfig(shadowIova: number, eventIdxIova: number): Promise<number> {
     return this.run('Doorbell Buffer Config', (u32, sqe, cid) => sqeDoorbellBufferConfig(u32, sqe, cid, shadowIova, eventIdxIova));
+  }
+
+  /**
+   * Any admin command, as the caller builds it (see PassthruCommand). Refuses the commands
+   * the driver manages itself (Create/Delete I/O queues, Abort, Asynchronous Event Request,
+   * Doorbell Buffer Config) with ERR_NVME_PASSTHRU_MANAGED_OPCODE.
+   * @returns completion DW0 and DW1, and the data
+   * @throws ERR_NVME_PASSTHRU_INVALID, ERR_NVME_PASSTHRU_DIRECTION, ERR_NVME_TRANSFER_TOO_LARGE, ERR_NVME_BUFFER_NOT_DMA, NvmeStatusError
+   */
+  passthru(command: PassthruCommand): Promise<PassthruResult> {
+    return runPassthru({ queue: this.queue, dma: this.dma, pageSize: this.pageSize, maxTransfer: this.maxTransfer(), admin: true }, command);
   }
 
   /** Format NVM: erases the namespace and switches it to LBA format lbaf (SES 1: user data erase). */

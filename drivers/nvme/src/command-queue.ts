@@ -38,6 +38,9 @@ export interface Pending {
   error: Error | null;
   settled: boolean;
   dw0: number;
+  /** Keep DW1 of the completion too (passthrough; other commands leave it reserved). */
+  wantDw1: boolean;
+  dw1: number;
   resolve: (dw0: number) => void;
   reject: (err: Error) => void;
 }
@@ -61,6 +64,8 @@ export function newPending(): Pending {
     error: null,
     settled: false,
     dw0: 0,
+    wantDw1: false,
+    dw1: 0,
     resolve: noop,
     reject: noop,
   };
@@ -367,6 +372,7 @@ export class CommandQueue {
     this.owners[cid] = null;
     p.inflight--;
     p.dw0 = dw0;
+    if (p.wantDw1) p.dw1 = this.qp.reapedDw1();
     if (status !== 0 && p.error === null) {
       p.error = new NvmeStatusError(status, describe(p, tag), this.device, p.fill === null ? { nsid: p.nsid, lba: tag, qid: this.qp.qid, cid } : { qid: this.qp.qid, cid });
       p.next = p.total; // submit no further chunks

@@ -9,6 +9,7 @@ import { CommandQueue } from './command-queue.js';
 import { SQES_LOG2 } from './commands.js';
 import { OACS, type IdentifyController } from './identify.js';
 import { Namespace } from './namespace.js';
+import { runPassthru, type PassthruCommand, type PassthruResult } from './passthru.js';
 import { QueuePair, type CompletionMode } from './queue.js';
 import { RequestState } from './request.js';
 import { ShadowDoorbellBuffer } from './shadow-doorbells.js';
@@ -232,7 +233,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
       dma: this.device.dma, bar: this.bar, completion: 'poll',
     });
     this.adminQueue = new CommandQueue(this.adminQp, this.address);
-    this.admin = new AdminCommands(this.adminQueue, this.device.dma, this.pageSize);
+    this.admin = new AdminCommands(this.adminQueue, this.device.dma, this.pageSize, () => this.maxTransfer);
 
     await this.enable();
 
@@ -432,6 +433,15 @@ export class NvmeController implements Disposable, AsyncDisposable {
   }
 
   /**
+   * Any I/O command, as the caller builds it (see PassthruCommand; passthru.ts), on the
+   * promise layer of I/O queue pair index + 1 (as ioQueue). namespace(nsid).passthru fills in the nsid.
+   * @throws ERR_NVME_PASSTHRU_INVALID, ERR_NVME_PASSTHRU_DIRECTION, ERR_NVME_TRANSFER_TOO_LARGE, ERR_NVME_BUFFER_NOT_DMA, NvmeStatusError
+   */
+  async ioPassthru(command: PassthruCommand, index = 0): Promise<PassthruResult> {
+    return runPassthru({ queue: this.ioQueue(index), dma: this.device.dma, pageSize: this.pageSize, maxTransfer: this.maxTransfer, admin: false }, command);
+  }
+
+  /**
    * Creates one more I/O queue pair for the hot-path API: submitIo/submitCommand, ring,
    * poll (set onComplete first). At most the number the controller granted at open.
    * deleteQueuePair (or `await using`) gives it back; close() deletes it otherwise.
@@ -579,7 +589,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
     }
     // Completions of background admin commands (Asynchronous Event Request) are reaped here.
     if (this.adminQueue.pending === 0) this.adminQueue.drain();
-    const ticks = Math.max(1, Math.ceil(this.options.timeoutMs / TICK_MS));
+    const defaultTicks = Math.max(1, Math.ceil(this.options.timeoutMs / TICK_MS));
     const owners = [this.adminQp, ...this.pairs.map((p) => p.qp)];
     for (const qp of owners) {
       qp.epoch = this.epoch;
@@ -591,6 +601,8 @@ export class NvmeController implements Disposable, AsyncDisposable {
         const s = r.state[cid];
         if (s === RequestState.Free || s === RequestState.Abandoned || r.tags[cid] === -1) continue;
         const age = this.epoch - r.epoch[cid]!;
+        const own = r.timeoutMs[cid]!; // a passthrough command's own timeoutMs
+        const ticks = own === 0 ? defaultTicks : Math.max(1, Math.ceil(own / TICK_MS));
         if (s === RequestState.Outstanding && age > ticks) {
           // First the gentle way: Abort (§5.1). The controller may abort it (then its own
           // completion follows and ends it as usual), decline, or never answer.

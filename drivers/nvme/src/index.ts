@@ -8,6 +8,8 @@ export { ShadowDoorbellBuffer, shadowSlots, type ShadowDoorbells, type ShadowSlo
 export { RequestState } from './request.js';
 export { CommandQueue, newPending, type Pending } from './command-queue.js';
 export { AdminCommands, Sel, type AsyncEvent } from './admin.js';
+export { MANAGED_ADMIN_OPCODES, checkPassthru, opcodeDirection, type CheckedPassthru, type PassthruCommand, type PassthruDirection, type PassthruResult } from './passthru.js';
+export * from './errors.js';
 export * from './registers.js';
 export * from './commands.js';
 export * from './status.js';

@@ -12,6 +12,8 @@ import { newPending, type Pending } from './command-queue.js';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, RW_FUA, WRITE_ZEROES_DEAC, sqeDatasetManagement, sqeFlush, writeDsmRange } from './commands.js';
 import type { NvmeController } from './controller.js';
 import { ONCS, type IdentifyNamespace } from './identify.js';
+import { passthruInvalid } from './errors.js';
+import type { PassthruCommand, PassthruResult } from './passthru.js';
 import { setPrps } from './prp.js';
 
 /** A range of logical blocks. */
@@ -140,6 +142,19 @@ export class Namespace {
         mem.release();
       }
     }
+  }
+
+  /**
+   * Any I/O command for this namespace, as the caller builds it (see PassthruCommand; nsid
+   * defaults to this namespace's), on I/O queue pair 1. Nothing is checked against NSZE:
+   * the command's fields are the caller's.
+   * @throws as NvmeController.ioPassthru
+   */
+  passthru(command: PassthruCommand): Promise<PassthruResult> {
+    if (typeof command === 'object' && command !== null && command.nsid !== undefined && command.nsid !== this.nsid) {
+      return Promise.reject(passthruInvalid('nsid', command.nsid, `${this.nsid}, this namespace (or leave it out)`, 'Use controller.ioPassthru for a command to another namespace.'));
+    }
+    return this.ctrl.ioPassthru({ ...command, nsid: this.nsid });
   }
 
   // ---- checks ------------------------------------------------------------------------

@@ -128,6 +128,8 @@ export class QueuePair implements AsyncDisposable {
   private readonly barBuffer: ArrayBuffer;
   private tail = 0;
   private ringedTail = 0;
+  /** The CQ slot of the entry poll() is handing to onComplete (reapedDw1). */
+  private reapSlot = 0;
   /** The shadow doorbell buffers (null: every doorbell is a register write) and this pair's dword indices in them. */
   private readonly shadow: Uint32Array | null;
   private readonly sqShadow: number;
@@ -248,6 +250,7 @@ export class QueuePair implements AsyncDisposable {
     r.epoch[cid] = this.epoch;
     r.state[cid] = 1;
     r.opcode[cid] = opcode;
+    r.timeoutMs[cid] = 0;
     return cid;
   }
 
@@ -294,6 +297,16 @@ export class QueuePair implements AsyncDisposable {
     this.requests.opcode[cid] = this.sqU32[sqe]! & 0xff;
     this.advance();
     return cid;
+  }
+
+  /**
+   * DW1 (command specific) of the completion onComplete is handling; only valid inside
+   * onComplete (passthrough hands it to its caller; no other command uses DW1). The slot
+   * cannot have been overwritten yet: the controller writes it again only after filling
+   * every other slot of the CQ, more completions than the commands still outstanding.
+   */
+  reapedDw1(): number {
+    return Atomics.load(this.cqI32, this.reapSlot * 4 + 1) >>> 0;
   }
 
   /** The PRP list pages reserved for a CID (for submitCommand fills that need a list). */
@@ -364,6 +377,8 @@ export class QueuePair implements AsyncDisposable {
     const r = this.requests;
     const count = r.ids.count;
     const handler = this.onComplete;
+    // The CQ slot of the first entry reaped (the head has moved past all n): see reapedDw1.
+    const first = this.cqState[0]! - n + this.depth;
     for (let i = 0, at = 0; i < n; i++, at += 4) {
       const cid = c[at]!;
       this.sqHead = c[at + 2]!;
@@ -373,7 +388,10 @@ export class QueuePair implements AsyncDisposable {
       r.state[cid] = 0;
       r.ids.release(cid);
       if (given) continue; // failed already (abandon): the late answer only frees the CID
-      if (handler !== null) handler(cid, c[at + 1]!, c[at + 3]!, r.tags[cid]!);
+      if (handler !== null) {
+        this.reapSlot = (first + i) % this.depth;
+        handler(cid, c[at + 1]!, c[at + 3]!, r.tags[cid]!);
+      }
     }
     return n;
   }

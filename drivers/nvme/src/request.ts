@@ -66,6 +66,8 @@ export class RequestTable {
   readonly state: Uint8Array;
   /** The opcode of each outstanding CID (for timeout and error messages). */
   readonly opcode: Uint8Array;
+  /** A timeout of each outstanding CID's own, ms (a passthrough command's timeoutMs); 0: the controller's timeoutMs. */
+  readonly timeoutMs: Uint32Array;
   /** PRP list pages of each CID (empty pages when transfers never need a list). */
   readonly prpLists: PrpListPages[];
   private readonly listMemory: DmaMemory | null;
@@ -79,6 +81,7 @@ export class RequestTable {
     this.epoch = new Uint32Array(count);
     this.state = new Uint8Array(count);
     this.opcode = new Uint8Array(count);
+    this.timeoutMs = new Uint32Array(count);
     const pages = prpListPagesFor(maxTransfer, pageSize);
     this.listMemory = pages > 0 ? dma.alloc(count * pages * pageSize, { align: pageSize, internal: true }) : null;
     this.prpLists = [];

@@ -22,6 +22,9 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Run> }>
   flush: { summary: 'Flush the volatile write cache', load: async () => (await import('../nvme/run-io.js')).flush },
   'write-zeroes': { summary: 'Write Zeroes (-s SLBA -c COUNT [--deac])', load: async () => (await import('../nvme/run-io.js')).writeZeroes },
   dsm: { summary: 'Dataset Management, deallocate (--slbs --blocks --ad)', load: async () => (await import('../nvme/run-io.js')).dsm },
+  'get-log': { summary: 'Get Log Page (--log-id=N --log-len=N): a hex dump, or raw with -b', load: async () => (await import('../nvme/run-passthru.js')).getLog },
+  'admin-passthru': { summary: 'any admin command (--opcode=N --cdw10=N ... --data-len=N -r|-w)', load: async () => (await import('../nvme/run-passthru.js')).adminPassthru },
+  'io-passthru': { summary: 'any I/O command on I/O queue 1 (same options)', load: async () => (await import('../nvme/run-passthru.js')).ioPassthru },
 };
 
 /** The nvme subcommands' names. */

@@ -157,7 +157,7 @@ function writeOutput(file: string | undefined, data: Uint8Array): void {
 }
 
 /** Writes everything to fd 1, also when it is a non-blocking pipe (EAGAIN: try again). */
-function writeAllToStdout(data: Uint8Array): void {
+export function writeAllToStdout(data: Uint8Array): void {
   let at = 0;
   while (at < data.byteLength) {
     try {

@@ -1,0 +1,76 @@
+// The NVMe driver's error factories: one per code, so that every place that raises a
+// code says the same thing and gives the same hint (STYLE.md §7). Errors the core
+// raises for every layer (invalid argument, closed) come from @vfio-node/core.
+
+import { VfioError } from '@vfio-node/core';
+
+const hex2 = (v: number) => v.toString(16).padStart(2, '0') + 'h';
+
+/** A field of a passthrough command is not what the command format allows. */
+export function passthruInvalid(field: string, value: unknown, expected: string, hint?: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_PASSTHRU_INVALID',
+    message: `passthrough command: invalid ${field} ${describeValue(value)} (expected ${expected})`,
+    hint: hint ?? 'See the PassthruCommand fields: opcode 0-255, nsid and cdw2-cdw15 32-bit unsigned integers, data a DMA buffer or a byte length.',
+    details: { field, value: typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' ? value : String(value) },
+  });
+}
+
+/**
+ * A passthrough command the driver sends itself: carried out behind its back, it would
+ * make the driver's idea of the controller (its queues, its shadow doorbells, its
+ * outstanding commands) wrong.
+ */
+export function passthruManagedOpcode(opcode: number, name: string, why: string, instead: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_PASSTHRU_MANAGED_OPCODE',
+    message: `passthrough of admin opcode ${hex2(opcode)} (${name}) refused: the driver manages it itself, and ${why}`,
+    hint: instead,
+    details: { opcode, name },
+  });
+}
+
+/** The data direction disagrees with the opcode's data transfer bits (1:0). */
+export function passthruDirection(opcode: number, direction: string, expected: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_PASSTHRU_DIRECTION',
+    message: `passthrough opcode ${hex2(opcode)}: data direction '${direction}' disagrees with the opcode's data transfer bits 1:0 (${(opcode & 3).toString(2).padStart(2, '0')}b: ${expected})`,
+    hint: "By the NVMe convention 01b is host to controller ('write'), 10b controller to host ('read'), 00b no data. For a vendor command that does not follow it, pass force: true (CLI: --force).",
+    details: { opcode, direction, bits: opcode & 3 },
+  });
+}
+
+/** A transfer larger than the controller takes in one command (MDTS), where splitting it is not possible. */
+export function transferTooLarge(what: string, bytes: number, maxTransfer: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_TRANSFER_TOO_LARGE',
+    message: `${what}: ${bytes} bytes is more than the controller transfers in one command (${maxTransfer} bytes, from MDTS), and a raw command cannot be split`,
+    hint: `Transfer at most ${maxTransfer} bytes per command (the command's own fields, e.g. an offset, say where the next part starts).`,
+    details: { bytes, maxTransfer },
+  });
+}
+
+/** A buffer the controller cannot reach: not DMA memory of this device (or released). */
+export function bufferNotDma(refusal: string | undefined): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_BUFFER_NOT_DMA',
+    message: `the buffer cannot be used for I/O: ${refusal ?? 'it is not DMA memory of this device'}`,
+    hint: 'Allocate I/O buffers with controller.allocBuffer(size) (or device.dma.alloc) and pass mem.bytes or a subarray of it.',
+  });
+}
+
+/** PRP entries need dword-aligned addresses. */
+export function bufferMisaligned(iova: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_BUFFER_MISALIGNED',
+    message: `the buffer starts at IOVA 0x${iova.toString(16)}, which is not dword aligned as PRP entries require`,
+    hint: 'Start the buffer at a multiple of 4 bytes (best: of the page size).',
+    details: { iova },
+  });
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `${v} (0x${v.toString(16)})`;
+  return String(v);
+}
