@@ -33,7 +33,7 @@ describe('a second process opening a controller that another process drives gets
       // The first process's controller is unharmed.
       expect((await ctrl.admin.identifyController()).sn).toBe(ctrl.identify.sn);
     } finally {
-      ctrl.close();
+      await ctrl.close();
     }
     expect(busy.code).toBe('EBUSY');
     expect(busy.message).toMatch(/\/dev\/vfio\/\d+/);
