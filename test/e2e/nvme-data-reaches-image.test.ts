@@ -46,7 +46,7 @@ function guestScript(host: Array<{ lba: number; hex: string }>): string {
       written.push({ lba, hex: Buffer.from(data).toString('hex') });
     }
     await ns.flush();
-    ctrl.close();
+    await ctrl.close();
     console.log('WRITTEN ' + JSON.stringify(written));
   `;
 }

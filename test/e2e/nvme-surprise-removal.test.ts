@@ -57,7 +57,7 @@ const GUEST = `
   let after = '';
   try { await ns.read(0, 8, mem.bytes); } catch (e) { after = e.code; }
   console.log('SUMMARY ' + JSON.stringify({ submitted, ok, failures, running, removalCode, failedWithinMs, deviceLeft: !fs.existsSync('/sys/bus/pci/devices/' + addr), after }));
-  ctrl.close();
+  await ctrl.close();
 `;
 
 describe('a controller removed while I/O runs fails every pending command with ERR_DEVICE_GONE and lets the process carry on', () => {

@@ -18,9 +18,9 @@ describe('a read of a block the medium cannot return fails with Unrecovered Read
     expect(ns.blockSize).toBe(512);
     buf = ctrl.allocBuffer(64 * 1024);
   });
-  afterAll(() => {
+  afterAll(async () => {
     buf?.release();
-    ctrl?.close();
+    await ctrl?.close();
   });
 
   it('fails a read of LBA 2048 with ERR_NVME_UNRECOVERED_READ_ERROR (sct 2, sc 81h), naming the command and the LBA', async () => {

@@ -113,7 +113,7 @@ describe('a process killed with SIGKILL in the middle of I/O leaves a controller
       buf.release();
       fresh.release();
       back.release();
-      ctrl.close();
+      await ctrl.close();
     }
   });
 });

@@ -101,7 +101,7 @@ async function deviceOpensAgain(): Promise<void> {
     await ns.read(0, 1, buf.bytes);
     buf.release();
   } finally {
-    ctrl.close();
+    await ctrl.close();
   }
 }
 

@@ -175,7 +175,7 @@ describe('the fio-style benchmark runs on the lab NVMe through worker-owned queu
       await ns.write((64 * 1024) / ns.blockSize, 4096 / ns.blockSize, buf.bytes);
       buf.release();
     } finally {
-      ctrl.close();
+      await ctrl.close();
     }
     const bad = await bench(['--name=r', '--rw=read', '--iodepth=4', ...region]);
     expect(bad.code).toBe(1);

@@ -15,10 +15,10 @@ describe('write zeroes, deallocate, compare, FUA and flush do what the NVM comma
     a = ctrl.allocBuffer(64 * 1024);
     b = ctrl.allocBuffer(64 * 1024);
   });
-  afterAll(() => {
+  afterAll(async () => {
     a?.release();
     b?.release();
-    ctrl?.close();
+    await ctrl?.close();
   });
 
   it('Write Zeroes turns written blocks into zeroes', async () => {

@@ -69,7 +69,7 @@ describe('a controller fatal status (CSTS.CFS) caused by a DMA fault is seen by 
       await ns.read(60_000, 128, b.bytes);
       expect(Buffer.compare(Buffer.from(a.bytes), Buffer.from(b.bytes))).toBe(0);
     } finally {
-      ctrl.close();
+      await ctrl.close();
       a.release();
       b.release();
     }

@@ -66,7 +66,7 @@ const CHILD = `
     csts: ctrl.bar.read32(0x1c), // CSTS
     after,
   };
-  ctrl.close();
+  await ctrl.close();
   console.log('SUMMARY ' + JSON.stringify(summary));
 `;
 
@@ -139,7 +139,7 @@ describe('an NVMe controller whose Memory Space Enable is cleared under I/O load
       const ns = ctrl.namespace(1);
       await ns.read(0, 4096 / ns.blockSize, mem.bytes);
     } finally {
-      ctrl.close();
+      await ctrl.close();
     }
   });
 });

@@ -44,7 +44,7 @@ describe('namespaces with 4096-byte and 512-byte LBAs each round-trip their data
     } finally {
       a.release();
       b.release();
-      ctrl.close();
+      await ctrl.close();
     }
   });
 
@@ -62,7 +62,7 @@ describe('namespaces with 4096-byte and 512-byte LBAs each round-trip their data
     } finally {
       a.release();
       b.release();
-      ctrl.close();
+      await ctrl.close();
     }
   });
 });

@@ -41,7 +41,7 @@ describe('passthrough sends raw admin and I/O commands and refuses what would br
       mem.bytes.set(saved);
       await ns.write(lba, 1, mem.bytes).finally(() => mem.release());
     }
-    ctrl?.close();
+    await ctrl?.close();
   });
 
   it('Identify Controller (opcode 06h, CNS 01h) returns the serial the driver read at open', async () => {
@@ -151,7 +151,7 @@ describe('vfio-node nvme admin-passthru and get-log, as nvme-cli prints them', {
     addr = address();
     const ctrl = await NvmeController.open(addr);
     serial = ctrl.identify.sn;
-    ctrl.close();
+    await ctrl.close();
   });
 
   it('admin-passthru --opcode=6 --cdw10=1 --data-len=4096 --read -b writes Identify Controller raw: bytes 4..23 are the serial', async () => {

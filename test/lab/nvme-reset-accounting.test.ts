@@ -29,10 +29,10 @@ describe('a controller reset during heavy random I/O accounts for every command,
     qp = await ctrl.createQueuePair({ depth: 32 });
     halted = await ctrl.createQueuePair({ depth: 8 });
   });
-  afterAll(() => {
+  afterAll(async () => {
     mem?.release();
     rawMem?.release();
-    ctrl?.close();
+    await ctrl?.close();
   });
 
   it('settles every promise and every raw command exactly once (completed, or failed with ERR_NVME_RESET), none lost', async () => {

@@ -14,7 +14,7 @@ function openInChild(address: string): { code?: string; message?: string; hint?:
       '--input-type=module',
       '-e',
       `const { NvmeController } = await import(${JSON.stringify(nvmeDist)});
-       try { const c = await NvmeController.open(${JSON.stringify(address)}); console.log(JSON.stringify({ sn: c.identify.sn })); c.close(); }
+       try { const c = await NvmeController.open(${JSON.stringify(address)}); console.log(JSON.stringify({ sn: c.identify.sn })); await c.close(); }
        catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })); }`,
     ],
     { encoding: 'utf8', timeout: 90_000 },
@@ -33,7 +33,7 @@ describe('a second process opening a controller that another process drives gets
       // The first process's controller is unharmed.
       expect((await ctrl.admin.identifyController()).sn).toBe(ctrl.identify.sn);
     } finally {
-      ctrl.close();
+      await ctrl.close();
     }
     expect(busy.code).toBe('EBUSY');
     expect(busy.message).toMatch(/\/dev\/vfio\/\d+/);

@@ -49,10 +49,10 @@ describe('shadow doorbells: I/O queue doorbells through Doorbell Buffer Config',
     src = ctrl.allocBuffer(OPS * 4096);
     dst = ctrl.allocBuffer(OPS * 4096);
   });
-  afterAll(() => {
+  afterAll(async () => {
     src?.release();
     dst?.release();
-    ctrl?.close();
+    await ctrl?.close();
   });
 
   it('are configured on a controller that offers them, and every I/O queue pair uses them', () => {
@@ -138,7 +138,7 @@ describe('shadow doorbells: I/O queue doorbells through Doorbell Buffer Config',
       expect(plain.queuePairs[0]!.doorbellStats.sqRegisterWrites).toBe(plain.queuePairs[0]!.doorbellStats.rings);
       buf.release();
     } finally {
-      plain.close();
+      await plain.close();
     }
   });
 });

@@ -95,6 +95,8 @@ export class CommandQueue {
   /** A polling chain is running (a round queued as a microtask, or a setImmediate). */
   private polling = false;
   private dead: (() => Error) | null = null;
+  /** hold(): no more reaping (the controller is closing). */
+  private held = false;
   private unsubscribe: (() => void) | null = null;
   private readonly ringTask = (): void => {
     this.ringScheduled = false;
@@ -135,7 +137,7 @@ export class CommandQueue {
     return Math.min(this.maxPollBudgetMs, Math.max(this.pollBudgetMs, 50 * this.turnCost));
   }
   private readonly pollRound = (): void => {
-    if (this.dead) {
+    if (this.dead || this.held) {
       this.polling = false;
       return;
     }
@@ -232,6 +234,7 @@ export class CommandQueue {
 
   /** Reaps every posted completion and submits what the freed CIDs allow. */
   drain(): void {
+    if (this.held) return;
     while (this.qp.poll() > 0) {
       // keep reaping: completions may have arrived while we handled the last batch
     }
@@ -286,6 +289,14 @@ export class CommandQueue {
   kill(err: () => Error): void {
     if (!this.dead) this.dead = err;
     this.failAll(err);
+  }
+
+  /**
+   * Stops reaping completions (the controller is closing: what is pending then fails with
+   * the error kill() gives once DMA is off, not with whatever the queue deletion posts).
+   */
+  hold(): void {
+    this.held = true;
   }
 
   /** Stops listening to the interrupt vector. */

@@ -96,7 +96,7 @@ interface IoPair {
   queue: CommandQueue | null;
 }
 
-export class NvmeController implements Disposable {
+export class NvmeController implements Disposable, AsyncDisposable {
   readonly device: Device;
   readonly address: string;
   readonly log: Logger;
@@ -147,6 +147,12 @@ export class NvmeController implements Disposable {
   /** Why the device is gone (removal request, or registers reading all ones). */
   private goneError: (() => Error) | null = null;
   private closed = false;
+  /** close()'s promise, once called. */
+  private closing: Promise<void> | null = null;
+  /** The close is done (finishClose ran): set by whichever of close() and closeSync() got there. */
+  private finished = false;
+  /** At close: the device was gone without a removal request (no shutdown then). */
+  private closeWasGone = false;
   /** The Shadow Doorbell and EventIdx pages given to Doorbell Buffer Config, when in use. */
   private shadowBuffer: ShadowDoorbellBuffer | null = null;
   /** Commands that outlived timeoutMs, per queue pair, by CID (the watchdog's bookkeeping). */
@@ -167,7 +173,7 @@ export class NvmeController implements Disposable {
       await ctrl.bringUp();
       return ctrl;
     } catch (err) {
-      if (ctrl) ctrl.close();
+      if (ctrl) await ctrl.close();
       else device.close();
       throw err;
     }
@@ -219,7 +225,7 @@ export class NvmeController implements Disposable {
     this.log.info({ cap: `0x${this.capRaw.toString(16)}`, version: formatVersion(this.vs) }, 'NVMe controller');
     // The controller reads queues and data from our memory: allow it to master the bus.
     this.startDma();
-    this.unregisterCleanup = registerCleanup(() => this.close());
+    this.unregisterCleanup = registerCleanup(() => this.closeSync());
 
     // Admin queue memory (allocated before the reset so that a failure leaves nothing half done).
     this.adminQp = new QueuePair({
@@ -438,6 +444,7 @@ export class NvmeController implements Disposable {
   /**
    * Creates one more I/O queue pair for the hot-path API: submitIo/submitCommand, ring,
    * poll (set onComplete first). At most the number the controller granted at open.
+   * deleteQueuePair (or `await using`) gives it back; close() deletes it otherwise.
    */
   async createQueuePair(options: { depth?: number; completion?: CompletionMode } = {}): Promise<QueuePair> {
     this.checkUsable();
@@ -445,6 +452,7 @@ export class NvmeController implements Disposable {
     const depth = this.checkDepth(options.depth ?? this.options.queueDepth);
     const qp = await this.createPair(qid, depth, options.completion ?? 'poll');
     this.pairs.push({ qp, queue: null });
+    qp.disposer = (q) => this.deleteQueuePair(q);
     return qp;
   }
 
@@ -885,7 +893,8 @@ export class NvmeController implements Disposable {
     }
     // The orderly shutdown (the device still answers) takes a while under emulation: let
     // the rejections reach their callers first, then close, which releases the device.
-    setImmediate(() => this.close());
+    // (closeSync: the kernel's unbind waits for the device, which goes back in one piece.)
+    setImmediate(() => this.closeSync());
   }
 
   // ---- shutdown, §3.6 ------------------------------------------------------------------
@@ -893,28 +902,96 @@ export class NvmeController implements Disposable {
   /**
    * Normal shutdown (§3.6): delete the I/O submission and completion queues, set
    * CC.SHN = 01b and wait for CSTS.SHST = 10b, then disable the controller; release the
-   * queue memory and close the device. Synchronous (it also runs at process exit and on
-   * SIGINT/SIGTERM). Pending commands fail with ERR_CLOSED. Idempotent.
+   * queue memory and close the device. The waits are timers: the event loop runs
+   * meanwhile (closeSync() spins instead). Pending commands fail with ERR_CLOSED once the
+   * controller can no longer transfer data. Idempotent: every call returns the same
+   * promise. If the process exits first, the exit handler finishes it synchronously.
    */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    // Gone without asking (registers read all ones): no shutdown. Removal on request: shut down.
-    const wasGone = this.state === 'gone' && this.goneError === null;
-    this.state = this.goneError ? 'gone' : 'closed';
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = null;
-    this.unregisterCleanup();
-    this.unsubscribeRemoval();
-    const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} was closed with the command pending`, device: this.address });
-    // Shut down first (the I/O queues deleted, the controller disabled), then take bus
-    // mastering away, and only then fail what was pending: a raw queue pair's onFail may
-    // reuse the buffer at once. (close() does not yield, so no polling round runs meanwhile.)
+  close(): Promise<void> {
+    this.closing ??= this.finished ? Promise.resolve() : this.closeAsync();
+    return this.closing;
+  }
+
+  /**
+   * close() without yielding: it spins on CSTS for the shutdown (up to RTD3E or CAP.TO)
+   * and blocks the thread meanwhile. For exit handlers, which cannot wait; it also
+   * finishes a close() under way. Idempotent.
+   */
+  closeSync(): void {
+    if (this.finished) return;
+    // closed already: a close() is under way (its admin commands may be in flight), so
+    // no queue deletion here: the shutdown notification covers the queues as well.
+    const takingOver = this.closed;
+    if (!takingOver) this.beginClose();
     try {
-      if (!wasGone && this.adminQp && !this.device.closed) this.shutdown();
+      if (this.mayShutDown()) this.shutdown(!takingOver);
     } catch (err) {
       this.log.warn({ err }, 'shutdown was not clean');
     }
+    this.finishClose();
+  }
+
+  /** closeSync(), for `using ctrl = ...`. */
+  [Symbol.dispose](): void {
+    this.closeSync();
+  }
+
+  /** close(), for `await using ctrl = ...`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** From now on no command may be submitted and the watchdog is off. */
+  private beginClose(): void {
+    this.closed = true;
+    // Gone without asking (registers read all ones): no shutdown. Removal on request: shut down.
+    this.closeWasGone = this.state === 'gone' && this.goneError === null;
+    this.state = this.goneError ? 'gone' : 'closed';
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    this.unsubscribeRemoval();
+  }
+
+  private mayShutDown(): boolean {
+    return !this.closeWasGone && this.adminQp !== undefined && !this.device.closed;
+  }
+
+  private async closeAsync(): Promise<void> {
+    this.beginClose();
+    // What is pending fails with ERR_CLOSED once DMA is off, as in closeSync (where no
+    // polling round can run during the shutdown): the promise layers stop reaping now (a
+    // queue deletion would otherwise complete their commands as aborted), and no
+    // doorbell is written to a queue that is being deleted.
+    for (const p of this.pairs) {
+      p.queue?.hold();
+      p.qp.suspend();
+    }
+    // A controller reset under way ends first: its steps and the shutdown's must not
+    // interleave (it may set the state back to open: closed it is).
+    while (this.resetting) {
+      await this.resetting.catch(() => undefined);
+      if (this.finished) return;
+    }
+    if (this.state === 'open' || this.state === 'resetting') this.state = 'closed';
+    for (const p of this.pairs) p.qp.suspend();
+    try {
+      if (this.mayShutDown()) await this.shutdownAsync();
+    } catch (err) {
+      this.log.warn({ err }, 'shutdown was not clean');
+    }
+    this.finishClose();
+  }
+
+  /**
+   * After the shutdown: bus mastering off, then what was pending fails (a raw queue pair's
+   * onFail may reuse the buffer at once), a function-level reset, memory released, the
+   * device closed. Once, whichever close gets here first.
+   */
+  private finishClose(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const wasGone = this.closeWasGone;
+    const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} was closed with the command pending`, device: this.address });
     if (!wasGone && !this.device.closed) this.stopDma();
     for (const p of this.pairs) {
       // kill, not just fail: a polling round still queued must not touch released rings.
@@ -925,6 +1002,7 @@ export class NvmeController implements Disposable {
     // Leave the function as we found it: a function-level reset after the shutdown (the data
     // is flushed by now). Without it, QEMU 7.2's controller model, once it has served I/O
     // queues, hangs the next driver that opens it (seen with qemu-img's userspace driver).
+    // (A synchronous ioctl: the kernel waits for the function, about 100 ms.)
     if (!wasGone && !this.device.closed) {
       try {
         this.device.reset();
@@ -937,20 +1015,19 @@ export class NvmeController implements Disposable {
     this.adminQp?.release();
     this.shadowBuffer?.release();
     this.device.close();
+    // Last: until here, process exit must still finish the close.
+    this.unregisterCleanup();
   }
 
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  private shutdown(): void {
+  /** The spinning shutdown of closeSync(); deleteQueues false when a close() already began it. */
+  private shutdown(deleteQueues: boolean): void {
     const csts = this.bar.read32(Register.CSTS);
     if (csts === 0xffffffff) return;
     if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
       // Delete the I/O queues, submission queues before their completion queues (§3.6, step 1).
       // Not after a removal request took bus mastering away: the controller could not
       // fetch the admin commands.
-      for (const p of this.busMaster ? [...this.pairs].reverse() : []) {
+      for (const p of deleteQueues && this.busMaster ? [...this.pairs].reverse() : []) {
         try {
           this.admin.deleteIoQueuePairSync(p.qp.qid, CLOSE_COMMAND_MS);
         } catch (err) {
@@ -962,7 +1039,7 @@ export class NvmeController implements Disposable {
       // RTD3E when the controller reports it, else CAP.TO.
       const cc = this.bar.read32(Register.CC);
       this.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
-      const limit = Math.max(this.identify?.rtd3e ? this.identify.rtd3e / 1000 : 0, this.cap.timeoutMs);
+      const limit = this.shutdownLimitMs();
       const deadline = Date.now() + limit;
       while (getField(this.bar.read32(Register.CSTS), CSTS.SHST) !== CSTS_SHST_COMPLETE) {
         if (Date.now() > deadline) {
@@ -975,8 +1052,105 @@ export class NvmeController implements Disposable {
     this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
     const deadline = Date.now() + this.cap.timeoutMs;
     while (getField(this.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
-      // spin: close() is synchronous
+      // spin: closeSync() does not yield
     }
+  }
+
+  /**
+   * The shutdown of close(): the same steps as shutdown(), waiting with timers. After
+   * each wait it stops if closeSync() took over (process exit), which finishes the job.
+   */
+  private async shutdownAsync(): Promise<void> {
+    const csts = this.bar.read32(Register.CSTS);
+    if (csts === 0xffffffff) return;
+    if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
+      // §3.6 step 1, as in shutdown().
+      for (const p of this.busMaster ? [...this.pairs].reverse() : []) {
+        try {
+          await this.closeCommand(this.admin.deleteIoSq(p.qp.qid), `Delete I/O Submission Queue ${p.qp.qid}`);
+          if (this.finished) return;
+          await this.closeCommand(this.admin.deleteIoCq(p.qp.qid), `Delete I/O Completion Queue ${p.qp.qid}`);
+          if (this.finished) return;
+        } catch (err) {
+          if (this.finished) return;
+          this.log.warn({ err, qid: p.qp.qid }, 'deleting an I/O queue pair failed');
+          break;
+        }
+      }
+      const cc = this.bar.read32(Register.CC);
+      this.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
+      const limit = this.shutdownLimitMs();
+      const deadline = Date.now() + limit;
+      // Read CSTS after a timer, never in a loop that does not yield.
+      for (;;) {
+        await sleep(1);
+        if (this.finished) return;
+        if (getField(this.bar.read32(Register.CSTS), CSTS.SHST) === CSTS_SHST_COMPLETE) break;
+        if (Date.now() > deadline) {
+          this.log.warn(`shutdown did not complete within ${limit} ms`);
+          break;
+        }
+      }
+    }
+    this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
+    const deadline = Date.now() + this.cap.timeoutMs;
+    while (getField(this.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
+      await sleep(1);
+      if (this.finished) return;
+    }
+  }
+
+  /** RTD3E when the controller reports it, else CAP.TO (ms). */
+  private shutdownLimitMs(): number {
+    return Math.max(this.identify?.rtd3e ? this.identify.rtd3e / 1000 : 0, this.cap.timeoutMs);
+  }
+
+  /** An admin command of close(), which must not wait forever: rejects after CLOSE_COMMAND_MS. */
+  private closeCommand(command: Promise<number>, name: string): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(closeCommandTimeout(this.address, name, CLOSE_COMMAND_MS)), CLOSE_COMMAND_MS);
+    });
+    return Promise.race([command, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  // ---- queue pairs made with createQueuePair -------------------------------------------
+
+  /**
+   * Deletes a queue pair made by createQueuePair (Delete I/O SQ, then its CQ, §5.6/§5.7),
+   * fails what it still holds with ERR_CLOSED, and frees its memory and queue id. Also
+   * what `await using qp = await ctrl.createQueuePair()` does at the end of the block.
+   * Idempotent; after close() there is nothing left to delete.
+   * @throws ERR_INVALID_ARG for a pair that is not this controller's; NvmeStatusError.
+   */
+  async deleteQueuePair(qp: QueuePair): Promise<void> {
+    const i = this.pairs.findIndex((p) => p.qp === qp);
+    if (i < 0) {
+      if (this.closed) return;
+      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qp.qid} is not a queue pair of ${this.address} made by createQueuePair()` });
+    }
+    if (this.pairs[i]!.queue) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qp.qid} of ${this.address} serves the namespaces' promise API; close the controller instead` });
+    while (this.resetting) await this.resetting.catch(() => undefined);
+    if (this.closed || !this.pairs.some((p) => p.qp === qp)) return;
+    qp.suspend();
+    if (this.state === 'open') {
+      const gone = (err: unknown) => {
+        if (!(err instanceof NvmeStatusError && err.sct === 1 && err.sc === 1)) throw err;
+        return 0;
+      };
+      await this.admin.deleteIoSq(qp.qid).catch(gone);
+      await this.admin.deleteIoCq(qp.qid).catch(gone);
+    }
+    // The controller has let go of the rings (or close() got here first and released them).
+    const at = this.pairs.findIndex((p) => p.qp === qp);
+    if (at < 0) return;
+    this.pairs.splice(at, 1);
+    this.timedOut.delete(qp);
+    if (qp.outstanding > 0) {
+      const err = () => new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qp.qid} of ${this.address} was deleted with the command pending`, device: this.address });
+      qp.reset((cid, tag) => qp.onFail?.(cid, tag, err()));
+    }
+    qp.release();
   }
 }
 
@@ -1023,6 +1197,15 @@ function timeoutError(address: string, qid: number, cid: number, t: TimedOut, ti
     hint: 'Retry the I/O: its buffer is no longer the controller\'s. If it keeps happening, raise timeoutMs or check the device.',
     device: address,
     details: { qid, cid, opcode: t.opcode, abort: t.abort },
+  });
+}
+
+function closeCommandTimeout(address: string, name: string, ms: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_TIMEOUT',
+    message: `${address}: ${name} did not complete within ${ms} ms during close`,
+    hint: 'The controller is not processing its admin queue; close goes on with the shutdown notification (CC.SHN), then disables the controller.',
+    device: address,
   });
 }
 

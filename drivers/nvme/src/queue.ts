@@ -78,7 +78,7 @@ const KICK_AFTER_EMPTY_POLLS = 4096;
  */
 const LAZY_CQ_MIN_DEPTH = 16;
 
-export class QueuePair {
+export class QueuePair implements AsyncDisposable {
   readonly qid: number;
   readonly depth: number;
   readonly completion: CompletionMode;
@@ -113,6 +113,8 @@ export class QueuePair {
   onFail: ((cid: number, tag: number, err: Error) => void) | null = null;
   /** The MSI-X vector of this CQ in interrupt mode. */
   vector: Vector | null = null;
+  /** @internal Set by NvmeController.createQueuePair: deletes the pair on the controller (asyncDispose). */
+  disposer: ((qp: QueuePair) => Promise<void>) | null = null;
   /** Current timer tick (advanced by the controller's watchdog). */
   epoch = 0;
   /** Memory page size (CC.MPS) in bytes, the unit of PRP entries. */
@@ -511,6 +513,16 @@ export class QueuePair {
   /** True between suspend() and resume(). */
   get isSuspended(): boolean {
     return this.suspended;
+  }
+
+  /**
+   * For `await using qp = await ctrl.createQueuePair()`: a pair made by the controller is
+   * deleted there first (NvmeController.deleteQueuePair); any other pair (laid out by a
+   * worker over rings another thread created) is released.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.disposer) await this.disposer(this);
+    else this.release();
   }
 
   /** Frees the ring and PRP list memory. The controller must no longer use the queues. Idempotent. */

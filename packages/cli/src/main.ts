@@ -13,6 +13,8 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 interface CommandEntry {
   summary: string;
   load(): Promise<CommandModule>;
+  /** It opens devices: Ctrl-C and SIGTERM shut them down before the process ends (core's handleSignals). */
+  devices?: true;
 }
 
 const commands: Record<string, CommandEntry> = {
@@ -21,12 +23,12 @@ const commands: Record<string, CommandEntry> = {
   unbind: { summary: 'give devices back to their kernel driver', load: () => import('./commands/unbind.js') },
   setup: { summary: 'reserve hugepages and load vfio-pci', load: () => import('./commands/setup.js') },
   doctor: { summary: 'check every precondition, with the fix for each', load: () => import('./commands/doctor.js') },
-  info: { summary: 'regions, interrupts and capabilities of a device through VFIO', load: () => import('./commands/info.js') },
+  info: { devices: true, summary: 'regions, interrupts and capabilities of a device through VFIO', load: () => import('./commands/info.js') },
   lab: { summary: 'boot the QEMU lab and run a command inside (lab run -- CMD)', load: () => import('./commands/lab.js') },
-  bench: { summary: 'fio-compatible benchmark on an NVMe namespace (the lab when no device is named)', load: () => import('./commands/bench.js') },
-  net: { summary: 'packet apps on virtio-net NICs (pktgen, count, fwd, respond)', load: () => import('./commands/net.js') },
+  bench: { devices: true, summary: 'fio-compatible benchmark on an NVMe namespace (the lab when no device is named)', load: () => import('./commands/bench.js') },
+  net: { devices: true, summary: 'packet apps on virtio-net NICs (pktgen, count, fwd, respond)', load: () => import('./commands/net.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
-  nvme: { summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
+  nvme: { devices: true, summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
 };
 
 /** The subcommands' names (hints and usage must name only these). */
@@ -55,6 +57,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const mod = await entry.load();
+    // A command-line program owns its signals: the library installs no handler unless asked.
+    // Loaded here, not at the top: this file must load without the native addon.
+    if (entry.devices) (await import('@vfio-node/core')).handleSignals();
     return await mod.run(rest);
   } catch (err) {
     return reportError(err);

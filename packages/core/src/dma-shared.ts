@@ -57,6 +57,9 @@ function viewOf(handle: InstanceType<typeof native.DmaBuffer>, offset: number, s
       released = true;
       onRelease();
     },
+    [Symbol.dispose]() {
+      this.release();
+    },
   };
 }
 
@@ -65,7 +68,7 @@ function viewOf(handle: InstanceType<typeof native.DmaBuffer>, offset: number, s
  * PRP lists and buffers in memory the main thread mapped for it. Memory is given back all
  * at once by releasing the arena. Same alloc() shape as DmaAllocator.
  */
-export class DmaArena {
+export class DmaArena implements Disposable {
   private next = 0;
   /** What alloc() handed out, in offset order (a bump allocator only appends): [start, end) and internal. */
   private readonly allocations: Array<{ start: number; end: number; internal: boolean }> = [];
@@ -104,6 +107,7 @@ export class DmaArena {
       iovaAt: (o: number) => r.iovaAt(at + o),
       // Arena memory is returned with the arena.
       release() {},
+      [Symbol.dispose]() {},
     };
   }
 
@@ -132,7 +136,12 @@ export class DmaArena {
     return this.next;
   }
 
+  /** Gives the region back (every allocation with it). */
   release(): void {
     this.region.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
   }
 }

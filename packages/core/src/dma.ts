@@ -56,6 +56,8 @@ export interface DmaMemory {
   iovaAt(offset: number): bigint;
   /** Returns the memory to the allocator and detaches `bytes`, `view` and every view of them. Idempotent. */
   release(): void;
+  /** release(), for `using mem = dev.dma.alloc(4096)`. */
+  [Symbol.dispose](): void;
 }
 
 /** One live allocation: [offset, offset + size) of a chunk, the bytes it holds there, and whether the driver keeps it for itself. */
@@ -157,6 +159,11 @@ export class DmaAllocator {
     bytes.fill(0);
     const iova = c.iova + BigInt(offset);
     let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.releaseAllocation(slice, a);
+    };
     return {
       iova,
       size,
@@ -168,11 +175,8 @@ export class DmaAllocator {
         if (!Number.isInteger(o) || o < 0 || o > size) throw outOfRange('DMA allocation', o, 0, size);
         return iova + BigInt(o);
       },
-      release: () => {
-        if (released) return;
-        released = true;
-        this.releaseAllocation(slice, a);
-      },
+      release,
+      [Symbol.dispose]: release,
     };
   }
 

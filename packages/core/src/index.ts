@@ -4,7 +4,7 @@
 
 export * from './errors.js';
 export { logger, setLogLevel, type Logger } from './logging.js';
-export { registerCleanup, runCleanups } from './lifecycle.js';
+export { registerCleanup, runCleanups, handleSignals } from './lifecycle.js';
 export { native } from './native.js';
 export type { DmaBuffer, Mapping, RegionInfo, IrqInfo, IommuInfo, DeviceInfo, IovaRange } from './native.js';
 export { RangeAllocator, type Extent } from './range-allocator.js';

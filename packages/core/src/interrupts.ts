@@ -100,7 +100,7 @@ export class Vector {
   }
 }
 
-export class Interrupts {
+export class Interrupts implements Disposable {
   private enabled: { kind: IrqKind; vectors: Vector[] } | undefined;
   private request: Vector | undefined;
 
@@ -182,7 +182,7 @@ export class Interrupts {
     return this.request.onInterrupt(() => cb());
   }
 
-  /** Closes every vector, including the request vector. */
+  /** Closes every vector, including the request vector (their eventfds). Idempotent; the device stays open. */
   close(): void {
     this.disable();
     if (this.request) {
@@ -195,6 +195,11 @@ export class Interrupts {
       native.close(this.request.fd);
       this.request = undefined;
     }
+  }
+
+  /** close(): the eventfds it holds are closed, for `using irq = ...` over a device kept open. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** @internal */

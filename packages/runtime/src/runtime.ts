@@ -466,7 +466,7 @@ export class NvmeRuntime implements AsyncDisposable {
     for (const q of this.queues) if (!q.arenaReleased) q.arena.release();
     // The controller shut down (its DMA stopped) before the commands a worker could not
     // finish fail: their callers may reuse the buffers at once.
-    this.controller.close();
+    await this.controller.close();
     for (const [tag, p] of this.pending) {
       this.pending.delete(tag);
       p.reject(closedErr());

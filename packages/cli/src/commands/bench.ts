@@ -133,7 +133,7 @@ async function refuseWritesOnData(argv: string[]): Promise<void> {
     try {
       await refuseIfNamespaceHoldsData(ctrl, ctrl.namespace(spec.nsid), `bench job ${j.options.name} (rw=${j.options.rw})`, false);
     } finally {
-      ctrl.close();
+      await ctrl.close();
     }
   }
 }

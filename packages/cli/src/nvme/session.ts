@@ -13,7 +13,7 @@ export async function withController<T>(address: string, fn: (ctrl: NvmeControll
   try {
     return await fn(ctrl);
   } finally {
-    ctrl.close();
+    await ctrl.close();
   }
 }
 
