@@ -3,6 +3,7 @@
 // NVM Express Base Specification 2.0: §3.5.1 "Memory-based Controller Initialization
 // (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
 
+import { notDeletableQueuePair, queuePairDeleted } from './errors.js';
 import { Device, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type Vector } from '@vfio-node/core';
 import { AdminCommands, type AsyncEvent } from './admin.js';
 import { CommandQueue } from './command-queue.js';
@@ -1127,9 +1128,9 @@ export class NvmeController implements Disposable, AsyncDisposable {
     const i = this.pairs.findIndex((p) => p.qp === qp);
     if (i < 0) {
       if (this.closed) return;
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qp.qid} is not a queue pair of ${this.address} made by createQueuePair()` });
+      throw notDeletableQueuePair(this.address, qp.qid, 'was not made by createQueuePair()');
     }
-    if (this.pairs[i]!.queue) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qp.qid} of ${this.address} serves the namespaces' promise API; close the controller instead` });
+    if (this.pairs[i]!.queue) throw notDeletableQueuePair(this.address, qp.qid, "serves the namespaces' promise API; close the controller instead");
     while (this.resetting) await this.resetting.catch(() => undefined);
     if (this.closed || !this.pairs.some((p) => p.qp === qp)) return;
     qp.suspend();
@@ -1147,7 +1148,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
     this.pairs.splice(at, 1);
     this.timedOut.delete(qp);
     if (qp.outstanding > 0) {
-      const err = () => new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qp.qid} of ${this.address} was deleted with the command pending`, device: this.address });
+      const err = () => queuePairDeleted(this.address, qp.qid);
       qp.reset((cid, tag) => qp.onFail?.(cid, tag, err()));
     }
     qp.release();

@@ -74,3 +74,13 @@ function describeValue(v: unknown): string {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `${v} (0x${v.toString(16)})`;
   return String(v);
 }
+
+/** deleteQueuePair() given a queue pair it may not delete (not made by createQueuePair, or the namespaces' own). */
+export function notDeletableQueuePair(address: string, qid: number, why: string): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qid} of ${address} ${why}`, device: address });
+}
+
+/** A command pending on a queue pair that deleteQueuePair() took away. */
+export function queuePairDeleted(address: string, qid: number): VfioError {
+  return new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qid} of ${address} was deleted with the command pending`, device: address });
+}
