@@ -52,7 +52,6 @@ export async function checksumBlocks(ctx: QueueContext, args: { nsid: number; lb
     qp.ring();
     if (qp.poll() === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  qp.onComplete = null;
   if (failed) throw new Error(`${failed} of ${args.count} reads failed`);
   return { worker: ctx.index, qid: ctx.qid, crc: crc32(data.bytes) };
 }

@@ -1,19 +1,22 @@
-// trace-bringup: watch the NVMe driver bring a controller up, register by register, as
-// the NVMe Base Specification's §3.5.1 lists the steps: CC.EN = 0 and wait for
-// CSTS.RDY = 0, the admin queue in AQA/ASQ/ACQ, CC with EN = 1, wait for CSTS.RDY = 1,
-// Identify, the I/O queues (each admin command is a write of the SQ0TDBL doorbell, its
-// completion a write of CQ0HDBL), then one read on I/O queue 1, then the shutdown
-// (CC.SHN, CSTS.SHST).
+// trace-bringup: watch the NVMe driver bring a controller up, register by register, in
+// the order of the NVMe Base Specification's §3.5.1: CC.EN = 0 and wait for CSTS.RDY = 0,
+// the admin queue in AQA/ASQ/ACQ, CC with EN = 1, wait for CSTS.RDY = 1; then Identify
+// Controller, the interrupts, the I/O queue pairs; at the end the shutdown (CC.SHN = 1
+// until CSTS.SHST = 2, then CC.EN = 0).
 //
 //   node examples/dist/trace-bringup.js 0000:01:00.0
 //   npx vfio-node lab run -- node examples/dist/trace-bringup.js
 //
-// The driver logs with pino; at level 'trace' the core logs every register access
-// with the register's name from the specification (the driver names BAR0's registers).
-// Here the logger is handed to NvmeController.open and its JSON lines are printed as a
-// readable table; repeated reads of one register (polling CSTS) are folded into one
-// line. Any program can do the same, or set VFIO_NODE_LOG=trace for the raw JSON on
-// stderr. Without an address the first one in $VFIO_LAB_NVME is used (the lab sets it).
+// The driver logs with pino; at level 'trace' the core logs every register access made
+// through the BAR's accessors with the register's name from the specification (the
+// driver names BAR0's registers; the two read before it does, CAP and VS, are named here
+// from the driver's Register table). Here the logger is handed to NvmeController.open and
+// its JSON lines are printed as a readable table; repeated reads of one register (polling
+// CSTS) fold into one line. Doorbells are rung by the queues' native hot path, past the
+// register log, so the admin commands show only through their results (the Identify line)
+// and the queue pairs are listed from the controller. Any program can do the same, or set
+// VFIO_NODE_LOG=trace for the raw JSON on stderr. Without an address the first one in
+// $VFIO_LAB_NVME is used (the lab sets it).
 
 import pino from 'pino';
 import { NvmeController, CC, CSTS, Register, getField } from '@vfio-node/nvme';
@@ -32,8 +35,7 @@ function meaning(reg: string, value: number): string {
   if (reg === 'CC') return `EN=${getField(value, CC.EN)} SHN=${getField(value, CC.SHN)} MPS=${getField(value, CC.MPS)} IOSQES=${getField(value, CC.IOSQES)} IOCQES=${getField(value, CC.IOCQES)}`;
   if (reg === 'CSTS') return `RDY=${getField(value, CSTS.RDY)} CFS=${getField(value, CSTS.CFS)} SHST=${getField(value, CSTS.SHST)}`;
   if (reg === 'AQA') return `admin queues of ${(value & 0xfff) + 1} entries`;
-  if (/^SQ\d+TDBL$/.test(reg)) return 'new submission queue tail: the controller fetches the command';
-  if (/^CQ\d+HDBL$/.test(reg)) return 'completion queue head: completions consumed';
+  if (reg === 'ASQ' || reg === 'ACQ') return `admin ${reg === 'ASQ' ? 'submission' : 'completion'} queue at IOVA ${'0x' + value.toString(16)}`;
   return '';
 }
 
@@ -72,16 +74,17 @@ const logger = pino({ level: 'trace', base: undefined }, stream);
 
 console.log(`bring-up of ${address}:`);
 {
-  // Without shadow doorbells every doorbell is a register write, so each shows here (with
-  // them, the default, an emulated controller reads most I/O doorbells from memory).
-  await using ctrl = await NvmeController.open(address, { logger, shadowDoorbells: false });
+  await using ctrl = await NvmeController.open(address, { logger });
   flush();
   const ns = ctrl.namespace();
-  console.log(`controller ready: ${ctrl.identify.mn.trim()}, namespace ${ns.nsid} of ${ns.blocks} blocks\none read of LBA 0 on I/O queue 1:`);
+  console.log(`controller ready: ${ctrl.identify.mn.trim()}, namespace ${ns.nsid} of ${ns.blocks} blocks of ${ns.blockSize} bytes`);
+  for (const qp of ctrl.queuePairs) {
+    console.log(`I/O queue pair ${qp.qid}: ${qp.depth} entries, SQ at IOVA 0x${qp.sqIova.toString(16)}, CQ at IOVA 0x${qp.cqIova.toString(16)}, completions by ${qp.completion}`);
+  }
   using buf = ctrl.allocBuffer(ns.blockSize);
   await ns.read(0, 1, buf.bytes);
   flush();
-  console.log('shutdown:');
+  console.log('read LBA 0 on I/O queue pair 1\nshutdown:');
 }
 flush();
 console.log('closed');
