@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { labNics, labNvme } from './lab-env.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,20 +32,21 @@ function expectSuccess(r: Run): void {
   expect(r.status, `exit status ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(0);
 }
 
-let nvme = '';
-let nics: string[] = [];
-beforeAll(() => {
+/**
+ * The second NVMe controller's address, checked at the start of every test (the examples
+ * open the devices themselves, in their own processes): outside the lab each test fails.
+ */
+function labController(): string {
   const all = labNvme();
   if (all.length < 2) throw new Error(`the lab has ${all.length} NVMe controllers, the examples test uses the second (lab run --nvme ... --nvme size=64M,lba=4096,namespaces=2)`);
-  nvme = all[1]!;
-  nics = labNics();
   const missing = EXAMPLES.filter((n) => !fs.existsSync(`${repo}/examples/dist/${n}.js`));
   if (missing.length) throw new Error(`examples not built (tsc -b builds examples/dist): ${missing.join(', ')}`);
-});
+  return all[1]!;
+}
 
 describe('examples/read-write writes a pattern, reads it back and compares', () => {
   it('identifies the controller and namespace and reads back identical data', async () => {
-    const r = await example('read-write', [nvme, '1', '6000']);
+    const r = await example('read-write', [labController(), '1', '6000']);
     expectSuccess(r);
     expect(r.stdout).toMatch(/^controller .+: QEMU NVMe Ctrl, serial VFIONODE1, firmware \S+$/m);
     expect(r.stdout).toContain('namespace 1: 16384 blocks of 4096 bytes');
@@ -53,6 +54,7 @@ describe('examples/read-write writes a pattern, reads it back and compares', () 
   });
 
   it('takes the first controller in $VFIO_LAB_NVME when no address is given', async () => {
+    const nvme = labController();
     // The second controller first in the list: LBA 0 of the first one stays untouched.
     const r = await example('read-write', [], { ...process.env, VFIO_LAB_NVME: [...labNvme()].reverse().join(' ') });
     expectSuccess(r);
@@ -62,7 +64,7 @@ describe('examples/read-write writes a pattern, reads it back and compares', () 
 });
 
 describe('examples/append-log keeps an append-only log on a raw namespace across processes', () => {
-  const log = (...args: string[]) => example('append-log', ['--device', nvme, '--nsid', '2', ...args]);
+  const log = (...args: string[]) => example('append-log', ['--device', labController(), '--nsid', '2', ...args]);
 
   it('formats, appends in two processes (one record longer than a block), and a third process replays all three in order', async () => {
     const f = await log('format');
@@ -99,7 +101,7 @@ describe('examples/append-log keeps an append-only log on a raw namespace across
   });
 
   it('refuses to replay a namespace that holds no log, naming the fix', async () => {
-    const r = await example('append-log', ['--device', nvme, '--nsid', '1', 'replay']);
+    const r = await example('append-log', ['--device', labController(), '--nsid', '1', 'replay']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('holds no log (run this example with \'format\' first)');
   });
@@ -107,7 +109,7 @@ describe('examples/append-log keeps an append-only log on a raw namespace across
 
 describe('examples/runtime-workers reads and writes through two worker threads', () => {
   it('reads back what it wrote, and each worker\'s checksum on its own queue pair matches', async () => {
-    const r = await example('runtime-workers', [nvme, '1', '7000']);
+    const r = await example('runtime-workers', [labController(), '1', '7000']);
     expectSuccess(r);
     expect(r.stdout).toContain('2 workers, one I/O queue pair each');
     expect(r.stdout).toContain('wrote 256 blocks from LBA 7000 and read them back: identical');
@@ -119,6 +121,7 @@ describe('examples/runtime-workers reads and writes through two worker threads',
 
 describe('examples/net-responder answers ARP and ping on one NIC, pinged from the other', () => {
   it('resolves the responder\'s MAC by ARP and gets every echo reply', async () => {
+    const nics = labNics();
     expect(nics.length, 'the lab needs 2 NICs (lab run --nics 2)').toBeGreaterThanOrEqual(2);
     const r = await example('net-responder', [nics[0]!, nics[1]!, '4']);
     expectSuccess(r);
@@ -130,7 +133,7 @@ describe('examples/net-responder answers ARP and ping on one NIC, pinged from th
 
 describe('examples/trace-bringup prints the register accesses of the bring-up by their specification names', () => {
   it('shows the steps of §3.5.1 in order, Identify, the I/O queue pair and the shutdown', async () => {
-    const r = await example('trace-bringup', [nvme]);
+    const r = await example('trace-bringup', [labController()]);
     expectSuccess(r);
     const out = r.stdout;
     const at = (pattern: RegExp) => {
