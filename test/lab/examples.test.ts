@@ -91,7 +91,7 @@ describe('examples/append-log keeps an append-only log on a raw namespace across
       'record 2 at LBA 2: second',
       `record 3 at LBA 3: ${long}`,
     ]);
-  });
+  }, 400_000); // four processes, each opening and shutting down the controller
 
   it('a new format empties the log: the old records on the blocks are not replayed', async () => {
     expectSuccess(await log('format'));
