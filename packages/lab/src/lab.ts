@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { fileURLToPath } from 'node:url';
+import { findCliBin } from './cli-bin.js';
 import { registerCleanup, RUN_DIR_PREFIX, sweepStaleRunDirs } from './cleanup.js';
 import { LabError } from './errors.js';
 import { guestEnvironment, guestScript, shQuote, vfioNodeWrapper } from './guest-command.js';
@@ -22,8 +22,11 @@ import { hmpExecute, qmpExecute } from './qmp.js';
 import { checkTapHost, netnsWrap } from './netns.js';
 import { blkdebugConfig, blkdebugConfigPath, buildQemuArgs, nvmeBackingFiles, type QemuPaths } from './qemu-args.js';
 
-/** The project's CLI, put on the guest's PATH as `vfio-node`. */
-export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/vfio-node.js', import.meta.url));
+/**
+ * The `vfio-node` command put on the guest's PATH unless LabOptions.cliBin names another:
+ * the vfio-node package's bin, found beside this package (undefined when not installed).
+ */
+export const CLI_BIN: string | undefined = findCliBin();
 
 /**
  * Where a boot is: `initramfs` (finding or building it), `boot` (QEMU started, the guest
@@ -326,7 +329,7 @@ export class Lab {
     fs.writeFileSync(path.join(this.runDir, 'owner'), String(process.pid));
     fs.mkdirSync(path.join(this.runDir, 'out'));
     fs.mkdirSync(path.join(this.runDir, 'bin'));
-    fs.writeFileSync(path.join(this.runDir, 'bin', 'vfio-node'), vfioNodeWrapper(CLI_BIN), { mode: 0o755 });
+    fs.writeFileSync(path.join(this.runDir, 'bin', 'vfio-node'), vfioNodeWrapper(o.cliBin ?? CLI_BIN), { mode: 0o755 });
     fs.writeFileSync(path.join(this.runDir, 'cmd.sh'), guestScript(command, o.cwd, guestEnvironment(process.env, o.env)));
     o.nvme.forEach((spec, i) => {
       for (const file of nvmeBackingFiles(spec, i, this.runDir)) {

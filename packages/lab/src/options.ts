@@ -49,6 +49,8 @@ export interface LabOptions {
   extraQemuArgs?: string[];
   /** Check on the host that the command exists before booting (default true). */
   checkCommand?: boolean;
+  /** The script run as `vfio-node` in the guest (default: the vfio-node package installed beside this one, see CLI_BIN). */
+  cliBin?: string;
 }
 
 export interface ResolvedLabOptions {
@@ -71,6 +73,7 @@ export interface ResolvedLabOptions {
   cacheDir: string | undefined;
   extraQemuArgs: string[];
   checkCommand: boolean;
+  cliBin: string | undefined;
 }
 
 /**
@@ -114,6 +117,7 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     cacheDir: options.cacheDir,
     extraQemuArgs: options.extraQemuArgs ?? [],
     checkCommand: options.checkCommand ?? true,
+    cliBin: options.cliBin,
   };
 }
 
