@@ -50,7 +50,7 @@ describe('a vectored command of more than 512 pages chains its PRP list pages', 
     const src = buffer(4 * MiB);
     randomFillSync(src);
     await ns.write(20_000, (4 * MiB) / ns.blockSize, src);
-    const user = new Uint8Array(allocUserMemory(2 * MiB));
+    const user = new Uint8Array(allocUserMemory(3 * MiB));
     const reg = ctrl.registerMemory(user);
     try {
       const first = buffer(PAGE).subarray(PAGE - 512);

@@ -125,9 +125,12 @@ describe('memory the program owns, registered for DMA, is read and written by th
     const reading = ns.read(0, 256, mem);
     expect(r.inflight).toBe(1);
     r.release();
-    // Out of reach of new I/O at once, but still mapped at its IOVA.
-    await expect(ns.read(0, 8, mem)).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_NOT_DMA', message: expect.stringMatching(/released/) });
+    // Out of reach of new I/O at once, but still mapped at its IOVA (checked before any
+    // await: completions are reaped in later microtasks, so the read is still outstanding).
+    const refused = ns.read(0, 8, mem);
     expect(ctrl.device.dma.stats().registrations).toBe(before);
+    expect(r.inflight).toBe(1);
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_NOT_DMA', message: expect.stringMatching(/released/) });
     await reading;
     await r.unmapped;
     expect(r.inflight).toBe(0);
