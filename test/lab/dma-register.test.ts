@@ -66,13 +66,16 @@ describe('memory the program owns, registered for DMA, is read and written by th
     }
   });
 
-  it('the page-aligned part of a heap Buffer can be registered, never the pages it shares with other objects', async () => {
-    const heap = Buffer.alloc(5 * PAGE);
-    const part = pageAlignedSubarray(heap)!;
+  it('the whole pages of a SharedArrayBuffer can be registered, never the pages it shares with other objects; a plain heap Buffer is refused', async () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(5 * PAGE));
+    const part = pageAlignedSubarray(shared)!;
     expect(part.byteLength % PAGE).toBe(0);
     expect(part.byteLength).toBeGreaterThanOrEqual(4 * PAGE);
-    // (the whole Buffer from its second byte: never page aligned, whatever the heap gave)
-    expect(() => ctrl.registerMemory(heap.subarray(1))).toThrow(expect.objectContaining({ code: 'ERR_DMA_REGISTER_MISALIGNED', hint: expect.stringMatching(/allocUserMemory/) }));
+    // (the whole view from its second byte: never page aligned, whatever the heap gave)
+    expect(() => ctrl.registerMemory(shared.subarray(1))).toThrow(expect.objectContaining({ code: 'ERR_DMA_REGISTER_MISALIGNED', hint: expect.stringMatching(/allocUserMemory/) }));
+    // A plain ArrayBuffer could be transferred away and its pages reused by the heap while mapped.
+    const heapPart = pageAlignedSubarray(Buffer.alloc(5 * PAGE))!;
+    expect(() => ctrl.registerMemory(heapPart)).toThrow(expect.objectContaining({ code: 'ERR_DMA_REGISTER_DETACHABLE', hint: expect.stringMatching(/SharedArrayBuffer/) }));
     register(part);
     randomFillSync(part);
     await ns.write(32_000, 8, part);

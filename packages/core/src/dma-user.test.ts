@@ -54,6 +54,14 @@ describe('UserDmaRegistry.register refusals', () => {
     expect(taken).toEqual([]);
   });
 
+  it('refuses a plain heap ArrayBuffer (it could be transferred away and its pages reused while mapped), before taking an IOVA', () => {
+    const { container, taken } = fakeContainer(devnull);
+    const reg = new UserDmaRegistry(container, { mappings: 0, mappedBytes: 0 }, () => undefined);
+    const heap = pageAlignedSubarray(new Uint8Array(new ArrayBuffer(3 * PAGE)))!;
+    expect(code(() => reg.register(heap))).toBe('ERR_DMA_REGISTER_DETACHABLE');
+    expect(taken).toEqual([]);
+  });
+
   it('refuses memory the allocator owns, and a mapping past dma_entry_limit', () => {
     const { container } = fakeContainer(devnull);
     const mem = allocUserMemory(PAGE);

@@ -1,5 +1,5 @@
 // Caller memory registered for DMA: what SPDK's spdk_mem_register does. Memory the program
-// already owns (an ArrayBuffer, a Buffer, a SharedArrayBuffer) is pinned and mapped into
+// already owns (memory from allocUserMemory(), or a SharedArrayBuffer) is pinned and mapped into
 // the container's IOMMU space (VFIO_IOMMU_MAP_DMA) at an IOVA from the same space as the
 // allocator's chunks, so that a device reads and writes it in place: no copy through DMA
 // memory of ours.
@@ -18,15 +18,15 @@
 //   (no new I/O) but keeps it mapped, at its IOVA, until the last of them ends: a late
 //   transfer cannot reach memory at that IOVA that belongs to someone else.
 //
-// What this cannot prevent: the program transferring the ArrayBuffer away
-// (ArrayBuffer.prototype.transfer, postMessage with a transfer list) while it is
-// registered. Its memory then belongs to the new ArrayBuffer, which the registration does
-// not hold; I/O refuses the old, detached views, but if the new owner is collected while
-// still mapped, the device may reach memory the heap reuses (memory from
-// allocUserMemory() is exempt: its pages stay pinned by the kernel until the unmap).
+// - Only memory that cannot end up back in the JavaScript heap while mapped: memory from
+//   allocUserMemory() (its own mmap; if its ArrayBuffer is transferred and collected, the
+//   unmapped pages stay pinned by the kernel, never reused by the heap) or a
+//   SharedArrayBuffer (it cannot be detached, and the registration holds it). A plain heap
+//   ArrayBuffer is refused: transferred away (ArrayBuffer.prototype.transfer, postMessage)
+//   and collected, its pages would go back to the heap while the device still maps them.
 
 import { native } from './native.js';
-import { closed, dmaEntryLimit, dmaTooLarge, hex, invalidArgument, registerMisaligned, registerOverlap } from './errors.js';
+import { closed, dmaEntryLimit, dmaTooLarge, hex, invalidArgument, registerDetachable, registerMisaligned, registerOverlap } from './errors.js';
 import { checkMemlock } from './host/memlock.js';
 import { readAttr } from './pci/sysfs.js';
 import type { Container } from './vfio/container.js';
@@ -115,6 +115,7 @@ export class UserDmaRegistry {
     if (size % page !== 0) throw registerMisaligned(`its length ${size} is not a multiple of the page size`, page);
     const owner = this.ownedByAllocator(view.buffer);
     if (owner) throw registerOverlap(owner);
+    if (!(view.buffer instanceof SharedArrayBuffer) && !userMemory.has(view.buffer)) throw registerDetachable();
     const start = view.byteOffset;
     const end = start + size;
     const list = this.byBuffer.get(view.buffer) ?? [];
@@ -247,12 +248,17 @@ export class UserDmaRegistry {
  * collector takes it (its pages stay pinned by the kernel while a device maps them).
  */
 export function allocUserMemory(size: number): ArrayBuffer {
-  return native.allocUserMemory(size);
+  const memory = native.allocUserMemory(size);
+  userMemory.add(memory);
+  return memory;
 }
+
+/** The ArrayBuffers allocUserMemory() made: the only plain ArrayBuffers register() takes. */
+const userMemory = new WeakSet<ArrayBufferLike>();
 
 /**
  * The largest page-aligned part of a view (whole pages), to register out of a buffer that
- * does not start on a page boundary (a Buffer, or a plain ArrayBuffer from the heap);
+ * does not start on a page boundary (a view of a SharedArrayBuffer);
  * undefined when the view holds no whole page.
  */
 export function pageAlignedSubarray(view: ArrayBufferView): Uint8Array | undefined {

@@ -266,6 +266,19 @@ export function registerMisaligned(what: string, pageSize: number): VfioError {
   });
 }
 
+/**
+ * Caller memory in a plain ArrayBuffer from the JavaScript heap: it can be transferred away
+ * (ArrayBuffer.prototype.transfer, postMessage) and its pages handed back to the heap while
+ * the device still maps them.
+ */
+export function registerDetachable(): VfioError {
+  return new VfioError({
+    code: 'ERR_DMA_REGISTER_DETACHABLE',
+    message: 'cannot register the memory for DMA: it is a plain ArrayBuffer from the JavaScript heap, which can be transferred away and its memory reused by the heap while the device still maps it',
+    hint: 'Register memory that cannot end up back in the heap: allocUserMemory(size) from @vfio-node/core (page-aligned, yours to keep), or a SharedArrayBuffer (it cannot be transferred; pageAlignedSubarray(new Uint8Array(sab)) gives its whole pages).',
+  });
+}
+
 /** Caller memory that overlaps memory already registered, or is DMA memory of the allocator. */
 export function registerOverlap(what: string): VfioError {
   return new VfioError({
