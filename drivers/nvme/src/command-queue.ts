@@ -46,8 +46,6 @@ export interface Pending {
   reject: (err: Error) => void;
   /** The caller's AbortSignal (see CommandQueue.run), or null. */
   signal: AbortSignal | null;
-  /** The listener run() added to signal, removed when the request settles. */
-  onAbort: (() => void) | null;
   /** The caller's data buffer (DMA memory), kept out of reuse by holdMemory while an aborted command of this request is still on the device. */
   buffer: Uint8Array | null;
   /** Driver-owned DMA memory the command reads besides (a PRP list, Dataset Management ranges), held likewise. */
@@ -82,7 +80,6 @@ export function newPending(): Pending {
     resolve: noop,
     reject: noop,
     signal: null,
-    onAbort: null,
     buffer: null,
     scratch: null,
     aborted: false,
@@ -123,6 +120,11 @@ export class CommandQueue {
    * or the controller is reset. The poller keeps running for them.
    */
   private readonly aborted = new Set<Pending>();
+  /**
+   * The signals of unsettled requests: one 'abort' listener per signal, however many
+   * requests share it (no listener per request, no MaxListeners warning at a deep queue).
+   */
+  private readonly signals = new Map<AbortSignal, { requests: Set<Pending>; listener: () => void }>();
   /** Requests whose buffer overlaps one of `aborted`'s: they wait until it is free. */
   private parked: Pending[] = [];
   /**
@@ -256,8 +258,18 @@ export class CommandQueue {
     });
     if (!p.background) this.foreground++;
     if (signal !== null) {
-      p.onAbort = () => this.abortRequest(p);
-      signal.addEventListener('abort', p.onAbort, { once: true });
+      let s = this.signals.get(signal);
+      if (s === undefined) {
+        const requests = new Set<Pending>();
+        const listener = () => {
+          this.signals.delete(signal);
+          for (const r of requests) this.abortRequest(r);
+        };
+        s = { requests, listener };
+        this.signals.set(signal, s);
+        signal.addEventListener('abort', listener, { once: true });
+      }
+      s.requests.add(p);
     }
     if (this.aborted.size > 0 && this.overlapsAborted(p)) {
       this.parked.push(p);
@@ -271,7 +283,6 @@ export class CommandQueue {
 
   /** The signal of request p fired (see run). */
   private abortRequest(p: Pending): void {
-    p.onAbort = null; // { once: true }: the listener is gone
     if (p.settled) return;
     const reason: unknown = p.signal!.reason;
     p.next = p.total; // no further chunks
@@ -304,7 +315,19 @@ export class CommandQueue {
     }
     p.settled = true;
     if (!p.background) this.foreground--;
+    this.forgetSignal(p);
     p.reject(reason as Error);
+  }
+
+  /** p settles: its signal no longer concerns it (the listener goes with the signal's last request). */
+  private forgetSignal(p: Pending): void {
+    const signal = p.signal!;
+    const s = this.signals.get(signal);
+    if (s === undefined) return;
+    s.requests.delete(p);
+    if (s.requests.size > 0) return;
+    this.signals.delete(signal);
+    signal.removeEventListener('abort', s.listener);
   }
 
   /** The last command of an aborted request ended: its CIDs and buffer are free. */
@@ -540,10 +563,7 @@ export class CommandQueue {
   private settle(p: Pending): void {
     if (p.settled) return;
     p.settled = true;
-    if (p.onAbort !== null) {
-      p.signal!.removeEventListener('abort', p.onAbort);
-      p.onAbort = null;
-    }
+    if (p.signal !== null) this.forgetSignal(p);
     if (!p.background) this.foreground--;
     if (p.error) p.reject(p.error);
     else p.resolve(p.dw0);
