@@ -62,6 +62,17 @@ describe('DmaAllocator.hold', () => {
     dma.close();
   });
 
+  it('a large allocation (a chunk of its own) keeps its chunk and IOVA mapped until the hold ends', () => {
+    const dma = allocator();
+    const big = dma.alloc(4 << 20);
+    const unhold = dma.hold(big.bytes.subarray(4096));
+    big.release();
+    expect(dma.stats().chunks).toBe(1);
+    unhold();
+    expect(dma.stats().chunks).toBe(0);
+    dma.close();
+  });
+
   it('a hold ended before the release changes nothing; a view that is not DMA memory holds nothing', async () => {
     const dma = allocator();
     const a = dma.alloc(4096);
