@@ -182,9 +182,10 @@ export class Namespace {
 
   private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, options: TransferOptions | undefined): Promise<number> {
     try {
+      const queue = this.ctrl.ioQueue(); // first: a closed or removed controller says so, whatever the buffer
       const p = this.request(opcode, lba, blocks, buffer, cdw12, options?.sgl);
       if (options?.signal !== undefined) p.signal = checkSignal(options.signal);
-      return this.ctrl.ioQueue().run(p);
+      return queue.run(p);
     } catch (err) {
       return Promise.reject(err);
     }
