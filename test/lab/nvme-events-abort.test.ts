@@ -259,10 +259,14 @@ describe("the NVMe controller's 'removal' event", () => {
     });
     try {
       using buf = ctrl.allocBuffer(4096);
+      // A read kept pending (its doorbell held) when the request arrives.
+      ctrl.queuePairs[0]!.suspend();
+      const pending = ctrl.namespace(1).read(0, 1, buf.bytes).then(() => null, (e: unknown) => e);
       // The unbind blocks in the kernel until we let go: from the thread pool, not this thread.
       const unbind = writeFile(`/sys/bus/pci/devices/${addr}/driver/unbind`, addr);
       await unbind;
       expect(removal).toMatchObject({ code: 'ERR_DEVICE_GONE', message: /being removed/ });
+      expect(await pending).toMatchObject({ code: 'ERR_DEVICE_GONE' });
       expect(closedOnRemoval).toBe(false); // the listener ran before the close
       await expect(ctrl.namespace(1).read(0, 1, buf.bytes)).rejects.toMatchObject({ code: 'ERR_DEVICE_GONE' });
     } finally {
