@@ -1,8 +1,8 @@
 // @vfio-node/nvme: a userspace NVMe driver on VFIO. Start with NvmeController.open;
 // the namespaces are block devices with promises, the queue pairs the batch hot path.
 
-export { NvmeController, type NvmeControllerOptions, type ResetListener } from './controller.js';
-export { Namespace, type LbaRange, type TransferOptions, type WriteOptions } from './namespace.js';
+export { NvmeController, type NvmeControllerOptions, type ResetListener, type NvmeControllerEvents, type ResetEvent, type AsyncEventWithLog, type AbortStats } from './controller.js';
+export { Namespace, type LbaRange, type IoOptions, type TransferOptions, type WriteOptions } from './namespace.js';
 export { QueuePair, type CompletionHandler, type CompletionMode } from './queue.js';
 export { ShadowDoorbellBuffer, shadowSlots, type ShadowDoorbells, type ShadowSlots } from './shadow-doorbells.js';
 export { RequestState } from './request.js';

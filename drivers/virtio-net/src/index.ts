@@ -2,7 +2,7 @@
 // over the modern PCI transport, on VFIO. Start with VirtioNet.open; the queues are the
 // hot path (RxQueue.receive, TxQueue.reserve/commit).
 
-export { VirtioNet, type VirtioNetOptions, type NetStats } from './virtio-net.js';
+export { VirtioNet, type VirtioNetOptions, type NetStats, type VirtioNetEvents } from './virtio-net.js';
 export { RxQueue, TxQueue, PacketPool, copyFrame, type QueueStats } from './queue.js';
 export { Feature, negotiate, featureNames, type FeatureName, type FeatureOptions, type Negotiation } from './features.js';
 export { CommonCfg, DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';
