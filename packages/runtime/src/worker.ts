@@ -7,9 +7,9 @@
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
-import { QueuePair } from '@vfio-node/nvme';
+import { NvmOpcode, QueuePair, RequestState, sqeDatasetManagement, setPrps } from '@vfio-node/nvme';
 import type { QueueContext } from './context.js';
-import { CTL_RESET, CTL_STOP, CPL_WIDTH, REQ_WIDTH, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
+import { CTL_RESET, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
 import { Ring } from './ring.js';
 
 /** How long an idle worker sleeps between looks at its request ring (it is woken early by any request). */
@@ -93,6 +93,10 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
       qp.onFail = onFail;
       continue;
     }
+    if (m?.type === 'abort') {
+      abortRequest(qp, req, port, m.tag);
+      continue;
+    }
     qp.checkReset();
     if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
 
@@ -101,8 +105,11 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     if (!stopping) {
       const room = cpl.free - qp.outstanding;
       for (let at = req.peek(0); at >= 0 && k < room && qp.canSubmit; at = req.peek(++k)) {
+        const op = rd[at]!;
         try {
-          qp.submitIo(rd[at]!, rd[at + 1]!, rd[at + 2]!, rd[at + 3]!, rd[at + 4]!, rd[at + 5]!, rd[at + 6]!, rd[at + 7]!);
+          if (op === OP_CANCELLED) complete(rd[at + 6]!, STATUS_CANCELLED);
+          else if (op === NvmOpcode.DatasetManagement) submitDatasetManagement(qp, ctx.pageSize, rd, at);
+          else qp.submitIo(op, rd[at + 1]!, rd[at + 2]!, rd[at + 3]!, rd[at + 4]!, rd[at + 5]!, rd[at + 6]!, rd[at + 7]!);
         } catch {
           complete(rd[at + 6]!, STATUS_SUBMIT_FAILED);
         }
@@ -138,6 +145,42 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
   qp.onComplete = null;
   qp.onFail = null;
   return { submitted, completed };
+}
+
+/**
+ * Dataset Management (NVM Command Set 1.0, §3.2.3): NR ranges in a list at iova
+ * (16 bytes each, at most 256: one page, so PRP1 alone describes it), attributes in CDW11.
+ * Not the hot path: a fill closure per command is fine here.
+ */
+function submitDatasetManagement(qp: QueuePair, pageSize: number, rd: Float64Array, at: number): void {
+  const nsid = rd[at + 1]!;
+  const ranges = rd[at + 3]!;
+  const iova = rd[at + 4]!;
+  const length = rd[at + 5]!;
+  const attributes = rd[at + 7]!;
+  qp.submitCommand((u32, sqe, cid) => {
+    sqeDatasetManagement(u32, sqe, cid, nsid, ranges, attributes);
+    setPrps(u32, sqe, iova, length, pageSize, qp.prpList(cid));
+  }, rd[at + 6]!);
+}
+
+/**
+ * The main thread aborted request `tag` (its AbortSignal fired). Its records still in the
+ * request ring are marked cancelled (this thread is the ring's consumer: the producer
+ * does not touch records between head and tail), so they complete with STATUS_CANCELLED
+ * without reaching the controller; the CIDs it holds on the controller go back to the
+ * main thread, which sends an NVMe Abort for each from the admin queue. Their
+ * completions arrive as usual (aborted or not), and only then is the caller's buffer
+ * free of DMA.
+ */
+function abortRequest(qp: QueuePair, req: Ring, port: MessagePort, tag: number): void {
+  const rd = req.data;
+  for (let k = 0, at = req.peek(0); at >= 0; at = req.peek(++k)) if (rd[at + 6] === tag) rd[at] = OP_CANCELLED;
+  const r = qp.requests;
+  const cids: number[] = [];
+  // An abandoned CID was reported already; only Outstanding ones are still the request's.
+  for (let cid = 0; cid < r.ids.count; cid++) if (r.state[cid] === RequestState.Outstanding && r.tags[cid] === tag) cids.push(cid);
+  if (cids.length) port.postMessage({ type: 'inflight', tag, sqid: qp.qid, cids } satisfies FromWorker);
 }
 
 async function runCall(ctx: QueueContext, port: MessagePort, m: Extract<ToWorker, { type: 'call' }>): Promise<void> {
