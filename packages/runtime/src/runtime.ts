@@ -115,7 +115,6 @@ interface Pending {
   /** DMA memory the runtime allocated for the request (a Dataset Management range list), released when it ends. */
   own: DmaMemory | null;
   signal: AbortSignal | null;
-  onAbort: (() => void) | null;
   /** The promise settled early (its signal aborted); the pieces still count down. */
   settled: boolean;
 }
@@ -202,6 +201,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   private readonly queues: WorkerQueue[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly namespaces = new Map<number, RuntimeNamespace>();
+  /** Signals of pending requests: the tags of each, and its one 'abort' listener. */
+  private readonly watched = new WeakMap<AbortSignal, { tags: Set<number>; listener: () => void }>();
   private nextTag = 1;
   private rr = 0;
   private outstanding = 0;
@@ -446,7 +447,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     const nsid = ns.nsid;
     const bs = buffer === null ? 0 : ns.blockSize;
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, onAbort: null, settled: false };
+      const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, settled: false };
       this.pending.set(tag, p);
       if (signal) this.watch(tag, p, signal);
       // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
@@ -470,7 +471,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     if (this.nextTag > 2 ** 31) this.nextTag = 1;
     const what = `Dataset Management (deallocate ${ranges.length} ranges)`;
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, onAbort: null, settled: false };
+      const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, settled: false };
       this.pending.set(tag, p);
       if (signal) this.watch(tag, p, signal);
       for (let i = 0; i < commands; i++) {
@@ -481,10 +482,34 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     });
   }
 
+  /**
+   * One 'abort' listener per signal, however many requests share it (a batch under one
+   * AbortController would otherwise pass the EventTarget's listener limit): the tags of
+   * its requests still pending.
+   */
   private watch(tag: number, p: Pending, signal: AbortSignal): void {
     p.signal = signal;
-    p.onAbort = () => this.abort(tag);
-    signal.addEventListener('abort', p.onAbort, { once: true });
+    let w = this.watched.get(signal);
+    if (!w) {
+      const tags = new Set<number>();
+      const listener = () => {
+        this.watched.delete(signal);
+        for (const t of tags) this.abort(t);
+      };
+      this.watched.set(signal, (w = { tags, listener }));
+      signal.addEventListener('abort', listener, { once: true });
+    }
+    w.tags.add(tag);
+  }
+
+  private unwatch(tag: number, signal: AbortSignal): void {
+    const w = this.watched.get(signal);
+    if (!w) return;
+    w.tags.delete(tag);
+    if (w.tags.size === 0) {
+      this.watched.delete(signal);
+      signal.removeEventListener('abort', w.listener);
+    }
   }
 
   /**
@@ -622,7 +647,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   private end(tag: number, p: Pending): void {
     this.pending.delete(tag);
     p.own?.release();
-    if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
+    if (p.signal) this.unwatch(tag, p.signal);
     if (p.settled) return;
     p.settled = true;
     if (p.error) p.reject(p.error);
