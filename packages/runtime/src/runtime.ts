@@ -73,8 +73,9 @@ const MAX_DSM_RANGES = 256;
  *   not be brought back after a controller reset (ERR_RUNTIME_WORKER). Emitted only while
  *   someone listens ('error' without a listener would throw from the runtime's internals);
  *   it is always logged.
- * - 'reset': the controller was reset (a timeout, CSTS.CFS, controller.reset()) and the
- *   workers' queues are created again; the driver's reset event ({ externalQids, error }).
+ * - 'reset': the controller was reset (a timeout, CSTS.CFS, controller.reset()): emitted
+ *   once every worker has emptied its rings, just before their queues are created again;
+ *   the driver's reset event ({ externalQids, error }).
  * - 'removal': the kernel asked for the device back (hot unplug, unbind); every request
  *   in flight failed with ERR_DEVICE_GONE; the error.
  */
