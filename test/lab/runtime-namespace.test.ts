@@ -7,6 +7,7 @@ import { labNvme } from './lab-env.js';
 // Code for runtime.call(): keeps a worker busy (its loop does not take requests) for ms.
 const busy = `data:text/javascript,${encodeURIComponent(`
 export function sleep(ctx, ms) { return new Promise((r) => setTimeout(() => r(ctx.qid), ms)); }
+export function outstanding(ctx) { return ctx.qp.outstanding; }
 export function throwLater() {
   setTimeout(() => { throw new Error('thrown outside the call promise'); }, 0);
   return new Promise(() => {});
@@ -195,6 +196,8 @@ describe('an AbortSignal ends a runtime request: nothing is submitted when it is
       if (inflight > 0) expect(heldNow).toBeGreaterThan(0);
     }
     expect(inflight).toBeGreaterThan(0);
+    // Every CID kept out of use while its Abort was unanswered is free again.
+    expect(await rt.call(0, busy, 'outstanding', null)).toBe(0);
     // The queue still works, and the data is right.
     using src = rt.allocBuffer(4 * bs);
     using dst = rt.allocBuffer(4 * bs);

@@ -66,7 +66,9 @@ export type ToWorker =
   | { type: 'fail'; error: string }
   | { type: 'call'; id: number; module: string; name: string; args: unknown }
   /** The request `tag` was aborted: cancel its records still in the request ring, and say which CIDs it holds on the controller. */
-  | { type: 'abort'; tag: number };
+  | { type: 'abort'; tag: number }
+  /** The NVMe Abort for CID cid (reported in 'inflight') was answered, or not sent: the worker may use the CID again. */
+  | { type: 'abortAnswered'; cid: number };
 export type FromWorker =
   | { type: 'ready'; sqIova: number; cqIova: number }
   /** The answer to 'abort': the CIDs of `tag`'s commands outstanding on SQ `sqid` (the main thread sends an NVMe Abort for each). */

@@ -549,24 +549,37 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
 
   /**
    * A worker's answer to 'abort': the CIDs the request holds on SQ sqid. An NVMe Abort
-   * goes out for each that is still the request's as far as this thread can tell (the
-   * completions already published are taken first). The controller may abort the
-   * command, decline (QEMU always does), or complete it first; its completion ends it.
+   * goes out for each, unless the request has no piece left on that queue once the
+   * completions already published are taken. The controller may abort the command,
+   * decline (QEMU always does), or complete it first; its completion ends it. The worker
+   * keeps each CID out of use until told the Abort was answered (abortAnswered), so that
+   * the Abort cannot reach a later command under the same CID.
    */
   private sendAborts(q: WorkerQueue, m: Extract<FromWorker, { type: 'inflight' }>): void {
-    if (this.closed || q.dead) return;
+    if (q.dead) return;
+    const answered = (cid: number) => {
+      if (q.dead) return;
+      q.port.postMessage({ type: 'abortAnswered', cid });
+      q.wake();
+    };
     this.drain(q);
-    if (!q.tags.has(m.tag)) return;
+    const still = !this.closed && q.tags.has(m.tag);
     for (const cid of m.cids) {
+      if (!still) {
+        answered(cid);
+        continue;
+      }
       this.abortCounts.sent++;
       this.controller.admin.abort(m.sqid, cid).then(
         (aborted) => {
           if (aborted) this.abortCounts.aborted++;
           else this.abortCounts.declined++;
+          answered(cid);
         },
         (err: unknown) => {
           this.abortCounts.declined++;
           this.controller.log.warn({ err, sqid: m.sqid, cid }, 'runtime: Abort failed');
+          answered(cid);
         },
       );
     }

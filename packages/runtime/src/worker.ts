@@ -7,10 +7,11 @@
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
-import { NvmOpcode, QueuePair, RequestState, sqeDatasetManagement, setPrps } from '@vfio-node/nvme';
+import { NvmOpcode, QueuePair, sqeDatasetManagement, setPrps } from '@vfio-node/nvme';
 import type { QueueContext } from './context.js';
 import { CTL_RESET, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
 import { Ring } from './ring.js';
+import { WorkerAborts } from './worker-aborts.js';
 
 /** How long an idle worker sleeps between looks at its request ring (it is woken early by any request). */
 const IDLE_WAIT_MS = 20;
@@ -64,7 +65,9 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
   let submitted = 0;
   let completed = 0;
   let posted = 0; // completions written since the last publish
-  const onComplete = (_cid: number, status: number, _dw0: number, tag: number) => {
+  const aborts = new WorkerAborts(qp, req, port);
+  const onComplete = (cid: number, status: number, _dw0: number, tag: number) => {
+    if (aborts.active) aborts.completed(cid);
     const at = cpl.reserve(posted++);
     cd[at] = tag;
     cd[at + 1] = status;
@@ -77,7 +80,8 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     posted++;
     return true;
   };
-  const onFail = (_cid: number, tag: number) => {
+  const onFail = (cid: number, tag: number) => {
+    aborts.failed(cid);
     complete(tag, STATUS_RESET);
   };
   qp.onComplete = onComplete;
@@ -94,7 +98,11 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
       continue;
     }
     if (m?.type === 'abort') {
-      abortRequest(qp, req, port, m.tag);
+      aborts.abort(m.tag);
+      continue;
+    }
+    if (m?.type === 'abortAnswered') {
+      aborts.answered(m.cid);
       continue;
     }
     qp.checkReset();
@@ -162,25 +170,6 @@ function submitDatasetManagement(qp: QueuePair, pageSize: number, rd: Float64Arr
     sqeDatasetManagement(u32, sqe, cid, nsid, ranges, attributes);
     setPrps(u32, sqe, iova, length, pageSize, qp.prpList(cid));
   }, rd[at + 6]!);
-}
-
-/**
- * The main thread aborted request `tag` (its AbortSignal fired). Its records still in the
- * request ring are marked cancelled (this thread is the ring's consumer: the producer
- * does not touch records between head and tail), so they complete with STATUS_CANCELLED
- * without reaching the controller; the CIDs it holds on the controller go back to the
- * main thread, which sends an NVMe Abort for each from the admin queue. Their
- * completions arrive as usual (aborted or not), and only then is the caller's buffer
- * free of DMA.
- */
-function abortRequest(qp: QueuePair, req: Ring, port: MessagePort, tag: number): void {
-  const rd = req.data;
-  for (let k = 0, at = req.peek(0); at >= 0; at = req.peek(++k)) if (rd[at + 6] === tag) rd[at] = OP_CANCELLED;
-  const r = qp.requests;
-  const cids: number[] = [];
-  // An abandoned CID was reported already; only Outstanding ones are still the request's.
-  for (let cid = 0; cid < r.ids.count; cid++) if (r.state[cid] === RequestState.Outstanding && r.tags[cid] === tag) cids.push(cid);
-  if (cids.length) port.postMessage({ type: 'inflight', tag, sqid: qp.qid, cids } satisfies FromWorker);
 }
 
 async function runCall(ctx: QueueContext, port: MessagePort, m: Extract<ToWorker, { type: 'call' }>): Promise<void> {
