@@ -19,25 +19,22 @@
 // reaches a buffer their callers reuse. The other workers go on serving; new requests
 // go to them. The runtime then emits 'error' (see NvmeRuntimeEvents).
 //
-// An AbortSignal (options.signal) ends a request early: one still waiting on the main
-// thread is dropped; one in a request ring is marked cancelled there by its worker; one
-// the worker has submitted gets an NVMe Abort (Base 2.0 §5.1, admin opcode 08h, CDW10 =
-// SQID | CID << 16) from the main thread's admin queue. The promise rejects with
-// signal.reason at once; the request's buffer stays held (its ArrayBuffer referenced, so
-// the DMA allocator keeps the range in quarantine even if the caller releases it) until
-// every command of the request has really completed.
+// An AbortSignal (options.signal) ends a request early (aborts.ts): the promise rejects
+// with signal.reason at once, and the request's buffer stays held until every command of
+// the request has really completed.
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, NvmeController, NvmeStatusError, writeDsmRange, type Namespace, type NvmeControllerOptions, type ResetListener } from '@vfio-node/nvme';
-import { CPL_WIDTH, CTL_RESET, CTL_RESET_DONE, CTL_STOP, CTL_WORDS, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
-import { Ring } from './ring.js';
+import { CTL_RESET, CTL_RESET_DONE, CTL_STOP, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
 import type { OwnQueueResult } from './worker.js';
-import { invalidRuntimeArg, resetInFlight, runtimeClosed, runtimeWorker, submitFailed, workerCallFailed, workerExit } from './errors.js';
+import { invalidRuntimeArg, resetInFlight, runtimeClosed, runtimeWorker, submitFailed, workerExit } from './errors.js';
 import { RuntimeNamespace, type RuntimeSubmit } from './namespace.js';
+import { WorkerQueue, type Pending } from './worker-queue.js';
+import { RequestAborts, type RuntimeAbortStats } from './aborts.js';
 
 /**
  * How long a dead worker's queue deletion may take before the runtime stops the
@@ -85,112 +82,6 @@ export interface NvmeRuntimeEvents {
   removal: [err: Error];
 }
 
-/** What the runtime did with aborted requests since it opened (AbortSignal), for diagnostics and tests. */
-export interface RuntimeAbortStats {
-  /** Requests that never reached a worker's ring (waiting on the main thread): dropped. */
-  dropped: number;
-  /** Commands a worker found still in its request ring: never submitted. */
-  cancelled: number;
-  /** NVMe Abort commands sent for submitted commands. */
-  sent: number;
-  /** Of those, how many the controller carried out (Abort DW0 bit 0 clear), and declined or failed. */
-  aborted: number;
-  declined: number;
-  /** Aborted requests whose commands have not all completed yet: their buffers are still held. */
-  holding: number;
-}
-
-interface Pending {
-  resolve: () => void;
-  reject: (err: Error) => void;
-  /** Pieces still outstanding (a transfer larger than MDTS is split). */
-  parts: number;
-  error: Error | null;
-  /** For error messages only (formatted when one is needed): command name, blocks, first LBA, namespace. */
-  what: string;
-  blocks: number;
-  slba: number;
-  nsid: number;
-  /** The caller's buffer, referenced until every piece completed (an aborted request's memory must not be handed out again before). */
-  buffer: Uint8Array | null;
-  /** DMA memory the runtime allocated for the request (a Dataset Management range list), released when it ends. */
-  own: DmaMemory | null;
-  signal: AbortSignal | null;
-  /** The promise settled early (its signal aborted); the pieces still count down. */
-  settled: boolean;
-}
-
-interface Waiting {
-  record: number[];
-  tag: number;
-}
-
-class WorkerQueue {
-  readonly req: Ring;
-  readonly cpl: Ring;
-  readonly control = new SharedArrayBuffer(CTL_WORDS * 4);
-  readonly ctl = new Int32Array(this.control);
-  inflight = 0;
-  readonly waiting: Waiting[] = [];
-  done!: Promise<OwnQueueResult>;
-  qid = 0;
-  created = false;
-  /** Set once the worker has ended outside close(): its requests' error. */
-  dead: (() => VfioError) | null = null;
-  /** Requests (by tag) with pieces on this queue, waiting, in the request ring or in flight, and how many pieces. */
-  readonly tags = new Map<number, number>();
-  /** The reclaiming of a dead worker's queue pair, while it runs (close() waits for it). */
-  reclaiming: Promise<void> | null = null;
-  arenaReleased = false;
-  private nextCall = 1;
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  constructor(
-    readonly index: number,
-    readonly depth: number,
-    readonly port: MessagePort,
-    readonly arena: DmaMemory,
-  ) {
-    const cap = 2 ** Math.ceil(Math.log2(2 * depth));
-    this.req = Ring.create(cap, REQ_WIDTH);
-    this.cpl = Ring.create(cap, CPL_WIDTH);
-  }
-
-  listen(onReady: (m: Extract<FromWorker, { type: 'ready' }>) => void, onInflight: (m: Extract<FromWorker, { type: 'inflight' }>) => void): void {
-    this.port.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') onReady(m);
-      else if (m.type === 'inflight') onInflight(m);
-      else {
-        const c = this.calls.get(m.id);
-        if (!c) return;
-        this.calls.delete(m.id);
-        if (m.type === 'result') c.resolve(m.value);
-        else c.reject(workerCallFailed(m.error));
-      }
-    });
-  }
-
-  call<T>(module: string, name: string, args: unknown): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead());
-    const id = this.nextCall++;
-    return new Promise<T>((resolve, reject) => {
-      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({ type: 'call', id, module, name, args });
-      this.wake();
-    });
-  }
-
-  failCalls(err: Error): void {
-    for (const c of this.calls.values()) c.reject(err);
-    this.calls.clear();
-  }
-
-  /** Wakes the worker if it sleeps on its request ring. */
-  wake(): void {
-    this.req.publish(0);
-  }
-}
-
 /**
  * NVMe I/O queue pairs owned by worker threads, with the driver's call shapes on the main
  * thread (runtime.namespace(nsid)) and a way to run code next to a queue pair (call()).
@@ -202,15 +93,13 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   private readonly queues: WorkerQueue[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly namespaces = new Map<number, RuntimeNamespace>();
-  /** Signals of pending requests: the tags of each, and its one 'abort' listener. */
-  private readonly watched = new WeakMap<AbortSignal, { tags: Set<number>; listener: () => void }>();
   private nextTag = 1;
   private rr = 0;
   private outstanding = 0;
   private pumping = false;
   private closed = false;
   private readonly unsubscribe: (() => void)[];
-  private readonly abortCounts: Omit<RuntimeAbortStats, 'holding'> = { dropped: 0, cancelled: 0, sent: 0, aborted: 0, declined: 0 };
+  private readonly aborts: RequestAborts;
   /** The way in for RuntimeNamespace (kept off the public face). */
   private readonly way: RuntimeSubmit;
 
@@ -225,6 +114,17 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       address: controller.address,
       maxTransfer: controller.maxTransfer,
     };
+    this.aborts = new RequestAborts({
+      pending: this.pending,
+      queues: this.queues,
+      controller,
+      isClosed: () => this.closed,
+      forget: (n) => {
+        this.outstanding -= n;
+      },
+      end: (tag, p) => this.end(tag, p),
+      drain: (q) => this.drain(q),
+    });
     this.unsubscribe = [
       // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
       controller.onReset(async (event) => {
@@ -314,7 +214,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       requests: q.req.init(), completions: q.cpl.init(), control: q.control, port: port2,
       irqFd: interrupts ? ctrl.vectorFd(q.qid) : -1,
     };
-    const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve, (m) => this.sendAborts(q, m)));
+    const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve, (m) => this.aborts.sendAborts(q, m)));
     q.done = this.pool.run(task, { transferList: [port2] }) as Promise<OwnQueueResult>;
     const first = await Promise.race([ready, q.done.then(() => null)]);
     if (!first) throw runtimeWorker(`worker ${index} ended before it laid out its queue pair`);
@@ -413,9 +313,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
 
   /** What aborted requests (AbortSignal) came to so far. */
   get abortStats(): RuntimeAbortStats {
-    let holding = 0;
-    for (const p of this.pending.values()) if (p.settled) holding++;
-    return { ...this.abortCounts, holding };
+    return this.aborts.stats();
   }
 
   /**
@@ -450,7 +348,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     return new Promise<void>((resolve, reject) => {
       const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, settled: false };
       this.pending.set(tag, p);
-      if (signal) this.watch(tag, p, signal);
+      if (signal) this.aborts.watch(tag, p, signal);
       // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
       for (let done = 0; done < blocks; done += maxBlocks) {
         const n = Math.min(maxBlocks, blocks - done);
@@ -474,115 +372,13 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     return new Promise<void>((resolve, reject) => {
       const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, settled: false };
       this.pending.set(tag, p);
-      if (signal) this.watch(tag, p, signal);
+      if (signal) this.aborts.watch(tag, p, signal);
       for (let i = 0; i < commands; i++) {
         const nr = Math.min(MAX_DSM_RANGES, ranges.length - i * MAX_DSM_RANGES);
         const at = i * MAX_DSM_RANGES * DSM_RANGE_SIZE;
         this.enqueue([NvmOpcode.DatasetManagement, ns.nsid, 0, nr, Number(list.iova) + at, nr * DSM_RANGE_SIZE, tag, DSM_AD], tag);
       }
     });
-  }
-
-  /**
-   * One 'abort' listener per signal, however many requests share it (a batch under one
-   * AbortController would otherwise pass the EventTarget's listener limit): the tags of
-   * its requests still pending.
-   */
-  private watch(tag: number, p: Pending, signal: AbortSignal): void {
-    p.signal = signal;
-    let w = this.watched.get(signal);
-    if (!w) {
-      const tags = new Set<number>();
-      const listener = () => {
-        this.watched.delete(signal);
-        for (const t of tags) this.abort(t);
-      };
-      this.watched.set(signal, (w = { tags, listener }));
-      signal.addEventListener('abort', listener, { once: true });
-    }
-    w.tags.add(tag);
-  }
-
-  private unwatch(tag: number, signal: AbortSignal): void {
-    const w = this.watched.get(signal);
-    if (!w) return;
-    w.tags.delete(tag);
-    if (w.tags.size === 0) {
-      this.watched.delete(signal);
-      signal.removeEventListener('abort', w.listener);
-    }
-  }
-
-  /**
-   * The request's signal aborted: drop its pieces still waiting here, ask the workers to
-   * cancel or report the rest (sendAborts follows), and reject now with signal.reason.
-   * The pending entry stays (holding the buffer) until its last piece completes.
-   */
-  private abort(tag: number): void {
-    const p = this.pending.get(tag);
-    if (!p || p.settled) return;
-    p.settled = true;
-    for (const q of this.queues) {
-      const n = q.tags.get(tag);
-      if (n === undefined) continue;
-      let dropped = 0;
-      for (let i = q.waiting.length - 1; i >= 0; i--) {
-        if (q.waiting[i]!.tag !== tag) continue;
-        q.waiting.splice(i, 1);
-        dropped++;
-      }
-      if (dropped) {
-        this.abortCounts.dropped += dropped;
-        this.outstanding -= dropped;
-        p.parts -= dropped;
-        if (n === dropped) q.tags.delete(tag);
-        else q.tags.set(tag, n - dropped);
-      }
-      if (n > dropped && !q.dead) {
-        q.port.postMessage({ type: 'abort', tag });
-        q.wake();
-      }
-    }
-    p.reject(p.signal!.reason);
-    if (p.parts === 0) this.end(tag, p);
-  }
-
-  /**
-   * A worker's answer to 'abort': the CIDs the request holds on SQ sqid. An NVMe Abort
-   * goes out for each, unless the request has no piece left on that queue once the
-   * completions already published are taken. The controller may abort the command,
-   * decline (QEMU always does), or complete it first; its completion ends it. The worker
-   * keeps each CID out of use until told the Abort was answered (abortAnswered), so that
-   * the Abort cannot reach a later command under the same CID.
-   */
-  private sendAborts(q: WorkerQueue, m: Extract<FromWorker, { type: 'inflight' }>): void {
-    if (q.dead) return;
-    const answered = (cid: number) => {
-      if (q.dead) return;
-      q.port.postMessage({ type: 'abortAnswered', cid });
-      q.wake();
-    };
-    this.drain(q);
-    const still = !this.closed && q.tags.has(m.tag);
-    for (const cid of m.cids) {
-      if (!still) {
-        answered(cid);
-        continue;
-      }
-      this.abortCounts.sent++;
-      this.controller.admin.abort(m.sqid, cid).then(
-        (aborted) => {
-          if (aborted) this.abortCounts.aborted++;
-          else this.abortCounts.declined++;
-          answered(cid);
-        },
-        (err: unknown) => {
-          this.abortCounts.declined++;
-          this.controller.log.warn({ err, sqid: m.sqid, cid }, 'runtime: Abort failed');
-          answered(cid);
-        },
-      );
-    }
   }
 
   private enqueue(record: number[], tag: number): void {
@@ -645,7 +441,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   private finish(tag: number, status: number): void {
     const p = this.pending.get(tag);
     if (!p) return;
-    if (status === STATUS_CANCELLED) this.abortCounts.cancelled++;
+    if (status === STATUS_CANCELLED) this.aborts.counts.cancelled++;
     else if (status !== 0 && !p.error && !p.settled) {
       const what = `${p.what} of ${p.blocks} blocks at LBA ${p.slba} (namespace ${p.nsid})`;
       p.error =
@@ -661,7 +457,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   private end(tag: number, p: Pending): void {
     this.pending.delete(tag);
     p.own?.release();
-    if (p.signal) this.unwatch(tag, p.signal);
+    if (p.signal) this.aborts.unwatch(tag, p.signal);
     if (p.settled) return;
     p.settled = true;
     if (p.error) p.reject(p.error);
