@@ -169,20 +169,25 @@ describe('an AbortSignal ends a runtime request: nothing is submitted when it is
     expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
   });
 
-  it('aborted in flight, a read rejects at once, an NVMe Abort goes out (QEMU declines it), and the buffer is held until the command completes', async () => {
+  it('aborted in flight, a write rejects at once, an NVMe Abort goes out (QEMU declines it), and the buffer is held until the command completes', async () => {
+    // Large FUA writes stay in flight longest (QEMU flushes its backing file for each):
+    // abort them at varying moments until an abort finds commands on the controller.
     const bytes = 4 * rt.controller.maxTransfer;
+    const waits = [0, 1, 3, 6];
+    const started = Date.now();
     let inflight = 0;
-    for (let attempt = 0; attempt < 30 && inflight === 0; attempt++) {
+    for (let attempt = 0; attempt < 300 && inflight === 0 && Date.now() - started < 150_000; attempt++) {
       const before = rt.abortStats;
       const bufs = Array.from({ length: 6 }, () => rt.allocBuffer(bytes));
       const ac = new AbortController();
-      const reads = bufs.map((b, i) => settle(ns.read(i * (bytes / bs), bytes / bs, b.bytes, { signal: ac.signal })));
-      // Let the worker submit them (it polls its ring continuously while busy).
-      await new Promise((r) => setImmediate(r));
+      const writes = bufs.map((b, i) => settle(ns.write(100_000 + i * (bytes / bs), bytes / bs, b.bytes, { fua: true, signal: ac.signal })));
+      // Let the worker submit some of them.
+      const wait = waits[attempt % waits.length]!;
+      await new Promise((r) => (wait === 0 ? setImmediate(r) : setTimeout(r, wait)));
       const reason = new Error(`abort ${attempt}`);
       ac.abort(reason);
-      const outcomes = await Promise.all(reads);
-      // Every read settled: those not yet done rejected with the reason.
+      const outcomes = await Promise.all(writes);
+      // Every write settled: those not yet done rejected with the reason.
       expect(outcomes.every((o) => o === 'ok' || o === reason)).toBe(true);
       const heldNow = rt.abortStats.holding;
       // Releasing the buffers now is safe: the runtime still references the aborted ones.
@@ -192,7 +197,9 @@ describe('an AbortSignal ends a runtime request: nothing is submitted when it is
       expect(await until(() => { const s = rt.abortStats; return s.aborted + s.declined === s.sent; }, 20_000)).toBe(true);
       const after = rt.abortStats;
       inflight = after.sent - before.sent;
-      console.log(`attempt ${attempt}: ${outcomes.filter((o) => o === reason).length} rejected, ${heldNow} held at rejection, Aborts sent ${inflight} (aborted ${after.aborted - before.aborted}, declined ${after.declined - before.declined}), cancelled ${after.cancelled - before.cancelled}, dropped ${after.dropped - before.dropped}`);
+      if (inflight > 0 || attempt % 10 === 0) {
+        console.log(`attempt ${attempt} (abort after ${wait} ms): ${outcomes.filter((o) => o === reason).length} rejected, ${heldNow} held at rejection, Aborts sent ${inflight} (aborted ${after.aborted - before.aborted}, declined ${after.declined - before.declined}), cancelled ${after.cancelled - before.cancelled}, dropped ${after.dropped - before.dropped}`);
+      }
       if (inflight > 0) expect(heldNow).toBeGreaterThan(0);
     }
     expect(inflight).toBeGreaterThan(0);
@@ -205,7 +212,7 @@ describe('an AbortSignal ends a runtime request: nothing is submitted when it is
     await ns.write(45_000, 4, src.bytes);
     await ns.read(45_000, 4, dst.bytes);
     expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
-  });
+  }, 240_000);
 });
 
 describe('the runtime is an EventEmitter: \'error\' when a worker dies', () => {
