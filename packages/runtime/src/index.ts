@@ -1,7 +1,9 @@
 // @vfio-node/runtime: NVMe I/O queue pairs owned by worker threads (piscina), with a
 // promise API on the main thread and a way to run code next to a queue pair.
 
-export { NvmeRuntime, type NvmeRuntimeOptions } from './runtime.js';
+export { NvmeRuntime, type NvmeRuntimeEvents, type NvmeRuntimeOptions } from './runtime.js';
+export type { RuntimeAbortStats } from './aborts.js';
+export { RuntimeNamespace, type RuntimeIoOptions, type RuntimeTransferOptions } from './namespace.js';
 export type { QueueContext, QueueFunction } from './context.js';
 export { Ring, type RingInit } from './ring.js';
 export type { NamespaceInfo } from './protocol.js';
