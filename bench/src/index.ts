@@ -34,3 +34,4 @@ export type { PeerResult, PeerDirection } from './peers/peer.js';
 export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions } from './run.js';
 export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
 export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
+export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';

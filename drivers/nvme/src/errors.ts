@@ -2,12 +2,168 @@
 // code says the same thing and gives the same hint (STYLE.md §7). Errors the core
 // raises for every layer (invalid argument, closed) come from @vfio-node/core.
 
-import { VfioError } from '@vfio-node/core';
+import { VfioError, type CoreErrorCode, type SystemErrorCode } from '@vfio-node/core';
 
 const hex2 = (v: number) => v.toString(16).padStart(2, '0') + 'h';
 
+// ---- the codes ----------------------------------------------------------------------
+
+/**
+ * The ERR_NVME_* codes the driver raises for its own checks (the NVMe driver also raises
+ * core's codes, {@link CoreErrorCode}, and the status codes below). Where a check of its own
+ * means what a status means, it uses the status's code (ERR_NVME_LBA_OUT_OF_RANGE before
+ * the command is sent). A unit test (test/unit/error-codes.test.ts) fails when the sources
+ * raise a code that no list names.
+ */
+export const NVME_ERROR_CODES = [
+  // bring-up and the controller's state
+  'ERR_NVME_PAGE_SIZE',
+  'ERR_NVME_ENTRY_SIZE',
+  'ERR_NVME_NO_NVM_COMMAND_SET',
+  'ERR_NVME_NO_IO_QUEUES',
+  'ERR_NVME_NO_VECTOR',
+  'ERR_NVME_READY_TIMEOUT',
+  'ERR_NVME_CONTROLLER_FATAL',
+  'ERR_NVME_RESET',
+  'ERR_DEVICE_GONE',
+  // commands and queues
+  'ERR_NVME_TIMEOUT',
+  'ERR_NVME_QUEUE_FULL',
+  'ERR_NVME_BAR_NOT_MAPPED',
+  'ERR_NVME_NO_SUCH_NAMESPACE',
+  'ERR_NVME_UNSUPPORTED_COMMAND',
+  'ERR_NVME_SGL_UNSUPPORTED',
+  'ERR_NVME_METADATA_UNSUPPORTED',
+  // buffers and transfers
+  'ERR_NVME_BUFFER_NOT_DMA',
+  'ERR_NVME_BUFFER_MISALIGNED',
+  'ERR_NVME_BUFFER_TOO_SMALL',
+  'ERR_NVME_TRANSFER_TOO_LARGE',
+  // passthrough
+  'ERR_NVME_PASSTHRU_INVALID',
+  'ERR_NVME_PASSTHRU_MANAGED_OPCODE',
+  'ERR_NVME_PASSTHRU_DIRECTION',
+] as const;
+
+/**
+ * The code of an {@link NvmeStatusError} for each status the NVM Express Base Specification
+ * 2.0 and the NVM Command Set Specification 1.0 name: ERR_NVME_ and the status's name in
+ * upper snake case (statusCode() in status.ts makes them; a unit test checks that every
+ * named status gives one of these).
+ */
+export const NVME_STATUS_CODES = [
+  'ERR_NVME_INVALID_COMMAND_OPCODE',
+  'ERR_NVME_INVALID_FIELD_IN_COMMAND',
+  'ERR_NVME_COMMAND_ID_CONFLICT',
+  'ERR_NVME_DATA_TRANSFER_ERROR',
+  'ERR_NVME_COMMANDS_ABORTED_DUE_TO_POWER_LOSS_NOTIFICATION',
+  'ERR_NVME_INTERNAL_ERROR',
+  'ERR_NVME_COMMAND_ABORT_REQUESTED',
+  'ERR_NVME_COMMAND_ABORTED_DUE_TO_SQ_DELETION',
+  'ERR_NVME_COMMAND_ABORTED_DUE_TO_FAILED_FUSED_COMMAND',
+  'ERR_NVME_COMMAND_ABORTED_DUE_TO_MISSING_FUSED_COMMAND',
+  'ERR_NVME_INVALID_NAMESPACE_OR_FORMAT',
+  'ERR_NVME_COMMAND_SEQUENCE_ERROR',
+  'ERR_NVME_INVALID_SGL_SEGMENT_DESCRIPTOR',
+  'ERR_NVME_INVALID_NUMBER_OF_SGL_DESCRIPTORS',
+  'ERR_NVME_DATA_SGL_LENGTH_INVALID',
+  'ERR_NVME_METADATA_SGL_LENGTH_INVALID',
+  'ERR_NVME_SGL_DESCRIPTOR_TYPE_INVALID',
+  'ERR_NVME_INVALID_USE_OF_CONTROLLER_MEMORY_BUFFER',
+  'ERR_NVME_PRP_OFFSET_INVALID',
+  'ERR_NVME_ATOMIC_WRITE_UNIT_EXCEEDED',
+  'ERR_NVME_OPERATION_DENIED',
+  'ERR_NVME_SGL_OFFSET_INVALID',
+  'ERR_NVME_HOST_IDENTIFIER_INCONSISTENT_FORMAT',
+  'ERR_NVME_KEEP_ALIVE_TIMER_EXPIRED',
+  'ERR_NVME_KEEP_ALIVE_TIMEOUT_INVALID',
+  'ERR_NVME_COMMAND_ABORTED_DUE_TO_PREEMPT_AND_ABORT',
+  'ERR_NVME_SANITIZE_FAILED',
+  'ERR_NVME_SANITIZE_IN_PROGRESS',
+  'ERR_NVME_SGL_DATA_BLOCK_GRANULARITY_INVALID',
+  'ERR_NVME_COMMAND_NOT_SUPPORTED_FOR_QUEUE_IN_CMB',
+  'ERR_NVME_NAMESPACE_IS_WRITE_PROTECTED',
+  'ERR_NVME_COMMAND_INTERRUPTED',
+  'ERR_NVME_TRANSIENT_TRANSPORT_ERROR',
+  'ERR_NVME_COMMAND_PROHIBITED_BY_COMMAND_AND_FEATURE_LOCKDOWN',
+  'ERR_NVME_ADMIN_COMMAND_MEDIA_NOT_READY',
+  'ERR_NVME_LBA_OUT_OF_RANGE',
+  'ERR_NVME_CAPACITY_EXCEEDED',
+  'ERR_NVME_NAMESPACE_NOT_READY',
+  'ERR_NVME_RESERVATION_CONFLICT',
+  'ERR_NVME_FORMAT_IN_PROGRESS',
+  'ERR_NVME_COMPLETION_QUEUE_INVALID',
+  'ERR_NVME_INVALID_QUEUE_IDENTIFIER',
+  'ERR_NVME_INVALID_QUEUE_SIZE',
+  'ERR_NVME_ABORT_COMMAND_LIMIT_EXCEEDED',
+  'ERR_NVME_ASYNCHRONOUS_EVENT_REQUEST_LIMIT_EXCEEDED',
+  'ERR_NVME_INVALID_FIRMWARE_SLOT',
+  'ERR_NVME_INVALID_FIRMWARE_IMAGE',
+  'ERR_NVME_INVALID_INTERRUPT_VECTOR',
+  'ERR_NVME_INVALID_LOG_PAGE',
+  'ERR_NVME_INVALID_FORMAT',
+  'ERR_NVME_FIRMWARE_ACTIVATION_REQUIRES_CONVENTIONAL_RESET',
+  'ERR_NVME_INVALID_QUEUE_DELETION',
+  'ERR_NVME_FEATURE_IDENTIFIER_NOT_SAVEABLE',
+  'ERR_NVME_FEATURE_NOT_CHANGEABLE',
+  'ERR_NVME_FEATURE_NOT_NAMESPACE_SPECIFIC',
+  'ERR_NVME_FIRMWARE_ACTIVATION_REQUIRES_NVM_SUBSYSTEM_RESET',
+  'ERR_NVME_FIRMWARE_ACTIVATION_REQUIRES_CONTROLLER_LEVEL_RESET',
+  'ERR_NVME_FIRMWARE_ACTIVATION_REQUIRES_MAXIMUM_TIME_VIOLATION',
+  'ERR_NVME_FIRMWARE_ACTIVATION_PROHIBITED',
+  'ERR_NVME_OVERLAPPING_RANGE',
+  'ERR_NVME_NAMESPACE_INSUFFICIENT_CAPACITY',
+  'ERR_NVME_NAMESPACE_IDENTIFIER_UNAVAILABLE',
+  'ERR_NVME_NAMESPACE_ALREADY_ATTACHED',
+  'ERR_NVME_NAMESPACE_IS_PRIVATE',
+  'ERR_NVME_NAMESPACE_NOT_ATTACHED',
+  'ERR_NVME_THIN_PROVISIONING_NOT_SUPPORTED',
+  'ERR_NVME_CONTROLLER_LIST_INVALID',
+  'ERR_NVME_DEVICE_SELF_TEST_IN_PROGRESS',
+  'ERR_NVME_BOOT_PARTITION_WRITE_PROHIBITED',
+  'ERR_NVME_INVALID_CONTROLLER_IDENTIFIER',
+  'ERR_NVME_INVALID_SECONDARY_CONTROLLER_STATE',
+  'ERR_NVME_INVALID_NUMBER_OF_CONTROLLER_RESOURCES',
+  'ERR_NVME_INVALID_RESOURCE_IDENTIFIER',
+  'ERR_NVME_SANITIZE_PROHIBITED_WHILE_PERSISTENT_MEMORY_REGION_IS_ENABLED',
+  'ERR_NVME_ANA_GROUP_IDENTIFIER_INVALID',
+  'ERR_NVME_ANA_ATTACH_FAILED',
+  'ERR_NVME_CONFLICTING_ATTRIBUTES',
+  'ERR_NVME_INVALID_PROTECTION_INFORMATION',
+  'ERR_NVME_ATTEMPTED_WRITE_TO_READ_ONLY_RANGE',
+  'ERR_NVME_COMMAND_SIZE_LIMIT_EXCEEDED',
+  'ERR_NVME_WRITE_FAULT',
+  'ERR_NVME_UNRECOVERED_READ_ERROR',
+  'ERR_NVME_END_TO_END_GUARD_CHECK_ERROR',
+  'ERR_NVME_END_TO_END_APPLICATION_TAG_CHECK_ERROR',
+  'ERR_NVME_END_TO_END_REFERENCE_TAG_CHECK_ERROR',
+  'ERR_NVME_COMPARE_FAILURE',
+  'ERR_NVME_ACCESS_DENIED',
+  'ERR_NVME_DEALLOCATED_OR_UNWRITTEN_LOGICAL_BLOCK',
+  'ERR_NVME_END_TO_END_STORAGE_TAG_CHECK_ERROR',
+  'ERR_NVME_INTERNAL_PATH_ERROR',
+  'ERR_NVME_ASYMMETRIC_ACCESS_PERSISTENT_LOSS',
+  'ERR_NVME_ASYMMETRIC_ACCESS_INACCESSIBLE',
+  'ERR_NVME_ASYMMETRIC_ACCESS_TRANSITION',
+  'ERR_NVME_CONTROLLER_PATHING_ERROR',
+  'ERR_NVME_HOST_PATHING_ERROR',
+  'ERR_NVME_COMMAND_ABORTED_BY_HOST',
+] as const;
+
+/** A code of an error raised by the NVMe driver's own checks. */
+export type NvmeDriverErrorCode = (typeof NVME_ERROR_CODES)[number];
+
+/**
+ * The code of an {@link NvmeStatusError}: a named status, or, for a status the
+ * specifications do not name (vendor specific, reserved), ERR_NVME_STATUS_SCT<sct>_SC<sc in hex>.
+ */
+export type NvmeStatusCode = (typeof NVME_STATUS_CODES)[number] | `ERR_NVME_STATUS_SCT${number}_SC${string}`;
+
+/** Every code `@vfio-node/nvme` raises: its own, the status codes, and core's (with errno names). */
+export type NvmeErrorCode = NvmeDriverErrorCode | NvmeStatusCode | CoreErrorCode | SystemErrorCode;
+
 /** A field of a passthrough command is not what the command format allows. */
-export function passthruInvalid(field: string, value: unknown, expected: string, hint?: string): VfioError {
+export function passthruInvalid(field: string, value: unknown, expected: string, hint?: string): VfioError<'ERR_NVME_PASSTHRU_INVALID'> {
   return new VfioError({
     code: 'ERR_NVME_PASSTHRU_INVALID',
     message: `passthrough command: invalid ${field} ${describeValue(value)} (expected ${expected})`,
@@ -21,7 +177,7 @@ export function passthruInvalid(field: string, value: unknown, expected: string,
  * make the driver's idea of the controller (its queues, its shadow doorbells, its
  * outstanding commands) wrong.
  */
-export function passthruManagedOpcode(opcode: number, name: string, why: string, instead: string): VfioError {
+export function passthruManagedOpcode(opcode: number, name: string, why: string, instead: string): VfioError<'ERR_NVME_PASSTHRU_MANAGED_OPCODE'> {
   return new VfioError({
     code: 'ERR_NVME_PASSTHRU_MANAGED_OPCODE',
     message: `passthrough of admin opcode ${hex2(opcode)} (${name}) refused: the driver manages it itself, and ${why}`,
@@ -31,7 +187,7 @@ export function passthruManagedOpcode(opcode: number, name: string, why: string,
 }
 
 /** The data direction disagrees with the opcode's data transfer bits (1:0). */
-export function passthruDirection(opcode: number, direction: string, expected: string): VfioError {
+export function passthruDirection(opcode: number, direction: string, expected: string): VfioError<'ERR_NVME_PASSTHRU_DIRECTION'> {
   return new VfioError({
     code: 'ERR_NVME_PASSTHRU_DIRECTION',
     message: `passthrough opcode ${hex2(opcode)}: data direction '${direction}' disagrees with the opcode's data transfer bits 1:0 (${(opcode & 3).toString(2).padStart(2, '0')}b: ${expected})`,
@@ -41,7 +197,7 @@ export function passthruDirection(opcode: number, direction: string, expected: s
 }
 
 /** A transfer larger than the controller takes in one command (MDTS), where splitting it is not possible. */
-export function transferTooLarge(what: string, bytes: number, maxTransfer: number): VfioError {
+export function transferTooLarge(what: string, bytes: number, maxTransfer: number): VfioError<'ERR_NVME_TRANSFER_TOO_LARGE'> {
   return new VfioError({
     code: 'ERR_NVME_TRANSFER_TOO_LARGE',
     message: `${what}: ${bytes} bytes is more than the controller transfers in one command (${maxTransfer} bytes, from MDTS), and a raw command cannot be split`,
@@ -51,7 +207,7 @@ export function transferTooLarge(what: string, bytes: number, maxTransfer: numbe
 }
 
 /** A buffer the controller cannot reach: not DMA memory of this device (or released). */
-export function bufferNotDma(refusal: string | undefined): VfioError {
+export function bufferNotDma(refusal: string | undefined): VfioError<'ERR_NVME_BUFFER_NOT_DMA'> {
   return new VfioError({
     code: 'ERR_NVME_BUFFER_NOT_DMA',
     message: `the buffer cannot be used for I/O: ${refusal ?? 'it is not DMA memory of this device'}`,
@@ -60,7 +216,7 @@ export function bufferNotDma(refusal: string | undefined): VfioError {
 }
 
 /** PRP entries need dword-aligned addresses. */
-export function bufferMisaligned(iova: number): VfioError {
+export function bufferMisaligned(iova: number): VfioError<'ERR_NVME_BUFFER_MISALIGNED'> {
   return new VfioError({
     code: 'ERR_NVME_BUFFER_MISALIGNED',
     message: `the buffer starts at IOVA 0x${iova.toString(16)}, which is not dword aligned as PRP entries require`,
@@ -76,11 +232,11 @@ function describeValue(v: unknown): string {
 }
 
 /** deleteQueuePair() given a queue pair it may not delete (not made by createQueuePair, or the namespaces' own). */
-export function notDeletableQueuePair(address: string, qid: number, why: string): VfioError {
+export function notDeletableQueuePair(address: string, qid: number, why: string): VfioError<'ERR_INVALID_ARG'> {
   return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qid} of ${address} ${why}`, device: address });
 }
 
 /** A command pending on a queue pair that deleteQueuePair() took away. */
-export function queuePairDeleted(address: string, qid: number): VfioError {
+export function queuePairDeleted(address: string, qid: number): VfioError<'ERR_CLOSED'> {
   return new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qid} of ${address} was deleted with the command pending`, device: address });
 }

@@ -1,10 +1,41 @@
 // The errors this driver raises: VfioError objects (from @vfio-node/core) with stable
 // ERR_VIRTIO_* codes, a message that says what was wrong and a hint that says what to do.
 
-import { VfioError } from '@vfio-node/core';
+import { VfioError, type CoreErrorCode, type SystemErrorCode } from '@vfio-node/core';
 import { describeStatus } from './registers.js';
 
-export function frameTooLarge(length: number, max: number, mtu: number): VfioError {
+/**
+ * The ERR_VIRTIO_* codes this driver raises (it also raises core's, {@link CoreErrorCode}).
+ * A unit test (test/unit/error-codes.test.ts) fails when the sources raise a code that no
+ * list names.
+ */
+export const VIRTIO_NET_ERROR_CODES = [
+  // the device and its bring-up (virtio 1.2 §3.1)
+  'ERR_VIRTIO_NOT_NET',
+  'ERR_VIRTIO_NO_CAPABILITY',
+  'ERR_VIRTIO_FEATURES',
+  'ERR_VIRTIO_STATUS',
+  'ERR_VIRTIO_DEVICE_GONE',
+  'ERR_VIRTIO_NEEDS_RESET',
+  // queues, interrupts and the control virtqueue
+  'ERR_VIRTIO_QUEUE_PAIRS',
+  'ERR_VIRTIO_QUEUE_UNAVAILABLE',
+  'ERR_VIRTIO_QUEUE_INDEX',
+  'ERR_VIRTIO_MSIX',
+  'ERR_VIRTIO_NO_INTERRUPTS',
+  'ERR_VIRTIO_BUSY',
+  'ERR_VIRTIO_CTRL',
+  'ERR_VIRTIO_CTRL_TIMEOUT',
+  // frames
+  'ERR_VIRTIO_FRAME_TOO_LARGE',
+  'ERR_VIRTIO_NO_CSUM_OFFLOAD',
+  'ERR_VIRTIO_CSUM_REQUEST',
+] as const;
+
+/** Every code `@vfio-node/virtio-net` raises: its own and core's (with errno names). */
+export type VirtioNetErrorCode = (typeof VIRTIO_NET_ERROR_CODES)[number] | CoreErrorCode | SystemErrorCode;
+
+export function frameTooLarge(length: number, max: number, mtu: number): VfioError<'ERR_VIRTIO_FRAME_TOO_LARGE'> {
   return new VfioError({
     code: 'ERR_VIRTIO_FRAME_TOO_LARGE',
     message: `frame of ${length} bytes is larger than the ${max}-byte maximum (MTU ${mtu} + 14-byte Ethernet header); nothing was sent`,
@@ -13,7 +44,7 @@ export function frameTooLarge(length: number, max: number, mtu: number): VfioErr
   });
 }
 
-export function noChecksumOffload(pair: number): VfioError {
+export function noChecksumOffload(pair: number): VfioError<'ERR_VIRTIO_NO_CSUM_OFFLOAD'> {
   return new VfioError({
     code: 'ERR_VIRTIO_NO_CSUM_OFFLOAD',
     message: `transmit queue ${pair} cannot ask the device for checksums: VIRTIO_NET_F_CSUM was not negotiated; nothing was sent`,
@@ -22,7 +53,7 @@ export function noChecksumOffload(pair: number): VfioError {
   });
 }
 
-export function badChecksumRequest(csumStart: number, csumOffset: number, length: number): VfioError {
+export function badChecksumRequest(csumStart: number, csumOffset: number, length: number): VfioError<'ERR_VIRTIO_CSUM_REQUEST'> {
   return new VfioError({
     code: 'ERR_VIRTIO_CSUM_REQUEST',
     message: `checksum offload asks for a checksum at ${csumStart} + ${csumOffset}, outside a frame of ${length} bytes; nothing was sent`,
@@ -31,7 +62,7 @@ export function badChecksumRequest(csumStart: number, csumOffset: number, length
   });
 }
 
-export function queueIndex(index: number, count: number): VfioError {
+export function queueIndex(index: number, count: number): VfioError<'ERR_VIRTIO_QUEUE_INDEX'> {
   return new VfioError({
     code: 'ERR_VIRTIO_QUEUE_INDEX',
     message: `queue index ${index} is out of range: this device was opened with ${count} queue pair${count === 1 ? '' : 's'} (0 to ${count - 1})`,
@@ -40,7 +71,7 @@ export function queueIndex(index: number, count: number): VfioError {
   });
 }
 
-export function noCapability(device: string, what: string): VfioError {
+export function noCapability(device: string, what: string): VfioError<'ERR_VIRTIO_NO_CAPABILITY'> {
   return new VfioError({
     code: 'ERR_VIRTIO_NO_CAPABILITY',
     message: `${device} has no ${what} capability: not a modern (virtio 1.x) PCI device`,
@@ -49,7 +80,7 @@ export function noCapability(device: string, what: string): VfioError {
   });
 }
 
-export function notVirtioNet(device: string, vendor: number, deviceId: number): VfioError {
+export function notVirtioNet(device: string, vendor: number, deviceId: number): VfioError<'ERR_VIRTIO_NOT_NET'> {
   return new VfioError({
     code: 'ERR_VIRTIO_NOT_NET',
     message: `${device} is not a virtio network device (vendor 0x${vendor.toString(16)}, device 0x${deviceId.toString(16)}; expected 0x1af4, 0x1041 or 0x1000)`,
@@ -58,7 +89,7 @@ export function notVirtioNet(device: string, vendor: number, deviceId: number): 
   });
 }
 
-export function featuresRefused(device: string, why: string, missing: string): VfioError {
+export function featuresRefused(device: string, why: string, missing: string): VfioError<'ERR_VIRTIO_FEATURES'> {
   return new VfioError({
     code: 'ERR_VIRTIO_FEATURES',
     message: `${device}: feature negotiation failed: ${why}`,
@@ -71,7 +102,7 @@ export function featuresRefused(device: string, why: string, missing: string): V
 }
 
 /** device_status says the device cannot go on: gone (all ones) or DEVICE_NEEDS_RESET (§2.1.1). */
-export function deviceStatusError(device: string, status: number): VfioError | undefined {
+export function deviceStatusError(device: string, status: number): VfioError<'ERR_VIRTIO_DEVICE_GONE' | 'ERR_VIRTIO_NEEDS_RESET'> | undefined {
   if (status === 0xff) {
     return new VfioError({
       code: 'ERR_VIRTIO_DEVICE_GONE',
@@ -93,7 +124,7 @@ export function deviceStatusError(device: string, status: number): VfioError | u
   return undefined;
 }
 
-export function statusStuck(device: string, step: string, status: number): VfioError {
+export function statusStuck(device: string, step: string, status: number): VfioError<'ERR_VIRTIO_STATUS'> {
   return new VfioError({
     code: 'ERR_VIRTIO_STATUS',
     message: `${device}: ${step} (device_status ${describeStatus(status)})`,
@@ -103,11 +134,11 @@ export function statusStuck(device: string, step: string, status: number): VfioE
   });
 }
 
-export function queueUnavailable(device: string, vq: number, why: string): VfioError {
+export function queueUnavailable(device: string, vq: number, why: string): VfioError<'ERR_VIRTIO_QUEUE_UNAVAILABLE'> {
   return new VfioError({ code: 'ERR_VIRTIO_QUEUE_UNAVAILABLE', message: `${device}: virtqueue ${vq} ${why}`, hint: 'Ask for fewer queue pairs or a smaller queueSize.', device, details: { vq } });
 }
 
-export function msixRefused(device: string, what: string, vector: number): VfioError {
+export function msixRefused(device: string, what: string, vector: number): VfioError<'ERR_VIRTIO_MSIX'> {
   return new VfioError({
     code: 'ERR_VIRTIO_MSIX',
     message: `${device}: the device refused MSI-X vector ${vector} for ${what} (read back VIRTIO_MSI_NO_VECTOR)`,
@@ -116,6 +147,6 @@ export function msixRefused(device: string, what: string, vector: number): VfioE
   });
 }
 
-export function invalidOption(name: string, value: unknown, expected: string): VfioError {
+export function invalidOption(name: string, value: unknown, expected: string): VfioError<'ERR_INVALID_ARG'> {
   return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, details: { name, value } });
 }

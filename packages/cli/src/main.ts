@@ -5,6 +5,8 @@
 
 import { readFileSync } from 'node:fs';
 
+export { CLI_ERROR_CODES, type CliErrorCode, type VfioErrorCode } from './errors.js';
+
 /** This package's version (package.json, one directory up from src/ and dist/). */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

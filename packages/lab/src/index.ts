@@ -16,4 +16,4 @@ export { findGuestKernel, defaultCacheDir } from './host.js';
 export { chooseAccel, runProbe, systemAccelHost } from './accel.js';
 export type { AccelDecision, AccelHost, ProbeVerdict } from './accel.js';
 export { ensureInitramfs } from './initramfs.js';
-export { LabError } from './errors.js';
+export { LabError, LAB_ERROR_CODES, type LabErrorCode, type LabErrorInit } from './errors.js';

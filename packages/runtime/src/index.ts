@@ -6,3 +6,4 @@ export type { QueueContext, QueueFunction } from './context.js';
 export { Ring, type RingInit } from './ring.js';
 export type { NamespaceInfo } from './protocol.js';
 export { queueInfo, readBlocks } from './diagnostics.js';
+export { RUNTIME_ERROR_CODES, type RuntimeErrorCode } from './errors.js';
