@@ -8,6 +8,14 @@
 // owned by native objects whose ArrayBuffers are detached when they are released,
 // so that a stale view throws a TypeError instead of touching unmapped memory.
 
+/**
+ * The native core: VFIO ioctls, BAR mappings, hugepage DMA memory, eventfd interrupts and the
+ * hot loops (NVMe completion polling, the virtio transmit batch). Used through `@vfio-node/core`;
+ * its errors are core's VfioError once core has registered its factory.
+ *
+ * @module @vfio-node/native
+ */
+
 /** Fields of every error thrown by the native core. */
 export interface NativeErrorInit {
   /** errno name ('EBUSY') or an ERR_* code for argument errors ('ERR_OUT_OF_RANGE'). */

@@ -13,9 +13,11 @@ import type { ThreadStat } from './stat.js';
 /** The clock the engine uses: nanoseconds as a double (sub-microsecond resolution). */
 export const hrClockNs = (): number => performance.now() * 1e6;
 
+/** What runJobs() runs: the resolved jobs, how each opens its target, and the clock and progress callbacks. */
 export interface RunOptions {
   jobs: readonly ResolvedJob[];
   open: TargetOpener;
+  /** The clock in nanoseconds (default hrClockNs); tests give a fake one. */
   clock?: () => number;
   /** Called about every `progressIntervalMs` with each running job's progress. */
   onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
@@ -26,6 +28,7 @@ export interface RunOptions {
   yieldEveryMs?: number;
 }
 
+/** One job's result: the resolved job, its statistics and when it ran. */
 export interface JobResult {
   job: ResolvedJob;
   stat: ThreadStat;
@@ -33,6 +36,7 @@ export interface JobResult {
   target: string;
 }
 
+/** What runJobs() returns: every job's result and the wall-clock start of the run. */
 export interface RunResult {
   results: JobResult[];
   /** Wall-clock start, for fio's timestamps. */

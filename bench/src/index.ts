@@ -6,6 +6,14 @@
 // engine.ts/job-runner.ts (the I/O loop over io-target.ts) → stat.ts/histogram.ts →
 // report-normal.ts/report-json.ts → peers/.
 
+/**
+ * An fio-compatible block benchmark over any {@link IoTarget}: fio's options, job files,
+ * statistics, histogram and output formats, and the kernel/QEMU peers for `--compare`.
+ * Errors: {@link BENCH_ERROR_CODES}.
+ *
+ * @module @vfio-node/bench
+ */
+
 export { IO_READ, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
 export { NullTarget } from './null-target.js';
 export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';

@@ -5,6 +5,7 @@
 
 import { IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
 
+/** The size and geometry of a MemoryTarget, and what it logs. */
 export interface MemoryTargetOptions {
   capacityBytes: number;
   blockSize?: number;

@@ -10,6 +10,7 @@ import { IO_READ, type IoDirection, type IoTarget } from './io-target.js';
 const wait = native.eventfdWait;
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
+/** What an NvmeTarget drives: a queue pair of the NVMe driver, the namespace, and its block size and capacity. */
 export interface NvmeTargetInit {
   qp: QueuePair;
   nsid: number;

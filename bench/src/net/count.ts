@@ -16,6 +16,7 @@ import { RateMeter, type RateSample } from './rate.js';
 import { BUSY, IDLE, STOP, runLoop, type LoopControl } from './loop.js';
 import { SequenceCheck } from './sequence.js';
 
+/** What count() listens to: the NIC, when to stop, the queues and driver options, and the reporting callbacks. */
 export interface CountOptions extends LoopControl {
   address: string;
   /** Stop after this many pktgen frames (default: unlimited). */
@@ -26,11 +27,13 @@ export interface CountOptions extends LoopControl {
   /** Receive queues (queue pairs) to poll (default 1; more needs VIRTIO_NET_F_MQ). */
   queues?: number;
   driver?: VirtioNetOptions;
+  /** Called about once a second with the receive rate and the losses and reorderings so far. */
   report?: (s: RateSample & { lost: number; reordered: number }) => void;
   /** Called once the device is up and receiving (a generator may start). */
   onReady?: (nic: VirtioNet) => void;
 }
 
+/** What count() received: frames and bytes, and what the sequence check found. */
 export interface CountResult {
   port: string;
   packets: number;
@@ -68,6 +71,10 @@ export interface CsumCounts {
   dataValid: number;
 }
 
+/**
+ * Receives and counts frames on a NIC, checking the sequence numbers pktgen writes (a gap is a loss, a step back
+ * a reordering), until the count, the idle time or the stop signal ends it.
+ */
 export async function count(o: CountOptions): Promise<CountResult> {
   const batch = o.batch ?? 64;
   const limit = o.count ?? Infinity;

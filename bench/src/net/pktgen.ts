@@ -16,6 +16,10 @@ import { MIN_FRAME, PKTGEN_UDP_PORT, SEQ_OFFSET, parseIp, parseMac, writeUdpFram
 import { RateMeter, type RateSample } from './rate.js';
 import { BUSY, IDLE, STOP, runLoop, type LoopControl } from './loop.js';
 
+/**
+ * What pktgen() sends: the NIC, frame size, count and batch, addresses, queues and flows, checksum offload, and
+ * the reporting callback.
+ */
 export interface PktgenOptions extends LoopControl {
   address: string;
   /** Frame size in bytes without FCS (default 64, from 60 to the MTU + 14). */
@@ -40,6 +44,7 @@ export interface PktgenOptions extends LoopControl {
   report?: (s: RateSample) => void;
 }
 
+/** What pktgen() sent: frames, bytes and the time it took. */
 export interface PktgenResult {
   port: string;
   size: number;
@@ -60,6 +65,10 @@ export interface PktgenResult {
   csumOffload: boolean;
 }
 
+/**
+ * Transmits fixed-size UDP frames with a sequence number as fast as the device takes them (ixy's pktgen), until
+ * the count or the stop signal ends it.
+ */
 export async function pktgen(o: PktgenOptions): Promise<PktgenResult> {
   const size = o.size ?? 64;
   const batch = o.batch ?? 64;

@@ -6,6 +6,7 @@ import { copyFrame, VirtioNet, type VirtioNetOptions } from '@vfio-node/virtio-n
 import { arpReplyInPlace, icmpEchoReplyInPlace, parseIp } from './frames.js';
 import { BUSY, IDLE, runLoop, type LoopControl } from './loop.js';
 
+/** What respond() answers for: the NIC and our IPv4 address. */
 export interface RespondOptions extends LoopControl {
   address: string;
   /** Our IPv4 address (A.B.C.D). */
@@ -17,6 +18,7 @@ export interface RespondOptions extends LoopControl {
   report?: (r: RespondCounts) => void;
 }
 
+/** What respond() received and answered. */
 export interface RespondCounts {
   port: string;
   received: number;
@@ -25,6 +27,10 @@ export interface RespondCounts {
   ignored: number;
 }
 
+/**
+ * Answers ARP requests for our IPv4 address and ICMP echo requests to it, so that the kernel (or anyone on the
+ * link) can ping the userspace NIC; runs until the stop signal.
+ */
 export async function respond(o: RespondOptions): Promise<RespondCounts> {
   const myIp = parseIp(o.ip);
   const nic = VirtioNet.open(o.address, o.driver);

@@ -10,6 +10,7 @@ export interface PeerDirection {
   clatP99Ns?: number;
 }
 
+/** One engine's result in a --compare run: who ran (vfio-node, the kernel, QEMU) and what it measured. */
 export interface PeerResult {
   /** 'vfio-node' for us, 'kernel' (kernel nvme + fio io_uring), 'qemu' (qemu-img bench). */
   peer: 'vfio-node' | 'kernel' | 'qemu';

@@ -7,6 +7,7 @@
 import { VfioError } from '@vfio-node/core';
 import type { PeerResult } from './peer.js';
 
+/** The options of a `qemu-img bench` run (the QEMU peer). */
 export interface QemuImgBenchOptions {
   /** -c: number of requests. */
   count: number;

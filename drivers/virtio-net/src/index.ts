@@ -2,6 +2,14 @@
 // over the modern PCI transport, on VFIO. Start with VirtioNet.open; the queues are the
 // hot path (RxQueue.receive, TxQueue.reserve/commit).
 
+/**
+ * A userspace driver for virtio network devices (virtio 1.2 §5.1) over the modern PCI
+ * transport, on VFIO. Start with {@link VirtioNet.open}; the queues are the hot path
+ * ({@link RxQueue.receive}, {@link TxQueue.reserve}). Errors: {@link VIRTIO_NET_ERROR_CODES}.
+ *
+ * @module @vfio-node/virtio-net
+ */
+
 export { VirtioNet, type VirtioNetOptions, type NetStats } from './virtio-net.js';
 export { RxQueue, TxQueue, PacketPool, copyFrame, type QueueStats } from './queue.js';
 export { Feature, negotiate, featureNames, type FeatureName, type FeatureOptions, type Negotiation } from './features.js';

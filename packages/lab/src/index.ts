@@ -1,6 +1,14 @@
 // @vfio-node/lab: boot a throwaway QEMU guest with an emulated IOMMU and emulated NVMe
 // and virtio-net devices, bind them to vfio-pci, and run one command inside.
 
+/**
+ * The QEMU lab: boot a throwaway guest with an emulated IOMMU and emulated NVMe and virtio-net
+ * devices, bind them to vfio-pci, and run one command inside ({@link runLab}, {@link startLab}).
+ * Its errors are {@link LabError} with {@link LAB_ERROR_CODES}.
+ *
+ * @module @vfio-node/lab
+ */
+
 export { startLab, runLab, checkCommand, Lab, CLI_BIN } from './lab.js';
 export type { LabHandlers, LabPhase, LabResult, LabTimings } from './lab.js';
 export { resolveOptions } from './options.js';

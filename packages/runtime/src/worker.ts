@@ -5,6 +5,14 @@
 // completion ring. Nothing on this path allocates. Between batches it runs calls: code
 // that wants the queue pair for itself (the benchmark's jobs).
 
+/**
+ * The worker side of the runtime: the piscina task that takes over one NVMe queue pair and
+ * serves the main thread's requests through the shared-memory rings. Loaded by
+ * `NvmeRuntime`'s workers, not by programs.
+ *
+ * @module @vfio-node/runtime/worker
+ */
+
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
 import { QueuePair } from '@vfio-node/nvme';
