@@ -20,6 +20,7 @@ import { Interrupts } from './interrupts.js';
 
 const C = native.constants;
 
+/** Options of Device.open(): a logger, the DMA allocator's options, and the sysfs root (for tests). */
 export interface DeviceOptions {
   logger?: Logger;
   /** DMA memory options (hugepages, fallback to small pages). Taken from the first device of a container. */
@@ -36,6 +37,11 @@ interface OpenGroup {
 const groups = new Map<number, OpenGroup>();
 const allocators = new Map<Container, { dma: DmaAllocator; users: number }>();
 
+/**
+ * A PCI function opened through VFIO: its regions (BARs and config space), interrupt vectors and a DMA
+ * allocator. Open it with Device.open(address); close() (or the end of the process) leaves it quiet: interrupts
+ * off, DMA unmapped, descriptors closed.
+ */
 export class Device implements Disposable {
   /** Canonical PCI address, 0000:00:03.0. */
   readonly address: string;
@@ -152,6 +158,7 @@ export class Device implements Disposable {
     native.vfioDeviceReset(this.fd);
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.isClosed;
   }
@@ -184,6 +191,7 @@ export class Device implements Disposable {
     this.log.debug('device closed');
   }
 
+  /** close(), for `using dev = Device.open(address)`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -32,6 +32,7 @@ const HUGEPAGE = 2 * 1024 * 1024;
 /** Largest chunk size accepted as an option (a chunk is pinned whole, so it is all memory the device may see). */
 const MAX_CHUNK_SIZE = 1024 * 1024 * 1024;
 
+/** Options of the DMA allocator: hugepages or 4 KiB pages, and the chunk size. */
 export interface DmaAllocatorOptions {
   /** Use 2 MiB hugepages (default true). */
   hugepages?: boolean;
@@ -41,6 +42,10 @@ export interface DmaAllocatorOptions {
   chunkSize?: number;
 }
 
+/**
+ * An allocation of DMA memory: its bytes (no copy) and the IOVA the device reaches them at. Give it back with
+ * release() (or `using`).
+ */
 export interface DmaMemory {
   /** The device-visible address of bytes[0]. */
   readonly iova: bigint;
@@ -81,6 +86,10 @@ interface Chunk {
   quarantine: Map<number, number>;
 }
 
+/**
+ * DMA memory of one container: hugepage chunks, each pinned and mapped into the IOMMU once (VFIO_IOMMU_MAP_DMA),
+ * carved into allocations with alloc(size). Reached as device.dma.
+ */
 export class DmaAllocator {
   private chunks: Chunk[] = [];
   /** Every live allocation by its own ArrayBuffer: what translate() looks a view up in. */

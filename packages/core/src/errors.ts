@@ -122,6 +122,7 @@ export type SystemErrorCode = `E${Uppercase<string>}`;
 
 // ---- factories for the errors several layers raise -----------------------------------
 
+/** ERR_INVALID_ARG: an argument or option `what` with a value that is not `expected`. */
 export function invalidArgument(what: string, value: unknown, expected: string, hint?: string): VfioError<'ERR_INVALID_ARG'> {
   return new VfioError({
     code: 'ERR_INVALID_ARG',
@@ -131,6 +132,7 @@ export function invalidArgument(what: string, value: unknown, expected: string, 
   });
 }
 
+/** ERR_OUT_OF_RANGE: an access of `length` bytes at `offset` that does not fit in `limit` bytes. */
 export function outOfRange(what: string, offset: number | bigint, length: number | bigint, limit: number | bigint, hint?: string): VfioError<'ERR_OUT_OF_RANGE'> {
   return new VfioError({
     code: 'ERR_OUT_OF_RANGE',
@@ -140,6 +142,7 @@ export function outOfRange(what: string, offset: number | bigint, length: number
   });
 }
 
+/** ERR_MISALIGNED: `what` is not a multiple of `alignment` bytes. */
 export function misaligned(what: string, value: number | bigint, alignment: number, hint?: string): VfioError<'ERR_MISALIGNED'> {
   return new VfioError({
     code: 'ERR_MISALIGNED',
@@ -149,10 +152,12 @@ export function misaligned(what: string, value: number | bigint, alignment: numb
   });
 }
 
+/** ERR_CLOSED: `what` was used after close(). */
 export function closed(what: string): VfioError<'ERR_CLOSED'> {
   return new VfioError({ code: 'ERR_CLOSED', message: `${what} is closed`, hint: 'Open it again; a closed handle cannot be reused.' });
 }
 
+/** v in hex with a 0x prefix, zero-padded to width digits (for messages). */
 export function hex(v: number | bigint, width = 0): string {
   const s = v.toString(16);
   return '0x' + (width ? s.padStart(width, '0') : s);

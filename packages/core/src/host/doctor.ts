@@ -14,6 +14,7 @@ import { checkMemlock } from './memlock.js';
 import { moduleLoaded, pciDriverRegistered } from './modules.js';
 import { resolveHost, type HostRoots } from './paths.js';
 
+/** One precondition `vfio-node doctor` checks: whether it holds, what was found, and the fix. */
 export interface DoctorCheck {
   name: string;
   ok: boolean;
@@ -22,6 +23,7 @@ export interface DoctorCheck {
   fix: string | null;
 }
 
+/** What runDoctor() checks for: the hugepages and locked memory wanted, and the host roots (for tests). */
 export interface DoctorOptions extends HostRoots {
   /** Free hugepages wanted (default 1). */
   hugepages?: number;
