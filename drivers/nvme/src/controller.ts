@@ -20,6 +20,10 @@ import {
 } from './registers.js';
 import { CQES_LOG2, NvmeStatusError } from './status.js';
 
+/**
+ * Options of NvmeController.open(): queue pairs and depths, timeouts, interrupts or polling, SGLs, shadow
+ * doorbells, a logger.
+ */
 export interface NvmeControllerOptions {
   logger?: Logger;
   /** I/O queue pairs created at open; the first serves the namespaces' promise API. Default 1. */
@@ -97,6 +101,11 @@ interface IoPair {
   queue: CommandQueue | null;
 }
 
+/**
+ * An NVMe controller driven from userspace through VFIO: NvmeController.open(address) brings it up in the
+ * specification's order, then offers its namespaces, admin commands, I/O queue pairs, and recovery (timeouts,
+ * reset, removal) with events; close() shuts it down normally.
+ */
 export class NvmeController implements Disposable, AsyncDisposable {
   readonly device: Device;
   readonly address: string;
@@ -558,6 +567,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
     return this.options.timeoutMs;
   }
 
+  /** Sets the command timeout, 1 to 3 600 000 ms. */
   set timeoutMs(ms: number) {
     if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)` });
     this.options.timeoutMs = ms;

@@ -22,11 +22,13 @@ export interface LbaRange {
   blocks: number;
 }
 
+/** How a transfer describes its buffer (PRPs or an SGL). */
 export interface TransferOptions {
   /** Describe the buffer with one SGL Data Block descriptor instead of PRPs (needs SGLS). */
   sgl?: boolean;
 }
 
+/** The options of a write: those of any transfer, and Force Unit Access. */
 export interface WriteOptions extends TransferOptions {
   /** Force Unit Access: complete only once the data is on non-volatile media. */
   fua?: boolean;
@@ -37,6 +39,11 @@ const MAX_NLB = 65536;
 /** Dataset Management takes at most 256 ranges per command. */
 const MAX_DSM_RANGES = 256;
 
+/**
+ * A namespace as a block device with promises: read, write, compare, flush, write zeroes, deallocate. Everything
+ * a caller can get wrong (LBA range, buffer not DMA memory, unsupported command) is refused before anything
+ * reaches the device; transfers larger than MDTS are split.
+ */
 export class Namespace {
   /** Logical block size in bytes (2^LBADS of the format in use). */
   readonly blockSize: number;

@@ -78,6 +78,10 @@ const KICK_AFTER_EMPTY_POLLS = 4096;
  */
 const LAZY_CQ_MIN_DEPTH = 16;
 
+/**
+ * A submission/completion queue pair in DMA memory, the driver's hot path (Base 2.0 §3.3.1): post entries, ring
+ * the doorbell once per batch, poll completions in C. No promises here: the command queue builds them on top.
+ */
 export class QueuePair implements AsyncDisposable {
   readonly qid: number;
   readonly depth: number;

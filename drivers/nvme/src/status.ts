@@ -12,6 +12,7 @@
 import { VfioError } from '@vfio-node/core';
 import type { NvmeStatusCode } from './errors.js';
 
+/** Size of a completion queue entry (16 bytes). */
 export const CQE_SIZE = 16;
 /** log2(CQE_SIZE), the value for CC.IOCQES. */
 export const CQES_LOG2 = 4;
