@@ -34,6 +34,10 @@ const MERGE_AREA_FRAMES = 16;
 /** Addresses of the NICs open in this process. */
 const openDevices = new Set<string>();
 
+/**
+ * Options of VirtioNet.open(): queue pairs and size, MTU, interrupts or polling, the features to ask for, and
+ * the device options.
+ */
 export interface VirtioNetOptions {
   /** Queue pairs to use (default 1; more needs VIRTIO_NET_F_MQ). */
   queuePairs?: number;
@@ -60,6 +64,7 @@ export interface VirtioNetOptions {
   device?: DeviceOptions;
 }
 
+/** Counters of a NIC, summed over its queues. */
 export interface NetStats {
   rxPackets: number;
   rxBytes: number;
@@ -71,6 +76,11 @@ export interface NetStats {
   txErrors: number;
 }
 
+/**
+ * A virtio network device driven from userspace through VFIO (modern PCI transport, virtio 1.2 §5.1):
+ * VirtioNet.open(address) negotiates features and sets up the queue pairs; rxQueue(i) and txQueue(i) are the hot
+ * path.
+ */
 export class VirtioNet implements Disposable {
   readonly device: Device;
   readonly address: string;
@@ -336,6 +346,7 @@ export class VirtioNet implements Disposable {
     return this.txQueue(pair).send(frames);
   }
 
+  /** The MAC address as 52:54:00:12:34:56. */
   get macString(): string {
     return Array.from(this.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
   }
@@ -425,6 +436,7 @@ export class VirtioNet implements Disposable {
     openDevices.delete(this.address);
   }
 
+  /** close(), for `using nic = VirtioNet.open(address)`. */
   [Symbol.dispose](): void {
     this.close();
   }

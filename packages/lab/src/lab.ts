@@ -32,6 +32,7 @@ export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/vfio-node.js', impor
  */
 export type LabPhase = 'initramfs' | 'boot' | 'init' | 'modules' | 'bind' | 'mount' | 'running' | 'poweroff';
 
+/** Callbacks for what happens in a lab: its phases, notices, the command's output and the guest's console. */
 export interface LabHandlers {
   /** Each phase as the boot reaches it. */
   onPhase?(phase: LabPhase): void;
@@ -45,6 +46,7 @@ export interface LabHandlers {
   onConsole?(text: string): void;
 }
 
+/** How long the boot, the command and the whole run took, ms. */
 export interface LabTimings {
   /** From starting QEMU to the command starting in the guest. */
   bootMs: number | undefined;
@@ -54,6 +56,7 @@ export interface LabTimings {
   totalMs: number;
 }
 
+/** How a lab run ended: the command's exit status and output, and the timings. */
 export interface LabResult {
   /** The command's exit status. */
   exitCode: number;
@@ -95,6 +98,10 @@ export async function runLab(options: LabOptions, command: string[], handlers: L
   return startLab(options, command, handlers).wait();
 }
 
+/**
+ * A running lab: one QEMU guest running one command. Watch its output with the handlers, talk to QEMU's monitor
+ * (QMP) while it runs, wait() for the result or kill() it.
+ */
 export class Lab {
   readonly options: ResolvedLabOptions;
   readonly accel: 'kvm' | 'tcg';
@@ -308,6 +315,7 @@ export class Lab {
     });
   }
 
+  /** Kills the guest if it still runs and waits for QEMU to end, for `await using lab = startLab(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.kill();
     await this.#result.catch(() => undefined);

@@ -9,9 +9,18 @@ import { parseSize } from './size.js';
 /** How long QEMU has to bring the guest to the command (see LabOptions.bootTimeoutMs). */
 export const DEFAULT_BOOT_TIMEOUT_MS = 180_000;
 
+/**
+ * What the lab binds the devices to inside the guest: vfio-pci, or the kernel's own drivers (the peers of the
+ * benchmark).
+ */
 export type LabBind = 'vfio' | 'kernel';
+/** The accelerator to use: decide (auto), KVM, or software emulation (tcg). */
 export type LabAccel = 'auto' | 'kvm' | 'tcg';
 
+/**
+ * What `lab run` boots: the NVMe controllers and NICs, memory, CPUs, hugepages, what the devices are bound to,
+ * the accelerator, timeouts and the output directory.
+ */
 export interface LabOptions {
   /** NVMe controllers (specs or `--nvme` strings). Default: one with defaultNvmeSpec(); `[]` for none. */
   nvme?: Array<NvmeSpec | Partial<NvmeSpec> | string>;
@@ -51,6 +60,7 @@ export interface LabOptions {
   checkCommand?: boolean;
 }
 
+/** LabOptions with every default filled in and checked. */
 export interface ResolvedLabOptions {
   nvme: NvmeSpec[];
   nics: number;

@@ -34,6 +34,7 @@ import { workerExit } from './errors.js';
  */
 const RECLAIM_MS = 500;
 
+/** Options of NvmeRuntime.open(): the number of workers, queue depth, interrupts, and the controller's options. */
 export interface NvmeRuntimeOptions {
   /** Worker threads, one I/O queue pair each. Default: the number of CPUs. */
   workers?: number;
@@ -134,6 +135,11 @@ class WorkerQueue {
   }
 }
 
+/**
+ * An NVMe controller whose I/O queue pairs are each owned by a worker thread: promises for I/O (carried through
+ * shared-memory rings) and call() to run code next to a queue pair. Open with NvmeRuntime.open(address,
+ * options).
+ */
 export class NvmeRuntime implements AsyncDisposable {
   readonly controller: NvmeController;
   private readonly pool: Piscina;
@@ -476,6 +482,7 @@ export class NvmeRuntime implements AsyncDisposable {
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
+  /** close(), for `await using rt = await NvmeRuntime.open(address)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

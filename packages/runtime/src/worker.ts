@@ -25,11 +25,13 @@ const IDLE_WAIT_MS = 20;
 /** How long a stopping worker waits for its outstanding commands. */
 const DRAIN_MS = 5000;
 
+/** What a worker did with its queue pair by the time it stopped. */
 export interface OwnQueueResult {
   submitted: number;
   completed: number;
 }
 
+/** The worker's task: takes over one queue pair and serves requests until told to stop. */
 export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResult> {
   const port = task.port;
   const send = (m: FromWorker) => port.postMessage(m);
