@@ -25,6 +25,7 @@ import { CQES_LOG2, NvmeStatusError } from './status.js';
  * doorbells, a logger.
  */
 export interface NvmeControllerOptions {
+  /** A pino logger (default: core's logger, level from VFIO_NODE_LOG). */
   logger?: Logger;
   /** I/O queue pairs created at open; the first serves the namespaces' promise API. Default 1. */
   ioQueues?: number;
@@ -107,13 +108,17 @@ interface IoPair {
  * reset, removal) with events; close() shuts it down normally.
  */
 export class NvmeController implements Disposable, AsyncDisposable {
+  /** The VFIO device under the controller. */
   readonly device: Device;
+  /** Canonical PCI address, 0000:00:03.0. */
   readonly address: string;
+  /** The controller's logger (pino, a child of the device's). */
   readonly log: Logger;
   /** BAR0: the controller registers and doorbells. */
   readonly bar: Region;
   /** CAP as read at open, and decoded. */
   readonly capRaw: bigint;
+  /** CAP, the Controller Capabilities register, decoded at open. */
   readonly cap: Capabilities;
   /** VS, e.g. 0x00010400 for NVMe 1.4. */
   readonly vs: number;

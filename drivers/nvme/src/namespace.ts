@@ -56,6 +56,7 @@ export class Namespace {
   /** @internal built by NvmeController.open */
   constructor(
     private readonly ctrl: NvmeController,
+    /** The namespace identifier. */
     readonly nsid: number,
     /** The Identify Namespace data. */
     readonly info: IdentifyNamespace,

@@ -230,9 +230,13 @@ const HINTS: Record<string, string> = {
  * ERR_NVME_<NAME> from the specification's name; details has sct, sc, dnr, more.
  */
 export class NvmeStatusError extends VfioError<NvmeStatusCode> {
+  /** Status Code Type. */
   readonly sct: number;
+  /** Status Code. */
   readonly sc: number;
+  /** Do Not Retry: the same command would fail again. */
   readonly dnr: boolean;
+  /** More: the Error Information log page has more about this error. */
   readonly more: boolean;
 
   constructor(phaseAndStatus: number, command: string, device?: string, extra?: Record<string, unknown>) {

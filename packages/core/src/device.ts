@@ -22,6 +22,7 @@ const C = native.constants;
 
 /** Options of Device.open(): a logger, the DMA allocator's options, and the sysfs root (for tests). */
 export interface DeviceOptions {
+  /** A pino logger (default: core's logger, level from VFIO_NODE_LOG). */
   logger?: Logger;
   /** DMA memory options (hugepages, fallback to small pages). Taken from the first device of a container. */
   dma?: DmaAllocatorOptions;
@@ -45,11 +46,17 @@ const allocators = new Map<Container, { dma: DmaAllocator; users: number }>();
 export class Device implements Disposable {
   /** Canonical PCI address, 0000:00:03.0. */
   readonly address: string;
+  /** VFIO_DEVICE_GET_INFO: flags, number of regions and of IRQ indexes. */
   readonly info: DeviceInfo;
+  /** The PCI configuration space. */
   readonly config: ConfigSpace;
+  /** The interrupts (MSI-X, MSI, INTx) through eventfds. */
   readonly irq: Interrupts;
+  /** DMA memory mapped for this device's container. */
   readonly dma: DmaAllocator;
+  /** The device's logger (pino), with its address bound. */
   readonly log: Logger;
+  /** The device's IOMMU group number (/dev/vfio/N). */
   readonly iommuGroup: number;
   private readonly fd: number;
   private readonly container: Container;

@@ -49,9 +49,11 @@ export interface DmaAllocatorOptions {
 export interface DmaMemory {
   /** The device-visible address of bytes[0]. */
   readonly iova: bigint;
+  /** Size in bytes. */
   readonly size: number;
   /** The memory, no copy: a view over this allocation's own ArrayBuffer, detached by release(). */
   readonly bytes: Uint8Array;
+  /** A DataView over `bytes` (little-endian accessors for device structures). */
   readonly view: DataView;
   /** The native buffer this memory lies in (for C hot loops and for opening it from a worker). */
   readonly native: DmaBuffer;

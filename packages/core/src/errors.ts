@@ -6,14 +6,19 @@
 export interface VfioErrorInit<C extends string = string> {
   /** Stable code: an errno name from a failed system call ('EBUSY') or ERR_* for our own checks. */
   code: C;
+  /** What was wrong, in one sentence. */
   message: string;
   /** What to do about it, in one or two sentences. */
   hint?: string;
+  /** The system call or ioctl that failed ('open', 'VFIO_GROUP_SET_CONTAINER'). */
   syscall?: string;
+  /** The errno number of a failed system call. */
   errno?: number;
+  /** The file involved (/dev/vfio/3, a sysfs attribute), when there is one. */
   path?: string;
   /** The PCI address of the device involved. */
   device?: string;
+  /** The error this one was made from (Error.cause). */
   cause?: unknown;
   /** Extra structured context (an NVMe status: sct, sc, dnr; an offset; a size). */
   details?: Record<string, unknown>;
@@ -30,11 +35,17 @@ export interface VfioErrorInit<C extends string = string> {
 export class VfioError<C extends string = string> extends Error {
   /** The stable code: an errno name (see {@link SystemErrorCode}) or one of the layers' ERR_* codes. */
   readonly code: C;
+  /** What to do about it, in one or two sentences. */
   readonly hint: string | undefined;
+  /** The system call or ioctl that failed, when one did. */
   readonly syscall: string | undefined;
+  /** The errno number of a failed system call. */
   readonly errno: number | undefined;
+  /** The file involved, when there is one. */
   readonly path: string | undefined;
+  /** The PCI address of the device involved. */
   readonly device: string | undefined;
+  /** Structured context: an NVMe status (sct, sc, dnr), an offset, a size. */
   readonly details: Record<string, unknown> | undefined;
 
   constructor(init: VfioErrorInit<C>) {

@@ -36,10 +36,15 @@ export type LabErrorCode = (typeof LAB_ERROR_CODES)[number];
 export interface LabErrorInit {
   /** One of {@link LAB_ERROR_CODES}. */
   code: LabErrorCode;
+  /** What was wrong, in one sentence. */
   message: string;
+  /** What to do about it. */
   hint?: string;
+  /** The file involved, when there is one. */
   path?: string;
+  /** The error this one was made from (Error.cause). */
   cause?: unknown;
+  /** Structured context for the error. */
   details?: Record<string, unknown>;
 }
 
@@ -51,8 +56,11 @@ export interface LabErrorInit {
 export class LabError extends Error {
   /** The stable code, one of {@link LAB_ERROR_CODES}. */
   readonly code: LabErrorCode;
+  /** What to do about it, in one or two sentences. */
   readonly hint: string | undefined;
+  /** The file involved, when there is one. */
   readonly path: string | undefined;
+  /** Structured context for the error. */
   readonly details: Record<string, unknown> | undefined;
 
   constructor(init: LabErrorInit) {

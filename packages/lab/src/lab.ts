@@ -60,7 +60,9 @@ export interface LabTimings {
 export interface LabResult {
   /** The command's exit status. */
   exitCode: number;
+  /** The command's stdout. */
   stdout: string;
+  /** The command's stderr. */
   stderr: string;
   /** stdout and stderr in the order they arrived. */
   output: string;
@@ -70,8 +72,11 @@ export interface LabResult {
   console: string;
   /** QEMU's own messages (its stderr), e.g. blkdebug's "aio failed". */
   qemuLog: string;
+  /** The accelerator the lab ran with. */
   accel: 'kvm' | 'tcg';
+  /** The guest kernel's version. */
   kernelVersion: string;
+  /** How long the boot, the command and the whole run took. */
   timings: LabTimings;
 }
 
@@ -103,16 +108,21 @@ export async function runLab(options: LabOptions, command: string[], handlers: L
  * (QMP) while it runs, wait() for the result or kill() it.
  */
 export class Lab {
+  /** The options with every default filled in. */
   readonly options: ResolvedLabOptions;
+  /** The accelerator in use: KVM or software emulation (TCG). */
   readonly accel: 'kvm' | 'tcg';
   /** Why that accelerator (see accel.ts). */
   readonly accelDecision: AccelDecision;
+  /** The version of the kernel the guest boots. */
   readonly kernelVersion: string;
   /** The run's host directory (exported writable into the guest at /run/vfio-lab); removed at the end. */
   readonly runDir: string;
+  /** QEMU's monitor (QMP) socket, for device hot-plug and queries while the command runs. */
   readonly qmpSocket: string;
   /** The command's stdout and stderr as byte streams. */
   readonly stdout: Readable = new PassThrough();
+  /** The command's stderr as a byte stream. */
   readonly stderr: Readable = new PassThrough();
   /** The QEMU command line, for diagnosis. */
   readonly qemuArgv: string[];

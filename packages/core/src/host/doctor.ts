@@ -16,8 +16,11 @@ import { resolveHost, type HostRoots } from './paths.js';
 
 /** One precondition `vfio-node doctor` checks: whether it holds, what was found, and the fix. */
 export interface DoctorCheck {
+  /** What was checked ('IOMMU', 'vfio-pci module', ...). */
   name: string;
+  /** Whether the precondition holds. */
   ok: boolean;
+  /** What was found. */
   detail: string;
   /** The command or action that fixes a failed check (null when ok). */
   fix: string | null;
