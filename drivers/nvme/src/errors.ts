@@ -2,7 +2,8 @@
 // code says the same thing and gives the same hint (STYLE.md §7). Errors the core
 // raises for every layer (invalid argument, closed) come from @vfio-node/core.
 
-import { VfioError, type CoreErrorCode, type SystemErrorCode } from '@vfio-node/core';
+import { VfioError } from '@vfio-node/core';
+import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
 
 const hex2 = (v: number) => v.toString(16).padStart(2, '0') + 'h';
 
@@ -163,7 +164,7 @@ export type NvmeStatusCode = (typeof NVME_STATUS_CODES)[number] | `ERR_NVME_STAT
 export type NvmeErrorCode = NvmeDriverErrorCode | NvmeStatusCode | CoreErrorCode | SystemErrorCode;
 
 /** A field of a passthrough command is not what the command format allows. */
-export function passthruInvalid(field: string, value: unknown, expected: string, hint?: string): VfioError<'ERR_NVME_PASSTHRU_INVALID'> {
+export function passthruInvalid(field: string, value: unknown, expected: string, hint?: string): VfioError {
   return new VfioError({
     code: 'ERR_NVME_PASSTHRU_INVALID',
     message: `passthrough command: invalid ${field} ${describeValue(value)} (expected ${expected})`,
@@ -177,7 +178,7 @@ export function passthruInvalid(field: string, value: unknown, expected: string,
  * make the driver's idea of the controller (its queues, its shadow doorbells, its
  * outstanding commands) wrong.
  */
-export function passthruManagedOpcode(opcode: number, name: string, why: string, instead: string): VfioError<'ERR_NVME_PASSTHRU_MANAGED_OPCODE'> {
+export function passthruManagedOpcode(opcode: number, name: string, why: string, instead: string): VfioError {
   return new VfioError({
     code: 'ERR_NVME_PASSTHRU_MANAGED_OPCODE',
     message: `passthrough of admin opcode ${hex2(opcode)} (${name}) refused: the driver manages it itself, and ${why}`,
@@ -187,7 +188,7 @@ export function passthruManagedOpcode(opcode: number, name: string, why: string,
 }
 
 /** The data direction disagrees with the opcode's data transfer bits (1:0). */
-export function passthruDirection(opcode: number, direction: string, expected: string): VfioError<'ERR_NVME_PASSTHRU_DIRECTION'> {
+export function passthruDirection(opcode: number, direction: string, expected: string): VfioError {
   return new VfioError({
     code: 'ERR_NVME_PASSTHRU_DIRECTION',
     message: `passthrough opcode ${hex2(opcode)}: data direction '${direction}' disagrees with the opcode's data transfer bits 1:0 (${(opcode & 3).toString(2).padStart(2, '0')}b: ${expected})`,
@@ -197,7 +198,7 @@ export function passthruDirection(opcode: number, direction: string, expected: s
 }
 
 /** A transfer larger than the controller takes in one command (MDTS), where splitting it is not possible. */
-export function transferTooLarge(what: string, bytes: number, maxTransfer: number): VfioError<'ERR_NVME_TRANSFER_TOO_LARGE'> {
+export function transferTooLarge(what: string, bytes: number, maxTransfer: number): VfioError {
   return new VfioError({
     code: 'ERR_NVME_TRANSFER_TOO_LARGE',
     message: `${what}: ${bytes} bytes is more than the controller transfers in one command (${maxTransfer} bytes, from MDTS), and a raw command cannot be split`,
@@ -207,7 +208,7 @@ export function transferTooLarge(what: string, bytes: number, maxTransfer: numbe
 }
 
 /** A buffer the controller cannot reach: not DMA memory of this device (or released). */
-export function bufferNotDma(refusal: string | undefined): VfioError<'ERR_NVME_BUFFER_NOT_DMA'> {
+export function bufferNotDma(refusal: string | undefined): VfioError {
   return new VfioError({
     code: 'ERR_NVME_BUFFER_NOT_DMA',
     message: `the buffer cannot be used for I/O: ${refusal ?? 'it is not DMA memory of this device'}`,
@@ -216,7 +217,7 @@ export function bufferNotDma(refusal: string | undefined): VfioError<'ERR_NVME_B
 }
 
 /** PRP entries need dword-aligned addresses. */
-export function bufferMisaligned(iova: number): VfioError<'ERR_NVME_BUFFER_MISALIGNED'> {
+export function bufferMisaligned(iova: number): VfioError {
   return new VfioError({
     code: 'ERR_NVME_BUFFER_MISALIGNED',
     message: `the buffer starts at IOVA 0x${iova.toString(16)}, which is not dword aligned as PRP entries require`,
@@ -232,11 +233,11 @@ function describeValue(v: unknown): string {
 }
 
 /** deleteQueuePair() given a queue pair it may not delete (not made by createQueuePair, or the namespaces' own). */
-export function notDeletableQueuePair(address: string, qid: number, why: string): VfioError<'ERR_INVALID_ARG'> {
+export function notDeletableQueuePair(address: string, qid: number, why: string): VfioError {
   return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qid} of ${address} ${why}`, device: address });
 }
 
 /** A command pending on a queue pair that deleteQueuePair() took away. */
-export function queuePairDeleted(address: string, qid: number): VfioError<'ERR_CLOSED'> {
+export function queuePairDeleted(address: string, qid: number): VfioError {
   return new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qid} of ${address} was deleted with the command pending`, device: address });
 }

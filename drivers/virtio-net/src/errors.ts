@@ -1,7 +1,8 @@
 // The errors this driver raises: VfioError objects (from @vfio-node/core) with stable
 // ERR_VIRTIO_* codes, a message that says what was wrong and a hint that says what to do.
 
-import { VfioError, type CoreErrorCode, type SystemErrorCode } from '@vfio-node/core';
+import { VfioError } from '@vfio-node/core';
+import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
 import { describeStatus } from './registers.js';
 
 /**
@@ -35,7 +36,7 @@ export const VIRTIO_NET_ERROR_CODES = [
 /** Every code `@vfio-node/virtio-net` raises: its own and core's (with errno names). */
 export type VirtioNetErrorCode = (typeof VIRTIO_NET_ERROR_CODES)[number] | CoreErrorCode | SystemErrorCode;
 
-export function frameTooLarge(length: number, max: number, mtu: number): VfioError<'ERR_VIRTIO_FRAME_TOO_LARGE'> {
+export function frameTooLarge(length: number, max: number, mtu: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_FRAME_TOO_LARGE',
     message: `frame of ${length} bytes is larger than the ${max}-byte maximum (MTU ${mtu} + 14-byte Ethernet header); nothing was sent`,
@@ -44,7 +45,7 @@ export function frameTooLarge(length: number, max: number, mtu: number): VfioErr
   });
 }
 
-export function noChecksumOffload(pair: number): VfioError<'ERR_VIRTIO_NO_CSUM_OFFLOAD'> {
+export function noChecksumOffload(pair: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_NO_CSUM_OFFLOAD',
     message: `transmit queue ${pair} cannot ask the device for checksums: VIRTIO_NET_F_CSUM was not negotiated; nothing was sent`,
@@ -53,7 +54,7 @@ export function noChecksumOffload(pair: number): VfioError<'ERR_VIRTIO_NO_CSUM_O
   });
 }
 
-export function badChecksumRequest(csumStart: number, csumOffset: number, length: number): VfioError<'ERR_VIRTIO_CSUM_REQUEST'> {
+export function badChecksumRequest(csumStart: number, csumOffset: number, length: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_CSUM_REQUEST',
     message: `checksum offload asks for a checksum at ${csumStart} + ${csumOffset}, outside a frame of ${length} bytes; nothing was sent`,
@@ -62,7 +63,7 @@ export function badChecksumRequest(csumStart: number, csumOffset: number, length
   });
 }
 
-export function queueIndex(index: number, count: number): VfioError<'ERR_VIRTIO_QUEUE_INDEX'> {
+export function queueIndex(index: number, count: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_QUEUE_INDEX',
     message: `queue index ${index} is out of range: this device was opened with ${count} queue pair${count === 1 ? '' : 's'} (0 to ${count - 1})`,
@@ -71,7 +72,7 @@ export function queueIndex(index: number, count: number): VfioError<'ERR_VIRTIO_
   });
 }
 
-export function noCapability(device: string, what: string): VfioError<'ERR_VIRTIO_NO_CAPABILITY'> {
+export function noCapability(device: string, what: string): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_NO_CAPABILITY',
     message: `${device} has no ${what} capability: not a modern (virtio 1.x) PCI device`,
@@ -80,7 +81,7 @@ export function noCapability(device: string, what: string): VfioError<'ERR_VIRTI
   });
 }
 
-export function notVirtioNet(device: string, vendor: number, deviceId: number): VfioError<'ERR_VIRTIO_NOT_NET'> {
+export function notVirtioNet(device: string, vendor: number, deviceId: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_NOT_NET',
     message: `${device} is not a virtio network device (vendor 0x${vendor.toString(16)}, device 0x${deviceId.toString(16)}; expected 0x1af4, 0x1041 or 0x1000)`,
@@ -89,7 +90,7 @@ export function notVirtioNet(device: string, vendor: number, deviceId: number): 
   });
 }
 
-export function featuresRefused(device: string, why: string, missing: string): VfioError<'ERR_VIRTIO_FEATURES'> {
+export function featuresRefused(device: string, why: string, missing: string): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_FEATURES',
     message: `${device}: feature negotiation failed: ${why}`,
@@ -102,7 +103,7 @@ export function featuresRefused(device: string, why: string, missing: string): V
 }
 
 /** device_status says the device cannot go on: gone (all ones) or DEVICE_NEEDS_RESET (§2.1.1). */
-export function deviceStatusError(device: string, status: number): VfioError<'ERR_VIRTIO_DEVICE_GONE' | 'ERR_VIRTIO_NEEDS_RESET'> | undefined {
+export function deviceStatusError(device: string, status: number): VfioError | undefined {
   if (status === 0xff) {
     return new VfioError({
       code: 'ERR_VIRTIO_DEVICE_GONE',
@@ -124,7 +125,7 @@ export function deviceStatusError(device: string, status: number): VfioError<'ER
   return undefined;
 }
 
-export function statusStuck(device: string, step: string, status: number): VfioError<'ERR_VIRTIO_STATUS'> {
+export function statusStuck(device: string, step: string, status: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_STATUS',
     message: `${device}: ${step} (device_status ${describeStatus(status)})`,
@@ -134,11 +135,11 @@ export function statusStuck(device: string, step: string, status: number): VfioE
   });
 }
 
-export function queueUnavailable(device: string, vq: number, why: string): VfioError<'ERR_VIRTIO_QUEUE_UNAVAILABLE'> {
+export function queueUnavailable(device: string, vq: number, why: string): VfioError {
   return new VfioError({ code: 'ERR_VIRTIO_QUEUE_UNAVAILABLE', message: `${device}: virtqueue ${vq} ${why}`, hint: 'Ask for fewer queue pairs or a smaller queueSize.', device, details: { vq } });
 }
 
-export function msixRefused(device: string, what: string, vector: number): VfioError<'ERR_VIRTIO_MSIX'> {
+export function msixRefused(device: string, what: string, vector: number): VfioError {
   return new VfioError({
     code: 'ERR_VIRTIO_MSIX',
     message: `${device}: the device refused MSI-X vector ${vector} for ${what} (read back VIRTIO_MSI_NO_VECTOR)`,
@@ -147,6 +148,6 @@ export function msixRefused(device: string, what: string, vector: number): VfioE
   });
 }
 
-export function invalidOption(name: string, value: unknown, expected: string): VfioError<'ERR_INVALID_ARG'> {
+export function invalidOption(name: string, value: unknown, expected: string): VfioError {
   return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, details: { name, value } });
 }

@@ -20,4 +20,5 @@ export { PackedRing, packedLayout, type PackedLayout } from './packed-ring.js';
 export { vring_need_event, type Ring } from './ring.js';
 export { VIRTIO_NET_HDR_SIZE, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_DATA_VALID, NetHdr, writeNetHdr, readNetHdr, type VirtioNetHdr } from './net-hdr.js';
 export { prepareChecksumOffload, completeChecksum, onesComplementSum, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET } from './csum.js';
-export { deviceStatusError, VIRTIO_NET_ERROR_CODES, type VirtioNetErrorCode } from './errors.js';
+export { deviceStatusError } from './errors.js';
+export { VIRTIO_NET_ERROR_CODES, type VirtioNetErrorCode } from './errors.js';

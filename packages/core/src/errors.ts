@@ -30,7 +30,7 @@ export interface VfioErrorInit<C extends string = string> {
  * `errno`/`syscall`/`path` when there was one. Each layer creates them through the
  * factories of its `errors.ts`; its codes are listed there (`CORE_ERROR_CODES`,
  * `NVME_ERROR_CODES`, ...), and `VfioErrorCode` from the `vfio-node` package unites them.
- * `C` is the code's type: the factories declare the code they give.
+ * `C` is the code's type (string unless known: core's factories declare the code they give).
  */
 export class VfioError<C extends string = string> extends Error {
   /** The stable code: an errno name (see {@link SystemErrorCode}) or one of the layers' ERR_* codes. */

@@ -1,6 +1,7 @@
 // The runtime's own errors, one factory per code (the layers below have theirs).
 
-import { VfioError, type SystemErrorCode, type CoreErrorCode } from '@vfio-node/core';
+import { VfioError } from '@vfio-node/core';
+import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
 import type { NvmeErrorCode } from '@vfio-node/nvme';
 
 /**
@@ -23,7 +24,7 @@ export type RuntimeErrorCode = (typeof RUNTIME_ERROR_CODES)[number] | NvmeErrorC
  * of code run with call(), process.exit() in that code, running out of memory, or
  * worker.terminate(). `reason` is what piscina reported.
  */
-export function workerExit(index: number, qid: number, reason: unknown, reclaimed: string): VfioError<'ERR_WORKER_EXIT'> {
+export function workerExit(index: number, qid: number, reason: unknown, reclaimed: string): VfioError {
   const why = reason instanceof Error ? reason.message : String(reason);
   return new VfioError({
     code: 'ERR_WORKER_EXIT',
