@@ -7,7 +7,6 @@
 // them (close() and a FinalizationRegistry). Memory (BAR mappings, DMA buffers) is
 // owned by native objects whose ArrayBuffers are detached when they are released,
 // so that a stale view throws a TypeError instead of touching unmapped memory.
-
 /**
  * The native core: VFIO ioctls, BAR mappings, hugepage DMA memory, eventfd interrupts and the
  * hot loops (NVMe completion polling, the virtio transmit batch). Used through `@vfio-node/core`;

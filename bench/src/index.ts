@@ -5,7 +5,6 @@
 // Reading order: run.ts (argv to report) → jobfile.ts/options.ts (fio's meanings) →
 // engine.ts/job-runner.ts (the I/O loop over io-target.ts) → stat.ts/histogram.ts →
 // report-normal.ts/report-json.ts → peers/.
-
 /**
  * An fio-compatible block benchmark over any {@link IoTarget}: fio's options, job files,
  * statistics, histogram and output formats, and the kernel/QEMU peers for `--compare`.

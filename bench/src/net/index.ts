@@ -1,6 +1,5 @@
 // The packet apps (`vfio-node net SUBCOMMAND`): pktgen, count, fwd, respond, and the
 // frame helpers they share.
-
 /**
  * Packet apps on virtio-net NICs: a generator ({@link pktgen}), a counter, a forwarder and an
  * ARP/ICMP/UDP responder, with the frame helpers they share.

@@ -1,6 +1,5 @@
 // @vfio-node/nvme: a userspace NVMe driver on VFIO. Start with NvmeController.open;
 // the namespaces are block devices with promises, the queue pairs the batch hot path.
-
 /**
  * A userspace NVMe driver on VFIO. Start with {@link NvmeController.open}; namespaces
  * ({@link Namespace}) are block devices with promises, queue pairs ({@link QueuePair}) the batch

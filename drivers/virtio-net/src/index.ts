@@ -1,7 +1,6 @@
 // @vfio-node/virtio-net: a userspace driver for virtio network devices (virtio 1.2 §5.1)
 // over the modern PCI transport, on VFIO. Start with VirtioNet.open; the queues are the
 // hot path (RxQueue.receive, TxQueue.reserve/commit).
-
 /**
  * A userspace driver for virtio network devices (virtio 1.2 §5.1) over the modern PCI
  * transport, on VFIO. Start with {@link VirtioNet.open}; the queues are the hot path

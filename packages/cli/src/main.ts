@@ -2,7 +2,6 @@
 // setup.sh and DPDK's devbind. Each subcommand lives in commands/<name>.ts and exports
 // `run(argv): Promise<number>` (the exit status); they are loaded on demand so that
 // `vfio-node list` never pays for the NVMe driver.
-
 /**
  * The `vfio-node` command ({@link main}), and {@link VfioErrorCode}: every error code of every
  * vfio-node package in one union.

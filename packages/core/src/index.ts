@@ -1,7 +1,6 @@
 // @vfio-node/core: the layer every driver sits on. PCI discovery and binding (pci/),
 // host preparation (host/), the VFIO chain (vfio/), the Device with its regions,
 // interrupts and DMA memory, errors and logging.
-
 /**
  * The layer every driver sits on: PCI discovery and binding, host preparation and `doctor`,
  * the VFIO container/group/device chain, BARs, config space, DMA memory, MSI-X interrupts,

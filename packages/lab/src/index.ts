@@ -1,6 +1,5 @@
 // @vfio-node/lab: boot a throwaway QEMU guest with an emulated IOMMU and emulated NVMe
 // and virtio-net devices, bind them to vfio-pci, and run one command inside.
-
 /**
  * The QEMU lab: boot a throwaway guest with an emulated IOMMU and emulated NVMe and virtio-net
  * devices, bind them to vfio-pci, and run one command inside ({@link runLab}, {@link startLab}).

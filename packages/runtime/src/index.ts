@@ -1,6 +1,5 @@
 // @vfio-node/runtime: NVMe I/O queue pairs owned by worker threads (piscina), with a
 // promise API on the main thread and a way to run code next to a queue pair.
-
 /**
  * NVMe I/O queue pairs owned by worker threads, with a promise API on the main thread
  * ({@link NvmeRuntime.open}) and a way to run code next to a queue pair. Errors:

@@ -4,7 +4,6 @@
 // doorbell once per batch, reap completions (in C), hand them back through the
 // completion ring. Nothing on this path allocates. Between batches it runs calls: code
 // that wants the queue pair for itself (the benchmark's jobs).
-
 /**
  * The worker side of the runtime: the piscina task that takes over one NVMe queue pair and
  * serves the main thread's requests through the shared-memory rings. Loaded by
