@@ -106,11 +106,17 @@ export function writeIpv4(b: Uint8Array, o: number, totalLength: number, protoco
 
 /** The addresses and ports of a UDP frame writeUdpFrame() makes. */
 export interface UdpFrameSpec {
+  /** Source MAC address (6 bytes). */
   srcMac: Uint8Array;
+  /** Destination MAC address (6 bytes). */
   dstMac: Uint8Array;
+  /** Source IPv4 address, a 32-bit number. */
   srcIp: number;
+  /** Destination IPv4 address, a 32-bit number. */
   dstIp: number;
+  /** Source UDP port (default PKTGEN_UDP_PORT). */
   srcPort?: number;
+  /** Destination UDP port (default PKTGEN_UDP_PORT). */
   dstPort?: number;
 }
 

@@ -9,10 +9,13 @@ import { BUSY, IDLE, runLoop, type LoopControl } from './loop.js';
 
 /** What fwd() forwards between: the two NICs, the batch size, and the reporting callback. */
 export interface FwdOptions extends LoopControl {
+  /** PCI addresses of the two NICs. */
   addresses: [string, string];
+  /** Frames taken per receive() call (default 64). */
   batch?: number;
   /** Like testpmd's --tx-first: send this many 64-byte frames on each port first (default 0). On a hub joining just the two ports they then circulate. */
   txFirst?: number;
+  /** Options for VirtioNet.open. */
   driver?: VirtioNetOptions;
   /** Called about once a second with the forwarding rate. */
   report?: (s: RateSample) => void;
@@ -30,7 +33,9 @@ export interface FwdDirection {
 
 /** What fwd() forwarded in each direction, and for how long. */
 export interface FwdResult {
+  /** How long it ran, seconds. */
   seconds: number;
+  /** What went each way: first to second, second to first. */
   directions: [FwdDirection, FwdDirection];
 }
 

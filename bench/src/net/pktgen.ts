@@ -21,6 +21,7 @@ import { BUSY, IDLE, STOP, runLoop, type LoopControl } from './loop.js';
  * the reporting callback.
  */
 export interface PktgenOptions extends LoopControl {
+  /** PCI address of the NIC. */
   address: string;
   /** Frame size in bytes without FCS (default 64, from 60 to the MTU + 14). */
   size?: number;
@@ -30,7 +31,9 @@ export interface PktgenOptions extends LoopControl {
   batch?: number;
   /** Destination MAC (default 02:00:00:00:00:02, locally administered; the lab's NICs receive everything). */
   dstMac?: string;
+  /** Source IPv4 address (default 10.0.0.1). */
   srcIp?: string;
+  /** Destination IPv4 address (default 10.0.0.2). */
   dstIp?: string;
   /** Transmit queues (queue pairs) to send on (default 1; more needs VIRTIO_NET_F_MQ). */
   queues?: number;
@@ -46,12 +49,19 @@ export interface PktgenOptions extends LoopControl {
 
 /** What pktgen() sent: frames, bytes and the time it took. */
 export interface PktgenResult {
+  /** PCI address of the NIC. */
   port: string;
+  /** Frame size in bytes, without FCS. */
   size: number;
+  /** Frames sent. */
   packets: number;
+  /** Bytes sent (frames only, no wire overhead). */
   bytes: number;
+  /** How long it ran, seconds. */
   seconds: number;
+  /** Million frames per second. */
   mpps: number;
+  /** Gigabits per second on the wire (with preamble, FCS and gap: WIRE_OVERHEAD). */
   gbps: number;
   /** Batches that found no free buffer (the device or the peer pushed back). */
   fullRing: number;

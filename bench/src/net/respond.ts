@@ -8,9 +8,11 @@ import { BUSY, IDLE, runLoop, type LoopControl } from './loop.js';
 
 /** What respond() answers for: the NIC and our IPv4 address. */
 export interface RespondOptions extends LoopControl {
+  /** PCI address of the NIC. */
   address: string;
   /** Our IPv4 address (A.B.C.D). */
   ip: string;
+  /** Options for VirtioNet.open. */
   driver?: VirtioNetOptions;
   /** Called once the device is up (a peer may start talking). */
   onReady?: (nic: VirtioNet) => void;
@@ -20,10 +22,15 @@ export interface RespondOptions extends LoopControl {
 
 /** What respond() received and answered. */
 export interface RespondCounts {
+  /** PCI address of the NIC. */
   port: string;
+  /** Frames received. */
   received: number;
+  /** ARP replies sent. */
   arpReplies: number;
+  /** ICMP echo replies sent. */
   echoReplies: number;
+  /** Frames that asked nothing of us. */
   ignored: number;
 }
 

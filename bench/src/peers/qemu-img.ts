@@ -19,6 +19,7 @@ export interface QemuImgBenchOptions {
   write: boolean;
   /** PCI address and namespace of the NVMe bound to vfio-pci. */
   address: string;
+  /** Namespace id. */
   nsid: number;
   /** -o: first offset in bytes. */
   offset?: number;

@@ -62,24 +62,41 @@ export interface LabOptions {
 
 /** LabOptions with every default filled in and checked. */
 export interface ResolvedLabOptions {
+  /** The NVMe controllers, parsed. */
   nvme: NvmeSpec[];
+  /** Number of virtio-net NICs. */
   nics: number;
+  /** All NICs joined on one QEMU hub. */
   nicHub: boolean;
+  /** What every NIC offers, parsed. */
   nic: NicSpec;
   /** Bytes. */
   memory: number;
+  /** vCPUs. */
   cpus: number;
+  /** 2 MiB hugepages reserved in the guest. */
   hugepages: number;
+  /** What the devices are bound to in the guest. */
   bind: LabBind;
+  /** Host directory that receives $VFIO_LAB_OUT, if given. */
   outDir: string | undefined;
+  /** Kill the guest after this many milliseconds (undefined: no limit). */
   timeoutMs: number | undefined;
+  /** The guest must start the command within this many milliseconds of QEMU's start. */
   bootTimeoutMs: number;
+  /** The command's working directory, a host path. */
   cwd: string;
+  /** Extra environment for the command. */
   env: Record<string, string>;
+  /** The accelerator asked for (auto is decided when the lab starts). */
   accel: LabAccel;
+  /** Guest kernel version asked for (undefined: the newest in both /boot and /lib/modules). */
   kernelVersion: string | undefined;
+  /** Where built initramfs images are kept (undefined: the default). */
   cacheDir: string | undefined;
+  /** Appended to QEMU's command line as given. */
   extraQemuArgs: string[];
+  /** Check on the host that the command exists before booting. */
   checkCommand: boolean;
 }
 

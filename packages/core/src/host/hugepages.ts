@@ -90,10 +90,13 @@ export function hugepagePool(sizeKiB = DEFAULT_HUGEPAGE_KIB, opts: HostRoots = {
 
 /** What reserveHugepages() asked for and what the kernel gave. */
 export interface ReserveResult {
+  /** Hugepage size of the pool written, KiB. */
   sizeKiB: number;
+  /** The number of hugepages asked for. */
   requested: number;
   /** nr_hugepages read back after the write: may be lower than requested. */
   total: number;
+  /** Free hugepages of the pool after the write. */
   free: number;
   /** The file written. */
   path: string;

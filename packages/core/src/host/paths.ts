@@ -20,8 +20,11 @@ export interface HostRoots {
 
 /** What a program run through HostIo.exec returned. */
 export interface ExecResult {
+  /** Exit status (null when the program was killed by a signal or not started). */
   status: number | null;
+  /** What the program printed on stdout. */
   stdout: string;
+  /** What the program printed on stderr. */
   stderr: string;
   /** Set when the program could not be started (ENOENT: not installed). */
   error?: Error;

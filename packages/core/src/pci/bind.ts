@@ -36,12 +36,15 @@ export interface BindOptions extends HostOptions, Pick<InUseOptions, 'claimExclu
  * each action taken.
  */
 export interface BindResult {
+  /** Canonical PCI address of the device. */
   address: string;
   /** The driver before (null: none). */
   previousDriver: string | null;
+  /** The driver after binding. */
   driver: string;
   /** Nothing to do: it was bound to `driver` already. */
   alreadyBound: boolean;
+  /** The device's IOMMU group (null: no IOMMU). */
   iommuGroup: number | null;
   /** /dev/vfio/<group> for vfio-pci. */
   vfioGroupPath: string | null;
@@ -57,12 +60,17 @@ export interface BindResult {
 
 /** What unbindDevice() did: the driver the device left and the one it went back to. */
 export interface UnbindResult {
+  /** Canonical PCI address of the device. */
   address: string;
+  /** The driver before (null: none). */
   previousDriver: string | null;
   /** The driver after probing, null when no kernel driver claimed it. */
   driver: string | null;
+  /** Nothing to do: no driver was bound. */
   alreadyUnbound: boolean;
+  /** Kernel modules loaded on the way (modprobe). */
   modulesLoaded: string[];
+  /** Each sysfs write done, in order, as a shell command would say it. */
   actions: string[];
 }
 

@@ -180,8 +180,11 @@ export interface MsixInfo {
   tableSize: number;
   /** Table BIR (bits 2:0 of the Table Offset/BIR register) and the QWORD-aligned offset. */
   tableBir: number;
+  /** Offset of the MSI-X table in that BAR (QWORD aligned). */
   tableOffset: number;
+  /** The BAR that holds the Pending Bit Array (PBA BIR). */
   pbaBir: number;
+  /** Offset of the Pending Bit Array in that BAR. */
   pbaOffset: number;
 }
 
@@ -189,7 +192,9 @@ export interface MsixInfo {
 export interface PcieInfo {
   /** Capability Version (bits 3:0 of the PCI Express Capabilities Register). */
   version: number;
+  /** Device/Port Type (bits 7:4 of the PCI Express Capabilities Register). */
   portType: number;
+  /** The Device/Port Type's name ('PCI Express Endpoint', 'Root Port', ...). */
   portTypeName: string;
   /** Device Capabilities bit 28: Function Level Reset Capability. */
   flr: boolean;
@@ -197,9 +202,11 @@ export interface PcieInfo {
   maxPayloadSupported: number;
   /** Link Capabilities: Max Link Speed (1 = 2.5 GT/s, 2 = 5, 3 = 8, 4 = 16, 5 = 32) and width; null if too short. */
   maxLinkSpeed: number | null;
+  /** Maximum Link Width (lanes); null if the capability is too short. */
   maxLinkWidth: number | null;
   /** Link Status: Current Link Speed and Negotiated Link Width. */
   linkSpeed: number | null;
+  /** Negotiated Link Width (lanes); null if the capability is too short. */
   linkWidth: number | null;
 }
 
