@@ -2,8 +2,10 @@
 // way `pnpm publish` would, plain npm installs the tarballs into an empty project in a
 // temporary directory outside the repository (no workspace, nothing of the repository on
 // the module path), and then, there, the packages are imported, the native addon loads
-// from its prebuilt binary, and `npx vfio-node` runs. Third-party dependencies (pino,
-// piscina, node-gyp-build, node-addon-api) come from npm's cache or the registry.
+// from its prebuilt binary, and `npx vfio-node` runs; last, `npx vfio-node lab run` boots
+// the lab from there and runs an example program copied into the project against the
+// lab's NVMe (one boot). Third-party dependencies (pino, piscina, node-gyp-build,
+// node-addon-api) come from npm's cache or the registry.
 import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -230,4 +232,24 @@ describe('the packages as a user installs them', () => {
     expect(b.hint).toContain('bash scripts/bootstrap.sh');
     expect(b.hint).not.toMatch(/npm test/);
   });
+
+  it('in the lab, booted with npx vfio-node lab run from the project, an example program copied there writes, reads back and compares on the lab\'s NVMe', async () => {
+    // examples/read-write.ts as tsc built it, as a user would copy it: nothing of the repository comes along.
+    const source = fs.readFileSync(path.join(repo, 'examples/dist/read-write.js'), 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+    expect(source).not.toMatch(/from '\.{1,2}\//);
+    fs.writeFileSync(path.join(project, 'read-write.js'), source);
+    // One boot: the example, then the guest's own `vfio-node` (the installed CLI, through the lab's wrapper).
+    const inside = 'node read-write.js && vfio-node --version && cat "$(command -v vfio-node)"';
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile('npx', ['vfio-node', 'lab', 'run', '--nvme', 'size=64M,serial=INSTALLED', '--timeout', '600', '--', 'sh', '-c', inside], { cwd: project, env: userEnv(), timeout: 700_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+      });
+    });
+    expect(r.status, `exit status ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^controller [0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.\d: QEMU NVMe Ctrl, serial INSTALLED, firmware \S+$/m);
+    expect(r.stdout).toContain('namespace 1: 131072 blocks of 512 bytes');
+    expect(r.stdout).toContain('wrote 32 blocks at LBA 0; read back: identical');
+    expect(r.stdout).toContain(`vfio-node ${cliVersion}`);
+    expect(r.stdout).toContain(`exec node ${path.join(project, 'node_modules/vfio-node/bin/vfio-node.js')} "$@"`);
+  }, 800_000);
 });

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseAccel, probeArgs, probeFirmware, runProbe, type AccelHost, type ProbeVerdict } from './accel.js';
-import { findQemu } from './host.js';
+import { chooseAccel, probeArgs, runProbe, type AccelHost, type ProbeVerdict } from './accel.js';
+import { defaultCacheDir, findGuestKernel, findQemu } from './host.js';
+import { INIT_SCRIPT, PROBE_MARKER } from './init-script.js';
+import { ensureInitramfs } from './initramfs.js';
 
 /** A fake host: what /dev/kvm does, what the probe would say, and a cache in memory. */
 function fakeHost(openKvm: string | undefined, probe: ProbeVerdict, cache = new Map<string, ProbeVerdict>()) {
@@ -69,20 +71,22 @@ describe('the accelerator decision', () => {
 });
 
 describe('the probe guest', () => {
-  it('is a 64 KiB firmware whose reset vector writes to the exit port', () => {
-    const fw = probeFirmware();
-    expect(fw.length).toBe(65536);
-    expect([...fw.subarray(0xfff0, 0xfff9)]).toEqual([0xba, 0x01, 0x05, 0xb0, 0x2a, 0xee, 0xf4, 0xeb, 0xfd]);
-    expect(probeArgs('/x.bin')).toEqual(expect.arrayContaining(['-accel', 'kvm', '-cpu', 'host', '-bios', '/x.bin']));
+  it('boots the lab kernel and initramfs with the lab machine and CPU model, asking /init only for its marker', () => {
+    const args = probeArgs({ kernel: '/k', initrd: '/i' });
+    expect(args).toEqual(expect.arrayContaining(['-accel', 'kvm', '-cpu', 'host', '-kernel', '/k', '-initrd', '/i', '-device', 'intel-iommu,caching-mode=on']));
+    expect(args[args.indexOf('-append') + 1]).toMatch(/(^| )vfiolab_probe( |$)/);
+    expect(INIT_SCRIPT).toContain(`*" vfiolab_probe "*) echo ${PROBE_MARKER}; poweroff -f`);
   });
 
-  // The same firmware under software emulation proves that the probe guest itself is right:
-  // under KVM only the accelerator differs.
-  it('runs to its exit port under TCG, and a missing /dev/kvm fails the KVM probe with QEMU\'s reason', () => {
+  // The same guest under software emulation proves that the probe itself is right: under
+  // KVM only the accelerator differs. A missing kernel file is QEMU's error, reported.
+  it('reaches /init under TCG; a guest that cannot start is a failed verdict with QEMU\'s words; a missing /dev/kvm fails the KVM probe', () => {
     const qemu = findQemu();
-    expect(runProbe(qemu, 'tcg')).toEqual({ ok: true, reason: 'ran the probe guest' });
-    const kvm = runProbe(qemu, 'kvm');
-    if (fs.existsSync('/dev/kvm')) expect(typeof kvm.ok).toBe('boolean');
-    else expect(kvm).toMatchObject({ ok: false, reason: expect.stringMatching(/kvm/i) });
-  }, 60_000);
+    const kernel = findGuestKernel();
+    const guest = { kernel: kernel.image, initrd: ensureInitramfs(kernel, defaultCacheDir()).path };
+    // Generous: a TCG boot to /init takes seconds, a loaded 2-core machine several times that.
+    expect(runProbe(qemu, guest, 'tcg', 240_000)).toEqual({ ok: true, reason: 'ran the probe guest' });
+    expect(runProbe(qemu, { ...guest, kernel: '/nonexistent/vmlinuz' }, 'tcg')).toMatchObject({ ok: false, reason: expect.stringMatching(/QEMU: .*vmlinuz/) });
+    if (!fs.existsSync('/dev/kvm')) expect(runProbe(qemu, guest, 'kvm')).toMatchObject({ ok: false, reason: expect.stringMatching(/kvm/i) });
+  }, 300_000);
 });

@@ -1,9 +1,11 @@
-// Which accelerator the lab boots with. KVM only when KVM really runs a guest here: a
-// /dev/kvm that opens is not enough (a VM without nested virtualization has one, and QEMU
-// then aborts setting an MSR, or the guest hangs after the BIOS). So `auto` boots a
-// 64 KiB firmware under `-accel kvm` with the lab's own machine and CPU model; it writes
-// one byte to QEMU's isa-debug-exit port, which ends QEMU with a known status. The verdict
-// is cached per machine, keyed by what can change it: the host kernel, QEMU, the CPU flags.
+// Which accelerator the lab boots with. KVM only when KVM really runs the lab's guest here:
+// a /dev/kvm that opens is not enough. In a VM without nested virtualization QEMU may abort
+// setting an MSR, or the guest hangs: seen here, the BIOS and the kernel's real-mode setup
+// run, then the kernel hangs as it enters long mode, with nothing on the console. So `auto`
+// boots the lab's own kernel and initramfs under `-accel kvm` with the lab's machine and
+// CPU model and `vfiolab_probe` on the command line: /init prints a marker and powers off.
+// The verdict is cached per machine, keyed by what can change it: the host kernel, QEMU,
+// the CPU flags, the guest kernel and initramfs.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,17 +13,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LabError } from './errors.js';
+import { PROBE_MARKER } from './init-script.js';
 import type { LabAccel } from './options.js';
 
 /** The machine and CPU options of a KVM boot: the probe uses the lab's own (qemu-args.ts). */
 export const KVM_MACHINE = 'q35,kernel-irqchip=split';
 export const KVM_CPU = 'host';
 
-/** The probe guest writes this byte to port 0x501; isa-debug-exit makes QEMU exit with (byte << 1) | 1. */
-const PROBE_BYTE = 0x2a;
-export const PROBE_EXIT_STATUS = (PROBE_BYTE << 1) | 1;
-/** A working KVM runs the probe in well under a second; a hung guest is killed after this. */
-export const PROBE_DEADLINE_MS = 10_000;
+/** A working KVM boots the probe to /init in a few seconds; a hung guest is killed after this. */
+export const PROBE_DEADLINE_MS = 30_000;
 
 /**
  * Which accelerator the lab uses (KVM or TCG), why, and the one line to print when KVM was wanted but cannot run
@@ -89,41 +89,35 @@ function kvmUnusable(why: string, hint?: string): LabError {
   });
 }
 
-/** The probe firmware: 64 KiB, its reset vector (offset 0xfff0) runs `mov dx,0x501; mov al,0x2a; out dx,al; hlt; jmp hlt`. */
-export function probeFirmware(): Buffer {
-  const image = Buffer.alloc(64 * 1024);
-  Buffer.from([0xba, 0x01, 0x05, 0xb0, PROBE_BYTE, 0xee, 0xf4, 0xeb, 0xfd]).copy(image, 0xfff0);
-  return image;
+/** The guest the probe boots: the lab's kernel and initramfs. */
+export interface ProbeGuest {
+  kernel: string;
+  initrd: string;
 }
 
 /** QEMU's argv for the probe (without the program), for accelerator `accel` (tests run it under tcg). */
-export function probeArgs(firmware: string, accel: 'kvm' | 'tcg' = 'kvm'): string[] {
+export function probeArgs(guest: ProbeGuest, accel: 'kvm' | 'tcg' = 'kvm'): string[] {
   return [
     '-M', accel === 'kvm' ? KVM_MACHINE : 'q35',
     '-accel', accel,
     '-cpu', accel === 'kvm' ? KVM_CPU : 'max',
-    '-m', '16M', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-bios', firmware,
-    '-device', 'isa-debug-exit,iobase=0x501,iosize=2',
+    '-smp', '2', '-m', '256M', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-device', 'intel-iommu,caching-mode=on',
+    '-kernel', guest.kernel, '-initrd', guest.initrd,
+    '-append', 'console=ttyS0 quiet loglevel=3 intel_iommu=on iommu=pt panic=-1 vfiolab_probe',
+    '-serial', 'stdio',
   ];
 }
 
-/** Boots the probe firmware and reports whether the guest ran to its exit port. */
-export function runProbe(qemu: string, accel: 'kvm' | 'tcg' = 'kvm', deadlineMs = PROBE_DEADLINE_MS): ProbeVerdict {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfio-lab-probe-'));
-  try {
-    const firmware = path.join(dir, 'probe.bin');
-    fs.writeFileSync(firmware, probeFirmware());
-    const r = spawnSync(qemu, probeArgs(firmware, accel), { encoding: 'utf8', timeout: deadlineMs, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (r.status === PROBE_EXIT_STATUS) return { ok: true, reason: 'ran the probe guest' };
-    const said = lastLine(`${r.stderr ?? ''}\n${r.stdout ?? ''}`);
-    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { ok: false, reason: `the probe guest did not finish within ${deadlineMs / 1000} s` };
-    if (r.error) return { ok: false, reason: `QEMU did not start: ${r.error.message}` };
-    if (r.signal) return { ok: false, reason: `QEMU was killed by ${r.signal}${said ? `: ${said}` : ''}` };
-    return { ok: false, reason: said ? `QEMU: ${said}` : `QEMU exited with status ${r.status}` };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+/** Boots the probe guest and reports whether it reached /init (its marker on the console). */
+export function runProbe(qemu: string, guest: ProbeGuest, accel: 'kvm' | 'tcg' = 'kvm', deadlineMs = PROBE_DEADLINE_MS): ProbeVerdict {
+  const r = spawnSync(qemu, probeArgs(guest, accel), { encoding: 'utf8', timeout: deadlineMs, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'] });
+  if ((r.stdout ?? '').includes(PROBE_MARKER)) return { ok: true, reason: 'ran the probe guest' };
+  const said = lastLine(`${r.stderr ?? ''}`);
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { ok: false, reason: `the probe guest did not reach /init within ${deadlineMs / 1000} s` };
+  if (r.error) return { ok: false, reason: `QEMU did not start: ${r.error.message}` };
+  if (r.signal) return { ok: false, reason: `QEMU was killed by ${r.signal}${said ? `: ${said}` : ''}` };
+  return { ok: false, reason: said ? `QEMU: ${said}` : `the probe guest ended without reaching /init (QEMU exit status ${r.status})` };
 }
 
 function lastLine(text: string): string {
@@ -132,8 +126,12 @@ function lastLine(text: string): string {
   return (lines.find((l) => /error|fail/i.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 200);
 }
 
-/** The real host: /dev/kvm, QEMU's --version, /proc/cpuinfo, and a JSON file in the lab's cache directory. */
-export function systemAccelHost(qemu: string, cacheDir: string, kvmDevice = '/dev/kvm'): AccelHost {
+/**
+ * The real host: /dev/kvm, QEMU's --version, /proc/cpuinfo, and a JSON file in the lab's
+ * cache directory. `guest` gives the probe's kernel and initramfs (building the initramfs
+ * if needed); it is not called when /dev/kvm does not open.
+ */
+export function systemAccelHost(qemu: string, cacheDir: string, guest: () => ProbeGuest, kvmDevice = '/dev/kvm'): AccelHost {
   const cacheFile = path.join(cacheDir, 'accel-probe.json');
   const readAll = (): Record<string, ProbeVerdict> => {
     try {
@@ -159,7 +157,8 @@ export function systemAccelHost(qemu: string, cacheDir: string, kvmDevice = '/de
       } catch {
         // no /proc/cpuinfo: the key still has the kernel and QEMU
       }
-      return createHash('sha256').update(`${os.release()}\0${version}\0${flags}`).digest('hex').slice(0, 24);
+      // 'linux-probe': verdicts of the older firmware-only probe (which a hanging KVM passed) do not count.
+      return createHash('sha256').update(`linux-probe\0${os.release()}\0${version}\0${flags}\0${guest().initrd}`).digest('hex').slice(0, 24);
     },
     readCache(key) {
       const v = readAll()[key];
@@ -177,6 +176,6 @@ export function systemAccelHost(qemu: string, cacheDir: string, kvmDevice = '/de
         // an unwritable cache only means probing again next time
       }
     },
-    probe: () => runProbe(qemu),
+    probe: () => runProbe(qemu, guest()),
   };
 }

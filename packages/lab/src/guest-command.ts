@@ -53,7 +53,13 @@ export function guestScript(command: string[], cwd: string, env: Record<string, 
   ].join('\n');
 }
 
-/** The wrapper that puts the project's own `vfio-node` on the guest's PATH. */
-export function vfioNodeWrapper(cliBin: string): string {
+/**
+ * The wrapper that puts the `vfio-node` command on the guest's PATH (cli-bin.ts finds it);
+ * without one installed, a script that says what to install.
+ */
+export function vfioNodeWrapper(cliBin: string | undefined): string {
+  if (cliBin === undefined) {
+    return `#!/bin/sh\necho 'vfio-node: the vfio-node command is not installed beside @vfio-node/lab (npm install vfio-node)' >&2\nexit 127\n`;
+  }
   return `#!/bin/sh\nexec node ${shQuote(cliBin)} "$@"\n`;
 }

@@ -9,6 +9,7 @@
  */
 
 export { startLab, runLab, checkCommand, Lab, CLI_BIN } from './lab.js';
+export { findCliBin } from './cli-bin.js';
 export type { LabHandlers, LabPhase, LabResult, LabTimings } from './lab.js';
 export { resolveOptions } from './options.js';
 export type { LabOptions, ResolvedLabOptions, LabBind, LabAccel } from './options.js';

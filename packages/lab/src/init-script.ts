@@ -11,6 +11,8 @@ export const EXIT_MARKER = 'VFIO_LAB_EXIT=';
 export const DIED_MARKER = 'VFIO_LAB_FAILED:';
 /** Printed on the console as /init reaches each step of the set-up: `VFIO_LAB_PHASE=init`, `modules`, `bind`, `mount`. */
 export const PHASE_MARKER = 'VFIO_LAB_PHASE=';
+/** Printed by /init, which then powers off at once, when the kernel command line has `vfiolab_probe` (accel.ts). */
+export const PROBE_MARKER = 'VFIO_LAB_PROBE_OK';
 /** Bytes the host writes to the command's stdout port (ttyS1) to signal the command's process group. */
 export const SIGNAL_BYTES = { SIGINT: 'i', SIGTERM: 't', SIGKILL: 'k' } as const;
 
@@ -24,6 +26,8 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec </dev/null >/dev/console 2>&1
 echo ${PHASE_MARKER}init
+# The accelerator probe (accel.ts) only asks whether this kernel reaches /init.
+case " $(cat /proc/cmdline) " in *" vfiolab_probe "*) echo ${PROBE_MARKER}; poweroff -f; sleep 10;; esac
 die() { echo "${DIED_MARKER} $*"; poweroff -f; sleep 10; }
 waitfor() { n=0; while ! eval "$1"; do n=$((n+1)); [ $n -gt $(($2*10)) ] && return 1; usleep 100000; done; }
 

@@ -9,21 +9,24 @@ import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { fileURLToPath } from 'node:url';
+import { findCliBin } from './cli-bin.js';
 import { registerCleanup, RUN_DIR_PREFIX, sweepStaleRunDirs } from './cleanup.js';
 import { LabError } from './errors.js';
 import { guestEnvironment, guestScript, shQuote, vfioNodeWrapper } from './guest-command.js';
 import { chooseAccel, systemAccelHost, type AccelDecision } from './accel.js';
 import { defaultCacheDir, findGuestKernel, findQemu, which } from './host.js';
 import { DIED_MARKER, EXIT_MARKER, PHASE_MARKER, READY_MARKER, SIGNAL_BYTES } from './init-script.js';
-import { ensureInitramfs } from './initramfs.js';
+import { ensureInitramfs, type Initramfs } from './initramfs.js';
 import { resolveOptions, type LabOptions, type ResolvedLabOptions } from './options.js';
 import { hmpExecute, qmpExecute } from './qmp.js';
 import { checkTapHost, netnsWrap } from './netns.js';
 import { blkdebugConfig, blkdebugConfigPath, buildQemuArgs, nvmeBackingFiles, type QemuPaths } from './qemu-args.js';
 
-/** The project's CLI, put on the guest's PATH as `vfio-node`. */
-export const CLI_BIN = fileURLToPath(new URL('../../cli/bin/vfio-node.js', import.meta.url));
+/**
+ * The `vfio-node` command put on the guest's PATH unless LabOptions.cliBin names another:
+ * the vfio-node package's bin, found beside this package (undefined when not installed).
+ */
+export const CLI_BIN: string | undefined = findCliBin();
 
 /**
  * Where a boot is: `initramfs` (finding or building it), `boot` (QEMU started, the guest
@@ -158,13 +161,21 @@ export class Lab {
     const kernel = findGuestKernel(options.kernelVersion);
     this.kernelVersion = kernel.version;
     const cacheDir = options.cacheDir ?? defaultCacheDir();
-    // Before anything is built: `--accel kvm` on a machine where KVM cannot run guests fails at once.
-    this.accelDecision = chooseAccel(options.accel, systemAccelHost(qemu, cacheDir));
+    // `--accel kvm` on a machine where KVM cannot run guests fails before QEMU starts. The
+    // probe boots this lab's kernel and initramfs (built here when the cache has none).
+    const built: { initramfs?: Initramfs } = {};
+    const guestFiles = () => {
+      if (!built.initramfs) {
+        handlers.onPhase?.('initramfs');
+        built.initramfs = ensureInitramfs(kernel, cacheDir);
+      }
+      return { kernel: kernel.image, initrd: built.initramfs.path };
+    };
+    this.accelDecision = chooseAccel(options.accel, systemAccelHost(qemu, cacheDir, guestFiles));
     this.accel = this.accelDecision.accel;
     if (this.accelDecision.notice) handlers.onNotice?.(this.accelDecision.notice);
-    handlers.onPhase?.('initramfs');
-    const initramfs = ensureInitramfs(kernel, cacheDir);
-    this.initramfsBuilt = initramfs.built;
+    const initrd = guestFiles().initrd;
+    this.initramfsBuilt = built.initramfs!.built;
 
     sweepStaleRunDirs();
     this.runDir = fs.mkdtempSync(path.join(os.tmpdir(), RUN_DIR_PREFIX));
@@ -184,7 +195,7 @@ export class Lab {
         this.#listen(serials.stdout, (s, raw) => this.#onCommandOutput('stdout', s, raw)),
         this.#listen(serials.stderr, (s, raw) => this.#onCommandOutput('stderr', s, raw)),
       ];
-      const paths: QemuPaths = { kernel: kernel.image, initrd: initramfs.path, runDir, qmpSocket: this.qmpSocket, accel: this.accel, serials };
+      const paths: QemuPaths = { kernel: kernel.image, initrd, runDir, qmpSocket: this.qmpSocket, accel: this.accel, serials };
       this.qemuArgv = [qemu, ...buildQemuArgs(options, paths)];
       // The tap backend: QEMU starts in a network namespace of its own, with its taps (netns.ts).
       const qemuArgv = options.nics > 0 && options.nic.backend === 'tap' ? netnsWrap(this.qemuArgv, options, checkTapHost()) : this.qemuArgv;
@@ -336,7 +347,7 @@ export class Lab {
     fs.writeFileSync(path.join(this.runDir, 'owner'), String(process.pid));
     fs.mkdirSync(path.join(this.runDir, 'out'));
     fs.mkdirSync(path.join(this.runDir, 'bin'));
-    fs.writeFileSync(path.join(this.runDir, 'bin', 'vfio-node'), vfioNodeWrapper(CLI_BIN), { mode: 0o755 });
+    fs.writeFileSync(path.join(this.runDir, 'bin', 'vfio-node'), vfioNodeWrapper(o.cliBin ?? CLI_BIN), { mode: 0o755 });
     fs.writeFileSync(path.join(this.runDir, 'cmd.sh'), guestScript(command, o.cwd, guestEnvironment(process.env, o.env)));
     o.nvme.forEach((spec, i) => {
       for (const file of nvmeBackingFiles(spec, i, this.runDir)) {

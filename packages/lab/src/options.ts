@@ -58,6 +58,8 @@ export interface LabOptions {
   extraQemuArgs?: string[];
   /** Check on the host that the command exists before booting (default true). */
   checkCommand?: boolean;
+  /** The script run as `vfio-node` in the guest (default: the vfio-node package installed beside this one, see CLI_BIN). */
+  cliBin?: string;
 }
 
 /** LabOptions with every default filled in and checked. */
@@ -98,6 +100,7 @@ export interface ResolvedLabOptions {
   extraQemuArgs: string[];
   /** Check on the host that the command exists before booting. */
   checkCommand: boolean;
+  cliBin: string | undefined;
 }
 
 /**
@@ -141,6 +144,7 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     cacheDir: options.cacheDir,
     extraQemuArgs: options.extraQemuArgs ?? [],
     checkCommand: options.checkCommand ?? true,
+    cliBin: options.cliBin,
   };
 }
 
