@@ -11,6 +11,7 @@
         "src/mapping.cc",
         "src/sigbus.cc",
         "src/dma.cc",
+        "src/user_dma.cc",
         "src/eventfd.cc",
         "src/nvme_queue.cc",
         "src/virtio_ring.cc"

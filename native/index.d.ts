@@ -72,6 +72,16 @@ export function vfioIommuGetInfo(containerFd: number): IommuInfo;
 export function vfioMapDma(containerFd: number, buffer: DmaBuffer, offset: number, size: number, iova: bigint): void;
 /** VFIO_IOMMU_UNMAP_DMA; returns the size the kernel unmapped. */
 export function vfioUnmapDma(containerFd: number, iova: bigint, size: number): number;
+/**
+ * VFIO_IOMMU_MAP_DMA of exactly the bytes of a caller's view at iova, READ|WRITE (caller
+ * memory, as spdk_mem_register). The view must start and end on a page boundary; the
+ * caller keeps its ArrayBuffer alive until vfioUnmapDma.
+ */
+export function vfioMapUserDma(containerFd: number, view: ArrayBufferView, iova: bigint): void;
+/** How many bytes the view's first byte lies past a page boundary (0: page aligned). */
+export function pageOffsetOf(view: ArrayBufferView): number;
+/** An ArrayBuffer over size bytes (rounded up to pages) of zeroed, page-aligned anonymous memory the caller owns. */
+export function allocUserMemory(size: number): ArrayBuffer;
 
 /** VFIO_GROUP_GET_STATUS flags (VFIO_GROUP_FLAGS_VIABLE = 1, CONTAINER_SET = 2). */
 export function vfioGroupGetStatus(groupFd: number): number;

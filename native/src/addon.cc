@@ -74,6 +74,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitVfio(env, exports);
   InitMapping(env, exports);
   InitDma(env, exports);
+  InitUserDma(env, exports);
   InitEventfd(env, exports);
   InitNvmeQueue(env, exports);
   InitVirtioRing(env, exports);

@@ -22,6 +22,7 @@ void InitFd(Napi::Env env, Napi::Object exports);
 void InitVfio(Napi::Env env, Napi::Object exports);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitDma(Napi::Env env, Napi::Object exports);
+void InitUserDma(Napi::Env env, Napi::Object exports);
 void InitEventfd(Napi::Env env, Napi::Object exports);
 
 }  // namespace vfio_node

@@ -562,6 +562,16 @@ export class NvmeController implements Disposable, AsyncDisposable {
     return this.device.dma.alloc(size, { align: this.pageSize });
   }
 
+  /**
+   * Registers memory the caller owns for I/O without copies (as spdk_mem_register): the
+   * view must start and end on page boundaries (allocUserMemory / pageAlignedSubarray from
+   * @vfio-node/core). release() the handle when done; it unmaps once no command uses it.
+   * @throws as DmaAllocator.register
+   */
+  registerMemory(view: ArrayBufferView) {
+    return this.device.dma.register(view);
+  }
+
   /** True when the controller's Doorbell Buffer Config command exists (OACS bit 8). */
   get supportsDoorbellBufferConfig(): boolean {
     return (this.identify.oacs & OACS.DoorbellBufferConfig) !== 0;

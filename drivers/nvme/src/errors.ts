@@ -241,3 +241,56 @@ export function notDeletableQueuePair(address: string, qid: number, why: string)
 export function queuePairDeleted(address: string, qid: number): VfioError {
   return new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qid} of ${address} was deleted with the command pending`, device: address });
 }
+
+// ---- vectored I/O (readv/writev) -----------------------------------------------------
+
+/** readv/writev given something other than a non-empty array of non-empty Uint8Arrays, or a total that is not whole blocks. */
+export function vectorInvalid(what: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_VECTOR_INVALID',
+    message: `readv/writev: ${what}`,
+    hint: 'Pass a non-empty array of Uint8Arrays of DMA memory (controller.allocBuffer or controller.registerMemory) whose lengths add up to whole logical blocks.',
+  });
+}
+
+/** A buffer of a vector that the controller cannot reach. */
+export function vectorBufferNotDma(index: number, refusal: string | undefined): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_BUFFER_NOT_DMA',
+    message: `buffer ${index} of the vector cannot be used for I/O: ${refusal ?? 'it is not DMA memory of this device'}`,
+    hint: 'Use memory from controller.allocBuffer(size), or register memory you own with controller.registerMemory(view) (page-aligned: allocUserMemory from @vfio-node/core).',
+    details: { index },
+  });
+}
+
+/** A vector PRPs cannot describe, on a controller without SGLs (or with { sgl: false }). */
+export function vectorMisaligned(index: number, why: string, pageSize: number, sglSupported: boolean): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_VECTOR_MISALIGNED',
+    message: `buffer ${index} of the vector ${why}: PRP entries cannot describe it (NVMe base spec §4.1.1)`,
+    hint: sglSupported
+      ? 'Align the buffers to pages, or leave sgl unset (the driver then uses SGLs, which this controller supports).'
+      : `This controller has no SGLs (Identify Controller SGLS): start every buffer after the first on a ${pageSize}-byte page boundary and end every buffer before the last on one, or do one read/write per buffer.`,
+    details: { index, pageSize },
+  });
+}
+
+/** SGLs asked for on a controller that has none. */
+export function sglUnsupported(address: string, sgls: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_SGL_UNSUPPORTED',
+    message: `${address} does not support SGLs (SGLS = ${sgls})`,
+    hint: 'Use PRPs (leave sgl off).',
+    device: address,
+  });
+}
+
+/** One vectored command larger than MDTS (or than NLB's 65536 blocks): readv/writev are one command each. */
+export function vectorTooLarge(bytes: number, limit: number, why: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_TRANSFER_TOO_LARGE',
+    message: `readv/writev: ${bytes} bytes is more than one command carries (${limit} bytes, ${why})`,
+    hint: `A vector goes to the controller as one command: split it into vectors of at most ${limit} bytes.`,
+    details: { bytes, maxTransfer: limit },
+  });
+}

@@ -15,6 +15,7 @@ import { ONCS, type IdentifyNamespace } from './identify.js';
 import { passthruInvalid } from './errors.js';
 import type { PassthruCommand, PassthruResult } from './passthru.js';
 import { setPrps } from './prp.js';
+import { runVectored } from './vectored-io.js';
 
 /** A range of logical blocks. */
 export interface LbaRange {
@@ -169,7 +170,12 @@ export class Namespace {
 
   private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, sgl: boolean | undefined): Promise<number> {
     try {
-      return this.ctrl.ioQueue().run(this.request(opcode, lba, blocks, buffer, cdw12, sgl));
+      const q = this.ctrl.ioQueue();
+      const request = this.request(opcode, lba, blocks, buffer, cdw12, sgl);
+      // Registered caller memory stays mapped until the command ends (undefined: allocator memory).
+      const done = this.ctrl.device.dma.retain(buffer);
+      const run = q.run(request);
+      return done === undefined ? run : run.finally(done);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -278,5 +284,26 @@ export class Namespace {
         hint: `Check controller.identify.oncs before using ${name}.`,
       });
     }
+  }
+  // ---- vectored I/O ------------------------------------------------------------------
+
+  /**
+   * Reads consecutive blocks from `lba` into several buffers with one command (readv):
+   * the buffers' lengths add up to whole blocks, filled in order. Each buffer is DMA
+   * memory of this controller (allocBuffer) or registered memory (registerMemory).
+   * Described with PRPs (a PRP list spanning the buffers, chained past 512 entries) when
+   * every buffer but the first starts on a page and every buffer but the last ends on
+   * one; otherwise with SGLs where the controller has them.
+   * @throws (rejects) ERR_NVME_VECTOR_INVALID, ERR_NVME_BUFFER_NOT_DMA,
+   * ERR_NVME_VECTOR_MISALIGNED, ERR_NVME_SGL_UNSUPPORTED, ERR_NVME_TRANSFER_TOO_LARGE (more
+   * than MDTS: a vector is one command), ERR_NVME_LBA_OUT_OF_RANGE, NVMe status errors
+   */
+  readv(lba: number | bigint, buffers: Uint8Array[], options?: TransferOptions): Promise<void> {
+    return runVectored(this.ctrl, this, NvmOpcode.Read, lba, buffers, 0, options?.sgl);
+  }
+
+  /** Writes several buffers to consecutive blocks from `lba` with one command (writev); as readv. */
+  writev(lba: number | bigint, buffers: Uint8Array[], options?: WriteOptions): Promise<void> {
+    return runVectored(this.ctrl, this, NvmOpcode.Write, lba, buffers, options?.fua ? RW_FUA : 0, options?.sgl);
   }
 }

@@ -40,7 +40,8 @@ export function prpListPagesFor(maxBytes: number, pageSize: number): number {
   return Math.ceil((entries - 1) / (perPage - 1));
 }
 
-function put64(u32: Uint32Array, dw: number, value: number): void {
+/** Writes a 64-bit little-endian entry as two dwords. */
+export function put64(u32: Uint32Array, dw: number, value: number): void {
   u32[dw] = value % TWO_32;
   u32[dw + 1] = Math.floor(value / TWO_32);
 }

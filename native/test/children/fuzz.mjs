@@ -169,7 +169,7 @@ const specs = {
   close: [F],
   pread: [F], pwrite: [F], preadWidth: [F], pwriteWidth: [F],
   vfioGetApiVersion: [F], vfioCheckExtension: [F], vfioSetIommu: [F], vfioIommuGetInfo: [F],
-  vfioMapDma: [F], vfioUnmapDma: [F],
+  vfioMapDma: [F], vfioUnmapDma: [F], vfioMapUserDma: [F], pageOffsetOf: [], allocUserMemory: [size],
   vfioGroupGetStatus: [F], vfioGroupSetContainer: [F, F], vfioGroupUnsetContainer: [F, F], vfioGroupGetDeviceFd: [F],
   vfioDeviceGetInfo: [F], vfioDeviceGetRegionInfo: [F], vfioDeviceGetIrqInfo: [F], vfioDeviceSetIrqsEventfd: [F],
   vfioDeviceSetIrqs: [F], vfioDeviceReset: [F],

@@ -21,7 +21,8 @@
 
 import type { Logger } from 'pino';
 import { native, type DmaBuffer } from './native.js';
-import { closed, dmaTooLarge, hasCode, hex, invalidArgument, noHugepages, outOfRange } from './errors.js';
+import { closed, dmaEntryLimit, dmaTooLarge, hasCode, hex, invalidArgument, noHugepages, outOfRange } from './errors.js';
+import { UserDmaRegistry, type DmaRegistration } from './dma-user.js';
 import { hugepagePool, parseMeminfo } from './host/hugepages.js';
 import { checkMemlock } from './host/memlock.js';
 import { readAttr } from './pci/sysfs.js';
@@ -102,6 +103,8 @@ export class DmaAllocator {
   private readonly allowSmallPages: boolean;
   private readonly chunkSize: number;
   private isClosed = false;
+  /** Caller memory registered for DMA (register()); its mappings count with the chunks against dma_entry_limit. */
+  private readonly user: UserDmaRegistry;
 
   /** @throws VfioError ERR_INVALID_ARG naming the option (dma.chunkSize, dma.hugepages, dma.allowSmallPages) */
   constructor(
@@ -118,6 +121,49 @@ export class DmaAllocator {
     this.hugepages = hugepages ?? true;
     this.allowSmallPages = allowSmallPages ?? false;
     this.chunkSize = roundUp(chunkSize ?? HUGEPAGE, HUGEPAGE);
+    const chunks = this.chunks;
+    this.user = new UserDmaRegistry(
+      container,
+      {
+        get mappings() {
+          return chunks.length;
+        },
+        get mappedBytes() {
+          return chunks.reduce((n, c) => n + c.size, 0);
+        },
+      },
+      (buffer) => (this.live.has(buffer as ArrayBuffer) || chunks.some((c) => c.buffer.buffer === buffer) ? 'it is DMA memory of the allocator already' : undefined),
+    );
+  }
+
+  /**
+   * Registers memory the caller owns for DMA (as spdk_mem_register): pins and maps exactly
+   * the bytes of `view` (which must start and end on page boundaries) at a fresh IOVA, so
+   * that I/O uses it in place. The registration holds the view's ArrayBuffer until unmapped.
+   * @throws VfioError ERR_DMA_REGISTER_MISALIGNED, ERR_DMA_REGISTER_OVERLAP,
+   * ERR_DMA_ENTRY_LIMIT (the kernel's dma_entry_limit), ERR_DMA_TOO_LARGE (RLIMIT_MEMLOCK),
+   * ERR_CLOSED, or the errno of VFIO_IOMMU_MAP_DMA
+   */
+  register(view: ArrayBufferView): DmaRegistration {
+    return this.user.register(view);
+  }
+
+  /**
+   * Marks registered memory that view lies in as used by one command until the returned
+   * function is called (release() of the registration then waits before unmapping).
+   * undefined for memory of alloc(), which needs no such hold.
+   */
+  retain(view: ArrayBufferView): (() => void) | undefined {
+    return this.user.retain(view);
+  }
+
+  /** The kernel's limit of IOMMU mappings for this container (dma_entry_limit); settable for tests. */
+  get entryLimit(): number {
+    return this.user.entryLimit;
+  }
+  set entryLimit(n: number) {
+    if (!Number.isSafeInteger(n) || n < 1) throw invalidArgument('entryLimit', n, 'a positive integer');
+    this.user.entryLimit = n;
   }
 
   /**
@@ -200,7 +246,8 @@ export class DmaAllocator {
    */
   translate(view: ArrayBufferView): bigint | undefined {
     const a = this.live.get(view.buffer as ArrayBuffer);
-    if (a === undefined || a.internal) return undefined;
+    if (a === undefined) return this.user.translate(view);
+    if (a.internal) return undefined;
     return a.chunk.iova + BigInt(a.offset + view.byteOffset);
   }
 
@@ -209,15 +256,25 @@ export class DmaAllocator {
     const a = this.live.get(view.buffer as ArrayBuffer);
     if (a?.internal) return "it is the driver's own DMA memory (a queue or a PRP list), not an I/O buffer";
     if (a) return undefined;
+    if (this.user.translate(view) !== undefined) return undefined;
+    const registered = this.user.refusal(view);
+    if (registered) return registered;
     if (this.chunks.some((c) => c.buffer.buffer === view.buffer)) return 'it is a view over a whole DMA chunk, not over one allocation (pass mem.bytes or a subarray of it)';
     if (view.buffer.byteLength === 0) return 'it is empty: DMA memory that was released (release() detaches its views), or a zero-length buffer';
     return 'it is not DMA memory of this device';
   }
 
   /** Chunks mapped, bytes mapped, whether hugepages back them, and released ranges still waiting for V8 to let go of their views. */
-  stats(): { chunks: number; mappedBytes: number; hugepages: boolean; quarantined: number } {
+  stats(): { chunks: number; mappedBytes: number; hugepages: boolean; quarantined: number; registrations: number; registeredBytes: number } {
     if (this.quarantined > 0) this.reclaim();
-    return { chunks: this.chunks.length, mappedBytes: this.chunks.reduce((n, c) => n + c.size, 0), hugepages: this.hugepages, quarantined: this.quarantined };
+    return {
+      chunks: this.chunks.length,
+      mappedBytes: this.chunks.reduce((n, c) => n + c.size, 0),
+      hugepages: this.hugepages,
+      quarantined: this.quarantined,
+      registrations: this.user.mappings,
+      registeredBytes: this.user.mappedBytes,
+    };
   }
 
   /** Unmaps and frees every chunk. Memory handed out becomes unusable (its ArrayBuffer is detached). */
@@ -228,6 +285,7 @@ export class DmaAllocator {
     this.live.clear();
     for (const c of [...this.chunks]) this.dropChunk(c);
     this.quarantined = 0;
+    this.user.close();
   }
 
   private releaseAllocation(slice: ArrayBuffer, a: Allocation): void {
@@ -263,6 +321,8 @@ export class DmaAllocator {
   }
 
   private newChunk(size: number, dedicated: boolean): Chunk {
+    const mappings = this.chunks.length + this.user.mappings;
+    if (mappings + 1 > this.user.entryLimit) throw dmaEntryLimit(mappings, this.user.entryLimit);
     let buffer: DmaBuffer;
     if (this.hugepages) {
       // Asked before mmap, to name free against asked (the kernel's ENOMEM says neither).

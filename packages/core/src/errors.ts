@@ -334,3 +334,52 @@ export function dmaTooLarge(bytes: number, limit: number, limitName: string, hin
     details: { bytes, limit },
   });
 }
+
+// ---- caller memory registered for DMA (DmaAllocator.register) -------------------------
+
+const REGISTER_ALIGNED_HINT =
+  'VFIO maps whole pages only, and a page shared with other objects must not reach the device: ' +
+  'allocate the memory with allocUserMemory(size) from @vfio-node/core (page-aligned, yours to keep), ' +
+  'or register pageAlignedSubarray(view), the page-aligned part of a larger buffer.';
+
+/** Caller memory that does not start and end on page boundaries. */
+export function registerMisaligned(what: string, pageSize: number): VfioError {
+  return new VfioError({
+    code: 'ERR_DMA_REGISTER_MISALIGNED',
+    message: `cannot register the memory for DMA: ${what} (page size ${pageSize} bytes)`,
+    hint: REGISTER_ALIGNED_HINT,
+    details: { pageSize },
+  });
+}
+
+/**
+ * Caller memory in a plain ArrayBuffer from the JavaScript heap: it can be transferred away
+ * (ArrayBuffer.prototype.transfer, postMessage) and its pages handed back to the heap while
+ * the device still maps them.
+ */
+export function registerDetachable(): VfioError {
+  return new VfioError({
+    code: 'ERR_DMA_REGISTER_DETACHABLE',
+    message: 'cannot register the memory for DMA: it is a plain ArrayBuffer from the JavaScript heap, which can be transferred away and its memory reused by the heap while the device still maps it',
+    hint: 'Register memory that cannot end up back in the heap: allocUserMemory(size) from @vfio-node/core (page-aligned, yours to keep), or a SharedArrayBuffer (it cannot be transferred; pageAlignedSubarray(new Uint8Array(sab)) gives its whole pages).',
+  });
+}
+
+/** Caller memory that overlaps memory already registered, or is DMA memory of the allocator. */
+export function registerOverlap(what: string): VfioError {
+  return new VfioError({
+    code: 'ERR_DMA_REGISTER_OVERLAP',
+    message: `cannot register the memory for DMA: ${what}`,
+    hint: 'Register each range of a buffer once (release the registration that covers it first); DMA memory from alloc() needs no registration.',
+  });
+}
+
+/** One more IOMMU mapping would pass the kernel's vfio_iommu_type1 dma_entry_limit. */
+export function dmaEntryLimit(mappings: number, limit: number): VfioError {
+  return new VfioError({
+    code: 'ERR_DMA_ENTRY_LIMIT',
+    message: `the container already holds ${mappings} IOMMU mappings; the kernel allows ${limit} (vfio_iommu_type1 dma_entry_limit)`,
+    hint: 'Register fewer, larger buffers (one registration of a large buffer serves many I/Os), release registrations you no longer use, or raise /sys/module/vfio_iommu_type1/parameters/dma_entry_limit (as root).',
+    details: { mappings, limit },
+  });
+}
