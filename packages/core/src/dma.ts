@@ -161,6 +161,7 @@ export class DmaAllocator {
   get entryLimit(): number {
     return this.user.entryLimit;
   }
+  /** Sets the mapping limit the allocator counts against (tests lower it to reach the limit). */
   set entryLimit(n: number) {
     if (!Number.isSafeInteger(n) || n < 1) throw invalidArgument('entryLimit', n, 'a positive integer');
     this.user.entryLimit = n;

@@ -120,6 +120,11 @@ export const CORE_ERROR_CODES = [
   'ERR_DMA_TOO_LARGE',
   'ERR_DMA_ARENA_FULL',
   'ERR_DOUBLE_FREE',
+  // caller memory registered for DMA (registerMemory)
+  'ERR_DMA_REGISTER_MISALIGNED',
+  'ERR_DMA_REGISTER_DETACHABLE',
+  'ERR_DMA_REGISTER_OVERLAP',
+  'ERR_DMA_ENTRY_LIMIT',
 ] as const;
 
 /** A code of an error raised by `@vfio-node/core` or the native core for its own checks. */
