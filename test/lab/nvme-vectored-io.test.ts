@@ -89,6 +89,8 @@ describe('readv and writev move one command\'s data through several DMA buffers'
     await expect(ns.writev(0, [ok, new Uint8Array(PAGE)])).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_NOT_DMA', message: expect.stringMatching(/^buffer 1 of the vector/) });
     await expect(ns.writev(0, [ok.subarray(0, 100)])).rejects.toMatchObject({ code: 'ERR_NVME_VECTOR_INVALID' });
     await expect(ns.writev(0, [])).rejects.toMatchObject({ code: 'ERR_NVME_VECTOR_INVALID' });
+    // An abort signal is refused rather than ignored: readv/writev cannot abort yet.
+    await expect(ns.readv(0, [ok], { signal: new AbortController().signal })).rejects.toMatchObject({ code: 'ERR_NVME_SIGNAL_UNSUPPORTED' });
     await expect(ns.readv(ns.blocks, [ok])).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
   });
 });

@@ -11,6 +11,7 @@
 import { VfioError } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
 import type { QueuePair } from './queue.js';
+import { RequestState } from './request.js';
 import { NvmeStatusError } from './status.js';
 
 /** One request: a raw command (fill) or an I/O of `total` blocks split into chunks of at most `maxBlocks`. */
@@ -45,6 +46,16 @@ export interface Pending {
   resolve: (dw0: number) => void;
   /** Called with the error when the request fails. */
   reject: (err: Error) => void;
+  /** The caller's AbortSignal (see CommandQueue.run), or null. */
+  signal: AbortSignal | null;
+  /** The caller's data buffer (DMA memory), kept out of reuse by holdMemory while an aborted command of this request is still on the device. */
+  buffer: Uint8Array | null;
+  /** Driver-owned DMA memory the command reads besides (a PRP list, Dataset Management ranges), held likewise. */
+  scratch: Uint8Array | null;
+  /** Aborted while a command of it was on the device: the promise is settled, the CIDs are not free yet. */
+  aborted: boolean;
+  /** Ends the hold on buffer (see CommandQueue.holdMemory). */
+  unhold: (() => void) | null;
 }
 
 /** A blank Pending request (every field at its neutral value), for the caller to fill. */
@@ -71,6 +82,11 @@ export function newPending(): Pending {
     dw1: 0,
     resolve: noop,
     reject: noop,
+    signal: null,
+    buffer: null,
+    scratch: null,
+    aborted: false,
+    unhold: null,
   };
 }
 
@@ -106,6 +122,33 @@ export class CommandQueue {
   /** hold(): no more reaping (the controller is closing). */
   private held = false;
   private unsubscribe: (() => void) | null = null;
+  /**
+   * Requests aborted (AbortSignal) while commands of theirs were on the device: their
+   * promises are settled, their CIDs and buffers not free until those commands complete
+   * or the controller is reset. The poller keeps running for them.
+   */
+  private readonly aborted = new Set<Pending>();
+  /**
+   * The signals of unsettled requests: one 'abort' listener per signal, however many
+   * requests share it (no listener per request, no MaxListeners warning at a deep queue).
+   */
+  private readonly signals = new Map<AbortSignal, { requests: Set<Pending>; listener: () => void }>();
+  /** Requests whose buffer overlaps one of `aborted`'s: they wait until it is free. */
+  private parked: Pending[] = [];
+  /**
+   * Sends an NVMe Abort (Base 2.0 §5.1) for command cid of this queue: set by the
+   * controller; null sends none (the command then ends by itself or by the watchdog).
+   */
+  sendAbort: ((cid: number) => void) | null = null;
+  /** Keeps DMA memory out of reuse until the returned function runs (DmaAllocator.hold); set by the controller. */
+  holdMemory: ((view: Uint8Array) => () => void) | null = null;
+  /**
+   * What AbortSignals did here: requests rejected before any command of theirs reached
+   * the device (already aborted, or taken out of the software queue); requests aborted
+   * with commands on the device; Abort commands asked for them; and such requests whose
+   * commands have since ended (completed, or failed by a reset), freeing their buffers.
+   */
+  readonly abortStats = { beforeSubmit: 0, inFlight: 0, abortsSent: 0, retired: 0 };
   private readonly ringTask = (): void => {
     this.ringScheduled = false;
     try {
@@ -157,7 +200,7 @@ export class CommandQueue {
       return;
     }
     if (this.qp.completion !== 'poll') return; // interrupt mode: the next interrupt calls us
-    if (this.foreground === 0) {
+    if (this.foreground === 0 && this.aborted.size === 0) {
       this.polling = false;
       return;
     }
@@ -192,17 +235,138 @@ export class CommandQueue {
     return this.foreground;
   }
 
-  /** Queues a request; resolves with DW0 of its (last) completion, rejects with an NvmeStatusError or a VfioError. */
+  /** Requests aborted while on the device whose commands have not ended yet (their buffers are still the controller's). */
+  get abortedInFlight(): number {
+    return this.aborted.size;
+  }
+
+  /**
+   * Queues a request; resolves with DW0 of its (last) completion, rejects with an
+   * NvmeStatusError or a VfioError.
+   *
+   * With p.signal: already aborted, it rejects with signal.reason and submits nothing.
+   * Aborted later, it rejects with signal.reason at once: a request still in the software
+   * queue is taken out; for each of its commands on the device an NVMe Abort is sent
+   * (sendAbort) and its CID stays held until the command really ends (its completion, or
+   * a controller reset: the watchdog resets the controller when it outlives twice the
+   * timeout), with p.buffer held out of reuse (holdMemory) until then. A later request
+   * whose buffer overlaps it waits for that. The abort listener is removed when the
+   * request settles.
+   */
   run(p: Pending): Promise<number> {
     if (this.dead) return Promise.reject(this.dead());
+    const signal = p.signal;
+    if (signal !== null && signal.aborted) {
+      this.abortStats.beforeSubmit++;
+      return Promise.reject(signal.reason);
+    }
     const promise = new Promise<number>((resolve, reject) => {
       p.resolve = resolve;
       p.reject = reject;
     });
     if (!p.background) this.foreground++;
+    if (signal !== null) {
+      let s = this.signals.get(signal);
+      if (s === undefined) {
+        const requests = new Set<Pending>();
+        const listener = () => {
+          this.signals.delete(signal);
+          for (const r of requests) this.abortRequest(r);
+        };
+        s = { requests, listener };
+        this.signals.set(signal, s);
+        signal.addEventListener('abort', listener, { once: true });
+      }
+      s.requests.add(p);
+    }
+    if (this.aborted.size > 0 && this.overlapsAborted(p)) {
+      this.parked.push(p);
+      if (this.qp.completion === 'poll') this.startPolling();
+      return promise;
+    }
     this.backlog.push(p);
     this.pump();
     return promise;
+  }
+
+  /** The signal of request p fired (see run). */
+  private abortRequest(p: Pending): void {
+    if (p.settled) return;
+    const reason: unknown = p.signal!.reason;
+    p.next = p.total; // no further chunks
+    if (p.inflight > 0) {
+      // On the device (or posted for the next doorbell, which an Abort follows): ask the
+      // controller to abort each command; the CIDs stay held until they end.
+      p.aborted = true;
+      this.aborted.add(p);
+      this.abortStats.inFlight++;
+      const hold = this.holdMemory;
+      if (hold !== null && (p.buffer !== null || p.scratch !== null)) {
+        const a = p.buffer !== null ? hold(p.buffer) : null;
+        const b = p.scratch !== null ? hold(p.scratch) : null;
+        p.unhold = () => {
+          a?.();
+          b?.();
+        };
+      }
+      const state = this.qp.requests.state;
+      for (let cid = 0; cid < this.owners.length; cid++) {
+        // AbortSent already: the watchdog sent one (the command outlived the timeout).
+        if (this.owners[cid] !== p || state[cid] !== RequestState.Outstanding) continue;
+        state[cid] = RequestState.AbortSent;
+        this.abortStats.abortsSent++;
+        this.sendAbort?.(cid);
+      }
+    } else {
+      // Only in the software queue (the backlog or parked): pump() skips it once settled.
+      this.abortStats.beforeSubmit++;
+    }
+    p.settled = true;
+    if (!p.background) this.foreground--;
+    this.forgetSignal(p);
+    p.reject(reason as Error);
+  }
+
+  /** p settles: its signal no longer concerns it (the listener goes with the signal's last request). */
+  private forgetSignal(p: Pending): void {
+    const signal = p.signal!;
+    const s = this.signals.get(signal);
+    if (s === undefined) return;
+    s.requests.delete(p);
+    if (s.requests.size > 0) return;
+    this.signals.delete(signal);
+    signal.removeEventListener('abort', s.listener);
+  }
+
+  /** The last command of an aborted request ended: its CIDs and buffer are free. */
+  private retire(p: Pending): void {
+    p.aborted = false;
+    this.aborted.delete(p);
+    this.abortStats.retired++;
+    p.unhold?.();
+    p.unhold = null;
+    p.buffer = null;
+    p.scratch = null;
+    if (this.parked.length === 0) return;
+    const waiting = this.parked;
+    this.parked = [];
+    for (const q of waiting) {
+      if (q.settled) continue;
+      if (this.overlapsAborted(q)) this.parked.push(q);
+      else this.backlog.push(q);
+    }
+    this.pump();
+  }
+
+  /** Whether p's buffer overlaps the buffer of a request aborted on the device. */
+  private overlapsAborted(p: Pending): boolean {
+    const b = p.buffer;
+    if (b === null) return false;
+    for (const a of this.aborted) {
+      const o = a.buffer;
+      if (o !== null && o.buffer === b.buffer && o.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < o.byteOffset + o.byteLength) return true;
+    }
+    return false;
   }
 
   /**
@@ -273,6 +437,10 @@ export class CommandQueue {
     }
     this.backlog = [];
     this.backlogHead = 0;
+    for (const p of this.parked.splice(0)) {
+      if (!p.error) p.error = err();
+      this.settle(p);
+    }
   }
 
   /** Fails the request owning cid with err() (its command was given up: QueuePair.abandon). */
@@ -287,7 +455,10 @@ export class CommandQueue {
     p.inflight--;
     if (!p.error) p.error = err(cid);
     p.next = p.total; // its remaining chunks are not submitted
-    if (p.inflight === 0) this.settle(p);
+    if (p.inflight === 0) {
+      if (p.aborted) this.retire(p);
+      this.settle(p);
+    }
   }
 
   /**
@@ -341,6 +512,11 @@ export class CommandQueue {
     let posted = false;
     while (this.backlogHead < this.backlog.length) {
       const p = this.backlog[this.backlogHead]!;
+      if (p.settled) {
+        // aborted (AbortSignal) while it waited here
+        this.backlog[this.backlogHead++] = undefined;
+        continue;
+      }
       while (p.next < p.total && qp.canSubmit) {
         let cid: number;
         try {
@@ -386,12 +562,16 @@ export class CommandQueue {
       p.next = p.total; // submit no further chunks
       // Chunks already waiting in the backlog are dropped with the request.
     }
-    if (p.inflight === 0 && p.next >= p.total) this.settle(p);
+    if (p.inflight === 0) {
+      if (p.aborted) this.retire(p);
+      if (p.next >= p.total) this.settle(p);
+    }
   }
 
   private settle(p: Pending): void {
     if (p.settled) return;
     p.settled = true;
+    if (p.signal !== null) this.forgetSignal(p);
     if (!p.background) this.foreground--;
     if (p.error) p.reject(p.error);
     else p.resolve(p.dw0);

@@ -3,13 +3,14 @@
 // NVM Express Base Specification 2.0: §3.5.1 "Memory-based Controller Initialization
 // (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
 
-import { notDeletableQueuePair, queuePairDeleted } from './errors.js';
+import { EventEmitter } from 'node:events';
+import { asyncEventsStopped, notDeletableQueuePair, queuePairDeleted, resetFailed } from './errors.js';
 import { Device, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type Vector } from '@vfio-node/core';
 import { AdminCommands, type AsyncEvent } from './admin.js';
 import { CommandQueue } from './command-queue.js';
 import { SQES_LOG2 } from './commands.js';
 import { OACS, type IdentifyController } from './identify.js';
-import { Namespace } from './namespace.js';
+import { Namespace, checkSignal, type IoOptions } from './namespace.js';
 import { runPassthru, type PassthruCommand, type PassthruResult } from './passthru.js';
 import { QueuePair, type CompletionMode } from './queue.js';
 import { RequestState } from './request.js';
@@ -96,6 +97,67 @@ interface TimedOut {
  */
 export type AbortOutcome = 'aborted' | 'not aborted' | 'no answer' | 'failed' | 'not sent';
 
+/** An asynchronous event with the log page it names (null when reading the page failed). */
+export type AsyncEventWithLog = AsyncEvent & { log: Uint8Array | null };
+
+/** What the 'reset' event carries. */
+export interface ResetEvent {
+  /** Why the controller was reset: the error in-flight commands failed with (ERR_NVME_RESET, ERR_NVME_CONTROLLER_FATAL). */
+  reason: Error;
+  /** Controller resets since open, this one included (controller.resets). */
+  resets: number;
+}
+
+/**
+ * The events of an NvmeController (a typed EventEmitter). Listeners run synchronously,
+ * once the driver's state is consistent; one that throws is logged and does not stop the
+ * others or the driver.
+ *
+ * - `'error'` (err): a failure in the background that no call of yours would report:
+ *   ERR_NVME_RESET_FAILED (a reset the watchdog started, for a timeout or CSTS.CFS,
+ *   failed: pending commands failed, and the controller may not work until a reset()
+ *   succeeds or it is reopened); ERR_DEVICE_GONE (the registers read all ones without a
+ *   removal request: every pending command failed, every later call fails);
+ *   ERR_NVME_ASYNC_EVENTS_STOPPED (the Asynchronous Event Request failed: no more
+ *   'asyncEvent's, I/O still works). Unlike Node's convention, an 'error' without a
+ *   listener is not thrown (it would come from a timer and end the process): it is
+ *   logged at level error, and the failed commands reject as always.
+ * - `'reset'` (ResetEvent): the controller was reset (a timeout, CSTS.CFS, reset(),
+ *   haltAndReset()) and is back: queues created again, new commands go through.
+ * - `'removal'` (err, ERR_DEVICE_GONE): the kernel asks for the device back (hot unplug,
+ *   unbind): every pending command has failed; the controller closes itself in the next
+ *   turn of the event loop.
+ * - `'asyncEvent'` (AsyncEventWithLog): an NVMe Asynchronous Event; the first listener
+ *   starts the Asynchronous Event Request loop.
+ */
+export interface NvmeControllerEvents {
+  error: [err: Error];
+  reset: [event: ResetEvent];
+  removal: [err: Error];
+  asyncEvent: [event: AsyncEventWithLog];
+}
+
+/**
+ * What AbortSignals did on the controller's promise queues (namespace I/O), and how the
+ * controller answered the Abort commands sent for requests aborted on the device.
+ */
+export interface AbortStats {
+  /** Requests rejected before any command of theirs reached the device (already aborted, or taken out of the software queue). */
+  beforeSubmit: number;
+  /** Requests aborted with commands on the device. */
+  inFlight: number;
+  /** NVMe Abort commands sent for them. */
+  abortsSent: number;
+  /** Answers: aborted (DW0 bit 0 clear), not aborted (bit 0 set: QEMU always declines), the Abort itself failed. */
+  aborted: number;
+  notAborted: number;
+  failed: number;
+  /** Requests of inFlight whose commands have since ended (completed, or failed by a reset): their buffers are free again. */
+  retired: number;
+  /** Requests of inFlight whose commands are still on the device. */
+  pending: number;
+}
+
 /** An I/O queue pair with its promise layer. */
 interface IoPair {
   qp: QueuePair;
@@ -105,9 +167,9 @@ interface IoPair {
 /**
  * An NVMe controller driven from userspace through VFIO: NvmeController.open(address) brings it up in the
  * specification's order, then offers its namespaces, admin commands, I/O queue pairs, and recovery (timeouts,
- * reset, removal) with events; close() shuts it down normally.
+ * reset, removal) reported as events (NvmeControllerEvents); close() shuts it down normally.
  */
-export class NvmeController implements Disposable, AsyncDisposable {
+export class NvmeController extends EventEmitter<NvmeControllerEvents> implements Disposable, AsyncDisposable {
   /** The VFIO device under the controller. */
   readonly device: Device;
   /** Canonical PCI address, 0000:00:03.0. */
@@ -146,8 +208,9 @@ export class NvmeController implements Disposable, AsyncDisposable {
    * with their ring IOVAs, which a controller reset uses to create them again.
    */
   private readonly external = new Map<number, ExternalPair | null>();
-  private readonly aenListeners = new Set<(event: AsyncEvent & { log: Uint8Array | null }) => void>();
   private aerRunning = false;
+  /** The device's answers to the Abort commands sent for aborted requests (AbortStats). */
+  private readonly abortAnswers = { aborted: 0, notAborted: 0, failed: 0 };
   private readonly resetListeners = new Set<ResetListener>();
   private resetting: Promise<void> | null = null;
   /** Controller resets done since open (timeouts, CSTS.CFS, reset()). */
@@ -158,7 +221,6 @@ export class NvmeController implements Disposable, AsyncDisposable {
   private state: 'open' | 'resetting' | 'gone' | 'closed' = 'open';
   private unregisterCleanup: () => void = () => {};
   private unsubscribeRemoval: () => void = () => {};
-  private readonly removalListeners = new Set<(err: Error) => void>();
   /** Why the device is gone (removal request, or registers reading all ones). */
   private goneError: (() => Error) | null = null;
   private closed = false;
@@ -195,6 +257,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
   }
 
   private constructor(device: Device, options: NvmeControllerOptions) {
+    super();
     this.device = device;
     this.address = device.address;
     this.log = device.log.child({ driver: 'nvme' });
@@ -287,7 +350,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
     // Steps 10-11: Create I/O Completion Queues, then the Submission Queues bound to them.
     for (let q = 1; q <= n; q++) {
       const qp = await this.createPair(q, o.queueDepth, o.completion);
-      this.pairs.push({ qp, queue: new CommandQueue(qp, this.address) });
+      this.pairs.push({ qp, queue: this.promiseLayer(qp) });
     }
 
     // Leave the device quiet if the kernel asks for it back (hot unplug, unbind).
@@ -298,6 +361,11 @@ export class NvmeController implements Disposable, AsyncDisposable {
     }
     this.watchdog = setInterval(() => this.tick(), TICK_MS);
     this.watchdog.unref();
+    // The first 'asyncEvent' listener starts the Asynchronous Event Request loop (after it
+    // is added: 'newListener' comes first).
+    (this as EventEmitter).on('newListener', (name: string | symbol) => {
+      if (name === 'asyncEvent' && !this.aerRunning && (this.state === 'open' || this.state === 'resetting')) queueMicrotask(() => void this.aerLoop());
+    });
   }
 
   /**
@@ -452,8 +520,61 @@ export class NvmeController implements Disposable, AsyncDisposable {
    * promise layer of I/O queue pair index + 1 (as ioQueue). namespace(nsid).passthru fills in the nsid.
    * @throws ERR_NVME_PASSTHRU_INVALID, ERR_NVME_PASSTHRU_DIRECTION, ERR_NVME_TRANSFER_TOO_LARGE, ERR_NVME_BUFFER_NOT_DMA, NvmeStatusError
    */
-  async ioPassthru(command: PassthruCommand, index = 0): Promise<PassthruResult> {
-    return runPassthru({ queue: this.ioQueue(index), dma: this.device.dma, pageSize: this.pageSize, maxTransfer: this.maxTransfer, admin: false }, command);
+  async ioPassthru(command: PassthruCommand, index = 0, options: IoOptions = {}): Promise<PassthruResult> {
+    const signal = checkSignal(options.signal) ?? undefined;
+    return runPassthru({ queue: this.ioQueue(index), dma: this.device.dma, pageSize: this.pageSize, maxTransfer: this.maxTransfer, admin: false, signal }, command);
+  }
+
+  /**
+   * The promise layer over an I/O queue pair, with what AbortSignals need: an NVMe Abort
+   * (Base 2.0 §5.1, CDW10 = SQID | CID << 16) for a command aborted on the device, and the
+   * DMA allocator's hold on its buffer until the command ends.
+   */
+  private promiseLayer(qp: QueuePair): CommandQueue {
+    const q = new CommandQueue(qp, this.address);
+    q.holdMemory = (view) => this.device.dma.hold(view);
+    q.sendAbort = (cid) => {
+      this.log.debug({ qid: qp.qid, cid }, 'request aborted by its signal: sending Abort');
+      this.admin.abort(qp.qid, cid).then(
+        (aborted) => void (aborted ? this.abortAnswers.aborted++ : this.abortAnswers.notAborted++),
+        () => void this.abortAnswers.failed++,
+      );
+    };
+    return q;
+  }
+
+  /** What AbortSignals did on the namespaces' queues, and the device's answers to the Aborts sent (see AbortStats). */
+  get abortStats(): AbortStats {
+    const t = { beforeSubmit: 0, inFlight: 0, abortsSent: 0, retired: 0, pending: 0 };
+    for (const p of this.pairs) {
+      if (!p.queue) continue;
+      const s = p.queue.abortStats;
+      t.beforeSubmit += s.beforeSubmit;
+      t.inFlight += s.inFlight;
+      t.abortsSent += s.abortsSent;
+      t.retired += s.retired;
+      t.pending += p.queue.abortedInFlight;
+    }
+    return { ...t, ...this.abortAnswers };
+  }
+
+  /**
+   * Calls the listeners of `name` (see NvmeControllerEvents): each in turn, a throwing one
+   * logged. 'error' without a listener is logged, not thrown.
+   */
+  private deliver<K extends keyof NvmeControllerEvents>(name: K, ...args: NvmeControllerEvents[K]): void {
+    const listeners = this.rawListeners(name) as Array<(...a: unknown[]) => void>;
+    if (name === 'error' && listeners.length === 0) {
+      this.log.error({ err: args[0] }, "background failure (no 'error' listener on the controller)");
+      return;
+    }
+    for (const l of listeners) {
+      try {
+        l.apply(this, args);
+      } catch (err) {
+        this.log.error({ err, event: name }, 'a listener of the controller threw');
+      }
+    }
   }
 
   /**
@@ -610,7 +731,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
     if (csts === 0xffffffff || this.bar.gone) return this.markGone(this.bar.gone ? 'BAR0 no longer decodes: its mapping faulted' : 'registers read all ones');
     if (getField(csts, CSTS.CFS) === 1) {
       this.log.error('CSTS.CFS: controller fatal status; resetting the controller');
-      this.recover(() => controllerFatal(this.address)).catch(() => undefined); // logged in recover
+      this.recover(() => controllerFatal(this.address)).catch((e) => this.resetFailedInBackground(e));
       return;
     }
     // Completions of background admin commands (Asynchronous Event Request) are reaped here.
@@ -653,11 +774,17 @@ export class NvmeController implements Disposable, AsyncDisposable {
           // the reset stops the controller's DMA first and only then fails the command
           // (ERR_NVME_TIMEOUT) and everything else in flight (ERR_NVME_RESET).
           this.log.error({ qid: qp.qid, cid }, 'command still outstanding after Abort: resetting the controller');
-          this.recover(() => resetError(this.address, `a command on queue ${qp.qid} timed out`)).catch(() => undefined); // logged in recover
+          this.recover(() => resetError(this.address, `a command on queue ${qp.qid} timed out`)).catch((e) => this.resetFailedInBackground(e));
           return;
         }
       }
     }
+  }
+
+  /** A reset the watchdog started failed: 'error' (ERR_NVME_RESET_FAILED), unless the device is gone (markGone told already). */
+  private resetFailedInBackground(e: unknown): void {
+    if ((e as VfioError).code === 'ERR_DEVICE_GONE' || this.state === 'closed') return;
+    this.deliver('error', resetFailed(this.address, e));
   }
 
   private timedOutOn(qp: QueuePair): Map<number, TimedOut> {
@@ -760,17 +887,16 @@ export class NvmeController implements Disposable, AsyncDisposable {
    * with Set Features – Asynchronous Event Configuration (FID 0Bh). Returns the function
    * that unsubscribes.
    */
-  onAsyncEvent(listener: (event: AsyncEvent & { log: Uint8Array | null }) => void): () => void {
+  onAsyncEvent(listener: (event: AsyncEventWithLog) => void): () => void {
     this.checkUsable();
-    this.aenListeners.add(listener);
-    if (!this.aerRunning) void this.aerLoop();
-    return () => this.aenListeners.delete(listener);
+    this.on('asyncEvent', listener);
+    return () => void this.off('asyncEvent', listener);
   }
 
   private async aerLoop(): Promise<void> {
     this.aerRunning = true;
     try {
-      while (this.aenListeners.size && (this.state === 'open' || this.state === 'resetting')) {
+      while (this.listenerCount('asyncEvent') > 0 && (this.state === 'open' || this.state === 'resetting')) {
         let ev: AsyncEvent;
         try {
           ev = await this.admin.asyncEventRequest();
@@ -780,11 +906,13 @@ export class NvmeController implements Disposable, AsyncDisposable {
             await new Promise((r) => setTimeout(r, TICK_MS));
             continue;
           }
+          // Closed or gone: the loop ends with the controller. Anything else stops it: say so.
+          if (this.state === 'open') this.deliver('error', asyncEventsStopped(this.address, err));
           return;
         }
         const log = await this.admin.getLogPage(ev.logPage, 512).catch(() => null);
         this.log.info({ type: ev.type, info: ev.info, logPage: ev.logPage }, 'asynchronous event');
-        for (const l of this.aenListeners) l({ ...ev, log });
+        this.deliver('asyncEvent', { ...ev, log });
       }
     } finally {
       this.aerRunning = false;
@@ -793,7 +921,8 @@ export class NvmeController implements Disposable, AsyncDisposable {
 
   /**
    * Subscribes to controller resets (timeouts, CSTS.CFS, reset()); see ResetListener.
-   * Returns the function that unsubscribes.
+   * Returns the function that unsubscribes. (Awaited before worker-owned queue pairs are
+   * created again, for their owners; the 'reset' event comes once the reset is done.)
    */
   onReset(listener: ResetListener): () => void {
     this.resetListeners.add(listener);
@@ -808,8 +937,8 @@ export class NvmeController implements Disposable, AsyncDisposable {
    * removal. Returns the function that unsubscribes.
    */
   onRemoval(listener: (err: Error) => void): () => void {
-    this.removalListeners.add(listener);
-    return () => this.removalListeners.delete(listener);
+    this.on('removal', listener);
+    return () => void this.off('removal', listener);
   }
 
   /**
@@ -865,6 +994,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
         await this.admin.createIoSq(qid, e.depth, e.sqIova, qid);
       }
       this.log.warn({ resets: this.resets }, 'controller reset and queues recreated');
+      this.deliver('reset', { reason: error, resets: this.resets });
     } catch (e) {
       this.log.error({ err: e }, 'controller reset failed');
       if ((e as VfioError).code === 'ERR_DEVICE_GONE') this.markGone('registers read all ones during reset');
@@ -895,6 +1025,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
       else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
     }
     this.adminQueue.kill(err);
+    this.deliver('error', err());
   }
 
   private onRemovalRequest(): void {
@@ -910,13 +1041,7 @@ export class NvmeController implements Disposable, AsyncDisposable {
     // From now on every call says the device was removed, not merely that it is closed.
     this.state = 'gone';
     this.goneError = err;
-    for (const l of this.removalListeners) {
-      try {
-        l(err());
-      } catch (e) {
-        this.log.error({ err: e }, 'a removal listener threw');
-      }
-    }
+    this.deliver('removal', err());
     // The orderly shutdown (the device still answers) takes a while under emulation: let
     // the rejections reach their callers first, then close, which releases the device.
     // (closeSync: the kernel's unbind waits for the device, which goes back in one piece.)

@@ -26,6 +26,8 @@ export const NVME_ERROR_CODES = [
   'ERR_NVME_READY_TIMEOUT',
   'ERR_NVME_CONTROLLER_FATAL',
   'ERR_NVME_RESET',
+  'ERR_NVME_RESET_FAILED',
+  'ERR_NVME_ASYNC_EVENTS_STOPPED',
   'ERR_DEVICE_GONE',
   // commands and queues
   'ERR_NVME_TIMEOUT',
@@ -42,6 +44,7 @@ export const NVME_ERROR_CODES = [
   'ERR_NVME_TRANSFER_TOO_LARGE',
   'ERR_NVME_VECTOR_INVALID',
   'ERR_NVME_VECTOR_MISALIGNED',
+  'ERR_NVME_SIGNAL_UNSUPPORTED',
   // passthrough
   'ERR_NVME_PASSTHRU_INVALID',
   'ERR_NVME_PASSTHRU_MANAGED_OPCODE',
@@ -294,5 +297,47 @@ export function vectorTooLarge(bytes: number, limit: number, why: string): VfioE
     message: `readv/writev: ${bytes} bytes is more than one command carries (${limit} bytes, ${why})`,
     hint: `A vector goes to the controller as one command: split it into vectors of at most ${limit} bytes.`,
     details: { bytes, maxTransfer: limit },
+  });
+}
+
+/** A signal given to a call that cannot abort yet (readv/writev): refused rather than ignored. */
+export function signalUnsupported(call: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_SIGNAL_UNSUPPORTED',
+    message: `${call} does not take a signal yet (an aborted vector would have to keep every one of its buffers out of reuse)`,
+    hint: 'Leave the signal out, or use read/write (one buffer each), which take { signal }.',
+  });
+}
+
+/** An I/O call's signal option that is not an AbortSignal. */
+export function invalidSignal(value: unknown): VfioError {
+  return new VfioError({
+    code: 'ERR_INVALID_ARG',
+    message: `invalid option signal: ${describeValue(value)} (expected an AbortSignal)`,
+    hint: 'Pass controller.signal of an AbortController, AbortSignal.timeout(ms), or leave it out.',
+  });
+}
+
+/** The controller's watchdog (or a reset it started) failed to bring the controller back: the 'error' event. */
+export function resetFailed(address: string, cause: unknown): VfioError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new VfioError({
+    code: 'ERR_NVME_RESET_FAILED',
+    message: `${address}: a controller reset the driver started on its own (a timeout, CSTS.CFS) failed: ${why}`,
+    hint: 'Pending commands failed. Try controller.reset(); if it fails too, close the controller and open it again (closing resets the PCI function).',
+    device: address,
+    cause,
+  });
+}
+
+/** The Asynchronous Event Request loop stopped on an error: no more asyncEvent events (the 'error' event). */
+export function asyncEventsStopped(address: string, cause: unknown): VfioError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new VfioError({
+    code: 'ERR_NVME_ASYNC_EVENTS_STOPPED',
+    message: `${address}: the Asynchronous Event Request failed (${why}): asynchronous events are no longer reported`,
+    hint: 'The controller is still usable for I/O. Subscribe to asyncEvent again to send a new request; a controller that keeps refusing it does not report events.',
+    device: address,
+    cause,
   });
 }

@@ -9,8 +9,8 @@
  * @module @vfio-node/nvme
  */
 
-export { NvmeController, type NvmeControllerOptions, type ResetListener } from './controller.js';
-export { Namespace, type LbaRange, type TransferOptions, type WriteOptions } from './namespace.js';
+export { NvmeController, type NvmeControllerOptions, type ResetListener, type NvmeControllerEvents, type ResetEvent, type AsyncEventWithLog, type AbortStats } from './controller.js';
+export { Namespace, type LbaRange, type IoOptions, type TransferOptions, type WriteOptions } from './namespace.js';
 export { QueuePair, type CompletionHandler, type CompletionMode } from './queue.js';
 export { ShadowDoorbellBuffer, shadowSlots, type ShadowDoorbells, type ShadowSlots } from './shadow-doorbells.js';
 export { RequestState } from './request.js';

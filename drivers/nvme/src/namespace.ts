@@ -12,7 +12,7 @@ import { newPending, type Pending } from './command-queue.js';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, RW_FUA, WRITE_ZEROES_DEAC, sqeDatasetManagement, sqeFlush, writeDsmRange } from './commands.js';
 import type { NvmeController } from './controller.js';
 import { ONCS, type IdentifyNamespace } from './identify.js';
-import { passthruInvalid } from './errors.js';
+import { invalidSignal, passthruInvalid, signalUnsupported } from './errors.js';
 import type { PassthruCommand, PassthruResult } from './passthru.js';
 import { setPrps } from './prp.js';
 import { runVectored } from './vectored-io.js';
@@ -23,8 +23,24 @@ export interface LbaRange {
   blocks: number;
 }
 
-/** How a transfer describes its buffer (PRPs or an SGL). */
-export interface TransferOptions {
+/**
+ * Options every I/O call takes. `signal` aborts the request: already aborted, the call
+ * rejects with signal.reason and sends nothing; aborted while the request waits in the
+ * driver's software queue, it is taken out and rejects; aborted while a command of it is
+ * on the device, the driver sends an NVMe Abort (Base 2.0 §5.1) for it and rejects with
+ * signal.reason at once. The device may still complete such a command (QEMU's controller
+ * declines every Abort): until it does, or the controller is reset (the watchdog resets
+ * it once the command outlives twice timeoutMs), the buffer stays the device's. The
+ * driver keeps its memory from being handed out again even if you release it, and holds
+ * back a later request whose buffer overlaps it; what you read from it meanwhile is not
+ * defined. controller.abortStats counts what happened.
+ */
+export interface IoOptions {
+  signal?: AbortSignal;
+}
+
+/** How a transfer describes its buffer (PRPs or an SGL), and the options of every I/O call. */
+export interface TransferOptions extends IoOptions {
   /** Describe the buffer with one SGL Data Block descriptor instead of PRPs (needs SGLS). */
   sgl?: boolean;
 }
@@ -71,12 +87,12 @@ export class Namespace {
   /** Reads `blocks` blocks from `lba` into buffer (DMA memory of this device). */
   read(lba: number | bigint, blocks: number, buffer: Uint8Array, options?: TransferOptions): Promise<void> {
     // Not async: one promise per request, not two (errors from the checks still reject).
-    return this.transfer(NvmOpcode.Read, lba, blocks, buffer, 0, options?.sgl) as Promise<unknown> as Promise<void>;
+    return this.transfer(NvmOpcode.Read, lba, blocks, buffer, 0, options) as Promise<unknown> as Promise<void>;
   }
 
   /** Writes `blocks` blocks from buffer to `lba`. */
   write(lba: number | bigint, blocks: number, buffer: Uint8Array, options?: WriteOptions): Promise<void> {
-    return this.transfer(NvmOpcode.Write, lba, blocks, buffer, options?.fua ? RW_FUA : 0, options?.sgl) as Promise<unknown> as Promise<void>;
+    return this.transfer(NvmOpcode.Write, lba, blocks, buffer, options?.fua ? RW_FUA : 0, options) as Promise<unknown> as Promise<void>;
   }
 
   /**
@@ -86,7 +102,7 @@ export class Namespace {
   async compare(lba: number | bigint, blocks: number, buffer: Uint8Array, options: TransferOptions = {}): Promise<boolean> {
     this.requireOncs(ONCS.Compare, 'Compare');
     try {
-      await this.transfer(NvmOpcode.Compare, lba, blocks, buffer, 0, options.sgl);
+      await this.transfer(NvmOpcode.Compare, lba, blocks, buffer, 0, options);
       return true;
     } catch (err) {
       if (hasCode(err, 'ERR_NVME_COMPARE_FAILURE')) return false;
@@ -107,18 +123,20 @@ export class Namespace {
   }
 
   /** Flush: commits the volatile write cache to non-volatile media. */
-  async flush(): Promise<void> {
+  async flush(options: IoOptions = {}): Promise<void> {
     const p = newPending();
+    p.signal = checkSignal(options.signal);
     p.name = `Flush of nsid ${this.nsid}`;
     p.fill = (u32, sqe, cid) => sqeFlush(u32, sqe, cid, this.nsid);
     await this.ctrl.ioQueue().run(p);
   }
 
   /** Write Zeroes (ONCS bit 3); with deallocate the controller may deallocate the blocks too. */
-  async writeZeroes(lba: number | bigint, blocks: number, options: { deallocate?: boolean; fua?: boolean } = {}): Promise<void> {
+  async writeZeroes(lba: number | bigint, blocks: number, options: IoOptions & { deallocate?: boolean; fua?: boolean } = {}): Promise<void> {
     this.requireOncs(ONCS.WriteZeroes, 'Write Zeroes');
     const slba = this.checkRange(lba, blocks);
     const p = newPending();
+    p.signal = checkSignal(options.signal);
     p.opcode = NvmOpcode.WriteZeroes;
     p.nsid = this.nsid;
     p.slba = slba;
@@ -129,8 +147,9 @@ export class Namespace {
   }
 
   /** Dataset Management with the Deallocate attribute (ONCS bit 2): "trim" the ranges. */
-  async deallocate(ranges: LbaRange[]): Promise<void> {
+  async deallocate(ranges: LbaRange[], options: IoOptions = {}): Promise<void> {
     this.requireOncs(ONCS.DatasetManagement, 'Dataset Management');
+    const signal = checkSignal(options.signal);
     if (!Array.isArray(ranges) || ranges.length === 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
     const checked = ranges.map((r) => [this.checkRange(r.lba, r.blocks), r.blocks] as const);
     for (let i = 0; i < checked.length; i += MAX_DSM_RANGES) {
@@ -141,6 +160,8 @@ export class Namespace {
         const iova = Number(mem.iova);
         const q = this.ctrl.ioQueue();
         const p = newPending();
+        p.signal = signal;
+        p.scratch = mem.bytes; // the ranges: held past the release below if an abort leaves the command on the device
         p.name = `Dataset Management (deallocate ${part.length} ranges) of nsid ${this.nsid}`;
         p.fill = (u32, sqe, cid) => {
           sqeDatasetManagement(u32, sqe, cid, this.nsid, part.length, DSM_AD);
@@ -159,22 +180,24 @@ export class Namespace {
    * the command's fields are the caller's.
    * @throws as NvmeController.ioPassthru
    */
-  passthru(command: PassthruCommand): Promise<PassthruResult> {
+  passthru(command: PassthruCommand, options: IoOptions = {}): Promise<PassthruResult> {
     if (typeof command === 'object' && command !== null && command.nsid !== undefined && command.nsid !== this.nsid) {
       return Promise.reject(passthruInvalid('nsid', command.nsid, `${this.nsid}, this namespace (or leave it out)`, 'Use controller.ioPassthru for a command to another namespace.'));
     }
-    return this.ctrl.ioPassthru({ ...command, nsid: this.nsid });
+    return this.ctrl.ioPassthru({ ...command, nsid: this.nsid }, 0, options);
   }
 
   // ---- checks ------------------------------------------------------------------------
 
-  private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, sgl: boolean | undefined): Promise<number> {
+  private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, cdw12: number, options: TransferOptions | undefined): Promise<number> {
     try {
-      const q = this.ctrl.ioQueue();
-      const request = this.request(opcode, lba, blocks, buffer, cdw12, sgl);
-      // Registered caller memory stays mapped until the command ends (undefined: allocator memory).
+      const queue = this.ctrl.ioQueue(); // first: a closed or removed controller says so, whatever the buffer
+      const p = this.request(opcode, lba, blocks, buffer, cdw12, options?.sgl);
+      if (options?.signal !== undefined) p.signal = checkSignal(options.signal);
+      // Registered caller memory stays mapped until the command ends (undefined: allocator
+      // memory); after an abort, the queue's holdMemory keeps it past the rejection.
       const done = this.ctrl.device.dma.retain(buffer);
-      const run = q.run(request);
+      const run = queue.run(p);
       return done === undefined ? run : run.finally(done);
     } catch (err) {
       return Promise.reject(err);
@@ -198,6 +221,7 @@ export class Namespace {
     p.blockSize = this.blockSize;
     p.cdw12 = cdw12;
     p.sgl = useSgl;
+    p.buffer = buffer;
     return p;
   }
 
@@ -299,11 +323,20 @@ export class Namespace {
    * than MDTS: a vector is one command), ERR_NVME_LBA_OUT_OF_RANGE, NVMe status errors
    */
   readv(lba: number | bigint, buffers: Uint8Array[], options?: TransferOptions): Promise<void> {
+    if (options?.signal !== undefined) return Promise.reject(signalUnsupported('readv'));
     return runVectored(this.ctrl, this, NvmOpcode.Read, lba, buffers, 0, options?.sgl);
   }
 
   /** Writes several buffers to consecutive blocks from `lba` with one command (writev); as readv. */
   writev(lba: number | bigint, buffers: Uint8Array[], options?: WriteOptions): Promise<void> {
+    if (options?.signal !== undefined) return Promise.reject(signalUnsupported('writev'));
     return runVectored(this.ctrl, this, NvmOpcode.Write, lba, buffers, options?.fua ? RW_FUA : 0, options?.sgl);
   }
+}
+
+/** The signal option, checked: an AbortSignal or nothing. */
+export function checkSignal(signal: unknown): AbortSignal | null {
+  if (signal === undefined) return null;
+  if (!(signal instanceof AbortSignal)) throw invalidSignal(signal);
+  return signal;
 }

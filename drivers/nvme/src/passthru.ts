@@ -179,6 +179,8 @@ export interface PassthruTarget {
   maxTransfer: number;
   /** The admin queue (its driver-managed opcodes are refused). */
   admin: boolean;
+  /** Aborts the command (see CommandQueue.run); I/O queues only. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -220,6 +222,9 @@ export async function runPassthru(target: PassthruTarget, command: PassthruComma
     const p = newPending();
     p.name = `${target.admin ? 'Admin' : 'I/O'} passthrough (opcode ${c.opcode.toString(16).padStart(2, '0')}h)`;
     p.wantDw1 = true;
+    p.signal = target.signal ?? null;
+    p.buffer = c.buffer ?? own?.bytes ?? null;
+    p.scratch = list?.bytes ?? null;
     const requests = queue.qp.requests;
     p.fill = (u32, sqe, cid) => {
       fillPassthru(u32, sqe, cid, c);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { DmaAllocator, Region } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
 import { QueuePair } from './queue.js';
+import { RequestState } from './request.js';
 import { sqTailDoorbell } from './registers.js';
 
 function fakeDma(): DmaAllocator {
@@ -70,6 +71,17 @@ describe('QueuePair.reset after a controller reset', () => {
     qp.resume();
     expect(doorbell()).toBe(1);
     expect(qp.isSuspended).toBe(false);
+  });
+
+  it('a kept (never rung) command is timed from the reset on, not by its age or Abort from before', () => {
+    const { qp } = pair();
+    qp.epoch = 5;
+    const cid = qp.submitIo(NvmOpcode.Read, 1, 0, 1, 0x20_0000, 512, 0);
+    qp.requests.state[cid] = RequestState.AbortSent; // the watchdog gave up on it while the doorbell was held
+    qp.epoch = 40;
+    qp.reset(() => undefined, true);
+    expect(qp.requests.epoch[cid]).toBe(40);
+    expect(qp.requests.state[cid]).toBe(RequestState.Outstanding);
   });
 
   it('abandon: a given-up command is reported by neither its late completion nor a reset, and its CID is held until then', () => {

@@ -484,6 +484,12 @@ export class QueuePair implements AsyncDisposable {
         if (!given) fail?.(cid, r.tags[cid]!);
       }
     }
+    // A kept command starts its life on the controller now: the watchdog must time it from
+    // here, not judge it by the age (and an Abort) it had before the reset.
+    for (const cid of keep) {
+      r.epoch[cid] = this.epoch;
+      if (r.state[cid] === 2) r.state[cid] = 1; // AbortSent → Outstanding
+    }
     this.sq.bytes.fill(0);
     this.cq.bytes.fill(0);
     this.sqU32.set(saved, 0);

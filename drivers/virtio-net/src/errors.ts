@@ -151,3 +151,13 @@ export function msixRefused(device: string, what: string, vector: number): VfioE
 export function invalidOption(name: string, value: unknown, expected: string): VfioError {
   return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, details: { name, value } });
 }
+
+/** The kernel asks for the device back (VFIO's device request: hot unplug, unbind): the 'removal' event. */
+export function removalRequested(device: string): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_DEVICE_GONE',
+    message: `${device} is being removed (the kernel asked for it back: hot unplug or unbind)`,
+    hint: 'The NIC closes itself; open it again once the device is back.',
+    device,
+  });
+}

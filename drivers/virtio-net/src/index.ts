@@ -9,7 +9,7 @@
  * @module @vfio-node/virtio-net
  */
 
-export { VirtioNet, type VirtioNetOptions, type NetStats } from './virtio-net.js';
+export { VirtioNet, type VirtioNetOptions, type NetStats, type VirtioNetEvents } from './virtio-net.js';
 export { RxQueue, TxQueue, PacketPool, copyFrame, type QueueStats } from './queue.js';
 export { Feature, negotiate, featureNames, type FeatureName, type FeatureOptions, type Negotiation } from './features.js';
 export { CommonCfg, DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';

@@ -2,6 +2,7 @@
 // driven from userspace through VFIO. open() is the initialization sequence of §3.1.1,
 // one step per comment; the queues (queue.ts) are the hot path.
 
+import { EventEmitter } from 'node:events';
 import { Device, native, toPciAddress, type PciAddressLike, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
 import { parseVirtioCaps } from './pci-caps.js';
 import { VirtioPciTransport } from './transport.js';
@@ -77,11 +78,38 @@ export interface NetStats {
 }
 
 /**
+ * The events of a VirtioNet (a typed EventEmitter), the same shape as NvmeController's.
+ * Listeners run synchronously; one that throws is logged and does not stop the others.
+ *
+ * - `'error'` (err): the device failed on its own: ERR_VIRTIO_NEEDS_RESET (it set
+ *   DEVICE_NEEDS_RESET in device_status, virtio 1.2 §2.1.1: its queues stopped, close and
+ *   reopen it) or ERR_VIRTIO_DEVICE_GONE (device_status reads all ones: surprise removal,
+ *   Memory Space Enable cleared). Once per NIC. Without a listener it is logged, not thrown
+ *   (Node's convention would end the process from a timer).
+ * - `'removal'` (err, ERR_VIRTIO_DEVICE_GONE): the kernel asks for the device back (hot
+ *   unplug, unbind); the NIC closes itself in the next turn of the event loop, which lets
+ *   the kernel finish. Stop using its queues.
+ * - `'linkChange'` ({ linkUp }): the link status (VIRTIO_NET_F_STATUS) changed.
+ *
+ * The device is watched by a timer (every 250 ms, unref'd: it keeps no process alive) that
+ * reads device_status and the link status, and in msix mode also on each configuration
+ * change interrupt (§4.1.5.3), which QEMU raises when it sets DEVICE_NEEDS_RESET.
+ */
+export interface VirtioNetEvents {
+  error: [err: VfioError];
+  removal: [err: VfioError];
+  linkChange: [event: { linkUp: boolean }];
+}
+
+/** How often the watch reads device_status and the link status, ms. */
+const WATCH_MS = 250;
+
+/**
  * A virtio network device driven from userspace through VFIO (modern PCI transport, virtio 1.2 §5.1):
  * VirtioNet.open(address) negotiates features and sets up the queue pairs; rxQueue(i) and txQueue(i) are the hot
- * path.
+ * path. An EventEmitter: see VirtioNetEvents.
  */
-export class VirtioNet implements Disposable {
+export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposable {
   readonly device: Device;
   readonly address: string;
   /** The features both sides agreed on. */
@@ -107,6 +135,12 @@ export class VirtioNet implements Disposable {
   private readonly transport: VirtioPciTransport;
   private readonly memory: Array<{ release(): void }> = [];
   private isClosed = false;
+  /** The watch of device_status and link (see VirtioNetEvents), until close or the first 'error'. */
+  private watchTimer: NodeJS.Timeout | null = null;
+  private stopConfigWatch: (() => void) | null = null;
+  private stopRemovalWatch: (() => void) | null = null;
+  private failed = false;
+  private lastLinkUp = true;
 
   /**
    * Opens the NIC at address (bound to vfio-pci) and brings it up (§3.1.1).
@@ -132,6 +166,7 @@ export class VirtioNet implements Disposable {
   }
 
   private constructor(dev: Device, options: VirtioNetOptions) {
+    super();
     this.device = dev;
     this.address = dev.address;
     const log = dev.log;
@@ -275,6 +310,7 @@ export class VirtioNet implements Disposable {
       // §5.1.6.5.5: with MQ the device starts with one pair; say how many we use (also when it is 1,
       // so that the control queue is proven to work at start-up, not at the first change).
       if (ctrl) this.setQueuePairs(ctrl, pairs);
+      this.startWatch();
       log.debug({ mac: this.macString, mtu: this.mtu, pairs, maxPairs, csum: this.csumOffload, guestCsum: this.guestCsum, packed: this.packed, eventIdx: this.eventIdx, status: describeStatus(t.status) }, 'virtio-net up');
     } catch (err) {
       // §3.1.1: on failure the driver sets FAILED (unless the device is already gone).
@@ -283,6 +319,7 @@ export class VirtioNet implements Disposable {
       } catch {
         /* the device is gone */
       }
+      if (this.watchTimer) clearInterval(this.watchTimer);
       this.releaseMemory();
       throw err;
     }
@@ -422,10 +459,85 @@ export class VirtioNet implements Disposable {
     });
   }
 
+  /** Starts the watch behind the events (VirtioNetEvents). */
+  private startWatch(): void {
+    this.lastLinkUp = this.linkUp;
+    this.watchTimer = setInterval(() => this.watch(), WATCH_MS);
+    this.watchTimer.unref();
+    // The interrupts are watched from the first listener on: their eventfd watchers keep
+    // the event loop alive (until close()), which a NIC nobody listens to should not do.
+    (this as EventEmitter).on('newListener', (name: string | symbol) => {
+      if (this.isClosed) return;
+      if (name === 'removal' && !this.stopRemovalWatch) {
+        try {
+          this.stopRemovalWatch = this.device.irq.onRemovalRequest(() => this.onRemovalRequest());
+        } catch {
+          // an old kernel without the request interrupt: nothing to watch
+        }
+      }
+      if ((name === 'error' || name === 'linkChange') && this.configVector && !this.stopConfigWatch) {
+        this.stopConfigWatch = this.configVector.onInterrupt(() => this.watch());
+      }
+    });
+  }
+
+  /** One look at device_status and the link: 'error' once, 'linkChange' on each change. */
+  private watch(): void {
+    if (this.isClosed || this.failed) return;
+    let status: number;
+    try {
+      status = this.transport.status;
+    } catch {
+      status = 0xff; // the BAR is gone
+    }
+    const error = errors.deviceStatusError(this.address, status);
+    if (error) {
+      this.failed = true;
+      if (this.watchTimer) clearInterval(this.watchTimer);
+      this.watchTimer = null;
+      this.deliver('error', error);
+      return;
+    }
+    if (!this.hasStatus) return;
+    const up = this.linkUp;
+    if (up !== this.lastLinkUp) {
+      this.lastLinkUp = up;
+      this.deliver('linkChange', { linkUp: up });
+    }
+  }
+
+  private onRemovalRequest(): void {
+    if (this.isClosed) return; // the kernel repeats its request until we let go
+    this.device.log.warn('the kernel asks for the device back (removal request): closing');
+    this.deliver('removal', errors.removalRequested(this.address));
+    setImmediate(() => this.close());
+  }
+
+  /** Calls the listeners of `name`, each in turn, a throwing one logged; 'error' without a listener is logged. */
+  private deliver<K extends keyof VirtioNetEvents>(name: K, ...args: VirtioNetEvents[K]): void {
+    const listeners = this.rawListeners(name) as Array<(...a: unknown[]) => void>;
+    if (name === 'error' && listeners.length === 0) {
+      this.device.log.error({ err: args[0] }, "device failure (no 'error' listener on the NIC)");
+      return;
+    }
+    for (const l of listeners) {
+      try {
+        l.apply(this, args);
+      } catch (err) {
+        this.device.log.error({ err, event: name }, 'a listener of the NIC threw');
+      }
+    }
+  }
+
   /** Resets the device (it stops all DMA), releases the memory and closes the device. Idempotent. */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+    this.stopConfigWatch?.();
+    this.stopRemovalWatch?.();
+    this.stopConfigWatch = this.stopRemovalWatch = null;
     try {
       if (this.transport.status !== 0xff) this.transport.reset(100);
     } catch {

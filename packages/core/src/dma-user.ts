@@ -167,12 +167,12 @@ export class UserDmaRegistry {
   }
 
   /** The live registration a view lies inside, or undefined. */
-  private find(view: ArrayBufferView): Registration | undefined {
+  private find(view: ArrayBufferView, orReleasing = false): Registration | undefined {
     const list = this.byBuffer.get(view.buffer);
     if (list === undefined || view.byteLength === 0) return undefined;
     const start = view.byteOffset;
     const end = start + view.byteLength;
-    return list.find((r) => r.state === 'live' && start >= r.start && end <= r.end);
+    return list.find((r) => (r.state === 'live' || (orReleasing && r.state === 'releasing')) && start >= r.start && end <= r.end);
   }
 
   /** The IOVA of a view inside live registered memory, or undefined. */
@@ -194,7 +194,8 @@ export class UserDmaRegistry {
    * that ends that use (undefined when view is not registered memory).
    */
   retain(view: ArrayBufferView): (() => void) | undefined {
-    const r = this.find(view);
+    // A released registration still in use (releasing) is still mapped: one more use keeps it so.
+    const r = this.find(view, true);
     if (r === undefined) return undefined;
     r.inflight++;
     let done = false;

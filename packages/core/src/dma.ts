@@ -76,6 +76,10 @@ interface Allocation {
   /** Bytes taken from the chunk's allocator (size rounded up to 64). */
   rounded: number;
   internal: boolean;
+  /** hold() calls not yet ended: a device may still write the range, which then stays out of use after a release. */
+  holds?: number;
+  /** Released while held: its range goes back (or its dedicated chunk is dropped) when the last hold ends. */
+  parked?: 'quarantine' | 'finalized' | 'dedicated';
 }
 
 interface Chunk {
@@ -87,6 +91,8 @@ interface Chunk {
   live: number;
   /** Released ranges (offset → bytes) whose slice V8 has not finalized yet: not free until then. */
   quarantine: Map<number, number>;
+  /** Released allocations still held (hold()) whose slice is not finalized yet, by offset. */
+  heldOffsets: Map<number, Allocation>;
 }
 
 /**
@@ -252,6 +258,38 @@ export class DmaAllocator {
     return a.chunk.iova + BigInt(a.offset + view.byteOffset);
   }
 
+  /**
+   * Keeps the allocation that holds `view` from being handed out again until the returned
+   * function is called (once; later calls do nothing), even if its owner releases it
+   * meanwhile: for memory a device may still read or write, such as the buffer of a
+   * command given up (aborted) before the controller completed it. A released allocation
+   * is detached as usual (its views read as empty); only the reuse of its range waits.
+   * A view that is not live DMA memory of this allocator holds nothing.
+   */
+  hold(view: ArrayBufferView): () => void {
+    const a = this.live.get(view.buffer as ArrayBuffer);
+    // Registered caller memory: mapped until the returned function runs.
+    if (a === undefined) return this.user.retain(view) ?? (() => {});
+    a.holds = (a.holds ?? 0) + 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--a.holds! > 0 || a.parked === undefined) return;
+      const parked = a.parked;
+      a.parked = undefined;
+      if (this.isClosed) return;
+      if (parked === 'dedicated') this.dropChunk(a.chunk);
+      else if (parked === 'finalized') {
+        a.chunk.quarantine.delete(a.offset);
+        this.quarantined--;
+        a.chunk.bytes.release(BigInt(a.offset), BigInt(a.rounded));
+      }
+      // 'quarantine': still waiting for V8; reclaim() gives it back once finalized.
+      else a.chunk.heldOffsets.delete(a.offset);
+    };
+  }
+
   /** Why translate() refuses a view, for error messages; undefined when it accepts it. */
   refusal(view: ArrayBufferView): string | undefined {
     const a = this.live.get(view.buffer as ArrayBuffer);
@@ -297,6 +335,15 @@ export class DmaAllocator {
     // Every view of the slice now has length 0. A slice transferred away before this is
     // already detached here; its new ArrayBuffer lives on, which the quarantine waits for.
     c.buffer.detachSlice(slice);
+    if ((a.holds ?? 0) > 0) {
+      // A device may still write it (hold()): out of use until the last hold ends.
+      if (c.dedicated) {
+        a.parked = 'dedicated';
+        return;
+      }
+      a.parked = 'quarantine';
+      c.heldOffsets.set(a.offset, a);
+    }
     if (c.dedicated) {
       // Its only allocation: unmapped from the IOMMU and never handed out again, so no
       // quarantine (a live transferred slice keeps the pages mapped in this process only).
@@ -314,6 +361,15 @@ export class DmaAllocator {
       for (const offset of c.buffer.finalizedSlices()) {
         const rounded = c.quarantine.get(offset);
         if (rounded === undefined) continue;
+        const held = c.heldOffsets.get(offset);
+        if (held !== undefined) {
+          // Finalized, but a device may still write it: hold()'s end gives it back.
+          c.heldOffsets.delete(offset);
+          if (held.parked === 'quarantine') {
+            held.parked = 'finalized';
+            continue;
+          }
+        }
         c.quarantine.delete(offset);
         this.quarantined--;
         c.bytes.release(BigInt(offset), BigInt(rounded));
@@ -364,7 +420,7 @@ export class DmaAllocator {
       throw err;
     }
     this.log.debug({ iova: hex(iova), size: buffer.size, hugepages: buffer.hugepages }, 'DMA chunk mapped');
-    const chunk: Chunk = { buffer, iova, size: buffer.size, bytes: new RangeAllocator([{ start: 0n, end: BigInt(buffer.size) }]), dedicated, live: 0, quarantine: new Map() };
+    const chunk: Chunk = { buffer, iova, size: buffer.size, bytes: new RangeAllocator([{ start: 0n, end: BigInt(buffer.size) }]), dedicated, live: 0, quarantine: new Map(), heldOffsets: new Map() };
     this.chunks.push(chunk);
     return chunk;
   }

@@ -10,6 +10,13 @@ import { statusLine, statusOfError } from './status.js';
 /** Opens ADDR (bound to vfio-pci), runs fn, and closes the controller. */
 export async function withController<T>(address: string, fn: (ctrl: NvmeController) => Promise<T>): Promise<T> {
   const ctrl = await NvmeController.open(address);
+  // A failure in the background (a reset the watchdog started failed, the device vanished)
+  // is said on stderr and makes the exit status 1, even if the subcommand's own commands
+  // were not pending then.
+  ctrl.on('error', (err) => {
+    console.error(`vfio-node: ${address}: ${err.message}`);
+    process.exitCode = 1;
+  });
   try {
     return await fn(ctrl);
   } finally {
