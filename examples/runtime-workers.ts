@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   const first = Number(process.argv[4] ?? 4096);
 
   await using rt = await NvmeRuntime.open(address, { workers: WORKERS, queueDepth: 32 });
-  const bs = rt.controller.namespace(nsid).blockSize;
+  const ns = rt.namespace(nsid); // the driver Namespace's calls, carried out on the workers' queues
+  const bs = ns.blockSize;
   console.log(`${address}: ${rt.workers} workers, one I/O queue pair each; namespace ${nsid} has ${bs}-byte blocks`);
 
   using written = rt.allocBuffer(BLOCKS * bs);
@@ -75,8 +76,8 @@ async function main(): Promise<void> {
   const block = (mem: { bytes: Uint8Array }, i: number) => mem.bytes.subarray(i * bs, (i + 1) * bs);
 
   // Every block its own request: 256 promises at once; a queue takes 32, the rest wait their turn.
-  await Promise.all(Array.from({ length: BLOCKS }, (_, i) => rt.write(nsid, first + i, 1, block(written, i))));
-  await Promise.all(Array.from({ length: BLOCKS }, (_, i) => rt.read(nsid, first + i, 1, block(readBack, i))));
+  await Promise.all(Array.from({ length: BLOCKS }, (_, i) => ns.write(first + i, 1, block(written, i))));
+  await Promise.all(Array.from({ length: BLOCKS }, (_, i) => ns.read(first + i, 1, block(readBack, i))));
   const same = Buffer.compare(written.bytes, readBack.bytes) === 0;
   console.log(`wrote ${BLOCKS} blocks from LBA ${first} and read them back: ${same ? 'identical' : 'DIFFERENT'}`);
 

@@ -2,7 +2,7 @@
 // valgrind's callgrind (bench/cost/run-lab.sh). It reads 4 KiB blocks through
 //   (a) "direct": the driver's QueuePair hot path (submitIo, ring, poll), driven on the
 //       worker thread that owns the queue pair, as the benchmark does (bench/src/nvme-target.ts);
-//   (b) "runtime": the embedding API, rt.read() promises from the main thread, carried
+//   (b) "runtime": the embedding API, ns.read() promises (rt.namespace(nsid)) from the main thread, carried
 //       through the shared-memory rings to that worker and back.
 // Each case runs a warm-up (so V8 has optimised the hot code), then a window of N reads
 // and a window of 2N reads. Every window ends with a marker: a call of process.ppid, i.e.
@@ -116,14 +116,15 @@ export function direct(ctx, { nsid, qds, warmup, n, calib }) {
 
 // ---- on the main thread ----------------------------------------------------------------
 
-/** Path (b): count reads through rt.read(), qd promises in flight. */
+/** Path (b): count reads through rt.namespace(nsid).read(), qd promises in flight. */
 function viaRuntime(rt, nsid, qd, count, bufs, span, nlb, start) {
+  const ns = rt.namespace(nsid);
   return new Promise((resolve, reject) => {
     let next = 0;
     let done = 0;
     const issue = () => {
       const i = next++;
-      rt.read(nsid, ((start + i) % span) * nlb, nlb, bufs[i % qd]).then(onDone, reject);
+      ns.read(((start + i) % span) * nlb, nlb, bufs[i % qd]).then(onDone, reject);
     };
     const onDone = () => {
       if (++done === count) resolve();

@@ -8,7 +8,7 @@ import { labNvme } from './lab-env.js';
 const diagnostics = new URL('../../packages/runtime/dist/diagnostics.js', import.meta.url).href;
 
 // Code for runtime.call() that leaves reads in flight on the worker's queue pair (posted,
-// rung, never reaped: its own, as many as free CIDs allow, besides those of rt.read the
+// rung, never reaped: its own, as many as free CIDs allow, besides those of ns.read the
 // worker posted before it took the call) and then kills its worker, or waits to be killed.
 const killer = `data:text/javascript,${encodeURIComponent(`
 import { threadId } from 'node:worker_threads';
@@ -35,7 +35,7 @@ type Outcome = { code: string; message: string; at: number };
 /** 200 one-block reads spread over the workers; each settles into an Outcome. */
 function manyReads(rt: NvmeRuntime, buf: Uint8Array, bs: number): Promise<Outcome>[] {
   return Array.from({ length: 200 }, (_, i) =>
-    rt.read(1, i, 1, buf.subarray(i * bs, (i + 1) * bs)).then(
+    rt.namespace(1).read(i, 1, buf.subarray(i * bs, (i + 1) * bs)).then(
       () => ({ code: 'ok', message: '', at: Date.now() }),
       (e: { code?: string; message?: string }) => ({ code: e.code ?? String(e), message: e.message ?? '', at: Date.now() }),
     ));
@@ -53,8 +53,8 @@ async function checkStillServing(rt: NvmeRuntime, deadQid: number): Promise<void
   const src = rt.allocBuffer(64 * bs);
   const dst = rt.allocBuffer(64 * bs);
   randomFillSync(src.bytes);
-  await Promise.all(Array.from({ length: 64 }, (_, i) => rt.write(1, 5000 + i, 1, src.bytes.subarray(i * bs, (i + 1) * bs))));
-  await Promise.all(Array.from({ length: 64 }, (_, i) => rt.read(1, 5000 + i, 1, dst.bytes.subarray(i * bs, (i + 1) * bs))));
+  await Promise.all(Array.from({ length: 64 }, (_, i) => rt.namespace(1).write(5000 + i, 1, src.bytes.subarray(i * bs, (i + 1) * bs))));
+  await Promise.all(Array.from({ length: 64 }, (_, i) => rt.namespace(1).read(5000 + i, 1, dst.bytes.subarray(i * bs, (i + 1) * bs))));
   expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
   const r = await rt.call<{ ok: number; failed: number }>(1, diagnostics, 'readBlocks', { nsid: 1, first: 0, count: 100, depth: 4 });
   expect(r).toMatchObject({ ok: 100, failed: 0 });

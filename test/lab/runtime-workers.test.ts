@@ -34,8 +34,8 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
     const dst = rt.allocBuffer(n * bs);
     randomFillSync(src.bytes);
     // Scatter the blocks: block i goes to LBA 7*i + 3.
-    await Promise.all(Array.from({ length: n }, (_, i) => rt.write(1, 7 * i + 3, 1, src.bytes.subarray(i * bs, (i + 1) * bs))));
-    await Promise.all(Array.from({ length: n }, (_, i) => rt.read(1, 7 * i + 3, 1, dst.bytes.subarray(i * bs, (i + 1) * bs))));
+    await Promise.all(Array.from({ length: n }, (_, i) => rt.namespace(1).write(7 * i + 3, 1, src.bytes.subarray(i * bs, (i + 1) * bs))));
+    await Promise.all(Array.from({ length: n }, (_, i) => rt.namespace(1).read(7 * i + 3, 1, dst.bytes.subarray(i * bs, (i + 1) * bs))));
     expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
     src.release();
     dst.release();
@@ -47,8 +47,8 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
     const src = rt.allocBuffer(bytes);
     const dst = rt.allocBuffer(bytes);
     randomFillSync(src.bytes);
-    await rt.write(1, 10_000, bytes / bs, src.bytes);
-    await rt.read(1, 10_000, bytes / bs, dst.bytes);
+    await rt.namespace(1).write(10_000, bytes / bs, src.bytes);
+    await rt.namespace(1).read(10_000, bytes / bs, dst.bytes);
     expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
   });
 
@@ -60,9 +60,10 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
   it('refuses bad requests before they reach a worker', async () => {
     const buf = rt.allocBuffer(4096);
     const nsze = Number(rt.controller.namespace(1).blocks);
-    expect(() => rt.read(1, nsze, 1, buf.bytes)).toThrow(expect.objectContaining({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' }));
-    expect(() => rt.read(1, 0, 1, new Uint8Array(4096))).toThrow(expect.objectContaining({ code: 'ERR_NVME_BUFFER_NOT_DMA' }));
-    expect(() => rt.read(9, 0, 1, buf.bytes)).toThrow(expect.objectContaining({ code: 'ERR_NVME_NO_SUCH_NAMESPACE' }));
+    // Refusals reject, as the driver's Namespace's do.
+    await expect(rt.namespace(1).read(nsze, 1, buf.bytes)).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+    await expect(rt.namespace(1).read(0, 1, new Uint8Array(4096))).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_NOT_DMA' });
+    expect(() => rt.namespace(9)).toThrow(expect.objectContaining({ code: 'ERR_NVME_NO_SUCH_NAMESPACE' }));
     await expect(rt.call(0, diagnostics, 'noSuchFunction', null)).rejects.toThrow(/no exported function/);
     buf.release();
   });
@@ -75,20 +76,25 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
     const src = rt.allocBuffer(n * bs);
     const dst = rt.allocBuffer(n * bs);
     randomFillSync(src.bytes);
-    await Promise.all(Array.from({ length: n }, (_, i) => rt.write(1, base + i, 1, src.bytes.subarray(i * bs, (i + 1) * bs))));
+    await Promise.all(Array.from({ length: n }, (_, i) => rt.namespace(1).write(base + i, 1, src.bytes.subarray(i * bs, (i + 1) * bs))));
     // Reads in flight on both workers (depth 16 each, the rest waiting), then a reset.
     const outcomes = Array.from({ length: n }, (_, i) =>
-      rt.read(1, base + i, 1, dst.bytes.subarray(i * bs, (i + 1) * bs)).then(() => 'ok', (e: { code?: string }) => e.code ?? String(e)));
+      rt.namespace(1).read(base + i, 1, dst.bytes.subarray(i * bs, (i + 1) * bs)).then(() => 'ok', (e: { code?: string }) => e.code ?? String(e)));
     const resetsBefore = rt.controller.resets;
+    const resetEvents: { error: Error }[] = [];
+    rt.on('reset', (e) => resetEvents.push(e));
     await new Promise((r) => setTimeout(r, 20));
     await rt.controller.reset();
     const settled = await Promise.all(outcomes);
     expect(rt.controller.resets).toBe(resetsBefore + 1);
+    // The runtime tells its user, once its workers' queues exist again.
+    expect(resetEvents).toHaveLength(1);
+    expect(resetEvents[0]).toMatchObject({ reason: { code: 'ERR_NVME_RESET' }, resets: resetsBefore + 1 }); // the controller's ResetEvent
     expect(settled.filter((o) => o !== 'ok' && o !== 'ERR_NVME_RESET')).toEqual([]);
     // After the reset the workers' queues exist again from slot 0: every block reads back intact
     // (a worker whose rings were not restarted would make the controller run stale entries, or hang).
     dst.bytes.fill(0);
-    await Promise.all(Array.from({ length: n }, (_, i) => rt.read(1, base + i, 1, dst.bytes.subarray(i * bs, (i + 1) * bs))));
+    await Promise.all(Array.from({ length: n }, (_, i) => rt.namespace(1).read(base + i, 1, dst.bytes.subarray(i * bs, (i + 1) * bs))));
     expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
     const info = await rt.call<{ qid: number }>(0, diagnostics, 'queueInfo', null);
     expect(info.qid).toBeGreaterThan(0);
@@ -98,12 +104,12 @@ describe('worker threads each own an I/O queue pair and serve promises from the 
 
   it('closes cleanly: workers stop, queues are deleted, later requests fail with ERR_CLOSED', async () => {
     const buf = rt.allocBuffer(4096);
-    const inflight = Array.from({ length: 50 }, (_, i) => rt.read(1, i, 1, buf.bytes).then(() => 'ok', (e: { code: string }) => e.code));
+    const inflight = Array.from({ length: 50 }, (_, i) => rt.namespace(1).read(i, 1, buf.bytes).then(() => 'ok', (e: { code: string }) => e.code));
     await rt.close();
     const outcomes = await Promise.all(inflight);
     // Every request was accounted for: completed, or failed as closed. None hangs.
     expect(outcomes.every((o) => o === 'ok' || o === 'ERR_CLOSED')).toBe(true);
-    expect(() => rt.read(1, 0, 1, buf.bytes)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => rt.namespace(1).read(0, 1, buf.bytes)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
   });
 });
 

@@ -34,3 +34,56 @@ export function workerExit(index: number, qid: number, reason: unknown, reclaime
     details: { worker: index, qid },
   });
 }
+
+/** A command the controller does not implement (Identify Controller ONCS): the driver's code and words. */
+export function unsupportedCommand(address: string, name: string, oncs: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_UNSUPPORTED_COMMAND',
+    message: `${address} does not support ${name} (Identify Controller ONCS = 0x${oncs.toString(16)})`,
+    hint: `Check controller.identify.oncs before using ${name}.`,
+  });
+}
+
+/** readAt/writeAt with a byte offset or length that is not a multiple of the block size: the driver's code and words. */
+export function misaligned(offset: number | bigint, length: number, blockSize: number): VfioError {
+  return new VfioError({
+    code: 'ERR_MISALIGNED',
+    message: `byte offset ${String(offset)} and length ${length} must be non-zero multiples of the block size ${blockSize}`,
+    hint: 'Use read/write with LBAs, or align offset and length to the block size.',
+  });
+}
+
+/** deallocate() without ranges. */
+export function noRanges(): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
+}
+
+/** An option of NvmeRuntime.open or an argument of call() out of its range. */
+export function invalidRuntimeArg(message: string, hint?: string): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message, hint });
+}
+
+/** A worker that could not start, or could not empty its rings after a controller reset. */
+export function runtimeWorker(message: string, hint?: string): VfioError {
+  return new VfioError({ code: 'ERR_RUNTIME_WORKER', message, hint });
+}
+
+/** Code run with call() threw: its error, carried across the thread boundary. */
+export function workerCallFailed(error: { message: string; code?: string; hint?: string; stack?: string }): VfioError {
+  return Object.assign(new VfioError({ code: error.code ?? 'ERR_WORKER_CALL', message: error.message, hint: error.hint }), { stack: error.stack });
+}
+
+/** The worker could not post a request's command (submitIo refused it). */
+export function submitFailed(what: string): VfioError {
+  return new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${what}: the worker could not post the command` });
+}
+
+/** The runtime closed: with a request pending, before a command was posted, or before a call. */
+export function runtimeClosed(message: string): VfioError {
+  return new VfioError({ code: 'ERR_CLOSED', message });
+}
+
+/** A controller reset failed a command in flight on a worker's queue. */
+export function resetInFlight(what: string): VfioError {
+  return new VfioError({ code: 'ERR_NVME_RESET', message: `${what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' });
+}

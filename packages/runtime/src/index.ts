@@ -8,7 +8,9 @@
  * @module @vfio-node/runtime
  */
 
-export { NvmeRuntime, type NvmeRuntimeOptions } from './runtime.js';
+export { NvmeRuntime, type NvmeRuntimeEvents, type NvmeRuntimeOptions } from './runtime.js';
+export type { RuntimeAbortStats } from './aborts.js';
+export { RuntimeNamespace, type RuntimeIoOptions, type RuntimeTransferOptions } from './namespace.js';
 export type { QueueContext, QueueFunction } from './context.js';
 export { Ring, type RingInit } from './ring.js';
 export type { NamespaceInfo } from './protocol.js';

@@ -5,14 +5,23 @@ import type { SharedBar, SharedDma } from '@vfio-node/core';
 import type { MessagePort } from 'node:worker_threads';
 import type { RingInit } from './ring.js';
 
-/** A request record: [opcode, nsid, slba, nlb, iova, length, tag, cdw12 flags]. */
+/**
+ * A request record: [opcode, nsid, slba, nlb, iova, length, tag, cdw12 flags]. Read, Write,
+ * Write Zeroes (length 0) and Flush (slba 0, nlb 1, length 0: CDW10-12 stay 0) use the
+ * words as named; Dataset Management puts NR (the number of ranges, 1's based) in nlb,
+ * the range list in iova/length and the attributes (CDW11) in the flags word.
+ */
 export const REQ_WIDTH = 8;
+/** The opcode word of a request the main thread cancelled (AbortSignal) before the worker posted it: the worker completes it with STATUS_CANCELLED. */
+export const OP_CANCELLED = -1;
 /** A completion record: [tag, status]; status 0 = success, > 0 the CQE status field, -1 a submission error. */
 export const CPL_WIDTH = 2;
 export const STATUS_SUBMIT_FAILED = -1;
 export const STATUS_ABORTED = -2;
 /** The controller was reset with the command in flight. */
 export const STATUS_RESET = -3;
+/** Cancelled (its AbortSignal fired) before the worker posted it: it never reached the controller. */
+export const STATUS_CANCELLED = -4;
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
 export const CTL_STOP = 0;
@@ -49,12 +58,21 @@ export interface OwnQueueTask {
   control: SharedArrayBuffer;
   /** The eventfd of the CQ's MSI-X vector (NvmeRuntimeOptions.interrupts), or -1. */
   irqFd: number;
-  /** Messages: worker → main {type:'ready', sqIova, cqIova} | {type:'result', id, value} | {type:'error', id, error}; main → worker {type:'go'} | {type:'call', id, module, name, args}. */
+  /** Messages: see ToWorker and FromWorker. */
   port: MessagePort;
 }
 
-export type ToWorker = { type: 'go' } | { type: 'fail'; error: string } | { type: 'call'; id: number; module: string; name: string; args: unknown };
+export type ToWorker =
+  | { type: 'go' }
+  | { type: 'fail'; error: string }
+  | { type: 'call'; id: number; module: string; name: string; args: unknown }
+  /** The request `tag` was aborted: cancel its records still in the request ring, and say which CIDs it holds on the controller. */
+  | { type: 'abort'; tag: number }
+  /** The NVMe Abort for CID cid (reported in 'inflight') was answered, or not sent: the worker may use the CID again. */
+  | { type: 'abortAnswered'; cid: number };
 export type FromWorker =
   | { type: 'ready'; sqIova: number; cqIova: number }
+  /** The answer to 'abort': the CIDs of `tag`'s commands outstanding on SQ `sqid` (the main thread sends an NVMe Abort for each). */
+  | { type: 'inflight'; tag: number; sqid: number; cids: number[] }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; error: { message: string; code?: string; hint?: string; stack?: string } };

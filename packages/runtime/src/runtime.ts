@@ -2,8 +2,10 @@
 // exactly one worker thread (a piscina pool with one long task per queue), which builds
 // the submission entries, rings the doorbells and reaps the completions. The main thread
 // keeps the controller (admin queue, bring-up, shutdown) and offers two ways in:
-//   - read/write/... returning promises, carried to the workers through shared-memory
-//     rings (one request ring and one completion ring per queue, no message per I/O);
+//   - runtime.namespace(nsid): read/write/flush/writeZeroes/deallocate with the driver
+//     Namespace's call shapes, returning promises, carried to the workers through
+//     shared-memory rings (one request ring and one completion ring per queue, no
+//     message per I/O);
 //   - call(queue, module, name, args): run your own code on a worker's queue pair (the
 //     benchmark does this), with the driver's hot-path API and no cross-thread hop per I/O.
 //
@@ -15,17 +17,24 @@
 // RECLAIM_MS, bus mastering is taken away (no more DMA on any queue) and the controller
 // reset, so that the requests can still reject within a second and no late transfer
 // reaches a buffer their callers reuse. The other workers go on serving; new requests
-// go to them.
+// go to them. The runtime then emits 'error' (see NvmeRuntimeEvents).
+//
+// An AbortSignal (options.signal) ends a request early (aborts.ts): the promise rejects
+// with signal.reason at once, and the request's buffer stays held until every command of
+// the request has really completed.
 
+import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
-import { NvmOpcode, NvmeController, NvmeStatusError, type Namespace, type NvmeControllerOptions } from '@vfio-node/nvme';
-import { CPL_WIDTH, CTL_RESET, CTL_RESET_DONE, CTL_STOP, CTL_WORDS, REQ_WIDTH, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
-import { Ring } from './ring.js';
+import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, NvmeController, NvmeStatusError, writeDsmRange, type Namespace, type NvmeControllerOptions, type ResetEvent } from '@vfio-node/nvme';
+import { CTL_RESET, CTL_RESET_DONE, CTL_STOP, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
 import type { OwnQueueResult } from './worker.js';
-import { workerExit } from './errors.js';
+import { invalidRuntimeArg, resetInFlight, runtimeClosed, runtimeWorker, submitFailed, workerExit } from './errors.js';
+import { RuntimeNamespace, type RuntimeSubmit } from './namespace.js';
+import { WorkerQueue, type Pending } from './worker-queue.js';
+import { RequestAborts, type RuntimeAbortStats } from './aborts.js';
 
 /**
  * How long a dead worker's queue deletion may take before the runtime stops the
@@ -52,111 +61,91 @@ export interface NvmeRuntimeOptions {
   interrupts?: boolean;
 }
 
-interface Pending {
-  resolve: () => void;
-  reject: (err: Error) => void;
-  /** Pieces still outstanding (a transfer larger than MDTS is split). */
-  parts: number;
-  error: Error | null;
-  /** For error messages only (formatted when one is needed): command name, blocks, first LBA, namespace. */
-  what: string;
-  blocks: number;
-  slba: number;
-  nsid: number;
-}
+/** Dataset Management takes at most 256 ranges per command (NR is 8 bits, 0's based). */
+const MAX_DSM_RANGES = 256;
 
-interface Waiting {
-  record: number[];
-  tag: number;
-}
-
-class WorkerQueue {
-  readonly req: Ring;
-  readonly cpl: Ring;
-  readonly control = new SharedArrayBuffer(CTL_WORDS * 4);
-  readonly ctl = new Int32Array(this.control);
-  inflight = 0;
-  readonly waiting: Waiting[] = [];
-  done!: Promise<OwnQueueResult>;
-  qid = 0;
-  created = false;
-  /** Set once the worker has ended outside close(): its requests' error. */
-  dead: (() => VfioError) | null = null;
-  /** Requests (by tag) with pieces on this queue, waiting, in the request ring or in flight, and how many pieces. */
-  readonly tags = new Map<number, number>();
-  /** The reclaiming of a dead worker's queue pair, while it runs (close() waits for it). */
-  reclaiming: Promise<void> | null = null;
-  arenaReleased = false;
-  private nextCall = 1;
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  constructor(
-    readonly index: number,
-    readonly depth: number,
-    readonly port: MessagePort,
-    readonly arena: DmaMemory,
-  ) {
-    const cap = 2 ** Math.ceil(Math.log2(2 * depth));
-    this.req = Ring.create(cap, REQ_WIDTH);
-    this.cpl = Ring.create(cap, CPL_WIDTH);
-  }
-
-  listen(onReady: (m: Extract<FromWorker, { type: 'ready' }>) => void): void {
-    this.port.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') onReady(m);
-      else {
-        const c = this.calls.get(m.id);
-        if (!c) return;
-        this.calls.delete(m.id);
-        if (m.type === 'result') c.resolve(m.value);
-        else c.reject(Object.assign(new VfioError({ code: m.error.code ?? 'ERR_WORKER_CALL', message: m.error.message, hint: m.error.hint }), { stack: m.error.stack }));
-      }
-    });
-  }
-
-  call<T>(module: string, name: string, args: unknown): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead());
-    const id = this.nextCall++;
-    return new Promise<T>((resolve, reject) => {
-      this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({ type: 'call', id, module, name, args });
-      this.wake();
-    });
-  }
-
-  failCalls(err: Error): void {
-    for (const c of this.calls.values()) c.reject(err);
-    this.calls.clear();
-  }
-
-  /** Wakes the worker if it sleeps on its request ring. */
-  wake(): void {
-    this.req.publish(0);
-  }
+/**
+ * The runtime's events, named and shaped as the driver's (NvmeController):
+ * - 'error': a failure in the background that no request reports alone: a worker died
+ *   (ERR_WORKER_EXIT, emitted once its queue pair is reclaimed), or a worker's queue could
+ *   not be brought back after a controller reset (ERR_RUNTIME_WORKER). Emitted only while
+ *   someone listens ('error' without a listener would throw from the runtime's internals);
+ *   it is always logged.
+ * - 'reset': the controller was reset (a timeout, CSTS.CFS, controller.reset()): emitted
+ *   once every worker has emptied its rings, just before their queues are created again;
+ *   the driver's reset event ({ externalQids, error }).
+ * - 'removal': the kernel asked for the device back (hot unplug, unbind); every request
+ *   in flight failed with ERR_DEVICE_GONE; the error.
+ */
+export interface NvmeRuntimeEvents {
+  error: [err: Error];
+  /** The same payload as the controller's 'reset' (ResetEvent), once the workers' queues exist again. */
+  reset: [event: ResetEvent];
+  removal: [err: Error];
 }
 
 /**
- * An NVMe controller whose I/O queue pairs are each owned by a worker thread: promises for I/O (carried through
- * shared-memory rings) and call() to run code next to a queue pair. Open with NvmeRuntime.open(address,
- * options).
+ * NVMe I/O queue pairs owned by worker threads, with the driver's call shapes on the main
+ * thread (runtime.namespace(nsid)) and a way to run code next to a queue pair (call()).
+ * An EventEmitter: see NvmeRuntimeEvents.
  */
-export class NvmeRuntime implements AsyncDisposable {
+export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements AsyncDisposable {
   readonly controller: NvmeController;
   private readonly pool: Piscina;
   private readonly queues: WorkerQueue[] = [];
   private readonly pending = new Map<number, Pending>();
+  private readonly namespaces = new Map<number, RuntimeNamespace>();
   private nextTag = 1;
   private rr = 0;
   private outstanding = 0;
   private pumping = false;
   private closed = false;
-  private readonly unsubscribeReset: () => void;
+  private readonly unsubscribe: (() => void)[];
+  private readonly aborts: RequestAborts;
+  /** The way in for RuntimeNamespace (kept off the public face). */
+  private readonly way: RuntimeSubmit;
 
   private constructor(controller: NvmeController, pool: Piscina) {
+    super();
     this.controller = controller;
     this.pool = pool;
-    // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
-    this.unsubscribeReset = controller.onReset(({ externalQids }) => this.restartWorkerQueues(externalQids));
+    this.way = {
+      submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal),
+      submitDatasetManagement: (ns, ranges, signal) => this.submitDatasetManagement(ns, ranges, signal),
+      oncs: controller.identify.oncs,
+      address: controller.address,
+      maxTransfer: controller.maxTransfer,
+    };
+    this.aborts = new RequestAborts({
+      pending: this.pending,
+      queues: this.queues,
+      controller,
+      isClosed: () => this.closed,
+      forget: (n) => {
+        this.outstanding -= n;
+      },
+      end: (tag, p) => this.end(tag, p),
+      drain: (q) => this.drain(q),
+    });
+    this.unsubscribe = [
+      // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
+      controller.onReset(async (event) => {
+        try {
+          await this.restartWorkerQueues(event.externalQids);
+        } catch (err) {
+          this.report(err as Error);
+          throw err;
+        }
+        this.emit('reset', { reason: event.error, resets: controller.resets });
+      }),
+      controller.onRemoval((err) => this.emit('removal', err)),
+    ];
+  }
+
+  /** A background failure: logged, and emitted as 'error' to whoever listens. */
+  private report(err: Error): void {
+    this.controller.log.error({ err }, 'runtime: background failure');
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** How long a worker gets to empty its rings after a controller reset (it may be inside a call that polls rarely). */
@@ -173,11 +162,10 @@ export class NvmeRuntime implements AsyncDisposable {
         const seen = Atomics.load(q.ctl, CTL_RESET_DONE);
         if (seen === g || q.dead) return;
         if (Date.now() > deadline) {
-          throw new VfioError({
-            code: 'ERR_RUNTIME_WORKER',
-            message: `worker ${q.index} (queue ${q.qid}) did not restart its rings within ${NvmeRuntime.RESET_ACK_MS} ms after a controller reset; its queue is not created again`,
-            hint: 'Code run with call() must keep polling its queue pair (poll() notices the reset).',
-          });
+          throw runtimeWorker(
+            `worker ${q.index} (queue ${q.qid}) did not restart its rings within ${NvmeRuntime.RESET_ACK_MS} ms after a controller reset; its queue is not created again`,
+            'Code run with call() must keep polling its queue pair (poll() notices the reset).',
+          );
         }
         // Atomics.waitAsync is in Node 20, not yet in TypeScript's ES2022 lib.
         const r = (Atomics as unknown as { waitAsync(ta: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown } }).waitAsync(q.ctl, CTL_RESET_DONE, seen, 50);
@@ -193,7 +181,7 @@ export class NvmeRuntime implements AsyncDisposable {
   static async open(address: string, options: NvmeRuntimeOptions = {}): Promise<NvmeRuntime> {
     const workers = options.workers ?? availableParallelism();
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid workers ${workers} (expected 1 to 64)`, hint: 'One worker per I/O queue pair; the CPU count is a good start.' });
+      throw invalidRuntimeArg(`invalid workers ${workers} (expected 1 to 64)`, 'One worker per I/O queue pair; the CPU count is a good start.');
     }
     const depth = options.queueDepth ?? 256;
     const memory = options.workerMemory ?? 16 * 1024 * 1024;
@@ -228,10 +216,10 @@ export class NvmeRuntime implements AsyncDisposable {
       requests: q.req.init(), completions: q.cpl.init(), control: q.control, port: port2,
       irqFd: interrupts ? ctrl.vectorFd(q.qid) : -1,
     };
-    const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve));
+    const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve, (m) => this.aborts.sendAborts(q, m)));
     q.done = this.pool.run(task, { transferList: [port2] }) as Promise<OwnQueueResult>;
     const first = await Promise.race([ready, q.done.then(() => null)]);
-    if (!first) throw new VfioError({ code: 'ERR_RUNTIME_WORKER', message: `worker ${index} ended before it laid out its queue pair` });
+    if (!first) throw runtimeWorker(`worker ${index} ended before it laid out its queue pair`);
     await ctrl.createExternalQueuePair(q.qid, depth, first.sqIova, first.cqIova, { interrupts });
     q.created = true;
     // From now on the worker's end is watched: before close() it is a death.
@@ -284,6 +272,7 @@ export class NvmeRuntime implements AsyncDisposable {
         q.arena.release();
         q.arenaReleased = true;
       }
+      this.report(q.dead!());
     })()
       .catch((err: unknown) => this.controller.log.error({ err }, 'reclaiming a dead worker\'s queue pair failed'))
       .finally(() => {
@@ -300,10 +289,7 @@ export class NvmeRuntime implements AsyncDisposable {
       if (!p) continue;
       if (!p.error) p.error = err();
       p.parts -= n;
-      if (p.parts === 0) {
-        this.pending.delete(tag);
-        p.reject(p.error);
-      }
+      if (p.parts === 0) this.end(tag, p);
     }
     q.tags.clear();
     q.waiting.length = 0;
@@ -315,14 +301,21 @@ export class NvmeRuntime implements AsyncDisposable {
     return this.controller.allocBuffer(size);
   }
 
-  /** Reads blocks at lba of namespace nsid into buffer (DMA memory from allocBuffer). */
-  read(nsid: number, lba: number, blocks: number, buffer: Uint8Array): Promise<void> {
-    return this.transfer(NvmOpcode.Read, nsid, lba, blocks, buffer, 0, 'Read');
+  /**
+   * Namespace nsid, with the driver Namespace's call shapes (read, write, readAt, writeAt,
+   * flush, writeZeroes, deallocate), each command carried to a worker's queue pair.
+   * @throws ERR_NVME_NO_SUCH_NAMESPACE, ERR_CLOSED
+   */
+  namespace(nsid: number): RuntimeNamespace {
+    this.checkOpen();
+    let ns = this.namespaces.get(nsid);
+    if (!ns) this.namespaces.set(nsid, (ns = new RuntimeNamespace(this.way, this.controller.namespace(nsid))));
+    return ns;
   }
 
-  /** Writes blocks at lba of namespace nsid from buffer; fua forces them to media before completion. */
-  write(nsid: number, lba: number, blocks: number, buffer: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
-    return this.transfer(NvmOpcode.Write, nsid, lba, blocks, buffer, options.fua ? 1 << 30 : 0, 'Write');
+  /** What aborted requests (AbortSignal) came to so far. */
+  get abortStats(): RuntimeAbortStats {
+    return this.aborts.stats();
   }
 
   /**
@@ -333,26 +326,59 @@ export class NvmeRuntime implements AsyncDisposable {
   call<T>(queue: number, module: string, name: string, args: unknown): Promise<T> {
     this.checkOpen();
     const q = this.queues[queue];
-    if (!q) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `no worker queue ${queue} (the runtime has ${this.queues.length})` });
+    if (!q) throw invalidRuntimeArg(`no worker queue ${queue} (the runtime has ${this.queues.length})`);
     return q.call<T>(module, name, args);
   }
 
-  private transfer(opcode: number, nsid: number, lba: number, blocks: number, buffer: Uint8Array, flags: number, what: string): Promise<void> {
-    this.checkOpen();
-    const ns: Namespace = this.controller.namespace(nsid);
-    const slba = ns.checkRange(lba, blocks);
-    const iova = ns.checkBuffer(buffer, blocks, false);
-    const maxBlocks = Math.max(1, Math.min(65536, Math.floor(this.controller.maxTransfer / ns.blockSize)));
+  /**
+   * One request: `blocks` blocks from slba of ns in pieces of at most maxBlocks (MDTS, or
+   * NLB's 65536), each a record in a worker's request ring, all under one tag and one
+   * promise. iova 0 and buffer null: no data (Flush, Write Zeroes).
+   */
+  private submit(
+    ns: Namespace, opcode: number, slba: number, blocks: number, iova: number, maxBlocks: number, flags: number,
+    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!this.queues.some((q) => q.dead === null)) return Promise.reject(this.queues[0]!.dead!()); // every worker died
     const parts = Math.ceil(blocks / maxBlocks);
-    if (!this.queues.some((q) => q.dead === null)) throw this.queues[0]!.dead!(); // every worker died
     const tag = this.nextTag++;
     if (this.nextTag > 2 ** 31) this.nextTag = 1;
+    const nsid = ns.nsid;
+    const bs = buffer === null ? 0 : ns.blockSize;
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(tag, { resolve, reject, parts, error: null, what, blocks, slba, nsid });
+      const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, settled: false };
+      this.pending.set(tag, p);
+      if (signal) this.aborts.watch(tag, p, signal);
       // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
       for (let done = 0; done < blocks; done += maxBlocks) {
         const n = Math.min(maxBlocks, blocks - done);
-        this.enqueue([opcode, nsid, slba + done, n, iova + done * ns.blockSize, n * ns.blockSize, tag, flags], tag);
+        this.enqueue([opcode, nsid, slba + done, n, bs === 0 ? 0 : iova + done * bs, n * bs, tag, flags], tag);
+      }
+    });
+  }
+
+  /** Dataset Management with the Deallocate attribute: the range lists in one DMA buffer, at most 256 ranges (one page) per command. */
+  private submitDatasetManagement(ns: Namespace, ranges: readonly (readonly [number, number])[], signal: AbortSignal | undefined): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!this.queues.some((q) => q.dead === null)) return Promise.reject(this.queues[0]!.dead!());
+    const commands = Math.ceil(ranges.length / MAX_DSM_RANGES);
+    // 256 ranges of 16 bytes are one 4 KiB page: each command's list starts on a page of its own.
+    const list = this.controller.allocBuffer(commands * MAX_DSM_RANGES * DSM_RANGE_SIZE);
+    ranges.forEach(([lba, n], k) => writeDsmRange(list.view, k * DSM_RANGE_SIZE, lba, n));
+    const tag = this.nextTag++;
+    if (this.nextTag > 2 ** 31) this.nextTag = 1;
+    const what = `Dataset Management (deallocate ${ranges.length} ranges)`;
+    return new Promise<void>((resolve, reject) => {
+      const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, settled: false };
+      this.pending.set(tag, p);
+      if (signal) this.aborts.watch(tag, p, signal);
+      for (let i = 0; i < commands; i++) {
+        const nr = Math.min(MAX_DSM_RANGES, ranges.length - i * MAX_DSM_RANGES);
+        const at = i * MAX_DSM_RANGES * DSM_RANGE_SIZE;
+        this.enqueue([NvmOpcode.DatasetManagement, ns.nsid, 0, nr, Number(list.iova) + at, nr * DSM_RANGE_SIZE, tag, DSM_AD], tag);
       }
     });
   }
@@ -417,23 +443,35 @@ export class NvmeRuntime implements AsyncDisposable {
   private finish(tag: number, status: number): void {
     const p = this.pending.get(tag);
     if (!p) return;
-    if (status !== 0 && !p.error) {
+    if (status === STATUS_CANCELLED) this.aborts.counts.cancelled++;
+    else if (status !== 0 && !p.error && !p.settled) {
       const what = `${p.what} of ${p.blocks} blocks at LBA ${p.slba} (namespace ${p.nsid})`;
       p.error =
-        status === STATUS_SUBMIT_FAILED ? new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${what}: the worker could not post the command` })
-        : status === STATUS_ABORTED ? new VfioError({ code: 'ERR_CLOSED', message: `${what}: the runtime closed before the command was posted` })
-        : status === STATUS_RESET ? new VfioError({ code: 'ERR_NVME_RESET', message: `${what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' })
+        status === STATUS_SUBMIT_FAILED ? submitFailed(what)
+        : status === STATUS_ABORTED ? runtimeClosed(`${what}: the runtime closed before the command was posted`)
+        : status === STATUS_RESET ? resetInFlight(what)
         : new NvmeStatusError(status, what, this.controller.address);
     }
-    if (--p.parts === 0) {
-      this.pending.delete(tag);
-      if (p.error) p.reject(p.error);
-      else p.resolve();
-    }
+    if (--p.parts === 0) this.end(tag, p);
+  }
+
+  /** The request's last piece is done: settle its promise (unless its signal did), let go of its buffer and memory. */
+  private end(tag: number, p: Pending): void {
+    this.pending.delete(tag);
+    p.own?.release();
+    if (p.signal) this.aborts.unwatch(tag, p.signal);
+    if (p.settled) return;
+    p.settled = true;
+    if (p.error) p.reject(p.error);
+    else p.resolve();
+  }
+
+  private closedError(): VfioError {
+    return runtimeClosed(`the runtime on ${this.controller.address} is closed`);
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new VfioError({ code: 'ERR_CLOSED', message: `the runtime on ${this.controller.address} is closed` });
+    if (this.closed) throw this.closedError();
   }
 
   /**
@@ -443,7 +481,7 @@ export class NvmeRuntime implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.unsubscribeReset();
+    for (const u of this.unsubscribe) u();
     for (const q of this.queues) {
       Atomics.store(q.ctl, CTL_STOP, 1);
       q.wake();
@@ -452,7 +490,7 @@ export class NvmeRuntime implements AsyncDisposable {
     // A dead worker's queue pair may still be being reclaimed: let that finish.
     await Promise.all(this.queues.map((q) => q.reclaiming));
     for (const q of this.queues) this.drain(q);
-    const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `the runtime on ${this.controller.address} closed with the command pending` });
+    const closedErr = () => runtimeClosed(`the runtime on ${this.controller.address} closed with the command pending`);
     for (const q of this.queues) {
       for (const w of q.waiting) this.finish(w.tag, STATUS_ABORTED);
       q.waiting.length = 0;
@@ -474,8 +512,8 @@ export class NvmeRuntime implements AsyncDisposable {
     // finish fail: their callers may reuse the buffers at once.
     await this.controller.close();
     for (const [tag, p] of this.pending) {
-      this.pending.delete(tag);
-      p.reject(closedErr());
+      if (!p.error) p.error = closedErr();
+      this.end(tag, p);
     }
     // A worker that died was reported through its requests already.
     const failed = results.find((r, i) => r.status === 'rejected' && !this.queues[i]!.dead);

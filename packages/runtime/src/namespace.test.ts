@@ -1,0 +1,107 @@
+// RuntimeNamespace turns the driver's call shapes into the runtime's one way in: these
+// tests check what it hands over for each command (opcode, LBA, flags, pieces) and what it
+// refuses, with a fake runtime and a fake driver Namespace (no device: pure logic).
+
+import { describe, expect, it } from 'vitest';
+import { VfioError } from '@vfio-node/core';
+import { NvmOpcode, ONCS, RW_FUA, WRITE_ZEROES_DEAC, type Namespace } from '@vfio-node/nvme';
+import { RuntimeNamespace, type RuntimeSubmit } from './namespace.js';
+
+type Call = unknown[];
+
+function make(oncs = ONCS.WriteZeroes | ONCS.DatasetManagement): { ns: RuntimeNamespace; calls: Call[] } {
+  const calls: Call[] = [];
+  const driver = {
+    nsid: 3,
+    blockSize: 512,
+    blocks: 1000n,
+    size: 512_000n,
+    checkRange(lba: number | bigint, blocks: number): number {
+      const n = Number(lba);
+      if (n + blocks > 1000) throw new VfioError({ code: 'ERR_NVME_LBA_OUT_OF_RANGE', message: 'beyond' });
+      return n;
+    },
+    checkBuffer(buffer: Uint8Array, blocks: number): number {
+      if (buffer.byteLength < blocks * 512) throw new VfioError({ code: 'ERR_NVME_BUFFER_TOO_SMALL', message: 'small' });
+      return 0x10000;
+    },
+  } as unknown as Namespace;
+  const rt: RuntimeSubmit = {
+    submit: (...args) => {
+      calls.push(['submit', ...args.slice(1, 8), args[8] !== null]);
+      return Promise.resolve();
+    },
+    submitDatasetManagement: (_ns, ranges) => {
+      calls.push(['dsm', ranges]);
+      return Promise.resolve();
+    },
+    oncs,
+    address: '0000:00:04.0',
+    maxTransfer: 128 * 1024,
+  };
+  return { ns: new RuntimeNamespace(rt, driver), calls };
+}
+
+describe('RuntimeNamespace', () => {
+  it('read and write: the driver\'s checks, MDTS pieces of 256 blocks (128 KiB of 512-byte blocks), FUA in CDW12 bit 30', async () => {
+    const { ns, calls } = make();
+    const buf = new Uint8Array(4096);
+    await ns.read(10n, 8, buf);
+    await ns.write(20, 8, buf, { fua: true });
+    expect(calls).toEqual([
+      ['submit', NvmOpcode.Read, 10, 8, 0x10000, 256, 0, 'Read', true],
+      ['submit', NvmOpcode.Write, 20, 8, 0x10000, 256, RW_FUA, 'Write', true],
+    ]);
+  });
+
+  it('readAt and writeAt turn byte offsets into LBAs, and refuse misaligned ones with ERR_MISALIGNED', async () => {
+    const { ns, calls } = make();
+    const buf = new Uint8Array(1024);
+    await ns.readAt(2048, buf);
+    await ns.writeAt(512n, buf);
+    expect(calls.map((c) => [c[1], c[2], c[3]])).toEqual([[NvmOpcode.Read, 4, 2], [NvmOpcode.Write, 1, 2]]);
+    await expect(ns.readAt(100, buf)).rejects.toMatchObject({ code: 'ERR_MISALIGNED' });
+    await expect(ns.writeAt(0, new Uint8Array(100))).rejects.toMatchObject({ code: 'ERR_MISALIGNED' });
+  });
+
+  it('refusals reject (as the driver\'s do), never throw', async () => {
+    const { ns, calls } = make();
+    const p = ns.read(999, 2, new Uint8Array(1024));
+    await expect(p).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+    await expect(ns.write(0, 4, new Uint8Array(1024))).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_TOO_SMALL' });
+    expect(calls).toEqual([]);
+  });
+
+  it('flush: opcode 00h, slba 0, one block, no data', async () => {
+    const { ns, calls } = make();
+    await ns.flush();
+    expect(calls).toEqual([['submit', NvmOpcode.Flush, 0, 1, 0, 1, 0, 'Flush', false]]);
+  });
+
+  it('writeZeroes: DEAC (CDW12 bit 25) and FUA (bit 30), pieces of at most 65536 blocks, no data', async () => {
+    const { ns, calls } = make();
+    await ns.writeZeroes(5, 100, { deallocate: true, fua: true });
+    await ns.writeZeroes(5, 1);
+    expect(calls).toEqual([
+      ['submit', NvmOpcode.WriteZeroes, 5, 100, 0, 65536, WRITE_ZEROES_DEAC | RW_FUA, 'Write Zeroes', false],
+      ['submit', NvmOpcode.WriteZeroes, 5, 1, 0, 65536, 0, 'Write Zeroes', false],
+    ]);
+    expect(WRITE_ZEROES_DEAC).toBe(1 << 25);
+    expect(RW_FUA).toBe(1 << 30);
+  });
+
+  it('deallocate: the ranges checked against NSZE, at least one', async () => {
+    const { ns, calls } = make();
+    await ns.deallocate([{ lba: 1, blocks: 2 }, { lba: 100n, blocks: 8 }]);
+    expect(calls).toEqual([['dsm', [[1, 2], [100, 8]]]]);
+    await expect(ns.deallocate([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+    await expect(ns.deallocate([{ lba: 999, blocks: 2 }])).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+  });
+
+  it('Write Zeroes and Dataset Management need their ONCS bits, refused with the driver\'s ERR_NVME_UNSUPPORTED_COMMAND', async () => {
+    const { ns, calls } = make(0);
+    await expect(ns.writeZeroes(0, 1)).rejects.toMatchObject({ code: 'ERR_NVME_UNSUPPORTED_COMMAND', message: expect.stringContaining('Write Zeroes') });
+    await expect(ns.deallocate([{ lba: 0, blocks: 1 }])).rejects.toMatchObject({ code: 'ERR_NVME_UNSUPPORTED_COMMAND', message: expect.stringContaining('Dataset Management') });
+    expect(calls).toEqual([]);
+  });
+});

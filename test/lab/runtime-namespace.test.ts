@@ -1,0 +1,241 @@
+import { randomFillSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ONCS } from '@vfio-node/nvme';
+import { NvmeRuntime, type RuntimeNamespace } from '@vfio-node/runtime';
+import { labNvme } from './lab-env.js';
+
+// Code for runtime.call(): keeps a worker busy (its loop does not take requests) for ms.
+const busy = `data:text/javascript,${encodeURIComponent(`
+export function sleep(ctx, ms) { return new Promise((r) => setTimeout(() => r(ctx.qid), ms)); }
+export function outstanding(ctx) { return ctx.qp.outstanding; }
+export function throwLater() {
+  setTimeout(() => { throw new Error('thrown outside the call promise'); }, 0);
+  return new Promise(() => {});
+}
+`)}`;
+
+const settle = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => e);
+const until = async (cond: () => boolean, ms: number) => {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  return cond();
+};
+
+describe('the runtime\'s namespaces have the driver Namespace\'s call shapes, and each command works on the lab NVMe', () => {
+  let rt: NvmeRuntime;
+  let ns: RuntimeNamespace;
+  let bs: number;
+  beforeAll(async () => {
+    rt = await NvmeRuntime.open(labNvme()[0]!, { workers: 2, queueDepth: 16 });
+    ns = rt.namespace(1);
+    bs = ns.blockSize;
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  it('has the driver namespace\'s geometry', () => {
+    const d = rt.controller.namespace(1);
+    expect(ns.nsid).toBe(1);
+    expect(ns.blockSize).toBe(d.blockSize);
+    expect(ns.blocks).toBe(d.blocks);
+    expect(ns.size).toBe(d.size);
+    expect(rt.namespace(1)).toBe(ns);
+  });
+
+  it('write then read back (by LBA and by byte offset), with fua', async () => {
+    using src = rt.allocBuffer(8 * bs);
+    using dst = rt.allocBuffer(8 * bs);
+    randomFillSync(src.bytes);
+    await ns.write(40_000, 8, src.bytes, { fua: true });
+    await ns.read(40_000, 8, dst.bytes);
+    expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
+    randomFillSync(src.bytes);
+    await ns.writeAt(40_100 * bs, src.bytes);
+    dst.bytes.fill(0);
+    await ns.readAt(40_100 * bs, dst.bytes);
+    expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
+    await expect(ns.readAt(bs + 1, dst.bytes)).rejects.toMatchObject({ code: 'ERR_MISALIGNED' });
+  });
+
+  it('flush resolves', async () => {
+    await expect(ns.flush()).resolves.toBeUndefined();
+  });
+
+  it('writeZeroes reads back zeros (with and without deallocate)', async () => {
+    expect(rt.controller.identify.oncs & ONCS.WriteZeroes).not.toBe(0);
+    using src = rt.allocBuffer(16 * bs);
+    using dst = rt.allocBuffer(16 * bs);
+    randomFillSync(src.bytes);
+    await ns.write(41_000, 16, src.bytes);
+    await ns.writeZeroes(41_002, 5);
+    await ns.writeZeroes(41_010, 3, { deallocate: true });
+    await ns.read(41_000, 16, dst.bytes);
+    const expected = Buffer.from(src.bytes);
+    expected.fill(0, 2 * bs, 7 * bs);
+    expected.fill(0, 10 * bs, 13 * bs);
+    expect(Buffer.compare(expected, dst.bytes)).toBe(0);
+    await expect(ns.writeZeroes(Number(ns.blocks), 1)).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+  });
+
+  it('deallocate (Dataset Management, 300 ranges: two commands) completes; deallocated blocks read as DLFEAT says', async () => {
+    expect(rt.controller.identify.oncs & ONCS.DatasetManagement).not.toBe(0);
+    const n = 300;
+    using src = rt.allocBuffer(2 * n * bs);
+    using dst = rt.allocBuffer(2 * n * bs);
+    randomFillSync(src.bytes);
+    await ns.write(42_000, 2 * n, src.bytes);
+    // Every other block.
+    await ns.deallocate(Array.from({ length: n }, (_, i) => ({ lba: 42_000 + 2 * i, blocks: 1 })));
+    await ns.read(42_000, 2 * n, dst.bytes);
+    const dlfeat = rt.controller.namespace(1).info.dlfeat & 7;
+    // DLFEAT bits 2:0 = 001b: a deallocated block reads as all zeros.
+    if (dlfeat === 1) {
+      const expected = Buffer.from(src.bytes);
+      for (let i = 0; i < n; i++) expected.fill(0, 2 * i * bs, (2 * i + 1) * bs);
+      expect(Buffer.compare(expected, dst.bytes)).toBe(0);
+    } else {
+      // Not reported: the blocks left alone still hold their data.
+      for (let i = 0; i < n; i++) expect(Buffer.compare(src.bytes.subarray((2 * i + 1) * bs, (2 * i + 2) * bs), dst.bytes.subarray((2 * i + 1) * bs, (2 * i + 2) * bs))).toBe(0);
+    }
+    console.log(`DLFEAT ${dlfeat}: deallocated blocks ${dlfeat === 1 ? 'read as zeros' : 'unspecified'}`);
+    await expect(ns.deallocate([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+    await expect(ns.deallocate([{ lba: Number(ns.blocks), blocks: 1 }])).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+  });
+});
+
+describe('an AbortSignal ends a runtime request: nothing is submitted when it is aborted first, the request is removed before its worker submits it, and an NVMe Abort is sent once it is in flight', () => {
+  let rt: NvmeRuntime;
+  let ns: RuntimeNamespace;
+  let bs: number;
+  beforeAll(async () => {
+    rt = await NvmeRuntime.open(labNvme()[0]!, { workers: 1, queueDepth: 8 });
+    ns = rt.namespace(1);
+    bs = ns.blockSize;
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  it('an already aborted signal rejects with its reason and submits nothing', async () => {
+    using old = rt.allocBuffer(bs);
+    using src = rt.allocBuffer(bs);
+    await ns.writeZeroes(43_000, 1);
+    randomFillSync(src.bytes);
+    const reason = new Error('not wanted');
+    const before = rt.abortStats;
+    await expect(ns.write(43_000, 1, src.bytes, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(ns.flush({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(ns.deallocate([{ lba: 43_000, blocks: 1 }], { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(rt.abortStats).toEqual(before);
+    await ns.read(43_000, 1, old.bytes);
+    expect(old.bytes.every((b) => b === 0)).toBe(true);
+  });
+
+  it('aborted before the worker takes them, requests in its ring are cancelled and those waiting behind are dropped: they reject at once and never reach the controller', async () => {
+    const n = 12; // depth 8: 7 go to the request ring, 5 wait on the main thread
+    using src = rt.allocBuffer(n * bs);
+    using dst = rt.allocBuffer(n * bs);
+    await ns.writeZeroes(44_000, n);
+    randomFillSync(src.bytes);
+    // The worker is inside a call: it takes no requests until the call returns.
+    const call = rt.call(0, busy, 'sleep', 1500);
+    await new Promise((r) => setTimeout(r, 100));
+    // Twelve requests share one signal: the runtime listens to it once (no listener-limit warning).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const ac = new AbortController();
+    const writes = Array.from({ length: n }, (_, i) => settle(ns.write(44_000 + i, 1, src.bytes.subarray(i * bs, (i + 1) * bs), { signal: ac.signal })));
+    const reason = new Error('changed my mind');
+    ac.abort(reason);
+    const outcomes = await Promise.all(writes);
+    // All rejected with the reason while the worker was still busy.
+    expect(outcomes.every((o) => o === reason)).toBe(true);
+    let callDone = false;
+    void call.then(() => (callDone = true));
+    expect(callDone).toBe(false);
+    await call;
+    process.off('warning', onWarning);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+    // The worker cancels the ring's records when it comes back: none was submitted.
+    expect(await until(() => rt.abortStats.holding === 0, 10_000)).toBe(true);
+    expect(rt.abortStats).toMatchObject({ dropped: 5, cancelled: 7, sent: 0, holding: 0 });
+    await ns.read(44_000, n, dst.bytes);
+    expect(dst.bytes.every((b) => b === 0)).toBe(true);
+    // And the runtime goes on serving.
+    await ns.write(44_000, n, src.bytes);
+    await ns.read(44_000, n, dst.bytes);
+    expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
+  });
+
+  it('aborted in flight, a write rejects at once, an NVMe Abort goes out (QEMU declines it), and the buffer is held until the command completes', async () => {
+    // Large FUA writes stay in flight longest (QEMU flushes its backing file for each):
+    // abort them at varying moments until an abort finds commands on the controller.
+    const bytes = 4 * rt.controller.maxTransfer;
+    const waits = [0, 1, 3, 6];
+    const started = Date.now();
+    let inflight = 0;
+    for (let attempt = 0; attempt < 300 && inflight === 0 && Date.now() - started < 150_000; attempt++) {
+      const before = rt.abortStats;
+      const bufs = Array.from({ length: 6 }, () => rt.allocBuffer(bytes));
+      const ac = new AbortController();
+      const writes = bufs.map((b, i) => settle(ns.write(100_000 + i * (bytes / bs), bytes / bs, b.bytes, { fua: true, signal: ac.signal })));
+      // Let the worker submit some of them.
+      const wait = waits[attempt % waits.length]!;
+      await new Promise((r) => (wait === 0 ? setImmediate(r) : setTimeout(r, wait)));
+      const reason = new Error(`abort ${attempt}`);
+      ac.abort(reason);
+      const outcomes = await Promise.all(writes);
+      // Every write settled: those not yet done rejected with the reason.
+      expect(outcomes.every((o) => o === 'ok' || o === reason)).toBe(true);
+      const heldNow = rt.abortStats.holding;
+      // Releasing the buffers now is safe: the runtime still references the aborted ones.
+      for (const b of bufs) b.release();
+      expect(await until(() => rt.abortStats.holding === 0, 20_000)).toBe(true);
+      // The NVMe Aborts (if any) are answered.
+      expect(await until(() => { const s = rt.abortStats; return s.aborted + s.declined === s.sent; }, 20_000)).toBe(true);
+      const after = rt.abortStats;
+      inflight = after.sent - before.sent;
+      if (inflight > 0 || attempt % 10 === 0) {
+        console.log(`attempt ${attempt} (abort after ${wait} ms): ${outcomes.filter((o) => o === reason).length} rejected, ${heldNow} held at rejection, Aborts sent ${inflight} (aborted ${after.aborted - before.aborted}, declined ${after.declined - before.declined}), cancelled ${after.cancelled - before.cancelled}, dropped ${after.dropped - before.dropped}`);
+      }
+      if (inflight > 0) expect(heldNow).toBeGreaterThan(0);
+    }
+    expect(inflight).toBeGreaterThan(0);
+    // Every CID kept out of use while its Abort was unanswered is free again.
+    expect(await rt.call(0, busy, 'outstanding', null)).toBe(0);
+    // The queue still works, and the data is right.
+    using src = rt.allocBuffer(4 * bs);
+    using dst = rt.allocBuffer(4 * bs);
+    randomFillSync(src.bytes);
+    await ns.write(45_000, 4, src.bytes);
+    await ns.read(45_000, 4, dst.bytes);
+    expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
+  }, 240_000);
+});
+
+describe('the runtime is an EventEmitter: \'error\' when a worker dies', () => {
+  let rt: NvmeRuntime;
+  beforeAll(async () => {
+    rt = await NvmeRuntime.open(labNvme()[0]!, { workers: 2, queueDepth: 8 });
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  it('emits ERR_WORKER_EXIT naming the queue once the dead worker\'s queue pair is reclaimed, and serves on', async () => {
+    const errors: { code?: string; message: string }[] = [];
+    rt.on('error', (e) => errors.push(e as { code?: string; message: string }));
+    const died = settle(rt.call(0, busy, 'throwLater', null));
+    expect(await died).toMatchObject({ code: 'ERR_WORKER_EXIT' });
+    expect(await until(() => errors.length > 0, 10_000)).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'ERR_WORKER_EXIT' });
+    expect(errors[0]!.message).toContain('thrown outside the call promise');
+    expect(rt.alive(0)).toBe(false);
+    const ns = rt.namespace(1);
+    using buf = rt.allocBuffer(ns.blockSize);
+    await expect(ns.read(0, 1, buf.bytes)).resolves.toBeUndefined();
+  });
+});
