@@ -7,6 +7,13 @@
 // them (close() and a FinalizationRegistry). Memory (BAR mappings, DMA buffers) is
 // owned by native objects whose ArrayBuffers are detached when they are released,
 // so that a stale view throws a TypeError instead of touching unmapped memory.
+/**
+ * The native core: VFIO ioctls, BAR mappings, hugepage DMA memory, eventfd interrupts and the
+ * hot loops (NVMe completion polling, the virtio transmit batch). Used through `@vfio-node/core`;
+ * its errors are core's VfioError once core has registered its factory.
+ *
+ * @module @vfio-node/native
+ */
 
 /** Fields of every error thrown by the native core. */
 export interface NativeErrorInit {
@@ -28,20 +35,28 @@ export function setErrorFactory(factory: (init: NativeErrorInit) => Error): void
 
 /** open(2) with O_CLOEXEC added. flags are O_* numbers (constants.O_RDWR, ...). */
 export function open(path: string, flags: number): number;
+/** close(2). */
 export function close(fd: number): void;
 /** pread(2)/pwrite(2) a whole buffer; returns bytes transferred (short only at EOF). */
 export function pread(fd: number, buffer: Uint8Array, offset: bigint | number): number;
+/** pwrite(2) of a whole buffer; returns the bytes written. */
 export function pwrite(fd: number, buffer: Uint8Array, offset: bigint | number): number;
 /** A single pread/pwrite of exactly `width` bytes (1, 2, 4, 8): config space and non-mmappable regions. */
 export function preadWidth(fd: number, offset: bigint | number, width: 1 | 2 | 4 | 8): bigint;
+/** A single pwrite of exactly `width` bytes (1, 2, 4, 8): config space and non-mmappable regions. */
 export function pwriteWidth(fd: number, offset: bigint | number, width: 1 | 2 | 4 | 8, value: bigint | number): void;
 
 // ---- VFIO ioctls (linux/vfio.h), one function each -------------------------------
 
+/** VFIO_GET_API_VERSION of a container descriptor (VFIO_API_VERSION is 0). */
 export function vfioGetApiVersion(containerFd: number): number;
+/** VFIO_CHECK_EXTENSION: whether the kernel supports an extension (an IOMMU type such as VFIO_TYPE1v2_IOMMU). */
 export function vfioCheckExtension(containerFd: number, extension: number): boolean;
+/** VFIO_SET_IOMMU: selects the container's IOMMU type (VFIO_TYPE1v2_IOMMU). */
 export function vfioSetIommu(containerFd: number, type: number): void;
+/** A range of valid IOVAs [start, end], inclusive as the kernel reports it. */
 export interface IovaRange { start: bigint; end: bigint }
+/** VFIO_IOMMU_GET_INFO: the IOMMU's page sizes and valid IOVA ranges. */
 export interface IommuInfo {
   flags: number;
   /** Bitmap of supported IOMMU page sizes (VFIO_IOMMU_INFO_PGSIZES). */
@@ -51,6 +66,7 @@ export interface IommuInfo {
   /** VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, or -1 when not reported. */
   dmaAvail: number;
 }
+/** VFIO_IOMMU_GET_INFO, with the IOVA ranges capability parsed. */
 export function vfioIommuGetInfo(containerFd: number): IommuInfo;
 /** VFIO_IOMMU_MAP_DMA of [buffer offset, offset+size) at iova, READ|WRITE. Page-aligned. */
 export function vfioMapDma(containerFd: number, buffer: DmaBuffer, offset: number, size: number, iova: bigint): void;
@@ -69,13 +85,19 @@ export function allocUserMemory(size: number): ArrayBuffer;
 
 /** VFIO_GROUP_GET_STATUS flags (VFIO_GROUP_FLAGS_VIABLE = 1, CONTAINER_SET = 2). */
 export function vfioGroupGetStatus(groupFd: number): number;
+/** VFIO_GROUP_SET_CONTAINER: attaches a group to a container. */
 export function vfioGroupSetContainer(groupFd: number, containerFd: number): void;
+/** VFIO_GROUP_UNSET_CONTAINER: detaches a group from its container. */
 export function vfioGroupUnsetContainer(groupFd: number): void;
+/** VFIO_GROUP_GET_DEVICE_FD: opens the device `name` (its PCI address) of a group. */
 export function vfioGroupGetDeviceFd(groupFd: number, name: string): number;
 
+/** VFIO_DEVICE_GET_INFO: the device's flags (VFIO_DEVICE_FLAGS_*) and how many regions and IRQ indexes it has. */
 export interface DeviceInfo { flags: number; numRegions: number; numIrqs: number }
+/** VFIO_DEVICE_GET_INFO. */
 export function vfioDeviceGetInfo(deviceFd: number): DeviceInfo;
 
+/** VFIO_DEVICE_GET_REGION_INFO: a region's flags, size, offset in the device fd and capabilities. */
 export interface RegionInfo {
   index: number;
   /** VFIO_REGION_INFO_FLAG_READ=1, WRITE=2, MMAP=4, CAPS=8. */
@@ -90,14 +112,18 @@ export interface RegionInfo {
   /** VFIO_REGION_INFO_CAP_TYPE, if present. */
   type?: { type: number; subtype: number };
 }
+/** VFIO_DEVICE_GET_REGION_INFO for region `index`, with its capability chain parsed. */
 export function vfioDeviceGetRegionInfo(deviceFd: number, index: number): RegionInfo;
 
+/** VFIO_DEVICE_GET_IRQ_INFO: an IRQ index's flags and vector count. */
 export interface IrqInfo { index: number; flags: number; count: number }
+/** VFIO_DEVICE_GET_IRQ_INFO for IRQ index `index`. */
 export function vfioDeviceGetIrqInfo(deviceFd: number, index: number): IrqInfo;
 /** VFIO_DEVICE_SET_IRQS with DATA_EVENTFD|ACTION_TRIGGER: eventfds[i] serves vector start+i; -1 unwires one. count 0 (empty array) disables the index. */
 export function vfioDeviceSetIrqsEventfd(deviceFd: number, index: number, start: number, eventfds: number[]): void;
 /** VFIO_DEVICE_SET_IRQS with DATA_NONE and the given ACTION_* (MASK=1<<3, UNMASK=1<<4, TRIGGER=1<<5). */
 export function vfioDeviceSetIrqs(deviceFd: number, index: number, start: number, count: number, action: number): void;
+/** VFIO_DEVICE_RESET. */
 export function vfioDeviceReset(deviceFd: number): void;
 
 // ---- mappings (BARs) --------------------------------------------------------------
@@ -121,13 +147,21 @@ export class Mapping {
    * lives on. Keeps its value after unmap().
    */
   readonly gone: boolean;
+  /** Reads 8 bits at offset (bounds-checked). */
   read8(offset: number): number;
+  /** Reads 16 bits at offset (one access, bounds-checked). */
   read16(offset: number): number;
+  /** Reads 32 bits at offset (one access, bounds-checked). */
   read32(offset: number): number;
+  /** Reads 64 bits at offset (one access, bounds-checked). */
   read64(offset: number): bigint;
+  /** Writes 8 bits at offset (bounds-checked). */
   write8(offset: number, value: number): void;
+  /** Writes 16 bits at offset (one access, bounds-checked). */
   write16(offset: number, value: number): void;
+  /** Writes 32 bits at offset (one access, bounds-checked). */
   write32(offset: number, value: number): void;
+  /** Writes 64 bits at offset (one access, bounds-checked). */
   write64(offset: number, value: bigint): void;
   /** munmap; further access throws ERR_CLOSED. Idempotent; also run by the GC. */
   unmap(): void;
@@ -135,6 +169,7 @@ export class Mapping {
 
 // ---- DMA memory ---------------------------------------------------------------------
 
+/** Options of dmaAlloc(). */
 export interface DmaAllocOptions {
   /** Back with 2 MiB hugepages (MAP_HUGETLB). Default true. */
   hugepages?: boolean;
@@ -201,8 +236,11 @@ export function eventfdWait(fds: number[], timeoutMs: number): number;
  */
 export class EventfdWatcher {
   constructor(fd: number, callback: (count: bigint) => void);
+  /** Stops watching and closes the watcher's duplicate of the descriptor. */
   stop(): void;
+  /** Keeps the event loop alive while the watcher runs (the default). */
   ref(): void;
+  /** Lets the event loop end while the watcher runs. */
   unref(): void;
 }
 
@@ -251,9 +289,13 @@ export class NvmeQueue {
     sqDoorbell: number, cqDoorbell: number,
     sqShadow: number, sqEventIdx: number, cqShadow: number, cqEventIdx: number,
   );
+  /** Reaps up to max completions into host (as nvmeCqPoll); returns how many. */
   poll(bar: ArrayBuffer, max: number, announce?: boolean): number;
+  /** Writes tail to the SQ tail doorbell (or its shadow, as nvmeSqRing). */
   ring(bar: ArrayBuffer, tail: number): boolean;
+  /** Writes the CQ head from host[0] to the CQ head doorbell (or its shadow); as nvmeSqRing for the return value. */
   announceHead(bar: ArrayBuffer): boolean;
+  /** Releases the handle; every later call throws ERR_CLOSED. */
   close(): void;
 }
 /**

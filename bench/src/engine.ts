@@ -13,12 +13,17 @@ import type { ThreadStat } from './stat.js';
 /** The clock the engine uses: nanoseconds as a double (sub-microsecond resolution). */
 export const hrClockNs = (): number => performance.now() * 1e6;
 
+/** What runJobs() runs: the resolved jobs, how each opens its target, and the clock and progress callbacks. */
 export interface RunOptions {
+  /** The jobs to run, resolved (every option filled in). */
   jobs: readonly ResolvedJob[];
+  /** Opens each job's target. */
   open: TargetOpener;
+  /** The clock in nanoseconds (default hrClockNs); tests give a fake one. */
   clock?: () => number;
   /** Called about every `progressIntervalMs` with each running job's progress. */
   onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
+  /** How often onProgress is called, ms (default 1000). */
   progressIntervalMs?: number;
   /** Aborting stops issuing; in-flight I/O completes and the results are still reported. */
   signal?: AbortSignal;
@@ -26,14 +31,19 @@ export interface RunOptions {
   yieldEveryMs?: number;
 }
 
+/** One job's result: the resolved job, its statistics and when it ran. */
 export interface JobResult {
+  /** The job as it ran. */
   job: ResolvedJob;
+  /** Its statistics (fio's thread_stat). */
   stat: ThreadStat;
   /** The target's name ("0000:00:03.0/1"). */
   target: string;
 }
 
+/** What runJobs() returns: every job's result and the wall-clock start of the run. */
 export interface RunResult {
+  /** Each job's result, in the order of the jobs. */
   results: JobResult[];
   /** Wall-clock start, for fio's timestamps. */
   startedAt: Date;

@@ -5,6 +5,7 @@
 
 import { invalidArgument } from '@vfio-node/core';
 
+/** An NVMe namespace named by --filename: the PCI address and the namespace id. */
 export interface NvmeTargetSpec {
   /** Canonical DDDD:BB:DD.F, lower case. */
   address: string;

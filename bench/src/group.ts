@@ -8,14 +8,21 @@ import { cloneThreadStat, sumThreadStats, type ThreadStat } from './stat.js';
 
 /** fio's struct group_run_stats, per direction (read, write, trim). */
 export interface GroupRunStats {
+  /** fio's group id (new_group / stonewall start a new group). */
   groupid: number;
+  /** Shortest job run time of the group per direction, ms. */
   minRun: [number, number, number];
+  /** Longest job run time of the group per direction, ms. */
   maxRun: [number, number, number];
+  /** Lowest job bandwidth of the group per direction, bytes/s. */
   minBw: [number, number, number];
+  /** Highest job bandwidth of the group per direction, bytes/s. */
   maxBw: [number, number, number];
+  /** Bytes transferred by the group per direction. */
   ioBytes: [number, number, number];
   /** Aggregate bandwidth in bytes/s. */
   agg: [number, number, number];
+  /** fio's kb_base: 1024 (IEC units) or 1000 (SI). */
   kbBase: 1000 | 1024;
 }
 

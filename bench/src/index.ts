@@ -5,6 +5,13 @@
 // Reading order: run.ts (argv to report) → jobfile.ts/options.ts (fio's meanings) →
 // engine.ts/job-runner.ts (the I/O loop over io-target.ts) → stat.ts/histogram.ts →
 // report-normal.ts/report-json.ts → peers/.
+/**
+ * An fio-compatible block benchmark over any {@link IoTarget}: fio's options, job files,
+ * statistics, histogram and output formats, and the kernel/QEMU peers for `--compare`.
+ * Errors: {@link BENCH_ERROR_CODES}.
+ *
+ * @module @vfio-node/bench
+ */
 
 export { IO_READ, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
 export { NullTarget } from './null-target.js';
@@ -34,3 +41,4 @@ export type { PeerResult, PeerDirection } from './peers/peer.js';
 export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions } from './run.js';
 export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
 export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
+export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';

@@ -7,7 +7,9 @@
 
 /** An I/O direction, numbered as fio's DDIR_READ and DDIR_WRITE. */
 export const IO_READ = 0;
+/** Write, fio's DDIR_WRITE. */
 export const IO_WRITE = 1;
+/** IO_READ or IO_WRITE. */
 export type IoDirection = typeof IO_READ | typeof IO_WRITE;
 
 /** A block device the engine can run a job against. One target per job (per queue pair). */

@@ -41,6 +41,10 @@ export interface JobProgress {
   atSec?: number;
 }
 
+/**
+ * One job instance driving one IoTarget: fio's I/O loop reduced to a polled queue. Call step() until done; the
+ * statistics accumulate in `stat`.
+ */
 export class JobRunner {
   readonly stat: ThreadStat;
   phase: JobPhase;
@@ -179,6 +183,7 @@ export class JobRunner {
     this.stopped = true;
   }
 
+  /** True once every phase (ramp, run, verify) has ended. */
   get done(): boolean {
     return this.phase === 'done';
   }

@@ -5,10 +5,15 @@
 
 import { IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
 
+/** The size and geometry of a MemoryTarget, and what it logs. */
 export interface MemoryTargetOptions {
+  /** Size of the emulated namespace in bytes. */
   capacityBytes: number;
+  /** Logical block size in bytes (default 512). */
   blockSize?: number;
+  /** Most I/Os in flight (default 1023). */
   maxQueueDepth?: number;
+  /** Largest transfer per I/O in bytes (default 1 MiB). */
   maxTransferBytes?: number;
   /** Completions become visible after this many poll() calls (default 0: at the next poll). */
   latencyPolls?: number;

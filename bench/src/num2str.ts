@@ -15,6 +15,8 @@ const IEC = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
 const UNITS = ['', '/s', 'B', 'bit', 'B/s', 'bit/s'];
 
 /**
+ * fio's num2str(): a number with an SI or IEC prefix in at most maxlen characters, rounded as fio rounds it.
+ *
  * @param num the quantity (a non-negative integer)
  * @param maxlen most digits before the unit prefix, the '.' included
  * @param base multiplier for num (1, or 1024 when num is in KiB)

@@ -10,13 +10,19 @@ import { IO_READ, type IoDirection, type IoTarget } from './io-target.js';
 const wait = native.eventfdWait;
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
+/** What an NvmeTarget drives: a queue pair of the NVMe driver, the namespace, and its block size and capacity. */
 export interface NvmeTargetInit {
+  /** The I/O queue pair the target submits to. */
   qp: QueuePair;
+  /** Namespace id. */
   nsid: number;
+  /** Logical block size in bytes. */
   blockSize: number;
   /** Namespace size in blocks (NSZE). */
   blocks: number;
+  /** Largest transfer per command in bytes (MDTS). */
   maxTransfer: number;
+  /** The controller's memory page size in bytes (PRP entries). */
   pageSize: number;
   /** "0000:00:03.0/1" */
   name: string;

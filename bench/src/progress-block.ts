@@ -32,6 +32,10 @@ const B_COUNT = 7;
 
 const PHASES: readonly JobPhase[] = ['init', 'ramp', 'run', 'verify', 'done'];
 
+/**
+ * A job's progress in shared memory, for jobs that run on a worker: the worker publishes its counters, the main
+ * thread reads them for the status line and sets a word to stop the job.
+ */
 export class ProgressBlock {
   /** Size of one block in bytes. */
   static readonly BYTES = B_OFFSET + B_COUNT * 8;

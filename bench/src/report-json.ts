@@ -23,6 +23,7 @@ export interface JsonReportOptions {
 
 type Json = Record<string, unknown>;
 
+/** Builds fio's JSON report (--output-format=json, json+ with the histogram bins) from a run's results. */
 export function buildJsonReport(run: RunResult, stats: readonly ReportedStat[], groups: readonly GroupRunStats[], opts: JsonReportOptions): Json {
   const now = opts.now ?? new Date();
   const root: Json = {

@@ -21,10 +21,16 @@ import { formatNormalReport, formatRunHeader } from './report-normal.js';
 import type { JobProgress } from './job-runner.js';
 import { statusLineWanted, TerminalStatus } from './status-line.js';
 
+/**
+ * What runBench() needs from the machine it runs on: opening NVMe targets, files, output streams, and the peers'
+ * devices. The CLI gives the real one; tests give a fake.
+ */
 export interface BenchHost {
   /** Opens the NVMe namespace a job names, one queue pair per call. */
   openNvme(spec: NvmeTargetSpec, job: ResolvedJob): Promise<IoTarget>;
+  /** Reads a job file. */
   readFile(path: string): string;
+  /** Writes a results file (--output). */
   writeFile(path: string, text: string): void;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
@@ -39,6 +45,7 @@ export interface BenchHost {
    * driver and returns the namespace's block device (/dev/nvme0n1); restoreDevice gives it back to vfio-pci.
    */
   kernelDevice?(spec: NvmeTargetSpec): Promise<string>;
+  /** Gives a device that kernelDevice() handed to the kernel back to vfio-pci. */
   restoreDevice?(spec: NvmeTargetSpec): Promise<void>;
   /**
    * Runs the jobs somewhere else than this thread: the CLI runs each device job on a
@@ -59,6 +66,7 @@ export interface HostRunOptions {
 /** fio's exit status after a signal stopped the run (backend.c sig_int(): exit_value = 128). */
 export const EXIT_SIGNALED = 128;
 
+/** The help text of `vfio-node bench`. */
 export const USAGE = `usage: vfio-node bench [OPTIONS] [JOBFILE...]
 
 fio's options and job files, run on an NVMe namespace through vfio-node's userspace driver.

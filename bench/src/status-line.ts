@@ -56,6 +56,7 @@ function runStr(progress: readonly JobProgress[]): string {
 export class StatusLine {
   private last: Array<{ bytes: [number, number]; ios: [number, number]; at: number; bw: [number, number]; iops: [number, number] }> = [];
 
+  /** fio's status line for these jobs' progress, with the rates since the previous line. */
   format(progress: readonly JobProgress[], elapsedSec: number): string {
     if (this.last.length !== progress.length) this.last = progress.map(() => ({ bytes: [0, 0], ios: [0, 0], at: 0, bw: [0, 0], iops: [0, 0] }));
     const running = progress.filter((p) => p.phase !== 'done' && p.phase !== 'init').length;
@@ -122,12 +123,14 @@ export class TerminalStatus {
 
   constructor(private readonly stream: NodeJS.WritableStream) {}
 
+  /** Draws the status line over the previous one. */
   update(progress: readonly JobProgress[], elapsedSec: number): void {
     const s = this.line.format(progress, elapsedSec);
     this.stream.write(`\r${s.padEnd(this.width)}`);
     this.width = s.length;
   }
 
+  /** Erases the line. */
   clear(): void {
     if (this.width) this.stream.write(`\r${' '.repeat(this.width)}\r`);
     this.width = 0;

@@ -11,6 +11,7 @@ import type { ResolvedJob } from './jobfile.js';
 import { NvmeTarget } from './nvme-target.js';
 import { ProgressBlock } from './progress-block.js';
 
+/** What runJobOnQueue() gets from the main thread: the job, the namespace id and the progress block. */
 export interface WorkerJobArgs {
   job: ResolvedJob;
   nsid: number;

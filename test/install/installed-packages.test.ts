@@ -110,7 +110,7 @@ describe('the packages as a user installs them', () => {
     }
   });
 
-  it('pnpm pack replaced every workspace: range with the version, and each package says what it runs on', () => {
+  it('pnpm pack replaced every workspace: range with the version, and each package says what it runs on, its license (with LICENSE) and its repository', () => {
     for (const name of Object.keys(PACKAGES).filter((n) => !n.endsWith('/net'))) {
       const pkg = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', name, 'package.json'), 'utf8'));
       for (const [dep, range] of Object.entries<string>(pkg.dependencies ?? {})) {
@@ -123,6 +123,8 @@ describe('the packages as a user installs them', () => {
       expect(pkg.os, name).toEqual(['linux']);
       expect(pkg.files, name).toBeInstanceOf(Array);
       expect(fs.existsSync(path.join(project, 'node_modules', name, 'README.md')), `${name}: README.md`).toBe(true);
+      expect(fs.readFileSync(path.join(project, 'node_modules', name, 'LICENSE'), 'utf8'), `${name}: LICENSE`).toMatch(/^MIT License\n\nCopyright \(c\) 2026 vfio-node contributors\n/);
+      expect(pkg.repository?.url, name).toBe('git+https://github.com/vfio-node/vfio-node.git');
     }
   });
 

@@ -9,6 +9,7 @@ import { fwd } from './fwd.js';
 import { respond } from './respond.js';
 import { formatRate, type RateSample } from './rate.js';
 
+/** The help text of `vfio-node net`. */
 export const NET_USAGE = `usage: vfio-node net SUBCOMMAND [options]
 
 Packet apps on virtio-net NICs bound to vfio-pci (the lab's $VFIO_LAB_NICS).

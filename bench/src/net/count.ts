@@ -16,24 +16,33 @@ import { RateMeter, type RateSample } from './rate.js';
 import { BUSY, IDLE, STOP, runLoop, type LoopControl } from './loop.js';
 import { SequenceCheck } from './sequence.js';
 
+/** What count() listens to: the NIC, when to stop, the queues and driver options, and the reporting callbacks. */
 export interface CountOptions extends LoopControl {
+  /** PCI address of the NIC. */
   address: string;
   /** Stop after this many pktgen frames (default: unlimited). */
   count?: number;
   /** Stop when nothing arrived for this long once frames have arrived (default: never). */
   idleMs?: number;
+  /** Frames taken per receive() call (default 64). */
   batch?: number;
   /** Receive queues (queue pairs) to poll (default 1; more needs VIRTIO_NET_F_MQ). */
   queues?: number;
+  /** Options for VirtioNet.open. */
   driver?: VirtioNetOptions;
+  /** Called about once a second with the receive rate and the losses and reorderings so far. */
   report?: (s: RateSample & { lost: number; reordered: number }) => void;
   /** Called once the device is up and receiving (a generator may start). */
   onReady?: (nic: VirtioNet) => void;
 }
 
+/** What count() received: frames and bytes, and what the sequence check found. */
 export interface CountResult {
+  /** PCI address of the NIC. */
   port: string;
+  /** Frames received. */
   packets: number;
+  /** Bytes received. */
   bytes: number;
   /** pktgen frames among them. */
   sequenced: number;
@@ -43,11 +52,17 @@ export interface CountResult {
   reordered: number;
   /** With a count: sequence numbers below it never seen, and seen more than once (exact, from a bitmap). */
   missing?: number;
+  /** With a count: sequence numbers seen more than once. */
   duplicates?: number;
+  /** The first sequence number received (-1: none). */
   firstSeq: number;
+  /** The highest sequence number received (-1: none). */
   lastSeq: number;
+  /** How long it ran, seconds. */
   seconds: number;
+  /** Million frames per second received. */
   mpps: number;
+  /** MSI-X interrupts waited for (0 when polling). */
   interrupts: number;
   /** Frames received on each receive queue (all frames, pktgen's or not). */
   perQueue: number[];
@@ -68,6 +83,10 @@ export interface CsumCounts {
   dataValid: number;
 }
 
+/**
+ * Receives and counts frames on a NIC, checking the sequence numbers pktgen writes (a gap is a loss, a step back
+ * a reordering), until the count, the idle time or the stop signal ends it.
+ */
 export async function count(o: CountOptions): Promise<CountResult> {
   const batch = o.batch ?? 64;
   const limit = o.count ?? Infinity;

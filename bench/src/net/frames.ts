@@ -2,20 +2,28 @@
 // place in packet buffers (no allocation): RFC 894 (IPv4 over Ethernet), RFC 826 (ARP),
 // RFC 791 (IPv4), RFC 768 (UDP), RFC 792 (ICMP echo), RFC 1071 (the Internet checksum).
 
+/** Length of an Ethernet header (destination, source, EtherType). */
 export const ETH_HLEN = 14;
+/** EtherType of IPv4. */
 export const ETHERTYPE_IPV4 = 0x0800;
+/** EtherType of ARP. */
 export const ETHERTYPE_ARP = 0x0806;
+/** IPv4 protocol number of ICMP. */
 export const IPPROTO_ICMP = 1;
+/** IPv4 protocol number of UDP. */
 export const IPPROTO_UDP = 17;
 /** ARP (RFC 826): htype Ethernet 1, ptype IPv4, opcodes. */
 export const ARP_REQUEST = 1;
+/** ARP opcode: reply. */
 export const ARP_REPLY = 2;
 /** ICMP types (RFC 792). */
 export const ICMP_ECHO_REPLY = 0;
+/** ICMP type: echo request. */
 export const ICMP_ECHO_REQUEST = 8;
 
 /** Frames pktgen makes: Ethernet + IPv4 (20) + UDP (8) + payload, the sequence number first in the payload. */
 export const PKTGEN_UDP_PORT = 0x4242;
+/** Where pktgen's sequence number sits in its frames: the start of the UDP payload. */
 export const SEQ_OFFSET = ETH_HLEN + 20 + 8;
 /** Smallest Ethernet frame without its FCS (64 on the wire with it); pktgen also needs room for the sequence number. */
 export const MIN_FRAME = 60;
@@ -31,12 +39,14 @@ export function internetChecksum(buf: Uint8Array, off: number, len: number, init
   return ~sum & 0xffff;
 }
 
+/** Parses a MAC address written as six hex bytes (02:00:00:00:00:01 or with dashes); throws a TypeError otherwise. */
 export function parseMac(s: string): Uint8Array {
   const parts = s.split(/[:-]/);
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) throw new TypeError(`not a MAC address: ${JSON.stringify(s)} (expected six hex bytes, 02:00:00:00:00:01)`);
   return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
 }
 
+/** The MAC address at b[off] as 02:00:00:00:00:01. */
 export function formatMac(b: Uint8Array, off = 0): string {
   return Array.from(b.subarray(off, off + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
 }
@@ -48,6 +58,7 @@ export function parseIp(s: string): number {
   return parts.reduce((n, p) => n * 256 + Number(p), 0);
 }
 
+/** An IPv4 address (a 32-bit number) as A.B.C.D. */
 export function formatIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
 }
@@ -62,13 +73,16 @@ function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 2] = (v >>> 8) & 0xff;
   b[o + 3] = v & 0xff;
 }
+/** The big-endian 16-bit value at b[o] (network byte order). */
 export function get16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
+/** The big-endian 32-bit value at b[o] (network byte order). */
 export function get32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
+/** Writes an Ethernet header (destination, source, EtherType) at b[o]. */
 export function writeEthernet(b: Uint8Array, o: number, dst: Uint8Array, src: Uint8Array, ethertype: number): void {
   b.set(dst, o);
   b.set(src, o + 6);
@@ -90,12 +104,19 @@ export function writeIpv4(b: Uint8Array, o: number, totalLength: number, protoco
   put16(b, o + 10, internetChecksum(b, o, 20));
 }
 
+/** The addresses and ports of a UDP frame writeUdpFrame() makes. */
 export interface UdpFrameSpec {
+  /** Source MAC address (6 bytes). */
   srcMac: Uint8Array;
+  /** Destination MAC address (6 bytes). */
   dstMac: Uint8Array;
+  /** Source IPv4 address, a 32-bit number. */
   srcIp: number;
+  /** Destination IPv4 address, a 32-bit number. */
   dstIp: number;
+  /** Source UDP port (default PKTGEN_UDP_PORT). */
   srcPort?: number;
+  /** Destination UDP port (default PKTGEN_UDP_PORT). */
   dstPort?: number;
 }
 
@@ -121,6 +142,7 @@ export function writeSeq(b: Uint8Array, o: number, seq: number): void {
   put32(b, o + SEQ_OFFSET, seq);
 }
 
+/** The sequence number of the pktgen frame at b[o]. */
 export function readSeq(b: Uint8Array, o: number): number {
   return get32(b, o + SEQ_OFFSET);
 }
@@ -135,7 +157,9 @@ export function isPktgenFrame(b: Uint8Array, o: number, len: number): boolean {
 
 /** What udpChecksumStatus() found. */
 export const UDP_CSUM_NONE = 0;
+/** udpChecksumStatus(): the checksum is right. */
 export const UDP_CSUM_GOOD = 1;
+/** udpChecksumStatus(): the checksum is wrong. */
 export const UDP_CSUM_BAD = 2;
 
 /**

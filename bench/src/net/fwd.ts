@@ -7,15 +7,21 @@ import { RateMeter, type RateSample } from './rate.js';
 import { parseIp, writeUdpFrame } from './frames.js';
 import { BUSY, IDLE, runLoop, type LoopControl } from './loop.js';
 
+/** What fwd() forwards between: the two NICs, the batch size, and the reporting callback. */
 export interface FwdOptions extends LoopControl {
+  /** PCI addresses of the two NICs. */
   addresses: [string, string];
+  /** Frames taken per receive() call (default 64). */
   batch?: number;
   /** Like testpmd's --tx-first: send this many 64-byte frames on each port first (default 0). On a hub joining just the two ports they then circulate. */
   txFirst?: number;
+  /** Options for VirtioNet.open. */
   driver?: VirtioNetOptions;
+  /** Called about once a second with the forwarding rate. */
   report?: (s: RateSample) => void;
 }
 
+/** One direction of fwd(): from which port to which, and what was sent and dropped. */
 export interface FwdDirection {
   from: string;
   to: string;
@@ -25,8 +31,11 @@ export interface FwdDirection {
   mpps: number;
 }
 
+/** What fwd() forwarded in each direction, and for how long. */
 export interface FwdResult {
+  /** How long it ran, seconds. */
   seconds: number;
+  /** What went each way: first to second, second to first. */
   directions: [FwdDirection, FwdDirection];
 }
 
@@ -45,6 +54,10 @@ function forward(rx: RxQueue, tx: TxQueue, batch: number, drops: { n: number }):
   return n;
 }
 
+/**
+ * Forwards frames between two NICs in both directions (DPDK testpmd's io mode): each received batch is copied
+ * into the other port's transmit buffers and sent with one doorbell; what does not fit is dropped and counted.
+ */
 export async function fwd(o: FwdOptions): Promise<FwdResult> {
   const batch = o.batch ?? 64;
   const a = VirtioNet.open(o.addresses[0], o.driver);

@@ -1,5 +1,11 @@
 // The packet apps (`vfio-node net SUBCOMMAND`): pktgen, count, fwd, respond, and the
 // frame helpers they share.
+/**
+ * Packet apps on virtio-net NICs: a generator ({@link pktgen}), a counter, a forwarder and an
+ * ARP/ICMP/UDP responder, with the frame helpers they share.
+ *
+ * @module @vfio-node/bench/net
+ */
 
 export { pktgen, type PktgenOptions, type PktgenResult } from './pktgen.js';
 export { count, type CountOptions, type CountResult } from './count.js';

@@ -16,7 +16,12 @@ import { MIN_FRAME, PKTGEN_UDP_PORT, SEQ_OFFSET, parseIp, parseMac, writeUdpFram
 import { RateMeter, type RateSample } from './rate.js';
 import { BUSY, IDLE, STOP, runLoop, type LoopControl } from './loop.js';
 
+/**
+ * What pktgen() sends: the NIC, frame size, count and batch, addresses, queues and flows, checksum offload, and
+ * the reporting callback.
+ */
 export interface PktgenOptions extends LoopControl {
+  /** PCI address of the NIC. */
   address: string;
   /** Frame size in bytes without FCS (default 64, from 60 to the MTU + 14). */
   size?: number;
@@ -26,7 +31,9 @@ export interface PktgenOptions extends LoopControl {
   batch?: number;
   /** Destination MAC (default 02:00:00:00:00:02, locally administered; the lab's NICs receive everything). */
   dstMac?: string;
+  /** Source IPv4 address (default 10.0.0.1). */
   srcIp?: string;
+  /** Destination IPv4 address (default 10.0.0.2). */
   dstIp?: string;
   /** Transmit queues (queue pairs) to send on (default 1; more needs VIRTIO_NET_F_MQ). */
   queues?: number;
@@ -40,13 +47,21 @@ export interface PktgenOptions extends LoopControl {
   report?: (s: RateSample) => void;
 }
 
+/** What pktgen() sent: frames, bytes and the time it took. */
 export interface PktgenResult {
+  /** PCI address of the NIC. */
   port: string;
+  /** Frame size in bytes, without FCS. */
   size: number;
+  /** Frames sent. */
   packets: number;
+  /** Bytes sent (frames only, no wire overhead). */
   bytes: number;
+  /** How long it ran, seconds. */
   seconds: number;
+  /** Million frames per second. */
   mpps: number;
+  /** Gigabits per second on the wire (with preamble, FCS and gap: WIRE_OVERHEAD). */
   gbps: number;
   /** Batches that found no free buffer (the device or the peer pushed back). */
   fullRing: number;
@@ -60,6 +75,10 @@ export interface PktgenResult {
   csumOffload: boolean;
 }
 
+/**
+ * Transmits fixed-size UDP frames with a sequence number as fast as the device takes them (ixy's pktgen), until
+ * the count or the stop signal ends it.
+ */
 export async function pktgen(o: PktgenOptions): Promise<PktgenResult> {
   const size = o.size ?? 64;
   const batch = o.batch ?? 64;

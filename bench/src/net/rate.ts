@@ -6,6 +6,7 @@
 /** Bytes a frame occupies on the wire beyond its own: FCS 4 + preamble 8 + IFG 12. */
 export const WIRE_OVERHEAD = 24;
 
+/** A rate sample: packets and bits per second since the previous sample. */
 export interface RateSample {
   /** Seconds since the app started. */
   t: number;
@@ -27,6 +28,7 @@ export interface Counted {
   bytes: number;
 }
 
+/** Turns packet and byte counters into rates: each sample() gives the rate since the previous one. */
 export class RateMeter {
   private lastPackets: number;
   private lastBytes: number;

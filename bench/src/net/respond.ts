@@ -6,10 +6,13 @@ import { copyFrame, VirtioNet, type VirtioNetOptions } from '@vfio-node/virtio-n
 import { arpReplyInPlace, icmpEchoReplyInPlace, parseIp } from './frames.js';
 import { BUSY, IDLE, runLoop, type LoopControl } from './loop.js';
 
+/** What respond() answers for: the NIC and our IPv4 address. */
 export interface RespondOptions extends LoopControl {
+  /** PCI address of the NIC. */
   address: string;
   /** Our IPv4 address (A.B.C.D). */
   ip: string;
+  /** Options for VirtioNet.open. */
   driver?: VirtioNetOptions;
   /** Called once the device is up (a peer may start talking). */
   onReady?: (nic: VirtioNet) => void;
@@ -17,14 +20,24 @@ export interface RespondOptions extends LoopControl {
   report?: (r: RespondCounts) => void;
 }
 
+/** What respond() received and answered. */
 export interface RespondCounts {
+  /** PCI address of the NIC. */
   port: string;
+  /** Frames received. */
   received: number;
+  /** ARP replies sent. */
   arpReplies: number;
+  /** ICMP echo replies sent. */
   echoReplies: number;
+  /** Frames that asked nothing of us. */
   ignored: number;
 }
 
+/**
+ * Answers ARP requests for our IPv4 address and ICMP echo requests to it, so that the kernel (or anyone on the
+ * link) can ping the userspace NIC; runs until the stop signal.
+ */
 export async function respond(o: RespondOptions): Promise<RespondCounts> {
   const myIp = parseIp(o.ip);
   const nic = VirtioNet.open(o.address, o.driver);

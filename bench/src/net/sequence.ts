@@ -7,6 +7,10 @@
 /** Largest count the bitmap covers (64 MiB). */
 export const SEQUENCE_BITMAP_MAX = 1 << 26;
 
+/**
+ * Checks the sequence numbers of received pktgen frames: a gap is a loss (until the frames turn up), a step back
+ * a reordering; with a count, a bitmap also finds duplicates.
+ */
 export class SequenceCheck {
   /** Frames checked. */
   frames = 0;
@@ -27,6 +31,7 @@ export class SequenceCheck {
     this.seen = Number.isFinite(count) && count <= SEQUENCE_BITMAP_MAX ? new Uint8Array(count) : undefined;
   }
 
+  /** Records one received sequence number. */
   add(seq: number): void {
     this.frames++;
     const seen = this.seen;
@@ -62,6 +67,7 @@ export class SequenceCheck {
     return this.seen ? this.count - this.distinctCount : undefined;
   }
 
+  /** Numbers that came more than once (only with a count: undefined without the bitmap). */
   get duplicates(): number | undefined {
     return this.seen ? this.duplicateCount : undefined;
   }

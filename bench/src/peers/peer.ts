@@ -10,13 +10,17 @@ export interface PeerDirection {
   clatP99Ns?: number;
 }
 
+/** One engine's result in a --compare run: who ran (vfio-node, the kernel, QEMU) and what it measured. */
 export interface PeerResult {
   /** 'vfio-node' for us, 'kernel' (kernel nvme + fio io_uring), 'qemu' (qemu-img bench). */
   peer: 'vfio-node' | 'kernel' | 'qemu';
+  /** The name printed in the comparison table. */
   label: string;
   /** The exact command run (empty for ourselves). */
   command: string[];
+  /** What it measured reading, if the job reads. */
   read?: PeerDirection;
+  /** What it measured writing, if the job writes. */
   write?: PeerDirection;
   /** Why this peer's workload differs from ours, when it does (qemu-img: sequential only). */
   note?: string;

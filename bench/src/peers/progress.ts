@@ -35,6 +35,7 @@ export class PeerStatus {
     return `${this.#text}: ${s} s${of}`;
   }
 
+  /** Redraws the line (once a second while started). */
   draw(): void {
     if (!this.#text) return;
     const l = this.line();
@@ -48,6 +49,7 @@ export class PeerStatus {
     this.#width = 0;
   }
 
+  /** Erases the line and stops redrawing it. */
   stop(): void {
     this.clear();
     this.#text = '';

@@ -7,6 +7,7 @@
 import { VfioError } from '@vfio-node/core';
 import type { PeerResult } from './peer.js';
 
+/** The options of a `qemu-img bench` run (the QEMU peer). */
 export interface QemuImgBenchOptions {
   /** -c: number of requests. */
   count: number;
@@ -18,6 +19,7 @@ export interface QemuImgBenchOptions {
   write: boolean;
   /** PCI address and namespace of the NVMe bound to vfio-pci. */
   address: string;
+  /** Namespace id. */
   nsid: number;
   /** -o: first offset in bytes. */
   offset?: number;

@@ -35,6 +35,10 @@ export interface AsyncEvent {
   logPage: number;
 }
 
+/**
+ * Admin commands (NVM Express Base 2.0, chapter 5), each a promise over the admin queue pair: Identify, Get/Set
+ * Features, queue creation and deletion, Get Log Page, Abort, Format NVM.
+ */
 export class AdminCommands {
   constructor(
     readonly queue: CommandQueue,
@@ -76,10 +80,12 @@ export class AdminCommands {
     return this.withData(`Identify (CNS ${cns.toString(16).padStart(2, '0')}h)`, IDENTIFY_SIZE, (u32, sqe, cid) => sqeIdentify(u32, sqe, cid, cns, nsid, cntid, csi));
   }
 
+  /** Identify Controller (CNS 01h), parsed. */
   async identifyController(): Promise<IdentifyController> {
     return parseIdentifyController(await this.identify(Cns.Controller));
   }
 
+  /** Identify Namespace (CNS 00h) of nsid, parsed. */
   async identifyNamespace(nsid: number): Promise<IdentifyNamespace> {
     return parseIdentifyNamespace(await this.identify(Cns.Namespace, nsid));
   }
@@ -89,6 +95,7 @@ export class AdminCommands {
     return parseActiveNamespaceList(await this.identify(Cns.ActiveNamespaceIdList, after));
   }
 
+  /** The Namespace Identification Descriptor list (CNS 03h) of nsid: EUI-64, NGUID, UUID, command set. */
   async namespaceDescriptors(nsid: number): Promise<NamespaceDescriptor[]> {
     return parseNamespaceDescriptors(await this.identify(Cns.NamespaceIdentificationDescriptorList, nsid));
   }
@@ -120,6 +127,7 @@ export class AdminCommands {
     const dw0 = await this.getFeatures(FeatureId.InterruptCoalescing);
     return { thr: dw0 & 0xff, time: (dw0 >>> 8) & 0xff };
   }
+  /** Sets Interrupt Coalescing (08h): THR (aggregation threshold, 0's based) and TIME (100 µs units). */
   setInterruptCoalescing(thr: number, time: number): Promise<number> {
     return this.setFeatures(FeatureId.InterruptCoalescing, (thr & 0xff) | ((time & 0xff) << 8));
   }
@@ -128,6 +136,7 @@ export class AdminCommands {
   async getVolatileWriteCache(): Promise<boolean> {
     return ((await this.getFeatures(FeatureId.VolatileWriteCache)) & 1) === 1;
   }
+  /** Turns the Volatile Write Cache (06h) on or off. */
   setVolatileWriteCache(enable: boolean): Promise<number> {
     return this.setFeatures(FeatureId.VolatileWriteCache, enable ? 1 : 0);
   }
@@ -137,6 +146,7 @@ export class AdminCommands {
     const d = await this.getFeatures(FeatureId.Arbitration);
     return { ab: d & 7, lpw: (d >>> 8) & 0xff, mpw: (d >>> 16) & 0xff, hpw: d >>> 24 };
   }
+  /** Sets Arbitration (01h): AB (burst, log2) and the low, medium and high priority weights. */
   setArbitration(ab: number, lpw = 0, mpw = 0, hpw = 0): Promise<number> {
     return this.setFeatures(FeatureId.Arbitration, ((ab & 7) | ((lpw & 0xff) << 8) | ((mpw & 0xff) << 16) | ((hpw & 0xff) << 24)) >>> 0);
   }
@@ -147,6 +157,7 @@ export class AdminCommands {
     const v = new DataView(data.buffer, data.byteOffset, 8);
     return v.getUint32(0, true) + v.getUint16(4, true) * 0x1_0000_0000;
   }
+  /** Sets Timestamp (0Eh) to ms milliseconds since the epoch (default now). */
   async setTimestamp(ms = Date.now()): Promise<void> {
     const data = new Uint8Array(8);
     const v = new DataView(data.buffer);
@@ -167,10 +178,12 @@ export class AdminCommands {
     return this.run(`Create I/O Submission Queue ${qid}`, (u32, sqe, cid) => sqeCreateIoSq(u32, sqe, cid, qid, entries, iova, cqid));
   }
 
+  /** Delete I/O Submission Queue qid (the controller aborts the commands still in it). */
   deleteIoSq(qid: number): Promise<number> {
     return this.run(`Delete I/O Submission Queue ${qid}`, (u32, sqe, cid) => sqeDeleteIoQueue(u32, sqe, cid, AdminOpcode.DeleteIoSubmissionQueue, qid));
   }
 
+  /** Delete I/O Completion Queue qid (its submission queues must be deleted first). */
   deleteIoCq(qid: number): Promise<number> {
     return this.run(`Delete I/O Completion Queue ${qid}`, (u32, sqe, cid) => sqeDeleteIoQueue(u32, sqe, cid, AdminOpcode.DeleteIoCompletionQueue, qid));
   }
@@ -200,6 +213,7 @@ export class AdminCommands {
     return parseSmartLog(await this.getLogPage(LogId.SmartHealthInformation, SMART_LOG_SIZE, { nsid }));
   }
 
+  /** The Firmware Slot Information log (03h): the active slot and each slot's firmware revision. */
   async firmwareSlotLog(): Promise<FirmwareSlotLog> {
     return parseFirmwareSlotLog(await this.getLogPage(LogId.FirmwareSlotInformation, FIRMWARE_SLOT_LOG_SIZE));
   }

@@ -42,7 +42,9 @@ export interface Pending {
   /** Keep DW1 of the completion too (passthrough; other commands leave it reserved). */
   wantDw1: boolean;
   dw1: number;
+  /** Called with the completion's DW0 when the request succeeds. */
   resolve: (dw0: number) => void;
+  /** Called with the error when the request fails. */
   reject: (err: Error) => void;
   /** The caller's AbortSignal (see CommandQueue.run), or null. */
   signal: AbortSignal | null;
@@ -56,6 +58,7 @@ export interface Pending {
   unhold: (() => void) | null;
 }
 
+/** A blank Pending request (every field at its neutral value), for the caller to fill. */
 export function newPending(): Pending {
   return {
     fill: null,
@@ -101,6 +104,11 @@ const NVM_NAMES: Record<number, string> = {
   [NvmOpcode.DatasetManagement]: 'Dataset Management',
 };
 
+/**
+ * Promises on top of a queue pair: requests wait for free command identifiers in a FIFO backlog, transfers
+ * larger than MDTS are split, entries posted in one turn of the event loop share one doorbell write, completions
+ * are reaped by polling or from the CQ's MSI-X vector.
+ */
 export class CommandQueue {
   /** The request owning each CID. */
   private readonly owners: Array<Pending | null>;

@@ -11,6 +11,7 @@
 export const SQE_SIZE = 64;
 /** log2(SQE_SIZE), the value for CC.IOSQES. */
 export const SQES_LOG2 = 6;
+/** A submission queue entry in 32-bit words (16). */
 export const SQE_DWORDS = SQE_SIZE / 4;
 
 /** Byte offsets inside a submission queue entry (Common Command Format). */
@@ -48,7 +49,9 @@ export const PSDT_SGL_MPTR_SGL = 0b10;
 
 /** CDW0.FUSE values. */
 export const FUSE_NORMAL = 0b00;
+/** CDW0.FUSE: first command of a fused operation. */
 export const FUSE_FIRST = 0b01;
+/** CDW0.FUSE: second command of a fused operation. */
 export const FUSE_SECOND = 0b10;
 
 /** Admin command opcodes (Base 2.0, "Opcodes for Admin Commands"). */
@@ -136,6 +139,7 @@ export const LogId = {
 
 /** Read/Write/Compare CDW12 bits (NVM Command Set 1.0). */
 export const RW_FUA = 1 << 30;
+/** Read/Write CDW12 bit 31, Limited Retry. */
 export const RW_LR = 1 << 31;
 /** Write Zeroes CDW12 bit 25, Deallocate. */
 export const WRITE_ZEROES_DEAC = 1 << 25;

@@ -21,7 +21,12 @@ import {
 } from './registers.js';
 import { CQES_LOG2, NvmeStatusError } from './status.js';
 
+/**
+ * Options of NvmeController.open(): queue pairs and depths, timeouts, interrupts or polling, SGLs, shadow
+ * doorbells, a logger.
+ */
 export interface NvmeControllerOptions {
+  /** A pino logger (default: core's logger, level from VFIO_NODE_LOG). */
   logger?: Logger;
   /** I/O queue pairs created at open; the first serves the namespaces' promise API. Default 1. */
   ioQueues?: number;
@@ -159,14 +164,23 @@ interface IoPair {
   queue: CommandQueue | null;
 }
 
+/**
+ * An NVMe controller driven from userspace through VFIO: NvmeController.open(address) brings it up in the
+ * specification's order, then offers its namespaces, admin commands, I/O queue pairs, and recovery (timeouts,
+ * reset, removal) reported as events (NvmeControllerEvents); close() shuts it down normally.
+ */
 export class NvmeController extends EventEmitter<NvmeControllerEvents> implements Disposable, AsyncDisposable {
+  /** The VFIO device under the controller. */
   readonly device: Device;
+  /** Canonical PCI address, 0000:00:03.0. */
   readonly address: string;
+  /** The controller's logger (pino, a child of the device's). */
   readonly log: Logger;
   /** BAR0: the controller registers and doorbells. */
   readonly bar: Region;
   /** CAP as read at open, and decoded. */
   readonly capRaw: bigint;
+  /** CAP, the Controller Capabilities register, decoded at open. */
   readonly cap: Capabilities;
   /** VS, e.g. 0x00010400 for NVMe 1.4. */
   readonly vs: number;
@@ -689,6 +703,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     return this.options.timeoutMs;
   }
 
+  /** Sets the command timeout, 1 to 3 600 000 ms. */
   set timeoutMs(ms: number) {
     if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)` });
     this.options.timeoutMs = ms;

@@ -8,6 +8,7 @@
 /** Every Identify data structure is 4096 bytes. */
 export const IDENTIFY_SIZE = 4096;
 
+/** A Power State Descriptor of Identify Controller (32 bytes each, PSD0 to PSD31). */
 export interface PowerStateDescriptor {
   /** Maximum Power, in 0.01 W (or 0.0001 W when mxps). */
   mp: number;
@@ -289,6 +290,7 @@ export function parseActiveNamespaceList(bytes: Uint8Array): number[] {
 /** Namespace Identifier Type (NIDT) values. */
 export const Nidt = { Eui64: 1, Nguid: 2, Uuid: 3, Csi: 4 } as const;
 
+/** One Namespace Identification Descriptor: its type (NIDT) and value. */
 export interface NamespaceDescriptor {
   /** Namespace Identifier Type. */
   nidt: number;
@@ -334,12 +336,14 @@ export interface SmartLog {
   numberOfErrorInformationLogEntries: bigint;
 }
 
+/** Size of the SMART / Health Information log (512 bytes). */
 export const SMART_LOG_SIZE = 512;
 
 function u128(v: DataView, at: number): bigint {
   return v.getBigUint64(at, true) | (v.getBigUint64(at + 8, true) << 64n);
 }
 
+/** Parses the SMART / Health Information log (02h). */
 export function parseSmartLog(bytes: Uint8Array): SmartLog {
   const v = new DataView(bytes.buffer, bytes.byteOffset, SMART_LOG_SIZE);
   return {
@@ -373,8 +377,10 @@ export interface ErrorLogEntry {
   nsid: number;
 }
 
+/** Size of one Error Information log entry (64 bytes). */
 export const ERROR_LOG_ENTRY_SIZE = 64;
 
+/** Parses the Error Information log (01h), leaving out unused entries (error count 0). */
 export function parseErrorLog(bytes: Uint8Array): ErrorLogEntry[] {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: ErrorLogEntry[] = [];
@@ -402,8 +408,10 @@ export interface FirmwareSlotLog {
   frs: string[];
 }
 
+/** Size of the Firmware Slot Information log (512 bytes). */
 export const FIRMWARE_SLOT_LOG_SIZE = 512;
 
+/** Parses the Firmware Slot Information log (03h). */
 export function parseFirmwareSlotLog(bytes: Uint8Array): FirmwareSlotLog {
   const frs: string[] = [];
   for (let i = 0; i < 7; i++) frs.push(ascii(bytes, 8 + 8 * i, 8));

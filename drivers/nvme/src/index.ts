@@ -1,5 +1,13 @@
 // @vfio-node/nvme: a userspace NVMe driver on VFIO. Start with NvmeController.open;
 // the namespaces are block devices with promises, the queue pairs the batch hot path.
+/**
+ * A userspace NVMe driver on VFIO. Start with {@link NvmeController.open}; namespaces
+ * ({@link Namespace}) are block devices with promises, queue pairs ({@link QueuePair}) the batch
+ * hot path. Errors: {@link NVME_ERROR_CODES}, and {@link NvmeStatusError} for a command that
+ * completed with a status ({@link NVME_STATUS_CODES}).
+ *
+ * @module @vfio-node/nvme
+ */
 
 export { NvmeController, type NvmeControllerOptions, type ResetListener, type NvmeControllerEvents, type ResetEvent, type AsyncEventWithLog, type AbortStats } from './controller.js';
 export { Namespace, type LbaRange, type IoOptions, type TransferOptions, type WriteOptions } from './namespace.js';

@@ -39,11 +39,13 @@ export interface IoOptions {
   signal?: AbortSignal;
 }
 
+/** How a transfer describes its buffer (PRPs or an SGL), and the options of every I/O call. */
 export interface TransferOptions extends IoOptions {
   /** Describe the buffer with one SGL Data Block descriptor instead of PRPs (needs SGLS). */
   sgl?: boolean;
 }
 
+/** The options of a write: those of any transfer, and Force Unit Access. */
 export interface WriteOptions extends TransferOptions {
   /** Force Unit Access: complete only once the data is on non-volatile media. */
   fua?: boolean;
@@ -54,6 +56,11 @@ const MAX_NLB = 65536;
 /** Dataset Management takes at most 256 ranges per command. */
 const MAX_DSM_RANGES = 256;
 
+/**
+ * A namespace as a block device with promises: read, write, compare, flush, write zeroes, deallocate. Everything
+ * a caller can get wrong (LBA range, buffer not DMA memory, unsupported command) is refused before anything
+ * reaches the device; transfers larger than MDTS are split.
+ */
 export class Namespace {
   /** Logical block size in bytes (2^LBADS of the format in use). */
   readonly blockSize: number;
@@ -66,6 +73,7 @@ export class Namespace {
   /** @internal built by NvmeController.open */
   constructor(
     private readonly ctrl: NvmeController,
+    /** The namespace identifier. */
     readonly nsid: number,
     /** The Identify Namespace data. */
     readonly info: IdentifyNamespace,

@@ -102,6 +102,7 @@ export function get64(u32: Uint32Array, dw: number): number {
 
 /** SGL descriptor size (16 bytes) and SGL Identifier byte (type in bits 7:4, sub type 3:0). */
 export const SGL_DESCRIPTOR_SIZE = 16;
+/** SGL descriptor types (the SGL Identifier's bits 7:4). */
 export const SglType = {
   DataBlock: 0x0,
   BitBucket: 0x1,

@@ -78,18 +78,28 @@ const KICK_AFTER_EMPTY_POLLS = 4096;
  */
 const LAZY_CQ_MIN_DEPTH = 16;
 
+/**
+ * A submission/completion queue pair in DMA memory, the driver's hot path (Base 2.0 §3.3.1): post entries, ring
+ * the doorbell once per batch, poll completions in C. No promises here: the command queue builds them on top.
+ */
 export class QueuePair implements AsyncDisposable {
+  /** Queue identifier (0: the admin queue pair). */
   readonly qid: number;
+  /** Entries per queue (the SQ keeps one empty, so at most depth - 1 outstanding). */
   readonly depth: number;
+  /** How completions are noticed: polling or the CQ's MSI-X vector. */
   readonly completion: CompletionMode;
   /** The SQ and CQ rings. */
   readonly sq: DmaMemory;
+  /** The CQ ring (16-byte entries). */
   readonly cq: DmaMemory;
   /** IOVAs of the rings as numbers (for Create I/O SQ/CQ, ASQ and ACQ). */
   readonly sqIova: number;
+  /** IOVA of the CQ ring. */
   readonly cqIova: number;
   /** Byte offsets of SQyTDBL and CQyHDBL in BAR0. */
   readonly sqDoorbell: number;
+  /** Byte offset of CQyHDBL in BAR0. */
   readonly cqDoorbell: number;
   /** Per-CID state. At most depth - 1 commands are outstanding (a full queue keeps one slot empty). */
   readonly requests: RequestTable;

@@ -66,6 +66,7 @@ export const Register = {
   SQ0TDBL: 0x1000,
 } as const;
 
+/** The name of a controller register (CAP, VS, CC, CSTS, ...). */
 export type RegisterName = keyof typeof Register;
 
 /** A bit field: value = (register >> shift) & mask. */
@@ -146,7 +147,9 @@ export const CC_CSS_NVM = 0b000;
 export const CC_AMS_RR = 0b000;
 /** CC.SHN values. */
 export const CC_SHN_NONE = 0b00;
+/** CC.SHN: normal shutdown notification. */
 export const CC_SHN_NORMAL = 0b01;
+/** CC.SHN: abrupt shutdown notification. */
 export const CC_SHN_ABRUPT = 0b10;
 
 /** CSTS, Controller Status (§3.1.3.6). */
@@ -167,7 +170,9 @@ export const CSTS = {
 
 /** CSTS.SHST values. */
 export const CSTS_SHST_NORMAL = 0b00;
+/** CSTS.SHST: shutdown processing occurring. */
 export const CSTS_SHST_OCCURRING = 0b01;
+/** CSTS.SHST: shutdown processing complete. */
 export const CSTS_SHST_COMPLETE = 0b10;
 
 /** AQA, Admin Queue Attributes (§3.1.3.8). Both sizes are 0's based. */

@@ -71,6 +71,7 @@ export class ShadowDoorbellBuffer {
     this.memory.bytes.fill(0);
   }
 
+  /** Releases the two pages of DMA memory. */
   release(): void {
     this.memory.release();
   }

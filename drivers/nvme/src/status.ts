@@ -10,7 +10,9 @@
 //   P bit 0, SC bits 8:1, SCT bits 11:9, CRD bits 13:12, M (More) bit 14, DNR bit 15.
 
 import { VfioError } from '@vfio-node/core';
+import type { NvmeStatusCode } from './errors.js';
 
+/** Size of a completion queue entry (16 bytes). */
 export const CQE_SIZE = 16;
 /** log2(CQE_SIZE), the value for CC.IOCQES. */
 export const CQES_LOG2 = 4;
@@ -205,10 +207,11 @@ export function sctName(sct: number): string {
 }
 
 /** The stable error code for a status: ERR_NVME_ + the name in upper snake case. */
-export function statusCode(sct: number, sc: number): string {
+export function statusCode(sct: number, sc: number): NvmeStatusCode {
   const name = TABLES[sct]?.[sc];
   if (!name) return `ERR_NVME_STATUS_SCT${sct}_SC${hex2(sc).slice(2).toUpperCase()}`;
-  return 'ERR_NVME_' + name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '');
+  // (a name of the tables above: NVME_STATUS_CODES lists what this gives, checked by a unit test)
+  return ('ERR_NVME_' + name.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_|_$/g, '')) as NvmeStatusCode;
 }
 
 const HINTS: Record<string, string> = {
@@ -226,10 +229,14 @@ const HINTS: Record<string, string> = {
  * An NVMe command that completed with a non-zero status. `code` is
  * ERR_NVME_<NAME> from the specification's name; details has sct, sc, dnr, more.
  */
-export class NvmeStatusError extends VfioError {
+export class NvmeStatusError extends VfioError<NvmeStatusCode> {
+  /** Status Code Type. */
   readonly sct: number;
+  /** Status Code. */
   readonly sc: number;
+  /** Do Not Retry: the same command would fail again. */
   readonly dnr: boolean;
+  /** More: the Error Information log page has more about this error. */
   readonly more: boolean;
 
   constructor(phaseAndStatus: number, command: string, device?: string, extra?: Record<string, unknown>) {

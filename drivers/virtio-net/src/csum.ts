@@ -14,6 +14,7 @@ const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 /** Where the checksum sits inside the transport header (RFC 793, RFC 768). */
 export const TCP_CSUM_OFFSET = 16;
+/** Where the checksum sits inside a UDP header (RFC 768). */
 export const UDP_CSUM_OFFSET = 6;
 
 /** The ones' complement sum (RFC 1071) of len bytes at off, added to `initial`, folded to 16 bits (not complemented). */

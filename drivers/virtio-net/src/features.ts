@@ -49,6 +49,7 @@ export const Feature = {
   VIRTIO_F_NOTIFICATION_DATA: 38,
 } as const;
 
+/** The name of a feature bit this driver knows (VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, ...). */
 export type FeatureName = keyof typeof Feature;
 
 export function bit(name: FeatureName): bigint {
@@ -85,6 +86,7 @@ export interface FeatureOptions {
   mtu?: boolean;
 }
 
+/** The outcome of negotiate(): the features to accept, or why the device cannot be driven. */
 export interface Negotiation {
   /** What the driver writes to driver_feature. */
   accepted: bigint;

@@ -1,6 +1,13 @@
 // @vfio-node/virtio-net: a userspace driver for virtio network devices (virtio 1.2 §5.1)
 // over the modern PCI transport, on VFIO. Start with VirtioNet.open; the queues are the
 // hot path (RxQueue.receive, TxQueue.reserve/commit).
+/**
+ * A userspace driver for virtio network devices (virtio 1.2 §5.1) over the modern PCI
+ * transport, on VFIO. Start with {@link VirtioNet.open}; the queues are the hot path
+ * ({@link RxQueue.receive}, {@link TxQueue.reserve}). Errors: {@link VIRTIO_NET_ERROR_CODES}.
+ *
+ * @module @vfio-node/virtio-net
+ */
 
 export { VirtioNet, type VirtioNetOptions, type NetStats, type VirtioNetEvents } from './virtio-net.js';
 export { RxQueue, TxQueue, PacketPool, copyFrame, type QueueStats } from './queue.js';
@@ -13,3 +20,4 @@ export { vring_need_event, type Ring } from './ring.js';
 export { VIRTIO_NET_HDR_SIZE, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_DATA_VALID, NetHdr, writeNetHdr, readNetHdr, type VirtioNetHdr } from './net-hdr.js';
 export { prepareChecksumOffload, completeChecksum, onesComplementSum, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET } from './csum.js';
 export { deviceStatusError } from './errors.js';
+export { VIRTIO_NET_ERROR_CODES, type VirtioNetErrorCode } from './errors.js';

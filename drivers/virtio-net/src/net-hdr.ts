@@ -10,8 +10,10 @@
 //   8 le16 csum_offset
 //  10 le16 num_buffers
 
+/** Size of struct virtio_net_hdr with num_buffers, as modern devices use it (12 bytes). */
 export const VIRTIO_NET_HDR_SIZE = 12;
 
+/** Byte offsets of the fields of struct virtio_net_hdr (virtio 1.2 §5.1.6). */
 export const NetHdr = {
   flags: 0,
   gso_type: 1,
@@ -24,6 +26,7 @@ export const NetHdr = {
 
 /** flags (§5.1.6). */
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+/** virtio_net_hdr flags: the device checked the checksum (receive, with VIRTIO_NET_F_GUEST_CSUM). */
 export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 export const VIRTIO_NET_HDR_F_RSC_INFO = 4;
 /** gso_type (§5.1.6). */
@@ -33,6 +36,7 @@ export const VIRTIO_NET_HDR_GSO_UDP = 3;
 export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
+/** A virtio_net_hdr, field by field (§5.1.6). */
 export interface VirtioNetHdr {
   flags: number;
   gso_type: number;

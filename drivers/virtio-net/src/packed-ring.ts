@@ -23,6 +23,7 @@ export const RING_EVENT_FLAGS_DESC = 2;
 /** Largest packed queue (§2.8: Queue Size ≤ 32768, any value). */
 export const PACKED_QUEUE_MAX = 32768;
 
+/** Where the parts of a packed virtqueue of `size` descriptors sit in its block of DMA memory. */
 export interface PackedLayout {
   size: number;
   desc: number;
@@ -31,6 +32,7 @@ export interface PackedLayout {
   total: number;
 }
 
+/** The layout of a packed virtqueue of `size` descriptors (1 to 32768); throws a RangeError otherwise. */
 export function packedLayout(size: number): PackedLayout {
   if (!Number.isInteger(size) || size < 1 || size > PACKED_QUEUE_MAX) throw new RangeError(`packed virtqueue size must be 1 to ${PACKED_QUEUE_MAX}, got ${size}`);
   const desc = 0;
@@ -39,6 +41,10 @@ export function packedLayout(size: number): PackedLayout {
   return { size, desc, driver, device, total: device + 4 };
 }
 
+/**
+ * A packed virtqueue (virtio 1.2 §2.8, VIRTIO_F_RING_PACKED): one descriptor ring the driver makes available and
+ * the device overwrites as used, told apart by flag bits and wrap counters.
+ */
 export class PackedRing implements Ring {
   readonly size: number;
   readonly layout: PackedLayout;

@@ -122,6 +122,10 @@ abstract class NetQueue {
   }
 }
 
+/**
+ * A receive queue: buffers posted to the device once, frames handed out in batches by receive() (offsets into
+ * one Uint8Array), their buffers given back at the next receive().
+ */
 export class RxQueue extends NetQueue {
   /**
    * After receive(): the buffer id of each of the n frames handed out. A frame that came in
@@ -330,6 +334,10 @@ export function mergeSlot(length: number): number {
   return Math.ceil((VIRTIO_NET_HDR_SIZE + length) / 64) * 64;
 }
 
+/**
+ * A transmit queue: reserve() buffers, write frames into them, commit() them with one notification; send(frames)
+ * copies and sends a batch, burst() resends frames already in the buffers.
+ */
 export class TxQueue extends NetQueue {
   /** After reserve(): the buffer ids to fill, [0..n). Write frame i at frameOffset(slots[i]). */
   readonly slots: Uint16Array;

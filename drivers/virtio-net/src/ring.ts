@@ -10,6 +10,10 @@ import { endianness } from 'node:os';
 // host-endian typed arrays for speed: refuse to run where the two differ.
 if (endianness() !== 'LE') throw new Error('virtio-net: this driver writes virtqueues through host-endian typed arrays and needs a little-endian CPU');
 
+/**
+ * What the network queues need from a virtqueue, split (§2.7) or packed (§2.8): buffers named by id, posted and
+ * published apart so that a batch costs one barrier and at most one notification.
+ */
 export interface Ring {
   /** Queue size: descriptors in the ring. */
   readonly size: number;

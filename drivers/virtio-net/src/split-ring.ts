@@ -27,6 +27,10 @@ export const VIRTQ_USED_F_NO_NOTIFY = 1;
 /** Largest split queue (§2.7: Queue Size ≤ 32768, a power of 2). */
 export const SPLIT_QUEUE_MAX = 32768;
 
+/**
+ * Where the descriptor table, the available ring and the used ring of a split virtqueue sit in its block of DMA
+ * memory.
+ */
 export interface SplitLayout {
   size: number;
   /** Byte offsets inside the block. */
@@ -56,6 +60,7 @@ export function splitLayout(size: number): SplitLayout {
   return { size, desc, avail, used, descBytes, availBytes, usedBytes, total: used + usedBytes };
 }
 
+/** A split virtqueue (virtio 1.2 §2.7): descriptor table, available ring, used ring. */
 export class SplitRing implements Ring {
   readonly size: number;
   readonly layout: SplitLayout;

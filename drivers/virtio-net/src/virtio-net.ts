@@ -35,6 +35,10 @@ const MERGE_AREA_FRAMES = 16;
 /** Addresses of the NICs open in this process. */
 const openDevices = new Set<string>();
 
+/**
+ * Options of VirtioNet.open(): queue pairs and size, MTU, interrupts or polling, the features to ask for, and
+ * the device options.
+ */
 export interface VirtioNetOptions {
   /** Queue pairs to use (default 1; more needs VIRTIO_NET_F_MQ). */
   queuePairs?: number;
@@ -61,6 +65,7 @@ export interface VirtioNetOptions {
   device?: DeviceOptions;
 }
 
+/** Counters of a NIC, summed over its queues. */
 export interface NetStats {
   rxPackets: number;
   rxBytes: number;
@@ -99,6 +104,11 @@ export interface VirtioNetEvents {
 /** How often the watch reads device_status and the link status, ms. */
 const WATCH_MS = 250;
 
+/**
+ * A virtio network device driven from userspace through VFIO (modern PCI transport, virtio 1.2 §5.1):
+ * VirtioNet.open(address) negotiates features and sets up the queue pairs; rxQueue(i) and txQueue(i) are the hot
+ * path. An EventEmitter: see VirtioNetEvents.
+ */
 export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposable {
   readonly device: Device;
   readonly address: string;
@@ -373,6 +383,7 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     return this.txQueue(pair).send(frames);
   }
 
+  /** The MAC address as 52:54:00:12:34:56. */
   get macString(): string {
     return Array.from(this.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
   }
@@ -537,6 +548,7 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     openDevices.delete(this.address);
   }
 
+  /** close(), for `using nic = VirtioNet.open(address)`. */
   [Symbol.dispose](): void {
     this.close();
   }

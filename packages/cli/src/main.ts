@@ -2,8 +2,16 @@
 // setup.sh and DPDK's devbind. Each subcommand lives in commands/<name>.ts and exports
 // `run(argv): Promise<number>` (the exit status); they are loaded on demand so that
 // `vfio-node list` never pays for the NVMe driver.
+/**
+ * The `vfio-node` command ({@link main}), and {@link VfioErrorCode}: every error code of every
+ * vfio-node package in one union.
+ *
+ * @module vfio-node
+ */
 
 import { readFileSync } from 'node:fs';
+
+export { CLI_ERROR_CODES, type CliErrorCode, type VfioErrorCode } from './errors.js';
 
 /** This package's version (package.json, one directory up from src/ and dist/). */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -34,12 +42,17 @@ const commands: Record<string, CommandEntry> = {
 /** The subcommands' names (hints and usage must name only these). */
 export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
 
+/** The help text of `vfio-node`: the subcommands with one line each. */
 export function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return ['usage: vfio-node <command> [options]', '       vfio-node --version', '', 'commands:', ...lines, '', "Run 'vfio-node <command> --help' for a command's options."].join('\n');
 }
 
+/**
+ * Runs the `vfio-node` command with argv (the words after `vfio-node`) and returns the exit status; errors are
+ * printed with their hint.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {

@@ -6,31 +6,45 @@ import { parseConfigSpace, type PciCapability, type PciConfigSpace } from './pci
 
 /** Command register (offset 0x04) bits. */
 export const PCI_COMMAND = 0x04;
+/** Command register bit 1, Memory Space Enable: the device decodes its memory BARs. */
 export const PCI_COMMAND_MEMORY = 1 << 1; // Memory Space Enable
+/** Command register bit 2, Bus Master Enable: the device may DMA. */
 export const PCI_COMMAND_MASTER = 1 << 2; // Bus Master Enable: the device may DMA
+/** Command register bit 10, Interrupt Disable: the device may not assert INTx. */
 export const PCI_COMMAND_INTX_DISABLE = 1 << 10;
 
+/**
+ * PCI configuration space of a device (VFIO region 7): exact-width reads and writes, the parsed header and
+ * capability lists, and the Command register bits a driver sets.
+ */
 export class ConfigSpace {
   constructor(readonly region: Region) {}
 
+  /** Size of the config space in bytes (256 for PCI, 4096 for PCI Express). */
   get size(): number {
     return this.region.size;
   }
+  /** Reads the byte at offset. */
   read8(offset: number): number {
     return this.region.read8(offset);
   }
+  /** Reads the 16-bit value at offset. */
   read16(offset: number): number {
     return this.region.read16(offset);
   }
+  /** Reads the 32-bit value at offset. */
   read32(offset: number): number {
     return this.region.read32(offset);
   }
+  /** Writes a byte at offset. */
   write8(offset: number, v: number): void {
     this.region.write8(offset, v);
   }
+  /** Writes a 16-bit value at offset. */
   write16(offset: number, v: number): void {
     this.region.write16(offset, v);
   }
+  /** Writes a 32-bit value at offset. */
   write32(offset: number, v: number): void {
     this.region.write32(offset, v);
   }

@@ -20,7 +20,9 @@ import { Interrupts } from './interrupts.js';
 
 const C = native.constants;
 
+/** Options of Device.open(): a logger, the DMA allocator's options, and the sysfs root (for tests). */
 export interface DeviceOptions {
+  /** A pino logger (default: core's logger, level from VFIO_NODE_LOG). */
   logger?: Logger;
   /** DMA memory options (hugepages, fallback to small pages). Taken from the first device of a container. */
   dma?: DmaAllocatorOptions;
@@ -36,14 +38,25 @@ interface OpenGroup {
 const groups = new Map<number, OpenGroup>();
 const allocators = new Map<Container, { dma: DmaAllocator; users: number }>();
 
+/**
+ * A PCI function opened through VFIO: its regions (BARs and config space), interrupt vectors and a DMA
+ * allocator. Open it with Device.open(address); close() (or the end of the process) leaves it quiet: interrupts
+ * off, DMA unmapped, descriptors closed.
+ */
 export class Device implements Disposable {
   /** Canonical PCI address, 0000:00:03.0. */
   readonly address: string;
+  /** VFIO_DEVICE_GET_INFO: flags, number of regions and of IRQ indexes. */
   readonly info: DeviceInfo;
+  /** The PCI configuration space. */
   readonly config: ConfigSpace;
+  /** The interrupts (MSI-X, MSI, INTx) through eventfds. */
   readonly irq: Interrupts;
+  /** DMA memory mapped for this device's container. */
   readonly dma: DmaAllocator;
+  /** The device's logger (pino), with its address bound. */
   readonly log: Logger;
+  /** The device's IOMMU group number (/dev/vfio/N). */
   readonly iommuGroup: number;
   private readonly fd: number;
   private readonly container: Container;
@@ -152,6 +165,7 @@ export class Device implements Disposable {
     native.vfioDeviceReset(this.fd);
   }
 
+  /** True once close() has run. */
   get closed(): boolean {
     return this.isClosed;
   }
@@ -184,6 +198,7 @@ export class Device implements Disposable {
     this.log.debug('device closed');
   }
 
+  /** close(), for `using dev = Device.open(address)`. */
   [Symbol.dispose](): void {
     this.close();
   }

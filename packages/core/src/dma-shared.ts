@@ -132,6 +132,7 @@ export class DmaArena implements Disposable {
     return r.iova + BigInt(off);
   }
 
+  /** Bytes handed out so far. */
   get used(): number {
     return this.next;
   }
@@ -141,6 +142,7 @@ export class DmaArena implements Disposable {
     this.region.release();
   }
 
+  /** Returns the arena's memory, for `using arena = ...`. */
   [Symbol.dispose](): void {
     this.release();
   }

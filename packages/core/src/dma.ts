@@ -33,6 +33,7 @@ const HUGEPAGE = 2 * 1024 * 1024;
 /** Largest chunk size accepted as an option (a chunk is pinned whole, so it is all memory the device may see). */
 const MAX_CHUNK_SIZE = 1024 * 1024 * 1024;
 
+/** Options of the DMA allocator: hugepages or 4 KiB pages, and the chunk size. */
 export interface DmaAllocatorOptions {
   /** Use 2 MiB hugepages (default true). */
   hugepages?: boolean;
@@ -42,12 +43,18 @@ export interface DmaAllocatorOptions {
   chunkSize?: number;
 }
 
+/**
+ * An allocation of DMA memory: its bytes (no copy) and the IOVA the device reaches them at. Give it back with
+ * release() (or `using`).
+ */
 export interface DmaMemory {
   /** The device-visible address of bytes[0]. */
   readonly iova: bigint;
+  /** Size in bytes. */
   readonly size: number;
   /** The memory, no copy: a view over this allocation's own ArrayBuffer, detached by release(). */
   readonly bytes: Uint8Array;
+  /** A DataView over `bytes` (little-endian accessors for device structures). */
   readonly view: DataView;
   /** The native buffer this memory lies in (for C hot loops and for opening it from a worker). */
   readonly native: DmaBuffer;
@@ -88,6 +95,10 @@ interface Chunk {
   heldOffsets: Map<number, Allocation>;
 }
 
+/**
+ * DMA memory of one container: hugepage chunks, each pinned and mapped into the IOMMU once (VFIO_IOMMU_MAP_DMA),
+ * carved into allocations with alloc(size). Reached as device.dma.
+ */
 export class DmaAllocator {
   private chunks: Chunk[] = [];
   /** Every live allocation by its own ArrayBuffer: what translate() looks a view up in. */
@@ -156,6 +167,7 @@ export class DmaAllocator {
   get entryLimit(): number {
     return this.user.entryLimit;
   }
+  /** Sets the mapping limit the allocator counts against (tests lower it to reach the limit). */
   set entryLimit(n: number) {
     if (!Number.isSafeInteger(n) || n < 1) throw invalidArgument('entryLimit', n, 'a positive integer');
     this.user.entryLimit = n;

@@ -2,32 +2,53 @@
 // what was wrong, a `hint` that says what to do, and the system call context when one
 // failed. The native core throws this class too (see setErrorFactory in native.ts).
 
-export interface VfioErrorInit {
+/** What a {@link VfioError} is made of; `C` is its code's type (string unless the factory knows it). */
+export interface VfioErrorInit<C extends string = string> {
   /** Stable code: an errno name from a failed system call ('EBUSY') or ERR_* for our own checks. */
-  code: string;
+  code: C;
+  /** What was wrong, in one sentence. */
   message: string;
   /** What to do about it, in one or two sentences. */
   hint?: string;
+  /** The system call or ioctl that failed ('open', 'VFIO_GROUP_SET_CONTAINER'). */
   syscall?: string;
+  /** The errno number of a failed system call. */
   errno?: number;
+  /** The file involved (/dev/vfio/3, a sysfs attribute), when there is one. */
   path?: string;
   /** The PCI address of the device involved. */
   device?: string;
+  /** The error this one was made from (Error.cause). */
   cause?: unknown;
   /** Extra structured context (an NVMe status: sct, sc, dnr; an offset; a size). */
   details?: Record<string, unknown>;
 }
 
-export class VfioError extends Error {
-  readonly code: string;
+/**
+ * The error every vfio-node layer throws (the native core too): a stable `code`, a message
+ * that says what was wrong, a `hint` that says what to do, and the failed system call's
+ * `errno`/`syscall`/`path` when there was one. Each layer creates them through the
+ * factories of its `errors.ts`; its codes are listed there (`CORE_ERROR_CODES`,
+ * `NVME_ERROR_CODES`, ...), and `VfioErrorCode` from the `vfio-node` package unites them.
+ * `C` is the code's type (string unless known: core's factories declare the code they give).
+ */
+export class VfioError<C extends string = string> extends Error {
+  /** The stable code: an errno name (see {@link SystemErrorCode}) or one of the layers' ERR_* codes. */
+  readonly code: C;
+  /** What to do about it, in one or two sentences. */
   readonly hint: string | undefined;
+  /** The system call or ioctl that failed, when one did. */
   readonly syscall: string | undefined;
+  /** The errno number of a failed system call. */
   readonly errno: number | undefined;
+  /** The file involved, when there is one. */
   readonly path: string | undefined;
+  /** The PCI address of the device involved. */
   readonly device: string | undefined;
+  /** Structured context: an NVMe status (sct, sc, dnr), an offset, a size. */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(init: VfioErrorInit) {
+  constructor(init: VfioErrorInit<C>) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.name = 'VfioError';
     this.code = init.code;
@@ -50,9 +71,75 @@ export function hasCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
+// ---- the codes ----------------------------------------------------------------------
+
+/**
+ * The ERR_* codes that `@vfio-node/core` raises for its own checks, with those of the native
+ * core under it (argument errors from native/src/errors.h, ERR_NATIVE_NOT_BUILT from
+ * native/index.js). A system call that fails gives its errno name instead
+ * ({@link SystemErrorCode}). A unit test (test/unit/error-codes.test.ts) fails when the
+ * sources raise a code that is not listed here or in another layer's list.
+ */
+export const CORE_ERROR_CODES = [
+  // arguments and handles (several layers raise these through the factories below)
+  'ERR_INVALID_ARG',
+  'ERR_OUT_OF_RANGE',
+  'ERR_MISALIGNED',
+  'ERR_CLOSED',
+  // the native core
+  'ERR_INVALID_RECEIVER',
+  'ERR_NATIVE_NOT_BUILT',
+  // PCI addresses, discovery and binding, host preparation
+  'ERR_INVALID_PCI_ADDRESS',
+  'ERR_NO_SUCH_DEVICE',
+  'ERR_NO_SUCH_DRIVER',
+  'ERR_DEVICE_IN_USE',
+  'ERR_NOT_BOUND_TO_VFIO',
+  'ERR_BIND_FAILED',
+  'ERR_MODPROBE_FAILED',
+  'ERR_NO_IOMMU_GROUP',
+  'ERR_SIGNATURES_FOUND',
+  'ERR_SHORT_INPUT',
+  // the VFIO chain, regions and the device
+  'ERR_VFIO_API_VERSION',
+  'ERR_VFIO_NO_TYPE1',
+  'ERR_VFIO_GROUP_NOT_VIABLE',
+  'ERR_IOVA_EXHAUSTED',
+  'ERR_REGION_NOT_ACCESSIBLE',
+  'ERR_REGION_NOT_MAPPED',
+  'ERR_REGION_TOO_LARGE',
+  'ERR_NO_SUCH_BAR',
+  'ERR_NOT_PCI',
+  'ERR_NO_RESET',
+  // interrupts
+  'ERR_IRQ_COUNT',
+  'ERR_IRQ_TIMEOUT',
+  'ERR_IRQ_UNSUPPORTED',
+  // DMA memory
+  'ERR_NO_HUGEPAGES',
+  'ERR_DMA_TOO_LARGE',
+  'ERR_DMA_ARENA_FULL',
+  'ERR_DOUBLE_FREE',
+  // caller memory registered for DMA (registerMemory)
+  'ERR_DMA_REGISTER_MISALIGNED',
+  'ERR_DMA_REGISTER_DETACHABLE',
+  'ERR_DMA_REGISTER_OVERLAP',
+  'ERR_DMA_ENTRY_LIMIT',
+] as const;
+
+/** A code of an error raised by `@vfio-node/core` or the native core for its own checks. */
+export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
+
+/**
+ * The errno name of a failed system call ('EBUSY', 'ENOENT', 'EACCES'; glibc's
+ * strerrorname_np), carried as `code` with `errno` and `syscall`.
+ */
+export type SystemErrorCode = `E${Uppercase<string>}`;
+
 // ---- factories for the errors several layers raise -----------------------------------
 
-export function invalidArgument(what: string, value: unknown, expected: string, hint?: string): VfioError {
+/** ERR_INVALID_ARG: an argument or option `what` with a value that is not `expected`. */
+export function invalidArgument(what: string, value: unknown, expected: string, hint?: string): VfioError<'ERR_INVALID_ARG'> {
   return new VfioError({
     code: 'ERR_INVALID_ARG',
     message: `invalid ${what}: ${formatValue(value)} (expected ${expected})`,
@@ -61,7 +148,8 @@ export function invalidArgument(what: string, value: unknown, expected: string, 
   });
 }
 
-export function outOfRange(what: string, offset: number | bigint, length: number | bigint, limit: number | bigint, hint?: string): VfioError {
+/** ERR_OUT_OF_RANGE: an access of `length` bytes at `offset` that does not fit in `limit` bytes. */
+export function outOfRange(what: string, offset: number | bigint, length: number | bigint, limit: number | bigint, hint?: string): VfioError<'ERR_OUT_OF_RANGE'> {
   return new VfioError({
     code: 'ERR_OUT_OF_RANGE',
     message: `${what}: offset ${hex(offset)} + length ${length} is outside the ${limit}-byte range`,
@@ -70,7 +158,8 @@ export function outOfRange(what: string, offset: number | bigint, length: number
   });
 }
 
-export function misaligned(what: string, value: number | bigint, alignment: number, hint?: string): VfioError {
+/** ERR_MISALIGNED: `what` is not a multiple of `alignment` bytes. */
+export function misaligned(what: string, value: number | bigint, alignment: number, hint?: string): VfioError<'ERR_MISALIGNED'> {
   return new VfioError({
     code: 'ERR_MISALIGNED',
     message: `${what}: ${hex(value)} is not aligned to ${alignment} bytes`,
@@ -79,10 +168,12 @@ export function misaligned(what: string, value: number | bigint, alignment: numb
   });
 }
 
-export function closed(what: string): VfioError {
+/** ERR_CLOSED: `what` was used after close(). */
+export function closed(what: string): VfioError<'ERR_CLOSED'> {
   return new VfioError({ code: 'ERR_CLOSED', message: `${what} is closed`, hint: 'Open it again; a closed handle cannot be reused.' });
 }
 
+/** v in hex with a 0x prefix, zero-padded to width digits (for messages). */
 export function hex(v: number | bigint, width = 0): string {
   const s = v.toString(16);
   return '0x' + (width ? s.padStart(width, '0') : s);
@@ -101,7 +192,7 @@ function formatValue(v: unknown): string {
 // ---- PCI addresses, discovery and binding (packages/core/src/pci) --------------------
 
 /** A string that is not a PCI address in `DDDD:BB:DD.F` or `BB:DD.F` form. */
-export function invalidPciAddress(value: unknown, why?: string): VfioError {
+export function invalidPciAddress(value: unknown, why?: string): VfioError<'ERR_INVALID_PCI_ADDRESS'> {
   return new VfioError({
     code: 'ERR_INVALID_PCI_ADDRESS',
     message: `invalid PCI address ${formatValue(value)}${why ? ` (${why})` : ''}: expected DDDD:BB:DD.F or BB:DD.F in hex, e.g. 0000:00:03.0`,
@@ -111,7 +202,7 @@ export function invalidPciAddress(value: unknown, why?: string): VfioError {
 }
 
 /** No /sys/bus/pci/devices/<address>. */
-export function noSuchDevice(address: string, path: string): VfioError {
+export function noSuchDevice(address: string, path: string): VfioError<'ERR_NO_SUCH_DEVICE'> {
   return new VfioError({
     code: 'ERR_NO_SUCH_DEVICE',
     message: `no PCI device ${address} (${path} does not exist)`,
@@ -122,7 +213,7 @@ export function noSuchDevice(address: string, path: string): VfioError {
 }
 
 /** The device backs a mounted filesystem, an active swap area or a dm/md device. */
-export function deviceInUse(address: string, uses: string[]): VfioError {
+export function deviceInUse(address: string, uses: string[]): VfioError<'ERR_DEVICE_IN_USE'> {
   return new VfioError({
     code: 'ERR_DEVICE_IN_USE',
     message: `${address} is in use: ${uses.join('; ')}`,
@@ -133,7 +224,7 @@ export function deviceInUse(address: string, uses: string[]): VfioError {
 }
 
 /** The device is bound to a driver other than vfio-pci (or to none). */
-export function notBoundToVfio(address: string, driver: string | null): VfioError {
+export function notBoundToVfio(address: string, driver: string | null): VfioError<'ERR_NOT_BOUND_TO_VFIO'> {
   return new VfioError({
     code: 'ERR_NOT_BOUND_TO_VFIO',
     message: driver === null ? `${address} is bound to no driver, not vfio-pci` : `${address} is bound to ${driver}, not vfio-pci`,
@@ -144,7 +235,7 @@ export function notBoundToVfio(address: string, driver: string | null): VfioErro
 }
 
 /** Binding or unbinding did not end with the driver we asked for. */
-export function bindFailed(address: string, wanted: string, got: string | null, hint?: string): VfioError {
+export function bindFailed(address: string, wanted: string, got: string | null, hint?: string): VfioError<'ERR_BIND_FAILED'> {
   return new VfioError({
     code: 'ERR_BIND_FAILED',
     message: `${address}: expected driver ${wanted} after probing, found ${got ?? 'no driver'}`,
@@ -172,7 +263,7 @@ export function hostWriteFailed(path: string, cause: unknown, device?: string): 
 }
 
 /** modprobe failed or is missing. */
-export function modprobeFailed(module: string, detail: string): VfioError {
+export function modprobeFailed(module: string, detail: string): VfioError<'ERR_MODPROBE_FAILED'> {
   return new VfioError({
     code: 'ERR_MODPROBE_FAILED',
     message: `cannot load kernel module ${module}: ${detail}`,
@@ -182,7 +273,7 @@ export function modprobeFailed(module: string, detail: string): VfioError {
 }
 
 /** The device has no iommu_group link: no IOMMU is on, so VFIO cannot take it. */
-export function noIommuGroup(address: string): VfioError {
+export function noIommuGroup(address: string): VfioError<'ERR_NO_IOMMU_GROUP'> {
   return new VfioError({
     code: 'ERR_NO_IOMMU_GROUP',
     message: `${address} has no IOMMU group (no IOMMU is enabled)`,
@@ -194,7 +285,7 @@ export function noIommuGroup(address: string): VfioError {
 // ---- data that a write would destroy (packages/core/src/block, the CLI's writes) -----
 
 /** A destructive command found a partition table, filesystem or volume member where it would write. */
-export function signaturesFound(target: string, found: string, command: string): VfioError {
+export function signaturesFound(target: string, found: string, command: string): VfioError<'ERR_SIGNATURES_FOUND'> {
   return new VfioError({
     code: 'ERR_SIGNATURES_FOUND',
     message: `${command} refused: ${target} holds ${found}`,
@@ -204,7 +295,7 @@ export function signaturesFound(target: string, found: string, command: string):
 }
 
 /** bind --driver names no PCI driver registered under /sys/bus/pci/drivers. */
-export function noSuchDriver(driver: string, available: string[]): VfioError {
+export function noSuchDriver(driver: string, available: string[]): VfioError<'ERR_NO_SUCH_DRIVER'> {
   return new VfioError({
     code: 'ERR_NO_SUCH_DRIVER',
     message: `no PCI driver ${formatValue(driver)} is registered (/sys/bus/pci/drivers)`,
@@ -214,7 +305,7 @@ export function noSuchDriver(driver: string, available: string[]): VfioError {
 }
 
 /** The data given for a write is shorter than the transfer. */
-export function shortInput(source: string, have: number, need: number, padOption: string): VfioError {
+export function shortInput(source: string, have: number, need: number, padOption: string): VfioError<'ERR_SHORT_INPUT'> {
   return new VfioError({
     code: 'ERR_SHORT_INPUT',
     message: `${source} holds ${have} bytes, the transfer writes ${need}`,
@@ -226,7 +317,7 @@ export function shortInput(source: string, have: number, need: number, padOption
 // ---- DMA memory ----------------------------------------------------------------------
 
 /** Fewer free 2 MiB hugepages than a DMA chunk needs. */
-export function noHugepages(bytes: number, free: number, total: number, cause?: unknown): VfioError {
+export function noHugepages(bytes: number, free: number, total: number, cause?: unknown): VfioError<'ERR_NO_HUGEPAGES'> {
   const asked = Math.ceil(bytes / (2 * 1024 * 1024));
   return new VfioError({
     code: 'ERR_NO_HUGEPAGES',
@@ -240,7 +331,7 @@ export function noHugepages(bytes: number, free: number, total: number, cause?: 
 }
 
 /** A DMA chunk of 4 KiB pages larger than this process can pin. */
-export function dmaTooLarge(bytes: number, limit: number, limitName: string, hint?: string): VfioError {
+export function dmaTooLarge(bytes: number, limit: number, limitName: string, hint?: string): VfioError<'ERR_DMA_TOO_LARGE'> {
   return new VfioError({
     code: 'ERR_DMA_TOO_LARGE',
     message: `DMA memory of ${bytes} bytes in 4 KiB pages is more than ${limit} bytes (${limitName})`,

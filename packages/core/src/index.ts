@@ -1,6 +1,14 @@
 // @vfio-node/core: the layer every driver sits on. PCI discovery and binding (pci/),
 // host preparation (host/), the VFIO chain (vfio/), the Device with its regions,
 // interrupts and DMA memory, errors and logging.
+/**
+ * The layer every driver sits on: PCI discovery and binding, host preparation and `doctor`,
+ * the VFIO container/group/device chain, BARs, config space, DMA memory, MSI-X interrupts,
+ * {@link VfioError} with its codes ({@link CORE_ERROR_CODES}), logging and process cleanup.
+ * Start with {@link Device.open}.
+ *
+ * @module @vfio-node/core
+ */
 
 export * from './errors.js';
 export { logger, setLogLevel, type Logger } from './logging.js';

@@ -9,8 +9,10 @@ import { VfioError } from './errors.js';
 
 const C = native.constants;
 
+/** An interrupt kind a PCI device offers. */
 export type IrqKind = 'msix' | 'msi' | 'intx';
 
+/** VFIO's IRQ index of each interrupt kind (VFIO_PCI_*_IRQ_INDEX). */
 export const IRQ_INDEX: Record<IrqKind | 'err' | 'req', number> = {
   intx: C.VFIO_PCI_INTX_IRQ_INDEX!,
   msi: C.VFIO_PCI_MSI_IRQ_INDEX!,
@@ -86,9 +88,11 @@ export class Vector {
   trigger(): void {
     this.owner.action(this, C.VFIO_IRQ_SET_ACTION_TRIGGER!);
   }
+  /** Masks the vector (SET_IRQS ACTION_MASK): the device's interrupts are held until unmask(). */
   mask(): void {
     this.owner.action(this, C.VFIO_IRQ_SET_ACTION_MASK!);
   }
+  /** Unmasks the vector (SET_IRQS ACTION_UNMASK). */
   unmask(): void {
     this.owner.action(this, C.VFIO_IRQ_SET_ACTION_UNMASK!);
   }
@@ -100,6 +104,10 @@ export class Vector {
   }
 }
 
+/**
+ * A device's interrupts through VFIO: enable() wires one eventfd per vector (VFIO_DEVICE_SET_IRQS); each Vector
+ * can be watched on the event loop or waited on from a worker.
+ */
 export class Interrupts implements Disposable {
   private enabled: { kind: IrqKind; vectors: Vector[] } | undefined;
   private request: Vector | undefined;
@@ -148,6 +156,7 @@ export class Interrupts implements Disposable {
     return this.enable('msix', count);
   }
 
+  /** The vectors enable() set up (empty while disabled). */
   get vectors(): readonly Vector[] {
     return this.enabled?.vectors ?? [];
   }

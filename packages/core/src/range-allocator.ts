@@ -5,12 +5,17 @@
 
 import { VfioError } from './errors.js';
 
+/** A range [start, end) of addresses or bytes. */
 export interface Extent {
   start: bigint;
   /** Exclusive end. */
   end: bigint;
 }
 
+/**
+ * First-fit allocation of aligned extents out of a set of free ranges, coalescing on free: a container's IOVA
+ * space and the bytes of a DMA chunk.
+ */
 export class RangeAllocator {
   /** Free extents, sorted by start, never adjacent (always coalesced). */
   private free: Extent[] = [];

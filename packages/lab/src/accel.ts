@@ -23,6 +23,10 @@ export const KVM_CPU = 'host';
 /** A working KVM boots the probe to /init in a few seconds; a hung guest is killed after this. */
 export const PROBE_DEADLINE_MS = 30_000;
 
+/**
+ * Which accelerator the lab uses (KVM or TCG), why, and the one line to print when KVM was wanted but cannot run
+ * guests.
+ */
 export interface AccelDecision {
   accel: 'kvm' | 'tcg';
   /** Why, in a few words (for --verbose and errors). */
@@ -44,7 +48,9 @@ export interface AccelHost {
   openKvm(): string | undefined;
   /** What the verdict depends on (kernel release, QEMU version, CPU flags), as one string. */
   cacheKey(): string;
+  /** The cached probe verdict for this host and kernel, if any. */
   readCache(key: string): ProbeVerdict | undefined;
+  /** Caches a probe verdict. */
   writeCache(key: string, verdict: ProbeVerdict): void;
   /** Boots the probe guest under KVM. */
   probe(): ProbeVerdict;

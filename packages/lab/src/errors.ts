@@ -3,19 +3,64 @@
 // @vfio-node/core loads the native addon, and the lab must work on a host where the
 // addon is not built (it is what boots the lab that tests the addon).
 
+/**
+ * Every code a {@link LabError} carries: the lab's ERR_LAB_* and ERR_INVALID_ARG for an
+ * option it cannot use. LabError's constructor takes only these, so a new code must be
+ * added here (test/unit/error-codes.test.ts checks the sources against the list too).
+ */
+export const LAB_ERROR_CODES = [
+  'ERR_INVALID_ARG',
+  // the host: packages, the kernel and its modules, KVM, tun/tap
+  'ERR_LAB_MISSING_PACKAGE',
+  'ERR_LAB_KERNEL_UNREADABLE',
+  'ERR_LAB_MODULE_NOT_FOUND',
+  'ERR_LAB_MODULE_COMPRESSED',
+  'ERR_LAB_KVM_UNUSABLE',
+  'ERR_LAB_NO_TUN',
+  'ERR_LAB_TAP_NEEDS_ROOT',
+  // QEMU and the guest
+  'ERR_LAB_QEMU_START',
+  'ERR_LAB_QMP',
+  'ERR_LAB_BOOT_TIMEOUT',
+  'ERR_LAB_GUEST_DIED',
+  'ERR_LAB_COMMAND_NOT_FOUND',
+  'ERR_LAB_TIMEOUT',
+  'ERR_LAB_KILLED',
+  'ERR_LAB_ENDED',
+] as const;
+
+/** A code of an error raised by `@vfio-node/lab`. */
+export type LabErrorCode = (typeof LAB_ERROR_CODES)[number];
+
+/** What a {@link LabError} is made of. */
 export interface LabErrorInit {
-  code: string;
+  /** One of {@link LAB_ERROR_CODES}. */
+  code: LabErrorCode;
+  /** What was wrong, in one sentence. */
   message: string;
+  /** What to do about it. */
   hint?: string;
+  /** The file involved, when there is one. */
   path?: string;
+  /** The error this one was made from (Error.cause). */
   cause?: unknown;
+  /** Structured context for the error. */
   details?: Record<string, unknown>;
 }
 
+/**
+ * The error the lab throws: the same shape as core's VfioError (a stable `code`, a message
+ * that says what was wrong, a `hint` that says what to do) in a class of its own, so that
+ * the lab works on a host where the native addon is not built.
+ */
 export class LabError extends Error {
-  readonly code: string;
+  /** The stable code, one of {@link LAB_ERROR_CODES}. */
+  readonly code: LabErrorCode;
+  /** What to do about it, in one or two sentences. */
   readonly hint: string | undefined;
+  /** The file involved, when there is one. */
   readonly path: string | undefined;
+  /** Structured context for the error. */
   readonly details: Record<string, unknown> | undefined;
 
   constructor(init: LabErrorInit) {
@@ -33,6 +78,7 @@ export class LabError extends Error {
   }
 }
 
+/** ERR_INVALID_ARG: a lab option with a value the lab cannot use. */
 export function invalidOption(what: string, value: unknown, expected: string, hint?: string): LabError {
   return new LabError({
     code: 'ERR_INVALID_ARG',

@@ -1,5 +1,12 @@
 // @vfio-node/lab: boot a throwaway QEMU guest with an emulated IOMMU and emulated NVMe
 // and virtio-net devices, bind them to vfio-pci, and run one command inside.
+/**
+ * The QEMU lab: boot a throwaway guest with an emulated IOMMU and emulated NVMe and virtio-net
+ * devices, bind them to vfio-pci, and run one command inside ({@link runLab}, {@link startLab}).
+ * Its errors are {@link LabError} with {@link LAB_ERROR_CODES}.
+ *
+ * @module @vfio-node/lab
+ */
 
 export { startLab, runLab, checkCommand, Lab, CLI_BIN } from './lab.js';
 export { findCliBin } from './cli-bin.js';
@@ -17,4 +24,4 @@ export { findGuestKernel, defaultCacheDir } from './host.js';
 export { chooseAccel, runProbe, systemAccelHost } from './accel.js';
 export type { AccelDecision, AccelHost, ProbeVerdict } from './accel.js';
 export { ensureInitramfs } from './initramfs.js';
-export { LabError } from './errors.js';
+export { LabError, LAB_ERROR_CODES, type LabErrorCode, type LabErrorInit } from './errors.js';

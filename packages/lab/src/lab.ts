@@ -35,6 +35,7 @@ export const CLI_BIN: string | undefined = findCliBin();
  */
 export type LabPhase = 'initramfs' | 'boot' | 'init' | 'modules' | 'bind' | 'mount' | 'running' | 'poweroff';
 
+/** Callbacks for what happens in a lab: its phases, notices, the command's output and the guest's console. */
 export interface LabHandlers {
   /** Each phase as the boot reaches it. */
   onPhase?(phase: LabPhase): void;
@@ -48,6 +49,7 @@ export interface LabHandlers {
   onConsole?(text: string): void;
 }
 
+/** How long the boot, the command and the whole run took, ms. */
 export interface LabTimings {
   /** From starting QEMU to the command starting in the guest. */
   bootMs: number | undefined;
@@ -57,10 +59,13 @@ export interface LabTimings {
   totalMs: number;
 }
 
+/** How a lab run ended: the command's exit status and output, and the timings. */
 export interface LabResult {
   /** The command's exit status. */
   exitCode: number;
+  /** The command's stdout. */
   stdout: string;
+  /** The command's stderr. */
   stderr: string;
   /** stdout and stderr in the order they arrived. */
   output: string;
@@ -70,8 +75,11 @@ export interface LabResult {
   console: string;
   /** QEMU's own messages (its stderr), e.g. blkdebug's "aio failed". */
   qemuLog: string;
+  /** The accelerator the lab ran with. */
   accel: 'kvm' | 'tcg';
+  /** The guest kernel's version. */
   kernelVersion: string;
+  /** How long the boot, the command and the whole run took. */
   timings: LabTimings;
 }
 
@@ -98,17 +106,26 @@ export async function runLab(options: LabOptions, command: string[], handlers: L
   return startLab(options, command, handlers).wait();
 }
 
+/**
+ * A running lab: one QEMU guest running one command. Watch its output with the handlers, talk to QEMU's monitor
+ * (QMP) while it runs, wait() for the result or kill() it.
+ */
 export class Lab {
+  /** The options with every default filled in. */
   readonly options: ResolvedLabOptions;
+  /** The accelerator in use: KVM or software emulation (TCG). */
   readonly accel: 'kvm' | 'tcg';
   /** Why that accelerator (see accel.ts). */
   readonly accelDecision: AccelDecision;
+  /** The version of the kernel the guest boots. */
   readonly kernelVersion: string;
   /** The run's host directory (exported writable into the guest at /run/vfio-lab); removed at the end. */
   readonly runDir: string;
+  /** QEMU's monitor (QMP) socket, for device hot-plug and queries while the command runs. */
   readonly qmpSocket: string;
   /** The command's stdout and stderr as byte streams. */
   readonly stdout: Readable = new PassThrough();
+  /** The command's stderr as a byte stream. */
   readonly stderr: Readable = new PassThrough();
   /** The QEMU command line, for diagnosis. */
   readonly qemuArgv: string[];
@@ -319,6 +336,7 @@ export class Lab {
     });
   }
 
+  /** Kills the guest if it still runs and waits for QEMU to end, for `await using lab = startLab(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.kill();
     await this.#result.catch(() => undefined);

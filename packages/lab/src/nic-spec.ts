@@ -17,6 +17,7 @@ import { invalidOption } from './errors.js';
 
 export type NicBackend = 'hub' | 'tap';
 
+/** The lab's virtio-net NICs as `--nic` describes them: QEMU virtio-net-pci properties, the backend and its queues. */
 export interface NicSpec {
   /** `backend=hub` (default) or `backend=tap`: what the NICs are joined through (see above). */
   backend: NicBackend;

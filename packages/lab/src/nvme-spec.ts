@@ -17,6 +17,10 @@ export interface NvmeInjection {
   sector: number;
 }
 
+/**
+ * One emulated NVMe controller as `--nvme` describes it: size, LBA format, namespaces, MDTS, queue pairs,
+ * serial, backing image and injected faults.
+ */
 export interface NvmeSpec {
   /** Bytes per namespace. */
   size: number;

@@ -9,9 +9,18 @@ import { parseSize } from './size.js';
 /** How long QEMU has to bring the guest to the command (see LabOptions.bootTimeoutMs). */
 export const DEFAULT_BOOT_TIMEOUT_MS = 180_000;
 
+/**
+ * What the lab binds the devices to inside the guest: vfio-pci, or the kernel's own drivers (the peers of the
+ * benchmark).
+ */
 export type LabBind = 'vfio' | 'kernel';
+/** The accelerator to use: decide (auto), KVM, or software emulation (tcg). */
 export type LabAccel = 'auto' | 'kvm' | 'tcg';
 
+/**
+ * What `lab run` boots: the NVMe controllers and NICs, memory, CPUs, hugepages, what the devices are bound to,
+ * the accelerator, timeouts and the output directory.
+ */
 export interface LabOptions {
   /** NVMe controllers (specs or `--nvme` strings). Default: one with defaultNvmeSpec(); `[]` for none. */
   nvme?: Array<NvmeSpec | Partial<NvmeSpec> | string>;
@@ -53,25 +62,43 @@ export interface LabOptions {
   cliBin?: string;
 }
 
+/** LabOptions with every default filled in and checked. */
 export interface ResolvedLabOptions {
+  /** The NVMe controllers, parsed. */
   nvme: NvmeSpec[];
+  /** Number of virtio-net NICs. */
   nics: number;
+  /** All NICs joined on one QEMU hub. */
   nicHub: boolean;
+  /** What every NIC offers, parsed. */
   nic: NicSpec;
   /** Bytes. */
   memory: number;
+  /** vCPUs. */
   cpus: number;
+  /** 2 MiB hugepages reserved in the guest. */
   hugepages: number;
+  /** What the devices are bound to in the guest. */
   bind: LabBind;
+  /** Host directory that receives $VFIO_LAB_OUT, if given. */
   outDir: string | undefined;
+  /** Kill the guest after this many milliseconds (undefined: no limit). */
   timeoutMs: number | undefined;
+  /** The guest must start the command within this many milliseconds of QEMU's start. */
   bootTimeoutMs: number;
+  /** The command's working directory, a host path. */
   cwd: string;
+  /** Extra environment for the command. */
   env: Record<string, string>;
+  /** The accelerator asked for (auto is decided when the lab starts). */
   accel: LabAccel;
+  /** Guest kernel version asked for (undefined: the newest in both /boot and /lib/modules). */
   kernelVersion: string | undefined;
+  /** Where built initramfs images are kept (undefined: the default). */
   cacheDir: string | undefined;
+  /** Appended to QEMU's command line as given. */
   extraQemuArgs: string[];
+  /** Check on the host that the command exists before booting. */
   checkCommand: boolean;
   cliBin: string | undefined;
 }

@@ -11,6 +11,7 @@ import { nicDeviceProperties } from './nic-spec.js';
 import { tapName } from './netns.js';
 import { KVM_CPU, KVM_MACHINE } from './accel.js';
 
+/** The files and sockets QEMU is started with: kernel, initrd, the run directory, QMP and the serial sockets. */
 export interface QemuPaths {
   kernel: string;
   initrd: string;
@@ -27,6 +28,7 @@ export interface QemuPaths {
 /** The mount tags of the two 9p exports and where the guest mounts the writable one. */
 export const HOST_TAG = 'host';
 export const LAB_TAG = 'lab';
+/** Where the guest mounts the lab's writable 9p export. */
 export const GUEST_LAB_DIR = '/run/vfio-lab';
 
 /** The host files that hold controller `index`'s namespaces: the image (namespace k > 1: `${image}.${k}`), or sparse files in the run directory. */

@@ -6,6 +6,10 @@ import type { DmaArena } from '@vfio-node/core';
 import type { QueuePair } from '@vfio-node/nvme';
 import type { NamespaceInfo } from './protocol.js';
 
+/**
+ * What code run on a worker's queue pair gets: the queue pair (the driver's hot-path API), the namespaces'
+ * geometry, DMA memory for its buffers, and the interrupt eventfd.
+ */
 export interface QueueContext {
   /** Worker index (0-based) and the NVMe queue id it owns. */
   index: number;

@@ -1,6 +1,23 @@
 // The runtime's own errors, one factory per code (the layers below have theirs).
 
 import { VfioError } from '@vfio-node/core';
+import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
+import type { NvmeErrorCode } from '@vfio-node/nvme';
+
+/**
+ * The codes the runtime raises itself (it passes on the NVMe driver's and core's too, and
+ * the code of an error thrown by code run with call() is that error's own). A unit test
+ * (test/unit/error-codes.test.ts) fails when the sources raise a code that no list names.
+ */
+export const RUNTIME_ERROR_CODES = [
+  'ERR_RUNTIME_WORKER',
+  'ERR_WORKER_EXIT',
+  'ERR_WORKER_CALL',
+  'ERR_NVME_SUBMIT_FAILED',
+] as const;
+
+/** Every code `@vfio-node/runtime` raises: its own, the NVMe driver's and core's. */
+export type RuntimeErrorCode = (typeof RUNTIME_ERROR_CODES)[number] | NvmeErrorCode | CoreErrorCode | SystemErrorCode;
 
 /**
  * A worker thread ended while it owned requests: an exception thrown outside the promise

@@ -41,6 +41,10 @@ export interface RuntimeSubmit {
   readonly maxTransfer: number;
 }
 
+/**
+ * A namespace seen through the runtime (rt.namespace(nsid)): the driver Namespace's call shapes (read, write,
+ * readAt, writeAt, flush, writeZeroes, deallocate), carried to the worker threads that own the I/O queue pairs.
+ */
 export class RuntimeNamespace {
   /** Logical block size in bytes (2^LBADS of the format in use). */
   readonly blockSize: number;
@@ -63,6 +67,7 @@ export class RuntimeNamespace {
     this.maxBlocks = Math.max(1, Math.min(MAX_NLB, Math.floor(rt.maxTransfer / ns.blockSize)));
   }
 
+  /** The namespace identifier. */
   get nsid(): number {
     return this.ns.nsid;
   }

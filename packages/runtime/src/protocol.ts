@@ -30,6 +30,7 @@ export const CTL_RESET = 1;
 export const CTL_RESET_DONE = 2;
 export const CTL_WORDS = 4;
 
+/** A namespace as the workers see it: its id, block size and size. */
 export interface NamespaceInfo {
   nsid: number;
   blockSize: number;

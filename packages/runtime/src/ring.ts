@@ -11,12 +11,17 @@ const TAIL = 1;
 const SEQ = 2;
 const HEADER_WORDS = 4; // Int32 words, padded to 16 bytes
 
+/** A ring's shared memory, its capacity in records and the record width in words. */
 export interface RingInit {
   sab: SharedArrayBuffer;
   capacity: number;
   width: number;
 }
 
+/**
+ * A single-producer, single-consumer ring of fixed-size records in a SharedArrayBuffer: requests to a worker and
+ * completions back, published with Atomics.
+ */
 export class Ring {
   readonly capacity: number;
   readonly width: number;
@@ -54,6 +59,7 @@ export class Ring {
     return (Atomics.load(this.ctl, TAIL) - Atomics.load(this.ctl, HEAD)) | 0;
   }
 
+  /** Records that can be pushed before the ring is full. */
   get free(): number {
     return this.capacity - this.length;
   }

@@ -43,6 +43,7 @@ import { RequestAborts, type RuntimeAbortStats } from './aborts.js';
  */
 const RECLAIM_MS = 500;
 
+/** Options of NvmeRuntime.open(): the number of workers, queue depth, interrupts, and the controller's options. */
 export interface NvmeRuntimeOptions {
   /** Worker threads, one I/O queue pair each. Default: the number of CPUs. */
   workers?: number;
@@ -519,6 +520,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
+  /** close(), for `await using rt = await NvmeRuntime.open(address)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -4,6 +4,13 @@
 // doorbell once per batch, reap completions (in C), hand them back through the
 // completion ring. Nothing on this path allocates. Between batches it runs calls: code
 // that wants the queue pair for itself (the benchmark's jobs).
+/**
+ * The worker side of the runtime: the piscina task that takes over one NVMe queue pair and
+ * serves the main thread's requests through the shared-memory rings. Loaded by
+ * `NvmeRuntime`'s workers, not by programs.
+ *
+ * @module @vfio-node/runtime/worker
+ */
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
@@ -18,11 +25,13 @@ const IDLE_WAIT_MS = 20;
 /** How long a stopping worker waits for its outstanding commands. */
 const DRAIN_MS = 5000;
 
+/** What a worker did with its queue pair by the time it stopped. */
 export interface OwnQueueResult {
   submitted: number;
   completed: number;
 }
 
+/** The worker's task: takes over one queue pair and serves requests until told to stop. */
 export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResult> {
   const port = task.port;
   const send = (m: FromWorker) => port.postMessage(m);

@@ -14,14 +14,19 @@ import { checkMemlock } from './memlock.js';
 import { moduleLoaded, pciDriverRegistered } from './modules.js';
 import { resolveHost, type HostRoots } from './paths.js';
 
+/** One precondition `vfio-node doctor` checks: whether it holds, what was found, and the fix. */
 export interface DoctorCheck {
+  /** What was checked ('IOMMU', 'vfio-pci module', ...). */
   name: string;
+  /** Whether the precondition holds. */
   ok: boolean;
+  /** What was found. */
   detail: string;
   /** The command or action that fixes a failed check (null when ok). */
   fix: string | null;
 }
 
+/** What runDoctor() checks for: the hugepages and locked memory wanted, and the host roots (for tests). */
 export interface DoctorOptions extends HostRoots {
   /** Free hugepages wanted (default 1). */
   hugepages?: number;

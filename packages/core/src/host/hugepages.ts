@@ -11,8 +11,10 @@ import { parseMountinfo } from '../pci/in-use.js';
 import { readAttr } from '../pci/sysfs.js';
 import { resolveHost, type HostOptions, type HostRoots } from './paths.js';
 
+/** The default hugepage size on x86-64 and arm64: 2 MiB. */
 export const DEFAULT_HUGEPAGE_KIB = 2048;
 
+/** One hugepage pool (/sys/kernel/mm/hugepages/hugepages-NkB): its page size and counts. */
 export interface HugepagePool {
   sizeKiB: number;
   total: number;
@@ -21,6 +23,7 @@ export interface HugepagePool {
   surplus: number;
 }
 
+/** The hugepage lines of /proc/meminfo (the default page size's pool). */
 export interface MeminfoHugepages {
   total: number;
   free: number;
@@ -85,11 +88,15 @@ export function hugepagePool(sizeKiB = DEFAULT_HUGEPAGE_KIB, opts: HostRoots = {
   return null;
 }
 
+/** What reserveHugepages() asked for and what the kernel gave. */
 export interface ReserveResult {
+  /** Hugepage size of the pool written, KiB. */
   sizeKiB: number;
+  /** The number of hugepages asked for. */
   requested: number;
   /** nr_hugepages read back after the write: may be lower than requested. */
   total: number;
+  /** Free hugepages of the pool after the write. */
   free: number;
   /** The file written. */
   path: string;

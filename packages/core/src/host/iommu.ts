@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { readAttr } from '../pci/sysfs.js';
 import { resolveHost, type HostRoots } from './paths.js';
 
+/**
+ * Whether an IOMMU is on: its units, the number of IOMMU groups, the iommu options on the kernel command line,
+ * and the fix when it is off.
+ */
 export interface IommuStatus {
   enabled: boolean;
   /** /sys/class/iommu entries. */
@@ -27,8 +31,10 @@ function entries(dir: string): string[] {
   }
 }
 
+/** How to turn the IOMMU on, for hints. */
 export const IOMMU_FIX = 'enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup and boot with intel_iommu=on or amd_iommu=on on the kernel command line';
 
+/** Finds whether an IOMMU is on from /sys/class/iommu, the IOMMU groups and /proc/cmdline. */
 export function iommuStatus(opts: HostRoots = {}): IommuStatus {
   const { sysfs, procfs } = resolveHost(opts);
   const units = entries(join(sysfs, 'class/iommu'));

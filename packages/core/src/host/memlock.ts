@@ -10,12 +10,14 @@ import { resolveHost, type HostRoots } from './paths.js';
 /** Capability number of CAP_IPC_LOCK (include/uapi/linux/capability.h). */
 export const CAP_IPC_LOCK = 14;
 
+/** RLIMIT_MEMLOCK, the locked-memory limit VFIO's pinning counts against. */
 export interface MemlockLimit {
   /** Bytes; Infinity for unlimited. */
   soft: number;
   hard: number;
 }
 
+/** Whether this process may pin `needed` bytes: its limit, CAP_IPC_LOCK, and the fix when not. */
 export interface MemlockStatus extends MemlockLimit {
   /** The process has CAP_IPC_LOCK: the limit does not apply to VFIO pinning. */
   capIpcLock: boolean;
@@ -46,6 +48,7 @@ export function hasCapability(statusText: string, cap: number): boolean {
   return ((BigInt('0x' + m[1]) >> BigInt(cap)) & 1n) === 1n;
 }
 
+/** n bytes in KiB, MiB or GiB, as the hints print them. */
 export function formatBytes(n: number): string {
   if (n === Infinity) return 'unlimited';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
+/** Where the host's kernel interfaces are mounted; tests point them at a fake tree. */
 export interface HostRoots {
   /** sysfs mount point, default '/sys'. */
   sysfs?: string;
@@ -17,14 +18,22 @@ export interface HostRoots {
   runDir?: string;
 }
 
+/** What a program run through HostIo.exec returned. */
 export interface ExecResult {
+  /** Exit status (null when the program was killed by a signal or not started). */
   status: number | null;
+  /** What the program printed on stdout. */
   stdout: string;
+  /** What the program printed on stderr. */
   stderr: string;
   /** Set when the program could not be started (ENOENT: not installed). */
   error?: Error;
 }
 
+/**
+ * How host-side functions write to sysfs/procfs and run programs; tests replace them to watch (and play the
+ * kernel's part).
+ */
 export interface HostIo {
   /** Writes a sysfs/procfs attribute (one write(2), as `echo X > file` does). */
   write?(path: string, data: string): void;
@@ -32,17 +41,22 @@ export interface HostIo {
   exec?(file: string, args: string[]): ExecResult;
 }
 
+/** The options of every host-side function: the roots of the kernel's file systems and the I/O functions. */
 export type HostOptions = HostRoots & HostIo;
 
+/** HostOptions with every default filled in. */
 export interface ResolvedHost {
   sysfs: string;
   procfs: string;
   devfs: string;
   runDir: string;
+  /** Writes a sysfs/procfs attribute. */
   write(path: string, data: string): void;
+  /** Runs a program and waits for it. */
   exec(file: string, args: string[]): ExecResult;
 }
 
+/** Fills in the defaults of HostOptions ('/sys', '/proc', '/dev', '/run/vfio-node', real writes and spawnSync). */
 export function resolveHost(opts: HostOptions = {}): ResolvedHost {
   return {
     sysfs: opts.sysfs ?? '/sys',

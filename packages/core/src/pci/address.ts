@@ -33,10 +33,12 @@ export class PciAddress {
     return formatPciAddress(this.domain, this.bus, this.device, this.function);
   }
 
+  /** The canonical form, for JSON.stringify. */
   toJSON(): string {
     return this.toString();
   }
 
+  /** True when other (an address or its text) names the same function. */
   equals(other: PciAddress | string): boolean {
     return this.toString() === toPciAddress(other).toString();
   }
@@ -91,6 +93,7 @@ export function canonicalPciAddress(addr: PciAddressLike): string {
   return toPciAddress(addr).toString();
 }
 
+/** The canonical text of an address: `0000:00:03.0`. */
 export function formatPciAddress(domain: number, bus: number, device: number, fn: number): string {
   const h = (v: number, w: number) => v.toString(16).padStart(w, '0');
   return `${h(domain, 4)}:${h(bus, 2)}:${h(device, 2)}.${fn.toString(16)}`;

@@ -15,8 +15,13 @@ import { isVfioDriver, nonViableMembers, type GroupMember } from './group.js';
 import { assertNotInUse, type DeviceUse, type InUseOptions } from './in-use.js';
 import { PCI_CLASS_NVME, PCI_VENDOR_ID_REDHAT_QUMRANET, currentDriver, iommuGroupOf, pciDevicePath, readPciDevice, requirePciDevice, type PciDevice } from './sysfs.js';
 
+/** The name of the vfio-pci driver. */
 export const VFIO_PCI = 'vfio-pci';
 
+/**
+ * Options of bindDevice(): --force (take a device in use), the driver to bind to (default vfio-pci), how long to
+ * wait, and the host roots.
+ */
 export interface BindOptions extends HostOptions, Pick<InUseOptions, 'claimExclusive'> {
   /** Take the device even if it backs a mount, swap or dm/md device, or a process has it open. */
   force?: boolean;
@@ -26,13 +31,20 @@ export interface BindOptions extends HostOptions, Pick<InUseOptions, 'claimExclu
   timeoutMs?: number;
 }
 
+/**
+ * What bindDevice() did: the drivers before and after, the IOMMU group and its VFIO node, modules loaded, and
+ * each action taken.
+ */
 export interface BindResult {
+  /** Canonical PCI address of the device. */
   address: string;
   /** The driver before (null: none). */
   previousDriver: string | null;
+  /** The driver after binding. */
   driver: string;
   /** Nothing to do: it was bound to `driver` already. */
   alreadyBound: boolean;
+  /** The device's IOMMU group (null: no IOMMU). */
   iommuGroup: number | null;
   /** /dev/vfio/<group> for vfio-pci. */
   vfioGroupPath: string | null;
@@ -46,13 +58,19 @@ export interface BindResult {
   actions: string[];
 }
 
+/** What unbindDevice() did: the driver the device left and the one it went back to. */
 export interface UnbindResult {
+  /** Canonical PCI address of the device. */
   address: string;
+  /** The driver before (null: none). */
   previousDriver: string | null;
   /** The driver after probing, null when no kernel driver claimed it. */
   driver: string | null;
+  /** Nothing to do: no driver was bound. */
   alreadyUnbound: boolean;
+  /** Kernel modules loaded on the way (modprobe). */
   modulesLoaded: string[];
+  /** Each sysfs write done, in order, as a shell command would say it. */
   actions: string[];
 }
 
@@ -122,6 +140,7 @@ export function defaultKernelDriver(dev: Pick<PciDevice, 'classCode' | 'vendorId
   return null;
 }
 
+/** A device's binding as `vfio-node list` and doctor describe it: its driver, driver_override and IOMMU group. */
 export interface BindingDescription {
   address: string;
   driver: string | null;

@@ -9,17 +9,29 @@
 import { invalidArgument } from '../errors.js';
 
 // §6.1 Type 0/1 header offsets.
+/** Config space offset of the Vendor ID. */
 export const PCI_VENDOR_ID = 0x00;
+/** Config space offset of the Device ID. */
 export const PCI_DEVICE_ID = 0x02;
+/** Config space offset of the Status register. */
 export const PCI_STATUS = 0x06;
+/** Config space offset of the Revision ID. */
 export const PCI_REVISION_ID = 0x08;
+/** Config space offset of the Class Code (3 bytes: prog-if, sub-class, base class). */
 export const PCI_CLASS_CODE = 0x09; // 3 bytes: prog-if, sub-class, base class
+/** Config space offset of the Header Type. */
 export const PCI_HEADER_TYPE = 0x0e;
+/** Config space offset of BAR0 (the six BARs follow, 4 bytes each). */
 export const PCI_BAR0 = 0x10;
+/** Config space offset of the Subsystem Vendor ID. */
 export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
+/** Config space offset of the Subsystem ID. */
 export const PCI_SUBSYSTEM_ID = 0x2e;
+/** Config space offset of the Capabilities Pointer. */
 export const PCI_CAPABILITIES_POINTER = 0x34;
+/** Config space offset of the Interrupt Line. */
 export const PCI_INTERRUPT_LINE = 0x3c;
+/** Config space offset of the Interrupt Pin. */
 export const PCI_INTERRUPT_PIN = 0x3d;
 /** Status register bit 4: Capabilities List present (§6.2.3). */
 export const PCI_STATUS_CAP_LIST = 1 << 4;
@@ -146,6 +158,7 @@ export const VIRTIO_PCI_CAP = {
 } as const;
 const VIRTIO_CFG_NAMES: Record<number, string> = Object.fromEntries(Object.entries(VIRTIO_PCI_CAP).map(([k, v]) => [v, `VIRTIO_PCI_CAP_${k}`]));
 
+/** The MSI capability: vector count and address width. */
 export interface MsiInfo {
   /** Message Control bit 0. */
   enabled: boolean;
@@ -157,6 +170,7 @@ export interface MsiInfo {
   perVectorMasking: boolean;
 }
 
+/** The MSI-X capability: table size, and the BARs and offsets of the table and the pending bit array. */
 export interface MsixInfo {
   /** Message Control bit 15. */
   enabled: boolean;
@@ -166,15 +180,21 @@ export interface MsixInfo {
   tableSize: number;
   /** Table BIR (bits 2:0 of the Table Offset/BIR register) and the QWORD-aligned offset. */
   tableBir: number;
+  /** Offset of the MSI-X table in that BAR (QWORD aligned). */
   tableOffset: number;
+  /** The BAR that holds the Pending Bit Array (PBA BIR). */
   pbaBir: number;
+  /** Offset of the Pending Bit Array in that BAR. */
   pbaOffset: number;
 }
 
+/** The PCI Express capability: device type, link speed and width. */
 export interface PcieInfo {
   /** Capability Version (bits 3:0 of the PCI Express Capabilities Register). */
   version: number;
+  /** Device/Port Type (bits 7:4 of the PCI Express Capabilities Register). */
   portType: number;
+  /** The Device/Port Type's name ('PCI Express Endpoint', 'Root Port', ...). */
   portTypeName: string;
   /** Device Capabilities bit 28: Function Level Reset Capability. */
   flr: boolean;
@@ -182,12 +202,15 @@ export interface PcieInfo {
   maxPayloadSupported: number;
   /** Link Capabilities: Max Link Speed (1 = 2.5 GT/s, 2 = 5, 3 = 8, 4 = 16, 5 = 32) and width; null if too short. */
   maxLinkSpeed: number | null;
+  /** Maximum Link Width (lanes); null if the capability is too short. */
   maxLinkWidth: number | null;
   /** Link Status: Current Link Speed and Negotiated Link Width. */
   linkSpeed: number | null;
+  /** Negotiated Link Width (lanes); null if the capability is too short. */
   linkWidth: number | null;
 }
 
+/** The Power Management capability: the current power state. */
 export interface PmInfo {
   /** PMC bits 2:0: Version (3 = PCI PM 1.2). */
   version: number;
@@ -195,6 +218,7 @@ export interface PmInfo {
   powerState: number;
 }
 
+/** A virtio vendor-specific capability (virtio 1.2 §4.1.4): which structure, in which BAR, at which offset. */
 export interface VirtioPciCap {
   cfgType: number;
   cfgTypeName: string;
@@ -207,6 +231,7 @@ export interface VirtioPciCap {
   notifyOffMultiplier?: number;
 }
 
+/** One capability of the standard list: its id, name, offset and what was parsed of it. */
 export interface PciCapability {
   id: number;
   name: string;
@@ -224,6 +249,7 @@ export interface PciCapability {
   virtio?: VirtioPciCap;
 }
 
+/** One extended capability (PCI Express, at 0x100 and above): its id, version, name and offset. */
 export interface PciExtendedCapability {
   id: number;
   name: string;
@@ -233,6 +259,7 @@ export interface PciExtendedCapability {
   next: number;
 }
 
+/** One BAR as the header describes it: memory or I/O, 64-bit, prefetchable, its address. */
 export interface PciBar {
   index: number;
   /** 'io', 'mem32' or 'mem64'. */
@@ -242,6 +269,7 @@ export interface PciBar {
   address: bigint;
 }
 
+/** The type 0 configuration header: ids, class code, header type, BARs, interrupt pin. */
 export interface PciConfigHeader {
   vendorId: number;
   deviceId: number;
@@ -257,6 +285,7 @@ export interface PciConfigHeader {
   bars: PciBar[];
 }
 
+/** A parsed config space: the header, the capabilities and the extended capabilities. */
 export interface PciConfigSpace {
   header: PciConfigHeader;
   capabilities: PciCapability[];
@@ -269,10 +298,12 @@ const u8 = (b: Uint8Array, o: number) => b[o] ?? 0;
 const u16 = (b: Uint8Array, o: number) => u8(b, o) | (u8(b, o + 1) << 8);
 const u32 = (b: Uint8Array, o: number) => (u16(b, o) | (u16(b, o + 2) << 16)) >>> 0;
 
+/** The name of a capability id (PCI Local Bus 3.0 and PCI Code and ID Assignment). */
 export function capabilityName(id: number): string {
   return CAP_NAMES[id] ?? `Unknown capability 0x${id.toString(16).padStart(2, '0')}`;
 }
 
+/** The name of an extended capability id (PCI Express). */
 export function extendedCapabilityName(id: number): string {
   return EXT_CAP_NAMES[id] ?? `Unknown extended capability 0x${id.toString(16).padStart(4, '0')}`;
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 /** Drivers that leave a group viable besides the VFIO ones. */
 export const VIABLE_FOREIGN_DRIVERS = ['pci-stub', 'pcieport'] as const;
 
+/** A device of an IOMMU group, with its driver and whether it keeps the group from being viable. */
 export interface GroupMember {
   /** PCI address (or the device name for a non-PCI member). */
   address: string;

@@ -14,6 +14,7 @@ import { resolveHost, type HostRoots } from '../host/paths.js';
 import { canonicalPciAddress, type PciAddressLike } from './address.js';
 import { pciDevicePath, readAttr, requirePciDevice } from './sysfs.js';
 
+/** A line of /proc/self/mountinfo. */
 export interface MountEntry {
   mountId: number;
   parentId: number;
@@ -25,6 +26,7 @@ export interface MountEntry {
   source: string;
 }
 
+/** A line of /proc/swaps. */
 export interface SwapEntry {
   filename: string;
   type: string;
@@ -47,6 +49,7 @@ export interface BlockDevice {
   heldFrom: string | null;
 }
 
+/** One thing that uses a device: a mount, a swap area, a dm/md holder or a process holding it open. */
 export interface DeviceUse {
   /** exclusive: the kernel has it claimed (O_EXCL open fails); open: a process has it open. */
   kind: 'mount' | 'swap' | 'holder' | 'exclusive' | 'open';

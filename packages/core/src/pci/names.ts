@@ -110,8 +110,11 @@ const BUILTIN_PROG_IFS: Record<number, string> = {
   0x0c0330: 'XHCI',
 };
 
+/** Vendor, device and class names from pci.ids (or a small built-in table). */
 export interface PciNames {
+  /** The vendor's name, or null when unknown. */
   vendor(vendorId: number): string | null;
+  /** The device's name, or null when unknown. */
   device(vendorId: number, deviceId: number): string | null;
   /** The sub-class name (e.g. 'Non-Volatile memory controller'), else the base class name. */
   className(classCode: number): string | null;
@@ -121,6 +124,7 @@ export interface PciNames {
   readonly source: string;
 }
 
+/** Where pci.ids is looked for, in order. */
 export const PCI_IDS_PATHS = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids'];
 
 interface Tables {

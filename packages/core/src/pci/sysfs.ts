@@ -19,6 +19,7 @@ export const PCI_VENDOR_ID_REDHAT_QUMRANET = 0x1af4;
 /** virtio-net: transitional 0x1000, modern 0x1040 + 1 (virtio 1.x §4.1.2.1). */
 export const VIRTIO_NET_DEVICE_IDS = [0x1000, 0x1041] as const;
 
+/** A PCI device as sysfs describes it: address, ids, class, driver, IOMMU group. */
 export interface PciDevice {
   /** Canonical address, `0000:00:03.0`. */
   address: string;
@@ -45,6 +46,7 @@ export interface PciDevice {
   modalias: string | null;
 }
 
+/** Which devices listPciDevices() returns: by class code, vendor or device id. */
 export interface PciFilter {
   /** Compared under classMask (default 0xffffff: exact). */
   classCode?: number;
@@ -174,6 +176,7 @@ export function listPciDevices(opts: HostRoots & { idsFile?: string | null } = {
   return out;
 }
 
+/** True when the device matches every field the filter sets. */
 export function matchesFilter(dev: Pick<PciDevice, 'classCode' | 'vendorId' | 'deviceId'>, f: PciFilter): boolean {
   if (f.classCode !== undefined) {
     const mask = f.classMask ?? 0xffffff;

@@ -9,6 +9,10 @@ import { registerCleanup } from '../lifecycle.js';
 
 const C = native.constants;
 
+/**
+ * A VFIO container (/dev/vfio/vfio): one IOMMU address space that groups join and DMA memory is mapped into
+ * (VFIO_IOMMU_MAP_DMA), at IOVAs chosen inside the ranges the IOMMU allows.
+ */
 export class Container {
   readonly fd: number;
   private iommuSet = false;
@@ -62,10 +66,12 @@ export class Container {
     return iova;
   }
 
+  /** Gives an IOVA range from allocateIova() back. */
   releaseIova(iova: bigint, size: bigint): void {
     this.iova?.release(iova, size);
   }
 
+  /** Closes the container's descriptor (its mappings go with it). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -86,6 +92,7 @@ export function acquireSharedContainer(): Container {
   return shared.container;
 }
 
+/** Drops one user of the process's shared container; the last one closes it. */
 export function releaseSharedContainer(c: Container): void {
   if (!shared || shared.container !== c) return;
   if (--shared.users === 0) {

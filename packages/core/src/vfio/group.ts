@@ -9,6 +9,10 @@ import type { Container } from './container.js';
 
 const C = native.constants;
 
+/**
+ * A VFIO group (/dev/vfio/N): the unit of isolation the IOMMU gives; viable only when every device in it is
+ * bound to vfio-pci (or to no driver).
+ */
 export class Group {
   readonly fd: number;
   private closed = false;
@@ -45,6 +49,7 @@ export class Group {
     return native.vfioGroupGetDeviceFd(this.fd, address);
   }
 
+  /** Closes the group's descriptor. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -19,6 +19,11 @@ interface Area {
   mapping: Mapping;
 }
 
+/**
+ * A device region through VFIO: a BAR mapped into our address space, or read and written with pread/pwrite where
+ * it cannot be mapped. Every access is of exactly the width asked for; `gone` says the device stopped decoding
+ * it.
+ */
 export class Region {
   readonly index: number;
   readonly size: number;
@@ -75,27 +80,35 @@ export class Region {
     this.trace = this.log.isLevelEnabled('trace');
   }
 
+  /** Reads the 8-bit register at offset. */
   read8(offset: number): number {
     return Number(this.read(offset, 1));
   }
+  /** Reads the 16-bit register at offset. */
   read16(offset: number): number {
     return Number(this.read(offset, 2));
   }
+  /** Reads the 32-bit register at offset. */
   read32(offset: number): number {
     return Number(this.read(offset, 4));
   }
+  /** Reads the 64-bit register at offset (one 8-byte access). */
   read64(offset: number): bigint {
     return this.read(offset, 8);
   }
+  /** Writes the 8-bit register at offset. */
   write8(offset: number, value: number): void {
     this.write(offset, 1, value);
   }
+  /** Writes the 16-bit register at offset. */
   write16(offset: number, value: number): void {
     this.write(offset, 2, value);
   }
+  /** Writes the 32-bit register at offset. */
   write32(offset: number, value: number): void {
     this.write(offset, 4, value);
   }
+  /** Writes the 64-bit register at offset (one 8-byte access). */
   write64(offset: number, value: bigint): void {
     this.write(offset, 8, value);
   }
@@ -140,6 +153,7 @@ export class Region {
     }
   }
 
+  /** Unmaps the region. */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
