@@ -179,11 +179,15 @@ describe('an AbortSignal ends a runtime request: nothing is submitted when it is
     const posted = async () => (await Promise.all(workers.map((w) => rt.call<number>(w, busy, 'outstanding', null)))).reduce((a, b) => a + b, 0);
     for (const w of workers) await rt.call(w, busy, 'suspend', null);
     const before = rt.abortStats;
-    const buf = rt.allocBuffer(8 * bs);
-    randomFillSync(buf.bytes);
+    // 2 MiB: a dedicated chunk, which release() would unmap at once were it not held.
+    const buf = rt.allocBuffer(2 << 20);
+    const heldIova = buf.iova;
+    const data = buf.bytes.subarray(0, 8 * bs);
+    randomFillSync(data);
+    const again: { iova: bigint; release(): void }[] = [];
     try {
       const ac = new AbortController();
-      const write = settle(ns.write(100_000, 8, buf.bytes, { fua: true, signal: ac.signal }));
+      const write = settle(ns.write(100_000, 8, data, { fua: true, signal: ac.signal }));
       let onSq = 0;
       for (const end = Date.now() + 20_000; onSq === 0 && Date.now() < end; ) {
         onSq = await posted();
@@ -194,13 +198,18 @@ describe('an AbortSignal ends a runtime request: nothing is submitted when it is
       ac.abort(reason);
       expect(await write).toBe(reason); // at once: the doorbell is still held
       expect(rt.abortStats.holding).toBe(1);
-      // Releasing the buffer now is safe: the runtime still references it.
+      // The caller releases the buffer at once, as it may; the runtime holds its range, so
+      // new allocations (after the released views are finalized) never get its IOVA.
       buf.release();
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 4; i++) again.push(rt.allocBuffer(2 << 20));
+      expect(again.map((m) => m.iova)).not.toContain(heldIova);
       // The NVMe Abort goes out from the admin queue and is answered (QEMU declines it).
       expect(await until(() => { const s = rt.abortStats; return s.sent - before.sent === 1 && s.aborted + s.declined === s.sent; }, 20_000)).toBe(true);
       expect(rt.abortStats.holding).toBe(1); // the write is still on the SQ
     } finally {
       for (const w of workers) await rt.call(w, busy, 'resume', null);
+      for (const m of again) m.release();
     }
     // The doorbell written, the write completes and the hold ends.
     expect(await until(() => rt.abortStats.holding === 0, 20_000)).toBe(true);

@@ -195,6 +195,7 @@ export async function runPassthru(target: PassthruTarget, command: PassthruComma
   const { queue, dma, pageSize } = target;
   let own: DmaMemory | null = null;
   let list: DmaMemory | null = null;
+  let retained: (() => void) | undefined;
   try {
     let iova = 0;
     if (c.length > 0) {
@@ -203,6 +204,8 @@ export async function runPassthru(target: PassthruTarget, command: PassthruComma
         if (at === undefined) throw bufferNotDma(dma.refusal(c.buffer));
         iova = Number(at);
         if (iova % 4 !== 0) throw bufferMisaligned(iova);
+        // Registered caller memory stays mapped until the command ends (undefined: allocator memory).
+        retained = dma.retain(c.buffer);
       } else {
         own = dma.alloc(c.length, { align: pageSize, internal: true });
         iova = Number(own.iova);
@@ -235,6 +238,7 @@ export async function runPassthru(target: PassthruTarget, command: PassthruComma
     const data = c.buffer ?? (own ? own.bytes.slice() : null);
     return { dw0: dw0 >>> 0, dw1: p.dw1, status: 0, data };
   } finally {
+    retained?.();
     list?.release();
     own?.release();
   }

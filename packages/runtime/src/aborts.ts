@@ -114,6 +114,18 @@ export class RequestAborts {
         q.wake();
       }
     }
+    if (p.parts > 0) {
+      // Pieces may still be on the device: keep the buffer's range (and the Dataset
+      // Management list) out of reuse, even if the caller releases it once the promise
+      // rejects, until the last piece completes (end() runs p.holds).
+      const dma = this.host.controller.device.dma;
+      const held = [p.buffer, p.own?.bytes].filter((v): v is Uint8Array => v != null).map((v) => dma.hold(v));
+      const before = p.holds;
+      p.holds = () => {
+        before?.();
+        for (const h of held) h();
+      };
+    }
     p.reject(p.signal!.reason);
     if (p.parts === 0) this.host.end(tag, p);
   }

@@ -348,7 +348,9 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     const nsid = ns.nsid;
     const bs = buffer === null ? 0 : ns.blockSize;
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, settled: false };
+      // Registered caller memory stays mapped until the last piece completes (undefined: allocator memory).
+      const retained = buffer === null ? undefined : this.controller.device.dma.retain(buffer);
+      const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, holds: retained ?? null, settled: false };
       this.pending.set(tag, p);
       if (signal) this.aborts.watch(tag, p, signal);
       // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
@@ -372,7 +374,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     if (this.nextTag > 2 ** 31) this.nextTag = 1;
     const what = `Dataset Management (deallocate ${ranges.length} ranges)`;
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, settled: false };
+      const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, holds: null, settled: false };
       this.pending.set(tag, p);
       if (signal) this.aborts.watch(tag, p, signal);
       for (let i = 0; i < commands; i++) {
@@ -458,6 +460,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   /** The request's last piece is done: settle its promise (unless its signal did), let go of its buffer and memory. */
   private end(tag: number, p: Pending): void {
     this.pending.delete(tag);
+    p.holds?.();
+    p.holds = null;
     p.own?.release();
     if (p.signal) this.aborts.unwatch(tag, p.signal);
     if (p.settled) return;

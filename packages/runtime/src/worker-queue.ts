@@ -26,6 +26,12 @@ export interface Pending {
   /** DMA memory the runtime allocated for the request (a Dataset Management range list), released when it ends. */
   own: DmaMemory | null;
   signal: AbortSignal | null;
+  /**
+   * Ends what keeps the buffer's memory mapped and out of reuse until the last piece
+   * completes: the registration's retain (registered caller memory) from submission, and
+   * the allocator's hold taken when the signal aborted the request with pieces on the device.
+   */
+  holds: (() => void) | null;
   /** The promise settled early (its signal aborted); the pieces still count down. */
   settled: boolean;
 }
