@@ -83,6 +83,8 @@ export interface PinnedSource {
 
 export class UserDmaRegistry {
   private readonly byBuffer = new Map<ArrayBufferLike, Registration[]>();
+  /** Memory whose unmap failed while the container was open: kept referenced for good, so the heap never reuses pages the IOMMU may still map. */
+  private readonly stranded: ArrayBufferLike[] = [];
   private count = 0;
   private bytes = 0;
   private isClosed = false;
@@ -229,8 +231,10 @@ export class UserDmaRegistry {
       native.vfioUnmapDma(this.container.fd, r.iova, size);
       this.container.releaseIova(r.iova, BigInt(size));
     } catch {
-      // The container is closed with its device: the kernel dropped every mapping then; the
-      // IOVA stays taken (the container is not used again).
+      // Usually the container is closed with its device: the kernel dropped every mapping
+      // then. Otherwise the mapping may still be there: the memory is kept referenced for
+      // good (never collected, so never reused by the heap) and its IOVA stays taken.
+      if (!this.isClosed) this.stranded.push(r.buffer);
     }
     this.count--;
     this.bytes -= size;
