@@ -97,6 +97,7 @@ function fakeDma() {
   let next = 0x10_0000;
   const owned = new Map<ArrayBufferLike, bigint>();
   const allocated: number[] = [];
+  const retained = { count: 0 };
   const dma = {
     alloc(size: number) {
       const bytes = new Uint8Array(size);
@@ -111,12 +112,20 @@ function fakeDma() {
       return base === undefined ? undefined : base + BigInt(view.byteOffset);
     },
     refusal: () => 'it is not DMA memory of this device',
+    /** Like the allocator's: a release function for the view while a command uses it (counted here). */
+    retain(view: Uint8Array) {
+      if (!owned.has(view.buffer)) return undefined;
+      retained.count++;
+      return () => {
+        retained.count--;
+      };
+    },
   };
-  return { dma: dma as unknown as DmaAllocator, allocated };
+  return { dma: dma as unknown as DmaAllocator, allocated, retained };
 }
 
 function queue(qid: number, maxTransfer: number) {
-  const { dma, allocated } = fakeDma();
+  const { dma, allocated, retained } = fakeDma();
   const bar = new ArrayBuffer(0x2000);
   const qp = new QueuePair({ qid, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll' });
   const q = new CommandQueue(qp, '0000:00:03.0');
@@ -131,7 +140,7 @@ function queue(qid: number, maxTransfer: number) {
     cq.setUint16(slot * 16 + 12, sq[slot * 16]! >>> 16, true);
     cq.setUint16(slot * 16 + 14, (status << 1) | 1, true);
   };
-  return { qp, q, dma, allocated, sq, complete };
+  return { qp, q, dma, allocated, retained, sq, complete };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -154,7 +163,7 @@ describe('runPassthru', () => {
   });
 
   it('uses a DMA buffer it is given, and refuses one that is not DMA memory', async () => {
-    const { q, dma, sq, complete } = queue(1, 128 * 1024);
+    const { q, dma, sq, complete, retained } = queue(1, 128 * 1024);
     const mem = dma.alloc(8192);
     const buf = mem.bytes.subarray(512, 512 + 1024);
     const run = runPassthru({ queue: q, dma, pageSize: 4096, maxTransfer: 128 * 1024, admin: false }, { opcode: 0x02, nsid: 1, cdw10: 0, cdw12: 1, data: buf });
@@ -162,8 +171,10 @@ describe('runPassthru', () => {
     expect(sq[1]).toBe(1); // NSID
     expect(sq[6]).toBe(Number(mem.iova) + 512); // PRP1
     expect(sq[8]).toBe(0); // PRP2: the data ends in the first page
+    expect(retained.count).toBe(1); // the caller's memory is held while the command runs
     complete(0, 0, 0, 0);
     expect((await run).data).toBe(buf);
+    expect(retained.count).toBe(0); // and let go when it ends
     await expect(runPassthru({ queue: q, dma, pageSize: 4096, maxTransfer: MAX, admin: false }, { opcode: 0x02, nsid: 1, data: new Uint8Array(512) })).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_NOT_DMA' });
     await expect(runPassthru({ queue: q, dma, pageSize: 4096, maxTransfer: MAX, admin: false }, { opcode: 0x02, nsid: 1, data: mem.bytes.subarray(2, 514) })).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_MISALIGNED' });
   });
