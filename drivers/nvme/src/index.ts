@@ -23,3 +23,4 @@ export * from './commands.js';
 export * from './status.js';
 export * from './identify.js';
 export * from './prp.js';
+export { decodeSqe, decodeCqe, decodeSglDescriptor, decodePrpList, type DecodedSqe, type DecodedCqe, type DecodedSgl, type DecodedField } from './decode.js';
