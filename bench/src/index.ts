@@ -42,3 +42,5 @@ export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPl
 export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
 export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
+export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
+export { renderReportHtml, chartData, type ChartData } from './report-html/page.js';

@@ -35,6 +35,7 @@ const commands: Record<string, CommandEntry> = {
   lab: { summary: 'boot the QEMU lab and run a command inside (lab run -- CMD)', load: () => import('./commands/lab.js') },
   bench: { devices: true, summary: 'fio-compatible benchmark on an NVMe namespace (the lab when no device is named)', load: () => import('./commands/bench.js') },
   net: { devices: true, summary: 'packet apps on virtio-net NICs (pktgen, count, fwd, respond)', load: () => import('./commands/net.js') },
+  report: { summary: 'one HTML page with charts from saved results (ours or fio\'s json+)', load: () => import('./commands/report.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
   nvme: { devices: true, summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
 };

@@ -1,0 +1,236 @@
+// One self-contained HTML page from ReportData: a table (IOPS, bandwidth, latency and
+// the ratios between sides), the completion-latency distribution of every side that has
+// fio's histogram bins (json+), IOPS and bandwidth over time where logs were recorded,
+// each side's options and where it ran. The charts are drawn by uPlot (MIT; about 50 KB,
+// no dependencies, canvas, fast with many points, log axes), whose code and stylesheet
+// are inlined: the page needs no network when it is opened. Light and dark follow the
+// viewer's preference (prefers-color-scheme).
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { MARKED_PERCENTILES, cdfFromBins, ratio, type DirectionSummary, type ReportData, type ReportSide } from './data.js';
+
+const require = createRequire(import.meta.url);
+
+/** uPlot's code and stylesheet, read once from the installed package. */
+function uplotAssets(): { js: string; css: string } {
+  // A "</script" inside the code would end the element early: escape it (there is none in 1.6.32).
+  const js = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script');
+  const css = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
+  return { js, css };
+}
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** JSON that is safe inside a <script> element (no "</script>", no U+2028/2029 surprises). */
+function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+const fmtIops = (v: number): string => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0));
+const fmtBw = (b: number): string => `${(b / 1048576).toFixed(1)} MiB/s`;
+const fmtNs = (ns: number | undefined): string => (ns === undefined ? '–' : ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`);
+const fmtRatio = (r: number | undefined): string => (r === undefined ? '–' : `${r.toFixed(2)}x`);
+
+interface Row {
+  side: ReportSide;
+  dir: 'read' | 'write';
+  d: DirectionSummary;
+}
+
+function rows(data: ReportData): Row[] {
+  const out: Row[] = [];
+  for (const side of data.sides) for (const dir of ['read', 'write'] as const) if (side[dir]) out.push({ side, dir, d: side[dir]! });
+  return out;
+}
+
+function summaryTable(data: ReportData): string {
+  const all = rows(data);
+  const first = data.sides[0];
+  const others = data.sides.slice(1);
+  const head = ['side', 'dir', 'IOPS', 'bandwidth', 'lat mean', 'clat p50', 'clat p99', 'clat p99.9', 'clat p99.99', ...others.map((o) => `${first?.label ?? ''} vs ${o.label}`)];
+  const body = all.map(({ side, dir, d }) => {
+    const base = first?.[dir];
+    const cells = [
+      esc(side.label), dir, fmtIops(d.iops), fmtBw(d.bwBytes), fmtNs(d.latMeanNs),
+      ...MARKED_PERCENTILES.map((p) => fmtNs(d.clatPercentilesNs[p])),
+      // Ratios in the first side's row only: IOPS ours/theirs, and latency p99 ours/theirs.
+      ...others.map((o) => {
+        if (side !== first || !base) return '';
+        const t = o[dir];
+        return t ? `IOPS ${fmtRatio(ratio(base.iops, t.iops))}, p99 ${fmtRatio(ratio(base.clatPercentilesNs['99'], t.clatPercentilesNs['99']))}` : '–';
+      }),
+    ];
+    return `<tr>${cells.map((c, i) => (i < 2 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`;
+  });
+  return `<table class="summary"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+}
+
+function optionsTables(data: ReportData): string {
+  return data.sides
+    .map((s) => {
+      const opts = Object.entries(s.options).map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
+      return `<details><summary>${esc(s.label)} <span class="muted">${esc(s.origin)}</span></summary>${s.note ? `<p class="note">${esc(s.note)}</p>` : ''}<table class="kv">${opts || '<tr><td>no options recorded</td></tr>'}</table></details>`;
+    })
+    .join('');
+}
+
+function environmentTable(data: ReportData): string {
+  const e = Object.entries(data.environment);
+  if (!e.length) return '<p class="muted">The results record nothing about the machine.</p>';
+  return `<table class="kv">${e.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
+}
+
+/** What the page's script draws: the series, precomputed here so the page stays simple. */
+export interface ChartData {
+  /** One CDF per side and direction with bins: label, then [µs, nines] points (nines = -log10(1 - fraction)). */
+  latency: { label: string; points: [number, number][] }[];
+  /** One IOPS series per side and direction with samples: label, [s, IOPS]. */
+  iops: { label: string; points: [number, number][]; rampS: number }[];
+  /** One bandwidth series per side and direction with samples: label, [s, MiB/s]. */
+  bw: { label: string; points: [number, number][]; rampS: number }[];
+}
+
+/** The chart series of a report (exported for tests). */
+export function chartData(data: ReportData): ChartData {
+  const latency: ChartData['latency'] = [];
+  const iops: ChartData['iops'] = [];
+  const bw: ChartData['bw'] = [];
+  for (const { side, dir, d } of rows(data)) {
+    const label = `${side.label} ${dir}`;
+    if (d.clatBins.length) {
+      const total = d.clatBins.reduce((a, [, c]) => a + c, 0);
+      // The last point (fraction 1) would be infinitely many nines: show it one step beyond what the sample count resolves.
+      const cap = Math.log10(total) + 1;
+      latency.push({ label, points: cdfFromBins(d.clatBins).map(([ns, f]) => [ns / 1000, f >= 1 ? cap : Math.min(cap, -Math.log10(1 - f))]) });
+    }
+    if (d.iopsSeries.length) iops.push({ label, points: d.iopsSeries.map(([ms, v]) => [ms / 1000, v]), rampS: side.rampMs / 1000 });
+    if (d.bwSeries.length) bw.push({ label, points: d.bwSeries.map(([ms, v]) => [ms / 1000, v / 1048576]), rampS: side.rampMs / 1000 });
+  }
+  return { latency, iops, bw };
+}
+
+// The page's own script: builds uPlot charts from the embedded data. Plain ES2017, no modules.
+const PAGE_SCRIPT = String.raw`
+(function () {
+  var data = JSON.parse(document.getElementById('chart-data').textContent);
+  var css = getComputedStyle(document.documentElement);
+  var fg = css.getPropertyValue('--fg').trim(), grid = css.getPropertyValue('--grid').trim();
+  var palette = ['#2f6fde', '#e0622a', '#2a9d5b', '#a347c2', '#c9a100', '#d43f6a', '#1b9aaa', '#7a7a7a'];
+  function axis(label, extra) {
+    var a = { label: label, stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
+    for (var k in extra) a[k] = extra[k];
+    return a;
+  }
+  // Several series with their own x values, aligned on the union of x (uPlot wants one x array).
+  function aligned(series) {
+    var xs = [];
+    series.forEach(function (s) { s.points.forEach(function (p) { xs.push(p[0]); }); });
+    xs = Array.from(new Set(xs)).sort(function (a, b) { return a - b; });
+    var index = new Map(xs.map(function (x, i) { return [x, i]; }));
+    var cols = series.map(function (s) {
+      var col = new Array(xs.length).fill(null);
+      s.points.forEach(function (p) { col[index.get(p[0])] = p[1]; });
+      return col;
+    });
+    return [xs].concat(cols);
+  }
+  function width(el) { return Math.max(320, el.clientWidth - 8); }
+  function chart(id, series, xLabel, yLabel, opts) {
+    var el = document.getElementById(id);
+    if (!series.length) return;
+    el.textContent = '';
+    var u = new uPlot({
+      width: width(el), height: 340,
+      scales: opts.scales,
+      axes: [axis(xLabel, opts.xAxis || {}), axis(yLabel, opts.yAxis || {})],
+      series: [{ label: xLabel }].concat(series.map(function (s, i) {
+        return { label: s.label, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: false } };
+      })),
+      hooks: { draw: [function (u) { if (opts.draw) opts.draw(u); }] },
+      legend: { live: true },
+    }, aligned(series), el);
+    window.addEventListener('resize', function () { u.setSize({ width: width(el), height: 340 }); });
+  }
+  function hline(u, y, text) {
+    var ctx = u.ctx, py = u.valToPos(y, 'y', true);
+    if (py < u.bbox.top || py > u.bbox.top + u.bbox.height) return;
+    ctx.save(); ctx.strokeStyle = grid; ctx.fillStyle = fg; ctx.setLineDash([4, 4]); ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(u.bbox.left, py); ctx.lineTo(u.bbox.left + u.bbox.width, py); ctx.stroke();
+    ctx.setLineDash([]); ctx.font = (12 * devicePixelRatio) + 'px sans-serif'; ctx.fillText(text, u.bbox.left + 6, py - 4);
+    ctx.restore();
+  }
+  function vline(u, x, text) {
+    var ctx = u.ctx, px = u.valToPos(x, 'x', true);
+    ctx.save(); ctx.strokeStyle = fg; ctx.fillStyle = fg; ctx.setLineDash([2, 6]);
+    ctx.beginPath(); ctx.moveTo(px, u.bbox.top); ctx.lineTo(px, u.bbox.top + u.bbox.height); ctx.stroke();
+    ctx.setLineDash([]); ctx.font = (12 * devicePixelRatio) + 'px sans-serif'; ctx.fillText(text, px + 4, u.bbox.top + 14 * devicePixelRatio);
+    ctx.restore();
+  }
+  var marks = [[50, Math.log10(2)], [99, 2], [99.9, 3], [99.99, 4]];
+  chart('latency-chart', data.latency, 'completion latency (µs, log)', 'percentile', {
+    scales: { x: { distr: 3, time: false }, y: { range: function (u, min, max) { return [0, Math.max(4.5, max)]; } } },
+    yAxis: { values: function (u, ticks) { return ticks.map(function (t) { return t <= 0 ? '0' : (100 * (1 - Math.pow(10, -t))).toPrecision(Math.max(2, Math.ceil(t) + 1)) + '%'; }); } },
+    draw: function (u) { marks.forEach(function (m) { hline(u, m[1], 'p' + m[0]); }); },
+  });
+  function ramp(series) { return series.reduce(function (a, s) { return Math.max(a, s.rampS); }, 0); }
+  chart('iops-chart', data.iops, 'time (s)', 'IOPS', { scales: { x: { time: false } }, draw: function (u) { var r = ramp(data.iops); if (r > 0) vline(u, r, 'end of ramp'); } });
+  chart('bw-chart', data.bw, 'time (s)', 'bandwidth (MiB/s)', { scales: { x: { time: false } }, draw: function (u) { var r = ramp(data.bw); if (r > 0) vline(u, r, 'end of ramp'); } });
+})();
+`;
+
+const STYLE = `
+:root { --bg: #ffffff; --fg: #1d2430; --muted: #5d6776; --grid: #d9dee6; --accent: #2f6fde; --row: #f4f6f9; color-scheme: light dark; }
+@media (prefers-color-scheme: dark) { :root { --bg: #14171c; --fg: #e6e9ee; --muted: #9aa4b2; --grid: #343a44; --accent: #7aa7ff; --row: #1c2027; } }
+body { background: var(--bg); color: var(--fg); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1.5rem; max-width: 1200px; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
+.muted, .note { color: var(--muted); } table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+table.summary { width: 100%; } th, td { padding: .3rem .6rem; text-align: right; border-bottom: 1px solid var(--grid); }
+table.summary tbody tr:nth-child(odd) { background: var(--row); } th[scope=row], table.kv th { text-align: left; }
+table.kv td { text-align: left; font-family: ui-monospace, monospace; font-size: .9em; }
+.chart { min-height: 60px; margin: .5rem 0 1rem; } .empty { color: var(--muted); font-style: italic; }
+details { margin: .4rem 0; } summary { cursor: pointer; }
+.uplot, .u-legend { color: var(--fg); }
+`;
+
+/** The whole page, one string, nothing loaded from elsewhere. */
+export function renderReportHtml(data: ReportData): string {
+  const { js, css } = uplotAssets();
+  const charts = chartData(data);
+  const empty = (what: string, how: string) => `<p class="empty">${esc(what)} ${esc(how)}</p>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="vfio-node report">
+<title>${esc(data.title)}</title>
+<style>${css}</style>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+<h1>${esc(data.title)}</h1>
+<p class="muted">Made ${esc(data.generatedAt)} from ${data.sources.map((s) => `<code>${esc(s)}</code>`).join(', ')}.</p>
+</header>
+<h2>Summary</h2>
+${summaryTable(data)}
+<p class="muted">Ratios are the first side's figure over the other's: above 1 means more IOPS, or more latency, for ${esc(data.sides[0]?.label ?? 'the first side')}.</p>
+<h2>Completion latency</h2>
+<div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
+<h2>IOPS over time</h2>
+<div class="chart" id="iops-chart">${charts.iops.length ? '' : empty('No per-interval samples in these results.', 'They come from fio\'s logs (--write_iops_log).')}</div>
+<h2>Bandwidth over time</h2>
+<div class="chart" id="bw-chart">${charts.bw.length ? '' : empty('No per-interval samples in these results.', 'They come from fio\'s logs (--write_bw_log).')}</div>
+<h2>Jobs and their options</h2>
+${optionsTables(data)}
+<h2>Where it ran</h2>
+${environmentTable(data)}
+<script type="application/json" id="report-data">${scriptJson(data)}</script>
+<script type="application/json" id="chart-data">${scriptJson(charts)}</script>
+<script>${js}</script>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,109 @@
+// The HTML report from result files: fio 3.33's own json+ output (a fixture written by
+// fio), and a vfio-node comparison; the page is self-contained and carries the data it
+// draws, so the tests read that data back out of the page.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { cdfFromBins, environmentFromFioJson, sidesFromFioJson, type ReportData } from './data.js';
+import { chartData, renderReportHtml } from './page.js';
+
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
+
+function embedded(html: string, id: string): unknown {
+  const m = new RegExp(`<script type="application/json" id="${id}">(.*?)</script>`, 's').exec(html);
+  if (!m) throw new Error(`no #${id} in the page`);
+  return JSON.parse(m[1]!);
+}
+
+describe('report data from fio json+', () => {
+  const doc = fixture('fio-3.33-randread-libaio-qd8.jsonplus.json');
+
+  it('reads fio\'s own json+: IOPS, bandwidth, percentiles keyed as plain percents, and every histogram bin in order', () => {
+    const [side, ...rest] = sidesFromFioJson(doc, 'fio.json');
+    expect(rest).toEqual([]);
+    expect(side!.label).toBe('fio');
+    expect(side!.read!.iops).toBeCloseTo(4179.59, 1);
+    expect(side!.read!.clatPercentilesNs['99']).toBe(12124160);
+    expect(side!.read!.clatBins).toHaveLength(239);
+    const values = side!.read!.clatBins.map(([ns]) => ns);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(side!.read!.clatBins.reduce((a, [, c]) => a + c, 0)).toBe((doc as any).jobs[0].read.total_ios);
+    expect(side!.write).toBeUndefined(); // a read job: no write side
+    expect(side!.options.iodepth).toBe('8');
+    expect(environmentFromFioJson(doc)['written by']).toBe('fio-3.33');
+  });
+
+  it('refuses a file that is not fio JSON, saying how to write one', () => {
+    expect(() => sidesFromFioJson({ hello: 1 }, 'x.json')).toThrow(/x\.json is not fio JSON output.*--output-format=json/);
+  });
+
+  it('a CDF from bins ends at 1 and never decreases', () => {
+    const cdf = cdfFromBins([[100, 1], [200, 2], [400, 1]]);
+    expect(cdf).toEqual([[100, 0.25], [200, 0.75], [400, 1]]);
+  });
+});
+
+describe('a vfio-node comparison', () => {
+  const doc = {
+    'fio version': 'vfio-node-0.1.0',
+    'global options': { ramp_time: '2' },
+    jobs: [{
+      jobname: 'randread-4k-qd32', 'job options': { rw: 'randread', bs: '4k', iodepth: '32' }, 'vfio-node': { target: '0000:00:03.0/1' },
+      read: { iops: 30000, bw_bytes: 30000 * 4096, total_ios: 300000, lat_ns: { mean: 1000000 }, clat_ns: { percentile: { '50.000000': 900000, '99.000000': 3000000 }, bins: { '900000': 10, '3000000': 1 } } },
+      write: { iops: 0, total_ios: 0 },
+    }],
+    'vfio-node compare': {
+      peers: [
+        { peer: 'vfio-node', label: 'vfio-node', command: [], read: { iops: 30000 } },
+        { peer: 'kernel', label: 'kernel nvme + fio io_uring', command: ['fio', '--ioengine=io_uring'], read: { iops: 20000, bw_bytes: 20000 * 4096, ios: 200000, lat_mean_ns: 1500000, clat_p50_ns: 1400000, clat_p99_ns: 6000000 } },
+        { peer: 'qemu', label: 'qemu-img bench', command: ['qemu-img', 'bench'], read: { iops: 10000 }, note: 'sequential only' },
+      ],
+    },
+  };
+
+  it('gives our side and one side per peer, the peers with their command and note, the ramp from the global options', () => {
+    const sides = sidesFromFioJson(doc, 'main.json');
+    expect(sides.map((s) => s.label)).toEqual(['vfio-node', 'kernel', 'qemu']);
+    expect(sides[1]!.origin).toBe('kernel nvme + fio io_uring: fio --ioengine=io_uring');
+    expect(sides[1]!.read!.clatPercentilesNs).toEqual({ '50': 1400000, '99': 6000000 });
+    expect(sides[2]!.note).toBe('sequential only');
+    expect(sides[0]!.rampMs).toBe(2000);
+    expect(environmentFromFioJson(doc).device).toBe('0000:00:03.0/1');
+  });
+
+  it('labels each file\'s sides with the name given, so runs lie side by side', () => {
+    expect(sidesFromFioJson(doc, 'a.json', 'before').map((s) => s.label)).toEqual(['before: vfio-node', 'before: kernel', 'before: qemu']);
+  });
+
+  it('renders one self-contained page: uPlot inlined, nothing fetched, the ratios against each peer, the data it draws', () => {
+    const data: ReportData = { title: 'randread 4k QD32', generatedAt: '2026-12-03 06:30', sources: ['main.json'], sides: sidesFromFioJson(doc, 'main.json'), environment: environmentFromFioJson(doc) };
+    const html = renderReportHtml(data);
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('uPlot');
+    // Self-contained: no element loads anything from a URL.
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i);
+    // 30000 / 20000 IOPS and 3 ms / 6 ms p99 against the kernel; 3x against qemu.
+    expect(html).toContain('IOPS 1.50x, p99 0.50x');
+    expect(html).toContain('IOPS 3.00x');
+    expect(html).toContain('prefers-color-scheme: dark');
+    expect((embedded(html, 'report-data') as ReportData).sides).toHaveLength(3);
+    const charts = embedded(html, 'chart-data') as ReturnType<typeof chartData>;
+    // Only our side has bins: one latency curve, in µs, reaching p90 (1 nine) at the first bin (10 of 11 I/Os).
+    expect(charts.latency.map((l) => l.label)).toEqual(['vfio-node read']);
+    expect(charts.latency[0]!.points[0]![0]).toBe(900);
+    expect(charts.latency[0]!.points[0]![1]).toBeCloseTo(-Math.log10(1 - 10 / 11), 6);
+    // No logs: the time-series charts say how to get them.
+    expect(charts.iops).toEqual([]);
+    expect(html).toContain('--write_iops_log');
+  });
+
+  it('escapes what the results say (a job name cannot inject markup or end the data script)', () => {
+    const evil = structuredClone(doc) as any;
+    evil.jobs[0]['job options'].name = '</script><img src=x onerror=alert(1)>';
+    const data: ReportData = { title: '<b>t</b>', generatedAt: 'now', sources: ['e.json'], sides: sidesFromFioJson(evil, 'e.json'), environment: {} };
+    const html = renderReportHtml(data);
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain('&lt;b&gt;t&lt;/b&gt;');
+    expect((embedded(html, 'report-data') as ReportData).sides[0]!.options.name).toBe('</script><img src=x onerror=alert(1)>');
+  });
+});

@@ -1,0 +1,96 @@
+// vfio-node report RESULT.json... --output FILE.html: one HTML page (charts inlined, no
+// network when viewed) from saved results: vfio-node bench's JSON (with its --compare
+// peers) or fio's own json/json+, several files side by side.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { environmentFromFioJson, renderReportHtml, sidesFromFioJson, type ReportData, type ReportSide } from '@vfio-node/bench';
+
+const USAGE = `usage: vfio-node report [--output FILE.html] [--title TEXT] [NAME=]RESULT.json...
+
+Draws one self-contained HTML page from saved results: vfio-node bench's JSON output
+(--output-format=json or json+, with the peers of --compare) or fio's own. Several files
+lie side by side; NAME= labels a file's sides ("before=a.json after=b.json"). Latency
+distributions need json+ (fio's histogram bins).
+
+  --output FILE.html   where the page goes (default: the first result's name with .html)
+  --title TEXT         the page's title (default: the first job's name and options)`;
+
+/** The title a page gets when none is given: the first side's job in fio's words. */
+function defaultTitle(sides: readonly ReportSide[]): string {
+  const o = sides[0]?.options ?? {};
+  const parts = [o.rw, o.bs && `bs=${o.bs}`, o.iodepth && `iodepth=${o.iodepth}`, o.numjobs && `numjobs=${o.numjobs}`].filter(Boolean);
+  return parts.length ? `vfio-node report: ${parts.join(', ')}` : 'vfio-node report';
+}
+
+/** Reads each `[NAME=]FILE` into sides; a file that cannot be read or is not fio JSON is an error naming it. */
+export function readResults(args: readonly string[]): { data: Omit<ReportData, 'title' | 'generatedAt'>; errors: string[] } {
+  const sides: ReportSide[] = [];
+  const environment: Record<string, string> = {};
+  const errors: string[] = [];
+  const sources: string[] = [];
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    // NAME=FILE, unless the whole argument is a file whose name has "=" in it.
+    const named = eq > 0 && !arg.slice(0, eq).includes('/');
+    const name = named ? arg.slice(0, eq) : undefined;
+    const file = named ? arg.slice(eq + 1) : arg;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      errors.push(e.code === 'ENOENT' ? `${file}: no such file` : e instanceof SyntaxError ? `${file}: not JSON (${e.message}); write results with --output-format=json or json+` : `${file}: ${e.message}`);
+      continue;
+    }
+    try {
+      sides.push(...sidesFromFioJson(doc, file, name ?? (args.length > 1 ? path.basename(file, '.json') : undefined)));
+    } catch (err) {
+      errors.push((err as Error).message);
+      continue;
+    }
+    sources.push(file);
+    for (const [k, v] of Object.entries(environmentFromFioJson(doc))) environment[args.length > 1 ? `${name ?? path.basename(file)}: ${k}` : k] = v;
+  }
+  return { data: { sources, sides, environment }, errors };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { output?: string; title?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { output: { type: 'string', short: 'o' }, title: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    console.error(`vfio-node report: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    console.error(`vfio-node report: name at least one result file\n\n${USAGE}`);
+    return 2;
+  }
+  const { data, errors } = readResults(positionals);
+  if (errors.length) {
+    for (const e of errors) console.error(`vfio-node report: ${e}`);
+    return 1;
+  }
+  if (!data.sides.length) {
+    console.error('vfio-node report: the results hold no job with I/O to show');
+    return 1;
+  }
+  const first = positionals[0]!.slice(positionals[0]!.indexOf('=') + 1);
+  const output = values.output ?? path.join(path.dirname(first), `${path.basename(first, '.json')}.html`);
+  const html = renderReportHtml({ ...data, title: values.title ?? defaultTitle(data.sides), generatedAt: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC' });
+  try {
+    writeFileSync(output, html);
+  } catch (err) {
+    console.error(`vfio-node report: cannot write ${output}: ${(err as Error).message} (choose another --output)`);
+    return 1;
+  }
+  console.log(`Report: ${path.resolve(output)}`);
+  return 0;
+}
