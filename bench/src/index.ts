@@ -44,3 +44,4 @@ export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_M
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
 export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
 export { renderReportHtml, chartData, type ChartData } from './report-html/page.js';
+export { FioJobLogs, parseFioLog, type FioLogOptions, type FioLogFile } from './fio-logs.js';
