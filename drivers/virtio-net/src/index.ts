@@ -21,3 +21,4 @@ export { VIRTIO_NET_HDR_SIZE, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_DATA
 export { prepareChecksumOffload, completeChecksum, onesComplementSum, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET } from './csum.js';
 export { deviceStatusError } from './errors.js';
 export { VIRTIO_NET_ERROR_CODES, type VirtioNetErrorCode } from './errors.js';
+export { describeSplitDesc, describeAvail, describeUsed, describePackedDesc, describeNetHdr } from './decode.js';
