@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { native, type Mapping, type RegionInfo } from '../native.js';
 import { closed, hex, misaligned, outOfRange, VfioError } from '../errors.js';
+import type { Tracer } from '../trace.js';
 
 const C = native.constants;
 type Width = 1 | 2 | 4 | 8;
@@ -32,6 +33,10 @@ export class Region {
   private names = new Map<number, string>();
   private areas: Area[] = [];
   private trace: boolean;
+  /** The driver's tracer (and who to name in its lines), when tracing is on; see traceTo(). */
+  private tracer: { t: Tracer; who: string; sections: Map<number, string> } | null = null;
+  /** While a driver polls a register it collapses the reads into one trace line: no line per read. */
+  traceMuted = false;
   private isClosed = false;
   private wasGone = false;
 
@@ -78,6 +83,25 @@ export class Region {
   setRegisterNames(names: Record<number, string> | Map<number, string>): void {
     this.names = names instanceof Map ? new Map(names) : new Map(Object.entries(names).map(([k, v]) => [Number(k), v]));
     this.trace = this.log.isLevelEnabled('trace');
+  }
+
+  /**
+   * Sends every register access to `tracer` as a line ("write CC = 0x460001  Base 2.0
+   * §3.1.3.5"), naming the registers with setRegisterNames() and citing `sections`
+   * (register name → the section that defines it). null stops it.
+   */
+  traceTo(tracer: Tracer | null, who = this.label, sections: Record<string, string> = {}): void {
+    if (!tracer) {
+      this.tracer = null;
+      return;
+    }
+    // By offset: a name's own section, or its pattern's with the queue number as y (SQ3TDBL: SQyTDBL).
+    const bySection = new Map<number, string>();
+    for (const [offset, name] of this.names) {
+      const section = sections[name] ?? sections[name.replace(/\d+/, 'y')];
+      if (section) bySection.set(offset, section);
+    }
+    this.tracer = { t: tracer, who, sections: bySection };
   }
 
   /** Reads the 8-bit register at offset. */
@@ -136,12 +160,14 @@ export class Region {
       v = native.preadWidth(this.deviceFd, this.info.offset + BigInt(offset), width);
     }
     if (this.trace) this.log.trace({ region: this.label, reg: this.names.get(offset), offset: hex(offset), value: hex(v), width: width * 8 }, 'read');
+    if (this.tracer !== null && !this.traceMuted) this.traceLine('read', offset, v);
     return v;
   }
 
   private write(offset: number, width: Width, value: number | bigint): void {
     const area = this.check(offset, width);
     if (this.trace) this.log.trace({ region: this.label, reg: this.names.get(offset), offset: hex(offset), value: hex(value), width: width * 8 }, 'write');
+    if (this.tracer !== null) this.traceLine('write', offset, value);
     if (area) {
       const o = offset - area.start;
       if (width === 8) area.mapping.write64(o, BigInt(value));
@@ -151,6 +177,11 @@ export class Region {
     } else {
       native.pwriteWidth(this.deviceFd, this.info.offset + BigInt(offset), width, value);
     }
+  }
+
+  private traceLine(op: 'read' | 'write', offset: number, value: number | bigint): void {
+    const tr = this.tracer!;
+    tr.t.emit(tr.who, 'reg', `${op} ${this.names.get(offset) ?? hex(offset)} ${op === 'read' ? '->' : '<-'} ${hex(value)}`, tr.sections.get(offset));
   }
 
   /** Unmaps the region. */
