@@ -174,7 +174,7 @@ const specs = {
   vfioDeviceGetInfo: [F], vfioDeviceGetRegionInfo: [F], vfioDeviceGetIrqInfo: [F], vfioDeviceSetIrqsEventfd: [F],
   vfioDeviceSetIrqs: [F], vfioDeviceReset: [F],
   eventfdCreate: [], eventfdRead: [F], eventfdWrite: [F], eventfdWait: [() => (random() < 0.5 ? pick([fds, [pick(fds)], growing()]) : any()), timeout],
-  nvmeCqPoll: [], nvmeSqRing: [], virtioSplitTxBurst: [],
+  virtioSplitTxBurst: [],
   Mapping: [F],
   DmaBuffer: [],
   'DmaBuffer.alloc': [size, allocOptions],
