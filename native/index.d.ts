@@ -265,6 +265,8 @@ export const pageSize: number;
  * throw ERR_OUT_OF_RANGE; after close() every call throws ERR_CLOSED.
  * With shadow doorbells every doorbell value goes to its shadow entry, and the register is
  * written only when the value passes the EventIdx the controller published.
+ * poll, ring and announceHead are own properties of each handle, bound to its queue (they act
+ * on it whatever `this` they are called with); close() is a method.
  */
 export class NvmeQueue {
   constructor(
