@@ -240,11 +240,11 @@ struct QueueState {
 };
 
 // poll(bar, max, announce = true) -> count
-napi_value Poll(Napi::Env env, QueueState* q, napi_value* argv) {
+napi_value Poll(Napi::Env env, QueueState* q, size_t argc, napi_value* argv) {
   q->CheckOpen(env);
   volatile uint32_t* doorbell = DoorbellAt(env, Napi::Value(env, argv[0]), q->cqDoorbell);
   int64_t max = FastInt(env, Napi::Value(env, argv[1]), "max", 0, q->depth);
-  bool announce = OptionalBool(env, Napi::Value(env, argv[2]), "announce", true);
+  bool announce = argc < 3 || OptionalBool(env, Napi::Value(env, argv[2]), "announce", true);
   uint32_t head = q->Head(env);
   uint32_t phase = q->host[1];
   if (phase > 1) ThrowArg(env, kErrOutOfRange, "phase " + std::to_string(phase) + " is not 0 or 1");
@@ -267,16 +267,16 @@ napi_value Bool(napi_env env, bool b) {
 }
 
 // ring(bar, tail, force = false) -> wrote the register
-napi_value Ring(Napi::Env env, QueueState* q, napi_value* argv) {
+napi_value Ring(Napi::Env env, QueueState* q, size_t argc, napi_value* argv) {
   q->CheckOpen(env);
   volatile uint32_t* doorbell = DoorbellAt(env, Napi::Value(env, argv[0]), q->sqDoorbell);
   int64_t tail = FastInt(env, Napi::Value(env, argv[1]), "tail", 0, q->depth - 1);
-  bool force = OptionalBool(env, Napi::Value(env, argv[2]), "force", false);
+  bool force = argc >= 3 && OptionalBool(env, Napi::Value(env, argv[2]), "force", false);
   return Bool(env, WriteDoorbell(doorbell, q->sq, static_cast<uint32_t>(tail), force));
 }
 
 // announceHead(bar) -> wrote the register
-napi_value AnnounceHead(Napi::Env env, QueueState* q, napi_value* argv) {
+napi_value AnnounceHead(Napi::Env env, QueueState* q, size_t, napi_value* argv) {
   q->CheckOpen(env);
   volatile uint32_t* doorbell = DoorbellAt(env, Napi::Value(env, argv[0]), q->cqDoorbell);
   return Bool(env, WriteDoorbell(doorbell, q->cqs, q->Head(env), false));
@@ -285,14 +285,14 @@ napi_value AnnounceHead(Napi::Env env, QueueState* q, napi_value* argv) {
 // The hot functions are bound to their queue's state (the callback's data), so a call needs
 // no receiver check and no unwrap: those cost two private-symbol lookups per call, most of
 // an N-API crossing (callgrind: about 1,300 instructions per I/O at queue depth 1).
-template <napi_value (*F)(Napi::Env, QueueState*, napi_value*)>
+template <napi_value (*F)(Napi::Env, QueueState*, size_t, napi_value*)>
 napi_value Hot(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];  // napi_get_cb_info fills what was not passed with undefined
   void* data = nullptr;
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, &data) != napi_ok || data == nullptr) return nullptr;
   try {
-    return F(Napi::Env(env), static_cast<QueueState*>(data), argv);
+    return F(Napi::Env(env), static_cast<QueueState*>(data), argc, argv);
   } catch (const Napi::Error& e) {
     e.ThrowAsJavaScriptException();
     return nullptr;
