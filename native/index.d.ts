@@ -252,34 +252,21 @@ export const pageSize: number;
 // ---- NVMe hot path (nvme_queue.cc) ------------------------------------------------------
 
 /**
- * Reaps up to `max` NVMe completion queue entries by phase tag, in one call.
- * `cq` is the completion ring (16-byte entries, depth = cq.byteLength / 16), `state` is
- * [head, phase] (read and updated), `bar` the BAR0 mapping's buffer (Mapping.buffer),
- * `cqHeadDoorbell` the byte offset of CQyHDBL. Each completion becomes 4 words of `out`:
- * [cid, status (DW3 bits 31:16, phase bit cleared: 0 = success), sqhd, dw0].
- * CQyHDBL is written once when at least one entry was reaped, unless `announce` is false
- * (the caller then writes the head later, e.g. with nvmeSqRing on CQyHDBL). Returns the count.
- * With `shadow` (a Uint32Array over the Shadow Doorbell and EventIdx pages given to Doorbell
- * Buffer Config) and this doorbell's dword indices in it, the head goes to the shadow
- * doorbell and the register is written only when the EventIdx asks for it.
- * Throws ERR_INVALID_ARG / ERR_OUT_OF_RANGE / ERR_MISALIGNED / ERR_CLOSED on bad arguments.
- */
-export function nvmeCqPoll(cq: Uint8Array, state: Uint32Array, bar: ArrayBuffer, cqHeadDoorbell: number, out: Uint32Array, max: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number, announce?: boolean): number;
-/**
- * Orders the submission queue entry stores before the doorbell, then writes `tail` to SQyTDBL
- * at `sqTailDoorbell` (with `shadow`: to the shadow doorbell, and to the register only when the
- * EventIdx asks for it). Returns whether the register was written.
- */
-export function nvmeSqRing(bar: ArrayBuffer, sqTailDoorbell: number, tail: number, shadow?: Uint32Array | null, shadowIndex?: number, eventIdxIndex?: number): boolean;
-/**
- * The NVMe hot path with the queue's memory checked once (nvme_queue.cc): the completion
- * ring (`cq*`) and the shadow doorbell pages (`shadowId` 0: none) are regions of DMA buffers
- * (their `id`s), pinned while the handle lives; `host` holds the host's own words [head,
- * phase, then 4 words per completion] and must be a Uint32Array over a SharedArrayBuffer
- * (memory no device can write; ERR_INVALID_ARG otherwise). Per call only the BAR and the
- * integers are checked; a head or phase out of range throws ERR_OUT_OF_RANGE.
- * poll/ring/announceHead behave as nvmeCqPoll/nvmeSqRing (announceHead writes the CQ head
- * from host[0]). After close() every call throws ERR_CLOSED.
+ * The NVMe queue hot path (nvme_queue.cc), one handle per queue pair: the completion ring
+ * (`cq*`) and the shadow doorbell pages (`shadowId` 0: none) are regions of DMA buffers
+ * (their `id`s), checked once and pinned while the handle lives; `host` holds the host's own
+ * words [head, phase, then 4 words per completion: cid, status (DW3 bits 31:16, phase bit
+ * cleared: 0 = success), sqhd, dw0] and must be a Uint32Array over a SharedArrayBuffer
+ * (memory no device can write; ERR_INVALID_ARG otherwise). `sqDoorbell`/`cqDoorbell` are the
+ * byte offsets of SQyTDBL and CQyHDBL in BAR0; `sqShadow`... are the dword indices of this
+ * queue's entries in the shadow pages. The SQ has the CQ's depth.
+ * Per call only the BAR (`Mapping.buffer`, which may have been unmapped) and the integers are
+ * checked: a doorbell outside the BAR, a head or phase out of range, a tail past the queue
+ * throw ERR_OUT_OF_RANGE; after close() every call throws ERR_CLOSED.
+ * With shadow doorbells every doorbell value goes to its shadow entry, and the register is
+ * written only when the value passes the EventIdx the controller published.
+ * poll, ring and announceHead are own properties of each handle, bound to its queue (they act
+ * on it whatever `this` they are called with); close() is a method.
  */
 export class NvmeQueue {
   constructor(
@@ -289,13 +276,21 @@ export class NvmeQueue {
     sqDoorbell: number, cqDoorbell: number,
     sqShadow: number, sqEventIdx: number, cqShadow: number, cqEventIdx: number,
   );
-  /** Reaps up to max completions into host (as nvmeCqPoll); returns how many. */
+  /**
+   * Reaps up to max completion entries whose Phase Tag matches host[1], from head host[0],
+   * into host[2..], advances host[0] and host[1], and writes the new head to CQyHDBL once
+   * (unless `announce` is false: the caller writes it later with announceHead). Returns the count.
+   */
   poll(bar: ArrayBuffer, max: number, announce?: boolean): number;
-  /** Writes tail to the SQ tail doorbell (or its shadow, as nvmeSqRing). */
-  ring(bar: ArrayBuffer, tail: number): boolean;
-  /** Writes the CQ head from host[0] to the CQ head doorbell (or its shadow); as nvmeSqRing for the return value. */
+  /**
+   * Orders the SQ entry stores before the doorbell, then writes `tail` to SQyTDBL (with shadow
+   * doorbells: to the shadow entry, and to the register when the EventIdx asks for it, or when
+   * `force`). Returns whether the register was written.
+   */
+  ring(bar: ArrayBuffer, tail: number, force?: boolean): boolean;
+  /** Writes the CQ head host[0] to CQyHDBL (or its shadow entry), as ring() does the tail. */
   announceHead(bar: ArrayBuffer): boolean;
-  /** Releases the handle; every later call throws ERR_CLOSED. */
+  /** Releases the handle and its pins; every later call throws ERR_CLOSED. Idempotent. */
   close(): void;
 }
 /**

@@ -72,8 +72,6 @@ export const {
   constants,
   pageSize,
   // NVMe hot path (nvme_queue.cc)
-  nvmeCqPoll,
-  nvmeSqRing,
   NvmeQueue,
   // virtio-net transmit hot path (virtio_ring.cc)
   virtioSplitTxBurst,

@@ -19,7 +19,7 @@ const cliVersion = (JSON.parse(fs.readFileSync(path.join(repo, 'packages/cli/pac
 
 /** The published packages and what each must export (a few names that prove it is the right module). */
 const PACKAGES: Record<string, string[]> = {
-  '@vfio-node/native': ['open', 'DmaBuffer', 'eventfdCreate', 'nvmeCqPoll'],
+  '@vfio-node/native': ['open', 'DmaBuffer', 'eventfdCreate', 'NvmeQueue'],
   '@vfio-node/core': ['Device', 'VfioError', 'parsePciAddress', 'runDoctor'],
   '@vfio-node/nvme': ['NvmeController'],
   '@vfio-node/virtio-net': ['VirtioNet'],

@@ -2,7 +2,7 @@
 // code says the same thing and gives the same hint (STYLE.md §7). Errors the core
 // raises for every layer (invalid argument, closed) come from @vfio-node/core.
 
-import { VfioError } from '@vfio-node/core';
+import { invalidArgument, VfioError } from '@vfio-node/core';
 import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
 
 const hex2 = (v: number) => v.toString(16).padStart(2, '0') + 'h';
@@ -235,6 +235,49 @@ function describeValue(v: unknown): string {
   if (typeof v === 'string') return `'${v}'`;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return `${v} (0x${v.toString(16)})`;
   return String(v);
+}
+
+// ---- queue pairs (queue.ts) -----------------------------------------------------------
+
+/** BAR0 is not mmapped as a whole, so the hot path cannot write its doorbells. */
+export function barNotMapped(): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_BAR_NOT_MAPPED',
+    message: 'BAR0 of the NVMe controller is not mapped as a whole, so its doorbells cannot be written from the hot path',
+    hint: 'The kernel did not allow an mmap of the whole BAR (sparse mmap areas); a kernel with VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (4.16+) allows it.',
+  });
+}
+
+/** Every CID of a queue pair is outstanding. */
+export function queueFull(qid: number, depth: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_QUEUE_FULL',
+    message: `queue pair ${qid} has all ${depth - 1} command identifiers outstanding`,
+    hint: 'Poll for completions before submitting more, or create the queue pair with a larger depth.',
+    details: { qid, depth },
+  });
+}
+
+/** A command in flight on a queue pair whose controller was reset (told by another thread, attachResetSignal). */
+export function queueReset(qid: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_RESET',
+    message: `queue pair ${qid}: the controller was reset with the command in flight`,
+    hint: 'The command may or may not have been carried out; retry it.',
+  });
+}
+
+/**
+ * A queue pair's completion ring or shadow doorbell pages that are not a region of a native
+ * DMA buffer: the hot path's handle pins that memory by the buffer's id.
+ */
+export function queueMemoryNotDma(qid: number, what: string, value: unknown): VfioError {
+  return invalidArgument(
+    `queue pair ${qid}: ${what}`,
+    value,
+    'DmaMemory of a DmaAllocator or DmaArena (with native.id)',
+    'Allocate the rings with device.dma (or a DmaArena) and pass the shadow doorbells with their memory; unit tests pass QueuePairInit.handle, a fake of the native handle.',
+  );
 }
 
 /** deleteQueuePair() given a queue pair it may not delete (not made by createQueuePair, or the namespaces' own). */

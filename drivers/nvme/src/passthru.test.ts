@@ -6,6 +6,7 @@ import type { DmaAllocator, Region } from '@vfio-node/core';
 import { CommandQueue } from './command-queue.js';
 import { MANAGED_ADMIN_OPCODES, checkPassthru, fillPassthru, opcodeDirection, runPassthru, type PassthruCommand } from './passthru.js';
 import { QueuePair } from './queue.js';
+import { fakeQueueHandle } from '../test/fake-queue-handle.js';
 import { encodeStatus, NvmeStatusError } from './status.js';
 
 const MAX = 128 * 1024;
@@ -127,7 +128,7 @@ function fakeDma() {
 function queue(qid: number, maxTransfer: number) {
   const { dma, allocated, retained } = fakeDma();
   const bar = new ArrayBuffer(0x2000);
-  const qp = new QueuePair({ qid, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll' });
+  const qp = new QueuePair({ qid, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll', handle: fakeQueueHandle });
   const q = new CommandQueue(qp, '0000:00:03.0');
   const sq = new Uint32Array(qp.sq.bytes.buffer, qp.sq.bytes.byteOffset, qp.sq.size / 4);
   const cq = new DataView(qp.cq.bytes.buffer, qp.cq.bytes.byteOffset, qp.cq.size);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DmaAllocator, Region } from '@vfio-node/core';
 import { QueuePair } from './queue.js';
+import { fakeQueueHandle } from '../test/fake-queue-handle.js';
 
 /** A DMA allocator over plain memory that counts what is released. */
 function countingDma() {
@@ -22,7 +23,7 @@ function countingDma() {
 
 function pair(dma: DmaAllocator): QueuePair {
   const bar = new ArrayBuffer(0x2000);
-  return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll' });
+  return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll', handle: fakeQueueHandle });
 }
 
 describe('QueuePair and await using', () => {

@@ -9,25 +9,74 @@
 // writes the new head to CQyHDBL so the controller may reuse the slots. Each CQE also
 // carries SQHD, how far the controller has consumed the SQ.
 //
-// Reaping runs in C (nvmeCqPoll in native/src/nvme_queue.cc): one N-API call per batch.
-// Nothing here allocates per command: CIDs come from a free list, PRP lists are
-// preallocated per CID, and completions land in one preallocated Uint32Array.
+// Reaping and the doorbells run in C, through one native handle per queue pair (NvmeQueue
+// in native/src/nvme_queue.cc): one N-API call per batch. Nothing here allocates per
+// command: CIDs come from a free list, PRP lists are preallocated per CID, and completions
+// land in one preallocated Uint32Array (the handle's host words).
 
-import { native, VfioError, type DmaAllocator, type DmaMemory, type Region, type Vector } from '@vfio-node/core';
+import { native, type DmaAllocator, type DmaMemory, type Region, type Vector } from '@vfio-node/core';
 import { SQE_DWORDS, SQE_SIZE, sqeReadWrite } from './commands.js';
 import { CQE_SIZE } from './status.js';
 import { setPrps, setSglDataBlock } from './prp.js';
 import { RequestTable } from './request.js';
 import { cqHeadDoorbell, sqTailDoorbell } from './registers.js';
 import { shadowSlots, type ShadowDoorbells } from './shadow-doorbells.js';
+import { barNotMapped, queueFull, queueMemoryNotDma, queueReset } from './errors.js';
 
-// The two hot-path entry points of the native addon, looked up once. (They are read
-// from the addon object itself when the package's named exports do not list them.)
-type HotPath = Pick<typeof native, 'nvmeCqPoll' | 'nvmeSqRing' | 'NvmeQueue'>;
-const binding: HotPath = typeof native.nvmeCqPoll === 'function' ? native : (native as unknown as { default: HotPath }).default;
-const nvmeCqPoll = binding.nvmeCqPoll;
-const nvmeSqRing = binding.nvmeSqRing;
-const NativeQueue = binding.NvmeQueue;
+// The native queue handle's class, looked up once. (It is read from the addon object itself
+// when the package's named exports do not list it.)
+const NativeQueue: typeof native.NvmeQueue =
+  typeof native.NvmeQueue === 'function' ? native.NvmeQueue : (native as unknown as { default: typeof native }).default.NvmeQueue;
+
+/**
+ * The queue pair's hot path: the shape of the native `NvmeQueue` handle (native/index.d.ts).
+ * It reaps completions into the host words (`QueueHandleInit.host`: [head, phase, then 4
+ * words per completion]) and writes the doorbells (through the shadow doorbells when the
+ * queue has them). Only unit tests make another one (a fake over plain memory).
+ */
+export interface QueueHandle {
+  /** Reaps up to max completions into host[2..], advances host[0..1]; writes CQyHDBL once unless announce is false. Returns the count. */
+  poll(bar: ArrayBuffer, max: number, announce?: boolean): number;
+  /** Writes the SQ tail (force: to the register even when the shadow doorbell would do). Returns whether the register was written. */
+  ring(bar: ArrayBuffer, tail: number, force?: boolean): boolean;
+  /** Writes the CQ head host[0]. Returns whether the register was written. */
+  announceHead(bar: ArrayBuffer): boolean;
+  /** Drops the handle (and its pins on the memory). */
+  close(): void;
+}
+
+/** What a queue handle is made from (QueuePairInit.handle). */
+export interface QueueHandleInit {
+  qid: number;
+  /** The CQ ring (16-byte entries; its depth is the SQ's). */
+  cq: DmaMemory;
+  /** The host words (a SharedArrayBuffer): [CQ head, expected phase, then 4 words per completion: cid, status, sqhd, dw0]. */
+  host: Uint32Array;
+  /** The shadow doorbell pages (null: none) and this pair's dword indices in them. */
+  shadow: ShadowDoorbells | null;
+  sqShadow: number;
+  sqEventIdx: number;
+  cqShadow: number;
+  cqEventIdx: number;
+  /** Byte offsets of SQyTDBL and CQyHDBL in BAR0. */
+  sqDoorbell: number;
+  cqDoorbell: number;
+}
+
+/** The native handle (NvmeQueue): it pins the CQ and shadow pages by their DMA buffer ids. */
+function nativeHandle(h: QueueHandleInit): QueueHandle {
+  const id = (m: DmaMemory | undefined) => (m as { native?: { id?: unknown } } | undefined)?.native?.id;
+  if (typeof id(h.cq) !== 'number') throw queueMemoryNotDma(h.qid, 'completion queue memory', h.cq);
+  const sh = h.shadow?.memory;
+  if (h.shadow !== null && typeof id(sh) !== 'number') throw queueMemoryNotDma(h.qid, 'shadow doorbell memory', sh);
+  return new NativeQueue(
+    h.cq.native.id, h.cq.offset, h.cq.size,
+    h.host,
+    sh ? sh.native.id : 0, sh ? sh.offset : 0, sh ? sh.size : 0,
+    h.sqDoorbell, h.cqDoorbell,
+    h.sqShadow, h.sqEventIdx, h.cqShadow, h.cqEventIdx,
+  );
+}
 
 /** How a queue pair learns of completions. */
 export type CompletionMode = 'poll' | 'interrupt';
@@ -56,6 +105,11 @@ export interface QueuePairInit {
    * EventIdx asks for it. Omit for the admin queue pair or a controller without them.
    */
   shadow?: ShadowDoorbells | null;
+  /**
+   * Makes the hot path's handle; the default is the native `NvmeQueue`, which needs the CQ
+   * and the shadow pages in native DMA buffers. Unit tests pass a fake over plain memory.
+   */
+  handle?: (init: QueueHandleInit) => QueueHandle;
 }
 
 /**
@@ -113,8 +167,8 @@ export class QueuePair implements AsyncDisposable {
    * native queue handle can keep a pointer into it and skip its per-call argument checks.
    */
   private readonly host: Uint32Array;
-  /** The native hot path with the memory checked once (null: the per-call functions). */
-  private handle: InstanceType<typeof NativeQueue> | null = null;
+  /** The hot path (the native NvmeQueue): the memory checked once, the doorbell and reap sequences. */
+  private readonly handle: QueueHandle;
   /** The SQ head as last reported by the controller (CQE.SQHD). */
   sqHead = 0;
   /** Called for every completion poll() reaps. Set it once; it is not a per-command callback. */
@@ -165,13 +219,7 @@ export class QueuePair implements AsyncDisposable {
     this.completion = init.completion;
     this.pageSize = init.pageSize;
     const mapping = init.bar.mapping;
-    if (!mapping) {
-      throw new VfioError({
-        code: 'ERR_NVME_BAR_NOT_MAPPED',
-        message: 'BAR0 of the NVMe controller is not mapped as a whole, so its doorbells cannot be written from the hot path',
-        hint: 'The kernel did not allow an mmap of the whole BAR (sparse mmap areas); a kernel with VFIO_REGION_INFO_CAP_MSIX_MAPPABLE (4.16+) allows it.',
-      });
-    }
+    if (!mapping) throw barNotMapped();
     this.barBuffer = mapping.buffer;
     this.sqDoorbell = sqTailDoorbell(init.qid, init.dstrd);
     this.cqDoorbell = cqHeadDoorbell(init.qid, init.dstrd);
@@ -202,19 +250,17 @@ export class QueuePair implements AsyncDisposable {
     this.sqEventIdx = slots.sqEventIdx;
     this.cqShadow = slots.cqHead;
     this.cqEventIdx = slots.cqEventIdx;
-    const sh = this.shadow !== null ? init.shadow!.memory : undefined;
-    // The handle needs every region's DMA buffer id; without them (the shadow given as words
-    // only, or memory that is not a native DMA buffer, as in unit tests) the per-call
-    // functions serve.
-    const real = (m: DmaMemory | undefined) => typeof (m as { native?: { id?: unknown } } | undefined)?.native?.id === 'number';
-    if (typeof NativeQueue === 'function' && real(this.cq) && (this.shadow === null || real(sh))) {
-      this.handle = new NativeQueue(
-        this.cq.native.id, this.cq.offset, this.cq.size,
-        this.host,
-        sh ? sh.native.id : 0, sh ? sh.offset : 0, sh ? sh.size : 0,
-        this.sqDoorbell, this.cqDoorbell,
-        this.sqShadow, this.sqEventIdx, this.cqShadow, this.cqEventIdx,
-      );
+    try {
+      this.handle = (init.handle ?? nativeHandle)({
+        qid: this.qid, cq: this.cq, host: this.host, shadow: this.shadow !== null ? init.shadow! : null,
+        sqShadow: this.sqShadow, sqEventIdx: this.sqEventIdx, cqShadow: this.cqShadow, cqEventIdx: this.cqEventIdx,
+        sqDoorbell: this.sqDoorbell, cqDoorbell: this.cqDoorbell,
+      });
+    } catch (err) {
+      this.requests.release();
+      this.cq.release();
+      this.sq.release();
+      throw err;
     }
     this.lazyCqLimit = init.qid > 0 && init.completion === 'poll' && init.depth >= LAZY_CQ_MIN_DEPTH ? init.depth >> 2 : 0;
     this.clearShadow();
@@ -333,8 +379,7 @@ export class QueuePair implements AsyncDisposable {
   ring(): void {
     if (this.tail === this.ringedTail || this.suspended) return;
     if (this.cqUnrung !== 0 && this.outstanding + this.cqUnrung > this.depth - 1) this.announceCqHead();
-    const h = this.handle;
-    const wrote = h !== null ? h.ring(this.barBuffer, this.tail) : nvmeSqRing(this.barBuffer, this.sqDoorbell, this.tail, this.shadow, this.sqShadow, this.sqEventIdx);
+    const wrote = this.handle.ring(this.barBuffer, this.tail);
     this.ringedTail = this.tail;
     this.doorbellStats.rings++;
     if (wrote) this.doorbellStats.sqRegisterWrites++;
@@ -343,9 +388,7 @@ export class QueuePair implements AsyncDisposable {
   /** Tells the controller the CQ head (lazy mode): through the shadow doorbell, or CQyHDBL. */
   private announceCqHead(): void {
     if (this.suspended) return;
-    // nvmeSqRing is the plain doorbell write (fence, shadow, EventIdx test, register).
-    if (this.handle !== null) this.handle.announceHead(this.barBuffer);
-    else nvmeSqRing(this.barBuffer, this.cqDoorbell, this.cqState[0]!, this.shadow, this.cqShadow, this.cqEventIdx);
+    this.handle.announceHead(this.barBuffer);
     this.cqUnrung = 0;
     this.doorbellStats.cqHeadWrites++;
   }
@@ -357,7 +400,7 @@ export class QueuePair implements AsyncDisposable {
   kick(): void {
     this.emptyPolls = 0;
     if (this.suspended || this.outstanding === 0) return;
-    nvmeSqRing(this.barBuffer, this.sqDoorbell, this.ringedTail);
+    this.handle.ring(this.barBuffer, this.ringedTail, true);
     this.doorbellStats.sqRegisterWrites++;
   }
 
@@ -376,10 +419,7 @@ export class QueuePair implements AsyncDisposable {
     this.emptyPolls = 0;
     const c = this.completions;
     const lazy = this.lazyCqLimit !== 0;
-    const h = this.handle;
-    const n = h !== null
-      ? h.poll(this.barBuffer, Math.min(max, this.depth), !lazy)
-      : nvmeCqPoll(this.cq.bytes, this.cqState, this.barBuffer, this.cqDoorbell, c, max, this.shadow, this.cqShadow, this.cqEventIdx, !lazy);
+    const n = this.handle.poll(this.barBuffer, max < this.depth ? max : this.depth, !lazy);
     if (lazy) {
       this.cqUnrung += n;
       if (this.cqUnrung > this.lazyCqLimit) this.announceCqHead();
@@ -441,12 +481,7 @@ export class QueuePair implements AsyncDisposable {
     } finally {
       this.resetWords = words;
     }
-    const err = () => new VfioError({
-      code: 'ERR_NVME_RESET',
-      message: `queue pair ${this.qid}: the controller was reset with the command in flight`,
-      hint: 'The command may or may not have been carried out; retry it.',
-    });
-    this.reset((cid, tag) => this.onFail?.(cid, tag, err()));
+    this.reset((cid, tag) => this.onFail?.(cid, tag, queueReset(this.qid)));
     this.suspended = false;
     Atomics.store(w, this.resetAt + 1, g);
     Atomics.notify(w, this.resetAt + 1);
@@ -545,19 +580,9 @@ export class QueuePair implements AsyncDisposable {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.handle?.close();
-    this.handle = null;
+    this.handle.close();
     this.requests.release();
     this.cq.release();
     this.sq.release();
   }
-}
-
-function queueFull(qid: number, depth: number): VfioError {
-  return new VfioError({
-    code: 'ERR_NVME_QUEUE_FULL',
-    message: `queue pair ${qid} has all ${depth - 1} command identifiers outstanding`,
-    hint: 'Poll for completions before submitting more, or create the queue pair with a larger depth.',
-    details: { qid, depth },
-  });
 }

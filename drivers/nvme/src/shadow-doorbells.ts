@@ -12,7 +12,7 @@
 //
 // Both pages are laid out like the doorbell registers (§3.1.24, §3.1.25) without their
 // 1000h offset: SQ y tail at dword 2y << DSTRD, CQ y head at dword (2y + 1) << DSTRD.
-// The native hot path (nvmeSqRing, nvmeCqPoll in native/src/nvme_queue.cc) does the
+// The native hot path (WriteDoorbell of NvmeQueue in native/src/nvme_queue.cc) does the
 // store, the barrier, the EventIdx test and, only when needed, the register write.
 
 import type { DmaAllocator, DmaMemory } from '@vfio-node/core';
@@ -22,8 +22,8 @@ export interface ShadowDoorbells {
   words: Uint32Array;
   /** The dword index where the EventIdx page starts in words. */
   eventIdx: number;
-  /** The DMA memory under words (lets the native queue handle pin it). */
-  memory?: DmaMemory;
+  /** The DMA memory under words: the native queue handle pins it by its buffer id. */
+  memory: DmaMemory;
 }
 
 /** The dword indices of one queue pair's entries in the shadow buffers. */

@@ -57,12 +57,31 @@ for (const [cls, own] of Object.entries(objects)) {
   }
 }
 
+// NvmeQueue's hot functions (poll, ring, announceHead) are not on its prototype: they are own
+// properties bound to their queue's state, so whatever `this` they are called with they act
+// on that queue (never on the receiver), and after close() they throw ERR_CLOSED.
+const q = objects.NvmeQueue;
+const bar = new ArrayBuffer(0x2000);
+const hot = ['poll', 'ring', 'announceHead'];
+const bound = {
+  own: hot.every((n) => typeof Object.getOwnPropertyDescriptor(q, n)?.value === 'function' && !(n in Object.getPrototypeOf(q))),
+  ring: q.ring.call(objects.Mapping, bar, 3) === true && new Uint32Array(bar)[0x1008 / 4] === 3,
+  poll: hot.map((n) => q[n]).every((fn) => [undefined, {}, objects.DmaBuffer].every((r) => typeof fn.call(r, bar, 0) === (fn === q.poll ? 'number' : 'boolean'))),
+};
+
 // The real receivers still work.
 const sane = objects.DmaBuffer.size === 8192 && objects.Mapping.size === 4096 && objects.Mapping.read32(0) === 0;
 objects.EventfdWatcher.stop();
+const { poll } = objects.NvmeQueue;
 objects.NvmeQueue.close();
+try {
+  poll(bar, 1);
+  bound.closed = 'no error';
+} catch (e) {
+  bound.closed = e.code;
+}
 objects.Mapping.unmap();
 dma.release();
 native.close(efd);
 native.close(zero);
-console.log(JSON.stringify({ count, refused, wrong: calls, sane }));
+console.log(JSON.stringify({ count, refused, wrong: calls, sane, bound }));

@@ -174,7 +174,7 @@ const specs = {
   vfioDeviceGetInfo: [F], vfioDeviceGetRegionInfo: [F], vfioDeviceGetIrqInfo: [F], vfioDeviceSetIrqsEventfd: [F],
   vfioDeviceSetIrqs: [F], vfioDeviceReset: [F],
   eventfdCreate: [], eventfdRead: [F], eventfdWrite: [F], eventfdWait: [() => (random() < 0.5 ? pick([fds, [pick(fds)], growing()]) : any()), timeout],
-  nvmeCqPoll: [], nvmeSqRing: [], virtioSplitTxBurst: [],
+  virtioSplitTxBurst: [],
   Mapping: [F],
   DmaBuffer: [],
   'DmaBuffer.alloc': [size, allocOptions],
@@ -205,6 +205,10 @@ for (const [name, value] of Object.entries(native)) {
     }
   }
 }
+// NvmeQueue's hot functions are own properties of each handle, bound to its queue: taken
+// from a live (or closed) handle at call time, called with any receiver.
+for (const key of ['poll', 'ring', 'announceHead']) targets.push({ name: `NvmeQueue#${key}`, bound: key, member: 'NvmeQueue' });
+const boundFn = (key) => pick(objects.filter((o) => o?.constructor?.name === 'NvmeQueue'))?.[key] ?? (() => {});
 const specFor = (t) => specs[t.name] ?? [];
 // Method arguments: the BAR-like buffers and small integers matter most, so they come often.
 const memberArg = () => (random() < 0.3 ? pick([new ArrayBuffer(0x2000), below(16), below(8192), 0x1008]) : any());
@@ -268,7 +272,7 @@ while (Date.now() < deadline) {
     writeSync(log, `${calls}\t${t.name}${t.construct ? ' (new)' : ''}\tthis=${describe(self)}\t(${args.map(describe).join(', ')})\n`);
     calls++;
     try {
-      const r = t.construct ? Reflect.construct(t.fn, args) : Reflect.apply(t.fn, self, args);
+      const r = t.construct ? Reflect.construct(t.fn, args) : Reflect.apply(t.bound ? boundFn(t.bound) : t.fn, self, args);
       if (t.name === 'setErrorFactory') native.setErrorFactory(factory);
       if (t.name === 'eventfdCreate') ownFd(r);
       else if (t.name === 'open' || t.name === 'vfioGroupGetDeviceFd') native.close(r); // maybe a regular file: not ours to map
