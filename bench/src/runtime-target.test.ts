@@ -177,6 +177,14 @@ describe('vfio-node bench --ioengine=vfio-runtime and --compare=vfio-runtime', (
     expect(t.opened).toEqual([['0000:00:03.0', 1]]);
   });
 
+  it('with --eta=always the runtime peer shows on the status line, first of the peers', async () => {
+    const t = host();
+    await runBench(['--name=c', '--filename=0000:00:03.0/1', '--size=64k', '--compare=kernel,vfio-runtime', '--kernel-device=/dev/nvme0n1', '--eta=always'], t.h);
+    const out = t.out();
+    expect(out).toMatch(/\rpeer vfio-runtime: the same job through NvmeRuntime's promises: 0 s/);
+    expect(out.indexOf('peer vfio-runtime')).toBeLessThan(out.indexOf('peer kernel'));
+  });
+
   it('a vfio-runtime peer that fails is left out, and says why', async () => {
     const t = host({ openRuntime: async () => { throw new Error('no hugepages'); } });
     const code = await runBench(['--name=c', '--filename=0000:00:03.0/1', '--size=64k', '--compare=vfio-runtime', '--output-format=json'], t.h);
