@@ -4,8 +4,11 @@
 //
 // DIR holds callgrind.out.PART-TID (one per marker, per thread: --dump-before=getppid)
 // and callgrind.out-TID (the rest of each thread, at exit). LABELS.json is what cost.mjs
-// wrote: the label of each marker, in order, for the main thread and for the worker.
-// The k-th getppid dump of a thread is the window that ended at its k-th marker.
+// wrote: the label of each marker, in order, for the main thread, for the worker of the
+// one-worker runtime and for each of the two workers of the two-worker runtime (the same
+// list for both). The k-th getppid dump of a thread is the window that ended at its k-th
+// marker. Threads are numbered in the order they were created: the one-worker runtime's
+// worker comes before the two-worker runtime's (opened after the first one closed).
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -43,11 +46,15 @@ for (const f of readdirSync(dir)) {
 for (const l of dumps.values()) l.sort((a, b) => a.part - b.part);
 const marked = (tid) => (dumps.get(tid) ?? []).filter((d) => d.trigger.includes('getppid'));
 const MAIN = 1;
-const workerTids = [...dumps.keys()].filter((t) => t !== MAIN && marked(t).length > 0);
-if (workerTids.length !== 1) throw new Error(`expected one worker thread with markers, found ${workerTids.length} (${workerTids.join(', ')})`);
+const workerTids = [...dumps.keys()].filter((t) => t !== MAIN && marked(t).length > 0).sort((a, b) => a - b);
+const qds2w = labels.qds2w ?? [];
+const expected = qds2w.length ? 3 : 1;
+if (workerTids.length !== expected) throw new Error(`expected ${expected} worker threads with markers, found ${workerTids.length} (${workerTids.join(', ')})`);
 const WORKER = workerTids[0];
+const threads = [[MAIN, labels.mainLabels, 'main'], [WORKER, labels.workerLabels, 'worker']];
+if (qds2w.length) threads.push([workerTids[1], labels.worker2Labels, 'worker0'], [workerTids[2], labels.worker2Labels, 'worker1']);
 const windows = new Map(); // `${label}|${thread}` -> dump
-for (const [tid, names, who] of [[MAIN, labels.mainLabels, 'main'], [WORKER, labels.workerLabels, 'worker']]) {
+for (const [tid, names, who] of threads) {
   const m = marked(tid);
   if (m.length !== names.length) throw new Error(`thread ${tid} (${who}) has ${m.length} marker dumps, the workload placed ${names.length} markers`);
   m.forEach((d, i) => windows.set(`${names[i]}|${who}`, d));
@@ -132,6 +139,9 @@ for (const qd of labels.qds) {
   cases.push({ path: 'direct', qd, threads: ['worker'] });
   cases.push({ path: 'runtime', qd, threads: ['main', 'worker'] });
 }
+// Two workers: each worker's figure is its instructions per read of the whole window (it
+// serves about half of them), so the three threads add up to the cost of one read.
+for (const qd of qds2w) cases.push({ path: 'runtime2w', qd, threads: ['main', 'worker0', 'worker1'] });
 const details = [];
 for (const c of cases) {
   const perThread = {};
@@ -148,7 +158,7 @@ for (const c of cases) {
       const w = labels.direct.find((x) => x.qd === c.qd);
       row.emptyPollsPerIo = (w.emptyPolls2N - w.emptyPollsN) / N;
       if (emptyTurn !== null) row.irPerIoWithoutEmptyPolls = diff.perUnit - row.emptyPollsPerIo * emptyTurn;
-    } else if (who === 'worker') {
+    } else if (who.startsWith('worker')) {
       // Turns of the worker's serve loop: one receiveMessageOnPort each.
       row.loopTurnsPerIo = diff.callsOf(/MessagePort::ReceiveMessage\(v8::FunctionCallbackInfo/);
     }
@@ -158,23 +168,23 @@ for (const c of cases) {
   }
   if (c.threads.length > 1) {
     const sum = (f) => c.threads.reduce((s, t) => s + perThread[t][f], 0);
-    results.push({ path: c.path, qd: c.qd, thread: 'both', irPerIo: sum('irPerIo'), estimate: sum('estimate'), withoutGc: sum('withoutGc'), gcAveraged: sum('gcAveraged') });
+    results.push({ path: c.path, qd: c.qd, thread: c.threads.length === 2 ? 'both' : 'all', irPerIo: sum('irPerIo'), estimate: sum('estimate'), withoutGc: sum('withoutGc'), gcAveraged: sum('gcAveraged') });
   }
 }
 
 // Threads without markers (V8's platform workers, libuv's pool...): their whole-run totals.
 const others = [];
 for (const [tid, l] of dumps) {
-  if (tid === MAIN || tid === WORKER) continue;
+  if (tid === MAIN || workerTids.includes(tid)) continue;
   others.push({ tid, ir: l.reduce((s, d) => s + d.summary, 0) });
 }
-const totalIos = labels.qds.length * 2 * (labels.warmup + 3 * N);
+const totalIos = (labels.qds.length * 2 + qds2w.length) * (labels.warmup + 3 * N);
 
 say(`Instructions per 4 KiB read (callgrind Ir, user space of the node process only), N = ${N}, warm-up ${labels.warmup} reads per case.`);
 say(`Ir/IO = (Ir of the window of 2N reads - Ir of the window of N reads) / N, per thread.`);
 say(`Ir/IO, GC spread = the same without garbage collection (Heap::CollectGarbage and below), plus the GC of both windows / 3N.`);
 say('');
-say('case          thread   Ir/IO  Ir/IO,GC spread  (no GC + GC)   Ir(N)/N  Ir(2N)/2N  notes');
+say('case            thread    Ir/IO  Ir/IO,GC spread  (no GC + GC)   Ir(N)/N  Ir(2N)/2N  notes');
 for (const r of results) {
   const notes = [];
   if (r.emptyPollsPerIo !== undefined) notes.push(`${r.emptyPollsPerIo.toFixed(2)} empty polls/IO`);
@@ -185,7 +195,7 @@ for (const r of results) {
   const nn = r.irN === undefined ? '' : fmt(r.irN);
   const n2 = r.ir2N === undefined ? '' : fmt(r.ir2N);
   const split = `(${fmt(r.withoutGc)} + ${fmt(r.gcAveraged)})`;
-  say(`${`${r.path} qd${r.qd}`.padEnd(14)}${r.thread.padEnd(7)}${fmt(r.irPerIo).padStart(7)}  ${fmt(r.estimate).padStart(15)}  ${split.padStart(15)}  ${nn.padStart(8)}  ${n2.padStart(9)}  ${notes.join('; ')}`);
+  say(`${`${r.path} qd${r.qd}`.padEnd(16)}${r.thread.padEnd(8)}${fmt(r.irPerIo).padStart(7)}  ${fmt(r.estimate).padStart(15)}  ${split.padStart(15)}  ${nn.padStart(8)}  ${n2.padStart(9)}  ${notes.join('; ')}`);
 }
 if (emptyTurn !== null) say(`\nOne empty turn of the direct loop (ring() with nothing new + poll() finding nothing): ${fmt(emptyTurn)} Ir.`);
 say(`Threads without markers (whole run, ${totalIos} reads plus start-up and shutdown): ${others.map((o) => `#${o.tid} ${fmt(o.ir)}`).join(', ') || 'none'} Ir.`);

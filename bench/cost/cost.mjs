@@ -3,7 +3,10 @@
 //   (a) "direct": the driver's QueuePair hot path (submitIo, ring, poll), driven on the
 //       worker thread that owns the queue pair, as the benchmark does (bench/src/nvme-target.ts);
 //   (b) "runtime": the embedding API, ns.read() promises (rt.namespace(nsid)) from the main thread, carried
-//       through the shared-memory rings to that worker and back.
+//       through the shared-memory rings to that worker and back;
+//   (c) "runtime2w": the same with two workers (a second runtime, opened after the first is
+//       closed), each with its own queue pair and its own request and completion rings; the
+//       runtime deals the requests out to the two in turn, so each serves about half.
 // Each case runs a warm-up (so V8 has optimised the hot code), then a window of N reads
 // and a window of 2N reads. Every window ends with a marker: a call of process.ppid, i.e.
 // getppid(2), which callgrind is told to dump at (--dump-before=getppid), so each window
@@ -14,7 +17,8 @@
 // The same module is imported by the worker (rt.call(0, import.meta.url, ...)), so the
 // main program only runs on the main thread.
 //
-//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--labels FILE]
+//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--labels FILE]
+// (--qd2w: the total depths of the two-worker case, split between the workers; "none" skips it)
 
 import { isMainThread } from 'node:worker_threads';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -145,6 +149,7 @@ async function main() {
   const n = Number(opt('n', '2000'));
   const warmup = Number(opt('warmup', '2000'));
   const qds = opt('qd', '1,32').split(',').map(Number);
+  const qds2w = opt('qd2w', '2,32') === 'none' ? [] : opt('qd2w', '2,32').split(',').map(Number);
   const calib = Number(opt('calib', '20000'));
   const labelsFile = opt('labels', null);
   const nsid = 1;
@@ -157,6 +162,8 @@ async function main() {
   log(`runtime open on ${address}, 1 worker, queue depth 64`);
   const mainLabels = [];
   const workerLabels = [];
+  // The two-worker case: both workers get the same markers, in the same order.
+  const worker2Labels = [];
   let result;
   try {
     // (a) the QueuePair hot path, on the worker.
@@ -192,9 +199,45 @@ async function main() {
       log(`runtime path qd${qd} done`);
     }
     mem.release();
-    result = { address, n, warmup, qds, calib, direct: d.windows, mainLabels, workerLabels };
+    result = { address, n, warmup, qds, qds2w, calib, direct: d.windows, mainLabels, workerLabels, worker2Labels };
   } finally {
     await rt.close();
+  }
+  // (c) two workers: a runtime of its own (the controller is opened by one runtime at a time).
+  if (qds2w.length) {
+    const rt2 = await NvmeRuntime.open(address, { workers: 2, queueDepth: 64 });
+    log('runtime open again, 2 workers, queue depth 64');
+    try {
+      const ns = rt2.controller.namespace(nsid);
+      const nlb = BS / ns.blockSize;
+      const span = Math.floor(Number(ns.blocks) / nlb);
+      const maxQd = Math.max(...qds2w);
+      const mem = rt2.allocBuffer(maxQd * BS);
+      const bufs = Array.from({ length: maxQd }, (_, i) => mem.bytes.subarray(i * BS, (i + 1) * BS));
+      const markAll = async (label) => {
+        await rt2.call(0, self, 'mark', label);
+        await rt2.call(1, self, 'mark', label);
+        worker2Labels.push(label);
+        marker(label);
+        mainLabels.push(label);
+      };
+      let start = 0;
+      for (const qd of qds2w) {
+        await viaRuntime(rt2, nsid, qd, warmup, bufs, span, nlb, start);
+        start += warmup;
+        await markAll(`runtime2w qd${qd} warm-up`);
+        await viaRuntime(rt2, nsid, qd, n, bufs, span, nlb, start);
+        start += n;
+        await markAll(`runtime2w qd${qd} N`);
+        await viaRuntime(rt2, nsid, qd, 2 * n, bufs, span, nlb, start);
+        start += 2 * n;
+        await markAll(`runtime2w qd${qd} 2N`);
+        log(`runtime path, 2 workers, qd${qd} done`);
+      }
+      mem.release();
+    } finally {
+      await rt2.close();
+    }
   }
   log('closed');
   const text = JSON.stringify(result, null, 1);

@@ -2,7 +2,7 @@
 // lists the benchmark's own codes so that they are one documented union with the layers'
 // below (the benchmark passes theirs on: a driver's error ends a job with that code).
 
-import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
+import { VfioError, type CoreErrorCode, type SystemErrorCode } from '@vfio-node/core';
 import type { NvmeErrorCode } from '@vfio-node/nvme';
 import type { RuntimeErrorCode } from '@vfio-node/runtime';
 import type { VirtioNetErrorCode } from '@vfio-node/virtio-net';
@@ -19,6 +19,8 @@ export const BENCH_ERROR_CODES = [
   'ERR_BENCH_BS',
   'ERR_BENCH_IODEPTH',
   'ERR_BENCH_SIZE',
+  // device jobs of both NVMe engines in one command
+  'ERR_BENCH_ENGINE_MIX',
   // the peers of --compare and their results
   'ERR_BENCH_PEER_OUTPUT',
   'ERR_BENCH_RESULTS',
@@ -26,3 +28,19 @@ export const BENCH_ERROR_CODES = [
 
 /** Every code `@vfio-node/bench` raises: its own and those of the layers it runs on. */
 export type BenchErrorCode = (typeof BENCH_ERROR_CODES)[number] | NvmeErrorCode | VirtioNetErrorCode | RuntimeErrorCode | CoreErrorCode | SystemErrorCode;
+
+/**
+ * ERR_BENCH_ENGINE_MIX: one command has device jobs on both NVMe engines. vfio-nvme jobs run
+ * on worker threads the benchmark drives itself, vfio-runtime jobs on a runtime opened with an
+ * embedder's defaults; one controller cannot be opened by both at once.
+ * @param direct the name of a vfio-nvme job
+ * @param runtime the name of a vfio-runtime job
+ */
+export function engineMix(direct: string, runtime: string): VfioError {
+  return new VfioError({
+    code: 'ERR_BENCH_ENGINE_MIX',
+    message: `job ${direct} uses ioengine=vfio-nvme and job ${runtime} ioengine=vfio-runtime: one command runs device jobs on one NVMe engine`,
+    hint: 'Run the two engines in two commands, or compare them in one boot with --compare=vfio-runtime.',
+    details: { jobs: [direct, runtime] },
+  });
+}

@@ -3,7 +3,8 @@
 // histogram and output formats, and the kernel/QEMU peers for --compare.
 //
 // Reading order: run.ts (argv to report) → jobfile.ts/options.ts (fio's meanings) →
-// engine.ts/job-runner.ts (the I/O loop over io-target.ts) → stat.ts/histogram.ts →
+// engine.ts/job-runner.ts (the I/O loop over io-target.ts; nvme-target.ts and
+// runtime-target.ts are the two NVMe engines) → stat.ts/histogram.ts →
 // report-normal.ts/report-json.ts → peers/.
 /**
  * An fio-compatible block benchmark over any {@link IoTarget}: fio's options, job files,
@@ -18,8 +19,8 @@ export { NullTarget } from './null-target.js';
 export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';
 export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } from './engine.js';
 export { JobRunner, type JobPhase, type JobProgress } from './job-runner.js';
-export { parseCommandLine, parseJobFile, resolveJobs, expandEnv, type CommandLine, type ResolvedJob, type Section } from './jobfile.js';
-export { applyOption, defaultJobOptions, DEFAULT_PERCENTILES, KNOWN_OPTIONS, type JobOptions, type RwMode, type VerifyMethod, type SizeSpec } from './options.js';
+export { parseCommandLine, parseJobFile, resolveJobs, expandEnv, COMPARE_PEERS, type CommandLine, type ResolvedJob, type Section } from './jobfile.js';
+export { applyOption, defaultJobOptions, DEFAULT_PERCENTILES, KNOWN_OPTIONS, IOENGINES, type IoEngine, type JobOptions, type RwMode, type VerifyMethod, type SizeSpec } from './options.js';
 export { parseSize, parseSizeOrPercent, parseTimeUs, parseBool } from './units.js';
 export { parseFilename, type NvmeTargetSpec } from './filename.js';
 export { platValToIdx, platIdxToVal, calcPercentiles, nonEmptyBins, FIO_IO_U_PLAT_BITS, FIO_IO_U_PLAT_VAL, FIO_IO_U_PLAT_NR } from './histogram.js';
@@ -34,12 +35,16 @@ export { crc32c } from './crc32c.js';
 export { fillVerifyBlock, checkVerifyBlock } from './verify.js';
 export { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
 export { qemuImgBenchCommand, parseQemuImgBench, qemuImgBenchResult, type QemuImgBenchOptions } from './peers/qemu-img.js';
-export { ourPeerResult, formatCompareTable, compareJson, ratios } from './peers/compare.js';
+export { ourPeerResult, formatCompareTable, compareJson, ratios, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
 export { readCompareJson, formatEndScreen } from './peers/end-screen.js';
 export { PeerStatus } from './peers/progress.js';
 export type { PeerResult, PeerDirection } from './peers/peer.js';
 export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions } from './run.js';
 export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
+export {
+  RuntimeTarget, RuntimeTargets, runtimeWorkersNeeded, openDefaultRuntime, RUNTIME_STATUS_REJECTED,
+  type RuntimeTargetInit, type RuntimeEngineRuntime, type RuntimeEngineNamespace, type RuntimeOpener,
+} from './runtime-target.js';
 export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
 export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';

@@ -57,6 +57,12 @@ export interface IoTarget {
    */
   wait?(timeoutMs: number): Promise<void> | void;
 
+  /**
+   * Optional: why the I/O last completed on `slot` failed, in words (an error message the
+   * target got instead of a status), for the job's error report.
+   */
+  failure?(slot: number): string | undefined;
+
   /** Releases the queue and buffers. */
   close(): void | Promise<void>;
 }

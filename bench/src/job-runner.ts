@@ -318,7 +318,8 @@ export class JobRunner {
     const len = this.slotLen[slot]!;
     const offset = this.slotOffset[slot]!;
     if (status !== 0) {
-      this.fail(EIO, `${dir === IO_READ ? 'read' : 'write'} at offset ${offset} length ${len} failed with status 0x${status.toString(16)}`);
+      const why = this.target.failure?.(slot);
+      this.fail(EIO, `${dir === IO_READ ? 'read' : 'write'} at offset ${offset} length ${len} failed with status 0x${status.toString(16)}${why ? `: ${why}` : ''}`);
       return counted;
     }
     this.progress.bytes[dir] += len;

@@ -90,12 +90,20 @@ const FLAG_OPTIONS = new Set([
   'direct', 'new_group', 'stonewall', 'wait_for_previous', 'thread', 'buffered', 'invalidate',
 ]);
 
+/**
+ * The peers --compare runs after the jobs, in the same boot: the kernel's nvme driver under fio,
+ * QEMU's userspace driver under qemu-img bench, and our own runtime's promise API (the same jobs
+ * with ioengine=vfio-runtime).
+ */
+export const COMPARE_PEERS = ['kernel', 'qemu', 'vfio-runtime'] as const;
+
 /** Command-line options that are not job options (fio: --output, --output-format, ...). */
 export interface CommandLine {
   sections: Section[];
   jobFiles: string[];
   outputFormat: Array<'normal' | 'json' | 'json+'>;
   output: string | undefined;
+  /** --compare: some of COMPARE_PEERS, in the order given. */
   compare: string[];
   eta: 'auto' | 'always' | 'never';
   help: boolean;
@@ -161,7 +169,7 @@ function applyCommandOption(cl: CommandLine, key: string, value: string | undefi
     }
     case 'compare':
       cl.compare = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      for (const p of cl.compare) if (p !== 'kernel' && p !== 'qemu') throw invalidArgument('--compare', value, 'kernel, qemu or kernel,qemu');
+      for (const p of cl.compare) if (!(COMPARE_PEERS as readonly string[]).includes(p)) throw invalidArgument('--compare', value, `a comma-separated list of ${COMPARE_PEERS.join(', ')}`);
       return;
     case 'eta':
       if (value !== 'auto' && value !== 'always' && value !== 'never') throw invalidArgument('--eta', value, 'auto, always or never');

@@ -16,6 +16,16 @@ export type VerifyMethod = 'none' | 'crc32c' | 'md5';
 /** A size given either in bytes or as a percentage of the target's capacity. */
 export type SizeSpec = { bytes: number } | { percent: number };
 
+/**
+ * The I/O engines (ioengine=): vfio-nvme (the default) drives the driver's queue pair on the
+ * worker thread that owns it; vfio-runtime drives @vfio-node/runtime's promise API from the
+ * main thread, as an embedding program does; null is fio's null engine (no device, no data).
+ */
+export const IOENGINES = ['vfio-nvme', 'vfio-runtime', 'null'] as const;
+
+/** One of IOENGINES. */
+export type IoEngine = (typeof IOENGINES)[number];
+
 /** fio's default percentile_list (HOWTO: percentile_list). */
 export const DEFAULT_PERCENTILES: readonly number[] = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
 

@@ -75,7 +75,7 @@ function jobJson({ stat: ts, first }: ReportedStat, rs: GroupRunStats, run: RunR
   o.latency_percentile = 100.0;
   o.latency_window = 0;
   o.latency_window_us = 0;
-  o['vfio-node'] = { target: first.target, members: ts.members, verify_blocks: ts.verified, ...(ts.error ? { verror: ts.verror } : {}) };
+  o['vfio-node'] = { target: first.target, engine: first.job.options.ioengine, members: ts.members, verify_blocks: ts.verified, ...(ts.error ? { verror: ts.verror } : {}) };
   return o;
 }
 

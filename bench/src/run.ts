@@ -5,13 +5,14 @@
 import { dirname, resolve } from 'node:path';
 import { invalidArgument } from '@vfio-node/core';
 import { runJobs, type RunResult } from './engine.js';
+import { engineMix } from './errors.js';
 import { parseFilename, type NvmeTargetSpec } from './filename.js';
 import { summarize } from './group.js';
 import type { IoTarget } from './io-target.js';
 import { jobFileError, parseCommandLine, parseJobFile, resolveJobs, type CommandLine, type ResolvedJob } from './jobfile.js';
 import { NullTarget } from './null-target.js';
-import { KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
-import { compareJson, formatCompareTable, ourPeerResult } from './peers/compare.js';
+import { IOENGINES, KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
+import { compareJson, formatCompareTable, ourPeerResult, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
 import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
 import type { PeerResult } from './peers/peer.js';
 import { PeerStatus } from './peers/progress.js';
@@ -19,6 +20,7 @@ import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './pe
 import { buildJsonReport, stringifyFioJson } from './report-json.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
 import type { JobProgress } from './job-runner.js';
+import { openDefaultRuntime, RuntimeTargets, runtimeWorkersNeeded, type RuntimeOpener } from './runtime-target.js';
 import { statusLineWanted, TerminalStatus } from './status-line.js';
 
 /**
@@ -28,6 +30,12 @@ import { statusLineWanted, TerminalStatus } from './status-line.js';
 export interface BenchHost {
   /** Opens the NVMe namespace a job names, one queue pair per call. */
   openNvme(spec: NvmeTargetSpec, job: ResolvedJob): Promise<IoTarget>;
+  /**
+   * Opens the runtime that ioengine=vfio-runtime jobs (and the vfio-runtime peer of --compare)
+   * run through, one per PCI address. Default: NvmeRuntime.open(address, { workers }), an
+   * embedder's default options.
+   */
+  openRuntime?: RuntimeOpener;
   /** Reads a job file. */
   readFile(path: string): string;
   /** Writes a results file (--output). */
@@ -75,12 +83,16 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
   --rw=read|write|randread|randwrite|rw|randrw   --bs=4k   --iodepth=1   --numjobs=1
   --size=  --offset=  --runtime=  --time_based  --ramp_time=  --rwmixread=50
   --norandommap  --randrepeat=1  --randseed=N  --verify=crc32c|md5  --group_reporting
+  --ioengine=vfio-nvme   (the default) each job drives its own queue pair on the worker thread that owns it
+  --ioengine=vfio-runtime  the jobs use @vfio-node/runtime's promise API from the main thread, as an
+                         embedding program does (NvmeRuntime.open(addr, { workers: numjobs }))
   --ioengine=null        fio's null engine: no device, no data (for trying options)
   --output-format=normal|json|json+   --output=FILE   --eta=auto|always|never
   --force                write even on a namespace that starts or ends with a partition table,
                          filesystem, LVM, ZFS, RAID or swap signature (write jobs look first)
-  --compare=kernel,qemu  also run the peers: --kernel-device=/dev/nvme0n1 (kernel nvme + fio
-                         io_uring --direct=1), qemu-img bench on the same PCI device
+  --compare=kernel,qemu,vfio-runtime  also run the peers: --kernel-device=/dev/nvme0n1 (kernel
+                         nvme + fio io_uring --direct=1), qemu-img bench on the same PCI device,
+                         the same jobs with ioengine=vfio-runtime
 Job options: ${KNOWN_OPTIONS.join(', ')}.`;
 
 /** A command line read, checked and resolved into jobs: everything runBench needs before it touches a device. */
@@ -126,13 +138,18 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
   }
   const { jobs, globalOptions } = resolveJobs(sections);
   const specs = new Map<number, NvmeTargetSpec>();
+  const byEngine = new Map<string, string>();
   for (const j of jobs) {
-    if (j.options.ioengine === 'null') continue;
-    if (j.options.ioengine !== 'vfio-nvme') throw invalidArgument('ioengine', j.options.ioengine, 'vfio-nvme (the default) or null', 'Kernel engines (libaio, io_uring) are what --compare=kernel runs.');
+    const engine = j.options.ioengine;
+    if (!(IOENGINES as readonly string[]).includes(engine)) throw invalidArgument('ioengine', engine, `one of ${IOENGINES.join(', ')} (vfio-nvme is the default)`, 'Kernel engines (libaio, io_uring) are what --compare=kernel runs.');
+    if (engine === 'null') continue;
+    if (!byEngine.has(engine)) byEngine.set(engine, j.options.name);
     if (!j.options.filename) throw invalidArgument('filename', '', 'a PCI address and namespace (--filename=0000:00:03.0/1)', "Find the address with 'vfio-node list'.");
     specs.set(j.index, parseFilename(j.options.filename));
   }
+  if (byEngine.size > 1) throw engineMix(byEngine.get('vfio-nvme')!, byEngine.get('vfio-runtime')!);
   if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
+  if (cl.compare.includes('vfio-runtime') && byEngine.has('vfio-runtime')) throw invalidArgument('--compare', cl.compare.join(','), 'peers other than the engine the jobs use (they already run with ioengine=vfio-runtime)', 'Leave vfio-runtime out of --compare, or run the jobs with the default ioengine=vfio-nvme.');
   if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
   return { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine };
 }
@@ -156,17 +173,10 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   const status = statusLineWanted(cl.eta, { normal, toStdout, isTTY: !!host.stdout.isTTY }) ? new TerminalStatus(host.stdout) : undefined;
   const onProgress = status && ((p: JobProgress[], t: number) => status.update(p, t));
 
-  const run = host.runJobs && specs.size ? await host.runJobs(jobs, specs, { signal: host.signal, onProgress }) : await runJobs({
-    jobs,
-    open: async (_filename, index) => {
-      const job = jobs[index]!;
-      const spec = specs.get(index);
-      if (!spec) return new NullTarget(nullCapacity(job));
-      return host.openNvme(spec, job);
-    },
-    onProgress,
-    signal: host.signal,
-  });
+  // Device jobs on the direct engine run where the host puts them (the CLI: on runtime
+  // workers); vfio-runtime jobs, null jobs and a host without runJobs run here.
+  const direct = jobs.some((j) => specs.has(j.index) && j.options.ioengine === 'vfio-nvme');
+  const run = host.runJobs && direct ? await host.runJobs(jobs, specs, { signal: host.signal, onProgress }) : await runHere(jobs, specs, host, { signal: host.signal, onProgress });
   status?.clear();
   const { stats, groups } = summarize(run.results);
 
@@ -174,7 +184,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   let table = '';
   // After Ctrl-C the run is over: no peers.
   if (cl.compare.length && !host.signal?.aborted) {
-    const ours = ourPeerResult(stats);
+    const ours = ourPeerResult(stats, direct ? undefined : RUNTIME_ENGINE_LABEL);
     const peers: PeerResult[] = [];
     const first = jobs.find((j) => specs.has(j.index))!;
     const o = first.options;
@@ -182,9 +192,25 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     const peerStatus = status ? new PeerStatus(host.stdout) : undefined;
     try {
       await host.releaseDevices?.();
-      // The kernel first: qemu-img bench has hung on QEMU 7.2's emulated controller right after
+      // Our second engine first, while the device is still on vfio-pci: the same device jobs
+      // through the runtime's promise API on the main thread.
+      if (cl.compare.includes('vfio-runtime') && !host.signal?.aborted) {
+        const again = jobs.filter((j) => specs.has(j.index)).map((j) => ({ ...j, options: { ...j.options, ioengine: 'vfio-runtime' } }));
+        peerStatus?.start(`peer vfio-runtime: the same ${again.length === 1 ? 'job' : 'jobs'} through NvmeRuntime's promises`, o.timeBased && o.runtimeUs ? (new Set(again.map((j) => j.groupid)).size * (o.runtimeUs + o.rampTimeUs)) / 1e6 : undefined);
+        try {
+          const r = await runHere(again, specs, host, { signal: host.signal });
+          const failed = r.results.find((x) => x.stat.error);
+          if (failed) throw new Error(`job ${failed.job.options.name}: ${failed.stat.verror ?? `error ${failed.stat.error}`}`);
+          const res = ourPeerResult(summarize(r.results).stats, RUNTIME_ENGINE_LABEL);
+          peers.push({ ...res, peer: 'vfio-runtime', command: ['vfio-node', 'bench', '--ioengine=vfio-runtime', '(the same jobs)'] });
+        } catch (err) {
+          peerStatus?.clear();
+          host.stderr.write(`vfio-node bench: the vfio-runtime peer failed, left out of the comparison: ${(err as Error).message}\n`);
+        }
+      }
+      // The kernel next: qemu-img bench has hung on QEMU 7.2's emulated controller right after
       // vfio-node's driver closed it (not every time; cause not found), never after the kernel's.
-      if (cl.compare.includes('kernel')) {
+      if (cl.compare.includes('kernel') && !host.signal?.aborted) {
         const spec = specs.get(first.index)!;
         const rebind = !kernelDevice;
         peerStatus?.start(`peer kernel: handing ${spec.address} to the kernel's nvme driver`);
@@ -243,6 +269,31 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   else host.writeFile(cl.output!, out.join(''));
   if (host.signal?.aborted) return EXIT_SIGNALED;
   return run.results.some((r) => r.stat.error) ? 1 : 0;
+}
+
+/**
+ * Runs the jobs on this thread: vfio-runtime jobs through a runtime per address (closed again
+ * before this returns, so that a peer can take the device), null jobs on fio's null engine,
+ * direct-engine jobs through host.openNvme.
+ */
+async function runHere(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, host: BenchHost, opts: HostRunOptions): Promise<RunResult> {
+  const runtimes = new RuntimeTargets(runtimeWorkersNeeded(jobs, specs), host.openRuntime ?? openDefaultRuntime);
+  const byIndex = new Map(jobs.map((j) => [j.index, j]));
+  try {
+    return await runJobs({
+      jobs,
+      open: async (_filename, index) => {
+        const job = byIndex.get(index)!;
+        const spec = specs.get(index);
+        if (!spec) return new NullTarget(nullCapacity(job));
+        return job.options.ioengine === 'vfio-runtime' ? runtimes.open(spec) : host.openNvme(spec, job);
+      },
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
+  } finally {
+    await runtimes.close();
+  }
 }
 
 /** fio's null engine needs a size; without one it pretends to be 1 GiB. */

@@ -1,7 +1,7 @@
 // --compare kernel,qemu: our figures next to the peers', as a table and as the
 // top-level "vfio-node compare" object of the JSON output:
 //   "vfio-node compare" : {
-//     "peers" : [ { "peer": "vfio-node"|"kernel"|"qemu", "label", "command": [...],
+//     "peers" : [ { "peer": "vfio-node"|"vfio-runtime"|"kernel"|"qemu", "label", "command": [...],
 //                   "read"/"write": { "iops", "bw_bytes", "ios", "lat_mean_ns"?, "clat_p50_ns"?, "clat_p99_ns"? },
 //                   "note"? } ],
 //     "ratios" : { "<peer>": { "read_iops": ours/theirs, "write_iops": ..., "read_lat_mean": ours/theirs, ... } }
@@ -12,8 +12,14 @@ import type { ReportedStat } from '../group.js';
 import type { PeerDirection, PeerResult } from './peer.js';
 import { calcPercentiles } from '../histogram.js';
 
-/** Our own result in the peers' shape, summing every reported stat. */
-export function ourPeerResult(stats: readonly ReportedStat[]): PeerResult {
+/** The label of our figures when they come from the runtime engine (ioengine=vfio-runtime, or its peer). */
+export const RUNTIME_ENGINE_LABEL = 'vfio-node runtime (promises from the main thread)';
+
+/**
+ * Our own result in the peers' shape, summing every reported stat.
+ * @param label the name in the table (default: the direct engine's)
+ */
+export function ourPeerResult(stats: readonly ReportedStat[], label = 'vfio-node (userspace VFIO NVMe)'): PeerResult {
   const dir = (d: 0 | 1): PeerDirection | undefined => {
     let ios = 0;
     let bytes = 0;
@@ -36,7 +42,7 @@ export function ourPeerResult(stats: readonly ReportedStat[]): PeerResult {
   };
   const read = dir(0);
   const write = dir(1);
-  return { peer: 'vfio-node', label: 'vfio-node (userspace VFIO NVMe)', command: [], ...(read ? { read } : {}), ...(write ? { write } : {}) };
+  return { peer: 'vfio-node', label, command: [], ...(read ? { read } : {}), ...(write ? { write } : {}) };
 }
 
 type Metric = { key: string; label: string; get: (r: PeerResult) => number | undefined; unit: (v: number) => string };

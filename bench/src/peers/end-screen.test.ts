@@ -26,6 +26,18 @@ describe("npm start's end screen", () => {
     expect(s).toContain("vfio-node vs QEMU's userspace driver (qemu-img): 2.39x the IOPS (sequential offsets only)");
   });
 
+  it('with the runtime among the peers: a row for each of our two paths, and both against the kernel', () => {
+    const runtime: PeerResult = { peer: 'vfio-runtime', label: 'r', command: ['vfio-node'], read: { iops: 15000, bwBytes: 15000 * 4096, ios: 150000, latMeanNs: 2_120_000, clatP99Ns: 4_650_000 } };
+    const back = readCompareJson(JSON.parse(JSON.stringify(compareJson(ours, [runtime, kernel]))));
+    const s = formatEndScreen(back.ours, back.peers);
+    const lines = s.split('\n');
+    expect(lines[1]).toMatch(/^vfio-node \(userspace, VFIO\)\s+read\s+33\.0k/);
+    expect(lines[2]).toMatch(/^vfio-node runtime \(promises\)\s+read\s+15\.0k\s+58\.6\s+2\.12 ms\s+4\.65 ms$/);
+    expect(s).toContain('vfio-node direct vs vfio-node runtime (promises): 2.20x the IOPS, 0.46x the mean latency, 0.37x the p99 latency');
+    expect(s).toContain('vfio-node direct vs kernel nvme driver (fio): 1.75x the IOPS');
+    expect(s).toContain('vfio-node runtime vs kernel nvme driver (fio): 0.80x the IOPS, 1.25x the mean latency, 1.50x the p99 latency');
+  });
+
   it('says so when no peer ran', () => {
     expect(formatEndScreen(ours, [])).toContain('No peer ran');
   });

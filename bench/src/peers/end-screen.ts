@@ -1,10 +1,13 @@
-// The screen `npm start` ends with: one row per engine (vfio-node, the kernel's driver
-// under fio, QEMU's userspace driver under qemu-img bench), the figures a reader
-// compares (IOPS, bandwidth, mean and p99 latency), and each ratio in words. It is
+// The screen `npm start` ends with: one row per engine (vfio-node's direct engine, its
+// runtime's promise API, the kernel's driver under fio, QEMU's userspace driver under
+// qemu-img bench), the figures a reader compares (IOPS, bandwidth, mean and p99
+// latency), and each ratio in words: the direct engine against every peer, and the
+// runtime against the kernel and QEMU, so both of our paths face the kernel. It is
 // drawn from the "vfio-node compare" object of the JSON results (compareJson), so it
 // can be printed on the host from the file the guest wrote.
 
 import { VfioError } from '@vfio-node/core';
+import { RUNTIME_ENGINE_LABEL } from './compare.js';
 import type { PeerDirection, PeerResult } from './peer.js';
 
 /** ERR_BENCH_RESULTS: a results file without the comparison the end screen is drawn from. */
@@ -37,6 +40,7 @@ export function readCompareJson(obj: unknown): { ours: PeerResult; peers: PeerRe
 
 const ENGINE: Record<PeerResult['peer'], string> = {
   'vfio-node': 'vfio-node (userspace, VFIO)',
+  'vfio-runtime': 'vfio-node runtime (promises)',
   kernel: "kernel nvme driver (fio)",
   qemu: "QEMU's userspace driver (qemu-img)",
 };
@@ -65,29 +69,38 @@ function latency(ns: number | undefined): string {
  */
 export function formatEndScreen(ours: PeerResult, peers: readonly PeerResult[]): string {
   const sides = [ours, ...peers];
+  // Our jobs ran on the runtime engine (--ioengine=vfio-runtime): name them so.
+  const engineOf = (s: PeerResult) => (s.peer === 'vfio-node' && s.label === RUNTIME_ENGINE_LABEL ? ENGINE['vfio-runtime'] : ENGINE[s.peer] ?? s.label);
   const header = ['engine', 'dir', 'IOPS', 'MiB/s', 'mean lat', 'p99 lat'];
   const rows: string[][] = [];
   for (const s of sides) {
     for (const [name, d] of [['read', s.read], ['write', s.write]] as const) {
       if (!d) continue;
-      rows.push([ENGINE[s.peer] ?? s.label, name, count(d.iops), (d.bwBytes / 1048576).toFixed(1), latency(d.latMeanNs), latency(d.clatP99Ns)]);
+      rows.push([engineOf(s), name, count(d.iops), (d.bwBytes / 1048576).toFixed(1), latency(d.latMeanNs), latency(d.clatP99Ns)]);
     }
   }
   const table = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   const line = (r: string[]) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ').trimEnd();
   const out = [line(header), ...rows.map(line), ''];
-  for (const p of peers) {
-    const parts: string[] = [];
-    for (const [name, a, b] of [['read', ours.read, p.read], ['write', ours.write, p.write]] as const) {
-      if (!a || !b) continue;
-      const dir = ours.read && ours.write ? `${name} ` : '';
-      if (b.iops > 0) parts.push(`${(a.iops / b.iops).toFixed(2)}x the ${dir}IOPS`);
-      if (a.latMeanNs !== undefined && b.latMeanNs) parts.push(`${(a.latMeanNs / b.latMeanNs).toFixed(2)}x the ${dir}mean latency`);
-      if (a.clatP99Ns !== undefined && b.clatP99Ns) parts.push(`${(a.clatP99Ns / b.clatP99Ns).toFixed(2)}x the ${dir}p99 latency`);
-    }
-    out.push(`vfio-node vs ${ENGINE[p.peer] ?? p.label}: ${parts.length ? parts.join(', ') : 'no common figures'}${p.note ? ` (${p.note})` : ''}`);
-  }
+  // With the runtime among the peers, "vfio-node" alone would not say which of our paths.
+  const runtime = peers.find((p) => p.peer === 'vfio-runtime');
+  const oursName = runtime ? 'vfio-node direct' : 'vfio-node';
+  for (const p of peers) out.push(ratioSentence(ours, oursName, p, engineOf(p)));
+  if (runtime) for (const p of peers) if (p !== runtime) out.push(ratioSentence(runtime, 'vfio-node runtime', p, engineOf(p)));
   if (!peers.length) out.push('No peer ran (stopped early, or every peer failed): nothing to compare with.');
   return out.join('\n') + '\n';
+}
+
+/** "NAME vs PEER: 1.75x the IOPS, 0.57x the mean latency, 0.55x the p99 latency (note)". */
+function ratioSentence(a: PeerResult, aName: string, b: PeerResult, bName: string): string {
+  const parts: string[] = [];
+  for (const [name, x, y] of [['read', a.read, b.read], ['write', a.write, b.write]] as const) {
+    if (!x || !y) continue;
+    const dir = a.read && a.write ? `${name} ` : '';
+    if (y.iops > 0) parts.push(`${(x.iops / y.iops).toFixed(2)}x the ${dir}IOPS`);
+    if (x.latMeanNs !== undefined && y.latMeanNs) parts.push(`${(x.latMeanNs / y.latMeanNs).toFixed(2)}x the ${dir}mean latency`);
+    if (x.clatP99Ns !== undefined && y.clatP99Ns) parts.push(`${(x.clatP99Ns / y.clatP99Ns).toFixed(2)}x the ${dir}p99 latency`);
+  }
+  return `${aName} vs ${bName}: ${parts.length ? parts.join(', ') : 'no common figures'}${b.note ? ` (${b.note})` : ''}`;
 }

@@ -12,8 +12,11 @@ export interface PeerDirection {
 
 /** One engine's result in a --compare run: who ran (vfio-node, the kernel, QEMU) and what it measured. */
 export interface PeerResult {
-  /** 'vfio-node' for us, 'kernel' (kernel nvme + fio io_uring), 'qemu' (qemu-img bench). */
-  peer: 'vfio-node' | 'kernel' | 'qemu';
+  /**
+   * 'vfio-node' for the jobs as asked, 'kernel' (kernel nvme + fio io_uring), 'qemu'
+   * (qemu-img bench), 'vfio-runtime' (the same jobs through the runtime's promise API).
+   */
+  peer: 'vfio-node' | 'kernel' | 'qemu' | 'vfio-runtime';
   /** The name printed in the comparison table. */
   label: string;
   /** The exact command run (empty for ourselves). */

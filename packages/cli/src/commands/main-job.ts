@@ -1,15 +1,18 @@
 // `npm start` runs this: the README's main job. With no device named, the benchmark
 // boots the QEMU lab (the embedded default) and runs inside it against the lab's NVMe
-// controller through real VFIO, then runs the same job on the kernel's driver (fio) and
-// on QEMU's userspace driver (qemu-img bench) in the same boot. The full results (fio's
-// json+ with the comparison) go to a file; the screen ends with the comparison.
+// controller through real VFIO (the direct engine: each job drives its queue pair on the
+// worker that owns it), then, in the same boot, runs the same job through the runtime's
+// promise API from the main thread (what an embedding program pays), on the kernel's
+// driver (fio) and on QEMU's userspace driver (qemu-img bench). The full results (fio's
+// json+ with the comparison) go to a file; the screen ends with the comparison: both of
+// our paths against the kernel.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatEndScreen, readCompareJson, type PeerDirection, type PeerResult } from '@vfio-node/bench';
 import { main } from '../main.js';
 
-export const MAIN_JOB = ['--name=randread-4k-qd32', '--rw=randread', '--bs=4k', '--iodepth=32', '--runtime=10', '--time_based', '--compare=kernel,qemu'];
+export const MAIN_JOB = ['--name=randread-4k-qd32', '--rw=randread', '--bs=4k', '--iodepth=32', '--runtime=10', '--time_based', '--compare=kernel,qemu,vfio-runtime'];
 
 /** Where the results go unless --output says: results/main-YYYYMMDD-HHMMSS.json under the current directory. */
 export function defaultResultsPath(now = new Date(), dir = 'results'): string {
