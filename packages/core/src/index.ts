@@ -39,4 +39,4 @@ export * from './host/iommu.js';
 export * from './host/modules.js';
 export * from './host/doctor.js';
 export { shareDma, openSharedDma, DmaArena, type SharedDma } from './dma-shared.js';
-export { Tracer, type TraceEvent, type TraceKind, type TraceOption, type TracerOptions } from './trace.js';
+export { Tracer, type TraceEvent, type TraceKind, type TraceOption, type TracerOptions, type TracePoll } from './trace.js';

@@ -43,6 +43,14 @@ export interface TraceEvent {
 /** How a driver's `trace` option is given: true (text on stderr), 'json', or a Tracer of one's own. */
 export type TraceOption = boolean | 'text' | 'json' | Tracer;
 
+/** A register being polled (Tracer.poll()): count the reads, then say what it became. */
+export interface TracePoll {
+  /** One more read of the register. */
+  read(): void;
+  /** The register said what was waited for: one line with `text`, the reads and the time. */
+  done(text: string): void;
+}
+
 /** Where and how a Tracer writes. */
 export interface TracerOptions {
   /** 'text' (aligned, coloured on a terminal) or 'json' (JSON lines). Default 'text'. */
@@ -101,7 +109,7 @@ export class Tracer {
    * A register polled until it says something: one line when it does, with how many reads
    * and how long (instead of a line per read). Call done() with the final text.
    */
-  poll(who: string, section?: string): { read(): void; done(text: string): void } {
+  poll(who: string, section?: string): TracePoll {
     const start = this.now();
     let reads = 0;
     return {
