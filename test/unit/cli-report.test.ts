@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { run as report } from '../../packages/cli/src/commands/report.js';
+import { run as report, writeReportPage } from '../../packages/cli/src/commands/report.js';
 
 const FIXTURE = new URL('../../bench/src/fixtures/fio-3.33-randread-libaio-qd8.jsonplus.json', import.meta.url);
 
@@ -69,5 +69,16 @@ describe('vfio-node report', () => {
     copyFileSync(FIXTURE, json);
     expect(await report(['--output', join(dir, 'no/such/dir/r.html'), json])).toBe(1);
     expect(err[1]).toMatch(/cannot write .*no\/such\/dir\/r\.html.*choose another --output/);
+  });
+
+  it('npm start\'s page: beside the results with the same name, or null with the reason when they cannot be drawn', () => {
+    const json = join(dir, 'main-20261203-070000.json');
+    copyFileSync(FIXTURE, json);
+    expect(writeReportPage(json)).toBe(join(dir, 'main-20261203-070000.html'));
+    expect(readFileSync(join(dir, 'main-20261203-070000.html'), 'utf8')).toContain('<!doctype html>');
+    const bad = join(dir, 'stopped.json');
+    writeFileSync(bad, '{"jobs": []}');
+    expect(writeReportPage(bad)).toBeNull();
+    expect(err.at(-1)).toBe('vfio-node: no report page: the results hold no job with I/O to show');
   });
 });

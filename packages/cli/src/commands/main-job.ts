@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatEndScreen, readCompareJson, type PeerDirection, type PeerResult } from '@vfio-node/bench';
 import { main } from '../main.js';
+import { writeReportPage } from './report.js';
 
 export const MAIN_JOB = ['--name=randread-4k-qd32', '--rw=randread', '--bs=4k', '--iodepth=32', '--runtime=10', '--time_based', '--compare=kernel,qemu,vfio-runtime'];
 
@@ -58,7 +59,8 @@ const USAGE = `usage: vfio-node main [BENCH OPTIONS]
 Runs vfio-node bench ${MAIN_JOB.join(' ')}
 (your options are added; --accel tcg|kvm|auto chooses the lab's accelerator) on the lab,
 writes the full results (fio's json+ with the comparison) to results/main-DATE.json, or to
---output=FILE, and ends with the comparison table.`;
+--output=FILE, with a page of charts beside it (the same name, .html; vfio-node report
+draws it), and ends with the comparison table.`;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -80,5 +82,8 @@ export async function run(argv: string[]): Promise<number> {
     return status || 1;
   }
   process.stdout.write(`${screen}\nFull results (fio json+${screen.includes('No peer ran') ? '' : ' with the comparison'}): ${path.resolve(output)}\n`);
+  // The same results as a page with charts (vfio-node report draws it from the JSON).
+  const page = writeReportPage(output);
+  if (page) process.stdout.write(`Report (HTML, charts): ${path.resolve(page)}\n`);
   return status;
 }

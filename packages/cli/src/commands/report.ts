@@ -56,6 +56,28 @@ export function readResults(args: readonly string[]): { data: Omit<ReportData, '
   return { data: { sources, sides, environment }, errors };
 }
 
+/**
+ * Writes the page of one result file beside it (FILE.json: FILE.html) and returns its
+ * path, or null (with the reason on stderr) when the file cannot be drawn.
+ */
+export function writeReportPage(result: string): string | null {
+  const { data, errors } = readResults([result]);
+  if (errors.length || !data.sides.length) {
+    console.error(`vfio-node: no report page: ${errors.join('; ') || 'the results hold no job with I/O to show'}`);
+    return null;
+  }
+  const output = path.join(path.dirname(result), `${path.basename(result, '.json')}.html`);
+  try {
+    writeFileSync(output, renderReportHtml({ ...data, title: defaultTitle(data.sides), generatedAt: now() }));
+  } catch (err) {
+    console.error(`vfio-node: no report page: cannot write ${output}: ${(err as Error).message}`);
+    return null;
+  }
+  return output;
+}
+
+const now = (): string => new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+
 export async function run(argv: string[]): Promise<number> {
   let values: { output?: string; title?: string; help?: boolean };
   let positionals: string[];
@@ -84,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const first = positionals[0]!.slice(positionals[0]!.indexOf('=') + 1);
   const output = values.output ?? path.join(path.dirname(first), `${path.basename(first, '.json')}.html`);
-  const html = renderReportHtml({ ...data, title: values.title ?? defaultTitle(data.sides), generatedAt: new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC' });
+  const html = renderReportHtml({ ...data, title: values.title ?? defaultTitle(data.sides), generatedAt: now() });
   try {
     writeFileSync(output, html);
   } catch (err) {
