@@ -5,7 +5,7 @@
 
 import { EventEmitter } from 'node:events';
 import { asyncEventsStopped, notDeletableQueuePair, queuePairDeleted, resetFailed } from './errors.js';
-import { Device, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type Vector } from '@vfio-node/core';
+import { Device, Tracer, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type TraceOption, type Vector } from '@vfio-node/core';
 import { AdminCommands, type AsyncEvent } from './admin.js';
 import { CommandQueue } from './command-queue.js';
 import { SQES_LOG2 } from './commands.js';
@@ -16,7 +16,7 @@ import { QueuePair, type CompletionMode } from './queue.js';
 import { RequestState } from './request.js';
 import { ShadowDoorbellBuffer } from './shadow-doorbells.js';
 import {
-  AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField,
+  AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField, REGISTER_SECTIONS,
   type Capabilities,
 } from './registers.js';
 import { CQES_LOG2, NvmeStatusError } from './status.js';
@@ -52,6 +52,13 @@ export interface NvmeControllerOptions {
    * memory instead of trapping each register write. Default true.
    */
   shadowDoorbells?: boolean;
+  /**
+   * Watch the driver work: every register access by name (CSTS polling in one line), every
+   * submission and completion entry decoded, every doorbell, with the specification's
+   * sections. true (text on stderr), 'json' (JSON lines), or a Tracer. Default: the
+   * VFIO_NODE_TRACE environment variable (1 or json), else off.
+   */
+  trace?: TraceOption;
 }
 
 /** The largest transfer per command we allow when MDTS says "no limit" (bounds the PRP list memory per CID). */
@@ -199,7 +206,9 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   /** Active namespace IDs. */
   namespaceIds: number[] = [];
 
-  private readonly options: Required<Omit<NvmeControllerOptions, 'logger'>>;
+  private readonly options: Required<Omit<NvmeControllerOptions, 'logger' | 'trace'>>;
+  /** The tracer when tracing is on (see the trace option). */
+  private readonly tracer: Tracer | null;
   private adminQp!: QueuePair;
   private adminQueue!: CommandQueue;
   private readonly pairs: IoPair[] = [];
@@ -279,6 +288,13 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     this.cap = decodeCap(this.capRaw);
     this.vs = this.bar.read32(Register.VS);
     this.bar.setRegisterNames(registerNames(this.cap.dstrd, 64));
+    this.tracer = Tracer.from(options.trace);
+    if (this.tracer) {
+      this.bar.traceTo(this.tracer, this.address, REGISTER_SECTIONS);
+      // Read before the names were known: said here.
+      this.tracer.emit(this.address, 'reg', `read CAP -> 0x${this.capRaw.toString(16)} (MQES ${this.cap.maxQueueEntries - 1}, DSTRD ${this.cap.dstrd}, TO ${this.cap.timeoutMs} ms)`, REGISTER_SECTIONS.CAP);
+      this.tracer.emit(this.address, 'reg', `read VS -> 0x${this.vs.toString(16)} (NVMe ${formatVersion(this.vs)})`, REGISTER_SECTIONS.VS);
+    }
     if (!this.cap.nvmCommandSet) {
       throw new VfioError({ code: 'ERR_NVME_NO_NVM_COMMAND_SET', message: `${this.address}: CAP.CSS does not include the NVM command set`, device: this.address });
     }
@@ -308,7 +324,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     // Admin queue memory (allocated before the reset so that a failure leaves nothing half done).
     this.adminQp = new QueuePair({
       qid: 0, depth: o.adminQueueDepth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: 2 * this.pageSize,
-      dma: this.device.dma, bar: this.bar, completion: 'poll',
+      dma: this.device.dma, bar: this.bar, completion: 'poll', tracer: this.tracer, traceWho: this.address,
     });
     this.adminQueue = new CommandQueue(this.adminQp, this.address);
     this.admin = new AdminCommands(this.adminQueue, this.device.dma, this.pageSize, () => this.maxTransfer);
@@ -410,12 +426,23 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    */
   private async waitReady(rdy: 0 | 1): Promise<void> {
     const deadline = Date.now() + this.cap.timeoutMs;
-    for (;;) {
-      const csts = rdy === 1 ? this.readCsts() : this.bar.read32(Register.CSTS);
-      if (csts === 0xffffffff) throw deviceGone(this.address);
-      if (getField(csts, CSTS.RDY) === rdy) return;
-      if (Date.now() > deadline) throw readyTimeout(this.address, rdy, this.cap.timeoutMs, csts);
-      await sleep(1);
+    // Traced as one line: how many reads of CSTS and how long until RDY said so.
+    const poll = this.tracer?.poll(this.address, 'Base 2.0 §3.5.1');
+    this.bar.traceMuted = poll !== undefined;
+    try {
+      for (;;) {
+        poll?.read();
+        const csts = rdy === 1 ? this.readCsts() : this.bar.read32(Register.CSTS);
+        if (csts === 0xffffffff) throw deviceGone(this.address);
+        if (getField(csts, CSTS.RDY) === rdy) {
+          poll?.done(`CSTS.RDY=${rdy}`);
+          return;
+        }
+        if (Date.now() > deadline) throw readyTimeout(this.address, rdy, this.cap.timeoutMs, csts);
+        await sleep(1);
+      }
+    } finally {
+      this.bar.traceMuted = false;
     }
   }
 
@@ -438,7 +465,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     }
     const qp = new QueuePair({
       qid, depth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: this.maxTransfer, dma: this.device.dma, bar: this.bar, completion,
-      shadow: this.shadowBuffer?.doorbells ?? null,
+      shadow: this.shadowBuffer?.doorbells ?? null, tracer: this.tracer, traceWho: this.address,
     });
     if (completion === 'interrupt') qp.vector = this.vectors[qid]!;
     // The watchdog's clock, now: a command posted before the next tick would otherwise
@@ -1305,7 +1332,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   }
 }
 
-function checkOptions(o: Required<Omit<NvmeControllerOptions, 'logger'>>): void {
+function checkOptions(o: Required<Omit<NvmeControllerOptions, 'logger' | 'trace'>>): void {
   const int = (name: string, v: number, min: number, max: number) => {
     if (!Number.isInteger(v) || v < min || v > max) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${v} (expected an integer from ${min} to ${max})` });
   };

@@ -14,9 +14,10 @@
 // command: CIDs come from a free list, PRP lists are preallocated per CID, and completions
 // land in one preallocated Uint32Array (the handle's host words).
 
-import { native, type DmaAllocator, type DmaMemory, type Region, type Vector } from '@vfio-node/core';
+import { native, type DmaAllocator, type DmaMemory, type Region, type Tracer, type Vector } from '@vfio-node/core';
 import { SQE_DWORDS, SQE_SIZE, sqeReadWrite } from './commands.js';
-import { CQE_SIZE } from './status.js';
+import { decodeSqe } from './decode.js';
+import { CQE_SIZE, decodeStatus, statusName } from './status.js';
 import { setPrps, setSglDataBlock } from './prp.js';
 import { RequestTable } from './request.js';
 import { cqHeadDoorbell, sqTailDoorbell } from './registers.js';
@@ -110,6 +111,10 @@ export interface QueuePairInit {
    * and the shadow pages in native DMA buffers. Unit tests pass a fake over plain memory.
    */
   handle?: (init: QueueHandleInit) => QueueHandle;
+  /** Trace every entry, doorbell and completion of this queue pair (null or absent: off). */
+  tracer?: Tracer | null;
+  /** Who the trace lines name (the controller's address, with the worker when not the main thread). */
+  traceWho?: string;
 }
 
 /**
@@ -212,8 +217,13 @@ export class QueuePair implements AsyncDisposable {
   private released = false;
   /** While the controller resets, doorbell writes wait (the queue does not exist on the controller). */
   private suspended = false;
+  /** The tracer when tracing is on (one test of this field per call when it is off). */
+  private readonly tracer: Tracer | null;
+  private readonly traceWho: string;
 
   constructor(init: QueuePairInit) {
+    this.tracer = init.tracer ?? null;
+    this.traceWho = init.traceWho ?? `queue ${init.qid}`;
     this.qid = init.qid;
     this.depth = init.depth;
     this.completion = init.completion;
@@ -333,6 +343,7 @@ export class QueuePair implements AsyncDisposable {
         throw err;
       }
     }
+    if (this.tracer !== null) this.traceSqe(sqe);
     this.advance();
     return cid;
   }
@@ -351,6 +362,7 @@ export class QueuePair implements AsyncDisposable {
       throw err;
     }
     this.requests.opcode[cid] = this.sqU32[sqe]! & 0xff;
+    if (this.tracer !== null) this.traceSqe(sqe);
     this.advance();
     return cid;
   }
@@ -383,12 +395,36 @@ export class QueuePair implements AsyncDisposable {
     this.ringedTail = this.tail;
     this.doorbellStats.rings++;
     if (wrote) this.doorbellStats.sqRegisterWrites++;
+    if (this.tracer !== null) this.traceDoorbell(`SQ${this.qid}TDBL`, this.tail, wrote);
+  }
+
+  // ---- tracing (off: one null test per call above) -------------------------------------
+
+  private traceSqe(sqe: number): void {
+    const d = decodeSqe(this.sqU32, sqe, this.qid === 0);
+    this.tracer!.emit(this.traceWho, 'sqe', `SQ${this.qid}[${sqe / SQE_DWORDS}] ${d.text}`, d.section || undefined);
+  }
+
+  /** wrote: whether the register was written (null: the C reap decided and did not say). */
+  private traceDoorbell(name: string, value: number, wrote: boolean | null): void {
+    const how = this.shadow === null ? '' : wrote === null ? ' (shadow doorbell; the register too if EventIdx was crossed)' : wrote ? ' (shadow doorbell, EventIdx crossed: register written)' : ' (shadow doorbell only: EventIdx not crossed, no MMIO)';
+    this.tracer!.emit(this.traceWho, 'doorbell', `${name} <- ${value}${how}`, this.shadow === null ? 'PCIe Transport 1.0, doorbells' : 'Base 2.0 §5.8, shadow doorbells');
+  }
+
+  private traceCompletions(n: number, first: number): void {
+    const c = this.completions;
+    for (let i = 0, at = 0; i < n; i++, at += 4) {
+      const st = decodeStatus(c[at + 1]!);
+      const status = statusName(st.sct, st.sc);
+      this.tracer!.emit(this.traceWho, 'cqe', `CQ${this.qid}[${(first + i) % this.depth}] cid=${c[at]} status=${status}${st.dnr ? ' DNR' : ''} sqhd=${c[at + 2]} dw0=0x${c[at + 3]!.toString(16)}`, 'Base 2.0, Completion Queue Entry');
+    }
   }
 
   /** Tells the controller the CQ head (lazy mode): through the shadow doorbell, or CQyHDBL. */
   private announceCqHead(): void {
     if (this.suspended) return;
-    this.handle.announceHead(this.barBuffer);
+    const wrote = this.handle.announceHead(this.barBuffer);
+    if (this.tracer !== null) this.traceDoorbell(`CQ${this.qid}HDBL`, this.cqState[0]!, wrote);
     this.cqUnrung = 0;
     this.doorbellStats.cqHeadWrites++;
   }
@@ -420,6 +456,10 @@ export class QueuePair implements AsyncDisposable {
     const c = this.completions;
     const lazy = this.lazyCqLimit !== 0;
     const n = this.handle.poll(this.barBuffer, max < this.depth ? max : this.depth, !lazy);
+    if (this.tracer !== null && n > 0) {
+      this.traceCompletions(n, this.cqState[0]! - n + this.depth);
+      if (!lazy) this.traceDoorbell(`CQ${this.qid}HDBL`, this.cqState[0]!, null);
+    }
     if (lazy) {
       this.cqUnrung += n;
       if (this.cqUnrung > this.lazyCqLimit) this.announceCqHead();

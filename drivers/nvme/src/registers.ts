@@ -208,6 +208,18 @@ export function cqHeadDoorbell(qid: number, dstrd: number): number {
   return Register.SQ0TDBL + (2 * qid + 1) * (4 << dstrd);
 }
 
+/**
+ * Where each register is defined, for the trace (NVMe Base 2.0 §3.1.3, Controller
+ * Properties; the doorbells in the NVMe over PCIe Transport Specification 1.0). SQyTDBL
+ * and CQyHDBL stand for every queue's doorbell.
+ */
+export const REGISTER_SECTIONS: Readonly<Record<string, string>> = {
+  CAP: 'Base 2.0 §3.1.3.1', VS: 'Base 2.0 §3.1.3.2', INTMS: 'Base 2.0 §3.1.3.3', INTMC: 'Base 2.0 §3.1.3.4',
+  CC: 'Base 2.0 §3.1.3.5', CSTS: 'Base 2.0 §3.1.3.6', NSSR: 'Base 2.0 §3.1.3.7', AQA: 'Base 2.0 §3.1.3.8',
+  ASQ: 'Base 2.0 §3.1.3.9', ACQ: 'Base 2.0 §3.1.3.10',
+  SQyTDBL: 'PCIe Transport 1.0, Submission Queue Tail Doorbell', CQyHDBL: 'PCIe Transport 1.0, Completion Queue Head Doorbell',
+};
+
 /** Register names for a BAR trace log: every named register plus the doorbells of queues 0..maxQid. */
 export function registerNames(dstrd: number, maxQid: number): Record<number, string> {
   const names: Record<number, string> = {};

@@ -47,7 +47,7 @@ export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
 export function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['usage: vfio-node <command> [options]', '       vfio-node --version', '', 'commands:', ...lines, '', "Run 'vfio-node <command> --help' for a command's options."].join('\n');
+  return ['usage: vfio-node <command> [options] [--trace[=json]]', '       vfio-node --version', '', 'commands:', ...lines, '', "Run 'vfio-node <command> --help' for a command's options.", '--trace prints every register access, command, doorbell and completion the drivers make, decoded (--trace=json: JSON lines).'].join('\n');
 }
 
 /**
@@ -55,6 +55,20 @@ export function usage(): string {
  * printed with their hint.
  */
 export async function main(argv: string[]): Promise<number> {
+  // --trace / --trace=json on any command: the drivers trace through VFIO_NODE_TRACE (so
+  // that worker threads, which share the environment, trace too).
+  // Not after "--": there the words belong to another program (lab run -- CMD).
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const traceArg = argv.slice(0, end).find((a) => a === '--trace' || a.startsWith('--trace='));
+  if (traceArg) {
+    const format = traceArg === '--trace' ? 'text' : traceArg.slice('--trace='.length);
+    if (format !== 'text' && format !== 'json') {
+      console.error(`vfio-node: invalid ${traceArg} (expected --trace or --trace=json)`);
+      return 2;
+    }
+    process.env.VFIO_NODE_TRACE = format === 'json' ? 'json' : '1';
+    argv = [...argv.slice(0, end).filter((a) => a !== traceArg), ...argv.slice(end)];
+  }
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {
     console.log(`vfio-node ${VERSION}`);
