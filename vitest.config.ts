@@ -14,6 +14,7 @@ const alias = {
   '@vfio-node/virtio-net': src('./drivers/virtio-net/src/index.ts'),
   '@vfio-node/bench': src('./bench/src/index.ts'),
   '@vfio-node/bdev': src('./packages/bdev/src/index.ts'),
+  '@vfio-node/nvmf': src('./packages/nvmf/src/index.ts'),
 };
 
 export default defineConfig({

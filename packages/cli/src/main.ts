@@ -37,6 +37,7 @@ const commands: Record<string, CommandEntry> = {
   net: { devices: true, summary: 'packet apps on virtio-net NICs (pktgen, count, fwd, respond)', load: () => import('./commands/net.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
   nvme: { devices: true, summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
+  nvmf: { summary: 'serve bdevs (malloc:SIZE, null:SIZE, ADDR/NSID) over NVMe/TCP (nvmf serve)', load: () => import('./commands/nvmf.js') },
 };
 
 /** The subcommands' names (hints and usage must name only these). */
