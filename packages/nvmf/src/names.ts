@@ -25,7 +25,7 @@ export interface ListenAddress {
 }
 
 /**
- * Parses `ADDR:PORT` (`127.0.0.1:4420`, `[::1]:4420`, `0.0.0.0:4420`); a bare address gets port 4420.
+ * Parses `ADDR:PORT` (`127.0.0.1:4420`, `[::1]:4420`, `0.0.0.0:4420`); a bare address gets port 4420; port 0 takes any free port.
  * @throws ERR_NVMF_ADDRESS
  */
 export function parseListenAddress(text: string): ListenAddress {
@@ -34,6 +34,6 @@ export function parseListenAddress(text: string): ListenAddress {
   const host = m[1]!;
   if (!isIP(host)) throw badAddress(text, `'${host}' is not an IPv4 or IPv6 address`);
   const port = m[2] === undefined ? 4420 : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw badAddress(text, `port ${m[2]} is not 1 to 65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw badAddress(text, `port ${m[2]} is not 0 (any free port) to 65535`);
   return { host, port };
 }
