@@ -191,8 +191,8 @@ export class Connection {
 
   /** ICReq → ICResp (§3.6.2.2, §3.6.2.3): PFV 0 only; digests as the host asks; no padding (CPDA 0). */
   private initialize(req: ICReq): void {
-    if (req.pfv !== 0) throw pduFault(FES.UnsupportedParameter, 8, Buffer.alloc(0), `PFV ${req.pfv} (only 0, NVMe/TCP 1.0)`);
-    if (req.hpda > 31) throw pduFault(FES.InvalidPduHeaderField, 10, Buffer.alloc(0), `HPDA ${req.hpda} is more than 31`);
+    if (req.pfv !== 0) throw pduFault(FES.UnsupportedParameter, 8, req.header, `PFV ${req.pfv} (only 0, NVMe/TCP 1.0)`);
+    if (req.hpda > 31) throw pduFault(FES.InvalidPduHeaderField, 10, req.header, `HPDA ${req.hpda} is more than 31`);
     this.digests = { ...req.digests };
     this.socket.write(encodeICResp({ cpda: 0, digests: this.digests, maxh2cdata: this.limits.maxh2cdata }));
     this.reader.setDigests(this.digests);
@@ -250,7 +250,7 @@ export class Connection {
    */
   private h2cData(pdu: DataPdu): void {
     const t = this.transfers.get(pdu.ttag);
-    const header = Buffer.alloc(24);
+    const header = pdu.header;
     if (!t) throw pduFault(FES.InvalidPduHeaderField, 10, header, `H2CData for TTAG ${pdu.ttag}, which no R2T gave`);
     if (t.sqe.cid !== pdu.cccid) throw pduFault(FES.InvalidPduHeaderField, 8, header, `H2CData CCCID ${pdu.cccid} is not the R2T's ${t.sqe.cid}`);
     if (pdu.datal > this.limits.maxh2cdata) throw pduFault(FES.DataTransferLimitExceeded, 16, header, `H2CData DATAL ${pdu.datal} is more than MAXH2CDATA ${this.limits.maxh2cdata}`);

@@ -39,7 +39,7 @@ describe('NVMe/TCP PDU encoding (exact bytes)', () => {
     expect([...req.subarray(0, 16)]).toEqual([0x00, 0, 128, 0, 128, 0, 0, 0, 0, 0, 2, 0x01, 3, 0, 0, 0]);
     const resp = encodeICResp({ cpda: 0, digests: BOTH, maxh2cdata: 131072 });
     expect([...resp.subarray(0, 16)]).toEqual([0x01, 0, 128, 0, 128, 0, 0, 0, 0, 0, 0, 0x03, 0x00, 0x00, 0x02, 0x00]);
-    expect(decodePdu(req, NONE)).toEqual({ type: PduType.ICReq, pfv: 0, hpda: 2, digests: { header: true, data: false }, maxr2t: 3 });
+    expect(decodePdu(req, NONE)).toMatchObject({ type: PduType.ICReq, pfv: 0, hpda: 2, digests: { header: true, data: false }, maxr2t: 3 });
   });
 
   it('CapsuleCmd with in-capsule data and both digests: HDGSTF|DDGSTF, PDO after the header digest, PLEN, and both CRCs', () => {

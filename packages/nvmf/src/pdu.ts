@@ -92,7 +92,7 @@ export interface Digests {
 }
 
 /** A decoded ICReq (host to controller, §3.6.2.2). */
-export interface ICReq { type: typeof PduType.ICReq; pfv: number; hpda: number; digests: Digests; maxr2t: number }
+export interface ICReq { type: typeof PduType.ICReq; pfv: number; hpda: number; digests: Digests; maxr2t: number; header: Buffer }
 /** A decoded ICResp (controller to host, §3.6.2.3). */
 export interface ICResp { type: typeof PduType.ICResp; pfv: number; cpda: number; digests: Digests; maxh2cdata: number }
 /** A decoded H2CTermReq or C2HTermReq: FES, FEI and the offending header. */
@@ -112,6 +112,8 @@ export interface DataPdu {
   success: boolean;
   data: Buffer;
   dataDigestOk: boolean;
+  /** The PDU header (HLEN bytes), for a TermReq that quotes it. */
+  header: Buffer;
 }
 /** A decoded R2T. */
 export interface R2T { type: typeof PduType.R2T; cccid: number; ttag: number; r2to: number; r2tl: number }
@@ -220,7 +222,7 @@ export function decodePdu(pdu: Buffer, digests: Digests): Pdu {
     const pfv = pdu.readUInt16LE(IC.PFV);
     const dgst = pdu[IC.DGST]!;
     const d: Digests = { header: (dgst & 1) !== 0, data: (dgst & 2) !== 0 };
-    if (type === PduType.ICReq) return { type, pfv, hpda: pdu[IC.HPDA_CPDA]!, digests: d, maxr2t: pdu.readUInt32LE(IC.MAXR2T_MAXH2CDATA) };
+    if (type === PduType.ICReq) return { type, pfv, hpda: pdu[IC.HPDA_CPDA]!, digests: d, maxr2t: pdu.readUInt32LE(IC.MAXR2T_MAXH2CDATA), header };
     return { type, pfv, cpda: pdu[IC.HPDA_CPDA]!, digests: d, maxh2cdata: pdu.readUInt32LE(IC.MAXR2T_MAXH2CDATA) };
   }
   if (type === PduType.H2CTermReq || type === PduType.C2HTermReq) {
@@ -275,6 +277,7 @@ export function decodePdu(pdu: Buffer, digests: Digests): Pdu {
         success: (flags & PduFlags.SUCCESS) !== 0,
         data,
         dataDigestOk,
+        header,
       };
     }
   }
