@@ -250,6 +250,46 @@ describe('the NVMe/TCP target with a host written from the specification', () =>
     io!.close();
   });
 
+  it('Write Zeroes, Dataset Management (deallocate) and Flush reach the RAM disk: zeroes read back in their ranges only', async () => {
+    const { adm, io } = await enabledController();
+    const ones = Buffer.alloc(16 * 512, 0xff);
+    expect((await io!.command(rw(0x01, 4000, 16), { data: ones })).sc).toBe(0);
+    const wz = rw(0x08, 4002, 2); // Write Zeroes: LBAs 4002-4003
+    expect((await io!.command(wz)).sc).toBe(0);
+    // Dataset Management: NR 0 (one range), AD (CDW11 bit 2); range: 3 blocks at 4010.
+    const dsm = Buffer.alloc(64);
+    dsm[0] = 0x09;
+    dsm.writeUInt32LE(1, 4);
+    dsm.writeUInt32LE(0, 40);
+    dsm.writeUInt32LE(4, 44);
+    const ranges = Buffer.alloc(16);
+    ranges.writeUInt32LE(3, 4);
+    ranges.writeBigUInt64LE(4010n, 8);
+    expect((await io!.command(dsm, { data: ranges, inCapsule: true })).sc).toBe(0);
+    expect((await io!.command(rw(0x00, 0, 1))).sc).toBe(0); // Flush
+    const back = (await io!.command(rw(0x02, 4000, 16), { c2hLength: 16 * 512 })).c2h;
+    const zeroBlocks = [...Array(16).keys()].filter((b) => back.subarray(b * 512, b * 512 + 512).every((x) => x === 0));
+    expect(zeroBlocks).toEqual([2, 3, 10, 11, 12]);
+    const wzPast = rw(0x08, 8190, 4);
+    expect((await io!.command(wzPast)).sc).toBe(0x80); // LBA Out of Range
+    adm.close();
+    io!.close();
+  });
+
+  it('a host that stops sending for longer than KATO loses its association: the admin and I/O connections close', async () => {
+    const adm = await TestHost.open(port);
+    await adm.ic();
+    const c = await adm.command(connectSqe(0, 31, 200), { data: connectData(NQN, HOST), inCapsule: true });
+    expect(c.sc).toBe(0);
+    expect((await propertySet(adm, 0x14, 1 | (6 << 16) | (4 << 20))).sc).toBe(0);
+    expect((await adm.command(admin(0x0a, 0x0f))).dw0).toBe(200); // Get Features Keep Alive Timer
+    const io = await TestHost.open(port);
+    await io.ic();
+    expect((await io.command(connectSqe(1, 31), { data: connectData(NQN, HOST, c.dw0 & 0xffff), inCapsule: true })).sc).toBe(0);
+    await expect(adm.next()).rejects.toThrow(/closed/);
+    await expect(io.next()).rejects.toThrow(/closed/);
+  });
+
   it('works with header and data digests (CRC32C) on both queues', async () => {
     const both = { header: true, data: true };
     const { adm, io } = await enabledController(true, both);
