@@ -13,6 +13,8 @@ const alias = {
   '@vfio-node/nvme': src('./drivers/nvme/src/index.ts'),
   '@vfio-node/virtio-net': src('./drivers/virtio-net/src/index.ts'),
   '@vfio-node/bench': src('./bench/src/index.ts'),
+  '@vfio-node/bdev': src('./packages/bdev/src/index.ts'),
+  '@vfio-node/nvmf': src('./packages/nvmf/src/index.ts'),
 };
 
 export default defineConfig({

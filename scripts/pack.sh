@@ -12,7 +12,7 @@ out=$(realpath -m "${1:-packs}")
 say() { printf 'pack: %s\n' "$*" >&2; }
 
 # The packages a user installs, lowest layer first.
-PACKAGES=(native packages/core packages/lab drivers/nvme drivers/virtio-net packages/runtime bench packages/cli)
+PACKAGES=(native packages/core packages/lab drivers/nvme drivers/virtio-net packages/runtime packages/bdev packages/nvmf bench packages/cli)
 
 npx --no-install tsc -b || { say "the TypeScript build failed"; exit 1; }
 

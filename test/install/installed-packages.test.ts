@@ -24,6 +24,8 @@ const PACKAGES: Record<string, string[]> = {
   '@vfio-node/nvme': ['NvmeController'],
   '@vfio-node/virtio-net': ['VirtioNet'],
   '@vfio-node/runtime': ['NvmeRuntime'],
+  '@vfio-node/bdev': ['openBdev', 'MallocBdev', 'parseBdevName'],
+  '@vfio-node/nvmf': ['NvmfTarget', 'PduReader', 'crc32c'],
   '@vfio-node/lab': ['Lab', 'LabError'],
   '@vfio-node/bench': ['JobRunner', 'crc32c'],
   '@vfio-node/bench/net': ['internetChecksum'],

@@ -13,6 +13,8 @@ import * as virtioNet from '@vfio-node/virtio-net';
 import * as runtime from '@vfio-node/runtime';
 import * as lab from '@vfio-node/lab';
 import * as bench from '@vfio-node/bench';
+import * as bdev from '@vfio-node/bdev';
+import * as nvmf from '@vfio-node/nvmf';
 import * as benchNet from '../../bench/src/net/index.js';
 import * as cli from '../../packages/cli/src/main.js';
 
@@ -24,6 +26,8 @@ const VIRTIO: readonly string[] = virtioNet.VIRTIO_NET_ERROR_CODES;
 const RUNTIME: readonly string[] = runtime.RUNTIME_ERROR_CODES;
 const LAB: readonly string[] = lab.LAB_ERROR_CODES;
 const BENCH: readonly string[] = bench.BENCH_ERROR_CODES;
+const BDEV: readonly string[] = bdev.BDEV_ERROR_CODES;
+const NVMF: readonly string[] = nvmf.NVMF_ERROR_CODES;
 const CLI: readonly string[] = cli.CLI_ERROR_CODES;
 
 /** A status the specifications do not name: ERR_NVME_STATUS_SCT<sct>_SC<sc in hex>. */
@@ -41,10 +45,12 @@ const LAYERS: Array<{ dir: string; own: readonly string[]; allowed: readonly str
   { dir: 'drivers/virtio-net', own: VIRTIO, allowed: [...VIRTIO, ...CORE] },
   { dir: 'packages/runtime', own: RUNTIME, allowed: [...RUNTIME, ...NVME, ...CORE] },
   { dir: 'packages/lab', own: LAB, allowed: [...LAB, ...CORE] },
+  { dir: 'packages/bdev', own: BDEV, allowed: [...BDEV, ...RUNTIME, ...NVME, ...CORE] },
+  { dir: 'packages/nvmf', own: NVMF, allowed: [...NVMF, ...BDEV, ...RUNTIME, ...NVME, ...CORE] },
   { dir: 'bench', own: BENCH, allowed: [...BENCH, ...RUNTIME, ...NVME, ...VIRTIO, ...CORE] },
   { dir: 'packages/cli', own: CLI, allowed: [...CLI, ...BENCH, ...LAB, ...RUNTIME, ...NVME, ...VIRTIO, ...CORE] },
 ];
-const ALL = new Set([...CORE, ...NVME, ...VIRTIO, ...RUNTIME, ...LAB, ...BENCH, ...CLI]);
+const ALL = new Set([...CORE, ...NVME, ...VIRTIO, ...RUNTIME, ...LAB, ...BENCH, ...BDEV, ...NVMF, ...CLI]);
 
 const SOURCE = /\.(ts|js|mjs|cc|h)$/;
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', 'prebuilds', 'fixtures']);
@@ -75,13 +81,13 @@ function codesIn(file: string): Array<{ code: string; where: string }> {
 
 describe('error codes are listed in exported unions', () => {
   it('each list has no duplicates, and the lab, core and the drivers do not share a code they mean differently', () => {
-    for (const list of [CORE, nvme.NVME_ERROR_CODES, nvme.NVME_STATUS_CODES, VIRTIO, RUNTIME, LAB, BENCH, CLI]) {
+    for (const list of [CORE, nvme.NVME_ERROR_CODES, nvme.NVME_STATUS_CODES, VIRTIO, RUNTIME, LAB, BENCH, BDEV, NVMF, CLI]) {
       expect(new Set(list).size).toBe(list.length);
       for (const code of list) expect(code).toMatch(/^ERR_[A-Z0-9_]+[A-Z0-9]$/);
     }
     // A layer's own list names what it adds: no code of core's appears again above it
     // (the lab's ERR_INVALID_ARG is the one exception: LabError is not a VfioError).
-    for (const list of [nvme.NVME_ERROR_CODES, nvme.NVME_STATUS_CODES, VIRTIO, RUNTIME, BENCH, CLI]) {
+    for (const list of [nvme.NVME_ERROR_CODES, nvme.NVME_STATUS_CODES, VIRTIO, RUNTIME, BENCH, BDEV, NVMF, CLI]) {
       expect((list as readonly string[]).filter((c) => CORE.includes(c))).toEqual([]);
     }
   });
@@ -134,6 +140,8 @@ describe('every error class a package exports carries a code', () => {
     '@vfio-node/nvme': nvme,
     '@vfio-node/virtio-net': virtioNet,
     '@vfio-node/runtime': runtime,
+    '@vfio-node/bdev': bdev,
+    '@vfio-node/nvmf': nvmf,
     '@vfio-node/lab': lab,
     '@vfio-node/bench': bench,
     '@vfio-node/bench/net': benchNet,

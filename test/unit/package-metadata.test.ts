@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 const root = path.resolve(import.meta.dirname, '../..');
 
 /** The packages scripts/pack.sh packs. */
-const PACKAGES = ['native', 'packages/core', 'packages/lab', 'drivers/nvme', 'drivers/virtio-net', 'packages/runtime', 'bench', 'packages/cli'];
+const PACKAGES = ['native', 'packages/core', 'packages/lab', 'drivers/nvme', 'drivers/virtio-net', 'packages/runtime', 'packages/bdev', 'packages/nvmf', 'bench', 'packages/cli'];
 
 const license = readFileSync(path.join(root, 'LICENSE'), 'utf8');
 

@@ -9,6 +9,8 @@ import type { NvmeErrorCode } from '@vfio-node/nvme';
 import type { RuntimeErrorCode } from '@vfio-node/runtime';
 import type { VirtioNetErrorCode } from '@vfio-node/virtio-net';
 import type { BenchErrorCode } from '@vfio-node/bench';
+import type { BdevErrorCode } from '@vfio-node/bdev';
+import type { NvmfErrorCode } from '@vfio-node/nvmf';
 
 /**
  * The codes the command raises itself (its subcommands pass on the codes of the packages
@@ -45,4 +47,6 @@ export type VfioErrorCode =
   | RuntimeErrorCode
   | LabErrorCode
   | BenchErrorCode
+  | BdevErrorCode
+  | NvmfErrorCode
   | CliErrorCode;

@@ -38,6 +38,7 @@ const commands: Record<string, CommandEntry> = {
   report: { summary: 'one HTML page with charts from saved results (ours or fio\'s json+)', load: () => import('./commands/report.js') },
   main: { summary: "the README's main job: the benchmark on the lab", load: () => import('./commands/main-job.js') },
   nvme: { devices: true, summary: 'NVMe commands with nvme-cli names (id-ctrl, smart-log, read, ...)', load: () => import('./commands/nvme.js') },
+  nvmf: { summary: 'serve bdevs (malloc:SIZE, null:SIZE, ADDR/NSID) over NVMe/TCP (nvmf serve)', load: () => import('./commands/nvmf.js') },
 };
 
 /** The subcommands' names (hints and usage must name only these). */
