@@ -32,6 +32,24 @@ describe('Ring', () => {
     expect(r.data[r.peek(1)]).toBe(3);
   });
 
+  it('wakes the consumer only when it said it sleeps (SLEEP), once per sleep', async () => {
+    const r = Ring.create(8, 1);
+    const seq0 = r.seq;
+    expect(r.push([1])).toBe(true);
+    expect(r.seq).toBe(seq0); // nobody asleep: no wake
+    r.consume(1);
+    // The consumer goes to sleep (waitForDataAsync sets SLEEP and finds nothing), then two publishes: one wake.
+    const woken = r.waitForDataAsync(r.seq, 5000);
+    expect(woken).toBeInstanceOf(Promise);
+    expect(r.push([2])).toBe(true);
+    expect(r.push([3])).toBe(true);
+    expect(r.seq).toBe(seq0 + 1);
+    await woken;
+    r.awake();
+    // Records already there: waitForDataAsync does not wait at all.
+    expect(r.waitForDataAsync(r.seq, 5000)).toBeUndefined();
+  });
+
   it('rejects a capacity that is not a power of two', () => {
     expect(() => Ring.create(3, 1)).toThrow(RangeError);
     expect(() => Ring.create(4, 0)).toThrow(RangeError);
