@@ -9,7 +9,8 @@
 
 import type { NvmeController } from '@vfio-node/nvme';
 import type { FromWorker } from './protocol.js';
-import type { Pending, WorkerQueue } from './worker-queue.js';
+import type { Pending } from './dispatch.js';
+import type { WorkerQueue } from './worker-queue.js';
 
 /** What the runtime did with aborted requests since it opened (AbortSignal), for diagnostics and tests. */
 export interface RuntimeAbortStats {
@@ -28,14 +29,17 @@ export interface RuntimeAbortStats {
 
 /** What RequestAborts needs of the runtime. */
 export interface AbortHost {
-  readonly pending: ReadonlyMap<number, Pending>;
+  /** The pending request with this tag. */
+  lookup(tag: number): Pending | undefined;
+  /** Every pending request. */
+  live(): Iterable<Pending>;
   readonly queues: readonly WorkerQueue[];
   readonly controller: NvmeController;
   isClosed(): boolean;
   /** n pieces left the main thread's waiting lists without reaching a worker: no longer outstanding. */
   forget(n: number): void;
   /** The request's last piece is done. */
-  end(tag: number, p: Pending): void;
+  end(p: Pending): void;
   /** Takes the completions worker q published. */
   drain(q: WorkerQueue): number;
 }
@@ -50,7 +54,7 @@ export class RequestAborts {
   /** The counts, and how many aborted requests still hold their buffers. */
   stats(): RuntimeAbortStats {
     let holding = 0;
-    for (const p of this.host.pending.values()) if (p.settled) holding++;
+    for (const p of this.host.live()) if (p.settled) holding++;
     return { ...this.counts, holding };
   }
 
@@ -90,12 +94,12 @@ export class RequestAborts {
    * The pending entry stays (holding the buffer) until its last piece completes.
    */
   private abort(tag: number): void {
-    const p = this.host.pending.get(tag);
+    const p = this.host.lookup(tag);
     if (!p || p.settled) return;
     p.settled = true;
     for (const q of this.host.queues) {
-      const n = q.tags.get(tag);
-      if (n === undefined) continue;
+      const n = p.onQueue[q.index]!;
+      if (n === 0) continue;
       let dropped = 0;
       for (let i = q.waiting.length - 1; i >= 0; i--) {
         if (q.waiting[i]!.tag !== tag) continue;
@@ -106,8 +110,7 @@ export class RequestAborts {
         this.counts.dropped += dropped;
         this.host.forget(dropped);
         p.parts -= dropped;
-        if (n === dropped) q.tags.delete(tag);
-        else q.tags.set(tag, n - dropped);
+        p.onQueue[q.index] = n - dropped;
       }
       if (n > dropped && !q.dead) {
         q.port.postMessage({ type: 'abort', tag });
@@ -127,7 +130,7 @@ export class RequestAborts {
       };
     }
     p.reject(p.signal!.reason);
-    if (p.parts === 0) this.host.end(tag, p);
+    if (p.parts === 0) this.host.end(p);
   }
 
   /**
@@ -146,7 +149,8 @@ export class RequestAborts {
       q.wake();
     };
     this.host.drain(q);
-    const still = !this.host.isClosed() && q.tags.has(m.tag);
+    const p = this.host.lookup(m.tag);
+    const still = !this.host.isClosed() && p !== undefined && p.onQueue[q.index]! > 0;
     for (const cid of m.cids) {
       if (!still) {
         answered(cid);

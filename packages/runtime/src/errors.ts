@@ -87,3 +87,8 @@ export function runtimeClosed(message: string): VfioError {
 export function resetInFlight(what: string): VfioError {
   return new VfioError({ code: 'ERR_NVME_RESET', message: `${what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' });
 }
+
+/** More requests pending at once than the runtime can tag (its request table is full). */
+export function tooManyRequests(limit: number): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `more than ${limit} requests pending at once`, hint: 'Wait for some of the promises before issuing more requests.' });
+}

@@ -28,6 +28,12 @@ export const CTL_STOP = 0;
 /** Controller resets: the generation the main thread asks for, and the one the worker acknowledged (its rings are empty again). */
 export const CTL_RESET = 1;
 export const CTL_RESET_DONE = 2;
+/**
+ * Bumped by the main thread after each message it posts to the worker (then it wakes the
+ * worker): the worker looks at its port (receiveMessageOnPort) only when this word moved,
+ * not on every turn of its loop.
+ */
+export const CTL_MSG = 3;
 export const CTL_WORDS = 4;
 
 /** A namespace as the workers see it: its id, block size and size. */
@@ -58,6 +64,10 @@ export interface OwnQueueTask {
   control: SharedArrayBuffer;
   /** The eventfd of the CQ's MSI-X vector (NvmeRuntimeOptions.interrupts), or -1. */
   irqFd: number;
+  /** How long the worker keeps turning its loop with nothing to do before it sleeps (NvmeRuntimeOptions.spinMicroseconds). */
+  spinUs: number;
+  /** How long it sleeps at most with commands outstanding (NvmeRuntimeOptions.pollMicroseconds). */
+  pollUs: number;
   /** Messages: see ToWorker and FromWorker. */
   port: MessagePort;
 }

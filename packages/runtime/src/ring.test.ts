@@ -32,6 +32,65 @@ describe('Ring', () => {
     expect(r.data[r.peek(1)]).toBe(3);
   });
 
+  it('wakes the consumer only when it said it sleeps (SLEEP), once per sleep', async () => {
+    const r = Ring.create(8, 1);
+    const seq0 = r.seq;
+    expect(r.push([1])).toBe(true);
+    expect(r.seq).toBe(seq0); // nobody asleep: no wake
+    r.consume(1);
+    // The consumer goes to sleep (waitForDataAsync sets SLEEP and finds nothing), then two publishes: one wake.
+    const woken = r.waitForDataAsync(r.seq, 5000);
+    expect(woken).toBeInstanceOf(Promise);
+    expect(r.push([2])).toBe(true);
+    expect(r.push([3])).toBe(true);
+    expect(r.seq).toBe(seq0 + 1);
+    await woken;
+    r.awake();
+    // Records already there: waitForDataAsync does not wait at all.
+    expect(r.waitForDataAsync(r.seq, 5000)).toBeUndefined();
+  });
+
+  it('loses no wake-up: a worker sleeping in waitForData (10 s timeout) gets 50000 records published in bursts, woken at most once per sleep', async () => {
+    const r = Ring.create(64, 1);
+    // The consumer: the worker side's loop in small (ring.ts, compiled), counting its sleeps.
+    const ringUrl = new URL('../dist/ring.js', import.meta.url).href;
+    const code = `
+      import { workerData, parentPort } from 'node:worker_threads';
+      const { Ring } = await import(workerData.ringUrl);
+      const r = new Ring(workerData.init);
+      let got = 0, bad = 0, sleeps = 0;
+      while (got < workerData.n) {
+        const seen = r.seq;
+        let k = 0;
+        for (let at = r.peek(0); at >= 0; at = r.peek(++k)) if (r.data[at] !== got + k) bad++;
+        r.consume(k);
+        got += k;
+        if (k === 0) { sleeps++; const t = Date.now(); r.waitForData(seen, 10000); if (Date.now() - t > 5000) bad += 1e6; }
+      }
+      parentPort.postMessage({ got, bad, sleeps });`;
+    const n = 50_000;
+    const w = new Worker(new URL('data:text/javascript,' + encodeURIComponent(code)), { workerData: { init: r.init(), n, ringUrl } });
+    const result = new Promise<{ got: number; bad: number; sleeps: number }>((resolve) => w.once('message', resolve));
+    const seq0 = r.seq;
+    let sent = 0;
+    while (sent < n) {
+      // Bursts of up to 40 records, then a pause now and then so that the consumer falls asleep.
+      for (let i = 0; i < 40 && sent < n; i++) {
+        const at = r.reserve(0);
+        if (at < 0) break;
+        r.data[at] = sent++;
+        r.publish(1);
+      }
+      await new Promise((res) => (sent % 400 < 40 ? setTimeout(res, 1) : setImmediate(res)));
+    }
+    const { got, bad, sleeps } = await result;
+    await w.terminate();
+    expect(bad).toBe(0);
+    expect(got).toBe(n);
+    // A wake bumps SEQ: never more wakes than sleeps (a publish to an awake consumer costs no futex call).
+    expect(r.seq - seq0).toBeLessThanOrEqual(sleeps);
+  }, 60_000);
+
   it('rejects a capacity that is not a power of two', () => {
     expect(() => Ring.create(3, 1)).toThrow(RangeError);
     expect(() => Ring.create(4, 0)).toThrow(RangeError);

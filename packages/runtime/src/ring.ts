@@ -4,18 +4,39 @@
 // tail are published with Atomics (sequentially consistent), so the record words written
 // before a tail store are visible to the thread that loads that tail. Records are
 // Float64 words so that LBAs and IOVAs up to 2^53 travel exactly.
+//
+// Waking the consumer costs a futex system call and a thread wake-up, so a publish does
+// it only when the consumer said it is going to sleep. SEQ and SLEEP are the ring's
+// "bell": its own header words, or two words shared by several rings that have one
+// consumer (the main thread sleeps once for all its workers' completion rings). Who
+// writes which word:
+//   HEAD   the consumer (consume), after it has read the records;
+//   TAIL   the producer (publish), after it has written the records;
+//   SLEEP  the consumer sets it to 1 before its last look at TAIL and its wait; wake()
+//          (from publish when SLEEP is 1, or directly) sets it back to 0, bumps SEQ, notifies;
+//          the consumer clears it when it stops waiting (woken or timed out);
+//   SEQ    bumped by whoever wakes the consumer; the consumer waits on it.
+// All four are sequentially consistent Atomics, so of "producer: TAIL += n, then read
+// SLEEP" and "consumer: SLEEP = 1, then read TAIL" at least one sees the other's store:
+// either the consumer finds the records, or the producer finds it asleep and wakes it.
 
 const HEAD = 0;
 const TAIL = 1;
-/** Bumped by the producer on every publish; the consumer can Atomics.wait on it. */
-const SEQ = 2;
+/** The ring's own bell: header words 2 and 3. */
+const OWN_BELL = 2;
 const HEADER_WORDS = 4; // Int32 words, padded to 16 bytes
+/** In a bell: bumped to wake the consumer; the consumer waits on it. */
+const SEQ = 0;
+/** In a bell: 1 while the consumer is (about to be) asleep on SEQ. */
+const SLEEP = 1;
 
-/** A ring's shared memory, its capacity in records and the record width in words. */
+/** A ring's shared memory, its capacity in records and the record width in words; and the bell it shares with other rings, if any. */
 export interface RingInit {
   sab: SharedArrayBuffer;
   capacity: number;
   width: number;
+  /** Two Int32 words (SEQ, SLEEP) shared by rings that have one consumer (Ring.createBell()); absent: the ring's own. */
+  bell?: SharedArrayBuffer;
 }
 
 /**
@@ -26,17 +47,25 @@ export class Ring {
   readonly capacity: number;
   readonly width: number;
   readonly sab: SharedArrayBuffer;
-  /** head, tail, seq. */
+  /** The header: head, tail, and the ring's own bell words. */
   readonly ctl: Int32Array;
+  /** The bell: SEQ and SLEEP (the ring's own header words, or shared). */
+  readonly bell: Int32Array;
+  private readonly bellSab: SharedArrayBuffer | undefined;
   private readonly words: Float64Array;
   private readonly mask: number;
 
-  /** Creates a ring of capacity records (a power of two) of width words each. */
-  static create(capacity: number, width: number): Ring {
+  /** Creates a ring of capacity records (a power of two) of width words each; with bell (createBell()), its wake-ups go through those shared words. */
+  static create(capacity: number, width: number, bell?: SharedArrayBuffer): Ring {
     if (!Number.isInteger(capacity) || capacity < 2 || (capacity & (capacity - 1)) !== 0) throw new RangeError(`ring capacity must be a power of two >= 2, got ${capacity}`);
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`ring record width must be a positive integer, got ${width}`);
     const sab = new SharedArrayBuffer(HEADER_WORDS * 4 + capacity * width * 8);
-    return new Ring({ sab, capacity, width });
+    return new Ring({ sab, capacity, width, bell });
+  }
+
+  /** Shared bell words for rings with one consumer: pass to create(). */
+  static createBell(): SharedArrayBuffer {
+    return new SharedArrayBuffer(2 * 4);
   }
 
   /** Attaches to a ring another thread created (from its init()). */
@@ -46,12 +75,14 @@ export class Ring {
     this.width = init.width;
     this.mask = init.capacity - 1;
     this.ctl = new Int32Array(init.sab, 0, HEADER_WORDS);
+    this.bellSab = init.bell;
+    this.bell = init.bell ? new Int32Array(init.bell, 0, 2) : new Int32Array(init.sab, OWN_BELL * 4, 2);
     this.words = new Float64Array(init.sab, HEADER_WORDS * 4, init.capacity * init.width);
   }
 
   /** What another thread needs to attach (structured-clone safe). */
   init(): RingInit {
-    return { sab: this.sab, capacity: this.capacity, width: this.width };
+    return this.bellSab ? { sab: this.sab, capacity: this.capacity, width: this.width, bell: this.bellSab } : { sab: this.sab, capacity: this.capacity, width: this.width };
   }
 
   /** Records waiting to be popped. */
@@ -74,11 +105,18 @@ export class Ring {
     return ((tail + k) & this.mask) * this.width;
   }
 
-  /** Producer: makes n reserved records visible, and wakes a consumer waiting in waitForData. */
+  /** Producer: makes n reserved records visible, and wakes the consumer if it sleeps in waitForData (only then). */
   publish(n: number): void {
     Atomics.add(this.ctl, TAIL, n);
-    Atomics.add(this.ctl, SEQ, 1);
-    Atomics.notify(this.ctl, SEQ);
+    if (Atomics.load(this.bell, SLEEP) !== 0) this.wake();
+  }
+
+  /** Wakes the consumer if it sleeps, whether or not there are records (a message, stop, reset). */
+  wake(): void {
+    // SLEEP back to 0 first: the publishes that follow, until the consumer sleeps again, do not notify.
+    Atomics.store(this.bell, SLEEP, 0);
+    Atomics.add(this.bell, SEQ, 1);
+    Atomics.notify(this.bell, SEQ);
   }
 
   /** Producer convenience: pushes one record; false when full. */
@@ -109,19 +147,42 @@ export class Ring {
 
   /** The current publish sequence number (for waitForData / waitAsync). */
   get seq(): number {
-    return Atomics.load(this.ctl, SEQ);
+    return Atomics.load(this.bell, SEQ);
   }
 
-  /** Consumer (worker threads): blocks until the sequence moves past `seen` or timeoutMs passes. */
+  /**
+   * Consumer (worker threads): unless records are waiting, blocks until woken (a publish,
+   * wake()) or timeoutMs passes. `seen` is the sequence read before the caller's last look
+   * at its other sources of work (messages): a wake() since then returns at once.
+   */
   waitForData(seen: number, timeoutMs: number): void {
-    Atomics.wait(this.ctl, SEQ, seen, timeoutMs);
+    Atomics.store(this.bell, SLEEP, 1);
+    if (this.length === 0) Atomics.wait(this.bell, SEQ, seen, timeoutMs);
+    Atomics.store(this.bell, SLEEP, 0);
   }
 
-  /** Consumer (main thread): resolves when the sequence moves past `seen`, or after timeoutMs. */
-  async waitForDataAsync(seen: number, timeoutMs: number): Promise<void> {
+  /**
+   * Consumer (main thread): waitForData without blocking: a promise that settles when
+   * woken or after timeoutMs, or undefined when there is no need to wait. With others
+   * (rings sharing this ring's bell), records in any of them count too. Call awake() once
+   * the promise settled.
+   */
+  waitForDataAsync(seen: number, timeoutMs: number, others?: readonly Ring[]): Promise<unknown> | undefined {
+    Atomics.store(this.bell, SLEEP, 1);
+    let ready = this.length !== 0;
+    if (others) for (const r of others) ready ||= r.length !== 0;
+    if (ready) {
+      Atomics.store(this.bell, SLEEP, 0);
+      return undefined;
+    }
     // Atomics.waitAsync is in Node 20 (V8 8.7+), not yet in TypeScript's ES2022 lib.
-    const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.ctl, SEQ, seen, timeoutMs);
-    if (r.async) await r.value;
+    const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.bell, SEQ, seen, timeoutMs);
+    return r.async ? r.value : undefined;
+  }
+
+  /** Consumer: it stopped waiting (waitForDataAsync's promise settled): publishes need not wake it. */
+  awake(): void {
+    Atomics.store(this.bell, SLEEP, 0);
   }
 }
 

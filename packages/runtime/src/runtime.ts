@@ -29,11 +29,13 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, NvmeController, NvmeStatusError, writeDsmRange, type Namespace, type NvmeControllerOptions, type ResetEvent } from '@vfio-node/nvme';
-import { CTL_RESET, CTL_RESET_DONE, CTL_STOP, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
+import { CTL_RESET, CTL_RESET_DONE, CTL_STOP, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
 import type { OwnQueueResult } from './worker.js';
 import { invalidRuntimeArg, resetInFlight, runtimeClosed, runtimeWorker, submitFailed, workerExit } from './errors.js';
 import { RuntimeNamespace, type RuntimeSubmit } from './namespace.js';
-import { WorkerQueue, type Pending } from './worker-queue.js';
+import { WorkerQueue } from './worker-queue.js';
+import { RequestTable, type Pending } from './dispatch.js';
+import { Ring } from './ring.js';
 import { RequestAborts, type RuntimeAbortStats } from './aborts.js';
 
 /**
@@ -59,7 +61,25 @@ export interface NvmeRuntimeOptions {
    * (QueueContext.irqFd) instead of spinning or sleeping blind. Default false: polling only.
    */
   interrupts?: boolean;
+  /**
+   * How long a thread keeps polling with nothing to do before it sleeps, in
+   * microseconds: the main thread for completions while requests are outstanding (it
+   * holds the event loop that long at most), a worker for requests and completions. Waking
+   * a sleeping thread costs a futex system call and a scheduler wake-up; polling costs a
+   * CPU, which on a machine with fewer free CPUs than busy threads (or in a VM whose device
+   * emulation needs the host's CPUs) slows everything down. Default 0: sleep at once.
+   */
+  spinMicroseconds?: number;
+  /**
+   * How long a worker with commands outstanding sleeps at most before it polls its CQ
+   * again, in microseconds (a new request wakes it at once). Default 50.
+   */
+  pollMicroseconds?: number;
 }
+
+/** NvmeRuntimeOptions.spinMicroseconds and pollMicroseconds by default. */
+const SPIN_US = 0;
+const POLL_US = 50;
 
 /** Dataset Management takes at most 256 ranges per command (NR is 8 bits, 0's based). */
 const MAX_DSM_RANGES = 256;
@@ -93,22 +113,28 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   readonly controller: NvmeController;
   private readonly pool: Piscina;
   private readonly queues: WorkerQueue[] = [];
-  private readonly pending = new Map<number, Pending>();
   private readonly namespaces = new Map<number, RuntimeNamespace>();
-  private nextTag = 1;
-  private rr = 0;
-  private outstanding = 0;
-  private pumping = false;
+  /** The promise path's requests, their pieces waiting for room, and the completion pump. */
+  private readonly table: RequestTable;
+  /** The bell every worker's completion ring rings: the pump sleeps once for all of them. */
+  private readonly completionBell = Ring.createBell();
   private closed = false;
   private readonly unsubscribe: (() => void)[];
   private readonly aborts: RequestAborts;
   /** The way in for RuntimeNamespace (kept off the public face). */
   private readonly way: RuntimeSubmit;
 
-  private constructor(controller: NvmeController, pool: Piscina) {
+  private constructor(controller: NvmeController, pool: Piscina, spinUs: number) {
     super();
     this.controller = controller;
     this.pool = pool;
+    this.table = new RequestTable(this.queues, {
+      statusError: (status, p) => this.statusError(status, p),
+      cancelled: () => {
+        this.aborts.counts.cancelled++;
+      },
+      unwatch: (p) => this.aborts.unwatch(p.tag, p.signal!),
+    }, spinUs / 1000);
     this.way = {
       submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal),
       submitDatasetManagement: (ns, ranges, signal) => this.submitDatasetManagement(ns, ranges, signal),
@@ -117,15 +143,16 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       maxTransfer: controller.maxTransfer,
     };
     this.aborts = new RequestAborts({
-      pending: this.pending,
+      lookup: (tag) => this.table.lookup(tag),
+      live: () => this.table.live(),
       queues: this.queues,
       controller,
       isClosed: () => this.closed,
       forget: (n) => {
-        this.outstanding -= n;
+        this.table.outstanding -= n;
       },
-      end: (tag, p) => this.end(tag, p),
-      drain: (q) => this.drain(q),
+      end: (p) => this.table.end(p),
+      drain: (q) => this.table.drain(q),
     });
     this.unsubscribe = [
       // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
@@ -184,12 +211,20 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       throw invalidRuntimeArg(`invalid workers ${workers} (expected 1 to 64)`, 'One worker per I/O queue pair; the CPU count is a good start.');
     }
     const depth = options.queueDepth ?? 256;
+    const spinUs = options.spinMicroseconds ?? SPIN_US;
+    if (typeof spinUs !== 'number' || !(spinUs >= 0 && spinUs <= 1_000_000)) {
+      throw invalidRuntimeArg(`invalid spinMicroseconds ${String(spinUs)} (expected 0 to 1000000)`, 'A few tens of microseconds cover a fast device\'s latency; 0 never spins.');
+    }
+    const pollUs = options.pollMicroseconds ?? POLL_US;
+    if (typeof pollUs !== 'number' || !(pollUs > 0 && pollUs <= 1_000_000)) {
+      throw invalidRuntimeArg(`invalid pollMicroseconds ${String(pollUs)} (expected more than 0, at most 1000000)`);
+    }
     const memory = options.workerMemory ?? 16 * 1024 * 1024;
     const ctrl = await NvmeController.open(address, { ioQueues: 1, ...options.controller, maxIoQueues: workers + (options.controller?.ioQueues ?? 1) });
     const pool = new Piscina({ filename: workerFile(), minThreads: workers, maxThreads: workers, idleTimeout: Number.MAX_SAFE_INTEGER, concurrentTasksPerWorker: 1 });
-    const rt = new NvmeRuntime(ctrl, pool);
+    const rt = new NvmeRuntime(ctrl, pool, spinUs);
     try {
-      for (let i = 0; i < workers; i++) await rt.startWorker(i, depth, memory, options.interrupts === true);
+      for (let i = 0; i < workers; i++) await rt.startWorker(i, depth, memory, options.interrupts === true, spinUs, pollUs);
     } catch (err) {
       await rt.close();
       throw err;
@@ -197,11 +232,11 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     return rt;
   }
 
-  private async startWorker(index: number, depth: number, memory: number, interrupts: boolean): Promise<void> {
+  private async startWorker(index: number, depth: number, memory: number, interrupts: boolean, spinUs: number, pollUs: number): Promise<void> {
     const ctrl = this.controller;
     const arena = ctrl.device.dma.alloc(memory, { align: 2 * 1024 * 1024 });
     const { port1, port2 } = new MessageChannel();
-    const q = new WorkerQueue(index, depth, port1, arena);
+    const q = new WorkerQueue(index, depth, port1, arena, this.completionBell);
     this.queues.push(q);
     q.qid = ctrl.reserveQueueId();
     const namespaces: NamespaceInfo[] = ctrl.namespaceIds.map((nsid) => {
@@ -214,7 +249,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       shadow: shadow ? { memory: shareDma(shadow.memory), eventIdx: shadow.eventIdx } : null,
       dstrd: ctrl.cap.dstrd, pageSize: ctrl.pageSize, maxTransfer: ctrl.maxTransfer, namespaces,
       requests: q.req.init(), completions: q.cpl.init(), control: q.control, port: port2,
-      irqFd: interrupts ? ctrl.vectorFd(q.qid) : -1,
+      irqFd: interrupts ? ctrl.vectorFd(q.qid) : -1, spinUs, pollUs,
     };
     const ready = new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve) => q.listen(resolve, (m) => this.aborts.sendAborts(q, m)));
     q.done = this.pool.run(task, { transferList: [port2] }) as Promise<OwnQueueResult>;
@@ -250,7 +285,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     q.dead = () => workerExit(q.index, q.qid, why, reclaimed);
     this.controller.log.error({ worker: q.index, qid: q.qid, err: why }, 'a runtime worker died: reclaiming its queue pair');
     // Completions it published before it died are real.
-    this.drain(q);
+    this.table.drain(q);
     q.reclaiming = (async () => {
       const deleted = await Promise.race([
         this.controller.deleteExternalQueuePair(q.qid).then(() => true, () => false),
@@ -267,7 +302,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
         }
       }
       q.created = false;
-      this.failQueue(q, q.dead!);
+      q.failCalls(q.dead!());
+      this.table.failQueue(q, q.dead!);
       if (deleted) {
         q.arena.release();
         q.arenaReleased = true;
@@ -278,22 +314,6 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       .finally(() => {
         q.reclaiming = null;
       });
-  }
-
-  /** Rejects every request with pieces on q (err), and its calls. */
-  private failQueue(q: WorkerQueue, err: () => VfioError): void {
-    q.failCalls(err());
-    for (const [tag, n] of q.tags) {
-      this.outstanding -= n;
-      const p = this.pending.get(tag);
-      if (!p) continue;
-      if (!p.error) p.error = err();
-      p.parts -= n;
-      if (p.parts === 0) this.end(tag, p);
-    }
-    q.tags.clear();
-    q.waiting.length = 0;
-    q.inflight = 0;
   }
 
   /** DMA memory every worker's queue can transfer to and from (page aligned, zeroed). */
@@ -341,133 +361,75 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   ): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (!this.queues.some((q) => q.dead === null)) return Promise.reject(this.queues[0]!.dead!()); // every worker died
-    const parts = Math.ceil(blocks / maxBlocks);
-    const tag = this.nextTag++;
-    if (this.nextTag > 2 ** 31) this.nextTag = 1;
+    if (!this.anyAlive()) return Promise.reject(this.queues[0]!.dead!()); // every worker died
     const nsid = ns.nsid;
-    const bs = buffer === null ? 0 : ns.blockSize;
-    return new Promise<void>((resolve, reject) => {
+    const table = this.table;
+    let p: Pending;
+    try {
+      p = table.open(blocks <= maxBlocks ? 1 : Math.ceil(blocks / maxBlocks), what, blocks, slba, nsid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const promise = p.promise!;
+    if (buffer !== null) {
+      p.buffer = buffer;
       // Registered caller memory stays mapped until the last piece completes (undefined: allocator memory).
-      const retained = buffer === null ? undefined : this.controller.device.dma.retain(buffer);
-      const p: Pending = { resolve, reject, parts, error: null, what, blocks, slba, nsid, buffer, own: null, signal: null, holds: retained ?? null, settled: false };
-      this.pending.set(tag, p);
-      if (signal) this.aborts.watch(tag, p, signal);
-      // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
-      for (let done = 0; done < blocks; done += maxBlocks) {
-        const n = Math.min(maxBlocks, blocks - done);
-        this.enqueue([opcode, nsid, slba + done, n, bs === 0 ? 0 : iova + done * bs, n * bs, tag, flags], tag);
-      }
-    });
+      p.holds = this.controller.device.dma.retain(buffer) ?? null;
+    }
+    if (signal) this.aborts.watch(p.tag, p, signal);
+    if (blocks <= maxBlocks) {
+      table.post(table.nextQueue(), p, opcode, nsid, slba, blocks, iova, buffer === null ? 0 : blocks * ns.blockSize, flags);
+      return promise;
+    }
+    // Larger than MDTS: split into pieces, all under one tag, spread over the queues.
+    const bs = buffer === null ? 0 : ns.blockSize;
+    for (let done = 0; done < blocks; done += maxBlocks) {
+      const n = Math.min(maxBlocks, blocks - done);
+      table.post(table.nextQueue(), p, opcode, nsid, slba + done, n, bs === 0 ? 0 : iova + done * bs, n * bs, flags);
+    }
+    return promise;
+  }
+
+  /** Whether a worker is serving (not every one died). */
+  private anyAlive(): boolean {
+    for (const q of this.queues) if (q.dead === null) return true;
+    return false;
   }
 
   /** Dataset Management with the Deallocate attribute: the range lists in one DMA buffer, at most 256 ranges (one page) per command. */
   private submitDatasetManagement(ns: Namespace, ranges: readonly (readonly [number, number])[], signal: AbortSignal | undefined): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (!this.queues.some((q) => q.dead === null)) return Promise.reject(this.queues[0]!.dead!());
+    if (!this.anyAlive()) return Promise.reject(this.queues[0]!.dead!());
     const commands = Math.ceil(ranges.length / MAX_DSM_RANGES);
+    const what = `Dataset Management (deallocate ${ranges.length} ranges)`;
+    let p: Pending;
+    try {
+      p = this.table.open(commands, what, ranges.length, ranges[0]![0], ns.nsid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const promise = p.promise!;
     // 256 ranges of 16 bytes are one 4 KiB page: each command's list starts on a page of its own.
     const list = this.controller.allocBuffer(commands * MAX_DSM_RANGES * DSM_RANGE_SIZE);
     ranges.forEach(([lba, n], k) => writeDsmRange(list.view, k * DSM_RANGE_SIZE, lba, n));
-    const tag = this.nextTag++;
-    if (this.nextTag > 2 ** 31) this.nextTag = 1;
-    const what = `Dataset Management (deallocate ${ranges.length} ranges)`;
-    return new Promise<void>((resolve, reject) => {
-      const p: Pending = { resolve, reject, parts: commands, error: null, what, blocks: ranges.length, slba: ranges[0]![0], nsid: ns.nsid, buffer: null, own: list, signal: null, holds: null, settled: false };
-      this.pending.set(tag, p);
-      if (signal) this.aborts.watch(tag, p, signal);
-      for (let i = 0; i < commands; i++) {
-        const nr = Math.min(MAX_DSM_RANGES, ranges.length - i * MAX_DSM_RANGES);
-        const at = i * MAX_DSM_RANGES * DSM_RANGE_SIZE;
-        this.enqueue([NvmOpcode.DatasetManagement, ns.nsid, 0, nr, Number(list.iova) + at, nr * DSM_RANGE_SIZE, tag, DSM_AD], tag);
-      }
-    });
-  }
-
-  private enqueue(record: number[], tag: number): void {
-    // Round robin over the live workers (transfer() checked that one is).
-    let q = this.queues[this.rr++ % this.queues.length]!;
-    while (q.dead) q = this.queues[this.rr++ % this.queues.length]!;
-    this.outstanding++;
-    q.tags.set(tag, (q.tags.get(tag) ?? 0) + 1);
-    // Back-pressure: a queue holds depth - 1 commands; the rest wait here, in order.
-    if (q.waiting.length || q.inflight >= q.depth - 1 || !q.req.push(record)) q.waiting.push({ record, tag });
-    else q.inflight++;
-    if (!this.pumping) void this.pump();
-  }
-
-  /** Reaps completion rings while anything is outstanding; resolves and rejects the promises. */
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    try {
-      while (this.outstanding > 0) {
-        let got = 0;
-        const seqs = this.queues.map((q) => q.cpl.seq);
-        for (const q of this.queues) if (!q.dead) got += this.drain(q);
-        if (got === 0) {
-          if (this.queues.length === 1) await this.queues[0]!.cpl.waitForDataAsync(seqs[0]!, 50);
-          else await Promise.race(this.queues.map((q, i) => q.cpl.waitForDataAsync(seqs[i]!, 50)));
-        }
-      }
-    } finally {
-      this.pumping = false;
+    p.own = list;
+    if (signal) this.aborts.watch(p.tag, p, signal);
+    for (let i = 0; i < commands; i++) {
+      const nr = Math.min(MAX_DSM_RANGES, ranges.length - i * MAX_DSM_RANGES);
+      const at = i * MAX_DSM_RANGES * DSM_RANGE_SIZE;
+      this.table.post(this.table.nextQueue(), p, NvmOpcode.DatasetManagement, ns.nsid, 0, nr, Number(list.iova) + at, nr * DSM_RANGE_SIZE, DSM_AD);
     }
+    return promise;
   }
 
-  private drain(q: WorkerQueue): number {
-    const d = q.cpl.data;
-    let k = 0;
-    let done = 0;
-    for (let at = q.cpl.peek(0); at >= 0; at = q.cpl.peek(++k)) {
-      const tag = d[at]!;
-      const n = q.tags.get(tag);
-      if (n === undefined) continue; // failed already (its worker died)
-      if (n > 1) q.tags.set(tag, n - 1);
-      else q.tags.delete(tag);
-      done++;
-      this.finish(tag, d[at + 1]!);
-    }
-    if (k) {
-      q.cpl.consume(k);
-      q.inflight = Math.max(0, q.inflight - done);
-      this.outstanding -= done;
-      if (q.dead) return k;
-      // Move waiting requests into the freed room.
-      while (q.waiting.length && q.inflight < q.depth - 1 && q.req.push(q.waiting[0]!.record)) {
-        q.waiting.shift();
-        q.inflight++;
-      }
-    }
-    return k;
-  }
-
-  private finish(tag: number, status: number): void {
-    const p = this.pending.get(tag);
-    if (!p) return;
-    if (status === STATUS_CANCELLED) this.aborts.counts.cancelled++;
-    else if (status !== 0 && !p.error && !p.settled) {
-      const what = `${p.what} of ${p.blocks} blocks at LBA ${p.slba} (namespace ${p.nsid})`;
-      p.error =
-        status === STATUS_SUBMIT_FAILED ? submitFailed(what)
-        : status === STATUS_ABORTED ? runtimeClosed(`${what}: the runtime closed before the command was posted`)
-        : status === STATUS_RESET ? resetInFlight(what)
-        : new NvmeStatusError(status, what, this.controller.address);
-    }
-    if (--p.parts === 0) this.end(tag, p);
-  }
-
-  /** The request's last piece is done: settle its promise (unless its signal did), let go of its buffer and memory. */
-  private end(tag: number, p: Pending): void {
-    this.pending.delete(tag);
-    p.holds?.();
-    p.holds = null;
-    p.own?.release();
-    if (p.signal) this.aborts.unwatch(tag, p.signal);
-    if (p.settled) return;
-    p.settled = true;
-    if (p.error) p.reject(p.error);
-    else p.resolve();
+  /** What a piece's non-zero status means, as the error its request rejects with. */
+  private statusError(status: number, p: Pending): Error {
+    const what = `${p.what} of ${p.blocks} blocks at LBA ${p.slba} (namespace ${p.nsid})`;
+    return status === STATUS_SUBMIT_FAILED ? submitFailed(what)
+      : status === STATUS_ABORTED ? runtimeClosed(`${what}: the runtime closed before the command was posted`)
+      : status === STATUS_RESET ? resetInFlight(what)
+      : new NvmeStatusError(status, what, this.controller.address);
   }
 
   private closedError(): VfioError {
@@ -493,15 +455,22 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     const results = await Promise.allSettled(this.queues.map((q) => q.done ?? Promise.resolve()));
     // A dead worker's queue pair may still be being reclaimed: let that finish.
     await Promise.all(this.queues.map((q) => q.reclaiming));
-    for (const q of this.queues) this.drain(q);
+    const table = this.table;
+    for (const q of this.queues) table.drain(q);
     const closedErr = () => runtimeClosed(`the runtime on ${this.controller.address} closed with the command pending`);
     for (const q of this.queues) {
-      for (const w of q.waiting) this.finish(w.tag, STATUS_ABORTED);
-      q.waiting.length = 0;
+      const waiting = q.waiting.splice(0);
+      for (const w of waiting) {
+        const p = table.lookup(w.tag);
+        if (!p) continue;
+        p.onQueue[q.index]!--;
+        table.finish(p, STATUS_ABORTED);
+      }
       q.failCalls(closedErr());
       q.port.close();
     }
-    this.outstanding = 0;
+    table.outstanding = 0;
+    table.wake();
     for (const q of this.queues) {
       try {
         if (q.created) await this.controller.deleteExternalQueuePair(q.qid);
@@ -515,9 +484,9 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     // The controller shut down (its DMA stopped) before the commands a worker could not
     // finish fail: their callers may reuse the buffers at once.
     await this.controller.close();
-    for (const [tag, p] of this.pending) {
+    for (const p of [...table.live()]) {
       if (!p.error) p.error = closedErr();
-      this.end(tag, p);
+      table.end(p);
     }
     // A worker that died was reported through its requests already.
     const failed = results.find((r, i) => r.status === 'rejected' && !this.queues[i]!.dead);

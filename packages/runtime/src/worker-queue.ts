@@ -1,41 +1,16 @@
 // The main thread's view of one worker and its queue pair: the request and completion
-// rings, the control words, back-pressure (requests waiting for room in the ring), the
-// requests with pieces on it, and the calls (runtime.call()) carried over its port. Also
-// the record of one request the runtime's promise path keeps until its last piece ends.
+// rings, the control words, back-pressure (requests waiting for room in the ring), and
+// the calls (runtime.call()) carried over its port. Which requests have pieces on it is
+// in their records (dispatch.ts, Pending.onQueue).
 
 import type { MessagePort } from 'node:worker_threads';
 import type { DmaMemory, VfioError } from '@vfio-node/core';
-import { CPL_WIDTH, CTL_WORDS, REQ_WIDTH, type FromWorker } from './protocol.js';
+import { CPL_WIDTH, CTL_MSG, CTL_WORDS, REQ_WIDTH, type FromWorker } from './protocol.js';
 import { Ring } from './ring.js';
 import type { OwnQueueResult } from './worker.js';
 import { workerCallFailed } from './errors.js';
 
-export interface Pending {
-  resolve: () => void;
-  reject: (err: Error) => void;
-  /** Pieces still outstanding (a transfer larger than MDTS is split). */
-  parts: number;
-  error: Error | null;
-  /** For error messages only (formatted when one is needed): command name, blocks, first LBA, namespace. */
-  what: string;
-  blocks: number;
-  slba: number;
-  nsid: number;
-  /** The caller's buffer, referenced until every piece completed (an aborted request's memory must not be handed out again before). */
-  buffer: Uint8Array | null;
-  /** DMA memory the runtime allocated for the request (a Dataset Management range list), released when it ends. */
-  own: DmaMemory | null;
-  signal: AbortSignal | null;
-  /**
-   * Ends what keeps the buffer's memory mapped and out of reuse until the last piece
-   * completes: the registration's retain (registered caller memory) from submission, and
-   * the allocator's hold taken when the signal aborted the request with pieces on the device.
-   */
-  holds: (() => void) | null;
-  /** The promise settled early (its signal aborted); the pieces still count down. */
-  settled: boolean;
-}
-
+/** A piece waiting on the main thread for room in the queue's request ring (back-pressure): its record and tag. */
 export interface Waiting {
   record: number[];
   tag: number;
@@ -53,8 +28,6 @@ export class WorkerQueue {
   created = false;
   /** Set once the worker has ended outside close(): its requests' error. */
   dead: (() => VfioError) | null = null;
-  /** Requests (by tag) with pieces on this queue, waiting, in the request ring or in flight, and how many pieces. */
-  readonly tags = new Map<number, number>();
   /** The reclaiming of a dead worker's queue pair, while it runs (close() waits for it). */
   reclaiming: Promise<void> | null = null;
   arenaReleased = false;
@@ -66,10 +39,12 @@ export class WorkerQueue {
     readonly depth: number,
     readonly port: MessagePort,
     readonly arena: DmaMemory,
+    /** The main thread's bell, shared by every worker's completion ring (Ring.createBell()); absent: the ring's own. */
+    completionBell?: SharedArrayBuffer,
   ) {
     const cap = 2 ** Math.ceil(Math.log2(2 * depth));
     this.req = Ring.create(cap, REQ_WIDTH);
-    this.cpl = Ring.create(cap, CPL_WIDTH);
+    this.cpl = Ring.create(cap, CPL_WIDTH, completionBell);
   }
 
   listen(onReady: (m: Extract<FromWorker, { type: 'ready' }>) => void, onInflight: (m: Extract<FromWorker, { type: 'inflight' }>) => void): void {
@@ -101,8 +76,9 @@ export class WorkerQueue {
     this.calls.clear();
   }
 
-  /** Wakes the worker if it sleeps on its request ring. */
+  /** Says that a message was posted (CTL_MSG) and wakes the worker if it sleeps on its request ring. */
   wake(): void {
-    this.req.publish(0);
+    Atomics.add(this.ctl, CTL_MSG, 1);
+    this.req.wake();
   }
 }

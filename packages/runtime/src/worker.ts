@@ -16,7 +16,7 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
 import { NvmOpcode, QueuePair, sqeDatasetManagement, setPrps } from '@vfio-node/nvme';
 import type { QueueContext } from './context.js';
-import { CTL_RESET, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
+import { CTL_MSG, CTL_RESET, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
 import { Ring } from './ring.js';
 import { WorkerAborts } from './worker-aborts.js';
 
@@ -58,7 +58,7 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     const first = await waitMessage(port, req, ctl);
     if (!first || first.type !== 'go') return { submitted: 0, completed: 0 };
     const ctx: QueueContext = { index: task.index, qid: task.qid, address: task.address, qp, namespaces: task.namespaces, arena, maxTransfer: task.maxTransfer, pageSize: task.pageSize, irqFd: task.irqFd };
-    return await serve(ctx, port, req, cpl, ctl);
+    return await serve(ctx, port, req, cpl, ctl, task.spinUs / 1000, task.pollUs / 1000);
   } finally {
     qp?.release();
     shadowMemory?.release();
@@ -67,7 +67,17 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
   }
 }
 
-async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring, ctl: Int32Array): Promise<OwnQueueResult> {
+// The loop's turn, and who writes which shared word (see also ring.ts):
+//   request ring    the main thread writes records and TAIL; this thread HEAD, after posting;
+//   completion ring this thread writes [tag, status] records and TAIL, once per turn for
+//                   all the completions of that turn (a wake only if the main thread sleeps);
+//   CTL_MSG         the main thread bumps it after posting a message: only then does this
+//                   thread look at its port (receiveMessageOnPort is a call into C++);
+//   CTL_STOP, CTL_RESET  the main thread; read here every turn (checkReset: one load).
+// A turn that found nothing to post and no completion is followed by more turns for
+// spinMs, then by a sleep on the request ring (a publish wakes it only then: ring.ts), of
+// at most pollMs while commands are outstanding (to poll the CQ again).
+async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring, ctl: Int32Array, spinMs: number, pollMs: number): Promise<OwnQueueResult> {
   const qp = ctx.qp;
   const rd = req.data;
   const cd = cpl.data;
@@ -96,23 +106,27 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
   qp.onComplete = onComplete;
   qp.onFail = onFail;
   let stopping = 0;
+  // The port is read on the first turn whatever CTL_MSG says.
+  let msgSeen = Atomics.load(ctl, CTL_MSG) - 1;
+  let idleSince = -1;
+  let idleTurns = 0;
   for (;;) {
+    // Read before the last look at every source of work: a wake() after this returns the wait at once.
     const seen = req.seq;
-    // Calls: code that takes the queue pair for itself, between batches.
-    const m = receiveMessageOnPort(port)?.message as ToWorker | undefined;
-    if (m?.type === 'call') {
-      await runCall(ctx, port, m);
-      qp.onComplete = onComplete;
-      qp.onFail = onFail;
-      continue;
-    }
-    if (m?.type === 'abort') {
-      aborts.abort(m.tag);
-      continue;
-    }
-    if (m?.type === 'abortAnswered') {
-      aborts.answered(m.cid);
-      continue;
+    const msg = Atomics.load(ctl, CTL_MSG);
+    if (msg !== msgSeen) {
+      // Calls: code that takes the queue pair for itself, between batches.
+      const m = receiveMessageOnPort(port)?.message as ToWorker | undefined;
+      if (m === undefined) msgSeen = msg; // every message posted before that bump is taken
+      else {
+        if (m.type === 'call') {
+          await runCall(ctx, port, m);
+          qp.onComplete = onComplete;
+          qp.onFail = onFail;
+        } else if (m.type === 'abort') aborts.abort(m.tag);
+        else if (m.type === 'abortAnswered') aborts.answered(m.cid);
+        continue;
+      }
     }
     qp.checkReset();
     if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
@@ -144,6 +158,7 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
       qp.poll(Math.min(qp.depth, cpl.free - posted));
       completed += posted - before;
     }
+    const ended = posted;
     if (posted) {
       cpl.publish(posted);
       posted = 0;
@@ -153,8 +168,24 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
       if (qp.outstanding === 0 || Date.now() - stopping > DRAIN_MS) break;
       continue;
     }
-    // Idle: nothing to post and nothing outstanding: sleep until a request (or a call, or stop) arrives.
-    if (k === 0 && qp.outstanding === 0) req.waitForData(seen, IDLE_WAIT_MS);
+    if (k !== 0 || ended !== 0) {
+      idleSince = -1;
+      continue;
+    }
+    // Nothing posted and nothing completed this turn. Look again for spinMs (the clock
+    // read every 64 turns), then sleep until a request (or a message, or stop) arrives;
+    // with commands outstanding at most pollMs, since their completions wake nobody (the
+    // CQ is polled). A sleeping thread leaves its CPU to others (the device's emulation
+    // in a VM, the main thread), which a polling one does not.
+    if (spinMs > 0) {
+      if (idleSince < 0) {
+        idleSince = performance.now();
+        idleTurns = 0;
+      }
+      if ((++idleTurns & 63) !== 0 || performance.now() - idleSince < spinMs) continue;
+    }
+    req.waitForData(seen, qp.outstanding !== 0 ? pollMs : IDLE_WAIT_MS);
+    idleSince = -1;
   }
   // Requests that were never posted fail as aborted; the main thread rejects what is left.
   for (let k = 0, at = req.peek(0); at >= 0; at = req.peek(++k)) if (!complete(rd[at + 6]!, STATUS_ABORTED)) break;
@@ -201,7 +232,9 @@ async function waitMessage(port: MessagePort, req: Ring, ctl: Int32Array): Promi
     const m = receiveMessageOnPort(port)?.message as ToWorker | undefined;
     if (m) return m;
     if (Atomics.load(ctl, CTL_STOP)) return undefined;
-    await req.waitForDataAsync(seen, IDLE_WAIT_MS);
+    const woken = req.waitForDataAsync(seen, IDLE_WAIT_MS);
+    if (woken) await woken;
+    req.awake();
   }
 }
 

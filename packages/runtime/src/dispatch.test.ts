@@ -1,0 +1,185 @@
+import { MessageChannel } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DmaMemory, VfioError } from '@vfio-node/core';
+import { RequestTable, type Pending } from './dispatch.js';
+import { resetInFlight, workerExit } from './errors.js';
+import { STATUS_RESET } from './protocol.js';
+import { Ring } from './ring.js';
+import { WorkerQueue } from './worker-queue.js';
+
+// The worker's side, played by the test: takes request records, answers with completions.
+const channels: MessageChannel[] = [];
+// The main thread's bell, shared by the completion rings of one table's queues (as the runtime does).
+let bell = Ring.createBell();
+function queue(index: number, depth: number): WorkerQueue {
+  const c = new MessageChannel();
+  channels.push(c);
+  if (index === 0) bell = Ring.createBell();
+  return new WorkerQueue(index, depth, c.port1, {} as DmaMemory, bell);
+}
+afterEach(() => {
+  for (const c of channels.splice(0)) c.port1.close();
+});
+
+/** Pops every record in q's request ring: [opcode, nsid, slba, nlb, iova, length, tag, flags]. */
+function take(q: WorkerQueue): number[][] {
+  const out: number[][] = [];
+  let k = 0;
+  for (let at = q.req.peek(0); at >= 0; at = q.req.peek(++k)) out.push(Array.from(q.req.data.subarray(at, at + 8)));
+  q.req.consume(k);
+  return out;
+}
+
+/** Publishes completions [tag, status] in one batch, as the worker does once per turn. */
+function complete(q: WorkerQueue, ...cpls: [number, number][]): void {
+  cpls.forEach(([tag, status], k) => {
+    const at = q.cpl.reserve(k);
+    q.cpl.data[at] = tag;
+    q.cpl.data[at + 1] = status;
+  });
+  q.cpl.publish(cpls.length);
+}
+
+function table(queues: WorkerQueue[]): RequestTable {
+  return new RequestTable(queues, {
+    statusError: (status, p) => (status === STATUS_RESET ? resetInFlight(`${p.what} at LBA ${p.slba}`) : new Error(`status ${status}`)),
+    cancelled: () => {},
+    unwatch: () => {},
+  });
+}
+
+/** A one-piece read of LBA slba on the next queue; the request and its settlement, recorded. */
+function read(t: RequestTable, slba: number, log: string[]): { p: Pending; done: Promise<void> } {
+  const p = t.open(1, 'Read', 1, slba, 1);
+  const done = p.promise!.then(() => void log.push(`ok ${slba}`), (e: VfioError) => void log.push(`${e.code} ${slba}`));
+  t.post(t.nextQueue(), p, 2, 1, slba, 1, 0x10000 + slba * 4096, 4096, 0);
+  return { p, done };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 5));
+
+describe('the promise path\'s hand-off (RequestTable)', () => {
+  it('writes each request straight into the ring in order, and settles each promise from its own completion', async () => {
+    const q = queue(0, 16);
+    const t = table([q]);
+    const log: string[] = [];
+    const rs = [10, 11, 12].map((lba) => read(t, lba, log));
+    const recs = take(q);
+    expect(recs.map((r) => r.slice(0, 6))).toEqual([10, 11, 12].map((lba) => [2, 1, lba, 1, 0x10000 + lba * 4096, 4096]));
+    expect(recs.map((r) => r[6])).toEqual(rs.map((r) => r.p.tag));
+    // Completions in another order than the requests, in one batch.
+    complete(q, [recs[2]![6]!, 0], [recs[0]![6]!, 0], [recs[1]![6]!, 0]);
+    await Promise.all(rs.map((r) => r.done));
+    expect(log).toEqual(['ok 12', 'ok 10', 'ok 11']);
+    expect(t.outstanding).toBe(0);
+    expect(t.pending).toBe(0);
+  });
+
+  it('holds requests on the main thread, in order, while the queue is full, and moves them in as completions free room', async () => {
+    const q = queue(0, 4); // depth 4: 3 commands at a time
+    const t = table([q]);
+    const log: string[] = [];
+    const rs = [0, 1, 2, 3, 4, 5, 6].map((lba) => read(t, lba, log));
+    expect(q.req.length).toBe(3);
+    expect(q.waiting.map((w) => w.record[2])).toEqual([3, 4, 5, 6]);
+    let seen: number[] = [];
+    for (let round = 0; seen.length < 7 && round < 10; round++) {
+      const recs = take(q);
+      seen = seen.concat(recs.map((r) => r[2]!));
+      complete(q, ...recs.map((r): [number, number] => [r[6]!, 0]));
+      await settle();
+      expect(q.inflight).toBeLessThanOrEqual(3);
+    }
+    await Promise.all(rs.map((r) => r.done));
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(log).toEqual(['ok 0', 'ok 1', 'ok 2', 'ok 3', 'ok 4', 'ok 5', 'ok 6']);
+    expect(q.waiting).toHaveLength(0);
+  });
+
+  it('carries a batch that wraps around the end of both rings intact', async () => {
+    const q = queue(0, 4); // rings of 8 records
+    const t = table([q]);
+    const log: string[] = [];
+    // Move both rings' head and tail to 6 of 8.
+    for (let i = 0; i < 2; i++) {
+      const rs = [100 + 3 * i, 101 + 3 * i, 102 + 3 * i].map((lba) => read(t, lba, log));
+      complete(q, ...take(q).map((r): [number, number] => [r[6]!, 0]));
+      await Promise.all(rs.map((r) => r.done));
+    }
+    expect(Atomics.load(q.req.ctl, 1) % 8).toBe(6);
+    // Three records: slots 6, 7, then 0.
+    const rs = [200, 201, 202].map((lba) => read(t, lba, log));
+    const recs = take(q);
+    expect(recs.map((r) => r[2])).toEqual([200, 201, 202]);
+    expect(recs.map((r) => r[4])).toEqual([200, 201, 202].map((lba) => 0x10000 + lba * 4096));
+    complete(q, ...recs.map((r): [number, number] => [r[6]!, 0]));
+    await Promise.all(rs.map((r) => r.done));
+    expect(log.slice(-3)).toEqual(['ok 200', 'ok 201', 'ok 202']);
+  });
+
+  it('resolves a request split over two queues once both pieces completed, under one tag', async () => {
+    const a = queue(0, 8);
+    const b = queue(1, 8);
+    const t = table([a, b]);
+    const p = t.open(2, 'Read', 512, 0, 1);
+    let done = false;
+    const promise = p.promise!.then(() => (done = true));
+    t.post(t.nextQueue(), p, 2, 1, 0, 256, 0x100000, 256 * 512, 0);
+    t.post(t.nextQueue(), p, 2, 1, 256, 256, 0x100000 + 256 * 512, 256 * 512, 0);
+    const [ra] = take(a);
+    const [rb] = take(b);
+    expect(ra![6]).toBe(rb![6]);
+    expect([ra![2], rb![2]]).toEqual([0, 256]);
+    complete(a, [ra![6]!, 0]);
+    await settle();
+    expect(done).toBe(false);
+    complete(b, [rb![6]!, 0]);
+    await promise;
+    expect(done).toBe(true);
+  });
+
+  it('rejects the commands a controller reset failed with ERR_NVME_RESET, and the queue serves again afterwards', async () => {
+    const q = queue(0, 8);
+    const t = table([q]);
+    const log: string[] = [];
+    const before = [1, 2].map((lba) => read(t, lba, log));
+    const recs = take(q);
+    // The worker's checkReset failed both (onFail): STATUS_RESET completions.
+    complete(q, [recs[0]![6]!, STATUS_RESET], [recs[1]![6]!, STATUS_RESET]);
+    await Promise.all(before.map((r) => r.done));
+    expect(log).toEqual(['ERR_NVME_RESET 1', 'ERR_NVME_RESET 2']);
+    const after = read(t, 3, log);
+    const [r] = take(q);
+    // A slot is used again under another tag: a late record with the old tag does not settle the new request.
+    expect(r![6]).not.toBe(recs[0]![6]);
+    complete(q, [recs[0]![6]!, 0]);
+    await settle();
+    expect(log).toHaveLength(2);
+    complete(q, [r![6]!, 0]);
+    await after.done;
+    expect(log).toEqual(['ERR_NVME_RESET 1', 'ERR_NVME_RESET 2', 'ok 3']);
+  });
+
+  it('fails the requests of a dead worker\'s queue, ignores its late completions, and sends new requests to the live queue', async () => {
+    const a = queue(0, 8);
+    const b = queue(1, 8);
+    const t = table([a, b]);
+    const log: string[] = [];
+    const rs = [1, 2, 3].map((lba) => read(t, lba, log)); // a, b, a
+    const fromA = take(a);
+    a.dead = () => workerExit(0, 1, new Error('gone'), 'deleted');
+    t.failQueue(a, a.dead);
+    complete(a, [fromA[0]![6]!, 0]); // published too late: ignored
+    await Promise.all([rs[0]!.done, rs[2]!.done]);
+    expect(log.sort()).toEqual(['ERR_WORKER_EXIT 1', 'ERR_WORKER_EXIT 3']);
+    const next = read(t, 4, log);
+    expect(a.req.length).toBe(0);
+    const fromB = take(b);
+    expect(fromB.map((r) => r[2])).toEqual([2, 4]);
+    complete(b, ...fromB.map((r): [number, number] => [r[6]!, 0]));
+    await Promise.all([rs[1]!.done, next.done]);
+    expect(log).toContain('ok 2');
+    expect(log).toContain('ok 4');
+    expect(t.outstanding).toBe(0);
+  });
+});

@@ -1,0 +1,342 @@
+// The main thread's half of the promise path: requests in, promises out, with nothing
+// allocated per request but the promise itself (and its resolve/reject functions).
+//
+// A request is a Pending record from a pool, found again by its tag: tag = slot +
+// generation * SLOTS, so a lookup is an array index and a stale tag (a slot used again)
+// does not match. Each piece of a request (a transfer larger than MDTS is split) is one
+// record written straight into a worker's request ring; when that queue is full (depth -
+// 1 commands in its ring or on its controller queue) the piece waits on the main thread,
+// in order, and moves into the ring as completions free room.
+//
+// Who writes what (see ring.ts for the ring's own words):
+//   request ring:    the main thread writes records and TAIL (one publish per piece;
+//                    a futex wake only when the worker said it sleeps); the worker HEAD.
+//   completion ring: the worker writes [tag, status] records and TAIL, once per batch
+//                    of completions; the main thread reads them all in one drain, settles
+//                    their promises, and moves HEAD once per drain.
+// The pump (run) waits for completions while anything is outstanding: it drains, yields
+// once so that the callbacks of the settled promises run (and post their next requests),
+// polls for a short while (spinMs) and only then sleeps (one Atomics.waitAsync on the bell
+// all completion rings share, which a worker's publish rings only when its SLEEP word says
+// the main thread waits).
+
+import type { DmaMemory } from '@vfio-node/core';
+import { STATUS_CANCELLED } from './protocol.js';
+import type { Ring } from './ring.js';
+import type { WorkerQueue } from './worker-queue.js';
+import { tooManyRequests } from './errors.js';
+
+/** Slots per generation: at most this many requests pending at once (waiting ones included). */
+const SLOTS = 2 ** 20;
+/** Generations before a slot's tags repeat: tags stay below 2^31 (an int32 for the slot arithmetic). */
+const GENERATIONS = 2 ** 11;
+/** What a request's status means, as an error (the runtime knows the controller's address and the status codes). */
+export type StatusError = (status: number, p: Pending) => Error;
+
+/** The record of one request, from submission until its last piece completes; pooled (see RequestTable). */
+export class Pending {
+  /** slot + generation * SLOTS: the ring records' tag. */
+  tag: number;
+  resolve: (value: void) => void = noop;
+  reject: (err: Error) => void = noop;
+  /** The promise returned to the caller, until the request ends. */
+  promise: Promise<void> | null = null;
+  /** Pieces still outstanding (a transfer larger than MDTS is split). */
+  parts = 0;
+  error: Error | null = null;
+  /** For error messages only (formatted when one is needed): command name, blocks, first LBA, namespace. */
+  what = '';
+  blocks = 0;
+  slba = 0;
+  nsid = 0;
+  /** The caller's buffer, referenced until every piece completed (an aborted request's memory must not be handed out again before). */
+  buffer: Uint8Array | null = null;
+  /** DMA memory the runtime allocated for the request (a Dataset Management range list), released when it ends. */
+  own: DmaMemory | null = null;
+  signal: AbortSignal | null = null;
+  /**
+   * Ends what keeps the buffer's memory mapped and out of reuse until the last piece
+   * completes: the registration's retain (registered caller memory) from submission, and
+   * the allocator's hold taken when the signal aborted the request with pieces on the device.
+   */
+  holds: (() => void) | null = null;
+  /** The promise settled early (its signal aborted); the pieces still count down. */
+  settled = false;
+  /** In use (between open and end). */
+  live = false;
+  /** Pieces on each worker queue (by index): waiting on the main thread, in its request ring, or on its controller queue. */
+  readonly onQueue: Int32Array;
+
+  constructor(slot: number, queues: number) {
+    this.tag = slot;
+    this.onQueue = new Int32Array(queues);
+  }
+}
+
+function noop(): void {}
+
+// The Promise executor, one function for every request (no closure per request): it hands
+// resolve and reject over through these two variables, read right after `new Promise`.
+let executorResolve: (value: void) => void = noop;
+let executorReject: (err: Error) => void = noop;
+function executor(resolve: (value: void) => void, reject: (err: Error) => void): void {
+  executorResolve = resolve;
+  executorReject = reject;
+}
+
+/** What the table calls back into the runtime for. */
+export interface RequestHooks {
+  /** The error for a piece that completed with a non-zero status (not STATUS_CANCELLED). */
+  statusError: StatusError;
+  /** A piece was cancelled by its worker before it was posted (its signal aborted). */
+  cancelled(): void;
+  /** The request ended: stop watching its signal. */
+  unwatch(p: Pending): void;
+}
+
+/** Pending requests, the pieces waiting for room, and the completion pump, for a set of worker queues. */
+export class RequestTable {
+  /** Pieces waiting on the main thread, in request rings or on the controllers' queues. */
+  outstanding = 0;
+  /** How long the pump polls the completion rings before it sleeps (ms; 0: sleep at once). */
+  spinMs: number;
+  private readonly slots: Pending[] = [];
+  private readonly free: number[] = [];
+  private rr = 0;
+  private pumping = false;
+  private active = 0;
+  /** The completion rings (the queues' cpl, taken when the pump first sleeps: the queues are all there by then). */
+  private ringList: Ring[] | null = null;
+
+  /**
+   * The table for these worker queues (the array may still grow while the runtime opens).
+   * Their completion rings must share one bell (WorkerQueue's completionBell), on which the pump sleeps.
+   */
+  constructor(
+    private readonly queues: readonly WorkerQueue[],
+    private readonly hooks: RequestHooks,
+    spinMs = 0,
+  ) {
+    this.spinMs = spinMs;
+  }
+
+  private get rings(): Ring[] {
+    if (this.ringList === null || this.ringList.length !== this.queues.length) this.ringList = this.queues.map((q) => q.cpl);
+    return this.ringList;
+  }
+
+  /** Requests pending (between open and end). */
+  get pending(): number {
+    return this.active;
+  }
+
+  /** The request with this tag, if it is still pending. */
+  lookup(tag: number): Pending | undefined {
+    const p = this.slots[tag & (SLOTS - 1)];
+    return p !== undefined && p.live && p.tag === tag ? p : undefined;
+  }
+
+  /** Every pending request (for close() and the abort statistics: not the hot path). */
+  *live(): IterableIterator<Pending> {
+    for (const p of this.slots) if (p.live) yield p;
+  }
+
+  /**
+   * A new request of `parts` pieces; its promise is p.promise. Fill in what error
+   * messages need, then post() each piece.
+   * @throws ERR_INVALID_ARG when SLOTS requests are pending already
+   */
+  open(parts: number, what: string, blocks: number, slba: number, nsid: number): Pending {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      if (this.slots.length === SLOTS) throw tooManyRequests(SLOTS);
+      slot = this.slots.length;
+      this.slots.push(new Pending(slot, this.queues.length));
+    }
+    const p = this.slots[slot]!;
+    p.live = true;
+    this.active++;
+    p.promise = new Promise<void>(executor);
+    p.resolve = executorResolve;
+    p.reject = executorReject;
+    p.parts = parts;
+    p.error = null;
+    p.what = what;
+    p.blocks = blocks;
+    p.slba = slba;
+    p.nsid = nsid;
+    p.settled = false;
+    return p;
+  }
+
+  /** The live worker queue next in turn (round robin); the caller checked that one is alive. */
+  nextQueue(): WorkerQueue {
+    const queues = this.queues;
+    let q = queues[this.rr++ % queues.length]!;
+    while (q.dead) q = queues[this.rr++ % queues.length]!;
+    return q;
+  }
+
+  /** One piece of p: written into q's request ring now, or queued behind the pieces waiting for room there. */
+  post(q: WorkerQueue, p: Pending, opcode: number, nsid: number, slba: number, nlb: number, iova: number, length: number, flags: number): void {
+    this.outstanding++;
+    p.onQueue[q.index]!++;
+    // Back-pressure: a queue holds depth - 1 commands; the rest wait here, in order.
+    if (q.waiting.length === 0 && q.inflight < q.depth - 1) {
+      const ring = q.req;
+      const at = ring.reserve(0);
+      if (at >= 0) {
+        const d = ring.data;
+        d[at] = opcode;
+        d[at + 1] = nsid;
+        d[at + 2] = slba;
+        d[at + 3] = nlb;
+        d[at + 4] = iova;
+        d[at + 5] = length;
+        d[at + 6] = p.tag;
+        d[at + 7] = flags;
+        ring.publish(1);
+        q.inflight++;
+        if (!this.pumping) void this.run();
+        return;
+      }
+    }
+    q.waiting.push({ record: [opcode, nsid, slba, nlb, iova, length, p.tag, flags], tag: p.tag });
+    if (!this.pumping) void this.run();
+  }
+
+  /** Takes every completion q published: settles what ended, then moves waiting pieces into the room freed. Returns the records taken. */
+  drain(q: WorkerQueue): number {
+    const ring = q.cpl;
+    const d = ring.data;
+    const n = ring.length;
+    if (n === 0) return 0;
+    let done = 0;
+    for (let k = 0; k < n; k++) {
+      const at = ring.peek(k);
+      const p = this.lookup(d[at]!);
+      // Not pending, or no piece on this queue: failed already (its worker died, the runtime closed).
+      if (p === undefined || p.onQueue[q.index] === 0) continue;
+      p.onQueue[q.index]!--;
+      done++;
+      this.finish(p, d[at + 1]!);
+    }
+    ring.consume(n);
+    q.inflight = Math.max(0, q.inflight - done);
+    this.outstanding -= done;
+    if (!q.dead) this.refill(q);
+    return n;
+  }
+
+  /** Moves waiting pieces into q's request ring while there is room. */
+  refill(q: WorkerQueue): void {
+    const w = q.waiting;
+    let i = 0;
+    while (i < w.length && q.inflight < q.depth - 1 && q.req.push(w[i]!.record)) {
+      i++;
+      q.inflight++;
+    }
+    if (i === w.length) w.length = 0;
+    else if (i) w.splice(0, i);
+  }
+
+  /** A piece of p ended with status (0: success). */
+  finish(p: Pending, status: number): void {
+    if (status === STATUS_CANCELLED) this.hooks.cancelled();
+    else if (status !== 0 && !p.error && !p.settled) p.error = this.hooks.statusError(status, p);
+    if (--p.parts === 0) this.end(p);
+  }
+
+  /** The request's last piece is done: settle its promise (unless its signal did), let go of its buffer and memory, free its slot. */
+  end(p: Pending): void {
+    p.holds?.();
+    p.holds = null;
+    p.own?.release();
+    p.own = null;
+    if (p.signal) this.hooks.unwatch(p);
+    p.signal = null;
+    p.buffer = null;
+    p.promise = null;
+    p.live = false;
+    this.active--;
+    const resolve = p.resolve;
+    const reject = p.reject;
+    p.resolve = noop;
+    p.reject = noop;
+    // The next request in this slot gets another tag: a late record with this one does not match it.
+    p.tag = (p.tag + SLOTS) % (SLOTS * GENERATIONS);
+    this.free.push(p.tag & (SLOTS - 1));
+    if (p.settled) return;
+    p.settled = true;
+    if (p.error) reject(p.error);
+    else resolve();
+  }
+
+  /** Fails every request with pieces on q (err()): its worker died. The pieces waiting for q go too. */
+  failQueue(q: WorkerQueue, err: () => Error): void {
+    const i = q.index;
+    for (const p of this.slots) {
+      const n = p.live ? p.onQueue[i]! : 0;
+      if (n === 0) continue;
+      p.onQueue[i] = 0;
+      this.outstanding -= n;
+      if (!p.error) p.error = err();
+      p.parts -= n;
+      if (p.parts === 0) this.end(p);
+    }
+    q.waiting.length = 0;
+    q.inflight = 0;
+    this.wake();
+  }
+
+  /** Wakes the pump if it sleeps (something it waits for changed on this thread). */
+  wake(): void {
+    this.queues[0]?.cpl.wake();
+  }
+
+  /**
+   * The pump: reaps the completion rings while anything is outstanding (see the top of
+   * this file). One runs at a time; post() starts it.
+   */
+  private async run(): Promise<void> {
+    this.pumping = true;
+    const queues = this.queues;
+    try {
+      while (this.outstanding > 0) {
+        let got = 0;
+        // A dead worker's ring too: what it published before it died is real (the rest was failed, and is skipped).
+        for (const q of queues) got += this.drain(q);
+        if (got !== 0) {
+          // Let the callbacks of what just settled run (they often post the next requests) before looking again.
+          await undefined;
+          continue;
+        }
+        if (this.spinMs > 0 && this.spin()) continue;
+        if (this.outstanding > 0) await this.sleep();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Polls the completion rings for up to spinMs; true as soon as one has records. */
+  private spin(): boolean {
+    const queues = this.queues;
+    const until = performance.now() + this.spinMs;
+    for (let turn = 1; ; turn++) {
+      for (const q of queues) if (q.cpl.length !== 0) return true;
+      if ((turn & 31) === 0 && performance.now() > until) return false;
+    }
+  }
+
+  /**
+   * Sleeps until a worker publishes completions, or wake(). Every worker's completion
+   * ring rings the same bell (the runtime creates them so), so that one wait covers all.
+   */
+  private async sleep(): Promise<void> {
+    const first = this.queues[0]!.cpl;
+    const w = first.waitForDataAsync(first.seq, Infinity, this.rings);
+    if (w) await w;
+    first.awake();
+  }
+}
