@@ -3,6 +3,9 @@
 // one line, the Identify command and its completion, then the Read's submission entry,
 // its SQ doorbell, its completion and its CQ head doorbell, each with its section.
 
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tracer, type TraceEvent } from '@vfio-node/core';
 import { NvmeController } from '@vfio-node/nvme';
@@ -66,5 +69,23 @@ describe('--trace: the driver\'s traffic with the controller, decoded, in order'
     expect(head).toBeGreaterThan(cqe);
     // The text form names who and the section on every line.
     expect(lines.some((l) => /ms {2}\S+ {2}sqe {7}SQ1\[\d+\] Read .* {2}NVM 1\.0 §3\.2\.4\n$/.test(l))).toBe(true);
+  });
+});
+
+describe('vfio-node --trace=json: the runtime\'s worker threads trace their own queue pairs', () => {
+  it('a bench job through the runtime (--ioengine=vfio-runtime) shows the Read entries, doorbells and completions of worker 0\'s queue', async () => {
+    const cli = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
+    const { stderr } = await promisify(execFile)(process.execPath, [
+      cli, 'bench', '--trace=json', '--name=t', `--filename=${labNvme()[0]!}/1`, '--ioengine=vfio-runtime', '--rw=read', '--bs=4k', '--size=16k', '--iodepth=1', '--output-format=json',
+    ], { timeout: 300_000, maxBuffer: 64 << 20 });
+    const events = stderr.split('\n').filter((l) => l.startsWith('{"t_ms"')).map((l) => JSON.parse(l) as { who: string; kind: string; text: string });
+    const worker = events.filter((e) => / worker 0$/.test(e.who));
+    // Four 4 KiB reads from LBA 0 (512-byte blocks): slba 0x0, 0x8, 0x10, 0x18, each with its doorbell and completion.
+    const reads = worker.filter((e) => e.kind === 'sqe' && / Read cid=\d+ nsid=1 slba=0x[0-9a-f]+ nlb=7 /.test(e.text));
+    expect(reads.map((e) => /slba=(0x[0-9a-f]+)/.exec(e.text)![1])).toEqual(['0x0', '0x8', '0x10', '0x18']);
+    expect(worker.filter((e) => e.kind === 'doorbell' && /^SQ\d+TDBL <- /.test(e.text)).length).toBeGreaterThanOrEqual(4);
+    expect(worker.filter((e) => e.kind === 'cqe' && /status=Successful Completion/.test(e.text)).length).toBeGreaterThanOrEqual(4);
+    // The controller itself (the main thread) traced its bring-up.
+    expect(events.some((e) => e.who === labNvme()[0] && e.kind === 'poll' && e.text.startsWith('CSTS.RDY=1'))).toBe(true);
   });
 });

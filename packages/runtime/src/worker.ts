@@ -13,7 +13,7 @@
  */
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { DmaArena, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
+import { DmaArena, Tracer, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
 import { NvmOpcode, QueuePair, sqeDatasetManagement, setPrps } from '@vfio-node/nvme';
 import type { QueueContext } from './context.js';
 import { CTL_MSG, CTL_RESET, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
@@ -48,6 +48,8 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     qp = new QueuePair({
       qid: task.qid, depth: task.depth, dstrd: task.dstrd, pageSize: task.pageSize, maxTransfer: task.maxTransfer,
       dma: arena as unknown as DmaAllocator, bar: { mapping } as unknown as Region, completion: 'poll', shadow,
+      // --trace / VFIO_NODE_TRACE (workers start with a copy of the environment): this worker's entries, doorbells and completions.
+      tracer: Tracer.shared(), traceWho: `${task.address} worker ${task.index}`,
     });
     send({ type: 'ready', sqIova: qp.sqIova, cqIova: qp.cqIova });
     const req = new Ring(task.requests);
