@@ -10,6 +10,7 @@
 
 import { VfioError } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
+import { adminCommandTimeout, noVector } from './errors.js';
 import type { QueuePair } from './queue.js';
 import { RequestState } from './request.js';
 import { NvmeStatusError } from './status.js';
@@ -225,7 +226,7 @@ export class CommandQueue {
     this.owners = new Array(qp.requests.ids.count).fill(null);
     qp.onComplete = (cid, status, dw0, tag) => this.complete(cid, status, dw0, tag);
     if (qp.completion === 'interrupt') {
-      if (!qp.vector) throw new VfioError({ code: 'ERR_NVME_NO_VECTOR', message: `queue pair ${qp.qid} is in interrupt mode but has no MSI-X vector` });
+      if (!qp.vector) throw noVector(this.device, `queue pair ${qp.qid} in interrupt mode`);
       this.unsubscribe = qp.vector.onInterrupt(() => this.pollRound());
     }
   }
@@ -397,7 +398,7 @@ export class CommandQueue {
     while (!done) {
       this.drain();
       if (!done && Date.now() > deadline) {
-        throw new VfioError({ code: 'ERR_NVME_TIMEOUT', message: `${name} did not complete within ${timeoutMs} ms`, device: this.device, hint: 'The controller is not processing its admin queue; reset it or check CSTS.CFS.' });
+        throw adminCommandTimeout(this.device, name, timeoutMs);
       }
     }
     if (failure) throw failure;

@@ -4,7 +4,7 @@
 // (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
 
 import { EventEmitter } from 'node:events';
-import { asyncEventsStopped, notDeletableQueuePair, queuePairDeleted, resetFailed } from './errors.js';
+import { asyncEventsStopped, closeCommandTimeout, controllerFatal, deviceGone, noVector, notDeletableQueuePair, queuePairDeleted, readyTimeout, resetError, resetFailed, timeoutError } from './errors.js';
 import { Device, Tracer, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type TraceOption, type Vector } from '@vfio-node/core';
 import { AdminCommands, type AsyncEvent } from './admin.js';
 import { CommandQueue } from './command-queue.js';
@@ -456,12 +456,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
 
   private async createPair(qid: number, depth: number, completion: CompletionMode): Promise<QueuePair> {
     if (completion === 'interrupt' && !this.vectors[qid]) {
-      throw new VfioError({
-        code: 'ERR_NVME_NO_VECTOR',
-        message: `no MSI-X vector for I/O queue ${qid} (${this.vectors.length} enabled)`,
-        hint: 'Ask for the queue pairs at open (ioQueues) so that enough vectors are enabled, or use completion: "poll".',
-        device: this.address,
-      });
+      throw noVector(this.address, `I/O queue ${qid}`, this.vectors.length);
     }
     const qp = new QueuePair({
       qid, depth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: this.maxTransfer, dma: this.device.dma, bar: this.bar, completion,
@@ -647,12 +642,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     this.checkDepth(depth);
     const interrupts = options.interrupts === true;
     if (interrupts && !this.vectors[qid]) {
-      throw new VfioError({
-        code: 'ERR_NVME_NO_VECTOR',
-        message: `no MSI-X vector for I/O queue ${qid} (${this.vectors.length} enabled)`,
-        hint: 'Open the controller with maxIoQueues covering every queue pair, or create the queue pair without interrupts.',
-        device: this.address,
-      });
+      throw noVector(this.address, `I/O queue ${qid}`, this.vectors.length);
     }
     await this.admin.createIoCq(qid, depth, cqIova, interrupts ? qid : null);
     try {
@@ -668,7 +658,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   /** The eventfd of MSI-X vector `qid` (an external queue pair created with interrupts), for a worker's eventfdWait. */
   vectorFd(qid: number): number {
     const v = this.vectors[qid];
-    if (!v) throw new VfioError({ code: 'ERR_NVME_NO_VECTOR', message: `no MSI-X vector ${qid} (${this.vectors.length} enabled)`, device: this.address });
+    if (!v) throw noVector(this.address, `queue ${qid}`, this.vectors.length);
     return v.fd;
   }
 
@@ -1347,61 +1337,4 @@ function checkOptions(o: Required<Omit<NvmeControllerOptions, 'logger' | 'trace'
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function deviceGone(address: string): VfioError {
-  return new VfioError({
-    code: 'ERR_DEVICE_GONE',
-    message: `${address}: the controller's registers read all ones: the device is gone`,
-    hint: 'The device was removed, fell off the bus (surprise removal, link down) or stopped decoding memory (Memory Space Enable cleared, a PCIe error). Pending commands failed; open it again once it is back (closing it resets the function).',
-    device: address,
-  });
-}
-
-function resetError(address: string, why: string): VfioError {
-  return new VfioError({
-    code: 'ERR_NVME_RESET',
-    message: `${address}: the controller was reset (${why}) with the command in flight`,
-    hint: 'The command may or may not have been carried out; retry it.',
-    device: address,
-  });
-}
-
-function timeoutError(address: string, qid: number, cid: number, t: TimedOut, timeoutMs: number): VfioError {
-  const abort = t.abort === 'not sent' ? 'no Abort sent (an admin command)' : `Abort: ${t.abort}`;
-  return new VfioError({
-    code: 'ERR_NVME_TIMEOUT',
-    message: `${address}: a command (opcode ${t.opcode}) on queue ${qid} did not complete within ${timeoutMs} ms (${abort}); the controller was stopped and reset, then in-flight commands failed`,
-    hint: 'Retry the I/O: its buffer is no longer the controller\'s. If it keeps happening, raise timeoutMs or check the device.',
-    device: address,
-    details: { qid, cid, opcode: t.opcode, abort: t.abort },
-  });
-}
-
-function closeCommandTimeout(address: string, name: string, ms: number): VfioError {
-  return new VfioError({
-    code: 'ERR_NVME_TIMEOUT',
-    message: `${address}: ${name} did not complete within ${ms} ms during close`,
-    hint: 'The controller is not processing its admin queue; close goes on with the shutdown notification (CC.SHN), then disables the controller.',
-    device: address,
-  });
-}
-
-function controllerFatal(address: string): VfioError {
-  return new VfioError({
-    code: 'ERR_NVME_CONTROLLER_FATAL',
-    message: `${address}: the controller reports a fatal error (CSTS.CFS = 1)`,
-    hint: 'The controller was reset; retry the failed commands. If it repeats, the device is faulty.',
-    device: address,
-  });
-}
-
-function readyTimeout(address: string, rdy: number, ms: number, csts: number): VfioError {
-  return new VfioError({
-    code: 'ERR_NVME_READY_TIMEOUT',
-    message: `${address}: CSTS.RDY did not become ${rdy} within CAP.TO (${ms} ms); CSTS = 0x${csts.toString(16)}`,
-    hint: `The controller did not respond to CC.EN. Reset the PCI function (as root: echo 1 > /sys/bus/pci/devices/${address}/reset), then try again; if it stays stuck, power-cycle the machine.`,
-    device: address,
-    details: { csts },
-  });
 }

@@ -258,13 +258,22 @@ export function queueFull(qid: number, depth: number): VfioError {
   });
 }
 
-/** A command in flight on a queue pair whose controller was reset (told by another thread, attachResetSignal). */
-export function queueReset(qid: number): VfioError {
+/**
+ * ERR_NVME_RESET, the one way it is built: a command that was in flight when the controller
+ * was reset. `subject` names the command or its queue, `why` what started the reset.
+ */
+export function commandReset(subject: string, why?: string, device?: string): VfioError {
   return new VfioError({
     code: 'ERR_NVME_RESET',
-    message: `queue pair ${qid}: the controller was reset with the command in flight`,
+    message: `${subject}: the controller was reset${why ? ` (${why})` : ''} with the command in flight`,
     hint: 'The command may or may not have been carried out; retry it.',
+    ...(device ? { device } : {}),
   });
+}
+
+/** A command in flight on a queue pair whose controller was reset (told by another thread, attachResetSignal). */
+export function queueReset(qid: number): VfioError {
+  return commandReset(`queue pair ${qid}`);
 }
 
 /**
@@ -383,4 +392,79 @@ export function asyncEventsStopped(address: string, cause: unknown): VfioError {
     device: address,
     cause,
   });
+}
+
+// ---- the controller's life: bring-up, timeouts, resets, removal (controller.ts) ----------
+
+/** The controller's registers read all ones: the device left the bus or stopped decoding memory. */
+export function deviceGone(address: string): VfioError {
+  return new VfioError({
+    code: 'ERR_DEVICE_GONE',
+    message: `${address}: the controller's registers read all ones: the device is gone`,
+    hint: 'The device was removed, fell off the bus (surprise removal, link down) or stopped decoding memory (Memory Space Enable cleared, a PCIe error). Pending commands failed; open it again once it is back (closing it resets the function).',
+    device: address,
+  });
+}
+
+/** A command that was in flight when the controller was reset (why: what started the reset). */
+export function resetError(address: string, why: string): VfioError {
+  return commandReset(address, why, address);
+}
+
+/** A command outlived the controller's timeout: aborted (or not), then the controller was stopped and reset. */
+export function timeoutError(address: string, qid: number, cid: number, t: { opcode: number; abort: string }, timeoutMs: number): VfioError {
+  const abort = t.abort === 'not sent' ? 'no Abort sent (an admin command)' : `Abort: ${t.abort}`;
+  return new VfioError({
+    code: 'ERR_NVME_TIMEOUT',
+    message: `${address}: a command (opcode ${t.opcode}) on queue ${qid} did not complete within ${timeoutMs} ms (${abort}); the controller was stopped and reset, then in-flight commands failed`,
+    hint: 'Retry the I/O: its buffer is no longer the controller\'s. If it keeps happening, raise timeoutMs or check the device.',
+    device: address,
+    details: { qid, cid, opcode: t.opcode, abort: t.abort },
+  });
+}
+
+/** An admin command of close() (queue deletion) that the controller did not answer in time. */
+export function closeCommandTimeout(address: string, name: string, ms: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_TIMEOUT',
+    message: `${address}: ${name} did not complete within ${ms} ms during close`,
+    hint: 'The controller is not processing its admin queue; close goes on with the shutdown notification (CC.SHN), then disables the controller.',
+    device: address,
+  });
+}
+
+/** CSTS.CFS: the controller reports a fatal error. */
+export function controllerFatal(address: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_CONTROLLER_FATAL',
+    message: `${address}: the controller reports a fatal error (CSTS.CFS = 1)`,
+    hint: 'The controller was reset; retry the failed commands. If it repeats, the device is faulty.',
+    device: address,
+  });
+}
+
+/** CSTS.RDY did not follow CC.EN within CAP.TO. */
+export function readyTimeout(address: string, rdy: number, ms: number, csts: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_READY_TIMEOUT',
+    message: `${address}: CSTS.RDY did not become ${rdy} within CAP.TO (${ms} ms); CSTS = 0x${csts.toString(16)}`,
+    hint: `The controller did not respond to CC.EN. Reset the PCI function (as root: echo 1 > /sys/bus/pci/devices/${address}/reset), then try again; if it stays stuck, power-cycle the machine.`,
+    device: address,
+    details: { csts },
+  });
+}
+
+/** Interrupts asked for on a queue pair whose MSI-X vector is not enabled (the vectors are enabled at open). */
+export function noVector(address: string, what: string, enabled?: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_NO_VECTOR',
+    message: `${address}: no MSI-X vector for ${what}${enabled === undefined ? '' : ` (${enabled} enabled)`}`,
+    hint: 'Vectors are enabled at open, one per queue pair the controller is opened for: open it with ioQueues or maxIoQueues covering every queue pair, or use polling (completion: "poll", or no interrupts option).',
+    device: address,
+  });
+}
+
+/** A command waited for synchronously (an admin command of bring-up or close) that did not complete in time. */
+export function adminCommandTimeout(address: string, name: string, timeoutMs: number): VfioError {
+  return new VfioError({ code: 'ERR_NVME_TIMEOUT', message: `${name} did not complete within ${timeoutMs} ms`, device: address, hint: 'The controller is not processing its admin queue; reset it or check CSTS.CFS.' });
 }

@@ -2,7 +2,7 @@
 
 import { VfioError } from '@vfio-node/core';
 import type { CoreErrorCode, SystemErrorCode } from '@vfio-node/core';
-import type { NvmeErrorCode } from '@vfio-node/nvme';
+import { commandReset, type NvmeErrorCode } from '@vfio-node/nvme';
 
 /**
  * The codes the runtime raises itself (it passes on the NVMe driver's and core's too, and
@@ -85,7 +85,7 @@ export function runtimeClosed(message: string): VfioError {
 
 /** A controller reset failed a command in flight on a worker's queue. */
 export function resetInFlight(what: string): VfioError {
-  return new VfioError({ code: 'ERR_NVME_RESET', message: `${what}: the controller was reset with the command in flight`, hint: 'The command may or may not have been carried out; retry it.' });
+  return commandReset(what);
 }
 
 /** More requests pending at once than the runtime can tag (its request table is full). */
