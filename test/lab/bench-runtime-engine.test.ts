@@ -3,24 +3,10 @@
 // embedder's default options, rt.namespace(1).read/write into rt.allocBuffer memory), and
 // land in the same fio statistics as the direct engine's. Behaviour only, never speed.
 
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { labNvme } from './lab-env.js';
+import { labNvme, runBenchCli } from './lab-env.js';
 
-const cli = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
-const run = promisify(execFile);
-
-async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [cli, 'bench', ...args], { timeout: 300_000, maxBuffer: 64 << 20 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const bench = (args: string[]) => runBenchCli(args, 300_000); // seconds-long jobs; the lab is slow under TCG
 
 interface FioLat {
   min: number;

@@ -5,6 +5,9 @@
 
 import { afterAll, beforeAll } from 'vitest';
 import { VirtioNet, type VirtioNetOptions } from '@vfio-node/virtio-net';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 function list(name: string): string[] {
   const v = process.env[name];
@@ -57,3 +60,19 @@ export function useNicPair(options: VirtioNetOptions = {}): { readonly sender: V
     },
   };
 }
+
+/**
+ * Runs `vfio-node bench ARGS` as a child process (the CLI's own argument handling, output
+ * and exit status), never throwing: the status, stdout and stderr.
+ */
+export async function runBenchCli(args: string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
+  try {
+    const r = await promisify(execFile)(process.execPath, [cli, 'bench', ...args], { timeout: timeoutMs, maxBuffer: 64 << 20 });
+    return { code: 0, ...r };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+

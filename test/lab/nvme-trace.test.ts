@@ -3,13 +3,10 @@
 // one line, the Identify command and its completion, then the Read's submission entry,
 // its SQ doorbell, its completion and its CQ head doorbell, each with its section.
 
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tracer, type TraceEvent } from '@vfio-node/core';
 import { NvmeController } from '@vfio-node/nvme';
-import { labNvme } from './lab-env.js';
+import { labNvme, runBenchCli } from './lab-env.js';
 
 /** The index of the first event at or after `from` that matches, or -1. */
 function find(events: readonly TraceEvent[], from: number, kind: TraceEvent['kind'], text: RegExp): number {
@@ -74,10 +71,10 @@ describe('--trace: the driver\'s traffic with the controller, decoded, in order'
 
 describe('vfio-node --trace=json: the runtime\'s worker threads trace their own queue pairs', () => {
   it('a bench job through the runtime (--ioengine=vfio-runtime) shows the Read entries, doorbells and completions of worker 0\'s queue', async () => {
-    const cli = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
-    const { stderr } = await promisify(execFile)(process.execPath, [
-      cli, 'bench', '--trace=json', '--name=t', `--filename=${labNvme()[0]!}/1`, '--ioengine=vfio-runtime', '--rw=read', '--bs=4k', '--size=16k', '--iodepth=1', '--output-format=json',
-    ], { timeout: 300_000, maxBuffer: 64 << 20 });
+    const { code, stderr } = await runBenchCli([
+      '--trace=json', '--name=t', `--filename=${labNvme()[0]!}/1`, '--ioengine=vfio-runtime', '--rw=read', '--bs=4k', '--size=16k', '--iodepth=1', '--output-format=json',
+    ]);
+    expect(code, stderr).toBe(0); // as before: the bench must succeed (execFile rejected otherwise)
     const events = stderr.split('\n').filter((l) => l.startsWith('{"t_ms"')).map((l) => JSON.parse(l) as { who: string; kind: string; text: string });
     const worker = events.filter((e) => / worker 0$/.test(e.who));
     // Four 4 KiB reads from LBA 0 (512-byte blocks): slba 0x0, 0x8, 0x10, 0x18, each with its doorbell and completion.

@@ -56,27 +56,38 @@ export function readResults(args: readonly string[]): { data: Omit<ReportData, '
   return { data: { sources, sides, environment }, errors };
 }
 
+/** FILE.json's page: FILE.html beside it. */
+const beside = (result: string): string => path.join(path.dirname(result), `${path.basename(result, '.json')}.html`);
+
+const now = (): string => new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+
+type Drawn = { page: string } | { unreadable: string[] } | { unwritable: string };
+
+/** Reads `[NAME=]FILE` arguments, draws their page and writes it to `output` (default: beside the first). */
+function drawPage(args: readonly string[], output?: string, title?: string): Drawn {
+  const { data, errors } = readResults(args);
+  if (errors.length) return { unreadable: errors };
+  if (!data.sides.length) return { unreadable: ['the results hold no job with I/O to show'] };
+  const first = args[0]!.slice(args[0]!.indexOf('=') + 1);
+  const page = output ?? beside(first);
+  try {
+    writeFileSync(page, renderReportHtml({ ...data, title: title ?? defaultTitle(data.sides), generatedAt: now() }));
+  } catch (err) {
+    return { unwritable: `cannot write ${page}: ${(err as Error).message}` };
+  }
+  return { page };
+}
+
 /**
  * Writes the page of one result file beside it (FILE.json: FILE.html) and returns its
  * path, or null (with the reason on stderr) when the file cannot be drawn.
  */
 export function writeReportPage(result: string): string | null {
-  const { data, errors } = readResults([result]);
-  if (errors.length || !data.sides.length) {
-    console.error(`vfio-node: no report page: ${errors.join('; ') || 'the results hold no job with I/O to show'}`);
-    return null;
-  }
-  const output = path.join(path.dirname(result), `${path.basename(result, '.json')}.html`);
-  try {
-    writeFileSync(output, renderReportHtml({ ...data, title: defaultTitle(data.sides), generatedAt: now() }));
-  } catch (err) {
-    console.error(`vfio-node: no report page: cannot write ${output}: ${(err as Error).message}`);
-    return null;
-  }
-  return output;
+  const r = drawPage([result]);
+  if ('page' in r) return r.page;
+  console.error(`vfio-node: no report page: ${'unwritable' in r ? r.unwritable : r.unreadable.join('; ')}`);
+  return null;
 }
-
-const now = (): string => new Date().toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
 
 export async function run(argv: string[]): Promise<number> {
   let values: { output?: string; title?: string; help?: boolean };
@@ -95,24 +106,15 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`vfio-node report: name at least one result file\n\n${USAGE}`);
     return 2;
   }
-  const { data, errors } = readResults(positionals);
-  if (errors.length) {
-    for (const e of errors) console.error(`vfio-node report: ${e}`);
+  const r = drawPage(positionals, values.output, values.title);
+  if ('unreadable' in r) {
+    for (const e of r.unreadable) console.error(`vfio-node report: ${e}`);
     return 1;
   }
-  if (!data.sides.length) {
-    console.error('vfio-node report: the results hold no job with I/O to show');
+  if ('unwritable' in r) {
+    console.error(`vfio-node report: ${r.unwritable} (choose another --output)`);
     return 1;
   }
-  const first = positionals[0]!.slice(positionals[0]!.indexOf('=') + 1);
-  const output = values.output ?? path.join(path.dirname(first), `${path.basename(first, '.json')}.html`);
-  const html = renderReportHtml({ ...data, title: values.title ?? defaultTitle(data.sides), generatedAt: now() });
-  try {
-    writeFileSync(output, html);
-  } catch (err) {
-    console.error(`vfio-node report: cannot write ${output}: ${(err as Error).message} (choose another --output)`);
-    return 1;
-  }
-  console.log(`Report: ${path.resolve(output)}`);
+  console.log(`Report: ${path.resolve(r.page)}`);
   return 0;
 }
