@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MallocBdev } from '@vfio-node/bdev';
 import { NvmeController } from '@vfio-node/nvme';
+import { NvmfTarget } from '@vfio-node/nvmf';
 import { labNvme } from './lab-env.js';
 
 const BIN = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
@@ -234,6 +236,51 @@ describe('the guest kernel uses a namespace of the vfio-pci NVMe controller, ser
       expect(Buffer.from(buf.bytes.subarray(0, pattern.length)).equals(pattern)).toBe(true);
     } finally {
       buf.release();
+    }
+  });
+});
+
+describe('namespaces added and removed while the guest kernel is connected (Asynchronous Event Request, Namespace Attribute notices)', () => {
+  const NQN3 = 'nqn.2026-12.io.vfio-node:lab-aen';
+  const PORT3 = 4422;
+
+  it('the kernel gets a block device for a namespace added while it is connected, uses it, and drops it when the namespace is removed', async () => {
+    // In this process: the API an embedder uses to change namespaces while serving.
+    await using t = await NvmfTarget.listen({ listen: `127.0.0.1:${PORT3}`, subsystems: [{ nqn: NQN3, namespaces: [new MallocBdev('first', 16 << 20)] }] });
+    const c = await sh('nvme', ['connect', '-t', 'tcp', '-a', '127.0.0.1', '-s', String(PORT3), '-n', NQN3]);
+    expect(c.status, `${c.stdout}\n${c.stderr}`).toBe(0);
+    try {
+      const [first] = await waitFor('the first namespace\'s block device', () => {
+        const d = blockDevicesOf(NQN3);
+        return d.length === 1 ? d : undefined;
+      });
+      const added = new MallocBdev('added', 32 << 20);
+      const nsid = t.subsystem(NQN3).addNamespace(added);
+      expect(nsid).toBe(2);
+      // The kernel learns of it only from the AER's notice (it rescans on Namespace Attribute Changed).
+      const devs = await waitFor('a second block device after the notice', () => {
+        const d = blockDevicesOf(NQN3);
+        return d.length === 2 ? d : undefined;
+      });
+      const second = devs.find((d) => d !== first)!;
+      expect(readFileSync(`/sys/block/${second}/nsid`, 'utf8').trim()).toBe('2');
+      expect(Number(readFileSync(`/sys/block/${second}/size`, 'utf8')) * 512).toBe(32 << 20);
+      const data = randomBytes(64 * 1024);
+      writeFileSync(join(work, 'aen-data'), data);
+      const w = await sh('dd', [`if=${join(work, 'aen-data')}`, `of=/dev/${second}`, 'bs=64k', 'count=1', 'seek=3', 'oflag=direct', 'conv=fsync']);
+      expect(w.status, w.stderr).toBe(0);
+      // The bytes are in the added RAM disk, where the kernel put them.
+      const back = new Uint8Array(data.length);
+      await added.read(BigInt((3 * 64 * 1024) / 512), data.length / 512, back);
+      expect(Buffer.from(back).equals(data)).toBe(true);
+
+      expect(t.subsystem(NQN3).removeNamespace(2)).toBe(added);
+      await waitFor('the second block device to go after the notice', () => {
+        const d = blockDevicesOf(NQN3);
+        return d.length === 1 && d[0] === first ? d : undefined;
+      });
+    } finally {
+      await sh('nvme', ['disconnect', '-n', NQN3]);
     }
   });
 });

@@ -6,7 +6,7 @@
 
 import type { Subsystem } from './subsystem.js';
 import { activeNamespaceList, CNS, CNTRLTYPE, identifyController, identifyNamespace, namespaceDescriptors } from './identify.js';
-import { discoveryLog, errorInformationLog, firmwareSlotLog, LID, smartHealthLog, type DiscoveryEntry } from './log-pages.js';
+import { CHANGED_NS_LIST_MAX, changedNamespaceListLog, discoveryLog, errorInformationLog, firmwareSlotLog, LID, smartHealthLog, type DiscoveryEntry } from './log-pages.js';
 import { CC, CSTS, capValue, getField, Property, setField, VS_2_0 } from './properties.js';
 import { AdminOpcode, FabricsType, type Sqe } from './sqe.js';
 import { fail, ok, Sts, type Completion } from './status.js';
@@ -48,6 +48,17 @@ const KATO_GRACE_MS = 2000;
 /** AERL + 1: Asynchronous Event Requests held at most. */
 const MAX_AER = 4;
 
+/** Asynchronous Event Configuration bit 8: Namespace Attribute Notices enabled (§5.27.1.7). */
+const AEC_NS_ATTR = 1 << 8;
+
+/**
+ * The AER completion's Dword 0 for a Namespace Attribute Changed notice (§5.2, Figure
+ * "Asynchronous Event Request – Completion Queue Entry Dword 0"): Asynchronous Event Type
+ * bits 2:0 = 2h (Notice), Asynchronous Event Information bits 15:8 = 00h (Namespace
+ * Attribute Changed), Log Page Identifier bits 23:16 = 04h (Changed Namespace List).
+ */
+const AEN_NS_ATTR_CHANGED = 0x2 | (0x00 << 8) | (LID.ChangedNamespaceList << 16);
+
 /** One controller of a subsystem, for one host. */
 export class Controller {
   /** CC as last set by Property Set. */
@@ -63,6 +74,13 @@ export class Controller {
   /** The admin queue (qid 0) and the I/O queues bound to this controller. */
   readonly queues = new Map<number, BoundQueue>();
   private readonly aers: Array<(r: CommandResult) => void> = [];
+  /** NSIDs changed since the host last read the Changed Namespace List (more than 1024: overflowed). */
+  private readonly changedNsids = new Set<number>();
+  /** A namespace notice is owed to the host (no AER was held when it happened). */
+  private noticePending = false;
+  /** A namespace notice was sent and the host has not read log page 04h yet: no other until it does (§5.2). */
+  private noticeMasked = false;
+  private readonly stopNamespaceChanges: () => void;
   private lastActivity = Date.now();
   private katoTimer: NodeJS.Timeout | null = null;
   private ended = false;
@@ -88,6 +106,7 @@ export class Controller {
   ) {
     this.kato = kato;
     this.ioQueues = subsystem.discovery ? 0 : limits.maxIoQueues;
+    this.stopNamespaceChanges = subsystem.onNamespaceChange((nsid) => this.namespaceChanged(nsid));
     this.armKeepAlive();
   }
 
@@ -108,6 +127,7 @@ export class Controller {
     if (this.katoTimer) clearInterval(this.katoTimer);
     this.katoTimer = null;
     this.aers.length = 0;
+    this.stopNamespaceChanges();
     for (const q of [...this.queues.values()]) q.close(reason);
     this.queues.clear();
     this.onEnd(this, reason);
@@ -207,8 +227,11 @@ export class Controller {
         return { completion: ok(1) };
       case AdminOpcode.AsynchronousEventRequest:
         if (this.aers.length >= MAX_AER) return { completion: fail(Sts.AsynchronousEventRequestLimitExceeded) };
-        // Held until an event (none is raised yet: namespaces do not change while serving).
-        return new Promise((resolve) => this.aers.push(resolve));
+        // Held until an event: a namespace added or removed (Subsystem.addNamespace/removeNamespace).
+        return new Promise((resolve) => {
+          this.aers.push(resolve);
+          this.sendNotice();
+        });
       default:
         return { completion: fail(Sts.InvalidCommandOpcode) };
     }
@@ -277,7 +300,16 @@ export class Controller {
     } else if (lid === LID.ErrorInformation) page = errorInformationLog();
     else if (lid === LID.SmartHealthInformation) page = smartHealthLog();
     else if (lid === LID.FirmwareSlotInformation) page = firmwareSlotLog('0.1.0');
-    else return { completion: fail(Sts.InvalidLogPage) };
+    else if (lid === LID.ChangedNamespaceList) {
+      page = changedNamespaceListLog(this.changedNsids);
+      // Reading it clears it and unmasks the notice, unless Retain Asynchronous Event (CDW10
+      // bit 15); the host has now seen every change, so no notice is owed for them.
+      if (!(sqe.cdw(10) & (1 << 15))) {
+        this.changedNsids.clear();
+        this.noticeMasked = false;
+        this.noticePending = false;
+      }
+    }    else return { completion: fail(Sts.InvalidLogPage) };
     if (offset > page.length) return { completion: fail(Sts.InvalidFieldInCommand) };
     // Bytes past the end of the page read as zeroes.
     const out = Buffer.alloc(dwords * 4);
@@ -330,6 +362,28 @@ export class Controller {
       default:
         return { completion: fail(Sts.InvalidFieldInCommand) };
     }
+  }
+
+  /**
+   * A namespace of the subsystem was added or removed: it goes into the Changed Namespace
+   * List, and a notice to the host when it enabled them (Set Features AEC bit 8).
+   */
+  private namespaceChanged(nsid: number): void {
+    if (this.changedNsids.size <= CHANGED_NS_LIST_MAX) this.changedNsids.add(nsid);
+    if (this.aec & AEC_NS_ATTR) {
+      this.noticePending = true;
+      this.sendNotice();
+    }
+  }
+
+  /** Completes a held AER with the owed notice, when one is owed, not masked, and an AER is held. */
+  private sendNotice(): void {
+    if (!this.noticePending || this.noticeMasked || this.ended) return;
+    const resolve = this.aers.shift();
+    if (!resolve) return;
+    this.noticePending = false;
+    this.noticeMasked = true;
+    resolve({ completion: ok(AEN_NS_ATTR_CHANGED) });
   }
 
   /**

@@ -6,7 +6,7 @@ import { VfioError } from '@vfio-node/core';
  * The codes `@vfio-node/nvmf` raises itself. test/unit/error-codes.test.ts fails when a
  * source raises a code that no list names.
  */
-export const NVMF_ERROR_CODES = ['ERR_NVMF_PDU', 'ERR_NVMF_LISTEN', 'ERR_NVMF_NQN', 'ERR_NVMF_ADDRESS'] as const;
+export const NVMF_ERROR_CODES = ['ERR_NVMF_PDU', 'ERR_NVMF_LISTEN', 'ERR_NVMF_NQN', 'ERR_NVMF_ADDRESS', 'ERR_NVMF_NSID', 'ERR_NVMF_NO_SUCH_SUBSYSTEM'] as const;
 
 /** A code of {@link NVMF_ERROR_CODES}. */
 export type NvmfErrorCode = (typeof NVMF_ERROR_CODES)[number];
@@ -57,5 +57,23 @@ export function badAddress(text: string, why: string): VfioError<NvmfErrorCode> 
     code: 'ERR_NVMF_ADDRESS',
     message: `listen address '${text}': ${why}`,
     hint: 'Write ADDR:PORT (127.0.0.1:4420, [::1]:4420, 0.0.0.0:4420); 4420 is NVMe/TCP\'s I/O port, 8009 its discovery port.',
+  });
+}
+
+/** A namespace ID that cannot be added or removed (taken, out of range, or not there). */
+export function badNsid(nqn: string, nsid: number, why: string): VfioError<NvmfErrorCode> {
+  return new VfioError({
+    code: 'ERR_NVMF_NSID',
+    message: `${nqn}: namespace ${nsid} ${why}`,
+    hint: 'NSIDs run from 1 to FFFFFFFEh and name one namespace each: remove the old one first, or let the target pick the next free NSID (leave nsid out).',
+  });
+}
+
+/** A subsystem the target does not serve. */
+export function noSuchSubsystem(nqn: string, served: readonly string[]): VfioError<NvmfErrorCode> {
+  return new VfioError({
+    code: 'ERR_NVMF_NO_SUCH_SUBSYSTEM',
+    message: `the target serves no subsystem ${nqn}`,
+    hint: served.length ? `It serves: ${served.join(', ')}.` : 'It serves no subsystem: give some in NvmfTarget.listen({ subsystems }).',
   });
 }

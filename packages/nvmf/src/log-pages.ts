@@ -1,5 +1,6 @@
 // The log pages the target returns (NVMe Base 2.0 §5.16.1): Error Information (01h),
-// SMART / Health Information (02h), Firmware Slot Information (03h), and the Discovery
+// SMART / Health Information (02h), Firmware Slot Information (03h), Changed Namespace
+// List (04h), and the Discovery
 // log page (70h, §5.16.1.23) of a discovery controller.
 
 /** Log Page Identifiers (LID). */
@@ -7,6 +8,7 @@ export const LID = {
   ErrorInformation: 0x01,
   SmartHealthInformation: 0x02,
   FirmwareSlotInformation: 0x03,
+  ChangedNamespaceList: 0x04,
   Discovery: 0x70,
 } as const;
 
@@ -32,6 +34,21 @@ export function firmwareSlotLog(fr: string): Buffer {
   b[0] = 0x01; // AFI: slot 1 active
   b.fill(0x20, 8, 16);
   b.write(fr.slice(0, 8), 8, 'latin1'); // FRS1
+  return b;
+}
+
+/** Entries of the Changed Namespace List: past this many, the list is one FFFFFFFFh entry. */
+export const CHANGED_NS_LIST_MAX = 1024;
+
+/**
+ * Changed Namespace List (04h, §5.16.1.5, 4096 bytes): the NSIDs whose attributes changed
+ * since the host last read the page, ascending; when more than 1024 changed, the first
+ * entry is FFFFFFFFh and the rest are zero.
+ */
+export function changedNamespaceListLog(nsids: ReadonlySet<number>): Buffer {
+  const b = Buffer.alloc(4 * CHANGED_NS_LIST_MAX);
+  if (nsids.size > CHANGED_NS_LIST_MAX) b.writeUInt32LE(0xffffffff, 0);
+  else [...nsids].sort((x, y) => x - y).forEach((id, i) => b.writeUInt32LE(id, 4 * i));
   return b;
 }
 

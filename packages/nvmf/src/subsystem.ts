@@ -3,7 +3,11 @@
 // model: each admin-queue Connect creates one, §3.3.1).
 
 import type { Bdev } from '@vfio-node/bdev';
+import { badNsid } from './errors.js';
 import { checkNqn, DISCOVERY_NQN } from './names.js';
+
+/** The largest NSID a namespace may have (FFFFFFFFh means every namespace, Base 2.0 §3.2.1.2). */
+const NSID_MAX = 0xfffffffe;
 
 /** Options of a subsystem. */
 export interface SubsystemOptions {
@@ -30,6 +34,7 @@ export class Subsystem {
   /** True for the discovery subsystem (no namespaces; its controllers are discovery controllers). */
   readonly discovery: boolean;
   private nextCntlid = 1;
+  private readonly changeListeners = new Set<(nsid: number) => void>();
 
   /** @throws ERR_NVMF_NQN for a bad NQN */
   constructor(o: SubsystemOptions) {
@@ -54,6 +59,52 @@ export class Subsystem {
       if (!inUse(id)) return id;
     }
     return 0;
+  }
+
+  /**
+   * Attaches a bdev as a namespace while hosts are connected: each controller of the
+   * subsystem records the NSID in its Changed Namespace List and, when its host enabled
+   * Namespace Attribute Notices, completes an Asynchronous Event Request (Base 2.0 §5.2,
+   * §8.1.4), so the host's kernel sees the namespace appear.
+   * @param nsid the NSID to use; default: one past the largest in use
+   * @returns the NSID
+   * @throws ERR_NVMF_NSID when nsid is taken or out of range (or this is the discovery subsystem)
+   */
+  addNamespace(bdev: Bdev, nsid?: number): number {
+    const id = nsid ?? this.nn + 1;
+    if (this.discovery) throw badNsid(this.nqn, id, 'cannot be added: a discovery subsystem has no namespaces');
+    if (!Number.isInteger(id) || id < 1 || id > NSID_MAX) throw badNsid(this.nqn, id, 'is out of range (1 to FFFFFFFEh)');
+    if (this.namespaces.has(id)) throw badNsid(this.nqn, id, `is taken (by ${this.namespaces.get(id)!.name})`);
+    this.namespaces.set(id, bdev);
+    this.changed(id);
+    return id;
+  }
+
+  /**
+   * Detaches a namespace: commands to it fail with Invalid Namespace from now on, and the
+   * controllers report the change as addNamespace does. The bdev stays open (it is the caller's).
+   * @returns the bdev that was the namespace
+   * @throws ERR_NVMF_NSID when no namespace has this NSID
+   */
+  removeNamespace(nsid: number): Bdev {
+    const bdev = this.namespaces.get(nsid);
+    if (!bdev) throw badNsid(this.nqn, nsid, 'is not a namespace of this subsystem');
+    this.namespaces.delete(nsid);
+    this.changed(nsid);
+    return bdev;
+  }
+
+  /**
+   * Calls `listener(nsid)` after each namespace change (the controllers use it).
+   * @returns a function that stops the calls
+   */
+  onNamespaceChange(listener: (nsid: number) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(nsid: number): void {
+    for (const l of [...this.changeListeners]) l(nsid);
   }
 
   /** The largest NSID (NN). */

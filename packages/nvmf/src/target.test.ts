@@ -25,6 +25,9 @@ class TestHost {
   ended = false;
   digests: Digests = { header: false, data: false };
   private nextCid = 1;
+  /** Commands sent with send(), whose responses command() sets aside. */
+  private readonly held = new Set<number>();
+  private readonly answers = new Map<number, ReturnType<typeof decodeCqeStatus>>();
 
   private constructor(readonly sock: net.Socket) {
     sock.on('data', (c: Buffer) => {
@@ -91,10 +94,39 @@ class TestHost {
       } else if (p.type === PduType.C2HData) {
         p.data.copy(c2h, p.datao);
       } else if (p.type === PduType.CapsuleResp) {
-        return { ...decodeCqeStatus(p.cqe), c2h, r2ts };
+        const st = decodeCqeStatus(p.cqe);
+        if (this.held.has(st.cid) && st.cid !== cid) {
+          this.answers.set(st.cid, st);
+          continue;
+        }
+        return { ...st, c2h, r2ts };
       } else {
         return { sct: -1, sc: -1, dnr: false, cid: -1, dw0: -1, c2h, r2ts, other: p };
       }
+    }
+  }
+
+  /** Sends a command without waiting (an AER the controller holds); its response comes through response(cid). */
+  send(sqe: Buffer): number {
+    const cid = this.nextCid++;
+    sqe.writeUInt16LE(cid, 2);
+    this.held.add(cid);
+    this.sock.write(encodeCapsuleCmd(sqe, null, this.digests));
+    return cid;
+  }
+
+  /** Has the response to a command sent with send() arrived (read by a later command())? */
+  answered(cid: number): ReturnType<typeof decodeCqeStatus> | undefined {
+    return this.answers.get(cid);
+  }
+
+  /** Waits for the response to a command sent with send(). */
+  async response(cid: number): Promise<ReturnType<typeof decodeCqeStatus>> {
+    for (;;) {
+      const a = this.answers.get(cid);
+      if (a) return a;
+      const p = await this.next();
+      if (p.type === PduType.CapsuleResp) this.answers.set(decodeCqeStatus(p.cqe).cid, decodeCqeStatus(p.cqe));
     }
   }
 
@@ -364,6 +396,56 @@ describe('the NVMe/TCP target with a host written from the specification', () =>
     expect(e.subarray(512, 512 + 9).toString()).toBe('127.0.0.1');
     expect(e.subarray(32, 32 + String(port).length).toString()).toBe(String(port));
     h.close();
+  });
+
+  it('namespaces added and removed while a host is connected: an AER completes with a Namespace Attribute notice, the Changed Namespace List names them, and further notices wait until it is read', async () => {
+    const { adm } = await enabledController(false);
+    const sub = target.subsystem(NQN);
+    // Set Features, Asynchronous Event Configuration: Namespace Attribute Notices (bit 8).
+    expect((await adm.command(admin(0x09, 0x0b, 0, 1 << 8))).sc).toBe(0);
+    const aer1 = adm.send(admin(0x0c));
+    const nsid = sub.addNamespace(new MallocBdev('aen', 1 << 20));
+    expect(nsid).toBe(2);
+    const n1 = await adm.response(aer1);
+    expect([n1.sct, n1.sc]).toEqual([0, 0]);
+    expect(n1.dw0 & 7).toBe(2); // Notice
+    expect((n1.dw0 >>> 8) & 0xff).toBe(0x00); // Namespace Attribute Changed
+    expect((n1.dw0 >>> 16) & 0xff).toBe(0x04); // Changed Namespace List
+    const list = await adm.command(admin(0x06, 0x02, 0), { c2hLength: 4096 });
+    expect([list.c2h.readUInt32LE(0), list.c2h.readUInt32LE(4), list.c2h.readUInt32LE(8)]).toEqual([1, 2, 0]);
+    const id = await adm.command(admin(0x06, 0x01), { c2hLength: 4096 });
+    expect(id.c2h.readUInt32LE(516)).toBe(2); // NN
+    expect(id.c2h.readUInt32LE(92) & (1 << 8)).toBe(1 << 8); // OAES: Namespace Attribute Notices
+
+    // Masked: a second change before the host reads log page 04h completes nothing.
+    const aer2 = adm.send(admin(0x0c));
+    expect(sub.removeNamespace(2).name).toBe('aen');
+    expect((await adm.command(admin(0x0a, 0x0b))).dw0).toBe(1 << 8); // a round trip after the change
+    expect(adm.answered(aer2)).toBeUndefined();
+    // Get Log Page 04h, 1024 dwords: NSID 2 (added, then removed), then zeroes; reading it clears it.
+    const log = await adm.command(admin(0x02, 0x04 | (1023 << 16), 0xffffffff), { c2hLength: 4096 });
+    expect([log.sc, log.c2h.readUInt32LE(0), log.c2h.readUInt32LE(4)]).toEqual([0, 2, 0]);
+    const again = await adm.command(admin(0x02, 0x04 | (1023 << 16), 0xffffffff), { c2hLength: 4096 });
+    expect(again.c2h.readUInt32LE(0)).toBe(0);
+    expect(adm.answered(aer2)).toBeUndefined();
+    // Unmasked: the next change completes the held AER.
+    expect(sub.addNamespace(new MallocBdev('aen2', 1 << 20), 7)).toBe(7);
+    const n2 = await adm.response(aer2);
+    expect(n2.dw0).toBe(0x040002);
+    const log2 = await adm.command(admin(0x02, 0x04 | (1023 << 16), 0xffffffff), { c2hLength: 4096 });
+    expect([log2.c2h.readUInt32LE(0), log2.c2h.readUInt32LE(4)]).toEqual([7, 0]);
+    const gone = await adm.command(admin(0x06, 0x00, 2), { c2hLength: 4096 });
+    expect([gone.sct, gone.sc]).toEqual([0, 0x0b]); // the removed namespace: Invalid Namespace or Format
+    sub.removeNamespace(7);
+    adm.close();
+  });
+
+  it('refuses namespace changes by name: a taken NSID, an NSID that is not there, an unknown subsystem', () => {
+    const sub = target.subsystem(NQN);
+    expect(() => sub.addNamespace(new MallocBdev('x', 1 << 20), 1)).toThrow(expect.objectContaining({ code: 'ERR_NVMF_NSID', message: expect.stringContaining('is taken') }));
+    expect(() => sub.addNamespace(new MallocBdev('x', 1 << 20), 0)).toThrow(expect.objectContaining({ code: 'ERR_NVMF_NSID' }));
+    expect(() => sub.removeNamespace(99)).toThrow(expect.objectContaining({ code: 'ERR_NVMF_NSID' }));
+    expect(() => target.subsystem('nqn.2026-12.io.vfio-node:nope')).toThrow(expect.objectContaining({ code: 'ERR_NVMF_NO_SUCH_SUBSYSTEM', hint: expect.stringContaining(NQN) }));
   });
 
   it('a seeded fuzzer (mutated PDUs on 150 connections) never stops the target: a connected host keeps reading and writing', async () => {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Connection, type ConnectRequest, type ConnectionLimits } from './connection.js';
 import { Controller, type ControllerLimits } from './controller.js';
-import { listenFailed } from './errors.js';
+import { listenFailed, noSuchSubsystem } from './errors.js';
 import type { DiscoveryEntry } from './log-pages.js';
 import { DISCOVERY_NQN, parseListenAddress } from './names.js';
 import { fail, Sts, type Completion } from './status.js';
@@ -91,6 +91,17 @@ export class NvmfTarget extends EventEmitter<NvmfTargetEvents> {
       server.listen({ host, port }, () => resolve());
     });
     return new NvmfTarget(server, o);
+  }
+
+  /**
+   * The subsystem an NQN names, to add or remove namespaces while hosts are connected
+   * ({@link Subsystem.addNamespace}).
+   * @throws ERR_NVMF_NO_SUCH_SUBSYSTEM
+   */
+  subsystem(nqn: string): Subsystem {
+    const sub = this.subsystems.get(nqn);
+    if (!sub) throw noSuchSubsystem(nqn, [...this.subsystems.keys()]);
+    return sub;
   }
 
   /** The connections open now. */
