@@ -182,6 +182,26 @@ describe('the guest kernel uses a RAM disk served by vfio-node nvmf serve over N
     await waitFor('the block device again', () => blockDevicesOf(NQN).length === 1);
   });
 
+  it('with header and data digests (nvme connect --hdr-digest --data-digest): CRC32C on every PDU, data reads back identical', async () => {
+    expect((await sh('nvme', ['disconnect', '-n', NQN])).status).toBe(0);
+    await waitFor('the block device to go', () => blockDevicesOf(NQN).length === 0);
+    const c = await sh('nvme', ['connect', '-t', 'tcp', '-a', '127.0.0.1', '-s', String(PORT), '-n', NQN, '--hdr-digest', '--data-digest']);
+    expect(c.status, `${c.stdout}\n${c.stderr}\n${targetErr}`).toBe(0);
+    const [blk] = await waitFor('the block device with digests', () => {
+      const d = blockDevicesOf(NQN);
+      return d.length === 1 ? d : undefined;
+    });
+    // Every PDU now carries CRC32C digests that both sides check: a mismatch would end the connection with a C2HTermReq.
+    const data = randomBytes(512 * 1024);
+    writeFileSync(join(work, 'digest'), data);
+    const w = await sh('dd', [`if=${join(work, 'digest')}`, `of=/dev/${blk}`, 'bs=512k', 'count=1', 'seek=9', 'oflag=direct', 'conv=fsync']);
+    expect(w.status, w.stderr).toBe(0);
+    const r = await sh('dd', [`if=/dev/${blk}`, `of=${join(work, 'digest.back')}`, 'bs=512k', 'count=1', 'skip=9', 'iflag=direct']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(work, 'digest.back')).equals(data)).toBe(true);
+    expect(targetErr).toMatch(/qid 1 .*digests: header and data/);
+  });
+
   it('Ctrl-C (SIGINT) ends the associations, the kernel notices, and the target exits 0', async () => {
     const exited = new Promise<number | null>((r) => target!.once('exit', (code) => r(code)));
     target!.kill('SIGINT');

@@ -314,7 +314,7 @@ export class Connection {
     this.qid = req.qid;
     this.sqsize = req.sqsize;
     this.sqhd = 1 % (req.sqsize + 1);
-    this.host.log('connect', `${this.label}: host ${req.hostnqn}`);
+    this.host.log('connect', `${this.label}: host ${req.hostnqn}${this.digests.header || this.digests.data ? `, digests: ${[this.digests.header && 'header', this.digests.data && 'data'].filter(Boolean).join(' and ')}` : ''}`);
     // DW0 15:0: the controller ID.
     return { completion: ok(r.ctrl.cntlid) };
   }
