@@ -12,7 +12,7 @@ import { VfioError } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
 import { adminCommandTimeout, noVector } from './errors.js';
 import type { QueuePair } from './queue.js';
-import { RequestState } from './request.js';
+import { NO_TIMEOUT_TAG, RequestState } from './request.js';
 import { NvmeStatusError } from './status.js';
 
 /** One request: a raw command (fill) or an I/O of `total` blocks split into chunks of at most `maxBlocks`. */
@@ -522,7 +522,7 @@ export class CommandQueue {
         let cid: number;
         try {
           if (p.fill !== null) {
-            cid = qp.submitCommand(p.fill, p.background ? -1 : 0); // tag -1: exempt from timeouts
+            cid = qp.submitCommand(p.fill, p.background ? NO_TIMEOUT_TAG : 0);
             p.next = p.total;
           } else {
             const n = Math.min(p.maxBlocks, p.total - p.next);

@@ -1,25 +1,28 @@
-// An NVMe controller driven from userspace: bring-up, admin queue, I/O queue pairs,
-// namespaces, watchdog (timeouts, fatal status, surprise removal) and shutdown.
-// NVM Express Base Specification 2.0: §3.5.1 "Memory-based Controller Initialization
-// (PCIe)", §3.6 "Shutdown Processing", §3.7 "Resets", §3.1.3 the registers.
+// An NVMe controller driven from userspace: the public face. It opens the device, keeps
+// the state the other files share, and composes them: bringup.ts (Base 2.0 §3.5.1, the
+// steps in the specification's numbers), recovery.ts (watchdog, CSTS.CFS, timeout → Abort
+// → reset, device gone, removal request; §3.7.2), shutdown.ts (§3.6), queue-registry.ts
+// (queue pairs whose rings a worker thread owns). NVM Express Base Specification 2.0;
+// §3.1.3 the registers.
 
 import { EventEmitter } from 'node:events';
-import { asyncEventsStopped, closeCommandTimeout, controllerFatal, deviceGone, noVector, notDeletableQueuePair, queuePairDeleted, readyTimeout, resetError, resetFailed, timeoutError } from './errors.js';
-import { Device, Tracer, VfioError, registerCleanup, type DmaMemory, type Logger, type Region, type TraceOption, type Vector } from '@vfio-node/core';
+import { Device, Tracer, hasCode, registerCleanup, type DmaMemory, type Logger, type Region, type TraceOption, type Vector } from '@vfio-node/core';
 import { AdminCommands, type AsyncEvent } from './admin.js';
+import { bringUp, createPair, MAX_TRANSFER_CAP, type BringupObserver } from './bringup.js';
 import { CommandQueue } from './command-queue.js';
-import { SQES_LOG2 } from './commands.js';
+import {
+  asyncEventsStopped, closedWithCommandPending, controllerClosed, deviceGone, invalidControllerOption, invalidQueueDepth, invalidTimeoutMs, noIoQueues, noNvmCommandSet, noSuchNamespace,
+  noVector, notDeletableQueuePair, pageSizeUnusable, queueDepthTooLarge, queuePairDeleted, resetError,
+} from './errors.js';
 import { OACS, type IdentifyController } from './identify.js';
 import { Namespace, checkSignal, type IoOptions } from './namespace.js';
 import { runPassthru, type PassthruCommand, type PassthruResult } from './passthru.js';
 import { QueuePair, type CompletionMode } from './queue.js';
-import { RequestState } from './request.js';
+import { alreadyDeleted, QueueRegistry, type ResetListener } from './queue-registry.js';
+import { Recovery, TICK_MS, failPairs, failPending, onRemovalRequest, recover, startDma, stopDma, type IoPair } from './recovery.js';
 import { ShadowDoorbellBuffer } from './shadow-doorbells.js';
-import {
-  AQA, CC, CC_AMS_RR, CC_CSS_NVM, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, decodeCap, formatVersion, getField, registerNames, setField, REGISTER_SECTIONS,
-  type Capabilities,
-} from './registers.js';
-import { CQES_LOG2, NvmeStatusError } from './status.js';
+import { decodeCap, formatVersion, registerNames, Register, REGISTER_SECTIONS, type Capabilities } from './registers.js';
+import { shutdownAsync, shutdownSync } from './shutdown.js';
 
 /**
  * Options of NvmeController.open(): queue pairs and depths, timeouts, interrupts or polling, SGLs, shadow
@@ -59,50 +62,16 @@ export interface NvmeControllerOptions {
    * VFIO_NODE_TRACE environment variable (1 or json), else off.
    */
   trace?: TraceOption;
+  /**
+   * Told of each step of the bring-up (Base 2.0 §3.5.1) once it is done, with what the
+   * driver wrote and what the controller answered; open() waits for the promise it
+   * returns. For teaching (`vfio-node nvme bringup --explain`). Default: none.
+   */
+  bringupObserver?: BringupObserver;
 }
 
-/** The largest transfer per command we allow when MDTS says "no limit" (bounds the PRP list memory per CID). */
-const MAX_TRANSFER_CAP = 2 * 1024 * 1024;
-/** The watchdog period: timeouts count in ticks of this length. */
-const TICK_MS = 250;
-/** Time allowed for one admin command during close (which must not wait forever). */
-const CLOSE_COMMAND_MS = 2000;
-
-/** The rings of a queue pair another thread owns, as createExternalQueuePair was given them. */
-interface ExternalPair {
-  depth: number;
-  sqIova: number;
-  cqIova: number;
-  /** The CQ raises MSI-X vector qid (its owner may sleep on the vector's eventfd). */
-  interrupts: boolean;
-}
-
-/**
- * Told about a controller reset, before the external queue pairs (qids) are created
- * again. Their owner must, before the returned promise settles, fail its in-flight
- * commands (the controller forgot them) and restart its rings: SQ tail and CQ head 0,
- * expected phase 1, the CQ zeroed. Until then its doorbell writes must stop.
- */
-export type ResetListener = (event: { externalQids: number[]; error: Error }) => void | Promise<void>;
-
-/**
- * A command that outlived timeoutMs: which one (its submission tick tells it from a later
- * command with the same CID) and what the Abort sent for it returned.
- */
-interface TimedOut {
-  epoch: number;
-  opcode: number;
-  abort: AbortOutcome;
-}
-
-/**
- * What the Abort command (Base 2.0 §5.1) sent for a timed-out command returned: DW0 bit 0
- * clear, 'aborted' (its own completion follows, with status Command Abort Requested);
- * set, 'not aborted'; 'no answer' yet; 'failed' (the Abort itself failed: a reset
- * caught it, or an error status); 'not sent' for an admin command (Abort names I/O SQs
- * here: an admin command that hangs means the admin queue is stuck).
- */
-export type AbortOutcome = 'aborted' | 'not aborted' | 'no answer' | 'failed' | 'not sent';
+export type { AbortOutcome } from './recovery.js';
+export type { ResetListener } from './queue-registry.js';
 
 /** An asynchronous event with the log page it names (null when reading the page failed). */
 export type AsyncEventWithLog = AsyncEvent & { log: Uint8Array | null };
@@ -165,12 +134,6 @@ export interface AbortStats {
   pending: number;
 }
 
-/** An I/O queue pair with its promise layer. */
-interface IoPair {
-  qp: QueuePair;
-  queue: CommandQueue | null;
-}
-
 /**
  * An NVMe controller driven from userspace through VFIO: NvmeController.open(address) brings it up in the
  * specification's order, then offers its namespaces, admin commands, I/O queue pairs, and recovery (timeouts,
@@ -206,45 +169,49 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   /** Active namespace IDs. */
   namespaceIds: number[] = [];
 
-  private readonly options: Required<Omit<NvmeControllerOptions, 'logger' | 'trace'>>;
-  /** The tracer when tracing is on (see the trace option). */
-  private readonly tracer: Tracer | null;
-  private adminQp!: QueuePair;
-  private adminQueue!: CommandQueue;
-  private readonly pairs: IoPair[] = [];
-  /**
-   * Queue pairs whose rings another thread owns: reserved ids (null) and created pairs
-   * with their ring IOVAs, which a controller reset uses to create them again.
-   */
-  private readonly external = new Map<number, ExternalPair | null>();
+  /** @internal the options, completed with their defaults */
+  readonly options: Required<Omit<NvmeControllerOptions, 'logger' | 'trace' | 'bringupObserver'>>;
+  /** @internal the tracer when tracing is on (see the trace option) */
+  readonly tracer: Tracer | null;
+  /** @internal the admin queue pair (qid 0) */
+  adminQp!: QueuePair;
+  /** @internal the promise layer over the admin queue pair */
+  adminQueue!: CommandQueue;
+  /** @internal the I/O queue pairs this thread owns: those of open() (with promise layers), then createQueuePair's */
+  readonly pairs: IoPair[] = [];
+  /** @internal queue pairs whose rings another thread owns (queue-registry.ts) */
+  readonly registry: QueueRegistry = new QueueRegistry(this);
+  /** @internal the watchdog and its bookkeeping (recovery.ts) */
+  readonly recovery: Recovery = new Recovery(this);
   private aerRunning = false;
   /** The device's answers to the Abort commands sent for aborted requests (AbortStats). */
   private readonly abortAnswers = { aborted: 0, notAborted: 0, failed: 0 };
-  private readonly resetListeners = new Set<ResetListener>();
-  private resetting: Promise<void> | null = null;
+  /** @internal the controller reset under way, if any */
+  resetting: Promise<void> | null = null;
   /** Controller resets done since open (timeouts, CSTS.CFS, reset()). */
   resets = 0;
-  private readonly namespaces = new Map<number, Namespace>();
-  private watchdog: NodeJS.Timeout | null = null;
-  private epoch = 0;
-  private state: 'open' | 'resetting' | 'gone' | 'closed' = 'open';
+  /** @internal the namespaces, by NSID */
+  readonly namespaces = new Map<number, Namespace>();
+  /** @internal open, resetting (a controller reset under way), gone (removed, or registers reading all ones), closed */
+  state: 'open' | 'resetting' | 'gone' | 'closed' = 'open';
   private unregisterCleanup: () => void = () => {};
   private unsubscribeRemoval: () => void = () => {};
-  /** Why the device is gone (removal request, or registers reading all ones). */
-  private goneError: (() => Error) | null = null;
-  private closed = false;
+  /** @internal why the device is gone after a removal request (null: not removed) */
+  goneError: (() => Error) | null = null;
+  /** @internal close() or closeSync() began: no command may be submitted */
+  closed = false;
   /** close()'s promise, once called. */
   private closing: Promise<void> | null = null;
-  /** The close is done (finishClose ran): set by whichever of close() and closeSync() got there. */
-  private finished = false;
+  /** @internal the close is done (finishClose ran): set by whichever of close() and closeSync() got there */
+  finished = false;
   /** At close: the device was gone without a removal request (no shutdown then). */
   private closeWasGone = false;
-  /** The Shadow Doorbell and EventIdx pages given to Doorbell Buffer Config, when in use. */
-  private shadowBuffer: ShadowDoorbellBuffer | null = null;
-  /** Commands that outlived timeoutMs, per queue pair, by CID (the watchdog's bookkeeping). */
-  private readonly timedOut = new Map<QueuePair, Map<number, TimedOut>>();
-  /** Bus Master Enable as we last set it: off, the controller cannot fetch commands (no admin command can run). */
-  private busMaster = false;
+  /** @internal the Shadow Doorbell and EventIdx pages given to Doorbell Buffer Config, when in use */
+  shadowBuffer: ShadowDoorbellBuffer | null = null;
+  /** @internal Bus Master Enable as we last set it: off, the controller cannot fetch commands (no admin command can run) */
+  busMaster = false;
+  /** The bring-up's observer (the bringupObserver option), until open() is done. */
+  private observer: BringupObserver | null;
 
   /**
    * Opens the controller at a PCI address (bound to vfio-pci) and brings it up: reset,
@@ -256,7 +223,11 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     let ctrl: NvmeController | undefined;
     try {
       ctrl = new NvmeController(device, options);
-      await ctrl.bringUp();
+      ctrl.log.info({ cap: `0x${ctrl.capRaw.toString(16)}`, version: formatVersion(ctrl.vs) }, 'NVMe controller');
+      ctrl.unregisterCleanup = registerCleanup(() => ctrl!.closeSync());
+      await bringUp(ctrl, ctrl.observer);
+      ctrl.observer = null;
+      ctrl.watch();
       return ctrl;
     } catch (err) {
       if (ctrl) await ctrl.close();
@@ -289,6 +260,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     this.vs = this.bar.read32(Register.VS);
     this.bar.setRegisterNames(registerNames(this.cap.dstrd, 64));
     this.tracer = Tracer.from(options.trace);
+    this.observer = options.bringupObserver ?? null;
     if (this.tracer) {
       this.bar.traceTo(this.tracer, this.address, REGISTER_SECTIONS);
       // Read before the names were known: said here.
@@ -296,87 +268,30 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
       this.tracer.emit(this.address, 'reg', `read VS -> 0x${this.vs.toString(16)} (NVMe ${formatVersion(this.vs)})`, REGISTER_SECTIONS.VS);
     }
     if (!this.cap.nvmCommandSet) {
-      throw new VfioError({ code: 'ERR_NVME_NO_NVM_COMMAND_SET', message: `${this.address}: CAP.CSS does not include the NVM command set`, device: this.address });
+      throw noNvmCommandSet(this.address);
     }
     // Host pages are 4 KiB: use them unless the controller's smallest page is larger.
     this.pageSize = Math.max(4096, this.cap.mpsMinBytes);
     if (this.pageSize > this.cap.mpsMaxBytes) {
-      throw new VfioError({ code: 'ERR_NVME_PAGE_SIZE', message: `${this.address}: no usable memory page size (CAP.MPSMIN ${this.cap.mpsMinBytes}, MPSMAX ${this.cap.mpsMaxBytes})`, device: this.address });
+      throw pageSizeUnusable(this.address, this.cap.mpsMinBytes, this.cap.mpsMaxBytes);
     }
     if (this.options.queueDepth > this.cap.maxQueueEntries) {
-      throw new VfioError({
-        code: 'ERR_INVALID_ARG',
-        message: `queueDepth ${this.options.queueDepth} is larger than the controller allows (CAP.MQES + 1 = ${this.cap.maxQueueEntries})`,
-        hint: `Use a queueDepth of 2 to ${this.cap.maxQueueEntries}.`,
-      });
+      throw queueDepthTooLarge(this.options.queueDepth, this.cap.maxQueueEntries);
     }
   }
 
-  // ---- bring-up, §3.5.1 ------------------------------------------------------------
-
-  private async bringUp(): Promise<void> {
-    const o = this.options;
-    this.log.info({ cap: `0x${this.capRaw.toString(16)}`, version: formatVersion(this.vs) }, 'NVMe controller');
-    // The controller reads queues and data from our memory: allow it to master the bus.
-    this.startDma();
-    this.unregisterCleanup = registerCleanup(() => this.closeSync());
-
-    // Admin queue memory (allocated before the reset so that a failure leaves nothing half done).
-    this.adminQp = new QueuePair({
-      qid: 0, depth: o.adminQueueDepth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: 2 * this.pageSize,
-      dma: this.device.dma, bar: this.bar, completion: 'poll', tracer: this.tracer, traceWho: this.address,
-    });
-    this.adminQueue = new CommandQueue(this.adminQp, this.address);
-    this.admin = new AdminCommands(this.adminQueue, this.device.dma, this.pageSize, () => this.maxTransfer);
-
-    await this.enable();
-
-    // MSI-X before any CQ that interrupts: vector 0 for the admin CQ, vector q for I/O CQ q.
-    const msix = this.device.irq.info('msix').count;
-    if (msix > 0) this.vectors = this.device.irq.enableMsix(Math.min(msix, o.maxIoQueues + 1));
-
-    // Step 6: Identify Controller (CNS 01h) – what the controller can do.
-    this.identify = await this.admin.identifyController();
-    const id = this.identify;
-    if ((id.sqes & 0xf) > SQES_LOG2 || (id.sqes >> 4) < SQES_LOG2 || (id.cqes & 0xf) > CQES_LOG2 || (id.cqes >> 4) < CQES_LOG2) {
-      throw new VfioError({ code: 'ERR_NVME_ENTRY_SIZE', message: `${this.address}: SQES ${id.sqes.toString(16)}h / CQES ${id.cqes.toString(16)}h do not allow 64/16-byte entries`, device: this.address });
-    }
-    // MDTS is a power of two in units of CAP.MPSMIN; 0 means no limit (we cap it ourselves).
-    if (id.mdts > 0) this.maxTransfer = Math.min(MAX_TRANSFER_CAP, 2 ** id.mdts * this.cap.mpsMinBytes);
-    if (o.sgl && (id.sgls & 3) === 0) {
-      throw new VfioError({ code: 'ERR_NVME_SGL_UNSUPPORTED', message: `${this.address} does not support SGLs (Identify Controller SGLS = ${id.sgls})`, hint: 'Leave the sgl option off: PRPs work everywhere.', device: this.address });
-    }
-    this.log.info({ sn: id.sn, mn: id.mn, fr: id.fr, mdts: id.mdts, nn: id.nn, oncs: id.oncs }, 'Identify Controller');
-
-    // Steps 7-8: the active namespaces (CNS 02h), and Identify Namespace (CNS 00h) for each.
-    this.namespaceIds = await this.admin.activeNamespaces();
-    for (const nsid of this.namespaceIds) {
-      const info = await this.admin.identifyNamespace(nsid);
-      this.namespaces.set(nsid, new Namespace(this, nsid, info));
-    }
-
-    // Step 9: Set Features – Number of Queues. The controller may grant fewer than asked.
-    this.queuesAllocated = await this.admin.setNumberOfQueues(o.maxIoQueues, o.maxIoQueues);
-    const n = Math.min(o.ioQueues, this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
-    if (n < 1) throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `${this.address} granted no I/O queues`, device: this.address });
-
-    // Shadow doorbells, before any I/O queue exists (each queue starts at 0 in them).
-    await this.configureShadowDoorbells();
-
-    // Steps 10-11: Create I/O Completion Queues, then the Submission Queues bound to them.
-    for (let q = 1; q <= n; q++) {
-      const qp = await this.createPair(q, o.queueDepth, o.completion);
-      this.pairs.push({ qp, queue: this.promiseLayer(qp) });
-    }
-
+  /**
+   * After the bring-up: the removal request, the watchdog, and the Asynchronous Event
+   * Request loop once something listens (§3.5.1 step 12).
+   */
+  private watch(): void {
     // Leave the device quiet if the kernel asks for it back (hot unplug, unbind).
     try {
-      this.unsubscribeRemoval = this.device.irq.onRemovalRequest(() => this.onRemovalRequest());
+      this.unsubscribeRemoval = this.device.irq.onRemovalRequest(() => onRemovalRequest(this));
     } catch {
       // an old kernel without the request interrupt: nothing to watch
     }
-    this.watchdog = setInterval(() => this.tick(), TICK_MS);
-    this.watchdog.unref();
+    this.recovery.start();
     // The first 'asyncEvent' listener starts the Asynchronous Event Request loop (after it
     // is added: 'newListener' comes first).
     (this as EventEmitter).on('newListener', (name: string | symbol) => {
@@ -384,118 +299,9 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     });
   }
 
-  /**
-   * Disables the controller if needed, programs the admin queue and CC, and enables it
-   * (§3.5.1 steps 1-5). Also the restart half of a controller reset.
-   */
-  private async enable(): Promise<void> {
-    // Step 1: a previous owner (a crashed process) may have left the controller enabled:
-    // CC.EN = 0 resets it (§3.7.2 Controller Reset); then wait for CSTS.RDY = 0.
-    const cc0 = this.bar.read32(Register.CC);
-    if (getField(cc0, CC.EN) === 1) {
-      this.log.warn('controller was left enabled (a previous user did not shut it down): resetting it');
-      this.bar.write32(Register.CC, setField(cc0, CC.EN, 0));
-    }
-    await this.waitReady(0);
-
-    // Step 2: the admin queue: sizes (0's based) in AQA, base addresses in ASQ and ACQ.
-    const depth = this.adminQp.depth;
-    this.bar.write32(Register.AQA, setField(setField(0, AQA.ASQS, depth - 1), AQA.ACQS, depth - 1));
-    this.bar.write64(Register.ASQ, BigInt(this.adminQp.sqIova));
-    this.bar.write64(Register.ACQ, BigInt(this.adminQp.cqIova));
-
-    // Step 3: CC: NVM command set, memory page size, round robin arbitration, and the
-    // I/O entry sizes (64-byte SQEs, 16-byte CQEs) needed later to create I/O queues.
-    let cc = 0;
-    cc = setField(cc, CC.CSS, CC_CSS_NVM);
-    cc = setField(cc, CC.MPS, Math.log2(this.pageSize) - 12);
-    cc = setField(cc, CC.AMS, CC_AMS_RR);
-    cc = setField(cc, CC.IOSQES, SQES_LOG2);
-    cc = setField(cc, CC.IOCQES, CQES_LOG2);
-    this.bar.write32(Register.CC, cc);
-    // Step 4: CC.EN = 1.
-    this.bar.write32(Register.CC, setField(cc, CC.EN, 1));
-    // Step 5: wait for CSTS.RDY = 1, within CAP.TO.
-    await this.waitReady(1);
-  }
-
-  /**
-   * Waits for CSTS.RDY to equal rdy within CAP.TO × 500 ms, checking for a vanished
-   * device at every read, and for CSTS.CFS while enabling (a reset, RDY → 0, is how a
-   * host recovers from CFS, so it does not stop there).
-   */
-  private async waitReady(rdy: 0 | 1): Promise<void> {
-    const deadline = Date.now() + this.cap.timeoutMs;
-    // Traced as one line: how many reads of CSTS and how long until RDY said so.
-    const poll = this.tracer?.poll(this.address, 'Base 2.0 §3.5.1');
-    this.bar.traceMuted = poll !== undefined;
-    try {
-      for (;;) {
-        poll?.read();
-        const csts = rdy === 1 ? this.readCsts() : this.bar.read32(Register.CSTS);
-        if (csts === 0xffffffff) throw deviceGone(this.address);
-        if (getField(csts, CSTS.RDY) === rdy) {
-          poll?.done(`CSTS.RDY=${rdy}`);
-          return;
-        }
-        if (Date.now() > deadline) throw readyTimeout(this.address, rdy, this.cap.timeoutMs, csts);
-        await sleep(1);
-      }
-    } finally {
-      this.bar.traceMuted = false;
-    }
-  }
-
-  /** CSTS, throwing ERR_DEVICE_GONE (all ones) or ERR_NVME_CONTROLLER_FATAL (CSTS.CFS). */
-  private readCsts(): number {
-    const csts = this.bar.read32(Register.CSTS);
-    if (csts === 0xffffffff) throw deviceGone(this.address);
-    if (getField(csts, CSTS.CFS) === 1) throw controllerFatal(this.address);
-    return csts;
-  }
-
-  private async createPair(qid: number, depth: number, completion: CompletionMode): Promise<QueuePair> {
-    if (completion === 'interrupt' && !this.vectors[qid]) {
-      throw noVector(this.address, `I/O queue ${qid}`, this.vectors.length);
-    }
-    const qp = new QueuePair({
-      qid, depth, dstrd: this.cap.dstrd, pageSize: this.pageSize, maxTransfer: this.maxTransfer, dma: this.device.dma, bar: this.bar, completion,
-      shadow: this.shadowBuffer?.doorbells ?? null, tracer: this.tracer, traceWho: this.address,
-    });
-    if (completion === 'interrupt') qp.vector = this.vectors[qid]!;
-    // The watchdog's clock, now: a command posted before the next tick would otherwise
-    // carry tick 0 and look as old as the controller (timed out at the first tick).
-    qp.epoch = this.epoch;
-    try {
-      await this.admin.createIoCq(qid, depth, qp.cqIova, completion === 'interrupt' ? qid : null);
-      await this.admin.createIoSq(qid, depth, qp.sqIova, qid);
-    } catch (err) {
-      qp.release();
-      throw err;
-    }
-    return qp;
-  }
-
-  /**
-   * Doorbell Buffer Config (§5.8) when the controller has it and the option is on: zeroed
-   * pages, then the command. Also after each reset (the controller forgets the buffers).
-   * A controller that refuses it is driven with register doorbells.
-   */
-  private async configureShadowDoorbells(): Promise<void> {
-    if (!this.options.shadowDoorbells || !this.supportsDoorbellBufferConfig) return;
-    this.shadowBuffer ??= new ShadowDoorbellBuffer(this.device.dma, this.pageSize);
-    this.shadowBuffer.clear();
-    try {
-      await this.admin.doorbellBufferConfig(this.shadowBuffer.shadowIova, this.shadowBuffer.eventIdxIova);
-      this.log.debug({ iova: this.shadowBuffer.shadowIova }, 'shadow doorbells on');
-    } catch (err) {
-      if (!(err instanceof NvmeStatusError)) throw err;
-      // Only before any I/O queue uses them: a pair created with the buffer would wait forever.
-      if (this.pairs.length > 0 || [...this.external.values()].some((e) => e !== null)) throw err;
-      this.log.warn({ err }, 'Doorbell Buffer Config failed: using doorbell registers');
-      this.shadowBuffer.release();
-      this.shadowBuffer = null;
-    }
+  /** @internal Bus Master Enable on (recovery.ts) */
+  startDma(): void {
+    startDma(this);
   }
 
   /**
@@ -513,14 +319,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   /** The namespace nsid (an active one). @throws ERR_NVME_NO_SUCH_NAMESPACE */
   namespace(nsid = this.namespaceIds[0] ?? 1): Namespace {
     const ns = this.namespaces.get(nsid);
-    if (!ns) {
-      throw new VfioError({
-        code: 'ERR_NVME_NO_SUCH_NAMESPACE',
-        message: `${this.address} has no active namespace ${nsid}`,
-        hint: `Active namespaces: ${this.namespaceIds.join(', ') || 'none'}.`,
-        device: this.address,
-      });
-    }
+    if (!ns) throw noSuchNamespace(this.address, nsid, this.namespaceIds);
     return ns;
   }
 
@@ -533,7 +332,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   ioQueue(index = 0): CommandQueue {
     this.checkUsable();
     const q = this.pairs[index]?.queue;
-    if (!q) throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `no I/O queue pair ${index + 1} with a promise layer`, device: this.address });
+    if (!q) throw noIoQueues(this.address, `no I/O queue pair ${index + 1} with a promise layer`);
     return q;
   }
 
@@ -552,7 +351,8 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    * (Base 2.0 §5.1, CDW10 = SQID | CID << 16) for a command aborted on the device, and the
    * DMA allocator's hold on its buffer until the command ends.
    */
-  private promiseLayer(qp: QueuePair): CommandQueue {
+  /** @internal */
+  promiseLayer(qp: QueuePair): CommandQueue {
     const q = new CommandQueue(qp, this.address);
     q.holdMemory = (view) => this.device.dma.hold(view);
     q.sendAbort = (cid) => {
@@ -584,7 +384,8 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    * Calls the listeners of `name` (see NvmeControllerEvents): each in turn, a throwing one
    * logged. 'error' without a listener is logged, not thrown.
    */
-  private deliver<K extends keyof NvmeControllerEvents>(name: K, ...args: NvmeControllerEvents[K]): void {
+  /** @internal */
+  deliver<K extends keyof NvmeControllerEvents>(name: K, ...args: NvmeControllerEvents[K]): void {
     const listeners = this.rawListeners(name) as Array<(...a: unknown[]) => void>;
     if (name === 'error' && listeners.length === 0) {
       this.log.error({ err: args[0] }, "background failure (no 'error' listener on the controller)");
@@ -608,7 +409,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     this.checkUsable();
     const qid = this.freeQid();
     const depth = this.checkDepth(options.depth ?? this.options.queueDepth);
-    const qp = await this.createPair(qid, depth, options.completion ?? 'poll');
+    const qp = await createPair(this, qid, depth, options.completion ?? 'poll');
     this.pairs.push({ qp, queue: null });
     qp.disposer = (q) => this.deleteQueuePair(q);
     return qp;
@@ -621,13 +422,13 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   reserveQueueId(): number {
     this.checkUsable();
     const qid = this.freeQid();
-    this.external.set(qid, null);
+    this.registry.reserve(qid);
     return qid;
   }
 
   /** Gives back a queue id reserved and never created. */
   releaseQueueId(qid: number): void {
-    this.external.delete(qid);
+    this.registry.release(qid);
   }
 
   /**
@@ -638,21 +439,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    */
   async createExternalQueuePair(qid: number, depth: number, sqIova: number, cqIova: number, options: { interrupts?: boolean } = {}): Promise<void> {
     this.checkUsable();
-    if (!this.external.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
-    this.checkDepth(depth);
-    const interrupts = options.interrupts === true;
-    if (interrupts && !this.vectors[qid]) {
-      throw noVector(this.address, `I/O queue ${qid}`, this.vectors.length);
-    }
-    await this.admin.createIoCq(qid, depth, cqIova, interrupts ? qid : null);
-    try {
-      await this.admin.createIoSq(qid, depth, sqIova, qid);
-    } catch (err) {
-      await this.admin.deleteIoCq(qid).catch(() => 0);
-      throw err;
-    }
-    // Kept so that a controller reset can create the queues again (see onReset).
-    this.external.set(qid, { depth, sqIova, cqIova, interrupts });
+    await this.registry.create(qid, depth, sqIova, cqIova, options.interrupts === true);
   }
 
   /** The eventfd of MSI-X vector `qid` (an external queue pair created with interrupts), for a worker's eventfdWait. */
@@ -664,33 +451,19 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
 
   /** Deletes a queue pair made by createExternalQueuePair (SQ first, then its CQ, §5.6/§5.7) and frees its id. */
   async deleteExternalQueuePair(qid: number): Promise<void> {
-    if (!this.external.has(qid)) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${this.address}` });
-    // A reset that is running creates the queue again once its listeners settle: let it
-    // finish, or the deletion races the re-creation (the SQ deleted before it exists, then
-    // the CQ refused because the SQ came back).
-    while (this.resetting) await this.resetting.catch(() => undefined);
-    this.external.delete(qid);
-    if (this.state !== 'open') return;
-    // A queue the controller no longer has (a reset that could not recreate it) is deleted already:
-    // Invalid Queue Identifier (sct 1h, sc 01h) is success here.
-    const gone = (err: unknown) => {
-      if (!(err instanceof NvmeStatusError && err.sct === 1 && err.sc === 1)) throw err;
-      return 0;
-    };
-    await this.admin.deleteIoSq(qid).catch(gone);
-    await this.admin.deleteIoCq(qid).catch(gone);
+    await this.registry.delete(qid);
   }
 
   private freeQid(): number {
     const max = Math.min(this.queuesAllocated.nsqa, this.queuesAllocated.ncqa);
-    const used = new Set([...this.pairs.map((p) => p.qp.qid), ...this.external.keys()]);
+    const used = new Set([...this.pairs.map((p) => p.qp.qid), ...this.registry.ids()]);
     for (let q = 1; q <= max; q++) if (!used.has(q)) return q;
-    throw new VfioError({ code: 'ERR_NVME_NO_IO_QUEUES', message: `the controller granted ${max} I/O queue pairs, all in use`, hint: 'Open the controller with a larger maxIoQueues.', device: this.address });
+    throw noIoQueues(this.address, `the controller granted ${max} I/O queue pairs, all in use`);
   }
 
   private checkDepth(depth: number): number {
     if (!Number.isInteger(depth) || depth < 2 || depth > this.cap.maxQueueEntries) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid queue depth ${depth} (expected 2 to ${this.cap.maxQueueEntries}, CAP.MQES + 1)` });
+      throw invalidQueueDepth(depth, this.cap.maxQueueEntries);
     }
     return depth;
   }
@@ -722,7 +495,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
 
   /** Sets the command timeout, 1 to 3 600 000 ms. */
   set timeoutMs(ms: number) {
-    if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)` });
+    if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw invalidTimeoutMs(ms);
     this.options.timeoutMs = ms;
   }
 
@@ -734,135 +507,10 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   /** @internal throws ERR_DEVICE_GONE / ERR_CLOSED when no command may be submitted. */
   checkUsable(): void {
     if (this.state === 'gone') throw (this.goneError ?? (() => deviceGone(this.address)))();
-    if (this.state === 'closed') throw new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} is closed`, device: this.address });
+    if (this.state === 'closed') throw controllerClosed(this.address);
   }
 
-  // ---- watchdog: timeouts, fatal status, removal ---------------------------------------
-
-  private tick(): void {
-    if (this.state !== 'open') return;
-    this.epoch++;
-    const csts = this.bar.read32(Register.CSTS);
-    // All ones: the device is gone, or it stopped decoding memory and BAR0's mapping
-    // faulted (the native guard then reads all ones there instead of dying of SIGBUS).
-    if (csts === 0xffffffff || this.bar.gone) return this.markGone(this.bar.gone ? 'BAR0 no longer decodes: its mapping faulted' : 'registers read all ones');
-    if (getField(csts, CSTS.CFS) === 1) {
-      this.log.error('CSTS.CFS: controller fatal status; resetting the controller');
-      this.recover(() => controllerFatal(this.address)).catch((e) => this.resetFailedInBackground(e));
-      return;
-    }
-    // Completions of background admin commands (Asynchronous Event Request) are reaped here.
-    if (this.adminQueue.pending === 0) this.adminQueue.drain();
-    const defaultTicks = Math.max(1, Math.ceil(this.options.timeoutMs / TICK_MS));
-    const owners = [this.adminQp, ...this.pairs.map((p) => p.qp)];
-    for (const qp of owners) {
-      qp.epoch = this.epoch;
-      const r = qp.requests;
-      const late = this.timedOut.get(qp);
-      // Forget timed-out commands that completed after all (their Abort worked, or they were just slow).
-      if (late) for (const [cid, t] of late) if (r.state[cid] === RequestState.Free || r.epoch[cid] !== t.epoch) late.delete(cid);
-      for (let cid = 0; cid < r.ids.count; cid++) {
-        const s = r.state[cid];
-        if (s === RequestState.Free || s === RequestState.Abandoned || r.tags[cid] === -1) continue;
-        const age = this.epoch - r.epoch[cid]!;
-        const own = r.timeoutMs[cid]!; // a passthrough command's own timeoutMs
-        const ticks = own === 0 ? defaultTicks : Math.max(1, Math.ceil(own / TICK_MS));
-        if (s === RequestState.Outstanding && age > ticks) {
-          // First the gentle way: Abort (§5.1). The controller may abort it (then its own
-          // completion follows and ends it as usual), decline, or never answer.
-          r.state[cid] = RequestState.AbortSent;
-          const t: TimedOut = { epoch: r.epoch[cid]!, opcode: r.opcode[cid]!, abort: qp.qid === 0 ? 'not sent' : 'no answer' };
-          this.timedOutOn(qp).set(cid, t);
-          if (qp.qid !== 0) {
-            this.log.warn({ qid: qp.qid, cid, opcode: t.opcode }, 'command timed out: sending Abort');
-            this.admin.abort(qp.qid, cid).then(
-              (aborted) => {
-                t.abort = aborted ? 'aborted' : 'not aborted';
-                this.log.warn({ qid: qp.qid, cid, abort: t.abort }, 'Abort answered');
-              },
-              () => {
-                t.abort = 'failed';
-              },
-            );
-          }
-        } else if (s === RequestState.AbortSent && (qp.qid === 0 || age > 2 * ticks)) {
-          // Still outstanding: the controller may still transfer its data. Its caller must
-          // not hear of the failure (and reuse the buffer) before that is impossible, so
-          // the reset stops the controller's DMA first and only then fails the command
-          // (ERR_NVME_TIMEOUT) and everything else in flight (ERR_NVME_RESET).
-          this.log.error({ qid: qp.qid, cid }, 'command still outstanding after Abort: resetting the controller');
-          this.recover(() => resetError(this.address, `a command on queue ${qp.qid} timed out`)).catch((e) => this.resetFailedInBackground(e));
-          return;
-        }
-      }
-    }
-  }
-
-  /** A reset the watchdog started failed: 'error' (ERR_NVME_RESET_FAILED), unless the device is gone (markGone told already). */
-  private resetFailedInBackground(e: unknown): void {
-    if ((e as VfioError).code === 'ERR_DEVICE_GONE' || this.state === 'closed') return;
-    this.deliver('error', resetFailed(this.address, e));
-  }
-
-  private timedOutOn(qp: QueuePair): Map<number, TimedOut> {
-    let m = this.timedOut.get(qp);
-    if (!m) this.timedOut.set(qp, (m = new Map()));
-    return m;
-  }
-
-  /**
-   * The error for command cid of qp failed by a reset: ERR_NVME_TIMEOUT (with what its
-   * Abort returned) when it had outlived timeoutMs, else err().
-   */
-  private failureOf(qp: QueuePair, err: () => Error): (cid: number) => Error {
-    return (cid) => {
-      const t = this.timedOut.get(qp)?.get(cid);
-      if (t && t.epoch === qp.requests.epoch[cid]) return timeoutError(this.address, qp.qid, cid, t, this.options.timeoutMs);
-      return err();
-    };
-  }
-
-  /**
-   * Fails what the controller holds on every queue pair, each command with its error
-   * (failureOf). Only once the controller can no longer transfer data (disabled, or Bus
-   * Master Enable clear): a caller told of a failure may reuse the buffer at once.
-   */
-  private failInflight(err: () => Error): void {
-    for (const p of this.pairs) {
-      const errOf = this.failureOf(p.qp, err);
-      if (p.queue) {
-        p.queue.drain();
-        p.queue.failInflight(errOf);
-      } else {
-        p.qp.poll();
-        p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, errOf(cid)), true);
-      }
-    }
-    this.adminQueue.failInflight(this.failureOf(this.adminQp, err));
-    this.adminQueue.failAll(err);
-    this.timedOut.clear();
-  }
-
-  /** Sets Bus Master Enable (PCI Command register bit 2): the controller may read and write our memory. */
-  private startDma(): void {
-    this.device.config.enableBusMaster();
-    this.busMaster = true;
-  }
-
-  /**
-   * Clears Bus Master Enable: the function may start no more DMA. Before any pending
-   * command fails on close, reset and removal, so that no late transfer of it reaches a
-   * buffer its caller has since reused. (An emulated controller may finish a transfer it
-   * had already mapped; disabling the controller, CC.EN = 0, waits for those.)
-   */
-  private stopDma(): void {
-    this.busMaster = false;
-    try {
-      this.device.config.disableBusMaster();
-    } catch (err) {
-      this.log.warn({ err }, 'clearing Bus Master Enable failed');
-    }
-  }
+  // ---- recovery (recovery.ts): reset, events ------------------------------------------
 
   /**
    * Resets the controller (§3.7.2 Controller Reset) and brings it back: every command in
@@ -876,7 +524,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    */
   reset(): Promise<void> {
     this.checkUsable();
-    return this.recover(() => resetError(this.address, 'reset() was called'));
+    return recover(this, () => resetError(this.address, 'reset() was called'));
   }
 
   /**
@@ -889,11 +537,11 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    */
   async haltAndReset(why: string): Promise<void> {
     this.checkUsable();
-    this.stopDma();
+    stopDma(this);
     // A reset already running ends with DMA allowed again: run one more after it.
     while (this.resetting) await this.resetting.catch(() => undefined);
     if (this.state !== 'open') return; // closed or gone meanwhile: DMA stays off
-    await this.recover(() => resetError(this.address, why));
+    await recover(this, () => resetError(this.address, why));
   }
 
   /**
@@ -919,7 +567,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
           ev = await this.admin.asyncEventRequest();
         } catch (err) {
           // Failed by a reset: ask again once the controller is back; closed or gone: stop.
-          if (this.state === 'resetting' || (err as VfioError).code === 'ERR_NVME_RESET') {
+          if (this.state === 'resetting' || hasCode(err, 'ERR_NVME_RESET')) {
             await new Promise((r) => setTimeout(r, TICK_MS));
             continue;
           }
@@ -942,8 +590,8 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
    * created again, for their owners; the 'reset' event comes once the reset is done.)
    */
   onReset(listener: ResetListener): () => void {
-    this.resetListeners.add(listener);
-    return () => this.resetListeners.delete(listener);
+    this.registry.resetListeners.add(listener);
+    return () => this.registry.resetListeners.delete(listener);
   }
 
   /**
@@ -956,113 +604,6 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   onRemoval(listener: (err: Error) => void): () => void {
     this.on('removal', listener);
     return () => void this.off('removal', listener);
-  }
-
-  /**
-   * Controller reset (§3.7.2): stops the controller's DMA (Bus Master Enable off, CC.EN =
-   * 0, CSTS.RDY = 0), then fails every in-flight command (with err(), or ERR_NVME_TIMEOUT
-   * for one that timed out), allows DMA again, re-enables the controller and recreates
-   * the I/O queues in the same memory.
-   */
-  private recover(err: () => Error): Promise<void> {
-    if (this.resetting) return this.resetting;
-    if (this.state !== 'open') return Promise.resolve();
-    this.resetting = this.resetAndRestart(err).finally(() => {
-      this.resetting = null;
-    });
-    return this.resetting;
-  }
-
-  private async resetAndRestart(err: () => Error): Promise<void> {
-    this.state = 'resetting';
-    this.resets++;
-    const internal = this.pairs.map((p) => p.qp);
-    // Until the queues exist again, doorbell writes wait (entries may still be posted).
-    for (const qp of internal) qp.suspend();
-    try {
-      // No more DMA from here on: Bus Master Enable off first (it takes effect at once),
-      // then CC.EN 1 → 0, which resets the controller: it forgets every queue and every
-      // command (§3.7.2); CSTS.RDY = 0 says it has stopped.
-      this.stopDma();
-      this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
-      await this.waitReady(0);
-      // Only now may callers hear of failures and reuse their buffers. What the
-      // controller completed before stopping is delivered; what it was given and did not
-      // complete fails; what it never saw (waiting for a CID, or posted and not rung)
-      // stays and goes out once the queues exist again.
-      this.failInflight(err);
-      this.startDma();
-      await this.enable();
-      await this.admin.setNumberOfQueues(this.options.maxIoQueues, this.options.maxIoQueues);
-      await this.configureShadowDoorbells();
-      for (const qp of internal) {
-        await this.admin.createIoCq(qp.qid, qp.depth, qp.cqIova, qp.completion === 'interrupt' ? qp.qid : null);
-        await this.admin.createIoSq(qp.qid, qp.depth, qp.sqIova, qp.qid);
-      }
-      this.state = 'open';
-      for (const qp of internal) qp.resume();
-      for (const p of this.pairs) p.queue?.drain(); // submit what waited for CIDs
-      // Worker-owned pairs: their owners restart their rings first (see ResetListener).
-      const external = [...this.external].filter((e): e is [number, ExternalPair] => e[1] !== null);
-      const error = err();
-      await Promise.all([...this.resetListeners].map(async (l) => l({ externalQids: external.map(([q]) => q), error })));
-      for (const [qid, e] of external) {
-        await this.admin.createIoCq(qid, e.depth, e.cqIova, e.interrupts ? qid : null);
-        await this.admin.createIoSq(qid, e.depth, e.sqIova, qid);
-      }
-      this.log.warn({ resets: this.resets }, 'controller reset and queues recreated');
-      this.deliver('reset', { reason: error, resets: this.resets });
-    } catch (e) {
-      this.log.error({ err: e }, 'controller reset failed');
-      if ((e as VfioError).code === 'ERR_DEVICE_GONE') this.markGone('registers read all ones during reset');
-      else {
-        // The queues may not exist: fail what waits on them rather than let it hang.
-        for (const p of this.pairs) {
-          if (p.queue) p.queue.failAll(() => e as Error);
-          else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, e as Error));
-        }
-        if (this.state === 'resetting') this.state = 'open';
-        for (const qp of internal) qp.resume();
-      }
-      throw e;
-    }
-  }
-
-  private markGone(why: string): void {
-    if (this.state === 'gone' || this.state === 'closed') return;
-    this.log.error(`device gone (${why}): failing every pending command`);
-    this.state = 'gone';
-    // No DMA from now on, before any caller hears that its command failed and reuses its
-    // buffer: a function that only stopped decoding memory can still master the bus.
-    // (Config space goes through pread/pwrite, not the BAR; a vanished device ignores it.)
-    if (!this.device.closed) this.stopDma();
-    const err = () => deviceGone(this.address);
-    for (const p of this.pairs) {
-      if (p.queue) p.queue.kill(err);
-      else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
-    }
-    this.adminQueue.kill(err);
-    this.deliver('error', err());
-  }
-
-  private onRemovalRequest(): void {
-    if (this.closed || this.goneError) return; // the kernel repeats its request until we let go
-    this.log.warn('the kernel asks for the device back (removal request): failing pending I/O and closing');
-    const err = () => new VfioError({ code: 'ERR_DEVICE_GONE', message: `${this.address} is being removed`, hint: 'The device was unplugged or unbound; open it again once it is back.', device: this.address });
-    // No DMA from now on, before any caller hears that its command failed.
-    this.stopDma();
-    for (const p of this.pairs) {
-      if (p.queue) p.queue.kill(err);
-      else p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, err()));
-    }
-    // From now on every call says the device was removed, not merely that it is closed.
-    this.state = 'gone';
-    this.goneError = err;
-    this.deliver('removal', err());
-    // The orderly shutdown (the device still answers) takes a while under emulation: let
-    // the rejections reach their callers first, then close, which releases the device.
-    // (closeSync: the kernel's unbind waits for the device, which goes back in one piece.)
-    setImmediate(() => this.closeSync());
   }
 
   // ---- shutdown, §3.6 ------------------------------------------------------------------
@@ -1092,7 +633,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     const takingOver = this.closed;
     if (!takingOver) this.beginClose();
     try {
-      if (this.mayShutDown()) this.shutdown(!takingOver);
+      if (this.mayShutDown()) shutdownSync(this, !takingOver);
     } catch (err) {
       this.log.warn({ err }, 'shutdown was not clean');
     }
@@ -1115,8 +656,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     // Gone without asking (registers read all ones): no shutdown. Removal on request: shut down.
     this.closeWasGone = this.state === 'gone' && this.goneError === null;
     this.state = this.goneError ? 'gone' : 'closed';
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = null;
+    this.recovery.stop();
     this.unsubscribeRemoval();
   }
 
@@ -1143,7 +683,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     if (this.state === 'open' || this.state === 'resetting') this.state = 'closed';
     for (const p of this.pairs) p.qp.suspend();
     try {
-      if (this.mayShutDown()) await this.shutdownAsync();
+      if (this.mayShutDown()) await shutdownAsync(this);
     } catch (err) {
       this.log.warn({ err }, 'shutdown was not clean');
     }
@@ -1159,14 +699,11 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     if (this.finished) return;
     this.finished = true;
     const wasGone = this.closeWasGone;
-    const closedErr = () => new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${this.address} was closed with the command pending`, device: this.address });
-    if (!wasGone && !this.device.closed) this.stopDma();
-    for (const p of this.pairs) {
-      // kill, not just fail: a polling round still queued must not touch released rings.
-      if (p.queue) p.queue.kill(closedErr);
-      else if (p.qp.outstanding > 0) p.qp.reset((cid, tag) => p.qp.onFail?.(cid, tag, closedErr()));
-      p.queue?.close();
-    }
+    const closedErr = () => closedWithCommandPending(this.address);
+    if (!wasGone && !this.device.closed) stopDma(this);
+    // For good, not just failed: a polling round still queued must not touch released rings.
+    failPairs(this, () => closedErr, 'for good');
+    for (const p of this.pairs) p.queue?.close();
     // Leave the function as we found it: a function-level reset after the shutdown (the data
     // is flushed by now). Without it, QEMU 7.2's controller model, once it has served I/O
     // queues, hangs the next driver that opens it (seen with qemu-img's userspace driver).
@@ -1178,108 +715,13 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
         this.log.debug({ err }, 'function-level reset after shutdown failed');
       }
     }
-    this.adminQueue?.kill(closedErr);
+    if (this.adminQueue) failPending({ qp: this.adminQp, queue: this.adminQueue }, closedErr, 'for good');
     for (const p of this.pairs) p.qp.release();
     this.adminQp?.release();
     this.shadowBuffer?.release();
     this.device.close();
     // Last: until here, process exit must still finish the close.
     this.unregisterCleanup();
-  }
-
-  /** The spinning shutdown of closeSync(); deleteQueues false when a close() already began it. */
-  private shutdown(deleteQueues: boolean): void {
-    const csts = this.bar.read32(Register.CSTS);
-    if (csts === 0xffffffff) return;
-    if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
-      // Delete the I/O queues, submission queues before their completion queues (§3.6, step 1).
-      // Not after a removal request took bus mastering away: the controller could not
-      // fetch the admin commands.
-      for (const p of deleteQueues && this.busMaster ? [...this.pairs].reverse() : []) {
-        try {
-          this.admin.deleteIoQueuePairSync(p.qp.qid, CLOSE_COMMAND_MS);
-        } catch (err) {
-          this.log.warn({ err, qid: p.qp.qid }, 'deleting an I/O queue pair failed');
-          break;
-        }
-      }
-      // CC.SHN = 01b (normal shutdown); wait for CSTS.SHST = 10b (shutdown complete), within
-      // RTD3E when the controller reports it, else CAP.TO.
-      const cc = this.bar.read32(Register.CC);
-      this.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
-      const limit = this.shutdownLimitMs();
-      const deadline = Date.now() + limit;
-      while (getField(this.bar.read32(Register.CSTS), CSTS.SHST) !== CSTS_SHST_COMPLETE) {
-        if (Date.now() > deadline) {
-          this.log.warn(`shutdown did not complete within ${limit} ms`);
-          break;
-        }
-      }
-    }
-    // Disable as well, so the controller stops all activity before its DMA memory is unmapped.
-    this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
-    const deadline = Date.now() + this.cap.timeoutMs;
-    while (getField(this.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
-      // spin: closeSync() does not yield
-    }
-  }
-
-  /**
-   * The shutdown of close(): the same steps as shutdown(), waiting with timers. After
-   * each wait it stops if closeSync() took over (process exit), which finishes the job.
-   */
-  private async shutdownAsync(): Promise<void> {
-    const csts = this.bar.read32(Register.CSTS);
-    if (csts === 0xffffffff) return;
-    if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
-      // §3.6 step 1, as in shutdown().
-      for (const p of this.busMaster ? [...this.pairs].reverse() : []) {
-        try {
-          await this.closeCommand(this.admin.deleteIoSq(p.qp.qid), `Delete I/O Submission Queue ${p.qp.qid}`);
-          if (this.finished) return;
-          await this.closeCommand(this.admin.deleteIoCq(p.qp.qid), `Delete I/O Completion Queue ${p.qp.qid}`);
-          if (this.finished) return;
-        } catch (err) {
-          if (this.finished) return;
-          this.log.warn({ err, qid: p.qp.qid }, 'deleting an I/O queue pair failed');
-          break;
-        }
-      }
-      const cc = this.bar.read32(Register.CC);
-      this.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
-      const limit = this.shutdownLimitMs();
-      const deadline = Date.now() + limit;
-      // Read CSTS after a timer, never in a loop that does not yield.
-      for (;;) {
-        await sleep(1);
-        if (this.finished) return;
-        if (getField(this.bar.read32(Register.CSTS), CSTS.SHST) === CSTS_SHST_COMPLETE) break;
-        if (Date.now() > deadline) {
-          this.log.warn(`shutdown did not complete within ${limit} ms`);
-          break;
-        }
-      }
-    }
-    this.bar.write32(Register.CC, setField(this.bar.read32(Register.CC), CC.EN, 0));
-    const deadline = Date.now() + this.cap.timeoutMs;
-    while (getField(this.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
-      await sleep(1);
-      if (this.finished) return;
-    }
-  }
-
-  /** RTD3E when the controller reports it, else CAP.TO (ms). */
-  private shutdownLimitMs(): number {
-    return Math.max(this.identify?.rtd3e ? this.identify.rtd3e / 1000 : 0, this.cap.timeoutMs);
-  }
-
-  /** An admin command of close(), which must not wait forever: rejects after CLOSE_COMMAND_MS. */
-  private closeCommand(command: Promise<number>, name: string): Promise<number> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(closeCommandTimeout(this.address, name, CLOSE_COMMAND_MS)), CLOSE_COMMAND_MS);
-    });
-    return Promise.race([command, timeout]).finally(() => clearTimeout(timer));
   }
 
   // ---- queue pairs made with createQueuePair -------------------------------------------
@@ -1302,39 +744,28 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
     if (this.closed || !this.pairs.some((p) => p.qp === qp)) return;
     qp.suspend();
     if (this.state === 'open') {
-      const gone = (err: unknown) => {
-        if (!(err instanceof NvmeStatusError && err.sct === 1 && err.sc === 1)) throw err;
-        return 0;
-      };
-      await this.admin.deleteIoSq(qp.qid).catch(gone);
-      await this.admin.deleteIoCq(qp.qid).catch(gone);
+      await this.admin.deleteIoSq(qp.qid).catch(alreadyDeleted);
+      await this.admin.deleteIoCq(qp.qid).catch(alreadyDeleted);
     }
     // The controller has let go of the rings (or close() got here first and released them).
     const at = this.pairs.findIndex((p) => p.qp === qp);
     if (at < 0) return;
     this.pairs.splice(at, 1);
-    this.timedOut.delete(qp);
-    if (qp.outstanding > 0) {
-      const err = () => queuePairDeleted(this.address, qp.qid);
-      qp.reset((cid, tag) => qp.onFail?.(cid, tag, err()));
-    }
+    this.recovery.forget(qp);
+    failPending({ qp, queue: null }, () => queuePairDeleted(this.address, qp.qid), 'for good');
     qp.release();
   }
 }
 
-function checkOptions(o: Required<Omit<NvmeControllerOptions, 'logger' | 'trace'>>): void {
+function checkOptions(o: Required<Omit<NvmeControllerOptions, 'logger' | 'trace' | 'bringupObserver'>>): void {
   const int = (name: string, v: number, min: number, max: number) => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${v} (expected an integer from ${min} to ${max})` });
+    if (!Number.isInteger(v) || v < min || v > max) throw invalidControllerOption(name, String(v), `an integer from ${min} to ${max}`);
   };
   int('ioQueues', o.ioQueues, 1, 65535);
   int('queueDepth', o.queueDepth, 2, 65536);
   int('adminQueueDepth', o.adminQueueDepth, 2, 4096);
   int('timeoutMs', o.timeoutMs, 1, 3_600_000);
   if (o.completion !== 'poll' && o.completion !== 'interrupt') {
-    throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option completion: ${String(o.completion)} (expected 'poll' or 'interrupt')` });
+    throw invalidControllerOption('completion', String(o.completion), "'poll' or 'interrupt'");
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,6 +13,7 @@
 import { AdminOpcode, NvmOpcode, SQE } from './commands.js';
 import { SglType } from './prp.js';
 import { CQE, decodeStatus, statusName } from './status.js';
+import { AQA, CC, CSTS, getField } from './registers.js';
 
 /** A decoded field: its name as the specification spells it, and its value. */
 export type DecodedField = readonly [name: string, value: number | string | boolean];
@@ -252,4 +253,29 @@ export function decodePrpList(u32: Uint32Array, dw: number, count: number): stri
   const entries: string[] = [];
   for (let i = 0; i < count; i++) entries.push(hex(u64(u32, dw + 2 * i)));
   return `PRP list [${entries.join(', ')}]`;
+}
+
+// ---- controller registers (Base 2.0 §3.1.3), for the bring-up's explanation -----------
+
+/** CC (§3.1.3.5) decoded: `EN=1 CSS=000b MPS=0 (4096-byte pages) AMS=000b SHN=00b IOSQES=6 (64 B) IOCQES=4 (16 B)`. */
+export function decodeCc(cc: number): string {
+  const bits = (v: number, n: number) => `${v.toString(2).padStart(n, '0')}b`;
+  const mps = getField(cc, CC.MPS);
+  const sqes = getField(cc, CC.IOSQES);
+  const cqes = getField(cc, CC.IOCQES);
+  return `EN=${getField(cc, CC.EN)} CSS=${bits(getField(cc, CC.CSS), 3)} MPS=${mps} (${2 ** (12 + mps)}-byte pages) AMS=${bits(getField(cc, CC.AMS), 3)} SHN=${bits(getField(cc, CC.SHN), 2)} IOSQES=${sqes}${sqes ? ` (${2 ** sqes} B)` : ''} IOCQES=${cqes}${cqes ? ` (${2 ** cqes} B)` : ''}`;
+}
+
+/** CSTS (§3.1.3.6) decoded: `RDY=1 CFS=0 SHST=00b (normal operation)`. */
+export function decodeCsts(csts: number): string {
+  const shst = getField(csts, CSTS.SHST);
+  const shstName = ['normal operation', 'shutdown occurring', 'shutdown complete', 'reserved'][shst]!;
+  return `RDY=${getField(csts, CSTS.RDY)} CFS=${getField(csts, CSTS.CFS)} SHST=${shst.toString(2).padStart(2, '0')}b (${shstName})`;
+}
+
+/** AQA (§3.1.3.8) decoded: `ASQS=31 ACQS=31 (0's based: 32 entries each)`. */
+export function decodeAqa(aqa: number): string {
+  const sq = getField(aqa, AQA.ASQS);
+  const cq = getField(aqa, AQA.ACQS);
+  return sq === cq ? `ASQS=${sq} ACQS=${cq} (0's based: ${sq + 1} entries each)` : `ASQS=${sq} ACQS=${cq} (0's based: ${sq + 1} SQ and ${cq + 1} CQ entries)`;
 }

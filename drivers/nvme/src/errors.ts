@@ -226,7 +226,7 @@ export function bufferMisaligned(iova: number): VfioError {
   return new VfioError({
     code: 'ERR_NVME_BUFFER_MISALIGNED',
     message: `the buffer starts at IOVA 0x${iova.toString(16)}, which is not dword aligned as PRP entries require`,
-    hint: 'Start the buffer at a multiple of 4 bytes (best: of the page size).',
+    hint: 'Start the buffer at a multiple of 4 bytes (best: of the page size); a namespace read or write also takes { sgl: true } on a controller with SGLs.',
     details: { iova },
   });
 }
@@ -467,4 +467,167 @@ export function noVector(address: string, what: string, enabled?: number): VfioE
 /** A command waited for synchronously (an admin command of bring-up or close) that did not complete in time. */
 export function adminCommandTimeout(address: string, name: string, timeoutMs: number): VfioError {
   return new VfioError({ code: 'ERR_NVME_TIMEOUT', message: `${name} did not complete within ${timeoutMs} ms`, device: address, hint: 'The controller is not processing its admin queue; reset it or check CSTS.CFS.' });
+}
+
+/** The removal request (VFIO's device request interrupt): the kernel takes the device back. */
+export function deviceRemoved(address: string): VfioError {
+  return new VfioError({
+    code: 'ERR_DEVICE_GONE',
+    message: `${address} is being removed`,
+    hint: 'The device was unplugged or unbound; open it again once it is back.',
+    device: address,
+  });
+}
+
+/** CAP.CSS without the NVM command set (bit 0): this driver speaks no other. */
+export function noNvmCommandSet(address: string): VfioError {
+  return new VfioError({ code: 'ERR_NVME_NO_NVM_COMMAND_SET', message: `${address}: CAP.CSS does not include the NVM command set`, device: address });
+}
+
+/** No memory page size both the host (4 KiB pages) and the controller (CAP.MPSMIN..MPSMAX) can use. */
+export function pageSizeUnusable(address: string, mpsMinBytes: number, mpsMaxBytes: number): VfioError {
+  return new VfioError({ code: 'ERR_NVME_PAGE_SIZE', message: `${address}: no usable memory page size (CAP.MPSMIN ${mpsMinBytes}, MPSMAX ${mpsMaxBytes})`, device: address });
+}
+
+/** The queueDepth option exceeds CAP.MQES + 1. */
+export function queueDepthTooLarge(depth: number, maxQueueEntries: number): VfioError {
+  return new VfioError({
+    code: 'ERR_INVALID_ARG',
+    message: `queueDepth ${depth} is larger than the controller allows (CAP.MQES + 1 = ${maxQueueEntries})`,
+    hint: `Use a queueDepth of 2 to ${maxQueueEntries}.`,
+  });
+}
+
+/** A queue depth outside 2 .. CAP.MQES + 1 (createQueuePair, createExternalQueuePair). */
+export function invalidQueueDepth(depth: number, maxQueueEntries: number): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid queue depth ${depth} (expected 2 to ${maxQueueEntries}, CAP.MQES + 1)` });
+}
+
+/** Identify Controller SQES/CQES do not allow the 64-byte SQEs and 16-byte CQEs this driver uses. */
+export function entrySizeUnsupported(address: string, sqes: number, cqes: number): VfioError {
+  return new VfioError({ code: 'ERR_NVME_ENTRY_SIZE', message: `${address}: SQES ${sqes.toString(16)}h / CQES ${cqes.toString(16)}h do not allow 64/16-byte entries`, device: address });
+}
+
+/**
+ * ERR_NVME_NO_IO_QUEUES, the one way it is built: no I/O queue pair for what was asked
+ * (the controller granted none, all are in use, or no such pair has a promise layer).
+ */
+export function noIoQueues(address: string, message: string): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_NO_IO_QUEUES',
+    message,
+    hint: 'Open the controller with ioQueues and maxIoQueues covering every queue pair you use (Set Features – Number of Queues may grant fewer).',
+    device: address,
+  });
+}
+
+/** A namespace ID that is not active on the controller. */
+export function noSuchNamespace(address: string, nsid: number, active: readonly number[]): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_NO_SUCH_NAMESPACE',
+    message: `${address} has no active namespace ${nsid}`,
+    hint: `Active namespaces: ${active.join(', ') || 'none'}.`,
+    device: address,
+  });
+}
+
+/** createExternalQueuePair given a queue id reserveQueueId() did not hand out. */
+export function queueIdNotReserved(qid: number): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
+}
+
+/** deleteExternalQueuePair given a queue id that is no external queue pair. */
+export function notExternalQueuePair(address: string, qid: number): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${address}` });
+}
+
+/** An option of NvmeController.open() outside what it allows (`expected` says what). */
+export function invalidControllerOption(name: string, value: string, expected: string): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${value} (expected ${expected})` });
+}
+
+/** controller.timeoutMs set to something other than 1 .. 3 600 000. */
+export function invalidTimeoutMs(ms: number): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)` });
+}
+
+/** A call on a controller that was closed. */
+export function controllerClosed(address: string): VfioError {
+  return new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${address} is closed`, device: address });
+}
+
+/** A command still pending when the controller was closed. */
+export function closedWithCommandPending(address: string): VfioError {
+  return new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${address} was closed with the command pending`, device: address });
+}
+
+// ---- namespaces (namespace.ts) --------------------------------------------------------
+
+/** Dataset Management given no range. */
+export function noRanges(): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
+}
+
+/** A block count that is not a positive integer. */
+export function invalidBlockCount(blocks: unknown): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid block count ${String(blocks)} (expected an integer >= 1)` });
+}
+
+/** An LBA that is not a non-negative safe integer. */
+export function invalidLba(lba: unknown): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid LBA ${String(lba)} (expected a non-negative integer)` });
+}
+
+/** An LBA range past NSZE, checked before the command is sent (the status's own code). */
+export function lbaOutOfRange(address: string, nsid: number, lba: number, blocks: number, nsze: number, blockSize: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_LBA_OUT_OF_RANGE',
+    message: `LBA ${lba} + ${blocks} blocks is beyond the end of namespace ${nsid} (NSZE ${nsze} blocks of ${blockSize} bytes)`,
+    hint: `Valid LBAs are 0 to ${nsze - 1}.`,
+    device: address,
+    details: { nsid, lba, blocks, nsze },
+  });
+}
+
+/** A namespace formatted with metadata, which the driver does not transfer. */
+export function metadataUnsupported(nsid: number, metadataSize: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_METADATA_UNSUPPORTED',
+    message: `namespace ${nsid} is formatted with ${metadataSize} bytes of metadata per block, which this driver does not handle`,
+    hint: 'Format the namespace to an LBA format without metadata (admin.formatNvm).',
+  });
+}
+
+/** An I/O buffer that is no ArrayBufferView at all. */
+export function bufferNotView(buffer: unknown): VfioError {
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `the buffer must be a Uint8Array of DMA memory, got ${typeof buffer}`, hint: 'Allocate it with controller.allocBuffer(size) and pass its .bytes.' });
+}
+
+/** An I/O buffer smaller than the blocks it must hold. */
+export function bufferTooSmall(size: number, blocks: number, blockSize: number): VfioError {
+  const need = blocks * blockSize;
+  return new VfioError({
+    code: 'ERR_NVME_BUFFER_TOO_SMALL',
+    message: `the buffer holds ${size} bytes; ${blocks} blocks of ${blockSize} bytes need ${need}`,
+    hint: 'Pass a larger buffer or fewer blocks.',
+    details: { size, need },
+  });
+}
+
+/** A byte offset or length (readBytes/writeBytes) that is not whole blocks. */
+export function bytesNotBlocks(offset: number | bigint, length: number, blockSize: number): VfioError {
+  return new VfioError({
+    code: 'ERR_MISALIGNED',
+    message: `byte offset ${String(offset)} and length ${length} must be non-zero multiples of the block size ${blockSize}`,
+    hint: 'Use read/write with LBAs, or align offset and length to the block size.',
+  });
+}
+
+/** An optional command the controller does not have (Identify Controller ONCS). */
+export function unsupportedCommand(address: string, name: string, oncs: number): VfioError {
+  return new VfioError({
+    code: 'ERR_NVME_UNSUPPORTED_COMMAND',
+    message: `${address} does not support ${name} (Identify Controller ONCS = 0x${oncs.toString(16)})`,
+    hint: `Check controller.identify.oncs before using ${name}.`,
+  });
 }

@@ -7,12 +7,15 @@
 // small, or not dword aligned (PRP entries must be), and commands the controller does
 // not implement (ONCS). Transfers larger than MDTS are split transparently.
 
-import { VfioError, hasCode } from '@vfio-node/core';
+import { hasCode } from '@vfio-node/core';
 import { newPending, type Pending } from './command-queue.js';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, RW_FUA, WRITE_ZEROES_DEAC, sqeDatasetManagement, sqeFlush, writeDsmRange } from './commands.js';
 import type { NvmeController } from './controller.js';
 import { ONCS, type IdentifyNamespace } from './identify.js';
-import { invalidSignal, passthruInvalid, signalUnsupported } from './errors.js';
+import {
+  bufferMisaligned, bufferNotDma, bufferNotView, bufferTooSmall, bytesNotBlocks, invalidBlockCount, invalidLba, invalidSignal, lbaOutOfRange, metadataUnsupported, noRanges,
+  passthruInvalid, sglUnsupported, signalUnsupported, unsupportedCommand,
+} from './errors.js';
 import type { PassthruCommand, PassthruResult } from './passthru.js';
 import { setPrps } from './prp.js';
 import { runVectored } from './vectored-io.js';
@@ -150,7 +153,7 @@ export class Namespace {
   async deallocate(ranges: LbaRange[], options: IoOptions = {}): Promise<void> {
     this.requireOncs(ONCS.DatasetManagement, 'Dataset Management');
     const signal = checkSignal(options.signal);
-    if (!Array.isArray(ranges) || ranges.length === 0) throw new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
+    if (!Array.isArray(ranges) || ranges.length === 0) throw noRanges();
     const checked = ranges.map((r) => [this.checkRange(r.lba, r.blocks), r.blocks] as const);
     for (let i = 0; i < checked.length; i += MAX_DSM_RANGES) {
       const part = checked.slice(i, i + MAX_DSM_RANGES);
@@ -208,7 +211,7 @@ export class Namespace {
     const slba = this.checkRange(lba, blocks);
     const useSgl = sgl ?? this.ctrl.useSgl;
     if (useSgl && (this.ctrl.identify.sgls & 3) === 0) {
-      throw new VfioError({ code: 'ERR_NVME_SGL_UNSUPPORTED', message: `${this.ctrl.address} does not support SGLs (SGLS = ${this.ctrl.identify.sgls})`, hint: 'Use PRPs (leave sgl off).' });
+      throw sglUnsupported(this.ctrl.address, this.ctrl.identify.sgls);
     }
     const iova = this.checkBuffer(buffer, blocks, useSgl);
     const p: Pending = newPending();
@@ -228,27 +231,17 @@ export class Namespace {
   /** Checks an LBA range against NSZE; returns the LBA as a number (the runtime checks with it too). */
   checkRange(lba: number | bigint, blocks: number): number {
     if (!Number.isInteger(blocks) || blocks < 1) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid block count ${String(blocks)} (expected an integer >= 1)` });
+      throw invalidBlockCount(blocks);
     }
     const n = typeof lba === 'bigint' ? Number(lba) : lba;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid LBA ${String(lba)} (expected a non-negative integer)` });
+      throw invalidLba(lba);
     }
     if (n + blocks > this.nsze) {
-      throw new VfioError({
-        code: 'ERR_NVME_LBA_OUT_OF_RANGE',
-        message: `LBA ${n} + ${blocks} blocks is beyond the end of namespace ${this.nsid} (NSZE ${this.nsze} blocks of ${this.blockSize} bytes)`,
-        hint: `Valid LBAs are 0 to ${this.nsze - 1}.`,
-        device: this.ctrl.address,
-        details: { nsid: this.nsid, lba: n, blocks, nsze: this.nsze },
-      });
+      throw lbaOutOfRange(this.ctrl.address, this.nsid, n, blocks, this.nsze, this.blockSize);
     }
     if (this.info.metadataSize > 0) {
-      throw new VfioError({
-        code: 'ERR_NVME_METADATA_UNSUPPORTED',
-        message: `namespace ${this.nsid} is formatted with ${this.info.metadataSize} bytes of metadata per block, which this driver does not handle`,
-        hint: 'Format the namespace to an LBA format without metadata (admin.formatNvm).',
-      });
+      throw metadataUnsupported(this.nsid, this.info.metadataSize);
     }
     return n;
   }
@@ -256,34 +249,20 @@ export class Namespace {
   /** Checks that buffer is DMA memory of this device, large enough and aligned; returns its IOVA. */
   checkBuffer(buffer: Uint8Array, blocks: number, sgl: boolean): number {
     if (!ArrayBuffer.isView(buffer)) {
-      throw new VfioError({ code: 'ERR_INVALID_ARG', message: `the buffer must be a Uint8Array of DMA memory, got ${typeof buffer}`, hint: 'Allocate it with controller.allocBuffer(size) and pass its .bytes.' });
+      throw bufferNotView(buffer);
     }
     // Whose memory it is first (a released view is empty, and 'not DMA' says why), then its size.
     const iova = this.ctrl.device.dma.translate(buffer);
     if (iova === undefined) {
-      throw new VfioError({
-        code: 'ERR_NVME_BUFFER_NOT_DMA',
-        message: `the buffer cannot be used for I/O: ${this.ctrl.device.dma.refusal(buffer) ?? 'it is not DMA memory of this device'}`,
-        hint: 'Allocate I/O buffers with controller.allocBuffer(size) (or device.dma.alloc) and pass mem.bytes or a subarray of it.',
-      });
+      throw bufferNotDma(this.ctrl.device.dma.refusal(buffer));
     }
     const need = blocks * this.blockSize;
     if (buffer.byteLength < need) {
-      throw new VfioError({
-        code: 'ERR_NVME_BUFFER_TOO_SMALL',
-        message: `the buffer holds ${buffer.byteLength} bytes; ${blocks} blocks of ${this.blockSize} bytes need ${need}`,
-        hint: 'Pass a larger buffer or fewer blocks.',
-        details: { size: buffer.byteLength, need },
-      });
+      throw bufferTooSmall(buffer.byteLength, blocks, this.blockSize);
     }
     const n = Number(iova);
     if (!sgl && n % 4 !== 0) {
-      throw new VfioError({
-        code: 'ERR_NVME_BUFFER_MISALIGNED',
-        message: `the buffer starts at IOVA 0x${n.toString(16)}, which is not dword aligned as PRP entries require`,
-        hint: 'Start the buffer at a multiple of 4 bytes (best: of the page size), or use { sgl: true }.',
-        details: { iova: n },
-      });
+      throw bufferMisaligned(n);
     }
     return n;
   }
@@ -291,22 +270,14 @@ export class Namespace {
   private bytesToBlocks(offset: number | bigint, length: number): [number, number] {
     const off = Number(offset);
     if (!Number.isSafeInteger(off) || off < 0 || off % this.blockSize !== 0 || length % this.blockSize !== 0 || length === 0) {
-      throw new VfioError({
-        code: 'ERR_MISALIGNED',
-        message: `byte offset ${String(offset)} and length ${length} must be non-zero multiples of the block size ${this.blockSize}`,
-        hint: 'Use read/write with LBAs, or align offset and length to the block size.',
-      });
+      throw bytesNotBlocks(offset, length, this.blockSize);
     }
     return [off / this.blockSize, length / this.blockSize];
   }
 
   private requireOncs(bit: number, name: string): void {
     if ((this.ctrl.identify.oncs & bit) === 0) {
-      throw new VfioError({
-        code: 'ERR_NVME_UNSUPPORTED_COMMAND',
-        message: `${this.ctrl.address} does not support ${name} (Identify Controller ONCS = 0x${this.ctrl.identify.oncs.toString(16)})`,
-        hint: `Check controller.identify.oncs before using ${name}.`,
-      });
+      throw unsupportedCommand(this.ctrl.address, name, this.ctrl.identify.oncs);
     }
   }
   // ---- vectored I/O ------------------------------------------------------------------

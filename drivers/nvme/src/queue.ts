@@ -19,7 +19,7 @@ import { SQE_DWORDS, SQE_SIZE, sqeReadWrite } from './commands.js';
 import { decodeSqe } from './decode.js';
 import { CQE_SIZE, decodeStatus, statusName } from './status.js';
 import { setPrps, setSglDataBlock } from './prp.js';
-import { RequestTable } from './request.js';
+import { RequestState, RequestTable } from './request.js';
 import { cqHeadDoorbell, sqTailDoorbell } from './registers.js';
 import { shadowSlots, type ShadowDoorbells } from './shadow-doorbells.js';
 import { barNotMapped, queueFull, queueMemoryNotDma, queueReset } from './errors.js';
@@ -314,7 +314,7 @@ export class QueuePair implements AsyncDisposable {
     if (cid < 0) throw queueFull(this.qid, this.depth);
     r.tags[cid] = tag;
     r.epoch[cid] = this.epoch;
-    r.state[cid] = 1;
+    r.state[cid] = RequestState.Outstanding;
     r.opcode[cid] = opcode;
     r.timeoutMs[cid] = 0;
     return cid;
@@ -383,7 +383,7 @@ export class QueuePair implements AsyncDisposable {
   }
 
   private unclaim(cid: number): void {
-    this.requests.state[cid] = 0;
+    this.requests.state[cid] = RequestState.Free;
     this.requests.ids.release(cid);
   }
 
@@ -473,9 +473,9 @@ export class QueuePair implements AsyncDisposable {
       const cid = c[at]!;
       this.sqHead = c[at + 2]!;
       // A CID we do not hold (already failed by a reset, or a controller bug): drop it.
-      if (cid >= count || r.state[cid] === 0) continue;
-      const given = r.state[cid] === 3;
-      r.state[cid] = 0;
+      if (cid >= count || r.state[cid] === RequestState.Free) continue;
+      const given = r.state[cid] === RequestState.Abandoned;
+      r.state[cid] = RequestState.Free;
       r.ids.release(cid);
       if (given) continue; // failed already (abandon): the late answer only frees the CID
       if (handler !== null) {
@@ -552,9 +552,9 @@ export class QueuePair implements AsyncDisposable {
       keep.add(this.sqU32[slot * SQE_DWORDS]! >>> 16); // CDW0 bits 31:16: CID
     }
     for (let cid = 0; cid < r.ids.count; cid++) {
-      if (r.state[cid] !== 0 && !keep.has(cid)) {
-        const given = r.state[cid] === 3;
-        r.state[cid] = 0;
+      if (r.state[cid] !== RequestState.Free && !keep.has(cid)) {
+        const given = r.state[cid] === RequestState.Abandoned;
+        r.state[cid] = RequestState.Free;
         r.ids.release(cid);
         if (!given) fail?.(cid, r.tags[cid]!);
       }
@@ -563,7 +563,7 @@ export class QueuePair implements AsyncDisposable {
     // here, not judge it by the age (and an Abort) it had before the reset.
     for (const cid of keep) {
       r.epoch[cid] = this.epoch;
-      if (r.state[cid] === 2) r.state[cid] = 1; // AbortSent → Outstanding
+      if (r.state[cid] === RequestState.AbortSent) r.state[cid] = RequestState.Outstanding;
     }
     this.sq.bytes.fill(0);
     this.cq.bytes.fill(0);
@@ -583,7 +583,7 @@ export class QueuePair implements AsyncDisposable {
    * command's, and is freed by that completion (not reported) or by reset().
    */
   abandon(cid: number): void {
-    if (this.requests.state[cid] !== 0) this.requests.state[cid] = 3;
+    if (this.requests.state[cid] !== RequestState.Free) this.requests.state[cid] = RequestState.Abandoned;
   }
 
   /**

@@ -39,10 +39,7 @@ export class CommandIds {
   }
 }
 
-/**
- * The life of a CID in RequestTable.state. (queue.ts, the hot path, writes the same
- * numbers as literals.)
- */
+/** The life of a CID in RequestTable.state. */
 export const RequestState = {
   /** Not in use. */
   Free: 0,
@@ -54,6 +51,12 @@ export const RequestState = {
   Abandoned: 3,
 } as const;
 export type RequestState = (typeof RequestState)[keyof typeof RequestState];
+
+/**
+ * The tag of a command the watchdog never times out (the Asynchronous Event Request, which
+ * waits for an event as long as it takes). Tags of callers' commands are never negative.
+ */
+export const NO_TIMEOUT_TAG = -1;
 
 /** The per-CID table of one queue pair. */
 export class RequestTable {

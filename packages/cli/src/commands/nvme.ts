@@ -8,6 +8,7 @@ type Run = (argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = {
   list: { summary: 'list the controllers bound to vfio-pci and their namespaces', load: async () => (await import('../nvme/run-list.js')).list },
+  bringup: { summary: 'bring the controller up and shut it down; --explain [--step]: each §3.5.1 step, decoded', load: async () => (await import('../nvme/run-bringup.js')).bringup },
   'id-ctrl': { summary: 'Identify Controller', load: async () => (await import('../nvme/run-identify.js')).idCtrl },
   'id-ns': { summary: 'Identify Namespace (-n NSID)', load: async () => (await import('../nvme/run-identify.js')).idNs },
   'smart-log': { summary: 'SMART / Health Information log', load: async () => (await import('../nvme/run-logs.js')).smartLog },
