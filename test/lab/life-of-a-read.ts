@@ -5,7 +5,7 @@
 // What is masked, and why each legitimately varies between runs:
 //   - the time of each line and the device's address (the lab's PCI layout): not printed;
 //   - IOVAs (prp1/prp2, ASQ/ACQ, the queues' and buffers' bus addresses): where the DMA
-//     allocator placed the memory this time, written 0xIOVA;
+//     allocator placed the memory this time, written 0xIOVA (a 0, no pointer, stays 0x0);
 //   - how many times CSTS was read while polling and how long it took: timing, written N, T;
 //   - the watchdog's reads of CSTS (every 250 ms, to notice a fatal status or a removed
 //     device): how many fall inside the capture, and where, depends on the emulator's speed,
@@ -33,7 +33,7 @@ const WATCHDOG_CSTS = /^read CSTS -> 0x[0-9a-f]+ /;
 /** One event as a line of the walkthrough: kind, text and section, with the varying values masked. */
 export function normalise(e: TraceEvent): string {
   const text = e.text
-    .replace(/\b(prp[12]|addr)=0x[0-9a-f]+/g, (_m, f: string) => `${f}=0xIOVA`)
+    .replace(/\b(prp[12]|addr)=(0x[0-9a-f]+)/g, (_m, f: string, v: string) => `${f}=${v === '0x0' ? v : '0xIOVA'}`) // 0: no pointer, kept
     .replace(/^write (ASQ|ACQ) <- 0x[0-9a-f]+/, (_m, r: string) => `write ${r} <- 0xIOVA`)
     .replace(/ after \d+ reads?, [\d.]+ ms$/, ' after N reads, T ms');
   return `${e.kind.padEnd(8)}  ${text}${e.section ? `  [${e.section}]` : ''}`;
