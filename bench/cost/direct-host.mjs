@@ -3,9 +3,9 @@
 // native queue handle (NvmeQueue), over DMA buffers without hugepages and a BAR that is a plain
 // ArrayBuffer, with this script playing the controller: after each ring() it reads the new SQ
 // entries and posts one completion for each (the same work at every commit, so it cancels out
-// of a comparison between commits). No empty polls, no device timing: the count is the same
-// from run to run, which the lab's count (cost.mjs, with its empty polls) is not. It is a
-// tool for comparing two commits of the hot path, not a figure of the driver in the lab.
+// of a comparison between commits). No empty polls and no device timing; what still varies
+// between runs is where V8 compiles and collects (seen: 150-200 Ir/IO between two runs). It is
+// a tool for comparing two commits of the hot path, not a figure of the driver in the lab.
 //
 //   valgrind --tool=callgrind --dump-before=getppid --smc-check=all-non-file \
 //     --callgrind-out-file=OUT/callgrind.out node --single-threaded-gc bench/cost/direct-host.mjs [--qd 32,1] [--n 20000] [--warmup 20000]
