@@ -283,6 +283,12 @@ export class NvmeQueue {
    */
   poll(bar: ArrayBuffer, max: number, announce?: boolean): number;
   /**
+   * poll() for a traced queue pair: returns count * 2, plus 1 when the new CQ head was written
+   * to CQyHDBL (false with shadow doorbells when the EventIdx was not crossed, and when nothing
+   * was reaped or announce is false), so that the trace can say what happened to each write.
+   */
+  pollTraced(bar: ArrayBuffer, max: number, announce?: boolean): number;
+  /**
    * Orders the SQ entry stores before the doorbell, then writes `tail` to SQyTDBL (with shadow
    * doorbells: to the shadow entry, and to the register when the EventIdx asks for it, or when
    * `force`). Returns whether the register was written.

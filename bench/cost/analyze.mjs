@@ -137,7 +137,8 @@ let emptyTurn = null;
 const cases = [];
 for (const qd of labels.qds) {
   cases.push({ path: 'direct', qd, threads: ['worker'] });
-  cases.push({ path: 'runtime', qd, threads: ['main', 'worker'] });
+  // cost.mjs --runtime no: no runtime windows (the direct path alone).
+  if (labels.workerLabels.includes(`runtime qd${qd} N`)) cases.push({ path: 'runtime', qd, threads: ['main', 'worker'] });
 }
 // Two workers: each worker's figure is its instructions per read of the whole window (it
 // serves about half of them), so the three threads add up to the cost of one read.

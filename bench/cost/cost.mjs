@@ -17,8 +17,9 @@
 // The same module is imported by the worker (rt.call(0, import.meta.url, ...)), so the
 // main program only runs on the main thread.
 //
-//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--labels FILE]
-// (--qd2w: the total depths of the two-worker case, split between the workers; "none" skips it)
+//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--runtime yes] [--labels FILE]
+// (--qd2w: the total depths of the two-worker case, split between the workers; "none" skips it;
+// --runtime no: the direct path only, no one-worker runtime case)
 
 import { isMainThread } from 'node:worker_threads';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -151,6 +152,7 @@ async function main() {
   const qds = opt('qd', '1,32').split(',').map(Number);
   const qds2w = opt('qd2w', '2,32') === 'none' ? [] : opt('qd2w', '2,32').split(',').map(Number);
   const calib = Number(opt('calib', '20000'));
+  const withRuntime = opt('runtime', 'yes') !== 'no';
   const labelsFile = opt('labels', null);
   const nsid = 1;
 
@@ -172,7 +174,7 @@ async function main() {
     workerLabels.push(...d.labels);
     log(`direct path done: ${JSON.stringify(d.windows)}`);
 
-    // (b) the embedding API from the main thread.
+    // (b) the embedding API from the main thread (unless --runtime no).
     const ns = rt.controller.namespace(nsid);
     const nlb = BS / ns.blockSize;
     const span = Math.floor(Number(ns.blocks) / nlb);
@@ -186,7 +188,7 @@ async function main() {
       mainLabels.push(label);
     };
     let start = 0;
-    for (const qd of qds) {
+    for (const qd of withRuntime ? qds : []) {
       await viaRuntime(rt, nsid, qd, warmup, bufs, span, nlb, start);
       start += warmup;
       await markBoth(`runtime qd${qd} warm-up`);

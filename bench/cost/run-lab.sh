@@ -11,6 +11,8 @@ OUT=${VFIO_LAB_OUT:-/tmp/cost}
 N=${1:-${VFIO_COST_N:-2000}}
 W=${2:-${VFIO_COST_WARMUP:-6000}}
 CALIB=${VFIO_COST_CALIB:-20000}
+# More options of cost.mjs, e.g. VFIO_COST_ARGS='--qd 32 --qd2w none --runtime no' (the direct path at QD32 alone).
+EXTRA=${VFIO_COST_ARGS:-}
 # --single-threaded-gc: V8 collects garbage on the thread that allocated it, not on its helper
 # threads (which have no markers), so a window's figure includes the GC its reads cause.
 NODE_FLAGS=${VFIO_COST_NODE_FLAGS---single-threaded-gc}
@@ -20,7 +22,7 @@ rm -f "$D"/callgrind.out*
 
 echo "== commit $(git rev-parse HEAD 2>/dev/null || cat .commit 2>/dev/null || echo unknown)"
 git status --short -- native drivers/nvme packages/runtime packages/core 2>/dev/null | sed 's/^/   changed: /' || true
-echo "== $(node --version), $(valgrind --version), NVMe at $A, N=$N, warm-up $W, node flags: $NODE_FLAGS"
+echo "== $(node --version), $(valgrind --version), NVMe at $A, N=$N, warm-up $W, node flags: $NODE_FLAGS, cost.mjs options: $EXTRA"
 
 # --dump-before=getppid: cost.mjs calls process.ppid (getppid) at each window's end, on the thread
 # whose window it is; callgrind then writes that thread's counters since its last dump.
@@ -35,7 +37,7 @@ stdbuf -oL valgrind --tool=callgrind --separate-threads=yes --dump-before=getppi
   --smc-check=all-non-file --fair-sched=yes \
   --compress-strings=no --compress-pos=no \
   --callgrind-out-file="$D/callgrind.out" --log-file="$OUT/valgrind.log" \
-  node $NODE_FLAGS --trace-opt --trace-deopt bench/cost/cost.mjs "$A" --n "$N" --warmup "$W" --calib "$CALIB" --labels "$D/labels.json" >"$OUT/v8-trace.txt"
+  node $NODE_FLAGS --trace-opt --trace-deopt bench/cost/cost.mjs "$A" --n "$N" --warmup "$W" --calib "$CALIB" $EXTRA --labels "$D/labels.json" >"$OUT/v8-trace.txt"
 echo "== callgrind run: $(( $(date +%s) - start )) s"
 echo "== V8 optimisations and deoptimisations inside the measured windows (after a warm-up marker, up to the 2N marker):"
 awk '/^cost-marker/ { w = $0; inwin = ($0 ~ /warm-up$/ || $0 ~ / N$/) && $0 !~ /idle/; next }

@@ -10,7 +10,7 @@
 // handle lives, even if JavaScript releases it) and keeps raw pointers. Per call, only
 // the BAR (whose mapping JavaScript may unmap) and the integers are checked. A JavaScript
 // mistake (a bad offset, length, index, a released buffer, a closed handle) is an
-// exception, never a wild pointer. poll, ring and announceHead are the object's own
+// exception, never a wild pointer. poll, pollTraced, ring and announceHead are the object's own
 // functions, bound to its state (see Hot): a call costs no receiver check.
 //
 //   new NvmeQueue(cqId, cqOffset, cqBytes, host, shadowId, shadowOffset, shadowBytes,
@@ -23,6 +23,9 @@
 //     sq/cqDoorbell  byte offsets of SQyTDBL and CQyHDBL in BAR0
 //   poll(bar, max, announce = true) -> count   reaps up to max completions into host[2..],
 //                                              then writes the CQ head (unless announce is false)
+//   pollTraced(bar, max, announce = true)      the same, for a traced queue: returns count * 2,
+//     -> count * 2 + wrote                     plus 1 when the CQ head went to the register (with
+//                                              shadow doorbells, whether EventIdx was crossed)
 //   ring(bar, tail, force = false) -> wrote    writes the SQ tail (force: the register even
 //                                              when the shadow doorbell would do)
 //   announceHead(bar) -> wrote                 writes the CQ head host[0] (lazy CQ head doorbell)
@@ -239,7 +242,10 @@ struct QueueState {
   }
 };
 
-// poll(bar, max, announce = true) -> count
+// poll(bar, max, announce = true) -> count; pollTraced (kTraced): count * 2 + whether the CQ
+// head doorbell reached the register. Two instances of one template: poll, the one used when
+// tracing is off, does nothing more than before tracing existed (`wrote` is dead code there).
+template <bool kTraced>
 napi_value Poll(Napi::Env env, QueueState* q, size_t argc, napi_value* argv) {
   q->CheckOpen(env);
   volatile uint32_t* doorbell = DoorbellAt(env, Napi::Value(env, argv[0]), q->cqDoorbell);
@@ -249,14 +255,15 @@ napi_value Poll(Napi::Env env, QueueState* q, size_t argc, napi_value* argv) {
   uint32_t phase = q->host[1];
   if (phase > 1) ThrowArg(env, kErrOutOfRange, "phase " + std::to_string(phase) + " is not 0 or 1");
   int64_t n = Reap(q->cq.data, q->depth, &head, &phase, q->host + 2, max);
+  bool wrote = false;
   if (n > 0) {
     q->host[0] = head;
     q->host[1] = phase;
     // One CQyHDBL write per batch: it frees the reaped slots for the controller.
-    if (announce) WriteDoorbell(doorbell, q->cqs, head, false);
+    if (announce) wrote = WriteDoorbell(doorbell, q->cqs, head, false);
   }
   napi_value result;
-  napi_create_double(env, static_cast<double>(n), &result);
+  napi_create_double(env, kTraced ? static_cast<double>(n * 2 + (wrote ? 1 : 0)) : static_cast<double>(n), &result);
   return result;
 }
 
@@ -338,9 +345,9 @@ class NvmeQueue : public Napi::ObjectWrap<NvmeQueue> {
         q_->sq = {w + idx[0], w + idx[1]};
         q_->cqs = {w + idx[2], w + idx[3]};
       }
-      // poll, ring and announceHead: own, read-only properties bound to the state.
+      // poll, pollTraced, ring and announceHead: own, read-only properties bound to the state.
       struct { const char* name; napi_callback cb; } hot[] = {
-          {"poll", Hot<Poll>}, {"ring", Hot<Ring>}, {"announceHead", Hot<AnnounceHead>}};
+          {"poll", Hot<Poll<false>>}, {"pollTraced", Hot<Poll<true>>}, {"ring", Hot<Ring>}, {"announceHead", Hot<AnnounceHead>}};
       for (const auto& h : hot) {
         napi_value fn;
         NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, h.name, NAPI_AUTO_LENGTH, h.cb, q_, &fn));

@@ -226,8 +226,12 @@ export class CommandQueue {
     this.owners = new Array(qp.requests.ids.count).fill(null);
     qp.onComplete = (cid, status, dw0, tag) => this.complete(cid, status, dw0, tag);
     if (qp.completion === 'interrupt') {
-      if (!qp.vector) throw noVector(this.device, `queue pair ${qp.qid} in interrupt mode`);
-      this.unsubscribe = qp.vector.onInterrupt(() => this.pollRound());
+      const vector = qp.vector;
+      if (!vector) throw noVector(this.device, `queue pair ${qp.qid} in interrupt mode`);
+      this.unsubscribe = vector.onInterrupt((count) => {
+        qp.interrupted(vector.vector, count); // traced when tracing: which CQ it woke, what it holds
+        this.pollRound();
+      });
     }
   }
 

@@ -153,6 +153,25 @@ describe('NvmeQueue: doorbells (SQyTDBL, CQyHDBL) and shadow doorbells (Doorbell
     q.close();
     mem.release();
   });
+
+  it('pollTraced returns count * 2 plus whether the CQ head reached the register (what the trace says of each write)', () => {
+    const { mem, cq, shadow, regs, bar, q } = make(true);
+    shadow[EI + CQ1] = 3; // heads before 3 need no register write
+    post(cq, 0, 7, 0, 1, 1);
+    post(cq, 1, 8, 0, 1, 2);
+    expect(q.pollTraced(bar, DEPTH)).toBe(2 * 2 + 0);
+    expect(regs[CQ1HDBL / 4]).toBe(0);
+    shadow[EI + CQ1] = 2; // now it wants to hear of the head passing 2
+    post(cq, 2, 9, 0, 1, 3);
+    expect(q.pollTraced(bar, DEPTH)).toBe(1 * 2 + 1);
+    expect(regs[CQ1HDBL / 4]).toBe(3);
+    post(cq, 3, 10, 0, 1, 4);
+    expect(q.pollTraced(bar, DEPTH, false)).toBe(1 * 2 + 0); // not announced: no doorbell at all
+    expect(regs[CQ1HDBL / 4]).toBe(3);
+    expect(q.pollTraced(bar, DEPTH)).toBe(0);
+    q.close();
+    mem.release();
+  });
 });
 
 describe('NvmeQueue: what it is given is checked (an exception, never a wild pointer)', () => {

@@ -38,6 +38,8 @@ const NativeQueue: typeof native.NvmeQueue =
 export interface QueueHandle {
   /** Reaps up to max completions into host[2..], advances host[0..1]; writes CQyHDBL once unless announce is false. Returns the count. */
   poll(bar: ArrayBuffer, max: number, announce?: boolean): number;
+  /** poll() for a traced queue pair: returns count * 2, plus 1 when the CQ head was written to CQyHDBL (not only to its shadow entry). */
+  pollTraced(bar: ArrayBuffer, max: number, announce?: boolean): number;
   /** Writes the SQ tail (force: to the register even when the shadow doorbell would do). Returns whether the register was written. */
   ring(bar: ArrayBuffer, tail: number, force?: boolean): boolean;
   /** Writes the CQ head host[0]. Returns whether the register was written. */
@@ -405,10 +407,50 @@ export class QueuePair implements AsyncDisposable {
     this.tracer!.emit(this.traceWho, 'sqe', `SQ${this.qid}[${sqe / SQE_DWORDS}] ${d.text}`, d.section || undefined);
   }
 
-  /** wrote: whether the register was written (null: the C reap decided and did not say). */
-  private traceDoorbell(name: string, value: number, wrote: boolean | null): void {
-    const how = this.shadow === null ? '' : wrote === null ? ' (shadow doorbell; the register too if EventIdx was crossed)' : wrote ? ' (shadow doorbell, EventIdx crossed: register written)' : ' (shadow doorbell only: EventIdx not crossed, no MMIO)';
+  /** wrote: whether the register was written (the native handle says so for every doorbell write). */
+  private traceDoorbell(name: string, value: number, wrote: boolean): void {
+    const how = this.shadow === null ? '' : wrote ? ' (shadow doorbell, EventIdx crossed: register written)' : ' (shadow doorbell only: EventIdx not crossed, no MMIO)';
     this.tracer!.emit(this.traceWho, 'doorbell', `${name} <- ${value}${how}`, this.shadow === null ? 'PCIe Transport 1.0, doorbells' : 'Base 2.0 §5.8, shadow doorbells');
+  }
+
+  /** poll()'s reap when tracing: the native pollTraced says whether the CQ head reached the register. */
+  private pollTraced(max: number, lazy: boolean): number {
+    const r = this.handle.pollTraced(this.barBuffer, max, !lazy);
+    const n = r >>> 1;
+    if (n > 0) {
+      this.traceCompletions(n, this.cqState[0]! - n + this.depth);
+      if (!lazy) this.traceDoorbell(`CQ${this.qid}HDBL`, this.cqState[0]!, (r & 1) === 1);
+    }
+    return n;
+  }
+
+  /**
+   * An interrupt of this CQ's MSI-X vector arrived (`vector`: the MSI-X table entry, the IV
+   * given at Create I/O Completion Queue; `count`: the eventfd's count, interrupts since it was
+   * last read, when the waiter knows it: eventfdWait consumes it without saying). The caller
+   * reaps next. Traced when tracing (which CQ it woke and how many entries it finds posted
+   * there); otherwise one test of a null field.
+   */
+  interrupted(vector: number, count?: number | bigint): void {
+    if (this.tracer !== null) this.traceInterrupt(vector, count);
+  }
+
+  private traceInterrupt(vector: number, count: number | bigint | undefined): void {
+    // Count the entries the controller posted (Phase Tag = the expected phase) from the head,
+    // without consuming them: the reap that follows takes them (and any posted meanwhile).
+    let head = this.cqState[0]!;
+    let phase = this.cqState[1]!;
+    let posted = 0;
+    while (posted < this.depth && ((Atomics.load(this.cqI32, head * 4 + 3) >>> 16) & 1) === phase) {
+      posted++;
+      if (++head === this.depth) {
+        head = 0;
+        phase ^= 1;
+      }
+    }
+    const what = posted === 0 ? 'nothing new (reaped already)' : `${posted} new entr${posted === 1 ? 'y' : 'ies'} from CQ${this.qid}[${this.cqState[0]}]`;
+    const how = count === undefined ? 'eventfdWait returned' : `eventfd count ${count}`;
+    this.tracer!.emit(this.traceWho, 'irq', `MSI-X vector ${vector} (${how}) woke CQ${this.qid}: ${what}`, 'PCIe Transport 1.0, MSI-X interrupts; IV of Create I/O CQ, Base 2.0 §5.4');
   }
 
   private traceCompletions(n: number, first: number): void {
@@ -438,6 +480,7 @@ export class QueuePair implements AsyncDisposable {
     if (this.suspended || this.outstanding === 0) return;
     this.handle.ring(this.barBuffer, this.ringedTail, true);
     this.doorbellStats.sqRegisterWrites++;
+    if (this.tracer !== null) this.tracer.emit(this.traceWho, 'doorbell', `SQ${this.qid}TDBL <- ${this.ringedTail} (kick: the register written again after ${KICK_AFTER_EMPTY_POLLS} empty polls)`, 'Base 2.0 §5.8, shadow doorbells');
   }
 
   /**
@@ -455,11 +498,8 @@ export class QueuePair implements AsyncDisposable {
     this.emptyPolls = 0;
     const c = this.completions;
     const lazy = this.lazyCqLimit !== 0;
-    const n = this.handle.poll(this.barBuffer, max < this.depth ? max : this.depth, !lazy);
-    if (this.tracer !== null && n > 0) {
-      this.traceCompletions(n, this.cqState[0]! - n + this.depth);
-      if (!lazy) this.traceDoorbell(`CQ${this.qid}HDBL`, this.cqState[0]!, null);
-    }
+    const m = max < this.depth ? max : this.depth;
+    const n = this.tracer === null ? this.handle.poll(this.barBuffer, m, !lazy) : this.pollTraced(m, lazy);
     if (lazy) {
       this.cqUnrung += n;
       if (this.cqUnrung > this.lazyCqLimit) this.announceCqHead();

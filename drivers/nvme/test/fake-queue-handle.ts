@@ -51,6 +51,10 @@ export function fakeQueueHandle(init: QueueHandleInit): FakeQueueHandle {
       if (n > 0 && announce) write(bar, init.cqDoorbell, head);
       return n;
     },
+    pollTraced(bar, max, announce = true) {
+      const n = this.poll(bar, max, announce);
+      return n * 2 + (n > 0 && announce ? 1 : 0);
+    },
     ring(bar, tail, force = false) {
       open();
       calls.ring++;

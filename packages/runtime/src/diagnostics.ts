@@ -41,7 +41,10 @@ export async function readBlocks(ctx: QueueContext, args: { nsid: number; first:
     if (qp.outstanding && !qp.hasCompletion()) {
       if (args.sleepOnInterrupt) {
         const woke = native.eventfdWait(fds, 100);
-        if (woke === 0) woken++;
+        if (woke === 0) {
+          woken++;
+          qp.interrupted(ctx.qid); // the worker's CQ raises MSI-X vector qid (traced when tracing)
+        }
         else if (woke === -1) timedOut++;
         else await new Promise((r) => setImmediate(r)); // -2: interrupted, let the loop run
       } else await new Promise((r) => setImmediate(r));
