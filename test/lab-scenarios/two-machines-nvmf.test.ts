@@ -1,4 +1,4 @@
-// lab: --machines 2 --nvme size=128M,serial=TWOMACHINES
+// lab: --machines 2 --nvme size=128M,serial=TWOMACHINES --timeout 1500
 // Another machine's kernel uses the drive vfio-node drives (issue 17's done line). This
 // runs on machine 1 of a two-machine lab: its NVMe controller is bound to vfio-pci and
 // served by `vfio-node nvmf serve` on the private link (10.99.0.1:4420). Machine 2, a
@@ -7,7 +7,8 @@
 // mounts, writes a file, unmounts, fsck -n finds it clean, and it disconnects. Then the
 // target stops and this machine reads the drive through VFIO itself: the ext4 superblock
 // (magic, the UUID machine 2 reported) and the file's blocks (the sha256 machine 2
-// computed of what it wrote) are on the drive.
+// computed of what it wrote) are on the drive. Two guests boot on the host's cores at
+// once: the lab's own deadline is longer than other scenarios' (--timeout above).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
