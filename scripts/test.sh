@@ -54,7 +54,8 @@ list lab --project lab
   2>&1 1>&3 | tee "$results/lab.stderr" >&2; } 3>&1 || { rc=$?; lab_reason lab "$results/lab.stderr" $rc; status=1; }
 stages+=(--stage lab "$results/lab.list.json" "$results/lab/lab.json" "$results/lab.reason")
 
-# Scenarios that need a lab of their own: the first line of each file is `// lab: ARGS`.
+# Scenarios that need a lab of their own: the first line of each file is `// lab: ARGS`
+# (a --timeout there replaces the default 900 s: the last one given wins).
 for f in test/lab-scenarios/*.test.ts; do
   [ -e "$f" ] || continue
   name=$(basename "$f" .test.ts)
@@ -63,7 +64,7 @@ for f in test/lab-scenarios/*.test.ts; do
   step "lab scenario $name ($args)"
   list "$name" --project scenario "$f"
   # shellcheck disable=SC2086
-  { node packages/cli/bin/vfio-node.js lab run $args --out "$results/$name" --timeout 900 \
+  { node packages/cli/bin/vfio-node.js lab run --timeout 900 $args --out "$results/$name" \
     -- sh -c "$vitest run --project scenario $f --reporter=default --reporter=json --outputFile.json=\$VFIO_LAB_OUT/report.json" \
     2>&1 1>&3 | tee "$results/$name.stderr" >&2; } 3>&1 || { rc=$?; lab_reason "$name" "$results/$name.stderr" $rc; status=1; }
   stages+=(--stage "$name" "$results/$name.list.json" "$results/$name/report.json" "$results/$name.reason")

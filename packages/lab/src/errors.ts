@@ -27,6 +27,9 @@ export const LAB_ERROR_CODES = [
   'ERR_LAB_TIMEOUT',
   'ERR_LAB_KILLED',
   'ERR_LAB_ENDED',
+  // a two-machine lab: machine 1 running commands on machine 2
+  'ERR_LAB_MACHINE_UNREACHABLE',
+  'ERR_LAB_MACHINE_LOST',
 ] as const;
 
 /** A code of an error raised by `@vfio-node/lab`. */

@@ -19,7 +19,7 @@ export function guestEnvironment(hostEnv: NodeJS.ProcessEnv, extra: Record<strin
     if (v !== undefined && (PASSED_ENV.includes(k) || k.startsWith('VFIO_'))) env[k] = v;
   }
   // Set by the guest's /init from what it found; a host value would be wrong inside.
-  for (const k of ['VFIO_LAB', 'VFIO_LAB_NVME', 'VFIO_LAB_NICS']) delete env[k];
+  for (const k of ['VFIO_LAB', 'VFIO_LAB_NVME', 'VFIO_LAB_NICS', 'VFIO_LAB_LINK_ADDR']) delete env[k];
   const hostPath = (hostEnv.PATH ?? '').split(':').filter((p) => p.startsWith('/'));
   const std = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
   env.PATH = [...new Set([`${GUEST_LAB_DIR}/bin`, ...hostPath, ...std])].join(':');

@@ -10,9 +10,13 @@
 
 export { startLab, runLab, checkCommand, Lab, CLI_BIN } from './lab.js';
 export { findCliBin } from './cli-bin.js';
-export type { LabHandlers, LabPhase, LabResult, LabTimings } from './lab.js';
+export type { LabHandlers, LabPhase, LabResult, LabTimings, Machine2Report, MachineContext } from './lab.js';
 export { resolveOptions } from './options.js';
-export type { LabOptions, ResolvedLabOptions, LabBind, LabAccel } from './options.js';
+export type { LabOptions, ResolvedLabOptions, LabBind, LabAccel, Machine2Options } from './options.js';
+export { linkEnds, linkKernelWord, linkPciAddress, linkQemuArgs, machineAddress, LINK_PREFIX, LINK_PREFIX_LENGTH, LINK_PCI_SLOT, MACHINE_AGENT_PORT } from './link.js';
+export type { LinkEnd, MachineNumber } from './link.js';
+export { runOnMachine, serveMachineCommands } from './machine-commands.js';
+export type { MachineAgentOptions, MachineCommandResult, RunOnMachineOptions } from './machine-commands.js';
 export { parseNvmeSpec, defaultNvmeSpec } from './nvme-spec.js';
 export { parseNicSpec, defaultNicSpec, nicDeviceProperties } from './nic-spec.js';
 export type { NicSpec } from './nic-spec.js';

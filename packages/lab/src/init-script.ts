@@ -31,9 +31,10 @@ case " $(cat /proc/cmdline) " in *" vfiolab_probe "*) echo ${PROBE_MARKER}; powe
 die() { echo "${DIED_MARKER} $*"; poweroff -f; sleep 10; }
 waitfor() { n=0; while ! eval "$1"; do n=$((n+1)); [ $n -gt $(($2*10)) ] && return 1; usleep 100000; done; }
 
-BIND=vfio; HUGEPAGES=0; NS=0; NICS_N=0
+BIND=vfio; HUGEPAGES=0; NS=0; NICS_N=0; LINK=
 for w in $(cat /proc/cmdline); do
   case "$w" in
+    vfiolab_link=*) LINK=\${w#*=};;
     vfiolab_bind=*) BIND=\${w#*=};;
     vfiolab_hugepages=*) HUGEPAGES=\${w#*=};;
     vfiolab_ns=*) NS=\${w#*=};;
@@ -42,9 +43,13 @@ for w in $(cat /proc/cmdline); do
 done
 
 # Devices by class code, never by address: 01/08/02 is NVMe, 02/00/00 an Ethernet
-# controller (virtio's vendor 0x1af4). PCI enumeration is built into the kernel.
+# controller (virtio's vendor 0x1af4). PCI enumeration is built into the kernel. The one
+# exception is the private link's NIC of a two-machine lab (vfiolab_link=PCI,ADDR/LEN,
+# link.ts): found by its fixed slot, left to the kernel's virtio_net.
+LINKDEV=\${LINK%%,*}; LINKADDR=\${LINK#*,}
 NVME=; NICS=
 for d in /sys/bus/pci/devices/*; do
+  [ -n "$LINK" ] && [ "\${d##*/}" = "$LINKDEV" ] && continue
   case "$(cat $d/class)" in
     0x010802) NVME="$NVME \${d##*/}";;
     0x020000) [ "$(cat $d/vendor)" = 0x1af4 ] && NICS="$NICS \${d##*/}";;
@@ -68,6 +73,11 @@ if [ "$BIND" = vfio ]; then
 else
   waitfor '[ $(ls -d /sys/block/nvme*n* 2>/dev/null | wc -l) -ge $NS ]' 60 || die "the nvme driver did not show $NS namespaces: $(ls /sys/block)"
   for D in $NICS; do waitfor "ls -d /sys/bus/pci/devices/$D/virtio*/net >/dev/null 2>&1" 30 || die "virtio_net did not take $D"; done
+fi
+if [ -n "$LINK" ]; then
+  waitfor "ls -d /sys/bus/pci/devices/$LINKDEV/virtio*/net >/dev/null 2>&1" 30 || die "virtio_net did not take the link NIC $LINKDEV"
+  LINKIF=$(ls /sys/bus/pci/devices/$LINKDEV/virtio*/net)
+  ip link set "$LINKIF" up && ip addr add "$LINKADDR" dev "$LINKIF" || die "cannot give the link NIC $LINKIF the address $LINKADDR"
 fi
 echo $HUGEPAGES > /proc/sys/vm/nr_hugepages
 
@@ -95,8 +105,9 @@ mkfifo /o /e
 stty -F /dev/ttyS1 raw -echo; stty -F /dev/ttyS2 raw -echo
 cat /o > /dev/ttyS1 & PO=$!
 cat /e > /dev/ttyS2 & PE=$!
-unset vfiolab_bind vfiolab_hugepages vfiolab_ns vfiolab_nics
+unset vfiolab_bind vfiolab_hugepages vfiolab_ns vfiolab_nics vfiolab_link
 export VFIO_LAB=1 VFIO_LAB_NVME="$NVME" VFIO_LAB_NICS="$NICS"
+[ -n "$LINK" ] && export VFIO_LAB_LINK_ADDR="\${LINKADDR%/*}"
 ulimit -l unlimited
 echo "${READY_MARKER} uptime=$(cut -d" " -f1 /proc/uptime)"
 # The command leads a session of its own (cmd.sh writes its pid, which is also its

@@ -21,6 +21,7 @@ import { resolveOptions, type LabOptions, type ResolvedLabOptions } from './opti
 import { hmpExecute, qmpExecute } from './qmp.js';
 import { checkTapHost, netnsWrap } from './netns.js';
 import { blkdebugConfig, blkdebugConfigPath, buildQemuArgs, nvmeBackingFiles, type QemuPaths } from './qemu-args.js';
+import { linkEnds, machineAddress, MACHINE_AGENT_PORT, type LinkEnd } from './link.js';
 
 /**
  * The `vfio-node` command put on the guest's PATH unless LabOptions.cliBin names another:
@@ -81,6 +82,26 @@ export interface LabResult {
   kernelVersion: string;
   /** How long the boot, the command and the whole run took. */
   timings: LabTimings;
+  /** What machine 2 did, in a two-machine lab (LabOptions.machines = 2). */
+  machine2: Machine2Report | undefined;
+}
+
+/** Machine 2 of a two-machine lab, for diagnosis: its console and its agent's log. */
+export interface Machine2Report {
+  /** Its console (kernel messages, /init's complaints), the last 64 KiB. */
+  console: string;
+  /** What its command agent printed (one line per command it ran). */
+  output: string;
+  /** Why it ended before machine 1's command did, if it did (its boot failed, it died). */
+  failure: string | undefined;
+}
+
+/** How the lab starts a machine that is not the first (internal: machine 2 of a two-machine lab). */
+export interface MachineContext {
+  /** Its end of the private link. */
+  link: LinkEnd;
+  /** The accelerator machine 1 decided on (machine 2 does not probe again). */
+  accel: AccelDecision;
 }
 
 const TAIL = 64 * 1024;
@@ -152,11 +173,25 @@ export class Lab {
   #unregister: () => void;
   #result: Promise<LabResult>;
   #waiters: Array<() => void> = [];
+  #machine2: Lab | undefined;
+  #machine2Failure: string | undefined;
+  #machine2Stopping = false;
 
-  constructor(options: ResolvedLabOptions, command: string[], private readonly handlers: LabHandlers) {
+  /**
+   * Prefer startLab().
+   * @param machine only for machine 2 of a two-machine lab, which machine 1 starts itself
+   */
+  constructor(options: ResolvedLabOptions, command: string[], private readonly handlers: LabHandlers, machine?: MachineContext) {
     this.options = options;
     if (command.length === 0) throw new LabError({ code: 'ERR_INVALID_ARG', message: 'no command to run in the lab', hint: 'Give it after --, e.g. vfio-node lab run -- node -v' });
     if (options.checkCommand) checkCommand(command[0]!, options.cwd);
+    if (options.machines === 2 && !machine && (options.cliBin ?? CLI_BIN) === undefined) {
+      throw new LabError({
+        code: 'ERR_INVALID_ARG',
+        message: 'machine 2 runs the vfio-node command\'s agent (vfio-node lab agent), and no vfio-node command is installed beside @vfio-node/lab',
+        hint: 'npm install vfio-node (or give cliBin).',
+      });
+    }
     const qemu = findQemu();
     const kernel = findGuestKernel(options.kernelVersion);
     this.kernelVersion = kernel.version;
@@ -171,7 +206,7 @@ export class Lab {
       }
       return { kernel: kernel.image, initrd: built.initramfs.path };
     };
-    this.accelDecision = chooseAccel(options.accel, systemAccelHost(qemu, cacheDir, guestFiles));
+    this.accelDecision = machine ? machine.accel : chooseAccel(options.accel, systemAccelHost(qemu, cacheDir, guestFiles));
     this.accel = this.accelDecision.accel;
     if (this.accelDecision.notice) handlers.onNotice?.(this.accelDecision.notice);
     const initrd = guestFiles().initrd;
@@ -195,7 +230,15 @@ export class Lab {
         this.#listen(serials.stdout, (s, raw) => this.#onCommandOutput('stdout', s, raw)),
         this.#listen(serials.stderr, (s, raw) => this.#onCommandOutput('stderr', s, raw)),
       ];
-      const paths: QemuPaths = { kernel: kernel.image, initrd, runDir, qmpSocket: this.qmpSocket, accel: this.accel, serials };
+      // A two-machine lab: the link's sockets live in machine 1's run directory; machine 2
+      // starts first (the link needs no order, and a failure to start it then costs no boot).
+      let link = machine?.link;
+      if (options.machines === 2 && !machine) {
+        const [one, two] = linkEnds(runDir);
+        link = one;
+        this.#machine2 = this.#startMachine2(two);
+      }
+      const paths: QemuPaths = { kernel: kernel.image, initrd, runDir, qmpSocket: this.qmpSocket, accel: this.accel, serials, ...(link ? { link } : {}) };
       this.qemuArgv = [qemu, ...buildQemuArgs(options, paths)];
       // The tap backend: QEMU starts in a network namespace of its own, with its taps (netns.ts).
       const qemuArgv = options.nics > 0 && options.nic.backend === 'tap' ? netnsWrap(this.qemuArgv, options, checkTapHost()) : this.qemuArgv;
@@ -207,6 +250,7 @@ export class Lab {
       // passes it to the command in the guest (interrupt()), not QEMU, which would die at once.
       child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     } catch (err) {
+      this.#machine2?.kill();
       for (const c of this.#channels) c.server.close();
       this.#unregister();
       fs.rmSync(runDir, { recursive: true, force: true });
@@ -228,10 +272,13 @@ export class Lab {
     }
     this.#result = new Promise<LabResult>((resolve, reject) => {
       child.on('error', (err) => {
+        this.#machine2?.kill();
         this.#finish();
         reject(new LabError({ code: 'ERR_LAB_QEMU_START', message: `cannot start QEMU: ${err.message}`, hint: 'apt-get install qemu-system-x86', cause: err }));
       });
       child.on('close', async (code, signal) => {
+        // Machine 2 lives as long as machine 1's command: stop it now.
+        await this.#stopMachine2();
         // The serial sockets close with QEMU; wait for their last bytes (briefly).
         await Promise.race([Promise.all(this.#channels.map((c) => c.done)), new Promise((r) => setTimeout(r, 2000))]);
         for (const c of this.#channels) {
@@ -289,10 +336,62 @@ export class Lab {
     port.write(SIGNAL_BYTES[signal]);
   }
 
-  /** Kills QEMU at once (the result then rejects with ERR_LAB_KILLED). */
+  /** Kills QEMU at once (the result then rejects with ERR_LAB_KILLED); machine 2's too. */
   kill(): void {
     this.#killed = true;
     this.#child.kill('SIGKILL');
+    this.#machine2Stopping = true;
+    this.#machine2?.kill();
+  }
+
+  /** Machine 2 of a two-machine lab (undefined otherwise): a Lab of its own, ended with this one. */
+  get machine2(): Lab | undefined {
+    return this.#machine2;
+  }
+
+  /** Boots machine 2: no devices of its own, the kernel's drivers, the command agent on its link address. */
+  #startMachine2(link: LinkEnd): Lab {
+    const o = this.options;
+    const options2 = resolveOptions({
+      nvme: [],
+      nics: 0,
+      memory: o.machine2.memory,
+      cpus: o.machine2.cpus,
+      hugepages: 0,
+      bind: 'kernel',
+      accel: this.accel,
+      kernelVersion: o.kernelVersion,
+      cacheDir: o.cacheDir,
+      cwd: o.cwd,
+      env: o.env,
+      cliBin: o.cliBin,
+      bootTimeoutMs: o.bootTimeoutMs,
+      checkCommand: false,
+    });
+    const agent = ['vfio-node', 'lab', 'agent', '--listen', `${machineAddress(2)}:${MACHINE_AGENT_PORT}`];
+    const lab2 = new Lab(options2, agent, {}, { link, accel: this.accelDecision });
+    lab2.wait().then(
+      (r) => {
+        if (!this.#machine2Stopping) this.#machine2Ended(`its agent exited with status ${r.exitCode}: ${r.output.trim().split('\n').slice(-3).join(' / ')}`);
+      },
+      (err: unknown) => {
+        if (!this.#machine2Stopping) this.#machine2Ended(err instanceof LabError ? err.describe() : String(err));
+      },
+    );
+    return lab2;
+  }
+
+  #machine2Ended(why: string): void {
+    this.#machine2Failure = why;
+    this.handlers.onNotice?.(`machine 2 ended before machine 1's command: ${why}`);
+  }
+
+  async #stopMachine2(): Promise<void> {
+    const m = this.#machine2;
+    if (!m) return;
+    this.#machine2Stopping = true;
+    m.kill();
+    await m.wait().catch(() => undefined);
   }
 
   /** Runs a human-monitor command (`device_del nvme0`, `info pci`) and returns its text. */
@@ -512,6 +611,7 @@ export class Lab {
       qemuLog: this.#qemuLog,
       accel: this.accel,
       kernelVersion: this.kernelVersion,
+      machine2: this.#machine2 ? { console: this.#machine2.#console, output: this.#machine2.#output, failure: this.#machine2Failure } : undefined,
       timings: {
         bootMs: this.#readyAt === undefined ? undefined : this.#readyAt - this.#qemuAt,
         commandMs: this.#readyAt === undefined ? undefined : end - this.#readyAt,

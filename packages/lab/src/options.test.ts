@@ -25,4 +25,13 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions({ nics: 1.5 })).toThrow(/--nics/);
     expect(() => resolveOptions({ timeoutMs: 0 })).toThrow(/--timeout/);
   });
+
+  it('boots one machine unless asked for two; machine 2 is small by default and its size can be set', () => {
+    expect(resolveOptions({})).toMatchObject({ machines: 1, machine2: { memory: 512 * 2 ** 20, cpus: 1 } });
+    expect(resolveOptions({ machines: 2, machine2: { memory: '1G', cpus: 2 } })).toMatchObject({ machines: 2, machine2: { memory: 2 ** 30, cpus: 2 } });
+    expect(() => resolveOptions({ machines: 3 })).toThrow(/invalid --machines: 3 \(expected an integer from 1 to 2\)/);
+    expect(() => resolveOptions({ machines: 0 })).toThrow(/--machines/);
+    expect(() => resolveOptions({ machine2: { memory: '128M' } })).toThrow(/machine2\.memory.*at least 256M/);
+    expect(() => resolveOptions({ machine2: { cpus: 0 } })).toThrow(/machine2\.cpus/);
+  });
 });

@@ -60,6 +60,22 @@ export interface LabOptions {
   checkCommand?: boolean;
   /** The script run as `vfio-node` in the guest (default: the vfio-node package installed beside this one, see CLI_BIN). */
   cliBin?: string;
+  /**
+   * 2: also boot machine 2, a small guest joined to this one by a private link (10.99.0.1 and 10.99.0.2, link.ts)
+   * that runs the lab's command agent; the command drives it with runOnMachine() or `vfio-node lab machine2 --`
+   * (default 1).
+   */
+  machines?: number;
+  /** Machine 2's size (default 512M of memory, 1 vCPU); it has no NVMe, NIC or hugepages of its own. */
+  machine2?: Machine2Options;
+}
+
+/** Machine 2's size (LabOptions.machine2). */
+export interface Machine2Options {
+  /** Guest memory (default '512M'). */
+  memory?: number | string;
+  /** vCPUs (default 1). */
+  cpus?: number;
 }
 
 /** LabOptions with every default filled in and checked. */
@@ -101,6 +117,10 @@ export interface ResolvedLabOptions {
   /** Check on the host that the command exists before booting. */
   checkCommand: boolean;
   cliBin: string | undefined;
+  /** 1, or 2 with machine 2 on the private link. */
+  machines: 1 | 2;
+  /** Machine 2's memory (bytes) and vCPUs. */
+  machine2: { memory: number; cpus: number };
 }
 
 /**
@@ -125,6 +145,9 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
   if (options.bootTimeoutMs !== undefined && !(options.bootTimeoutMs > 0)) throw invalidOption('bootTimeoutMs', options.bootTimeoutMs, 'a positive number of milliseconds');
   if (!isAccel(accel)) throw invalidOption('--accel', accel, 'auto, kvm or tcg');
   if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw invalidOption('--timeout', options.timeoutMs, 'a positive number');
+  const machines = count('--machines', options.machines ?? 1, 1, 2) as 1 | 2;
+  const memory2 = parseSize(options.machine2?.memory ?? '512M', 'machine2.memory');
+  if (memory2 < 256 * 2 ** 20 || memory2 % 2 ** 20 !== 0) throw invalidOption('machine2.memory', options.machine2?.memory, 'at least 256M, in whole MiB');
   return {
     nvme,
     nics: count('--nics', options.nics ?? 0, 0, 16),
@@ -145,6 +168,8 @@ export function resolveOptions(options: LabOptions = {}): ResolvedLabOptions {
     extraQemuArgs: options.extraQemuArgs ?? [],
     checkCommand: options.checkCommand ?? true,
     cliBin: options.cliBin,
+    machines,
+    machine2: { memory: memory2, cpus: count('machine2.cpus', options.machine2?.cpus ?? 1, 1, 64) },
   };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveOptions } from './options.js';
 import { blkdebugConfig, buildQemuArgs, kernelCommandLine, nvmeArgs, nvmeBackingFiles, type QemuPaths } from './qemu-args.js';
 import { parseNvmeSpec } from './nvme-spec.js';
+import { linkEnds } from './link.js';
 
 const paths: QemuPaths = {
   kernel: '/boot/vmlinuz-K',
@@ -47,6 +48,21 @@ describe('buildQemuArgs', () => {
       '-device', 'virtio-net-pci,netdev=net1,mac=52:54:00:12:34:57,disable-legacy=on,iommu_platform=on',
     ]);
     expect(args.filter((a) => a.startsWith('nvme'))).toEqual([]);
+  });
+
+  it('adds the private link of a two-machine lab as the first PCI device, and tells /init about it', () => {
+    const [one] = linkEnds('/tmp/vfio-lab-x');
+    const args = buildQemuArgs(resolveOptions({ nics: 2, machines: 2 }), { ...paths, link: one });
+    const at = args.indexOf('intel-iommu,caching-mode=on');
+    expect(args.slice(at + 1, at + 5)).toEqual([
+      '-netdev', 'dgram,id=link,local.type=unix,local.path=/tmp/vfio-lab-x/link1.sock,remote.type=unix,remote.path=/tmp/vfio-lab-x/link2.sock',
+      '-device', 'virtio-net-pci,netdev=link,mac=52:54:00:99:00:01,bus=pcie.0,addr=0x18',
+    ]);
+    expect(args[args.indexOf('-append') + 1]).toMatch(/ vfiolab_nics=2 vfiolab_link=0000:00:18\.0,10\.99\.0\.1\/24$/);
+    // The vfio NICs are unchanged (their own hub, behind the vIOMMU).
+    expect(args.filter((a) => a.startsWith('hubport'))).toEqual(['hubport,id=net0,hubid=0', 'hubport,id=net1,hubid=0']);
+    // Without a link end, no link.
+    expect(buildQemuArgs(resolveOptions({ machines: 2 }), paths).join(' ')).not.toMatch(/dgram|vfiolab_link/);
   });
 
   it('puts unjoined NICs on hubs of their own', () => {

@@ -10,6 +10,7 @@ import type { ResolvedLabOptions } from './options.js';
 import { nicDeviceProperties } from './nic-spec.js';
 import { tapName } from './netns.js';
 import { KVM_CPU, KVM_MACHINE } from './accel.js';
+import { linkKernelWord, linkQemuArgs, type LinkEnd } from './link.js';
 
 /** The files and sockets QEMU is started with: kernel, initrd, the run directory, QMP and the serial sockets. */
 export interface QemuPaths {
@@ -23,6 +24,8 @@ export interface QemuPaths {
   accel: 'kvm' | 'tcg';
   /** Unix sockets (listening on the host; QEMU connects) for the console, the command's stdout and its stderr. */
   serials: { console: string; stdout: string; stderr: string };
+  /** This machine's end of the private link, in a two-machine lab (link.ts). */
+  link?: LinkEnd;
 }
 
 /** The mount tags of the two 9p exports and where the guest mounts the writable one. */
@@ -54,7 +57,7 @@ export function blkdebugConfig(inject: NvmeInjection): string {
 }
 
 /** The guest kernel's command line; `vfiolab_*` words are read by the lab's /init. */
-export function kernelCommandLine(opts: ResolvedLabOptions, accel: 'kvm' | 'tcg' = 'tcg'): string {
+export function kernelCommandLine(opts: ResolvedLabOptions, accel: 'kvm' | 'tcg' = 'tcg', link?: LinkEnd): string {
   const namespaces = opts.nvme.reduce((n, s) => n + s.namespaces, 0);
   // Under TCG the guest kernel finds the vCPUs' TSCs "unsynchronized" and falls back to
   // the emulated HPET: every clock_gettime() then traps into QEMU and takes the lock its
@@ -77,6 +80,7 @@ export function kernelCommandLine(opts: ResolvedLabOptions, accel: 'kvm' | 'tcg'
     `vfiolab_hugepages=${opts.hugepages}`,
     `vfiolab_ns=${namespaces}`,
     `vfiolab_nics=${opts.nics}`,
+    ...(link ? [linkKernelWord(link.machine)] : []),
   ].join(' ');
 }
 
@@ -91,7 +95,9 @@ export function buildQemuArgs(opts: ResolvedLabOptions, paths: QemuPaths): strin
   push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
   // The vIOMMU comes before the devices it translates for.
   push('-device', 'intel-iommu,caching-mode=on');
-  push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(opts, paths.accel));
+  // The private link's NIC first: its fixed slot then never collides with a slot QEMU chose.
+  if (paths.link) push(...linkQemuArgs(paths.link));
+  push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(opts, paths.accel, paths.link));
   const serial = (id: string, socket: string, index: number) =>
     push('-chardev', `socket,id=${id},path=${opt(socket)}`, '-device', `isa-serial,chardev=${id},index=${index}`);
   serial('con', paths.serials.console, 0);

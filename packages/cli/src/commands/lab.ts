@@ -3,12 +3,13 @@
 // the command line and prints.
 
 import { parseArgs } from 'node:util';
-import { LabError, parseNvmeSpec, startLab, type Lab, type LabOptions, type LabPhase } from '@vfio-node/lab';
+import { LabError, MACHINE_AGENT_PORT, machineAddress, parseNvmeSpec, runOnMachine, serveMachineCommands, startLab, type Lab, type LabOptions, type LabPhase } from '@vfio-node/lab';
 
 /** After the first Ctrl-C the command has this long to end before QEMU is killed. */
 const STOP_GRACE_MS = 10_000;
 
 const USAGE = `usage: vfio-node lab run [options] -- COMMAND [ARGS...]
+       vfio-node lab machine2 [--timeout SEC] -- COMMAND [ARGS...]   (inside a --machines 2 lab)
 
 Boots a throwaway QEMU guest (q35, emulated intel-iommu) that sees this machine's files
 read-only (writes go to a tmpfs overlay and vanish), binds its NVMe controllers and NICs
@@ -38,6 +39,16 @@ options:
   --timeout SEC     kill the guest after SEC seconds (default 1800)
   --accel A         auto (default; or $VFIO_LAB_ACCEL): KVM when KVM really runs a
                     guest here (a probe, cached), else TCG; kvm; tcg
+  --machines N      1 (default) or 2: also boot machine 2, a small guest (no NVMe or NIC
+                    of its own, kernel drivers) joined to this one by a private link: a
+                    virtio-net NIC in each guest on the kernel's virtio_net, 10.99.0.1/24
+                    here ($VFIO_LAB_LINK_ADDR) and 10.99.0.2/24 there, carried by QEMU
+                    between two unix sockets (never the host's network). Machine 2 runs
+                    the lab's command agent; COMMAND runs commands there with
+                    'vfio-node lab machine2 -- CMD' (or runOnMachine(2, argv) from
+                    @vfio-node/lab). It is stopped when COMMAND ends.
+  --machine2-memory SIZE, --machine2-cpus N
+                    machine 2's size (default 512M, 1 vCPU)
   --verbose         show the guest console and timings on stderr
 
 On a terminal, the lab's phases show on stderr until the command starts. Ctrl-C passes
@@ -52,6 +63,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return sub ? 0 : 2;
   }
+  if (sub === 'machine2') return runOnMachine2(rest);
+  if (sub === 'agent') return agent(rest);
   if (sub !== 'run') {
     console.error(`vfio-node lab: unknown subcommand '${sub}'\n\n${USAGE}`);
     return 2;
@@ -209,6 +222,9 @@ export function parseLabRunArgs(argv: string[]): { options: LabOptions; command:
       out: { type: 'string' },
       timeout: { type: 'string' },
       accel: { type: 'string' },
+      machines: { type: 'string' },
+      'machine2-memory': { type: 'string' },
+      'machine2-cpus': { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -246,7 +262,72 @@ export function parseLabRunArgs(argv: string[]): { options: LabOptions; command:
     outDir: values.out,
     timeoutMs: timeout * 1000,
     accel: values.accel as LabOptions['accel'],
+    machines: int('machines', values.machines),
+    machine2: { memory: values['machine2-memory'], cpus: int('machine2-cpus', values['machine2-cpus']) },
   };
   if (!values.help && command.length === 0) throw new TypeError('no command given (put it after --)');
   return { options, command, verbose: values.verbose ?? false, help: values.help ?? false };
+}
+
+/**
+ * `vfio-node lab machine2 [--timeout SEC] -- COMMAND`: runs COMMAND on machine 2 of a
+ * two-machine lab (from machine 1), in the same directory, prints its output as it comes
+ * and returns its exit status.
+ */
+async function runOnMachine2(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--');
+  const own = dash >= 0 ? argv.slice(0, dash) : [];
+  const command = dash >= 0 ? argv.slice(dash + 1) : argv;
+  let timeoutMs: number | undefined;
+  for (let i = 0; i < own.length; i++) {
+    if (own[i] === '--timeout' && own[i + 1] !== undefined && Number(own[i + 1]) > 0) timeoutMs = Number(own[++i]) * 1000;
+    else if (own[i] === '--help' || own[i] === '-h') {
+      console.log(USAGE);
+      return 0;
+    } else {
+      console.error(`vfio-node lab machine2: unknown option '${own[i]}'\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  if (command.length === 0) {
+    console.error(`vfio-node lab machine2: no command given (put it after --)\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const r = await runOnMachine(2, command, {
+      cwd: process.cwd(),
+      timeoutMs,
+      onStdout: (b) => process.stdout.write(b),
+      onStderr: (b) => process.stderr.write(b),
+    });
+    return r.exitCode;
+  } catch (err) {
+    if (!(err instanceof LabError)) throw err;
+    console.error(`vfio-node lab machine2: ${err.describe()}`);
+    return err.code === 'ERR_LAB_COMMAND_NOT_FOUND' ? 127 : err.code === 'ERR_LAB_TIMEOUT' ? 124 : 1;
+  }
+}
+
+/**
+ * `vfio-node lab agent [--listen ADDR:PORT]`: what machine 2 of a two-machine lab runs
+ * (the lab starts it): serves machine 1's commands until it is killed.
+ */
+async function agent(argv: string[]): Promise<number> {
+  let listen = `${machineAddress(2)}:${MACHINE_AGENT_PORT}`;
+  if (argv[0] === '--listen' && argv[1]) listen = argv[1];
+  else if (argv.length) {
+    console.error(`vfio-node lab agent: unknown arguments '${argv.join(' ')}' (expected --listen ADDR:PORT)`);
+    return 2;
+  }
+  const at = listen.lastIndexOf(':');
+  const host = listen.slice(0, at);
+  const port = Number(listen.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`vfio-node lab agent: --listen must be ADDR:PORT (got '${listen}')`);
+    return 2;
+  }
+  const server = await serveMachineCommands({ host, port, onCommand: (a) => console.log(`vfio-node lab agent: ${a.join(' ')}`) });
+  console.log(`vfio-node lab agent: listening on ${host}:${port}`);
+  await new Promise((resolve) => server.on('close', resolve));
+  return 0;
 }
