@@ -67,6 +67,8 @@ export interface ContainerFacts {
   state: 'drawn' | 'message' | 'blank';
   /** The note, when state is message. */
   message: string;
+  /** It holds a uPlot chart (whose legend lists its series). */
+  uplot: boolean;
   /** The legend's series of the charts inside it. */
   series: SeriesFacts[];
 }
@@ -144,7 +146,8 @@ function readPage(): InPage {
       const c = rgb(color);
       return { label: (label?.textContent ?? '').trim(), color: c ? color : '', pixels: data.reduce((a, d) => a + countNear(d, c), 0) };
     });
-    return { id: el.id, state: drawn ? 'drawn' : note?.textContent?.trim() ? 'message' : 'blank', message: note?.textContent?.trim() ?? '', series };
+    const state: ContainerFacts['state'] = drawn ? 'drawn' : note?.textContent?.trim() ? 'message' : 'blank';
+    return { id: el.id, state, message: note?.textContent?.trim() ?? '', uplot: el.querySelector('.uplot') !== null, series };
   });
   const tableSides = [...new Set([...document.querySelectorAll('table.summary tbody tr')].map((r) => (r.querySelector('th, td')?.textContent ?? '').trim()))];
   return { containers, canvases, svgs, tableSides, text: body.color, background: body.backgroundColor };

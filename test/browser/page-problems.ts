@@ -17,7 +17,8 @@ export function pageProblems(facts: PageFacts, scheme: 'light' | 'dark'): string
     if (c.state === 'blank') out.push(`chart #${c.id} is blank: no canvas, no SVG and no note saying why`);
     if (c.state !== 'drawn') continue;
     const coloured = c.series.filter((s) => s.color);
-    if (!coloured.length) out.push(`chart #${c.id} has no series in its legend`);
+    // A uPlot chart lists its series in its legend; another kind of chart is judged by its pixels or shapes below.
+    if (c.uplot && !coloured.length) out.push(`chart #${c.id} has no series in its legend`);
     for (const s of coloured) {
       if (s.pixels < MIN_SERIES_PIXELS) out.push(`chart #${c.id}: series "${s.label}" (${s.color}) is in the legend but only ${s.pixels} pixels of its colour are on the chart`);
     }

@@ -76,11 +76,12 @@ describe.each(CASES)('the report of $name in headless Chromium', ({ name, args, 
 
 // The checks themselves: pages that are broken on purpose must be reported, each fault by name.
 describe('the browser checks catch a broken page', () => {
-  it('a console error, an uncaught exception, a request, a blank container, an empty canvas, a page that ignores dark mode', async () => {
+  it('a console error, an uncaught exception, a request, a blank container, an empty canvas, an empty SVG, a page that ignores dark mode', async () => {
     const html = join(OUT, 'control-broken.html');
     writeFileSync(html, `<!doctype html><html><head><meta charset="utf-8"><style>body { background: #fff; color: #222; }</style></head><body>
 <div class="chart" id="nothing"></div>
 <div class="chart" id="unpainted"><canvas width="300" height="100"></canvas></div>
+<div class="chart" id="shapeless"><svg width="100" height="50"></svg></div>
 <div class="chart" id="explained"><p class="empty">No samples.</p></div>
 <img src="no-such-image.png" alt="">
 <script>console.error('boom');</script>
@@ -93,8 +94,8 @@ describe('the browser checks catch a broken page', () => {
       'the browser logged an error: uncaught: script failure',
       expect.stringMatching(/^the page requested file:.*no-such-image\.png/),
       'chart #nothing is blank: no canvas, no SVG and no note saying why',
-      'chart #unpainted has no series in its legend',
       'a canvas in #unpainted is empty: not one pixel drawn',
+      'an SVG in #shapeless is empty: no visible shape',
       'opened in dark mode, the page\'s background rgb(255, 255, 255) is light',
     ]));
     expect(problems.join('\n')).not.toContain('#explained');
