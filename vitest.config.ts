@@ -58,6 +58,19 @@ export default defineConfig({
         },
       },
       {
+        resolve: { alias },
+        test: {
+          // The HTML report opened in a real browser: Debian's headless Chromium (installed by
+          // scripts/bootstrap.sh), driven by playwright-core. One browser, one file at a time.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           // What a user does: pack every package, install the tarballs with plain npm in an
           // empty project outside the repository, import them and run `npx vfio-node` there.

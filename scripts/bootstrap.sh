@@ -11,7 +11,8 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # The lab: qemu-system-x86 linux-image-amd64 busybox-static cpio kmod.
 # The peers we compare with: fio (kernel driver), qemu-utils (QEMU's userspace NVMe driver).
 # The native build: make g++ python3. The NVMe/TCP lab test's initiator (the guest kernel's client tool): nvme-cli.
-APT_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod iproute2 fio qemu-utils make g++ python3 nvme-cli)
+# The HTML report's browser test (test/browser, headless): chromium.
+APT_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod iproute2 fio qemu-utils make g++ python3 nvme-cli chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, after scripts/bootstrap.sh: host unit tests, the packages as a
-# user installs them (packed, installed with npm outside the repository), then the lab
-# tests inside one boot of the QEMU lab (real VFIO against QEMU's NVMe and virtio-net
-# models), then the host-side end-to-end tests that boot labs of their own. A lab that
-# cannot boot fails the run: nothing here skips.
+# The whole test suite, after scripts/bootstrap.sh: host unit tests, the HTML report in
+# headless Chromium, the packages as a user installs them (packed, installed with npm
+# outside the repository), then the lab tests inside one boot of the QEMU lab (real VFIO
+# against QEMU's NVMe and virtio-net models), then the host-side end-to-end tests that
+# boot labs of their own. A lab that cannot boot fails the run: nothing here skips.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,11 @@ step "host unit tests"
 list unit --project unit
 $vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json" || { echo "vitest exited $?" >"$results/unit.reason"; status=1; }
 stages+=(--stage unit "$results/unit.list.json" "$results/unit.json" "$results/unit.reason")
+
+step "the HTML report in a real browser (Debian's headless Chromium; screenshots in test-output/report/)"
+list browser --project browser
+$vitest run --project browser --reporter=default --reporter=json --outputFile.json="$results/browser.json" || { echo "vitest exited $?" >"$results/browser.reason"; status=1; }
+stages+=(--stage browser "$results/browser.list.json" "$results/browser.json" "$results/browser.reason")
 
 step "installed packages (pack every package, npm install the tarballs in an empty project, use them there)"
 list install --project install
