@@ -141,7 +141,8 @@ export class FioJobLogs {
     for (let d = 0; d < DDIRS; d++) {
       const w = this.windows[d]!;
       if (w.ios === 0) continue;
-      const tail = `${d}, 0, 0`;
+      // fio's __add_stat_to_log: bs 0, and offset 0 when log_offset asks for the column.
+      const tail = o.logOffset ? `${d}, 0, 0, 0` : `${d}, 0, 0`;
       // fio rounds a window's mean up from .5 (mean + 0.50, truncated).
       if (o.latPrefix) {
         this.lines.lat.push(`${t}, ${Math.floor(w.latSum / w.ios + 0.5)}, ${tail}`);
