@@ -85,10 +85,24 @@ function environmentTable(data: ReportData): string {
 export interface ChartData {
   /** One CDF per side and direction with bins: label, then [µs, nines] points (nines = -log10(1 - fraction)). */
   latency: { label: string; points: [number, number][] }[];
-  /** One IOPS series per side and direction with samples: label, [s, IOPS]. */
-  iops: { label: string; points: [number, number][]; rampS: number }[];
-  /** One bandwidth series per side and direction with samples: label, [s, MiB/s]. */
-  bw: { label: string; points: [number, number][]; rampS: number }[];
+  /** One IOPS series per side and direction with samples: label, direction (its chart), [s, IOPS]. */
+  iops: TimeSeries[];
+  /** One bandwidth series per side and direction with samples: label, direction, [s, MiB/s]. */
+  bw: TimeSeries[];
+  /** The sides with I/O but no time series (a peer that gives none), when other sides have some. */
+  noSeries: string[];
+}
+
+/** One line of an over-time chart. */
+export interface TimeSeries {
+  /** Legend text: the side and the direction. */
+  label: string;
+  /** The chart it belongs to: reads or writes. */
+  dir: 'read' | 'write';
+  /** [s since the job started, value]. */
+  points: [number, number][];
+  /** Where the side's ramp ends, s (0: no ramp). */
+  rampS: number;
 }
 
 /** The chart series of a report (exported for tests). */
@@ -96,18 +110,21 @@ export function chartData(data: ReportData): ChartData {
   const latency: ChartData['latency'] = [];
   const iops: ChartData['iops'] = [];
   const bw: ChartData['bw'] = [];
+  const withoutSeries = new Set<string>();
   for (const { side, dir, d } of rows(data)) {
     const label = `${side.label} ${dir}`;
+    if (!d.iopsSeries.length && !d.bwSeries.length) withoutSeries.add(side.label);
     if (d.clatBins.length) {
       const total = d.clatBins.reduce((a, [, c]) => a + c, 0);
       // The last point (fraction 1) would be infinitely many nines: show it one step beyond what the sample count resolves.
       const cap = Math.log10(total) + 1;
       latency.push({ label, points: cdfFromBins(d.clatBins).map(([ns, f]) => [ns / 1000, f >= 1 ? cap : Math.min(cap, -Math.log10(1 - f))]) });
     }
-    if (d.iopsSeries.length) iops.push({ label, points: d.iopsSeries.map(([ms, v]) => [ms / 1000, v]), rampS: side.rampMs / 1000 });
-    if (d.bwSeries.length) bw.push({ label, points: d.bwSeries.map(([ms, v]) => [ms / 1000, v / 1048576]), rampS: side.rampMs / 1000 });
+    if (d.iopsSeries.length) iops.push({ label, dir, points: d.iopsSeries.map(([ms, v]) => [ms / 1000, v]), rampS: side.rampMs / 1000 });
+    if (d.bwSeries.length) bw.push({ label, dir, points: d.bwSeries.map(([ms, v]) => [ms / 1000, v / 1048576]), rampS: side.rampMs / 1000 });
   }
-  return { latency, iops, bw };
+  const noSeries = iops.length || bw.length ? [...withoutSeries] : [];
+  return { latency, iops, bw, noSeries };
 }
 
 // The page's own script: builds uPlot charts from the embedded data. Plain ES2017, no modules.
@@ -174,8 +191,15 @@ const PAGE_SCRIPT = String.raw`
     draw: function (u) { marks.forEach(function (m) { hline(u, m[1], 'p' + m[0]); }); },
   });
   function ramp(series) { return series.reduce(function (a, s) { return Math.max(a, s.rampS); }, 0); }
-  chart('iops-chart', data.iops, 'time (s)', 'IOPS', { scales: { x: { time: false } }, draw: function (u) { var r = ramp(data.iops); if (r > 0) vline(u, r, 'end of ramp'); } });
-  chart('bw-chart', data.bw, 'time (s)', 'bandwidth (MiB/s)', { scales: { x: { time: false } }, draw: function (u) { var r = ramp(data.bw); if (r > 0) vline(u, r, 'end of ramp'); } });
+  // One chart per direction (reads, writes), one line per side; the end of the ramp marked.
+  function overTime(kind, series, yLabel) {
+    ['read', 'write'].forEach(function (dir) {
+      var mine = series.filter(function (s) { return s.dir === dir; });
+      chart(kind + '-' + dir + '-chart', mine, 'time since the job started (s)', yLabel, { scales: { x: { time: false } }, draw: function (u) { var r = ramp(mine); if (r > 0) vline(u, r, 'end of ramp'); } });
+    });
+  }
+  overTime('iops', data.iops, 'IOPS');
+  overTime('bw', data.bw, 'bandwidth (MiB/s)');
 })();
 `;
 
@@ -183,7 +207,7 @@ const STYLE = `
 :root { --bg: #ffffff; --fg: #1d2430; --muted: #5d6776; --grid: #d9dee6; --accent: #2f6fde; --row: #f4f6f9; color-scheme: light dark; }
 @media (prefers-color-scheme: dark) { :root { --bg: #14171c; --fg: #e6e9ee; --muted: #9aa4b2; --grid: #343a44; --accent: #7aa7ff; --row: #1c2027; } }
 body { background: var(--bg); color: var(--fg); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1.5rem; max-width: 1200px; }
-h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h3 { font-size: 1rem; margin: 1rem 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
 .muted, .note { color: var(--muted); } table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.summary { width: 100%; } th, td { padding: .3rem .6rem; text-align: right; border-bottom: 1px solid var(--grid); }
 table.summary tbody tr:nth-child(odd) { background: var(--row); } th[scope=row], table.kv th { text-align: left; }
@@ -192,6 +216,20 @@ table.kv td { text-align: left; font-family: ui-monospace, monospace; font-size:
 details { margin: .4rem 0; } summary { cursor: pointer; }
 .uplot, .u-legend { color: var(--fg); }
 `;
+
+/**
+ * The over-time charts' places: one per direction that has series, and a line naming
+ * every side without series (a peer that gives none), so no side is left out silently.
+ */
+function overTimeCharts(kind: 'iops' | 'bw', series: readonly TimeSeries[], noSeries: readonly string[]): string {
+  if (!series.length) {
+    return `<p class="empty">No per-interval samples in these results. vfio-node bench records them for every job (jobs[].vfio-node.series); fio's own JSON has none.</p>`;
+  }
+  const dirs = (['read', 'write'] as const).filter((d) => series.some((s) => s.dir === d));
+  const charts = dirs.map((d) => `<h3>${d === 'read' ? 'Reads' : 'Writes'}</h3><div class="chart" id="${kind}-${d}-chart"></div>`).join('');
+  const missing = noSeries.length ? `<p class="empty">No time series from this peer: ${noSeries.map(esc).join(', ')}.</p>` : '';
+  return charts + missing;
+}
 
 /** The whole page, one string, nothing loaded from elsewhere. */
 export function renderReportHtml(data: ReportData): string {
@@ -219,9 +257,9 @@ ${summaryTable(data)}
 <h2>Completion latency</h2>
 <div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
 <h2>IOPS over time</h2>
-<div class="chart" id="iops-chart">${charts.iops.length ? '' : empty('No per-interval samples in these results.', 'They come from fio\'s logs (--write_iops_log).')}</div>
+<div id="iops-chart">${overTimeCharts('iops', charts.iops, charts.noSeries)}</div>
 <h2>Bandwidth over time</h2>
-<div class="chart" id="bw-chart">${charts.bw.length ? '' : empty('No per-interval samples in these results.', 'They come from fio\'s logs (--write_bw_log).')}</div>
+<div id="bw-chart">${overTimeCharts('bw', charts.bw, charts.noSeries)}</div>
 <h2>Jobs and their options</h2>
 ${optionsTables(data)}
 <h2>Where it ran</h2>
