@@ -223,7 +223,7 @@ details { margin: .4rem 0; } summary { cursor: pointer; }
  */
 function overTimeCharts(kind: 'iops' | 'bw', series: readonly TimeSeries[], noSeries: readonly string[]): string {
   if (!series.length) {
-    return `<p class="empty">No per-interval samples in these results. vfio-node bench records them for every job (jobs[].vfio-node.series); fio's own JSON has none.</p>`;
+    return `<p class="empty">No per-interval samples in these results. vfio-node bench records them for every job (jobs[].vfio-node.series); fio's own JSON has none (fio writes them to log files: --write_iops_log, --write_bw_log).</p>`;
   }
   const dirs = (['read', 'write'] as const).filter((d) => series.some((s) => s.dir === d));
   const charts = dirs.map((d) => `<h3>${d === 'read' ? 'Reads' : 'Writes'}</h3><div class="chart" id="${kind}-${d}-chart"></div>`).join('');

@@ -106,4 +106,31 @@ describe('a vfio-node comparison', () => {
     expect(html).toContain('&lt;b&gt;t&lt;/b&gt;');
     expect((embedded(html, 'report-data') as ReportData).sides[0]!.options.name).toBe('</script><img src=x onerror=alert(1)>');
   });
+
+  it('draws IOPS and bandwidth over time per direction, one line per side with series, the kernel\'s bins beside ours, and names the peer without series', () => {
+    const withSeries = structuredClone(doc) as any;
+    withSeries.jobs[0]['vfio-node'].series = { interval_ms: 1000, ramp_ms: 2000, read: { iops: [[1000, 100], [2000, 200], [3000, 30000]], bw_bytes: [[1000, 409600], [2000, 819200], [3000, 30000 * 4096]] } };
+    const kernel = withSeries['vfio-node compare'].peers[1];
+    kernel.read.clat_bins = { '1000000': 90, '2000000': 9, '8000000': 1 };
+    kernel.series = { interval_ms: 1000, ramp_ms: 2000, read: { iops: [[3000, 20000]], bw_bytes: [[3000, 20000 * 4096]] } };
+    const sides = sidesFromFioJson(withSeries, 'main.json');
+    expect(sides[0]!.read!.iopsSeries).toEqual([[1000, 100], [2000, 200], [3000, 30000]]);
+    expect(sides[0]!.rampMs).toBe(2000);
+    // The kernel's marked percentiles the compare object lacks come from its bins.
+    expect(sides[1]!.read!.clatPercentilesNs).toEqual({ '50': 1400000, '99': 6000000, '99.9': 8000000, '99.99': 8000000 });
+    const data: ReportData = { title: 't', generatedAt: 'now', sources: ['main.json'], sides, environment: {} };
+    const charts = chartData(data);
+    expect(charts.iops.map((s) => [s.label, s.dir])).toEqual([['vfio-node read', 'read'], ['kernel read', 'read']]);
+    expect(charts.bw[1]!.points).toEqual([[3, (20000 * 4096) / 1048576]]);
+    expect(charts.iops[0]!.rampS).toBe(2);
+    expect(charts.latency.map((l) => l.label)).toEqual(['vfio-node read', 'kernel read']);
+    expect(charts.noSeries).toEqual(['qemu']);
+    const html = renderReportHtml(data);
+    expect(html).toContain('id="iops-read-chart"');
+    expect(html).toContain('id="bw-read-chart"');
+    // A read job: no write charts.
+    expect(html).not.toContain('id="iops-write-chart"');
+    expect(html).toContain('No time series from this peer: qemu.');
+  });
 });
+
