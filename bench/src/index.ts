@@ -48,6 +48,7 @@ export {
 export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
 export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, percentileFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
+export { isPacketResult, packetLinesFromJson, packetLineSummary, type PacketLine } from './report-html/packets.js';
 export { renderReportHtml, chartData, type ChartData, type TimeSeries } from './report-html/page.js';
 export { FioJobLogs, parseFioLog, type FioLogOptions, type FioLogFile } from './fio-logs.js';
 export { defaultLogOptions, wantsLogs, mergeLogFiles, logFileUnder, logFileHome, LOG_SETTERS, LOG_FLAG_OPTIONS } from './job-logs.js';

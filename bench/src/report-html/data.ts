@@ -1,7 +1,10 @@
 // What the HTML report shows, read from result files: fio's JSON and JSON+ output,
 // written by fio itself or by vfio-node bench (same schema; ours adds the top-level
 // "vfio-node compare" object with the peers of --compare, and per-job "vfio-node").
-// One "side" is one thing measured: a job of a file, or a peer of a comparison.
+// One "side" is one thing measured: a job of a file, or a peer of a comparison. Packet
+// apps' result files (net/result-json.ts) give packet lines instead (packets.ts).
+
+import type { PacketLine } from './packets.js';
 
 /** A latency histogram bin: fio's bin value (ns) and how many completions fell in it. */
 export type LatencyBin = readonly [ns: number, count: number];
@@ -57,6 +60,8 @@ export interface ReportData {
   sides: ReportSide[];
   /** Facts about where it ran (machine, kernel, Node, QEMU, the lab, the commit), as found in the files or given. */
   environment: Record<string, string>;
+  /** The packet apps' per-second rates, from their result files (none: no packet section). */
+  packets?: PacketLine[];
 }
 
 type Json = Record<string, unknown>;

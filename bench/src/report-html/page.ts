@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { MARKED_PERCENTILES, cdfFromBins, ratio, type DirectionSummary, type ReportData, type ReportSide } from './data.js';
+import { packetLineSummary } from './packets.js';
 
 const require = createRequire(import.meta.url);
 
@@ -91,6 +92,8 @@ export interface ChartData {
   bw: TimeSeries[];
   /** The sides with I/O but no time series (a peer that gives none), when other sides have some. */
   noSeries: string[];
+  /** The packet apps' lines: label, [s, packets per second]. */
+  pps: { label: string; points: [number, number][] }[];
 }
 
 /** One line of an over-time chart. */
@@ -124,7 +127,8 @@ export function chartData(data: ReportData): ChartData {
     if (d.bwSeries.length) bw.push({ label, dir, points: d.bwSeries.map(([ms, v]) => [ms / 1000, v / 1048576]), rampS: side.rampMs / 1000 });
   }
   const noSeries = iops.length || bw.length ? [...withoutSeries] : [];
-  return { latency, iops, bw, noSeries };
+  const pps = (data.packets ?? []).map((l) => ({ label: l.label, points: l.pps }));
+  return { latency, iops, bw, noSeries, pps };
 }
 
 // The page's own script: builds uPlot charts from the embedded data. Plain ES2017, no modules.
@@ -160,7 +164,8 @@ const PAGE_SCRIPT = String.raw`
     var u = new uPlot({
       width: width(el), height: 340,
       scales: opts.scales,
-      axes: [axis(xLabel, opts.xAxis || {}), axis(yLabel, opts.yAxis || {})],
+      // Room for the y label beside six-digit tick values.
+      axes: [axis(xLabel, opts.xAxis || {}), axis(yLabel, Object.assign({ size: 80 }, opts.yAxis || {}))],
       series: [{ label: xLabel }].concat(series.map(function (s, i) {
         return { label: s.label, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: false } };
       })),
@@ -200,6 +205,7 @@ const PAGE_SCRIPT = String.raw`
   }
   overTime('iops', data.iops, 'IOPS');
   overTime('bw', data.bw, 'bandwidth (MiB/s)');
+  chart('pps-chart', data.pps, 'time since the app started (s)', 'packets per second', { scales: { x: { time: false } } });
 })();
 `;
 
@@ -231,11 +237,45 @@ function overTimeCharts(kind: 'iops' | 'bw', series: readonly TimeSeries[], noSe
   return charts + missing;
 }
 
+const fmtBits = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(3)} Gbit/s` : `${(b / 1e6).toFixed(1)} Mbit/s`);
+
+/** The packet apps' section: a packets-per-second chart and a table per port and direction. */
+function packetSection(data: ReportData): string {
+  const lines = data.packets ?? [];
+  if (!lines.length) return '';
+  const head = ['app, port, direction', 'seconds', 'frames', 'mean pps', 'peak pps', 'mean on the wire'];
+  const body = lines.map((l) => {
+    const s = packetLineSummary(l);
+    const cells = [esc(l.label), String(l.pps.length), String(l.packets), fmtIops(s.meanPps), fmtIops(s.peakPps), fmtBits(s.meanBps)];
+    return `<tr>${cells.map((c, i) => (i === 0 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`;
+  });
+  return `<h2>Packets per second over time</h2>
+<div class="chart" id="pps-chart"></div>
+<table class="summary packets"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>
+<p class="muted">One point per second as the app printed it; bits on the wire count each frame's FCS, preamble and gap (24 bytes).</p>`;
+}
+
+/** The block benchmark's sections (summary, latency, over time, options), when the files hold jobs. */
+function blockSections(data: ReportData, charts: ChartData): string {
+  if (!data.sides.length) return '';
+  const empty = (what: string, how: string) => `<p class="empty">${esc(what)} ${esc(how)}</p>`;
+  return `<h2>Summary</h2>
+${summaryTable(data)}
+<p class="muted">Ratios are the first side's figure over the other's: above 1 means more IOPS, or more latency, for ${esc(data.sides[0]?.label ?? 'the first side')}.</p>
+<h2>Completion latency</h2>
+<div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
+<h2>IOPS over time</h2>
+<div id="iops-chart">${overTimeCharts('iops', charts.iops, charts.noSeries)}</div>
+<h2>Bandwidth over time</h2>
+<div id="bw-chart">${overTimeCharts('bw', charts.bw, charts.noSeries)}</div>
+<h2>Jobs and their options</h2>
+${optionsTables(data)}`;
+}
+
 /** The whole page, one string, nothing loaded from elsewhere. */
 export function renderReportHtml(data: ReportData): string {
   const { js, css } = uplotAssets();
   const charts = chartData(data);
-  const empty = (what: string, how: string) => `<p class="empty">${esc(what)} ${esc(how)}</p>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -251,17 +291,8 @@ export function renderReportHtml(data: ReportData): string {
 <h1>${esc(data.title)}</h1>
 <p class="muted">Made ${esc(data.generatedAt)} from ${data.sources.map((s) => `<code>${esc(s)}</code>`).join(', ')}.</p>
 </header>
-<h2>Summary</h2>
-${summaryTable(data)}
-<p class="muted">Ratios are the first side's figure over the other's: above 1 means more IOPS, or more latency, for ${esc(data.sides[0]?.label ?? 'the first side')}.</p>
-<h2>Completion latency</h2>
-<div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
-<h2>IOPS over time</h2>
-<div id="iops-chart">${overTimeCharts('iops', charts.iops, charts.noSeries)}</div>
-<h2>Bandwidth over time</h2>
-<div id="bw-chart">${overTimeCharts('bw', charts.bw, charts.noSeries)}</div>
-<h2>Jobs and their options</h2>
-${optionsTables(data)}
+${blockSections(data, charts)}
+${packetSection(data)}
 <h2>Where it ran</h2>
 ${environmentTable(data)}
 <script type="application/json" id="report-data">${scriptJson(data)}</script>

@@ -134,3 +134,40 @@ describe('a vfio-node comparison', () => {
   });
 });
 
+
+describe("a packet app's result file", () => {
+  const doc = {
+    'vfio-node net': {
+      version: 1, app: 'count', command: ['vfio-node', 'net', 'count', '0000:00:05.0'], time: '2026-12-03T10:00:00.000Z',
+      rates: [
+        { t: 1, port: '0000:00:05.0', dir: 'rx', packets: 90000, bytes: 5_400_000, pps: 90000, bps: 60_480_000 },
+        { t: 2.01, port: '0000:00:05.0', dir: 'rx', packets: 110000, bytes: 6_600_000, pps: 108911, bps: 73_180_000 },
+      ],
+      summary: { app: 'count', packets: 200000 },
+    },
+  };
+
+  it('gives a line per port and direction, with its packets per second over time and a summary', async () => {
+    const { isPacketResult, packetLinesFromJson, packetLineSummary } = await import('./packets.js');
+    expect(isPacketResult(doc)).toBe(true);
+    expect(isPacketResult({ jobs: [] })).toBe(false);
+    const [line, ...rest] = packetLinesFromJson(doc, 'count.json');
+    expect(rest).toEqual([]);
+    expect(line!.label).toBe('count 0000:00:05.0 RX');
+    expect(line!.pps).toEqual([[1, 90000], [2.01, 108911]]);
+    expect(line!.packets).toBe(200000);
+    expect(packetLineSummary(line!)).toEqual({ meanPps: 99455.5, peakPps: 108911, meanBps: 66_830_000 });
+    expect(() => packetLinesFromJson({ 'vfio-node net': { app: 'pktgen', rates: [] } }, 'short.json')).toThrow(/short\.json: the packet app recorded no per-second rate/);
+  });
+
+  it('renders a packets-per-second chart and a table, and no block-benchmark sections when there is no job', async () => {
+    const { packetLinesFromJson } = await import('./packets.js');
+    const data: ReportData = { title: 'count', generatedAt: 'now', sources: ['count.json'], sides: [], environment: {}, packets: packetLinesFromJson(doc, 'count.json') };
+    const html = renderReportHtml(data);
+    expect(html).toContain('id="pps-chart"');
+    expect(html).toContain('<th scope="row">count 0000:00:05.0 RX</th><td>2</td><td>200000</td><td>99.5k</td><td>108.9k</td><td>66.8 Mbit/s</td>');
+    expect(html).not.toContain('id="latency-chart"');
+    const charts = embedded(html, 'chart-data') as ReturnType<typeof chartData>;
+    expect(charts.pps).toEqual([{ label: 'count 0000:00:05.0 RX', points: [[1, 90000], [2.01, 108911]] }]);
+  });
+});
