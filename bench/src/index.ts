@@ -39,7 +39,7 @@ export { ourPeerResult, formatCompareTable, compareJson, ratios, RUNTIME_ENGINE_
 export { readCompareJson, formatEndScreen } from './peers/end-screen.js';
 export { PeerStatus } from './peers/progress.js';
 export type { PeerResult, PeerDirection } from './peers/peer.js';
-export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions } from './run.js';
+export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions, type ScratchDir } from './run.js';
 export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
 export {
   RuntimeTarget, RuntimeTargets, runtimeWorkersNeeded, openDefaultRuntime, RUNTIME_STATUS_REJECTED,

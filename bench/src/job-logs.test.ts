@@ -58,4 +58,15 @@ describe("fio's log options", () => {
     expect(logFileHome('abs/var/tmp/a_iops.1.log', '/home/u')).toBe('/var/tmp/a_iops.1.log');
     expect(logFileHome('stray.log', '/home/u')).toBeUndefined();
   });
+
+  it('the end of the job never repeats the time of a window closed in the same millisecond', () => {
+    const [x] = jobs('[x]\nwrite_iops_log=x\nlog_avg_msec=500\n');
+    const logs = new FioJobLogs(x!.options.logs, 1);
+    for (let t = 10; t < 500; t += 10) logs.complete(t, 0, 4096, 0, 1000, 1000);
+    logs.complete(500.2, 0, 4096, 0, 1000, 1000); // closes the first window at 500
+    logs.complete(500.6, 0, 4096, 0, 1000, 1000);
+    logs.finish(500.9);
+    const times = logs.files()[0]!.text.trim().split('\n').map((l) => l.split(', ')[0]);
+    expect(times).toEqual(['500']);
+  });
 });

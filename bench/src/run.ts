@@ -50,7 +50,7 @@ export interface BenchHost {
    * A new empty scratch directory, and its removal: the kernel peer's fio writes its logs
    * there (without it, the kernel peer has no time series).
    */
-  tempDir?(): { path: string; remove(): void };
+  tempDir?(): ScratchDir;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
   /** Runs a peer's command; resolves with its output whatever the exit status. */
@@ -72,6 +72,14 @@ export interface BenchHost {
    * runs here through openNvme.
    */
   runJobs?(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, options: HostRunOptions): Promise<RunResult>;
+}
+
+/** A scratch directory from BenchHost.tempDir. */
+export interface ScratchDir {
+  /** Its path. */
+  path: string;
+  /** Removes it and what is in it. */
+  remove(): void;
 }
 
 /** What host.runJobs gets besides the jobs: Ctrl-C, and where the status line's counters go. */
