@@ -8,6 +8,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { IoTarget, TargetOpener } from './io-target.js';
 import type { ResolvedJob } from './jobfile.js';
 import { JobRunner, type JobProgress } from './job-runner.js';
+import type { FioLogFile } from './fio-logs.js';
+import type { JobSeries } from './job-series.js';
 import type { ThreadStat } from './stat.js';
 
 /** The clock the engine uses: nanoseconds as a double (sub-microsecond resolution). */
@@ -39,6 +41,10 @@ export interface JobResult {
   stat: ThreadStat;
   /** The target's name ("0000:00:03.0/1"). */
   target: string;
+  /** Per-interval IOPS and bandwidth (job-series.ts); absent for a job that never finished. */
+  series?: JobSeries;
+  /** fio's log files the job's options asked for (write_iops_log, ...), to be written by the caller. */
+  logs?: FioLogFile[];
 }
 
 /** What runJobs() returns: every job's result and the wall-clock start of the run. */
@@ -71,7 +77,7 @@ export async function runJobs(opts: RunOptions): Promise<RunResult> {
         runners.push(new JobRunner(job, t));
       }
       await runGroup(runners, opts, clock);
-      for (const r of runners) results.push({ job: r.job, stat: r.stat, target: r.target.name });
+      for (const r of runners) results.push({ job: r.job, stat: r.stat, target: r.target.name, ...(r.series ? { series: r.series } : {}), logs: r.logFiles() });
     } finally {
       for (const t of targets) await t.close();
     }

@@ -66,6 +66,8 @@ export class FioJobLogs {
   private readonly lines = { bw: [] as string[], iops: [] as string[], lat: [] as string[], clat: [] as string[], slat: [] as string[], hist: [] as string[] };
   private readonly windows = [new Window(), new Window()];
   private windowStart = 0;
+  /** The time (ms) of the last averaged lines, so the end never repeats it. */
+  private lastFlushMs = -1;
   private readonly hist: Uint32Array[] | null;
   private readonly histLast: Uint32Array[] | null;
   private histStart = 0;
@@ -130,7 +132,9 @@ export class FioJobLogs {
 
   /** The end of the job: the last partial window and histogram interval. */
   finish(nowMs: number): void {
-    if (this.opts.avgMsec > 0) this.flushWindow(nowMs);
+    // A window closed in this same millisecond already wrote its lines: the few I/Os after
+    // it are left out rather than written as a second point at the same time.
+    if (this.opts.avgMsec > 0 && Math.floor(nowMs) > this.lastFlushMs) this.flushWindow(nowMs);
     if (this.hist) this.flushHist(nowMs);
   }
 
@@ -141,7 +145,8 @@ export class FioJobLogs {
     for (let d = 0; d < DDIRS; d++) {
       const w = this.windows[d]!;
       if (w.ios === 0) continue;
-      const tail = `${d}, 0, 0`;
+      // fio's __add_stat_to_log: bs 0, and offset 0 when log_offset asks for the column.
+      const tail = o.logOffset ? `${d}, 0, 0, 0` : `${d}, 0, 0`;
       // fio rounds a window's mean up from .5 (mean + 0.50, truncated).
       if (o.latPrefix) {
         this.lines.lat.push(`${t}, ${Math.floor(w.latSum / w.ios + 0.5)}, ${tail}`);
@@ -156,6 +161,7 @@ export class FioJobLogs {
     }
     // The next window starts on a multiple of log_avg_msec, as fio's avg_last.
     this.windowStart = t - (t % o.avgMsec);
+    this.lastFlushMs = t;
   }
 
   private flushHist(nowMs: number): void {

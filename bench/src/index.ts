@@ -39,7 +39,7 @@ export { ourPeerResult, formatCompareTable, compareJson, ratios, RUNTIME_ENGINE_
 export { readCompareJson, formatEndScreen } from './peers/end-screen.js';
 export { PeerStatus } from './peers/progress.js';
 export type { PeerResult, PeerDirection } from './peers/peer.js';
-export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions } from './run.js';
+export { runBench, planBench, USAGE, EXIT_SIGNALED, type BenchHost, type BenchPlan, type HostRunOptions, type ScratchDir } from './run.js';
 export { NvmeTarget, type NvmeTargetInit } from './nvme-target.js';
 export {
   RuntimeTarget, RuntimeTargets, runtimeWorkersNeeded, openDefaultRuntime, RUNTIME_STATUS_REJECTED,
@@ -47,6 +47,10 @@ export {
 } from './runtime-target.js';
 export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
-export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
-export { renderReportHtml, chartData, type ChartData } from './report-html/page.js';
+export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, percentileFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
+export { isPacketResult, packetLinesFromJson, packetLineSummary, type PacketLine } from './report-html/packets.js';
+export { renderReportHtml, chartData, type ChartData, type TimeSeries } from './report-html/page.js';
 export { FioJobLogs, parseFioLog, type FioLogOptions, type FioLogFile } from './fio-logs.js';
+export { defaultLogOptions, wantsLogs, mergeLogFiles, logFileUnder, logFileHome, LOG_SETTERS, LOG_FLAG_OPTIONS } from './job-logs.js';
+export { SeriesRecorder, sumSeries, seriesJson, DEFAULT_SERIES_MS, type JobSeries, type DirectionSeries } from './job-series.js';
+export { kernelLogArgs, kernelSeries, kernelUserLogs } from './peers/kernel-logs.js';

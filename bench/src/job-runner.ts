@@ -12,6 +12,9 @@ import { IO_READ, IO_WRITE, type IoDirection, type IoTarget } from './io-target.
 import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { jobSeed, RandomMap, Taus88 } from './rand.js';
+import { FioJobLogs, type FioLogFile } from './fio-logs.js';
+import { wantsLogs } from './job-logs.js';
+import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
@@ -73,7 +76,13 @@ export class JobRunner {
   private readonly doneSlat: Float64Array;
   private readonly doneClat: Float64Array;
   private readonly doneLat: Float64Array;
+  private readonly doneOffset: Float64Array;
   inFlight = 0;
+  // Time series: every job's per-interval rates (job-series.ts), and fio's log files when asked (fio-logs.ts).
+  private readonly seriesRec: SeriesRecorder;
+  private readonly logs: FioJobLogs | undefined;
+  /** The job's series, once it is done. */
+  series: JobSeries | undefined;
   // Offsets.
   private readonly rng: Taus88;
   private readonly mixRng: Taus88;
@@ -142,6 +151,10 @@ export class JobRunner {
     this.doneSlat = new Float64Array(this.depth);
     this.doneClat = new Float64Array(this.depth);
     this.doneLat = new Float64Array(this.depth);
+    this.doneOffset = new Float64Array(this.depth);
+    this.seriesRec = new SeriesRecorder(o.logs.avgMsec || DEFAULT_SERIES_MS, o.rampTimeUs / 1000, [rwHasReads(o.rw) || o.verify !== 'none', rwHasWrites(o.rw)]);
+    // fio numbers its jobs from 1 across the whole run (thread_number): the number in the log file names.
+    this.logs = wantsLogs(o.logs) ? new FioJobLogs(o.logs, job.index + 1) : undefined;
 
     const seed = jobSeed(o.randseed, o.randrepeat, job.index);
     this.rng = new Taus88(seed);
@@ -200,6 +213,7 @@ export class JobRunner {
     // and each read traps into QEMU under the lock its device models also need.)
     if (n === 0 && this.inFlight > 0 && (this.freeTop === 0 || this.stopIssuing)) return false;
     let now = clock();
+    const reapNow = now;
     // Completions free their slots (and are verified) now; their statistics are recorded
     // after the next I/Os are submitted, so the device works while we count (at iodepth 1
     // the statistics would otherwise sit between one completion and the next command).
@@ -246,6 +260,8 @@ export class JobRunner {
       d.ioBytes += this.doneLen[k]!;
       d.totalIos++;
       addLatencies(this.stat, d, this.doneSlat[k]!, this.doneClat[k]!, this.doneLat[k]!);
+      // fio's logs count from the end of the ramp, as its statistics do.
+      this.logs?.complete((reapNow - this.statsStartNs) / 1e6, dir, this.doneLen[k]!, this.doneOffset[k]!, this.doneClat[k]!, this.doneLat[k]!, this.doneSlat[k]!);
     }
     if (this.inFlight === 0 && (count === 0 || this.stopIssuing)) this.finishPhase(now);
     return progressed;
@@ -324,6 +340,7 @@ export class JobRunner {
     }
     this.progress.bytes[dir] += len;
     this.progress.ios[dir]++;
+    this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
     if (this.verifyMethod && dir === IO_READ && (this.phase === 'verify' || !rwHasWrites(this.o.rw))) {
       const bad = checkVerifyBlock(this.buffers[slot]!, len, offset, this.verifyMethod);
       if (bad) {
@@ -341,6 +358,7 @@ export class JobRunner {
     this.doneSlat[counted] = Math.round(issue - start);
     this.doneClat[counted] = Math.round(now - issue);
     this.doneLat[counted] = Math.round(now - start);
+    this.doneOffset[counted] = offset;
     this.endNs = now;
     return counted + 1;
   }
@@ -385,6 +403,13 @@ export class JobRunner {
     }
     this.phase = 'done';
     this.progress.phase = 'done';
+    this.series = this.seriesRec.finish((now - this.startNs) / 1e6);
+    this.logs?.finish((now - this.statsStartNs) / 1e6);
+  }
+
+  /** fio's log files of this job (empty when no log option was given), once it is done. */
+  logFiles(): FioLogFile[] {
+    return this.logs?.files() ?? [];
   }
 
   /** fio's add_bw_samples()/add_iops_samples(): one KiB/s and one IOPS sample per direction the job does. */

@@ -7,6 +7,7 @@
 // --name=global is a global section) and options before the first --name are global.
 
 import { invalidArgument, VfioError } from '@vfio-node/core';
+import { LOG_FLAG_OPTIONS } from './job-logs.js';
 import { applyOption, defaultJobOptions, type JobOptions } from './options.js';
 
 /** One [section] of a job file or one --name=... group of the command line. */
@@ -88,6 +89,7 @@ export function jobFileError(path: string, line: number | undefined, what: strin
 const FLAG_OPTIONS = new Set([
   'time_based', 'norandommap', 'randrepeat', 'allrandrepeat', 'do_verify', 'group_reporting', 'clat_percentiles', 'lat_percentiles',
   'direct', 'new_group', 'stonewall', 'wait_for_previous', 'thread', 'buffered', 'invalidate',
+  ...LOG_FLAG_OPTIONS,
 ]);
 
 /**

@@ -5,6 +5,8 @@
 // name, so a job file never silently means something else here than under fio.
 
 import { invalidArgument, VfioError } from '@vfio-node/core';
+import type { FioLogOptions } from './fio-logs.js';
+import { defaultLogOptions, LOG_SETTERS } from './job-logs.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
 /** fio's rw= values we run (readwrite is fio's alias of rw). */
@@ -65,6 +67,8 @@ export interface JobOptions {
   description: string;
   /** Starts a new reporting group (fio's new_group; stonewall implies it). */
   newGroup: boolean;
+  /** fio's log files (write_bw_log, write_iops_log, write_lat_log, write_hist_log, log_avg_msec, ...): job-logs.ts. */
+  logs: FioLogOptions;
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -96,6 +100,7 @@ export function defaultJobOptions(name: string): JobOptions {
     direct: false,
     description: '',
     newGroup: false,
+    logs: defaultLogOptions(),
   };
 }
 
@@ -175,6 +180,7 @@ const setters: Record<string, Setter> = {
   thread: () => {},
   buffered: () => {},
   invalidate: () => {},
+  ...LOG_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };

@@ -8,6 +8,7 @@
 import type { RunResult } from './engine.js';
 import type { GroupRunStats, ReportedStat } from './group.js';
 import { calcPercentiles, nonEmptyBins, type Plat } from './histogram.js';
+import { seriesJson, sumSeries } from './job-series.js';
 import { calcDist, calcLat, calcLatDist, totalRwIos, DDIR_NAMES, type DirStat, type IoStat, type ThreadStat } from './stat.js';
 
 /** What "fio version" says: this is not fio, but the schema is fio's. */
@@ -75,7 +76,8 @@ function jobJson({ stat: ts, first }: ReportedStat, rs: GroupRunStats, run: RunR
   o.latency_percentile = 100.0;
   o.latency_window = 0;
   o.latency_window_us = 0;
-  o['vfio-node'] = { target: first.target, engine: first.job.options.ioengine, members: ts.members, verify_blocks: ts.verified, ...(ts.error ? { verror: ts.verror } : {}) };
+  const series = seriesOf(first, run);
+  o['vfio-node'] = { target: first.target, engine: first.job.options.ioengine, members: ts.members, verify_blocks: ts.verified, ...(ts.error ? { verror: ts.verror } : {}), ...(series ? { series: seriesJson(series) } : {}) };
   return o;
 }
 
@@ -125,6 +127,13 @@ function latJson(ts: ThreadStat, is: IoStat, plat: Plat | undefined, percentiles
     if (plus) o.bins = Object.fromEntries(nonEmptyBins(plat).map(([v, c]) => [String(v), c]));
   }
   return o;
+}
+
+/** A reported stat's series: its job's, or under group_reporting the group's jobs' summed. */
+function seriesOf(first: ReportedStat['first'], run: RunResult) {
+  if (!first.job.options.groupReporting) return first.series;
+  const members = run.results.filter((r) => r.job.groupid === first.job.groupid && r.job.options.groupReporting);
+  return sumSeries(members.flatMap((r) => (r.series ? [r.series] : [])));
 }
 
 const emptyStat = (): IoStat => ({ min: Infinity, max: 0, mean: 0, S: 0, samples: 0 });

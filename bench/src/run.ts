@@ -14,6 +14,10 @@ import { NullTarget } from './null-target.js';
 import { IOENGINES, KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
 import { compareJson, formatCompareTable, ourPeerResult, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
 import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+import { kernelLogArgs, kernelSeries, kernelUserLogs } from './peers/kernel-logs.js';
+import { logFileUnder, mergeLogFiles } from './job-logs.js';
+import { sumSeries } from './job-series.js';
+import type { FioLogFile } from './fio-logs.js';
 import type { PeerResult } from './peers/peer.js';
 import { PeerStatus } from './peers/progress.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './peers/qemu-img.js';
@@ -38,8 +42,15 @@ export interface BenchHost {
   openRuntime?: RuntimeOpener;
   /** Reads a job file. */
   readFile(path: string): string;
-  /** Writes a results file (--output). */
+  /** Writes a results file (--output) or one of fio's log files. */
   writeFile(path: string, text: string): void;
+  /** Creates a directory and its parents (for log files under --log-dir). */
+  makeDir?(path: string): void;
+  /**
+   * A new empty scratch directory, and its removal: the kernel peer's fio writes its logs
+   * there (without it, the kernel peer has no time series).
+   */
+  tempDir?(): ScratchDir;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
   /** Runs a peer's command; resolves with its output whatever the exit status. */
@@ -61,6 +72,14 @@ export interface BenchHost {
    * runs here through openNvme.
    */
   runJobs?(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, options: HostRunOptions): Promise<RunResult>;
+}
+
+/** A scratch directory from BenchHost.tempDir. */
+export interface ScratchDir {
+  /** Its path. */
+  path: string;
+  /** Removes it and what is in it. */
+  remove(): void;
 }
 
 /** What host.runJobs gets besides the jobs: Ctrl-C, and where the status line's counters go. */
@@ -90,6 +109,9 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
   --output-format=normal|json|json+   --output=FILE   --eta=auto|always|never
   --force                write even on a namespace that starts or ends with a partition table,
                          filesystem, LVM, ZFS, RAID or swap signature (write jobs look first)
+  --write_iops_log=PREFIX  --write_bw_log=  --write_lat_log=  --log_avg_msec=N  --write_hist_log=
+  --log_hist_msec=N  --log_offset  --per_job_logs=0   fio's log files (fio's names and line formats)
+  --log-dir=DIR          put the log files under DIR (ours; the lab uses it to bring them back)
   --compare=kernel,qemu,vfio-runtime  also run the peers: --kernel-device=/dev/nvme0n1 (kernel
                          nvme + fio io_uring --direct=1), qemu-img bench on the same PCI device,
                          the same jobs with ioengine=vfio-runtime
@@ -105,6 +127,8 @@ export interface BenchPlan {
   /** --kernel-device (ours, not fio's): the kernel peer's block device. */
   kernelDevice: string | undefined;
   kernelIoengine: string;
+  /** --log-dir (ours, not fio's): where fio's log files go instead of the working directory. */
+  logDir?: string;
 }
 
 /**
@@ -119,8 +143,10 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
   const rest: string[] = [];
   let kernelDevice: string | undefined;
   let kernelIoengine = 'io_uring';
+  let logDir: string | undefined;
   for (const a of argv) {
     if (a.startsWith('--kernel-device=')) kernelDevice = a.slice('--kernel-device='.length);
+    else if (a.startsWith('--log-dir=')) logDir = a.slice('--log-dir='.length);
     else if (a.startsWith('--kernel-ioengine=')) kernelIoengine = a.slice('--kernel-ioengine='.length);
     else rest.push(a);
   }
@@ -151,12 +177,12 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
   if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
   if (cl.compare.includes('vfio-runtime') && byEngine.has('vfio-runtime')) throw invalidArgument('--compare', cl.compare.join(','), 'peers other than the engine the jobs use (they already run with ioengine=vfio-runtime)', 'Leave vfio-runtime out of --compare, or run the jobs with the default ioengine=vfio-nvme.');
   if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
-  return { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine };
+  return { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine, ...(logDir ? { logDir } : {}) };
 }
 
 /** Runs the benchmark; returns the exit status (0 ok, 1 a job failed, 2 usage, 128 stopped by Ctrl-C like fio). */
 export async function runBench(argv: readonly string[], host: BenchHost): Promise<number> {
-  const { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine } = planBench(argv, (p) => host.readFile(p), !!host.kernelDevice);
+  const { cl, jobs, globalOptions, specs, kernelDevice, kernelIoengine, logDir } = planBench(argv, (p) => host.readFile(p), !!host.kernelDevice);
   if (cl.help) {
     host.stdout.write(USAGE + '\n');
     return 0;
@@ -179,6 +205,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   const run = host.runJobs && direct ? await host.runJobs(jobs, specs, { signal: host.signal, onProgress }) : await runHere(jobs, specs, host, { signal: host.signal, onProgress });
   status?.clear();
   const { stats, groups } = summarize(run.results);
+  writeLogFiles(run.results.flatMap((r) => r.logs ?? []), host, logDir);
 
   let extra: Record<string, unknown> | undefined;
   let table = '';
@@ -202,7 +229,8 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
           const failed = r.results.find((x) => x.stat.error);
           if (failed) throw new Error(`job ${failed.job.options.name}: ${failed.stat.verror ?? `error ${failed.stat.error}`}`);
           const res = ourPeerResult(summarize(r.results).stats, RUNTIME_ENGINE_LABEL);
-          peers.push({ ...res, peer: 'vfio-runtime', command: ['vfio-node', 'bench', '--ioengine=vfio-runtime', '(the same jobs)'] });
+          const series = sumSeries(r.results.flatMap((x) => (x.series ? [x.series] : [])));
+          peers.push({ ...res, ...(series ? { series } : {}), peer: 'vfio-runtime', command: ['vfio-node', 'bench', '--ioengine=vfio-runtime', '(the same jobs)'] });
         } catch (err) {
           peerStatus?.clear();
           host.stderr.write(`vfio-node bench: the vfio-runtime peer failed, left out of the comparison: ${(err as Error).message}\n`);
@@ -216,14 +244,25 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
         peerStatus?.start(`peer kernel: handing ${spec.address} to the kernel's nvme driver`);
         const dev = kernelDevice ?? (await host.kernelDevice!(spec));
         try {
-          const cmd = kernelFioCommand(o, dev, kernelIoengine);
+          // fio's json+ (the clat bins) and its iops/bw logs (the series) in a scratch directory, read back here.
+          const scratch = host.tempDir?.();
+          const cmd = [...kernelFioCommand(o, dev, kernelIoengine), ...(scratch ? kernelLogArgs(o, scratch.path) : [])];
           try {
             peerStatus?.start(`peer kernel: fio --ioengine=${kernelIoengine} on ${dev}`, o.timeBased && o.runtimeUs ? (o.runtimeUs + o.rampTimeUs) / 1e6 : undefined);
             const r = await host.runCommand(cmd);
-            peers.push(parseKernelFioJson(r.stdout, cmd));
+            const res = parseKernelFioJson(r.stdout, cmd);
+            if (scratch) {
+              const read = (p: string) => readOrUndefined(host, p);
+              const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw)]);
+              if (series) res.series = series;
+              writeLogFiles(kernelUserLogs(o, scratch.path, read), host, logDir);
+            }
+            peers.push(res);
           } catch (err) {
             peerStatus?.clear();
             host.stderr.write(`vfio-node bench: the kernel peer failed, left out of the comparison: ${(err as Error).message}\n`);
+          } finally {
+            scratch?.remove();
           }
         } finally {
           if (rebind) {
@@ -269,6 +308,32 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   else host.writeFile(cl.output!, out.join(''));
   if (host.signal?.aborted) return EXIT_SIGNALED;
   return run.results.some((r) => r.stat.error) ? 1 : 0;
+}
+
+/** A file's text, or undefined when it cannot be read (a log fio did not write). */
+function readOrUndefined(host: BenchHost, p: string): string | undefined {
+  try {
+    return host.readFile(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes fio's log files where their names say (relative to the working directory), or
+ * under `logDir` (--log-dir). A file that cannot be written is reported and the run goes on:
+ * the results still come out.
+ */
+function writeLogFiles(files: readonly FioLogFile[], host: BenchHost, logDir: string | undefined): void {
+  for (const f of mergeLogFiles(files)) {
+    const where = logDir ? logFileUnder(logDir, f.name) : f.name;
+    try {
+      if (logDir) host.makeDir?.(dirname(where));
+      host.writeFile(where, f.text);
+    } catch (err) {
+      host.stderr.write(`vfio-node bench: cannot write the log file ${f.name}: ${(err as Error).message}\n`);
+    }
+  }
 }
 
 /**

@@ -38,4 +38,19 @@ describe('vfio-node bench on the lab', () => {
     // Not a terminal: no status line in what was printed.
     expect(r.stdout).not.toContain('Jobs:');
   });
+
+  it("fio's log files written in the guest land on the host where their names point, ours and the kernel peer's", async () => {
+    const r = await runCli(['bench', '--name=l', '--rw=randread', '--size=4m', '--iodepth=4', '--write_iops_log=logs/x', '--log_avg_msec=100', '--compare=kernel', '--output=l.json', '--output-format=json+']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readdirSync(path.join(scratch, 'logs')).sort()).toEqual(['kernel-x_iops.1.log', 'x_iops.1.log']);
+    for (const f of ['x_iops.1.log', 'kernel-x_iops.1.log']) {
+      const lines = fs.readFileSync(path.join(scratch, 'logs', f), 'utf8').trim().split('\n');
+      expect(lines.length, f).toBeGreaterThan(0);
+      for (const line of lines) expect(line, f).toMatch(/^\d+, \d+, 0, 0, 0$/);
+    }
+    const json = JSON.parse(fs.readFileSync(path.join(scratch, 'l.json'), 'utf8'));
+    expect(json.jobs[0]['vfio-node'].series.interval_ms).toBe(100);
+    expect(json['vfio-node compare'].peers.find((p: { peer: string }) => p.peer === 'kernel').series.read.iops.length).toBeGreaterThan(0);
+  });
 });
+

@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NvmeController } from '@vfio-node/nvme';
 import { labNvme, runBenchCli } from './lab-env.js';
@@ -166,5 +169,54 @@ describe('the fio-style benchmark runs on the lab NVMe through worker-owned queu
     const bad = await bench(['--name=r', '--rw=read', '--iodepth=4', ...region]);
     expect(bad.code).toBe(1);
     expect(bad.stdout + bad.stderr).toMatch(/verify: bad magic header 5a5a.* at offset 65536/);
+  }, SLOW);
+
+  it("writes fio's IOPS log and per-interval series for ours and the kernel peer, whose fio json+ bins come back too", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-logs-'));
+    try {
+      const r = await bench([
+        '--name=logs', '--rw=randread', '--bs=4k', '--iodepth=4', '--size=16M', '--runtime=3', '--time_based', file(),
+        `--write_iops_log=${dir}/ours`, '--log_avg_msec=500', '--compare=kernel', '--output-format=json+',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      // Ours: fio's name (prefix_iops.<job number>.log) and averaged lines "time, IOPS, ddir 0, bs 0, prio 0".
+      const ours = readFileSync(path.join(dir, 'ours_iops.1.log'), 'utf8').trim().split('\n');
+      // 3 s in 500 ms windows: 6 lines, 7 with a last partial window; the emulator's pauses may merge none.
+      expect(ours.length, ours.join('\n')).toBeGreaterThanOrEqual(6);
+      expect(ours.length).toBeLessThanOrEqual(7);
+      for (const line of ours) expect(line).toMatch(/^\d+, \d+, 0, 0, 0$/);
+      const times = ours.map((l) => Number(l.split(',')[0]));
+      for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThan(times[i - 1]!);
+      expect(ours.every((l) => Number(l.split(',')[1]) > 0)).toBe(true);
+      // The kernel's own fio wrote its log beside ours, renamed, in the same format.
+      const kernel = readFileSync(path.join(dir, 'kernel-ours_iops.1.log'), 'utf8').trim().split('\n');
+      expect(kernel.length, kernel.join('\n')).toBeGreaterThanOrEqual(5);
+      for (const line of kernel) expect(line).toMatch(/^\d+, \d+, 0, 0, 0$/);
+      expect(readdirSync(dir).sort()).toEqual(['kernel-ours_iops.1.log', 'ours_iops.1.log']);
+
+      const json = JSON.parse(r.stdout);
+      const job = json.jobs[0];
+      const series = job['vfio-node'].series;
+      expect(series.interval_ms).toBe(500);
+      expect(series.write).toBeUndefined();
+      // The series counts every completion, as total_ios does (no ramp here): IOPS x 0.5 s per full window.
+      const ios = series.read.iops.reduce((a: number, [t, v]: [number, number], i: number, all: [number, number][]) => a + (v * (t - (i ? all[i - 1]![0] : 0))) / 1000, 0);
+      expect(ios).toBeGreaterThan(job.read.total_ios * 0.95);
+      expect(ios).toBeLessThan(job.read.total_ios * 1.05);
+      // Bandwidth is the same count in bytes (4 KiB per I/O), each rounded on its own.
+      series.read.bw_bytes.forEach(([t, v]: [number, number], i: number) => {
+        expect(t).toBe(series.read.iops[i][0]);
+        expect(Math.abs(v - series.read.iops[i][1] * 4096)).toBeLessThanOrEqual(4096);
+      });
+
+      const kernelPeer = json['vfio-node compare'].peers.find((p: { peer: string }) => p.peer === 'kernel');
+      expect(kernelPeer, JSON.stringify(json['vfio-node compare'].peers.map((p: { peer: string }) => p.peer))).toBeDefined();
+      expect(kernelPeer.series.interval_ms).toBe(500);
+      expect(kernelPeer.series.read.iops.length).toBeGreaterThanOrEqual(5);
+      const bins = Object.values(kernelPeer.read.clat_bins as Record<string, number>).reduce((a, c) => a + c, 0);
+      expect(bins).toBe(kernelPeer.read.ios);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, SLOW);
 });

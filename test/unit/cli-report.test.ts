@@ -81,4 +81,22 @@ describe('vfio-node report', () => {
     expect(writeReportPage(bad)).toBeNull();
     expect(err.at(-1)).toBe('vfio-node: no report page: the results hold no job with I/O to show');
   });
+
+  it("draws a packet app's result file (net ... --output) beside a block result: a packets-per-second chart and table", async () => {
+    const net = join(dir, 'count.json');
+    const rates = [1, 2, 3].map((t) => ({ t, port: '0000:00:05.0', dir: 'rx', packets: 1000 * t, bytes: 64_000 * t, pps: 1000 * t, bps: 1000 * t * 88 * 8 }));
+    writeFileSync(net, JSON.stringify({ 'vfio-node net': { version: 1, app: 'count', command: [], time: 'now', rates, summary: {} } }));
+    const json = join(dir, 'fio-run.json');
+    copyFileSync(FIXTURE, json);
+    const html = join(dir, 'both.html');
+    expect(await report([json, net, '--output', html])).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('id="pps-chart"');
+    expect(page).toContain('count: count 0000:00:05.0 RX');
+    expect(page).toContain('id="latency-chart"');
+    // Alone, it makes a page of its own, titled after the app.
+    expect(await report([net])).toBe(0);
+    expect(readFileSync(join(dir, 'count.html'), 'utf8')).toContain('<title>vfio-node report: count</title>');
+  });
 });
+

@@ -1,6 +1,7 @@
 // `vfio-node net SUBCOMMAND`: the command line of the packet apps. Parses options,
 // runs the app, prints a line per second (or JSON lines with --json) and a summary.
 
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { VirtioNetOptions } from '@vfio-node/virtio-net';
 import { pktgen } from './pktgen.js';
@@ -8,6 +9,7 @@ import { count } from './count.js';
 import { fwd } from './fwd.js';
 import { respond } from './respond.js';
 import { formatRate, type RateSample } from './rate.js';
+import { NetResultRecorder } from './result-json.js';
 
 /** The help text of `vfio-node net`. */
 export const NET_USAGE = `usage: vfio-node net SUBCOMMAND [options]
@@ -32,6 +34,9 @@ Packet apps on virtio-net NICs bound to vfio-pci (the lab's $VFIO_LAB_NICS).
 
 common options:
   --json             one JSON object per line (per second, then the summary)
+  --output FILE      pktgen, count, fwd: also write the per-second rates (packets and bits per
+                     second, per port and direction) and the summary to FILE as one JSON
+                     object, for 'vfio-node report FILE'
   --interrupts       sleep on MSI-X interrupts when idle (default: poll)
   --batch N          frames per batch (default 64)
   --idle-sleep US    polling: sleep US microseconds when a batch finds nothing to do
@@ -58,6 +63,7 @@ const options = {
   ip: { type: 'string' },
   'tx-first': { type: 'string' },
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
   interrupts: { type: 'boolean' },
   batch: { type: 'string' },
   'idle-sleep': { type: 'string' },
@@ -123,7 +129,16 @@ export async function runNet(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const print = (o: unknown, text: string) => console.log(json ? JSON.stringify(o) : text);
-  const rate = (s: RateSample & { lost?: number }) => print({ type: 'rate', ...s }, formatRate(s) + (s.lost !== undefined ? `, lost ${s.lost}` : ''));
+  const recorder = v.output !== undefined && sub !== 'respond' ? new NetResultRecorder(sub, ['vfio-node', 'net', ...argv]) : undefined;
+  const rate = (s: RateSample & { lost?: number }) => {
+    recorder?.add(s);
+    print({ type: 'rate', ...s }, formatRate(s) + (s.lost !== undefined ? `, lost ${s.lost}` : ''));
+  };
+  /** --output: the rates and the summary, written when the app ends (a file that cannot be written fails the command). */
+  const save = (summary: unknown): void => {
+    if (!recorder) return;
+    writeFileSync(v.output!, JSON.stringify(recorder.json(summary), null, 2) + '\n');
+  };
   try {
     const batch = int('batch', v.batch, 1);
     const mtu = int('mtu', v.mtu, 68);
@@ -148,6 +163,7 @@ export async function runNet(argv: string[]): Promise<number> {
           report: rate,
         });
         const perQueue = r.perQueue.length > 1 ? ` (per queue ${r.perQueue.join(', ')})` : '';
+        save({ app: 'pktgen', ...r });
         print({ type: 'summary', app: 'pktgen', ...r }, `pktgen ${r.port}: ${r.packets} frames of ${r.size} bytes in ${r.seconds.toFixed(2)} s: ${r.mpps.toFixed(3)} Mpps, ${r.gbps.toFixed(3)} Gbit/s${perQueue}${r.csumOffload ? ', UDP checksums by the device' : ''}`);
         return 0;
       }
@@ -157,6 +173,7 @@ export async function runNet(argv: string[]): Promise<number> {
         const onReady = () => console.error(`count ${p[0]}: ready`);
         const r = await count({ ...common, address: p[0]!, count: int('count', v.count, 1), idleMs: seconds('idle', v.idle), queues: int('queues', v.queues, 1), report: rate, onReady });
         const c = r.csum;
+        save({ app: 'count', ...r });
         print(
           { type: 'summary', app: 'count', ...r },
           `count ${r.port}: ${r.packets} frames (${r.sequenced} from pktgen, seq ${r.firstSeq}..${r.lastSeq}), lost ${r.lost}, reordered ${r.reordered}${r.missing !== undefined ? `, missing ${r.missing}, duplicates ${r.duplicates}` : ''}, ${r.mpps.toFixed(3)} Mpps over ${r.seconds.toFixed(2)} s` +
@@ -168,6 +185,7 @@ export async function runNet(argv: string[]): Promise<number> {
       case 'fwd': {
         need(2);
         const r = await fwd({ ...common, addresses: [p[0]!, p[1]!], txFirst: int('tx-first', v['tx-first'], 0), report: rate });
+        save(r.directions.map((d) => ({ app: 'fwd', ...d, seconds: r.seconds })));
         for (const d of r.directions) print({ type: 'summary', app: 'fwd', ...d, seconds: r.seconds }, `fwd ${d.from} -> ${d.to}: ${d.packets} frames, ${d.drops} dropped, ${d.mpps.toFixed(3)} Mpps`);
         return 0;
       }

@@ -3,7 +3,7 @@
 //   "vfio-node compare" : {
 //     "peers" : [ { "peer": "vfio-node"|"vfio-runtime"|"kernel"|"qemu", "label", "command": [...],
 //                   "read"/"write": { "iops", "bw_bytes", "ios", "lat_mean_ns"?, "clat_p50_ns"?, "clat_p99_ns"? },
-//                   "note"? } ],
+//                   "note"?, "series"? (job-series.ts), with "clat_bins"? per direction (fio's json+ bins) } ],
 //     "ratios" : { "<peer>": { "read_iops": ours/theirs, "write_iops": ..., "read_lat_mean": ours/theirs, ... } }
 //   }
 // A ratio above 1 means more IOPS (or more latency) for vfio-node than for that peer.
@@ -11,6 +11,7 @@
 import type { ReportedStat } from '../group.js';
 import type { PeerDirection, PeerResult } from './peer.js';
 import { calcPercentiles } from '../histogram.js';
+import { seriesJson } from '../job-series.js';
 
 /** The label of our figures when they come from the runtime engine (ioengine=vfio-runtime, or its peer). */
 export const RUNTIME_ENGINE_LABEL = 'vfio-node runtime (promises from the main thread)';
@@ -108,11 +109,14 @@ export function compareJson(ours: PeerResult, peers: readonly PeerResult[]): Rec
       ...(d.latMeanNs !== undefined ? { lat_mean_ns: d.latMeanNs } : {}),
       ...(d.clatP50Ns !== undefined ? { clat_p50_ns: d.clatP50Ns } : {}),
       ...(d.clatP99Ns !== undefined ? { clat_p99_ns: d.clatP99Ns } : {}),
+      // fio's json+ shape: bin value (ns) as the key, count as the value.
+      ...(d.clatBins?.length ? { clat_bins: Object.fromEntries(d.clatBins.map(([ns, c]) => [String(ns), c])) } : {}),
     };
   return {
     peers: [ours, ...peers].map((p) => ({
       peer: p.peer, label: p.label, command: p.command,
       ...(p.read ? { read: dir(p.read) } : {}), ...(p.write ? { write: dir(p.write) } : {}), ...(p.note ? { note: p.note } : {}),
+      ...(p.series ? { series: seriesJson(p.series) } : {}),
     })),
     ratios: ratios(ours, peers),
   };

@@ -24,7 +24,8 @@ export function kernelFioCommand(o: JobOptions, device: string, ioengine = 'io_u
   if (o.norandommap) args.push('--norandommap');
   if (o.randseed !== undefined) args.push(`--randseed=${o.randseed}`);
   if (o.verify !== 'none') args.push(`--verify=${o.verify}`);
-  args.push('--group_reporting', '--output-format=json');
+  // json+: the completion-latency histogram comes back too (the report draws it beside ours).
+  args.push('--group_reporting', '--output-format=json+');
   return args;
 }
 
@@ -50,6 +51,7 @@ export function parseKernelFioJson(text: string, command: string[] = []): PeerRe
     let latSum = 0;
     let p50 = 0;
     let p99 = 0;
+    const bins = new Map<number, number>();
     for (const j of jobs) {
       const r = j[d];
       ios += r.total_ios;
@@ -58,9 +60,11 @@ export function parseKernelFioJson(text: string, command: string[] = []): PeerRe
       latSum += r.lat_ns.mean * r.lat_ns.N;
       p50 = Math.max(p50, r.clat_ns.percentile?.['50.000000'] ?? 0);
       p99 = Math.max(p99, r.clat_ns.percentile?.['99.000000'] ?? 0);
+      for (const [k, c] of Object.entries((r.clat_ns.bins ?? {}) as Record<string, number>)) bins.set(Number(k), (bins.get(Number(k)) ?? 0) + c);
     }
     if (!ios) return undefined;
-    return { iops: (ios * 1000) / runtime, bwBytes: Math.floor((bytes * 1000) / runtime), ios, latMeanNs: latSum / ios, clatP50Ns: p50, clatP99Ns: p99 };
+    const clatBins = [...bins].sort((a, b) => a[0] - b[0]);
+    return { iops: (ios * 1000) / runtime, bwBytes: Math.floor((bytes * 1000) / runtime), ios, latMeanNs: latSum / ios, clatP50Ns: p50, clatP99Ns: p99, ...(clatBins.length ? { clatBins } : {}) };
   };
   return { peer: 'kernel', label: `kernel nvme + fio ${json['fio version'] ?? ''}`.trim(), command, read: dir('read'), write: dir('write') };
 }

@@ -1,5 +1,7 @@
 // What every peer measurement boils down to, so the table can put them side by side.
 
+import type { JobSeries } from '../job-series.js';
+
 /** One direction's figures; fields a peer cannot measure are absent. */
 export interface PeerDirection {
   iops: number;
@@ -8,6 +10,8 @@ export interface PeerDirection {
   latMeanNs?: number;
   clatP50Ns?: number;
   clatP99Ns?: number;
+  /** The completion-latency histogram (fio's json+ bins: [ns, count], sorted), when the peer gives one. */
+  clatBins?: [ns: number, count: number][];
 }
 
 /** One engine's result in a --compare run: who ran (vfio-node, the kernel, QEMU) and what it measured. */
@@ -27,4 +31,6 @@ export interface PeerResult {
   write?: PeerDirection;
   /** Why this peer's workload differs from ours, when it does (qemu-img: sequential only). */
   note?: string;
+  /** Per-interval IOPS and bandwidth, when the peer gives them (qemu-img bench does not). */
+  series?: JobSeries;
 }

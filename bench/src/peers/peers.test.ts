@@ -14,7 +14,7 @@ describe('kernel peer (fio io_uring O_DIRECT)', () => {
     expect(kernelFioCommand(o, '/dev/nvme0n1')).toEqual([
       'fio', '--name=k', '--filename=/dev/nvme0n1', '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4096,4096', '--iodepth=32',
       '--numjobs=1', '--kb_base=1024', '--rwmixread=50', '--randrepeat=1', '--size=1073741824', '--offset=0', '--runtime=10000000us',
-      '--time_based', '--norandommap', '--group_reporting', '--output-format=json',
+      '--time_based', '--norandommap', '--group_reporting', '--output-format=json+',
     ]);
   });
 

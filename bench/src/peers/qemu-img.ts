@@ -73,6 +73,6 @@ export function qemuImgBenchResult(out: QemuImgBenchOutput, command: string[] = 
     label: 'QEMU block/nvme.c (qemu-img bench)',
     command,
     ...(out.write ? { write: dir } : { read: dir }),
-    note: 'sequential offsets only; no latency figures',
+    note: 'sequential offsets only; no latency figures and no time series (qemu-img bench prints only its total time)',
   };
 }

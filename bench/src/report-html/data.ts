@@ -1,7 +1,10 @@
 // What the HTML report shows, read from result files: fio's JSON and JSON+ output,
 // written by fio itself or by vfio-node bench (same schema; ours adds the top-level
 // "vfio-node compare" object with the peers of --compare, and per-job "vfio-node").
-// One "side" is one thing measured: a job of a file, or a peer of a comparison.
+// One "side" is one thing measured: a job of a file, or a peer of a comparison. Packet
+// apps' result files (net/result-json.ts) give packet lines instead (packets.ts).
+
+import type { PacketLine } from './packets.js';
 
 /** A latency histogram bin: fio's bin value (ns) and how many completions fell in it. */
 export type LatencyBin = readonly [ns: number, count: number];
@@ -20,9 +23,12 @@ export interface DirectionSummary {
   clatPercentilesNs: Record<string, number>;
   /** Completion latency histogram (fio json+ clat_ns.bins), sorted by value; empty without json+. */
   clatBins: LatencyBin[];
-  /** Per-interval samples (time ms since start, IOPS), from fio's logs; empty when none were written. */
+  /**
+   * Per-interval samples (time ms since the job started, ramp included; IOPS), from
+   * vfio-node bench's series (jobs[].vfio-node.series, or a peer's); empty when the side has none.
+   */
   iopsSeries: [ms: number, value: number][];
-  /** Per-interval samples (time ms since start, bytes per second); empty when none were written. */
+  /** Per-interval samples (time ms since the job started; bytes per second); empty when the side has none. */
   bwSeries: [ms: number, value: number][];
 }
 
@@ -54,6 +60,8 @@ export interface ReportData {
   sides: ReportSide[];
   /** Facts about where it ran (machine, kernel, Node, QEMU, the lab, the commit), as found in the files or given. */
   environment: Record<string, string>;
+  /** The packet apps' per-second rates, from their result files (none: no packet section). */
+  packets?: PacketLine[];
 }
 
 type Json = Record<string, unknown>;
@@ -66,7 +74,27 @@ function percentKey(k: string): string {
   return String(Number(k));
 }
 
-function direction(d: unknown): DirectionSummary | undefined {
+/** [ms, value] pairs from JSON, the malformed ones dropped. */
+function pairs(v: unknown): [number, number][] {
+  if (!Array.isArray(v)) return [];
+  return v.filter((p): p is [number, number] => Array.isArray(p) && p.length >= 2 && num(p[0]) !== undefined && num(p[1]) !== undefined).map((p) => [p[0], p[1]]);
+}
+
+/** One direction of a "series" object (job-series.ts's JSON): its IOPS and bandwidth points. */
+function seriesOf(series: unknown, dir: 'read' | 'write'): { iopsSeries: [number, number][]; bwSeries: [number, number][] } {
+  const d = obj(obj(series)[dir]);
+  return { iopsSeries: pairs(d.iops), bwSeries: pairs(d.bw_bytes) };
+}
+
+/** fio json+ bins ({ "<ns>": count }) as sorted [ns, count] pairs. */
+function bins(v: unknown): LatencyBin[] {
+  return Object.entries(obj(v))
+    .map(([k, c]) => [Number(k), num(c) ?? 0] as const)
+    .filter(([k, c]) => Number.isFinite(k) && c > 0)
+    .sort((a, b) => a[0] - b[0]);
+}
+
+function direction(d: unknown, series?: unknown, dirName: 'read' | 'write' = 'read'): DirectionSummary | undefined {
   const o = obj(d);
   const ios = num(o.total_ios) ?? num(o.short_ios) ?? 0;
   const iops = num(o.iops) ?? 0;
@@ -75,12 +103,9 @@ function direction(d: unknown): DirectionSummary | undefined {
   const pct = obj(clat.percentile);
   const clatPercentilesNs: Record<string, number> = {};
   for (const [k, v] of Object.entries(pct)) if (num(v) !== undefined) clatPercentilesNs[percentKey(k)] = v as number;
-  const clatBins: LatencyBin[] = Object.entries(obj(clat.bins))
-    .map(([k, v]) => [Number(k), num(v) ?? 0] as const)
-    .filter(([k, c]) => Number.isFinite(k) && c > 0)
-    .sort((a, b) => a[0] - b[0]);
+  const clatBins = bins(clat.bins);
   const latMeanNs = num(obj(o.lat_ns).mean);
-  return { iops, bwBytes: num(o.bw_bytes) ?? (num(o.bw) ?? 0) * 1024, ios, ...(latMeanNs !== undefined ? { latMeanNs } : {}), clatPercentilesNs, clatBins, iopsSeries: [], bwSeries: [] };
+  return { iops, bwBytes: num(o.bw_bytes) ?? (num(o.bw) ?? 0) * 1024, ios, ...(latMeanNs !== undefined ? { latMeanNs } : {}), clatPercentilesNs, clatBins, ...seriesOf(series, dirName) };
 }
 
 function stringRecord(v: unknown): Record<string, string> {
@@ -115,15 +140,17 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
     const options = { ...global, ...stringRecord(job['job options']) };
     const jobname = String(job.jobname ?? `job ${i}`);
     const who = ours ? 'vfio-node' : 'fio';
-    const read = direction(job.read);
-    const write = direction(job.write);
+    const series = obj(job['vfio-node']).series;
+    const read = direction(job.read, series, 'read');
+    const write = direction(job.write, series, 'write');
+    const rampFromSeries = num(obj(series).ramp_ms);
     return {
       label: `${prefix}${jobs.length > 1 ? `${who} ${jobname}` : who}`,
       origin: `${origin}, job ${jobname}`,
       options,
       ...(read ? { read } : {}),
       ...(write ? { write } : {}),
-      rampMs: rampMs(options.ramp_time),
+      rampMs: rampFromSeries ?? rampMs(options.ramp_time),
     };
   });
   // The peers of a comparison (ours is listed first there too: the jobs above stand for it).
@@ -131,7 +158,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
   const peers = Array.isArray(compare.peers) ? (compare.peers as unknown[]).map(obj) : [];
   for (const p of peers) {
     if (p.peer === 'vfio-node') continue;
-    const dir = (d: unknown): DirectionSummary | undefined => {
+    const dir = (d: unknown, dirName: 'read' | 'write'): DirectionSummary | undefined => {
       const o = obj(d);
       const iops = num(o.iops);
       if (iops === undefined) return undefined;
@@ -139,10 +166,13 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
       if (num(o.clat_p50_ns) !== undefined) pct['50'] = o.clat_p50_ns as number;
       if (num(o.clat_p99_ns) !== undefined) pct['99'] = o.clat_p99_ns as number;
       const lat = num(o.lat_mean_ns);
-      return { iops, bwBytes: num(o.bw_bytes) ?? 0, ios: num(o.ios) ?? 0, ...(lat !== undefined ? { latMeanNs: lat } : {}), clatPercentilesNs: pct, clatBins: [], iopsSeries: [], bwSeries: [] };
+      // A peer with bins (the kernel's fio json+) gets the marked percentiles the compare object leaves out.
+      const b = bins(o.clat_bins);
+      for (const q of MARKED_PERCENTILES) if (pct[q] === undefined && b.length) pct[q] = percentileFromBins(b, Number(q));
+      return { iops, bwBytes: num(o.bw_bytes) ?? 0, ios: num(o.ios) ?? 0, ...(lat !== undefined ? { latMeanNs: lat } : {}), clatPercentilesNs: pct, clatBins: b, ...seriesOf(p.series, dirName) };
     };
-    const read = dir(p.read);
-    const write = dir(p.write);
+    const read = dir(p.read, 'read');
+    const write = dir(p.write, 'write');
     const command = Array.isArray(p.command) ? (p.command as unknown[]).map(String).join(' ') : '';
     sides.push({
       label: `${prefix}${String(p.peer)}`,
@@ -150,7 +180,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
       options: sides[0]?.options ?? {},
       ...(read ? { read } : {}),
       ...(write ? { write } : {}),
-      rampMs: sides[0]?.rampMs ?? 0,
+      rampMs: num(obj(p.series).ramp_ms) ?? sides[0]?.rampMs ?? 0,
       ...(typeof p.note === 'string' ? { note: p.note } : {}),
     });
   }
@@ -185,6 +215,18 @@ export function cdfFromBins(bins: readonly LatencyBin[]): [number, number][] {
     seen += c;
     return [ns, seen / total];
   });
+}
+
+/** The value of the bin in which `percent` of the completions are reached (fio's way of reading its bins). */
+export function percentileFromBins(bins: readonly LatencyBin[], percent: number): number {
+  const total = bins.reduce((a, [, c]) => a + c, 0);
+  const want = (total * percent) / 100;
+  let seen = 0;
+  for (const [ns, c] of bins) {
+    seen += c;
+    if (seen >= want) return ns;
+  }
+  return bins.at(-1)?.[0] ?? 0;
 }
 
 /** Ratio of a to b when both are known and b is not 0. */

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { MARKED_PERCENTILES, cdfFromBins, ratio, type DirectionSummary, type ReportData, type ReportSide } from './data.js';
+import { packetLineSummary } from './packets.js';
 
 const require = createRequire(import.meta.url);
 
@@ -85,10 +86,26 @@ function environmentTable(data: ReportData): string {
 export interface ChartData {
   /** One CDF per side and direction with bins: label, then [µs, nines] points (nines = -log10(1 - fraction)). */
   latency: { label: string; points: [number, number][] }[];
-  /** One IOPS series per side and direction with samples: label, [s, IOPS]. */
-  iops: { label: string; points: [number, number][]; rampS: number }[];
-  /** One bandwidth series per side and direction with samples: label, [s, MiB/s]. */
-  bw: { label: string; points: [number, number][]; rampS: number }[];
+  /** One IOPS series per side and direction with samples: label, direction (its chart), [s, IOPS]. */
+  iops: TimeSeries[];
+  /** One bandwidth series per side and direction with samples: label, direction, [s, MiB/s]. */
+  bw: TimeSeries[];
+  /** The sides with I/O but no time series (a peer that gives none), when other sides have some. */
+  noSeries: string[];
+  /** The packet apps' lines: label, [s, packets per second]. */
+  pps: { label: string; points: [number, number][] }[];
+}
+
+/** One line of an over-time chart. */
+export interface TimeSeries {
+  /** Legend text: the side and the direction. */
+  label: string;
+  /** The chart it belongs to: reads or writes. */
+  dir: 'read' | 'write';
+  /** [s since the job started, value]. */
+  points: [number, number][];
+  /** Where the side's ramp ends, s (0: no ramp). */
+  rampS: number;
 }
 
 /** The chart series of a report (exported for tests). */
@@ -96,18 +113,22 @@ export function chartData(data: ReportData): ChartData {
   const latency: ChartData['latency'] = [];
   const iops: ChartData['iops'] = [];
   const bw: ChartData['bw'] = [];
+  const withoutSeries = new Set<string>();
   for (const { side, dir, d } of rows(data)) {
     const label = `${side.label} ${dir}`;
+    if (!d.iopsSeries.length && !d.bwSeries.length) withoutSeries.add(side.label);
     if (d.clatBins.length) {
       const total = d.clatBins.reduce((a, [, c]) => a + c, 0);
       // The last point (fraction 1) would be infinitely many nines: show it one step beyond what the sample count resolves.
       const cap = Math.log10(total) + 1;
       latency.push({ label, points: cdfFromBins(d.clatBins).map(([ns, f]) => [ns / 1000, f >= 1 ? cap : Math.min(cap, -Math.log10(1 - f))]) });
     }
-    if (d.iopsSeries.length) iops.push({ label, points: d.iopsSeries.map(([ms, v]) => [ms / 1000, v]), rampS: side.rampMs / 1000 });
-    if (d.bwSeries.length) bw.push({ label, points: d.bwSeries.map(([ms, v]) => [ms / 1000, v / 1048576]), rampS: side.rampMs / 1000 });
+    if (d.iopsSeries.length) iops.push({ label, dir, points: d.iopsSeries.map(([ms, v]) => [ms / 1000, v]), rampS: side.rampMs / 1000 });
+    if (d.bwSeries.length) bw.push({ label, dir, points: d.bwSeries.map(([ms, v]) => [ms / 1000, v / 1048576]), rampS: side.rampMs / 1000 });
   }
-  return { latency, iops, bw };
+  const noSeries = iops.length || bw.length ? [...withoutSeries] : [];
+  const pps = (data.packets ?? []).map((l) => ({ label: l.label, points: l.pps }));
+  return { latency, iops, bw, noSeries, pps };
 }
 
 // The page's own script: builds uPlot charts from the embedded data. Plain ES2017, no modules.
@@ -143,7 +164,8 @@ const PAGE_SCRIPT = String.raw`
     var u = new uPlot({
       width: width(el), height: 340,
       scales: opts.scales,
-      axes: [axis(xLabel, opts.xAxis || {}), axis(yLabel, opts.yAxis || {})],
+      // Room for the y label beside six-digit tick values.
+      axes: [axis(xLabel, opts.xAxis || {}), axis(yLabel, Object.assign({ size: 80 }, opts.yAxis || {}))],
       series: [{ label: xLabel }].concat(series.map(function (s, i) {
         return { label: s.label, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: false } };
       })),
@@ -174,8 +196,16 @@ const PAGE_SCRIPT = String.raw`
     draw: function (u) { marks.forEach(function (m) { hline(u, m[1], 'p' + m[0]); }); },
   });
   function ramp(series) { return series.reduce(function (a, s) { return Math.max(a, s.rampS); }, 0); }
-  chart('iops-chart', data.iops, 'time (s)', 'IOPS', { scales: { x: { time: false } }, draw: function (u) { var r = ramp(data.iops); if (r > 0) vline(u, r, 'end of ramp'); } });
-  chart('bw-chart', data.bw, 'time (s)', 'bandwidth (MiB/s)', { scales: { x: { time: false } }, draw: function (u) { var r = ramp(data.bw); if (r > 0) vline(u, r, 'end of ramp'); } });
+  // One chart per direction (reads, writes), one line per side; the end of the ramp marked.
+  function overTime(kind, series, yLabel) {
+    ['read', 'write'].forEach(function (dir) {
+      var mine = series.filter(function (s) { return s.dir === dir; });
+      chart(kind + '-' + dir + '-chart', mine, 'time since the job started (s)', yLabel, { scales: { x: { time: false } }, draw: function (u) { var r = ramp(mine); if (r > 0) vline(u, r, 'end of ramp'); } });
+    });
+  }
+  overTime('iops', data.iops, 'IOPS');
+  overTime('bw', data.bw, 'bandwidth (MiB/s)');
+  chart('pps-chart', data.pps, 'time since the app started (s)', 'packets per second', { scales: { x: { time: false } } });
 })();
 `;
 
@@ -183,7 +213,7 @@ const STYLE = `
 :root { --bg: #ffffff; --fg: #1d2430; --muted: #5d6776; --grid: #d9dee6; --accent: #2f6fde; --row: #f4f6f9; color-scheme: light dark; }
 @media (prefers-color-scheme: dark) { :root { --bg: #14171c; --fg: #e6e9ee; --muted: #9aa4b2; --grid: #343a44; --accent: #7aa7ff; --row: #1c2027; } }
 body { background: var(--bg); color: var(--fg); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1.5rem; max-width: 1200px; }
-h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h3 { font-size: 1rem; margin: 1rem 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
 .muted, .note { color: var(--muted); } table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.summary { width: 100%; } th, td { padding: .3rem .6rem; text-align: right; border-bottom: 1px solid var(--grid); }
 table.summary tbody tr:nth-child(odd) { background: var(--row); } th[scope=row], table.kv th { text-align: left; }
@@ -193,11 +223,59 @@ details { margin: .4rem 0; } summary { cursor: pointer; }
 .uplot, .u-legend { color: var(--fg); }
 `;
 
+/**
+ * The over-time charts' places: one per direction that has series, and a line naming
+ * every side without series (a peer that gives none), so no side is left out silently.
+ */
+function overTimeCharts(kind: 'iops' | 'bw', series: readonly TimeSeries[], noSeries: readonly string[]): string {
+  if (!series.length) {
+    return `<p class="empty">No per-interval samples in these results. vfio-node bench records them for every job (jobs[].vfio-node.series); fio's own JSON has none (fio writes them to log files: --write_iops_log, --write_bw_log).</p>`;
+  }
+  const dirs = (['read', 'write'] as const).filter((d) => series.some((s) => s.dir === d));
+  const charts = dirs.map((d) => `<h3>${d === 'read' ? 'Reads' : 'Writes'}</h3><div class="chart" id="${kind}-${d}-chart"></div>`).join('');
+  const missing = noSeries.length ? `<p class="empty">No time series from this peer: ${noSeries.map(esc).join(', ')}.</p>` : '';
+  return charts + missing;
+}
+
+const fmtBits = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(3)} Gbit/s` : `${(b / 1e6).toFixed(1)} Mbit/s`);
+
+/** The packet apps' section: a packets-per-second chart and a table per port and direction. */
+function packetSection(data: ReportData): string {
+  const lines = data.packets ?? [];
+  if (!lines.length) return '';
+  const head = ['app, port, direction', 'seconds', 'frames', 'mean pps', 'peak pps', 'mean on the wire'];
+  const body = lines.map((l) => {
+    const s = packetLineSummary(l);
+    const cells = [esc(l.label), String(l.pps.length), String(l.packets), fmtIops(s.meanPps), fmtIops(s.peakPps), fmtBits(s.meanBps)];
+    return `<tr>${cells.map((c, i) => (i === 0 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`;
+  });
+  return `<h2>Packets per second over time</h2>
+<div class="chart" id="pps-chart"></div>
+<table class="summary packets"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>
+<p class="muted">One point per second as the app printed it; bits on the wire count each frame's FCS, preamble and gap (24 bytes).</p>`;
+}
+
+/** The block benchmark's sections (summary, latency, over time, options), when the files hold jobs. */
+function blockSections(data: ReportData, charts: ChartData): string {
+  if (!data.sides.length) return '';
+  const empty = (what: string, how: string) => `<p class="empty">${esc(what)} ${esc(how)}</p>`;
+  return `<h2>Summary</h2>
+${summaryTable(data)}
+<p class="muted">Ratios are the first side's figure over the other's: above 1 means more IOPS, or more latency, for ${esc(data.sides[0]?.label ?? 'the first side')}.</p>
+<h2>Completion latency</h2>
+<div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
+<h2>IOPS over time</h2>
+<div id="iops-chart">${overTimeCharts('iops', charts.iops, charts.noSeries)}</div>
+<h2>Bandwidth over time</h2>
+<div id="bw-chart">${overTimeCharts('bw', charts.bw, charts.noSeries)}</div>
+<h2>Jobs and their options</h2>
+${optionsTables(data)}`;
+}
+
 /** The whole page, one string, nothing loaded from elsewhere. */
 export function renderReportHtml(data: ReportData): string {
   const { js, css } = uplotAssets();
   const charts = chartData(data);
-  const empty = (what: string, how: string) => `<p class="empty">${esc(what)} ${esc(how)}</p>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -213,17 +291,8 @@ export function renderReportHtml(data: ReportData): string {
 <h1>${esc(data.title)}</h1>
 <p class="muted">Made ${esc(data.generatedAt)} from ${data.sources.map((s) => `<code>${esc(s)}</code>`).join(', ')}.</p>
 </header>
-<h2>Summary</h2>
-${summaryTable(data)}
-<p class="muted">Ratios are the first side's figure over the other's: above 1 means more IOPS, or more latency, for ${esc(data.sides[0]?.label ?? 'the first side')}.</p>
-<h2>Completion latency</h2>
-<div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
-<h2>IOPS over time</h2>
-<div class="chart" id="iops-chart">${charts.iops.length ? '' : empty('No per-interval samples in these results.', 'They come from fio\'s logs (--write_iops_log).')}</div>
-<h2>Bandwidth over time</h2>
-<div class="chart" id="bw-chart">${charts.bw.length ? '' : empty('No per-interval samples in these results.', 'They come from fio\'s logs (--write_bw_log).')}</div>
-<h2>Jobs and their options</h2>
-${optionsTables(data)}
+${blockSections(data, charts)}
+${packetSection(data)}
 <h2>Where it ran</h2>
 ${environmentTable(data)}
 <script type="application/json" id="report-data">${scriptJson(data)}</script>

@@ -106,4 +106,68 @@ describe('a vfio-node comparison', () => {
     expect(html).toContain('&lt;b&gt;t&lt;/b&gt;');
     expect((embedded(html, 'report-data') as ReportData).sides[0]!.options.name).toBe('</script><img src=x onerror=alert(1)>');
   });
+
+  it('draws IOPS and bandwidth over time per direction, one line per side with series, the kernel\'s bins beside ours, and names the peer without series', () => {
+    const withSeries = structuredClone(doc) as any;
+    withSeries.jobs[0]['vfio-node'].series = { interval_ms: 1000, ramp_ms: 2000, read: { iops: [[1000, 100], [2000, 200], [3000, 30000]], bw_bytes: [[1000, 409600], [2000, 819200], [3000, 30000 * 4096]] } };
+    const kernel = withSeries['vfio-node compare'].peers[1];
+    kernel.read.clat_bins = { '1000000': 90, '2000000': 9, '8000000': 1 };
+    kernel.series = { interval_ms: 1000, ramp_ms: 2000, read: { iops: [[3000, 20000]], bw_bytes: [[3000, 20000 * 4096]] } };
+    const sides = sidesFromFioJson(withSeries, 'main.json');
+    expect(sides[0]!.read!.iopsSeries).toEqual([[1000, 100], [2000, 200], [3000, 30000]]);
+    expect(sides[0]!.rampMs).toBe(2000);
+    // The kernel's marked percentiles the compare object lacks come from its bins.
+    expect(sides[1]!.read!.clatPercentilesNs).toEqual({ '50': 1400000, '99': 6000000, '99.9': 8000000, '99.99': 8000000 });
+    const data: ReportData = { title: 't', generatedAt: 'now', sources: ['main.json'], sides, environment: {} };
+    const charts = chartData(data);
+    expect(charts.iops.map((s) => [s.label, s.dir])).toEqual([['vfio-node read', 'read'], ['kernel read', 'read']]);
+    expect(charts.bw[1]!.points).toEqual([[3, (20000 * 4096) / 1048576]]);
+    expect(charts.iops[0]!.rampS).toBe(2);
+    expect(charts.latency.map((l) => l.label)).toEqual(['vfio-node read', 'kernel read']);
+    expect(charts.noSeries).toEqual(['qemu']);
+    const html = renderReportHtml(data);
+    expect(html).toContain('id="iops-read-chart"');
+    expect(html).toContain('id="bw-read-chart"');
+    // A read job: no write charts.
+    expect(html).not.toContain('id="iops-write-chart"');
+    expect(html).toContain('No time series from this peer: qemu.');
+  });
+});
+
+
+describe("a packet app's result file", () => {
+  const doc = {
+    'vfio-node net': {
+      version: 1, app: 'count', command: ['vfio-node', 'net', 'count', '0000:00:05.0'], time: '2026-12-03T10:00:00.000Z',
+      rates: [
+        { t: 1, port: '0000:00:05.0', dir: 'rx', packets: 90000, bytes: 5_400_000, pps: 90000, bps: 60_480_000 },
+        { t: 2.01, port: '0000:00:05.0', dir: 'rx', packets: 110000, bytes: 6_600_000, pps: 108911, bps: 73_180_000 },
+      ],
+      summary: { app: 'count', packets: 200000 },
+    },
+  };
+
+  it('gives a line per port and direction, with its packets per second over time and a summary', async () => {
+    const { isPacketResult, packetLinesFromJson, packetLineSummary } = await import('./packets.js');
+    expect(isPacketResult(doc)).toBe(true);
+    expect(isPacketResult({ jobs: [] })).toBe(false);
+    const [line, ...rest] = packetLinesFromJson(doc, 'count.json');
+    expect(rest).toEqual([]);
+    expect(line!.label).toBe('count 0000:00:05.0 RX');
+    expect(line!.pps).toEqual([[1, 90000], [2.01, 108911]]);
+    expect(line!.packets).toBe(200000);
+    expect(packetLineSummary(line!)).toEqual({ meanPps: 99455.5, peakPps: 108911, meanBps: 66_830_000 });
+    expect(() => packetLinesFromJson({ 'vfio-node net': { app: 'pktgen', rates: [] } }, 'short.json')).toThrow(/short\.json: the packet app recorded no per-second rate/);
+  });
+
+  it('renders a packets-per-second chart and a table, and no block-benchmark sections when there is no job', async () => {
+    const { packetLinesFromJson } = await import('./packets.js');
+    const data: ReportData = { title: 'count', generatedAt: 'now', sources: ['count.json'], sides: [], environment: {}, packets: packetLinesFromJson(doc, 'count.json') };
+    const html = renderReportHtml(data);
+    expect(html).toContain('id="pps-chart"');
+    expect(html).toContain('<th scope="row">count 0000:00:05.0 RX</th><td>2</td><td>200000</td><td>99.5k</td><td>108.9k</td><td>66.8 Mbit/s</td>');
+    expect(html).not.toContain('id="latency-chart"');
+    const charts = embedded(html, 'chart-data') as ReturnType<typeof chartData>;
+    expect(charts.pps).toEqual([{ label: 'count 0000:00:05.0 RX', points: [[1, 90000], [2.01, 108911]] }]);
+  });
 });

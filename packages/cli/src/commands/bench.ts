@@ -4,10 +4,10 @@
 // NVMe queue pair each job runs on.
 
 import { spawn } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NullTarget, planBench, pollProgress, ProgressBlock, runBench, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
+import { logFileHome, NullTarget, planBench, pollProgress, ProgressBlock, runBench, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
 import { bindDevice, invalidArgument, unbindDevice, VfioError } from '@vfio-node/core';
 import { NvmeController } from '@vfio-node/nvme';
 import { NvmeRuntime } from '@vfio-node/runtime';
@@ -203,9 +203,16 @@ export async function runInLab(userArgv: string[], opts: LabBenchOptions = {}): 
     // The last --output wins (fio's rule), so appending is enough.
     guestArgv.push('--output=$VFIO_LAB_OUT/bench-output');
   }
+  // fio's log files (write_iops_log=..., and the kernel peer's copies) are written under the
+  // shared folder in the guest and put back here where their names point.
+  const logs = plan.jobs.some((j) => j.options.logs.bwPrefix || j.options.logs.iopsPrefix || j.options.logs.latPrefix || j.options.logs.histPrefix);
+  if (logs) {
+    outDir ??= mkdtempSync(path.join(os.tmpdir(), 'vfio-node-bench-'));
+    guestArgv.push('--log-dir=$VFIO_LAB_OUT/logs');
+  }
   // On a terminal, the guest's status line is carried through (its stdout is a pipe, where fio's auto would print none).
   if (process.stdout.isTTY && plan.cl.eta === 'auto') guestArgv.push('--eta=always');
-  const quoted = guestArgv.map((a) => (a === '--output=$VFIO_LAB_OUT/bench-output' ? `"${a}"` : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const quoted = guestArgv.map((a) => (a === '--output=$VFIO_LAB_OUT/bench-output' || a === '--log-dir=$VFIO_LAB_OUT/logs' ? `"${a}"` : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
   const accel = opts.accel ?? process.env.VFIO_LAB_ACCEL;
   console.error("vfio-node bench: no --filename given: running on the lab's emulated NVMe (vfio-node lab run)");
   try {
@@ -221,10 +228,33 @@ export async function runInLab(userArgv: string[], opts: LabBenchOptions = {}): 
       if (existsSync(written)) copyFileSync(written, path.resolve(output));
       else if (status === 0) console.error(`vfio-node bench: the benchmark wrote no ${output}`);
     }
+    if (outDir && logs) bringBackLogs(path.join(outDir, 'logs'));
     return status;
   } finally {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+/** Copies every log file the guest wrote under `dir` to where its name points from the working directory. */
+function bringBackLogs(dir: string): void {
+  if (!existsSync(dir)) return;
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) walk(r);
+      else {
+        const home = logFileHome(r, process.cwd());
+        if (!home) continue;
+        try {
+          mkdirSync(path.dirname(home), { recursive: true });
+          copyFileSync(path.join(dir, r), home);
+        } catch (err) {
+          console.error(`vfio-node bench: cannot write the log file ${home}: ${(err as Error).message}`);
+        }
+      }
+    }
+  };
+  walk('');
 }
 
 /**
@@ -289,6 +319,11 @@ export async function run(userArgv: string[]): Promise<number> {
     openNvme,
     readFile: (p) => readFileSync(p, 'utf8'),
     writeFile: (p, t) => writeFileSync(p, t),
+    makeDir: (p) => mkdirSync(p, { recursive: true }),
+    tempDir: () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'vfio-node-peer-'));
+      return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     runCommand,

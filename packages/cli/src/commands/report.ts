@@ -5,12 +5,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { environmentFromFioJson, renderReportHtml, sidesFromFioJson, type ReportData, type ReportSide } from '@vfio-node/bench';
+import { environmentFromFioJson, isPacketResult, packetLinesFromJson, renderReportHtml, sidesFromFioJson, type PacketLine, type ReportData, type ReportSide } from '@vfio-node/bench';
 
 const USAGE = `usage: vfio-node report [--output FILE.html] [--title TEXT] [NAME=]RESULT.json...
 
 Draws one self-contained HTML page from saved results: vfio-node bench's JSON output
-(--output-format=json or json+, with the peers of --compare) or fio's own. Several files
+(--output-format=json or json+, with the peers of --compare) or fio's own, and the packet
+apps' (vfio-node net pktgen|count|fwd --output FILE: packets per second). Several files
 lie side by side; NAME= labels a file's sides ("before=a.json after=b.json"). Latency
 distributions need json+ (fio's histogram bins).
 
@@ -30,6 +31,7 @@ export function readResults(args: readonly string[]): { data: Omit<ReportData, '
   const environment: Record<string, string> = {};
   const errors: string[] = [];
   const sources: string[] = [];
+  const packets: PacketLine[] = [];
   for (const arg of args) {
     const eq = arg.indexOf('=');
     // NAME=FILE, unless the whole argument is a file whose name has "=" in it.
@@ -45,7 +47,9 @@ export function readResults(args: readonly string[]): { data: Omit<ReportData, '
       continue;
     }
     try {
-      sides.push(...sidesFromFioJson(doc, file, name ?? (args.length > 1 ? path.basename(file, '.json') : undefined)));
+      const label = name ?? (args.length > 1 ? path.basename(file, '.json') : undefined);
+      if (isPacketResult(doc)) packets.push(...packetLinesFromJson(doc, file, label));
+      else sides.push(...sidesFromFioJson(doc, file, label));
     } catch (err) {
       errors.push((err as Error).message);
       continue;
@@ -53,7 +57,7 @@ export function readResults(args: readonly string[]): { data: Omit<ReportData, '
     sources.push(file);
     for (const [k, v] of Object.entries(environmentFromFioJson(doc))) environment[args.length > 1 ? `${name ?? path.basename(file)}: ${k}` : k] = v;
   }
-  return { data: { sources, sides, environment }, errors };
+  return { data: { sources, sides, environment, ...(packets.length ? { packets } : {}) }, errors };
 }
 
 /** FILE.json's page: FILE.html beside it. */
@@ -67,11 +71,12 @@ type Drawn = { page: string } | { unreadable: string[] } | { unwritable: string 
 function drawPage(args: readonly string[], output?: string, title?: string): Drawn {
   const { data, errors } = readResults(args);
   if (errors.length) return { unreadable: errors };
-  if (!data.sides.length) return { unreadable: ['the results hold no job with I/O to show'] };
+  if (!data.sides.length && !data.packets?.length) return { unreadable: ['the results hold no job with I/O to show'] };
   const first = args[0]!.slice(args[0]!.indexOf('=') + 1);
   const page = output ?? beside(first);
   try {
-    writeFileSync(page, renderReportHtml({ ...data, title: title ?? defaultTitle(data.sides), generatedAt: now() }));
+    const fallback = data.sides.length ? defaultTitle(data.sides) : `vfio-node report: ${[...new Set(data.packets!.map((l) => l.app))].join(', ')}`;
+    writeFileSync(page, renderReportHtml({ ...data, title: title ?? fallback, generatedAt: now() }));
   } catch (err) {
     return { unwritable: `cannot write ${page}: ${(err as Error).message}` };
   }

@@ -1,0 +1,115 @@
+// Per-interval IOPS and bandwidth of one job, per direction, recorded for every job
+// whether or not fio's log options were given: the report's "over time" charts come from
+// these. Intervals are fixed windows of log_avg_msec (1000 ms when not given) counted from
+// the job's start, ramp included (the report marks where the ramp ends; fio's own log
+// files start after it). A window in which nothing completed is a point at 0: a stall is
+// worth seeing. The last, partial window is a point over the time it lasted.
+
+/** One direction's series: [ms since the job started, value] at the end of each window. */
+export interface DirectionSeries {
+  /** I/Os per second over each window. */
+  iops: [ms: number, value: number][];
+  /** Bytes per second over each window. */
+  bw: [ms: number, value: number][];
+}
+
+/** A job's series, as they go into the JSON ("vfio-node": { "series": ... }). */
+export interface JobSeries {
+  /** The window, ms. */
+  intervalMs: number;
+  /** The job's ramp_time, ms: points before it were not counted in the statistics. */
+  rampMs: number;
+  read?: DirectionSeries;
+  write?: DirectionSeries;
+}
+
+/** The window when log_avg_msec is not given: one point per second. */
+export const DEFAULT_SERIES_MS = 1000;
+
+/** Counts completions into windows; add() per completion (two additions, one comparison). */
+export class SeriesRecorder {
+  private readonly ios = new Float64Array(2);
+  private readonly bytes = new Float64Array(2);
+  private windowEnd: number;
+  private last = 0;
+  private readonly out: [DirectionSeries | undefined, DirectionSeries | undefined];
+
+  /**
+   * @param intervalMs the window (log_avg_msec, or DEFAULT_SERIES_MS)
+   * @param rampMs the job's ramp time, recorded with the series
+   * @param dirs which directions the job does (read, write): only those get points
+   */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly rampMs: number,
+    dirs: readonly [boolean, boolean],
+  ) {
+    this.windowEnd = intervalMs;
+    this.out = [dirs[0] ? { iops: [], bw: [] } : undefined, dirs[1] ? { iops: [], bw: [] } : undefined];
+  }
+
+  /** One completion at `nowMs` (ms since the job started), direction 0 read or 1 write, `len` bytes. */
+  add(nowMs: number, dir: number, len: number): void {
+    if (nowMs >= this.windowEnd) this.close(nowMs);
+    this.ios[dir]! += 1;
+    this.bytes[dir]! += len;
+    this.last = nowMs;
+  }
+
+  /** Closes every window that ended before `nowMs`, empty ones as 0. */
+  private close(nowMs: number): void {
+    while (nowMs >= this.windowEnd) {
+      this.point(this.windowEnd, this.intervalMs);
+      this.windowEnd += this.intervalMs;
+    }
+  }
+
+  private point(t: number, spanMs: number): void {
+    for (let d = 0; d < 2; d++) {
+      const s = this.out[d];
+      if (s) {
+        s.iops.push([t, Math.round((this.ios[d]! * 1000) / spanMs)]);
+        s.bw.push([t, Math.round((this.bytes[d]! * 1000) / spanMs)]);
+      }
+      this.ios[d] = 0;
+      this.bytes[d] = 0;
+    }
+  }
+
+  /** The job ended at `nowMs`: the last partial window becomes a point when anything completed in it. */
+  finish(nowMs: number): JobSeries {
+    const end = Math.max(nowMs, this.last);
+    if (end >= this.windowEnd) this.close(end);
+    const start = this.windowEnd - this.intervalMs;
+    if (end > start && this.ios[0]! + this.ios[1]! > 0) this.point(Math.round(end), end - start);
+    const [read, write] = this.out;
+    return { intervalMs: this.intervalMs, rampMs: this.rampMs, ...(read ? { read } : {}), ...(write ? { write } : {}) };
+  }
+}
+
+/**
+ * Several jobs' series summed window by window (group_reporting, numjobs, a peer's jobs):
+ * values at the same time add up. Jobs with different windows are summed by time anyway.
+ */
+export function sumSeries(all: readonly JobSeries[]): JobSeries | undefined {
+  if (!all.length) return undefined;
+  const sum = (pick: (s: JobSeries) => DirectionSeries | undefined): DirectionSeries | undefined => {
+    const parts = all.map(pick).filter((x): x is DirectionSeries => !!x);
+    if (!parts.length) return undefined;
+    const add = (k: 'iops' | 'bw') => {
+      const m = new Map<number, number>();
+      for (const p of parts) for (const [t, v] of p[k]) m.set(t, (m.get(t) ?? 0) + v);
+      return [...m].sort((a, b) => a[0] - b[0]);
+    };
+    return { iops: add('iops'), bw: add('bw') };
+  };
+  const read = sum((s) => s.read);
+  const write = sum((s) => s.write);
+  return { intervalMs: all[0]!.intervalMs, rampMs: all[0]!.rampMs, ...(read ? { read } : {}), ...(write ? { write } : {}) };
+}
+
+/** The series as JSON (keys in fio's snake case; bandwidth in bytes per second). */
+export function seriesJson(s: JobSeries): Record<string, unknown> {
+  const dir = (d: DirectionSeries) => ({ iops: d.iops, bw_bytes: d.bw });
+  return { interval_ms: s.intervalMs, ramp_ms: s.rampMs, ...(s.read ? { read: dir(s.read) } : {}), ...(s.write ? { write: dir(s.write) } : {}) };
+}
