@@ -15,7 +15,11 @@
 # Environment: NVMF_SECONDS (fio runtime, default 10), NVMF_ROUNDS (default 2), NVMF_WORKERS
 # (our target's --workers, default 1), NVMF_OURS_BDEV (what our target serves instead of the
 # first controller's namespace 1, e.g. malloc:1G to see the target's cost without the NVMe path),
-# NVMF_CPU_PROF=1 (our target runs with node --cpu-prof; profiles in $VFIO_LAB_OUT/cpuprof). Output in $VFIO_LAB_OUT: one fio json+ file per run
+# NVMF_CPU_PROF=1 (our target runs with node --cpu-prof; profiles in $VFIO_LAB_OUT/cpuprof),
+# NVMF_POLL_US / NVMF_SPIN_US (the runtime's pollMicroseconds / spinMicroseconds: the target
+# then runs as bench/nvmf/serve.mjs, which takes them; the CLI does not).
+# Pass them with env, since the lab hands only VFIO_* variables to the guest:
+#   ... --out DIR -- env NVMF_OURS_BDEV=malloc:1G sh bench/nvmf/compare-lab.sh Output in $VFIO_LAB_OUT: one fio json+ file per run
 # (ROUND-JOB-TARGET.json), the target's log, the controllers' identify data, and env.txt.
 set -u
 
@@ -104,9 +108,17 @@ ln -s "$S" "$CFG/ports/1/subsystems/$KERN_NQN" || fail "nvmet-tcp did not take p
 
 # --- our target ------------------------------------------------------------------------
 log "starting vfio-node nvmf serve on $OURS_BDEV (--workers $WORKERS)"
+# `vfio-node nvmf serve` is packages/cli/bin/vfio-node.js run by node (the lab's wrapper does
+# the same); run directly so that node's own options (--cpu-prof, which NODE_OPTIONS refuses) apply.
 PROF=
 [ "${NVMF_CPU_PROF:-0}" = 1 ] && PROF="--cpu-prof --cpu-prof-dir=$OUT/cpuprof"
-NODE_OPTIONS="${NODE_OPTIONS:-} $PROF" vfio-node nvmf serve --listen 127.0.0.1:$OURS_PORT --nqn $OURS_NQN --workers "$WORKERS" "$OURS_BDEV" > "$OUT/target.log" 2>&1 &
+SERVE="packages/cli/bin/vfio-node.js nvmf serve"
+[ -n "${NVMF_POLL_US:-}" ] && SERVE="$SERVE --poll-us $NVMF_POLL_US"
+[ -n "${NVMF_SPIN_US:-}" ] && SERVE="$SERVE --spin-us $NVMF_SPIN_US"
+case $SERVE in *-us*) SERVE="bench/nvmf/serve.mjs ${SERVE#packages/cli/bin/vfio-node.js nvmf serve }" ;; esac
+echo "target: node $PROF $SERVE" > "$OUT/target.log"
+# shellcheck disable=SC2086
+node $PROF $SERVE --listen 127.0.0.1:$OURS_PORT --nqn $OURS_NQN --workers "$WORKERS" "$OURS_BDEV" >> "$OUT/target.log" 2>&1 &
 TPID=$!
 i=0
 until grep -q 'connect with:' "$OUT/target.log"; do
