@@ -18,6 +18,8 @@
 # NVMF_CPU_PROF=1 (our target runs with node --cpu-prof; profiles in $VFIO_LAB_OUT/cpuprof),
 # NVMF_POLL_US / NVMF_SPIN_US (the runtime's pollMicroseconds / spinMicroseconds: the target
 # then runs as bench/nvmf/serve.mjs, which takes them; the CLI does not).
+# NVMF_SS=1 samples the TCP queues of both targets' connections (ss -tni) every second during
+# each run into $VFIO_LAB_OUT/ss-ROUND-JOB-TARGET.txt.
 # Pass them with env, since the lab hands only VFIO_* variables to the guest:
 #   ... --out DIR -- env NVMF_OURS_BDEV=malloc:1G sh bench/nvmf/compare-lab.sh Output in $VFIO_LAB_OUT: one fio json+ file per run
 # (ROUND-JOB-TARGET.json), the target's log, the controllers' identify data, and env.txt.
@@ -171,6 +173,8 @@ cat "$OUT/env.txt"
 # /proc/stat, tick-sampled) and our target's process (all its threads, /proc/PID/stat).
 cpubusy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 tcpu() { awk '{print $14+$15}' /proc/$TPID/stat 2>/dev/null || echo 0; }
+# Per thread of our target: "TID NAME TICKS" lines (the name is /proc's comm, e.g. node, V8 DefaultWorke, libuv-worker).
+threads() { for t in /proc/$TPID/task/*; do echo "${t##*/} $(tr ' ' _ < "$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done 2>/dev/null; }
 
 runjob() { # ROUND TARGET DEV JOB
   name=$1-$4-$2
@@ -180,12 +184,22 @@ runjob() { # ROUND TARGET DEV JOB
     *) fail "unknown job $4" ;;
   esac
   log "$name: fio $opts on $3"
-  c0=$(cpubusy); t0=$(tcpu)
+  c0=$(cpubusy); t0=$(tcpu); th0=$(threads)
+  SSPID=
+  if [ "${NVMF_SS:-0}" = 1 ]; then
+    port=$OURS_PORT; [ "$2" = kernel ] && port=$KERN_PORT
+    while :; do echo "-- $(date -u +%T.%N)"; ss -tni "( sport = :$port or dport = :$port )"; sleep 1; done > "$OUT/ss-$name.txt" 2>&1 &
+    SSPID=$!
+  fi
   # shellcheck disable=SC2086
   fio --name="$4" --filename="$3" --ioengine=io_uring --direct=1 $opts --numjobs=1 \
     --runtime="$T" --time_based --randrepeat=0 --group_reporting \
     --output-format=json+ --output="$OUT/$name.json" || fail "fio $name failed"
   c1=$(cpubusy); t1=$(tcpu)
+  [ -n "$SSPID" ] && kill "$SSPID"
+  # Our target's threads: ticks each used during this run (busiest first).
+  threads | awk -v before="$th0" -v run="$name" 'BEGIN { n = split(before, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); b[f[1]] = f[3] } }
+    { d = $3 - b[$1]; if (d > 0) print run, "thread", $1, $2, d }' | sort -k5 -n -r >> "$OUT/threads.txt"
   echo "$name guest_busy_jiffies=$((c1 - c0)) target_jiffies=$((t1 - t0)) loadavg=$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/cpu.txt"
 }
 
