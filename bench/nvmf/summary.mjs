@@ -2,11 +2,13 @@
 // Reads the fio json+ files that bench/nvmf/compare-lab.sh wrote (ROUND-JOB-TARGET.json) and
 // prints, per round and job, both targets' IOPS, bandwidth and completion latency (mean, p50,
 // p99, p99.9), then the ratio ours/kernel (IOPS and bandwidth: higher is better for us;
-// latency: lower is better for us). Markdown, ready for bench/RESULTS.md.
+// latency: lower is better for us). Markdown, ready for bench/RESULTS.md. When the run left
+// cpu.txt, also the guest's busy CPU ticks (1/100 s) per I/O during each run, and our target
+// process's own: under TCG on a loaded host the guest's accounting is rough (see RESULTS.md).
 //
 //   node bench/nvmf/summary.mjs DIR
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
@@ -29,6 +31,7 @@ function readSide(file) {
     p99: pct['99.000000'],
     p999: pct['99.900000'],
     errors: json.jobs[0].error,
+    ios: r.total_ios,
   };
 }
 
@@ -62,6 +65,18 @@ console.log('|---|---|---|---|---|---|---|---|');
 for (const { round, job, ours, kernel } of runs.values()) {
   if (!ours || !kernel) continue;
   console.log(`| ${round} | ${job} | ${x(ours.iops, kernel.iops)} | ${x(ours.bw, kernel.bw)} | ${x(ours.mean, kernel.mean)} | ${x(ours.p50, kernel.p50)} | ${x(ours.p99, kernel.p99)} | ${x(ours.p999, kernel.p999)} |`);
+}
+const cpuFile = join(dir, 'cpu.txt');
+if (existsSync(cpuFile)) {
+  console.log('\nCPU ticks (1/100 s) per I/O, guest busy (all CPUs) and our target process:\n');
+  console.log('| round | job | target | I/Os | guest busy ticks/I/O | target ticks/I/O |');
+  console.log('|---|---|---|---|---|---|');
+  for (const line of readFileSync(cpuFile, 'utf8').split('\n')) {
+    const m = /^(\d+)-(.+)-(ours|kernel) guest_busy_jiffies=(\d+) target_jiffies=(\d+)/.exec(line);
+    const s = m && runs.get(`${m[1]} ${m[2]}`)?.[m[3]];
+    if (!s || !s.ios) continue;
+    console.log(`| ${m[1]} | ${m[2]} | ${m[3] === 'ours' ? 'vfio-node' : 'kernel nvmet'} | ${s.ios} | ${(Number(m[4]) / s.ios).toFixed(2)} | ${(Number(m[5]) / s.ios).toFixed(2)} |`);
+  }
 }
 const errs = [...runs.values()].flatMap((r) => [r.ours, r.kernel]).filter((s) => s && s.errors);
 if (errs.length) console.log(`\n${errs.length} run(s) reported fio errors`);
