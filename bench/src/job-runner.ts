@@ -12,6 +12,7 @@ import { IO_READ, IO_WRITE, type IoDirection, type IoTarget } from './io-target.
 import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { jobSeed, RandomMap, Taus88 } from './rand.js';
+import { RATE_WAIT, rateActive, RatePacer } from './rate.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
@@ -20,6 +21,8 @@ const EIO = 5;
 const EILSEQ = 84;
 /** fio's bw_avg_time and iops_avg_time defaults: one bandwidth/IOPS sample per 500 ms. */
 const AVG_TIME_NS = 500e6;
+/** nextIo(): no I/O may start yet (a rate limit or a thinktime); not the end of the phase. */
+const IO_WAIT = -2;
 
 /** 'init' is a job that has not started yet (a worker job before its first progress report). */
 export type JobPhase = 'init' | 'ramp' | 'run' | 'verify' | 'done';
@@ -102,6 +105,15 @@ export class JobRunner {
   private lastSampleBytes: [number, number] = [0, 0];
   private lastSampleIos: [number, number] = [0, 0];
   readonly progress: JobProgress;
+  // Pacing (rate=, thinktime=): undefined when the job has none.
+  private readonly pacer: RatePacer | undefined;
+  /** A direction the mix chose that had to wait for its rate; issued before a new one is drawn. */
+  private heldDir = -1;
+  /**
+   * Set by step(): when the job has nothing in flight and must not issue before a time, that
+   * time (ns), so the engine may sleep until then; 0 otherwise (the job must be stepped).
+   */
+  idleUntilNs = 0;
 
   constructor(readonly job: ResolvedJob, readonly target: IoTarget) {
     const o = (this.o = job.options);
@@ -147,6 +159,7 @@ export class JobRunner {
     this.rng = new Taus88(seed);
     this.mixRng = new Taus88(seed ^ 0x5bd1e995);
     this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
+    this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], seed, o.kbBase) : undefined;
     // One map in units of the block size when reads and writes use the same one; fio's
     // map is per file, so reads and writes of randrw share it.
     this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
@@ -163,6 +176,7 @@ export class JobRunner {
   start(now: number): void {
     this.startNs = now;
     this.rampEndNs = now + this.o.rampTimeUs * 1000;
+    this.pacer?.start(now);
     if (this.phase === 'run') this.beginRun(now);
   }
 
@@ -171,6 +185,8 @@ export class JobRunner {
     this.statsStartNs = now;
     this.lastSampleNs = now;
     if (this.o.runtimeUs > 0) this.runEndNs = now + this.o.runtimeUs * 1000;
+    // fio resets its rate counters when the ramp ends.
+    this.pacer?.start(now);
   }
 
   /**
@@ -214,13 +230,19 @@ export class JobRunner {
     if (this.phase === 'run') {
       if (now >= this.lastSampleNs + AVG_TIME_NS) this.sample(now);
       if (now >= this.runEndNs) this.stopIssuing = true;
+      if (this.pacer) this.checkMinRate(now);
     }
     if (this.phase === 'done') return progressed;
     let count = 0;
     let t0 = 0;
+    let waiting = false;
+    this.idleUntilNs = 0;
     while (this.freeTop > 0 && !this.stopIssuing) {
-      const dir = this.nextIo();
-      if (dir < 0) break;
+      const dir = this.nextIo(now);
+      if (dir < 0) {
+        waiting = dir === IO_WAIT;
+        break;
+      }
       if (count === 0) t0 = now;
       const slot = this.freeSlots[--this.freeTop]!;
       this.prepare(slot, dir as IoDirection, now);
@@ -247,14 +269,15 @@ export class JobRunner {
       d.totalIos++;
       addLatencies(this.stat, d, this.doneSlat[k]!, this.doneClat[k]!, this.doneLat[k]!);
     }
-    if (this.inFlight === 0 && (count === 0 || this.stopIssuing)) this.finishPhase(now);
+    if (waiting && this.inFlight === 0 && count === 0) this.idleUntilNs = this.pacer!.wakeNs;
+    if (this.inFlight === 0 && !waiting && (count === 0 || this.stopIssuing)) this.finishPhase(now);
     return progressed;
   }
 
   /** Picks the next I/O: sets this.pending* and returns its direction, or -1 when there is none. */
   private pendingOffset = 0;
   private pendingLen = 0;
-  private nextIo(): number {
+  private nextIo(now: number): number {
     const o = this.o;
     if (this.phase === 'verify') {
       if (this.verifyNext >= this.verifyList.length) return -1;
@@ -263,7 +286,16 @@ export class JobRunner {
       this.pendingLen = len;
       return IO_READ;
     }
-    const dir: IoDirection = !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
+    let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
+    this.heldDir = -1;
+    if (this.pacer) {
+      const d = this.pacer.choose(dir, now, rwHasReads(o.rw) && rwHasWrites(o.rw));
+      if (d === RATE_WAIT) {
+        this.heldDir = dir;
+        return IO_WAIT;
+      }
+      dir = d as IoDirection;
+    }
     const bs = this.bs[dir];
     if (this.issuedBytes + bs > this.regionBytes || this.loopExhausted) {
       // fio: a job without time_based is done after size bytes; time_based loops over the region.
@@ -281,7 +313,7 @@ export class JobRunner {
         const got = this.map.claim(b);
         if (got < 0) {
           this.loopExhausted = true;
-          return o.timeBased ? this.nextIo() : -1;
+          return o.timeBased ? this.nextIo(now) : -1;
         }
         rel = got * bs;
       } else rel = b * bs;
@@ -291,6 +323,7 @@ export class JobRunner {
       this.seqPos[dir] += bs;
     }
     this.issuedBytes += bs;
+    this.pacer?.issued(dir, bs);
     this.pendingOffset = this.regionStart + rel;
     this.pendingLen = bs;
     return dir;
@@ -343,6 +376,14 @@ export class JobRunner {
     this.doneLat[counted] = Math.round(now - start);
     this.endNs = now;
     return counted + 1;
+  }
+
+  /** rate_min/rate_iops_min: ends the job with fio's EIO when a cycle fell short. */
+  private checkMinRate(now: number): void {
+    const r = this.stat.dir[IO_READ]!;
+    const w = this.stat.dir[IO_WRITE]!;
+    const why = this.pacer!.checkMin(now, [r.ioBytes, w.ioBytes], [r.totalIos, w.totalIos]);
+    if (why) this.fail(EIO, why);
   }
 
   private fail(errno: number, why: string): void {

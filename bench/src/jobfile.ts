@@ -8,6 +8,7 @@
 
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import { applyOption, defaultJobOptions, type JobOptions } from './options.js';
+import { RATE_FLAGS } from './rate.js';
 
 /** One [section] of a job file or one --name=... group of the command line. */
 export interface Section {
@@ -88,6 +89,7 @@ export function jobFileError(path: string, line: number | undefined, what: strin
 const FLAG_OPTIONS = new Set([
   'time_based', 'norandommap', 'randrepeat', 'allrandrepeat', 'do_verify', 'group_reporting', 'clat_percentiles', 'lat_percentiles',
   'direct', 'new_group', 'stonewall', 'wait_for_previous', 'thread', 'buffered', 'invalidate',
+  ...RATE_FLAGS,
 ]);
 
 /**

@@ -5,6 +5,7 @@
 // name, so a job file never silently means something else here than under fio.
 
 import { invalidArgument, VfioError } from '@vfio-node/core';
+import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
 /** fio's rw= values we run (readwrite is fio's alias of rw). */
@@ -65,6 +66,8 @@ export interface JobOptions {
   description: string;
   /** Starts a new reporting group (fio's new_group; stonewall implies it). */
   newGroup: boolean;
+  /** rate, rate_iops, rate_min, rate_process, ... (src/rate.ts). */
+  rate: RateOptions;
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -96,6 +99,7 @@ export function defaultJobOptions(name: string): JobOptions {
     direct: false,
     description: '',
     newGroup: false,
+    rate: defaultRateOptions(),
   };
 }
 
@@ -175,6 +179,7 @@ const setters: Record<string, Setter> = {
   thread: () => {},
   buffered: () => {},
   invalidate: () => {},
+  ...RATE_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };
