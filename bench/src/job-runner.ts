@@ -13,6 +13,7 @@ import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { jobSeed, RandomMap, Taus88 } from './rand.js';
 import { RATE_WAIT, rateActive, RatePacer } from './rate.js';
+import { Thinktime, ThinkState } from './thinktime.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
@@ -107,6 +108,7 @@ export class JobRunner {
   readonly progress: JobProgress;
   // Pacing (rate=, thinktime=): undefined when the job has none.
   private readonly pacer: RatePacer | undefined;
+  private readonly think: Thinktime | undefined;
   /** A direction the mix chose that had to wait for its rate; issued before a new one is drawn. */
   private heldDir = -1;
   /**
@@ -160,6 +162,7 @@ export class JobRunner {
     this.mixRng = new Taus88(seed ^ 0x5bd1e995);
     this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
     this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], seed, o.kbBase) : undefined;
+    this.think = o.thinktime.us > 0 ? new Thinktime(o.thinktime) : undefined;
     // One map in units of the block size when reads and writes use the same one; fio's
     // map is per file, so reads and writes of randrw share it.
     this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
@@ -224,6 +227,7 @@ export class JobRunner {
       progressed = true;
       for (let k = 0; k < n; k++) counted = this.complete(this.cSlots[k]!, this.cStatus[k]!, now, counted);
       this.inFlight -= n;
+      this.think?.completed(n);
       markComplete(this.stat, n);
     }
     if (this.phase === 'ramp' && now >= this.rampEndNs) this.beginRun(now);
@@ -269,7 +273,7 @@ export class JobRunner {
       d.totalIos++;
       addLatencies(this.stat, d, this.doneSlat[k]!, this.doneClat[k]!, this.doneLat[k]!);
     }
-    if (waiting && this.inFlight === 0 && count === 0) this.idleUntilNs = this.pacer!.wakeNs;
+    if (waiting && this.inFlight === 0 && count === 0) this.idleUntilNs = this.think && this.think.state !== ThinkState.Issuing ? this.think.sleepUntil(now) : this.pacer!.wakeNs;
     if (this.inFlight === 0 && !waiting && (count === 0 || this.stopIssuing)) this.finishPhase(now);
     return progressed;
   }
@@ -285,6 +289,14 @@ export class JobRunner {
       this.pendingOffset = off;
       this.pendingLen = len;
       return IO_READ;
+    }
+    if (this.think) {
+      if (!this.think.mayIssue(now, this.inFlight)) return IO_WAIT;
+      // rate_ignore_thinktime: the pause is not made up for.
+      if (this.think.pausedNs && this.pacer) {
+        this.pacer.skip(IO_READ, this.think.pausedNs);
+        this.pacer.skip(IO_WRITE, this.think.pausedNs);
+      }
     }
     let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
     this.heldDir = -1;
@@ -324,6 +336,7 @@ export class JobRunner {
     }
     this.issuedBytes += bs;
     this.pacer?.issued(dir, bs);
+    this.think?.issued();
     this.pendingOffset = this.regionStart + rel;
     this.pendingLen = bs;
     return dir;

@@ -6,6 +6,7 @@
 
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
+import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
 /** fio's rw= values we run (readwrite is fio's alias of rw). */
@@ -68,6 +69,8 @@ export interface JobOptions {
   newGroup: boolean;
   /** rate, rate_iops, rate_min, rate_process, ... (src/rate.ts). */
   rate: RateOptions;
+  /** thinktime, thinktime_spin, thinktime_blocks, thinktime_blocks_type (src/thinktime.ts). */
+  thinktime: ThinktimeOptions;
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -100,6 +103,7 @@ export function defaultJobOptions(name: string): JobOptions {
     description: '',
     newGroup: false,
     rate: defaultRateOptions(),
+    thinktime: defaultThinktimeOptions(),
   };
 }
 
@@ -180,6 +184,7 @@ const setters: Record<string, Setter> = {
   buffered: () => {},
   invalidate: () => {},
   ...RATE_SETTERS,
+  ...THINKTIME_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };
