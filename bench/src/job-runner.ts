@@ -14,6 +14,7 @@ import { rwHasReads, rwHasWrites, rwIsRandom, type JobOptions } from './options.
 import { jobSeed, RandomMap, Taus88 } from './rand.js';
 import { RATE_WAIT, rateActive, RatePacer } from './rate.js';
 import { Thinktime, ThinkState } from './thinktime.js';
+import { allBlockSizes, BlockSizes, bsRange } from './bssplit.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
@@ -109,6 +110,8 @@ export class JobRunner {
   // Pacing (rate=, thinktime=): undefined when the job has none.
   private readonly pacer: RatePacer | undefined;
   private readonly think: Thinktime | undefined;
+  /** Each I/O's size (bs=, or a draw from bssplit=). */
+  private readonly sizes: BlockSizes;
   /** A direction the mix chose that had to wait for its rate; issued before a new one is drawn. */
   private heldDir = -1;
   /**
@@ -121,8 +124,10 @@ export class JobRunner {
     const o = (this.o = job.options);
     this.stat = newThreadStat(o.name, job.groupid);
     Object.assign(this.stat, { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
-    this.bs = [o.bs.read, o.bs.write];
-    for (const b of this.bs) {
+    // The smallest size per direction (bs=, or the smallest of a bssplit); every size is checked.
+    this.bs = [bsRange(o, IO_READ).min, bsRange(o, IO_WRITE).min];
+    const maxBs = Math.max(...allBlockSizes(o));
+    for (const b of allBlockSizes(o)) {
       if (b % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Use bs=${target.blockSize} or a multiple of it.`);
       if (b > target.maxTransferBytes) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is larger than the ${target.maxTransferBytes}-byte maximum transfer of ${target.name}`, `Use bs=${target.maxTransferBytes} or less.`);
     }
@@ -135,10 +140,10 @@ export class JobRunner {
     const want = o.size === undefined ? cap - this.regionStart : 'percent' in o.size ? Math.floor((cap * o.size.percent) / 100) : o.size.bytes;
     const region = Math.min(want, cap - this.regionStart);
     this.regionBytes = region - (region % bsMin);
-    if (this.regionBytes < Math.max(...this.bs)) throw benchError('ERR_BENCH_SIZE', `${o.name}: size=${want} leaves no room for one ${Math.max(...this.bs)}-byte I/O at offset ${this.regionStart} on ${target.name}`, 'Use a larger size or a smaller offset.');
+    if (this.regionBytes < maxBs) throw benchError('ERR_BENCH_SIZE', `${o.name}: size=${want} leaves no room for one ${maxBs}-byte I/O at offset ${this.regionStart} on ${target.name}`, 'Use a larger size or a smaller offset.');
 
     this.depth = o.iodepth;
-    this.buffers = target.allocSlots(this.depth, Math.max(...this.bs));
+    this.buffers = target.allocSlots(this.depth, maxBs);
     this.slotDir = new Uint8Array(this.depth);
     this.slotOffset = new Float64Array(this.depth);
     this.slotLen = new Float64Array(this.depth);
@@ -165,7 +170,8 @@ export class JobRunner {
     this.think = o.thinktime.us > 0 ? new Thinktime(o.thinktime) : undefined;
     // One map in units of the block size when reads and writes use the same one; fio's
     // map is per file, so reads and writes of randrw share it.
-    this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
+    this.sizes = new BlockSizes(o, seed);
+    this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -308,7 +314,9 @@ export class JobRunner {
       }
       dir = d as IoDirection;
     }
-    const bs = this.bs[dir];
+    let bs = this.sizes.next(dir);
+    // fio tries a smaller size when the one drawn does not fit in what is left of size.
+    if (this.issuedBytes + bs > this.regionBytes && this.issuedBytes + this.bs[dir] <= this.regionBytes) bs = this.bs[dir];
     if (this.issuedBytes + bs > this.regionBytes || this.loopExhausted) {
       // fio: a job without time_based is done after size bytes; time_based loops over the region.
       if (!o.timeBased) return -1;
@@ -318,7 +326,11 @@ export class JobRunner {
       this.map?.reset();
     }
     let rel: number;
-    if (rwIsRandom(o.rw)) {
+    if (rwIsRandom(o.rw) && this.sizes.varies[dir]) {
+      // Mixed sizes: offsets aligned to the direction's smallest size, drawn without a map.
+      const unit = this.bs[dir];
+      rel = this.rng.below(Math.floor((this.regionBytes - bs) / unit) + 1) * unit;
+    } else if (rwIsRandom(o.rw)) {
       const blocks = Math.floor(this.regionBytes / bs);
       const b = this.rng.below(blocks);
       if (this.map) {

@@ -6,6 +6,7 @@
 
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
+import { BSSPLIT_SETTERS, type BsSplit } from './bssplit.js';
 import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
@@ -71,6 +72,8 @@ export interface JobOptions {
   rate: RateOptions;
   /** thinktime, thinktime_spin, thinktime_blocks, thinktime_blocks_type (src/thinktime.ts). */
   thinktime: ThinktimeOptions;
+  /** bssplit= per direction (src/bssplit.ts); undefined entries use bs=. */
+  bssplit: BsSplit;
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -104,6 +107,7 @@ export function defaultJobOptions(name: string): JobOptions {
     newGroup: false,
     rate: defaultRateOptions(),
     thinktime: defaultThinktimeOptions(),
+    bssplit: [undefined, undefined],
   };
 }
 
@@ -185,6 +189,7 @@ const setters: Record<string, Setter> = {
   invalidate: () => {},
   ...RATE_SETTERS,
   ...THINKTIME_SETTERS,
+  ...BSSPLIT_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };
