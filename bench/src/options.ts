@@ -7,6 +7,7 @@
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
 import { BSSPLIT_SETTERS, type BsSplit } from './bssplit.js';
+import { PERCENTILE_SETTERS } from './percentiles.js';
 import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
@@ -170,12 +171,6 @@ const setters: Record<string, Setter> = {
     if (b !== 1000 && b !== 1024) throw invalidArgument(k, v, '1000 or 1024');
     o.kbBase = b;
   },
-  percentile_list: (o, v, k) => {
-    // HOWTO: float_list separated by ':'.
-    const list = req(k, v).split(':').map(Number);
-    if (list.some((p) => !(p > 0 && p <= 100))) throw invalidArgument(k, v, 'percentages in (0, 100] separated by ":"');
-    o.percentileList = list.sort((a, b) => a - b);
-  },
   clat_percentiles: (o, v, k) => { o.clatPercentiles = flag(k, v); },
   lat_percentiles: (o, v, k) => { o.latPercentiles = flag(k, v); },
   direct: (o, v, k) => { o.direct = flag(k, v); },
@@ -190,6 +185,7 @@ const setters: Record<string, Setter> = {
   ...RATE_SETTERS,
   ...THINKTIME_SETTERS,
   ...BSSPLIT_SETTERS,
+  ...PERCENTILE_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };

@@ -5,6 +5,7 @@
 
 import { BENCH_VERSION, ctime } from './report-json.js';
 import { bsRange } from './bssplit.js';
+import { percentilePrecision } from './percentiles.js';
 import { IO_READ, IO_WRITE, type IoDirection } from './io-target.js';
 import type { GroupRunStats, ReportedStat } from './group.js';
 import type { ResolvedJob } from './jobfile.js';
@@ -79,8 +80,9 @@ function formatDirStatus(ts: ThreadStat, d: DirStat, rs: GroupRunStats, ddir: nu
   const iops = Math.floor((1000 * d.totalIos) / runt);
   let out = `  ${name}: IOPS=${num2str(iops, SIG_FIGS, 1, false, N2S_NONE)}, BW=${num2str(bw, SIG_FIGS, 1, i2p, N2S_BYTEPERSEC)} (${num2str(bw, SIG_FIGS, 1, !i2p, N2S_BYTEPERSEC)})(${num2str(d.ioBytes, SIG_FIGS, 1, i2p, N2S_BYTE)}/${runt}msec)\n`;
   out += displayLat('slat', d.slat) + displayLat('clat', d.clat) + displayLat(' lat', d.lat);
-  if (ts.clatPercentiles && d.clat.samples) out += formatPercentiles(d.clatPlat, d.clat.samples, ts.percentileList, 'clat');
-  if (ts.latPercentiles && d.lat.samples) out += formatPercentiles(d.latPlat, d.lat.samples, ts.percentileList, 'lat');
+  const precision = percentilePrecision(ts.percentileList);
+  if (ts.clatPercentiles && d.clat.samples) out += formatPercentiles(d.clatPlat, d.clat.samples, ts.percentileList, 'clat', precision);
+  if (ts.latPercentiles && d.lat.samples) out += formatPercentiles(d.latPlat, d.lat.samples, ts.percentileList, 'lat', precision);
   const b = calcLat(d.bw);
   if (b) {
     let { min, max, mean, stddev } = b;
