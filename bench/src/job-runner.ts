@@ -15,6 +15,7 @@ import { jobSeed, RandomMap, Taus88 } from './rand.js';
 import { RATE_WAIT, rateActive, RatePacer } from './rate.js';
 import { Thinktime, ThinkState } from './thinktime.js';
 import { allBlockSizes, BlockSizes, bsRange } from './bssplit.js';
+import { RwSequencer } from './rw-sequencer.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
@@ -112,6 +113,11 @@ export class JobRunner {
   private readonly think: Thinktime | undefined;
   /** Each I/O's size (bs=, or a draw from bssplit=). */
   private readonly sizes: BlockSizes;
+  /** rw=randread:N: which I/Os take a new random offset; undefined without a modifier. */
+  private readonly sequencer: RwSequencer | undefined;
+  /** Per direction, the start and the end of its last I/O (relative to the region), -1 before the first. */
+  private readonly lastStart: [number, number] = [-1, -1];
+  private readonly lastEnd: [number, number] = [-1, -1];
   /** A direction the mix chose that had to wait for its rate; issued before a new one is drawn. */
   private heldDir = -1;
   /**
@@ -171,7 +177,10 @@ export class JobRunner {
     // One map in units of the block size when reads and writes use the same one; fio's
     // map is per file, so reads and writes of randrw share it.
     this.sizes = new BlockSizes(o, seed);
-    this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
+    this.sequencer = rwIsRandom(o.rw) && o.rwSuffix > 1 ? new RwSequencer(o.rwSuffix) : undefined;
+    if (!rwIsRandom(o.rw) && o.rwSuffix % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: rw=${o.rw}:${o.rwSuffix} skips ${o.rwSuffix} bytes, not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Skip a multiple of ${target.blockSize} bytes (rw=${o.rw}:${target.blockSize}).`);
+    // fio's random draws between sequential runs are not held to the random map.
+    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -325,8 +334,16 @@ export class JobRunner {
       this.seqPos[0] = this.seqPos[1] = 0;
       this.map?.reset();
     }
-    let rel: number;
-    if (rwIsRandom(o.rw) && this.sizes.varies[dir]) {
+    let rel = -1;
+    if (this.sequencer && !this.sequencer.newRandom()) {
+      // rw=randread:N between two random offsets: follow (or repeat) this direction's last I/O.
+      if (o.rwSequencer === 'identical') rel = Math.max(0, this.lastStart[dir]);
+      else if (this.lastEnd[dir] >= 0 && this.lastEnd[dir] + bs <= this.regionBytes) rel = this.lastEnd[dir];
+      else if (this.lastEnd[dir] < 0) rel = 0;
+    }
+    if (rel >= 0) {
+      // Taken from the sequencer above.
+    } else if (rwIsRandom(o.rw) && this.sizes.varies[dir]) {
       // Mixed sizes: offsets aligned to the direction's smallest size, drawn without a map.
       const unit = this.bs[dir];
       rel = this.rng.below(Math.floor((this.regionBytes - bs) / unit) + 1) * unit;
@@ -344,8 +361,11 @@ export class JobRunner {
     } else {
       if (this.seqPos[dir] + bs > this.regionBytes) this.seqPos[dir] = 0;
       rel = this.seqPos[dir];
-      this.seqPos[dir] += bs;
+      // rw=read:4k: sequential with a hole after each I/O.
+      this.seqPos[dir] += bs + o.rwSuffix;
     }
+    this.lastStart[dir] = rel;
+    this.lastEnd[dir] = rel + bs;
     this.issuedBytes += bs;
     this.pacer?.issued(dir, bs);
     this.think?.issued();

@@ -8,6 +8,7 @@ import { invalidArgument, VfioError } from '@vfio-node/core';
 import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
 import { BSSPLIT_SETTERS, type BsSplit } from './bssplit.js';
 import { PERCENTILE_SETTERS } from './percentiles.js';
+import { parseRwSuffix, RW_SEQUENCER_SETTERS } from './rw-sequencer.js';
 import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
@@ -75,6 +76,10 @@ export interface JobOptions {
   thinktime: ThinktimeOptions;
   /** bssplit= per direction (src/bssplit.ts); undefined entries use bs=. */
   bssplit: BsSplit;
+  /** rw=MODE:N: I/Os per random offset (random modes) or bytes skipped after each I/O (sequential); 0: none. */
+  rwSuffix: number;
+  /** rw_sequencer=: what the I/Os between random offsets do (src/rw-sequencer.ts). */
+  rwSequencer: 'sequential' | 'identical';
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -109,6 +114,8 @@ export function defaultJobOptions(name: string): JobOptions {
     rate: defaultRateOptions(),
     thinktime: defaultThinktimeOptions(),
     bssplit: [undefined, undefined],
+    rwSuffix: 0,
+    rwSequencer: 'sequential',
   };
 }
 
@@ -131,10 +138,12 @@ const setters: Record<string, Setter> = {
   filename: (o, v, k) => { o.filename = req(k, v); },
   ioengine: (o, v, k) => { o.ioengine = req(k, v); },
   rw: (o, v, k) => {
-    // fio allows "randread:8" (an offset modifier); we do not implement the modifier.
-    const mode = RW_ALIASES[req(k, v).toLowerCase()];
-    if (!mode) throw invalidArgument(k, v, 'read, write, randread, randwrite, rw (readwrite) or randrw', 'trim workloads and rw modifiers (rw=randread:8) are not implemented.');
+    // "randread:8" / "read:4k": an offset modifier (src/rw-sequencer.ts).
+    const [name, suffix] = req(k, v).split(':', 2) as [string, string | undefined];
+    const mode = RW_ALIASES[name.toLowerCase()];
+    if (!mode) throw invalidArgument(k, v, 'read, write, randread, randwrite, rw (readwrite) or randrw, optionally with :N', 'trim workloads are not implemented.');
     o.rw = mode;
+    o.rwSuffix = suffix === undefined ? 0 : parseRwSuffix(k, suffix, rwIsRandom(mode), o.kbBase);
   },
   bs: (o, v, k) => {
     // HOWTO blocksize: "bs=256k,8k" sets reads and writes separately; one value sets both.
@@ -186,6 +195,7 @@ const setters: Record<string, Setter> = {
   ...THINKTIME_SETTERS,
   ...BSSPLIT_SETTERS,
   ...PERCENTILE_SETTERS,
+  ...RW_SEQUENCER_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };
