@@ -4,7 +4,7 @@
 // its own queue pair), spins while the device works, and yields to the event loop every
 // few milliseconds so the status line and Ctrl-C are served.
 
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleepMs } from 'node:timers/promises';
 import type { IoTarget, TargetOpener } from './io-target.js';
 import type { ResolvedJob } from './jobfile.js';
 import { JobRunner, type JobProgress } from './job-runner.js';
@@ -31,6 +31,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How long the loop may spin before yielding to the event loop (default 5 ms). */
   yieldEveryMs?: number;
+  /**
+   * Sleeps `ms` milliseconds, when every job is idle until a time (a rate limit or a
+   * thinktime) with nothing in flight (default: a timer). Tests with a fake clock give one
+   * that moves their clock.
+   */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 /** One job's result: the resolved job, its statistics and when it ran. */
@@ -85,6 +91,20 @@ export async function runJobs(opts: RunOptions): Promise<RunResult> {
   return { results, startedAt };
 }
 
+/**
+ * When every job not done has nothing in flight and nothing to do before a time (rate,
+ * thinktime): the earliest such time (ns); else 0.
+ */
+function idleUntil(runners: readonly JobRunner[]): number {
+  let until = Infinity;
+  for (const r of runners) {
+    if (r.done) continue;
+    if (r.inFlight > 0 || r.idleUntilNs === 0) return 0;
+    until = Math.min(until, r.idleUntilNs);
+  }
+  return until === Infinity ? 0 : until;
+}
+
 /** True when every job not done has I/O in flight and a target that can wait (and there is one). */
 function allWaiting(runners: readonly JobRunner[]): boolean {
   let live = 0;
@@ -98,6 +118,7 @@ function allWaiting(runners: readonly JobRunner[]): boolean {
 
 async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => number): Promise<void> {
   const yieldNs = (opts.yieldEveryMs ?? 5) * 1e6;
+  const sleep = opts.sleep ?? sleepMs;
   const progressNs = (opts.progressIntervalMs ?? 1000) * 1e6;
   const cpu0 = process.cpuUsage();
   const ru0 = process.resourceUsage();
@@ -127,6 +148,14 @@ async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => num
       }
       if (active === 0) break;
       if (!progressed) {
+        // Every job waits for a time (rate=, thinktime=) with nothing in flight: sleep until
+        // the first is due (whole milliseconds; a rate catches up on what a sleep overshoots),
+        // at most until the next yield so the status line and Ctrl-C are served.
+        const until = idleUntil(runners);
+        if (until > 0) {
+          const ms = Math.floor(Math.min(until - clock(), yieldNs) / 1e6);
+          if (ms >= 1) await sleep(ms);
+        }
         // Nothing moved and every live job has I/O in flight: let the targets wait (a
         // short sleep, or nothing), without allocating on this path (it runs about once
         // per I/O). A target that waited synchronously returns no promise.

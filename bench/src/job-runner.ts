@@ -15,6 +15,10 @@ import { jobSeed, RandomMap, Taus88 } from './rand.js';
 import { FioJobLogs, type FioLogFile } from './fio-logs.js';
 import { wantsLogs } from './job-logs.js';
 import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
+import { RATE_WAIT, rateActive, RatePacer } from './rate.js';
+import { Thinktime, ThinkState } from './thinktime.js';
+import { allBlockSizes, BlockSizes, bsRange } from './bssplit.js';
+import { RwSequencer } from './rw-sequencer.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
@@ -23,6 +27,8 @@ const EIO = 5;
 const EILSEQ = 84;
 /** fio's bw_avg_time and iops_avg_time defaults: one bandwidth/IOPS sample per 500 ms. */
 const AVG_TIME_NS = 500e6;
+/** nextIo(): no I/O may start yet (a rate limit or a thinktime); not the end of the phase. */
+const IO_WAIT = -2;
 
 /** 'init' is a job that has not started yet (a worker job before its first progress report). */
 export type JobPhase = 'init' | 'ramp' | 'run' | 'verify' | 'done';
@@ -111,13 +117,32 @@ export class JobRunner {
   private lastSampleBytes: [number, number] = [0, 0];
   private lastSampleIos: [number, number] = [0, 0];
   readonly progress: JobProgress;
+  // Pacing (rate=, thinktime=): undefined when the job has none.
+  private readonly pacer: RatePacer | undefined;
+  private readonly think: Thinktime | undefined;
+  /** Each I/O's size (bs=, or a draw from bssplit=). */
+  private readonly sizes: BlockSizes;
+  /** rw=randread:N: which I/Os take a new random offset; undefined without a modifier. */
+  private readonly sequencer: RwSequencer | undefined;
+  /** Per direction, the start and the end of its last I/O (relative to the region), -1 before the first. */
+  private readonly lastStart: [number, number] = [-1, -1];
+  private readonly lastEnd: [number, number] = [-1, -1];
+  /** A direction the mix chose that had to wait for its rate; issued before a new one is drawn. */
+  private heldDir = -1;
+  /**
+   * Set by step(): when the job has nothing in flight and must not issue before a time, that
+   * time (ns), so the engine may sleep until then; 0 otherwise (the job must be stepped).
+   */
+  idleUntilNs = 0;
 
   constructor(readonly job: ResolvedJob, readonly target: IoTarget) {
     const o = (this.o = job.options);
     this.stat = newThreadStat(o.name, job.groupid);
     Object.assign(this.stat, { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
-    this.bs = [o.bs.read, o.bs.write];
-    for (const b of this.bs) {
+    // The smallest size per direction (bs=, or the smallest of a bssplit); every size is checked.
+    this.bs = [bsRange(o, IO_READ).min, bsRange(o, IO_WRITE).min];
+    const maxBs = Math.max(...allBlockSizes(o));
+    for (const b of allBlockSizes(o)) {
       if (b % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Use bs=${target.blockSize} or a multiple of it.`);
       if (b > target.maxTransferBytes) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is larger than the ${target.maxTransferBytes}-byte maximum transfer of ${target.name}`, `Use bs=${target.maxTransferBytes} or less.`);
     }
@@ -130,10 +155,10 @@ export class JobRunner {
     const want = o.size === undefined ? cap - this.regionStart : 'percent' in o.size ? Math.floor((cap * o.size.percent) / 100) : o.size.bytes;
     const region = Math.min(want, cap - this.regionStart);
     this.regionBytes = region - (region % bsMin);
-    if (this.regionBytes < Math.max(...this.bs)) throw benchError('ERR_BENCH_SIZE', `${o.name}: size=${want} leaves no room for one ${Math.max(...this.bs)}-byte I/O at offset ${this.regionStart} on ${target.name}`, 'Use a larger size or a smaller offset.');
+    if (this.regionBytes < maxBs) throw benchError('ERR_BENCH_SIZE', `${o.name}: size=${want} leaves no room for one ${maxBs}-byte I/O at offset ${this.regionStart} on ${target.name}`, 'Use a larger size or a smaller offset.');
 
     this.depth = o.iodepth;
-    this.buffers = target.allocSlots(this.depth, Math.max(...this.bs));
+    this.buffers = target.allocSlots(this.depth, maxBs);
     this.slotDir = new Uint8Array(this.depth);
     this.slotOffset = new Float64Array(this.depth);
     this.slotLen = new Float64Array(this.depth);
@@ -160,9 +185,15 @@ export class JobRunner {
     this.rng = new Taus88(seed);
     this.mixRng = new Taus88(seed ^ 0x5bd1e995);
     this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
+    this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], seed, o.kbBase) : undefined;
+    this.think = o.thinktime.us > 0 ? new Thinktime(o.thinktime) : undefined;
     // One map in units of the block size when reads and writes use the same one; fio's
     // map is per file, so reads and writes of randrw share it.
-    this.map = rwIsRandom(o.rw) && !o.norandommap && this.bs[0] === this.bs[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
+    this.sizes = new BlockSizes(o, seed);
+    this.sequencer = rwIsRandom(o.rw) && o.rwSuffix > 1 ? new RwSequencer(o.rwSuffix) : undefined;
+    if (!rwIsRandom(o.rw) && o.rwSuffix % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: rw=${o.rw}:${o.rwSuffix} skips ${o.rwSuffix} bytes, not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Skip a multiple of ${target.blockSize} bytes (rw=${o.rw}:${target.blockSize}).`);
+    // fio's random draws between sequential runs are not held to the random map.
+    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -176,6 +207,7 @@ export class JobRunner {
   start(now: number): void {
     this.startNs = now;
     this.rampEndNs = now + this.o.rampTimeUs * 1000;
+    this.pacer?.start(now);
     if (this.phase === 'run') this.beginRun(now);
   }
 
@@ -184,6 +216,8 @@ export class JobRunner {
     this.statsStartNs = now;
     this.lastSampleNs = now;
     if (this.o.runtimeUs > 0) this.runEndNs = now + this.o.runtimeUs * 1000;
+    // fio resets its rate counters when the ramp ends.
+    this.pacer?.start(now);
   }
 
   /**
@@ -222,19 +256,26 @@ export class JobRunner {
       progressed = true;
       for (let k = 0; k < n; k++) counted = this.complete(this.cSlots[k]!, this.cStatus[k]!, now, counted);
       this.inFlight -= n;
+      this.think?.completed(n);
       markComplete(this.stat, n);
     }
     if (this.phase === 'ramp' && now >= this.rampEndNs) this.beginRun(now);
     if (this.phase === 'run') {
       if (now >= this.lastSampleNs + AVG_TIME_NS) this.sample(now);
       if (now >= this.runEndNs) this.stopIssuing = true;
+      if (this.pacer) this.checkMinRate(now);
     }
     if (this.phase === 'done') return progressed;
     let count = 0;
     let t0 = 0;
+    let waiting = false;
+    this.idleUntilNs = 0;
     while (this.freeTop > 0 && !this.stopIssuing) {
-      const dir = this.nextIo();
-      if (dir < 0) break;
+      const dir = this.nextIo(now);
+      if (dir < 0) {
+        waiting = dir === IO_WAIT;
+        break;
+      }
       if (count === 0) t0 = now;
       const slot = this.freeSlots[--this.freeTop]!;
       this.prepare(slot, dir as IoDirection, now);
@@ -263,14 +304,15 @@ export class JobRunner {
       // fio's logs count from the end of the ramp, as its statistics do.
       this.logs?.complete((reapNow - this.statsStartNs) / 1e6, dir, this.doneLen[k]!, this.doneOffset[k]!, this.doneClat[k]!, this.doneLat[k]!, this.doneSlat[k]!);
     }
-    if (this.inFlight === 0 && (count === 0 || this.stopIssuing)) this.finishPhase(now);
+    if (waiting && this.inFlight === 0 && count === 0) this.idleUntilNs = this.think && this.think.state !== ThinkState.Issuing ? this.think.sleepUntil(now) : this.pacer!.wakeNs;
+    if (this.inFlight === 0 && !waiting && (count === 0 || this.stopIssuing)) this.finishPhase(now);
     return progressed;
   }
 
   /** Picks the next I/O: sets this.pending* and returns its direction, or -1 when there is none. */
   private pendingOffset = 0;
   private pendingLen = 0;
-  private nextIo(): number {
+  private nextIo(now: number): number {
     const o = this.o;
     if (this.phase === 'verify') {
       if (this.verifyNext >= this.verifyList.length) return -1;
@@ -279,8 +321,27 @@ export class JobRunner {
       this.pendingLen = len;
       return IO_READ;
     }
-    const dir: IoDirection = !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
-    const bs = this.bs[dir];
+    if (this.think) {
+      if (!this.think.mayIssue(now, this.inFlight)) return IO_WAIT;
+      // rate_ignore_thinktime: the pause is not made up for.
+      if (this.think.pausedNs && this.pacer) {
+        this.pacer.skip(IO_READ, this.think.pausedNs);
+        this.pacer.skip(IO_WRITE, this.think.pausedNs);
+      }
+    }
+    let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
+    this.heldDir = -1;
+    if (this.pacer) {
+      const d = this.pacer.choose(dir, now, rwHasReads(o.rw) && rwHasWrites(o.rw));
+      if (d === RATE_WAIT) {
+        this.heldDir = dir;
+        return IO_WAIT;
+      }
+      dir = d as IoDirection;
+    }
+    let bs = this.sizes.next(dir);
+    // fio tries a smaller size when the one drawn does not fit in what is left of size.
+    if (this.issuedBytes + bs > this.regionBytes && this.issuedBytes + this.bs[dir] <= this.regionBytes) bs = this.bs[dir];
     if (this.issuedBytes + bs > this.regionBytes || this.loopExhausted) {
       // fio: a job without time_based is done after size bytes; time_based loops over the region.
       if (!o.timeBased) return -1;
@@ -289,24 +350,41 @@ export class JobRunner {
       this.seqPos[0] = this.seqPos[1] = 0;
       this.map?.reset();
     }
-    let rel: number;
-    if (rwIsRandom(o.rw)) {
+    let rel = -1;
+    if (this.sequencer && !this.sequencer.newRandom()) {
+      // rw=randread:N between two random offsets: follow (or repeat) this direction's last I/O.
+      if (o.rwSequencer === 'identical') rel = Math.max(0, this.lastStart[dir]);
+      else if (this.lastEnd[dir] >= 0 && this.lastEnd[dir] + bs <= this.regionBytes) rel = this.lastEnd[dir];
+      else if (this.lastEnd[dir] < 0) rel = 0;
+    }
+    if (rel >= 0) {
+      // Taken from the sequencer above.
+    } else if (rwIsRandom(o.rw) && this.sizes.varies[dir]) {
+      // Mixed sizes: offsets aligned to the direction's smallest size, drawn without a map.
+      const unit = this.bs[dir];
+      rel = this.rng.below(Math.floor((this.regionBytes - bs) / unit) + 1) * unit;
+    } else if (rwIsRandom(o.rw)) {
       const blocks = Math.floor(this.regionBytes / bs);
       const b = this.rng.below(blocks);
       if (this.map) {
         const got = this.map.claim(b);
         if (got < 0) {
           this.loopExhausted = true;
-          return o.timeBased ? this.nextIo() : -1;
+          return o.timeBased ? this.nextIo(now) : -1;
         }
         rel = got * bs;
       } else rel = b * bs;
     } else {
       if (this.seqPos[dir] + bs > this.regionBytes) this.seqPos[dir] = 0;
       rel = this.seqPos[dir];
-      this.seqPos[dir] += bs;
+      // rw=read:4k: sequential with a hole after each I/O.
+      this.seqPos[dir] += bs + o.rwSuffix;
     }
+    this.lastStart[dir] = rel;
+    this.lastEnd[dir] = rel + bs;
     this.issuedBytes += bs;
+    this.pacer?.issued(dir, bs);
+    this.think?.issued();
     this.pendingOffset = this.regionStart + rel;
     this.pendingLen = bs;
     return dir;
@@ -361,6 +439,14 @@ export class JobRunner {
     this.doneOffset[counted] = offset;
     this.endNs = now;
     return counted + 1;
+  }
+
+  /** rate_min/rate_iops_min: ends the job with fio's EIO when a cycle fell short. */
+  private checkMinRate(now: number): void {
+    const r = this.stat.dir[IO_READ]!;
+    const w = this.stat.dir[IO_WRITE]!;
+    const why = this.pacer!.checkMin(now, [r.ioBytes, w.ioBytes], [r.totalIos, w.totalIos]);
+    if (why) this.fail(EIO, why);
   }
 
   private fail(errno: number, why: string): void {

@@ -9,6 +9,7 @@
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import { LOG_FLAG_OPTIONS } from './job-logs.js';
 import { applyOption, defaultJobOptions, type JobOptions } from './options.js';
+import { RATE_FLAGS } from './rate.js';
 
 /** One [section] of a job file or one --name=... group of the command line. */
 export interface Section {
@@ -90,6 +91,7 @@ const FLAG_OPTIONS = new Set([
   'time_based', 'norandommap', 'randrepeat', 'allrandrepeat', 'do_verify', 'group_reporting', 'clat_percentiles', 'lat_percentiles',
   'direct', 'new_group', 'stonewall', 'wait_for_previous', 'thread', 'buffered', 'invalidate',
   ...LOG_FLAG_OPTIONS,
+  ...RATE_FLAGS,
 ]);
 
 /**

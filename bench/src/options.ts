@@ -7,6 +7,11 @@
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import type { FioLogOptions } from './fio-logs.js';
 import { defaultLogOptions, LOG_SETTERS } from './job-logs.js';
+import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
+import { BSSPLIT_SETTERS, type BsSplit } from './bssplit.js';
+import { PERCENTILE_SETTERS } from './percentiles.js';
+import { parseRwSuffix, RW_SEQUENCER_SETTERS } from './rw-sequencer.js';
+import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
 /** fio's rw= values we run (readwrite is fio's alias of rw). */
@@ -69,6 +74,16 @@ export interface JobOptions {
   newGroup: boolean;
   /** fio's log files (write_bw_log, write_iops_log, write_lat_log, write_hist_log, log_avg_msec, ...): job-logs.ts. */
   logs: FioLogOptions;
+  /** rate, rate_iops, rate_min, rate_process, ... (src/rate.ts). */
+  rate: RateOptions;
+  /** thinktime, thinktime_spin, thinktime_blocks, thinktime_blocks_type (src/thinktime.ts). */
+  thinktime: ThinktimeOptions;
+  /** bssplit= per direction (src/bssplit.ts); undefined entries use bs=. */
+  bssplit: BsSplit;
+  /** rw=MODE:N: I/Os per random offset (random modes) or bytes skipped after each I/O (sequential); 0: none. */
+  rwSuffix: number;
+  /** rw_sequencer=: what the I/Os between random offsets do (src/rw-sequencer.ts). */
+  rwSequencer: 'sequential' | 'identical';
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -101,6 +116,11 @@ export function defaultJobOptions(name: string): JobOptions {
     description: '',
     newGroup: false,
     logs: defaultLogOptions(),
+    rate: defaultRateOptions(),
+    thinktime: defaultThinktimeOptions(),
+    bssplit: [undefined, undefined],
+    rwSuffix: 0,
+    rwSequencer: 'sequential',
   };
 }
 
@@ -123,10 +143,12 @@ const setters: Record<string, Setter> = {
   filename: (o, v, k) => { o.filename = req(k, v); },
   ioengine: (o, v, k) => { o.ioengine = req(k, v); },
   rw: (o, v, k) => {
-    // fio allows "randread:8" (an offset modifier); we do not implement the modifier.
-    const mode = RW_ALIASES[req(k, v).toLowerCase()];
-    if (!mode) throw invalidArgument(k, v, 'read, write, randread, randwrite, rw (readwrite) or randrw', 'trim workloads and rw modifiers (rw=randread:8) are not implemented.');
+    // "randread:8" / "read:4k": an offset modifier (src/rw-sequencer.ts).
+    const [name, suffix] = req(k, v).split(':', 2) as [string, string | undefined];
+    const mode = RW_ALIASES[name.toLowerCase()];
+    if (!mode) throw invalidArgument(k, v, 'read, write, randread, randwrite, rw (readwrite) or randrw, optionally with :N', 'trim workloads are not implemented.');
     o.rw = mode;
+    o.rwSuffix = suffix === undefined ? 0 : parseRwSuffix(k, suffix, rwIsRandom(mode), o.kbBase);
   },
   bs: (o, v, k) => {
     // HOWTO blocksize: "bs=256k,8k" sets reads and writes separately; one value sets both.
@@ -163,12 +185,6 @@ const setters: Record<string, Setter> = {
     if (b !== 1000 && b !== 1024) throw invalidArgument(k, v, '1000 or 1024');
     o.kbBase = b;
   },
-  percentile_list: (o, v, k) => {
-    // HOWTO: float_list separated by ':'.
-    const list = req(k, v).split(':').map(Number);
-    if (list.some((p) => !(p > 0 && p <= 100))) throw invalidArgument(k, v, 'percentages in (0, 100] separated by ":"');
-    o.percentileList = list.sort((a, b) => a - b);
-  },
   clat_percentiles: (o, v, k) => { o.clatPercentiles = flag(k, v); },
   lat_percentiles: (o, v, k) => { o.latPercentiles = flag(k, v); },
   direct: (o, v, k) => { o.direct = flag(k, v); },
@@ -181,6 +197,11 @@ const setters: Record<string, Setter> = {
   buffered: () => {},
   invalidate: () => {},
   ...LOG_SETTERS,
+  ...RATE_SETTERS,
+  ...THINKTIME_SETTERS,
+  ...BSSPLIT_SETTERS,
+  ...PERCENTILE_SETTERS,
+  ...RW_SEQUENCER_SETTERS,
 };
 
 const ALIASES: Record<string, string> = { readwrite: 'rw', blocksize: 'bs', io_depth: 'iodepth', timeout: 'runtime' };

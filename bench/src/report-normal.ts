@@ -4,6 +4,9 @@
 // read fio's summary read ours.
 
 import { BENCH_VERSION, ctime } from './report-json.js';
+import { bsRange } from './bssplit.js';
+import { percentilePrecision } from './percentiles.js';
+import { IO_READ, IO_WRITE, type IoDirection } from './io-target.js';
 import type { GroupRunStats, ReportedStat } from './group.js';
 import type { ResolvedJob } from './jobfile.js';
 import { calcPercentiles } from './histogram.js';
@@ -27,8 +30,9 @@ export function formatRunHeader(jobs: readonly ResolvedJob[]): string {
       continue;
     }
     const o = j.options;
-    const bs = (b: number) => `${b}B-${b}B`;
-    lines.push(`${o.name}: (g=${j.groupid}): rw=${o.rw}, bs=(R) ${bs(o.bs.read)}, (W) ${bs(o.bs.write)}, (T) ${bs(o.bs.read)}, ioengine=${o.ioengine}, iodepth=${o.iodepth}`);
+    // fio prints each direction's smallest and largest size (they differ under bssplit).
+    const bs = (d: IoDirection) => `${bsRange(o, d).min}B-${bsRange(o, d).max}B`;
+    lines.push(`${o.name}: (g=${j.groupid}): rw=${o.rw}, bs=(R) ${bs(IO_READ)}, (W) ${bs(IO_WRITE)}, (T) ${bs(IO_READ)}, ioengine=${o.ioengine}, iodepth=${o.iodepth}`);
   }
   lines.push(BENCH_VERSION);
   lines.push(`Starting ${jobs.length} thread${jobs.length === 1 ? '' : 's'}`);
@@ -76,8 +80,9 @@ function formatDirStatus(ts: ThreadStat, d: DirStat, rs: GroupRunStats, ddir: nu
   const iops = Math.floor((1000 * d.totalIos) / runt);
   let out = `  ${name}: IOPS=${num2str(iops, SIG_FIGS, 1, false, N2S_NONE)}, BW=${num2str(bw, SIG_FIGS, 1, i2p, N2S_BYTEPERSEC)} (${num2str(bw, SIG_FIGS, 1, !i2p, N2S_BYTEPERSEC)})(${num2str(d.ioBytes, SIG_FIGS, 1, i2p, N2S_BYTE)}/${runt}msec)\n`;
   out += displayLat('slat', d.slat) + displayLat('clat', d.clat) + displayLat(' lat', d.lat);
-  if (ts.clatPercentiles && d.clat.samples) out += formatPercentiles(d.clatPlat, d.clat.samples, ts.percentileList, 'clat');
-  if (ts.latPercentiles && d.lat.samples) out += formatPercentiles(d.latPlat, d.lat.samples, ts.percentileList, 'lat');
+  const precision = percentilePrecision(ts.percentileList);
+  if (ts.clatPercentiles && d.clat.samples) out += formatPercentiles(d.clatPlat, d.clat.samples, ts.percentileList, 'clat', precision);
+  if (ts.latPercentiles && d.lat.samples) out += formatPercentiles(d.latPlat, d.lat.samples, ts.percentileList, 'lat', precision);
   const b = calcLat(d.bw);
   if (b) {
     let { min, max, mean, stddev } = b;
