@@ -134,8 +134,13 @@ export class BringupWatch {
   }
 
   /** A line that belongs to the step without being a register access (a decoded structure). */
-  note(text: string, section: string, kind: 'reg' | 'desc' | 'avail' | 'notify' = 'reg'): void {
-    if (this.tracer !== null) this.tracer.emit(this.who, kind, text, `virtio 1.2 ${section}`);
+  note(text: string, section: string): void {
+    if (this.tracer !== null) this.tracer.emit(this.who, 'reg', text, `virtio 1.2 ${section}`);
+    if (this.observer !== null) this.accesses.push(text);
+  }
+
+  /** A line for the observer only: what the queue trace already tells the tracer (the fill, the first doorbells). */
+  explain(text: string): void {
     if (this.observer !== null) this.accesses.push(text);
   }
 

@@ -121,4 +121,31 @@ describe('the queue trace (issue 16)', () => {
     expect(events.at(-1)!.text).toBe('transmitq1 notify skipped: device event flags=RING_EVENT_FLAGS_DISABLE');
     expect(rung).toEqual([1]);
   });
+
+  it('the transmit loop in C: the descriptor and header it posted, avail.idx it stored, and the decision it reports with the word it read', () => {
+    const { q, ring, mem, rung, events } = setUp('split', true, 'tx');
+    const tx = q as TxQueue;
+    const bar = new ArrayBuffer(64);
+    expect(tx.useNativeBurst({ bar, offset: 4 })).toBe(true);
+    const l = (ring as SplitRing).layout;
+    mem.setUint16(l.used + 4 + 8 * SIZE, 5, true); // avail_event 5: not this batch
+    expect(tx.burst(1, 60)).toBe(1);
+    expect(lines(events)).toEqual([
+      'desc transmitq1 desc[0] addr=0x20000 len=72 flags=0 [virtio 1.2 §2.7.5]',
+      'hdr transmitq1 buffer 0: virtio_net_hdr flags=0 gso_type=NONE num_buffers=0 [virtio 1.2 §5.1.6.2]',
+      'avail transmitq1 avail.idx <- 1 (1 new, stored in C) [virtio 1.2 §2.7.13.3]',
+      'notify transmitq1 notify skipped: avail_event=5 not in (old 0, new 1] (decided in C) [virtio 1.2 §2.7.10, §2.7.13.4]',
+    ]);
+    expect(new Uint16Array(bar)[2]).toBe(0);
+    // The device takes it (used ring[0] = { id 0, len 0 }) and asks for a notification at 1.
+    mem.setUint32(l.used + 4, 0, true);
+    mem.setUint16(l.used + 2, 1, true);
+    mem.setUint16(l.used + 4 + 8 * SIZE, 1, true);
+    const from = events.length;
+    expect(tx.burst(1, 60)).toBe(1);
+    expect(lines(events.slice(from))[0]).toBe('used transmitq1 used ring[0] id=0 len=0 (used.idx 1; reclaimed in C) [virtio 1.2 §2.7.8, §2.7.14]');
+    expect(events.at(-1)!.text).toBe('transmitq1 notify: write 1 to BAR4+0x3004: avail_event=1 in (old 1, new 2] (decided in C)');
+    expect(new Uint16Array(bar)[2]).toBe(1); // the loop wrote vq 1 to the doorbell
+    expect(rung).toEqual([]); // the C loop rings, not the queue's notify callback
+  });
 });

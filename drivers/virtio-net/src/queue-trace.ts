@@ -204,22 +204,34 @@ export class QueueTrace {
   }
 
   /**
-   * After the native transmit loop (split rings): what it did, from the ring it left behind.
-   * The used entries it reclaimed, the descriptors and headers it posted, the avail.idx it
-   * stored, and its notification decision, recomputed from the device's word read back now.
+   * After the native transmit loop (split rings): what it did, from the ring it left behind
+   * and its state ([availIdx, publishedIdx, lastUsedIdx, freeCount, notified, device word]):
+   * the used entries it reclaimed, the descriptors and headers it posted, the avail.idx it
+   * stored, and its notification decision with the device's word it read. An addon that
+   * does not report the decision leaves state[4] at 0xffffffff: the word is then read back.
    */
-  nativeBurst(oldLastUsed: number, newLastUsed: number, oldAvail: number, oldPublished: number, newAvail: number, newPublished: number): void {
+  nativeBurst(oldLastUsed: number, oldAvail: number, oldPublished: number, state: Uint32Array): void {
     const r = this.ring as SplitRing;
     const l = r.layout;
+    const newLastUsed = state[2]!;
     for (let i = oldLastUsed; i !== newLastUsed; i = (i + 1) & 0xffff) {
       const at = l.used + 4 + 8 * (i % r.size);
       this.emit('used', `used ring[${i % r.size}] id=${this.ringView.getUint32(at, true)} len=${this.ringView.getUint32(at + 4, true)} (used.idx ${(i + 1) & 0xffff}; reclaimed in C)`, 'virtio 1.2 §2.7.8, §2.7.14');
     }
+    const newAvail = state[0]!;
+    const newPublished = state[1]!;
     if (newAvail === oldAvail || newPublished === oldPublished) return;
     this.describeAvailable(oldAvail, newAvail, true);
     this.emit('avail', `avail.idx <- ${newPublished} (${(newPublished - oldPublished) & 0xffff} new, stored in C)`, 'virtio 1.2 §2.7.13.3');
-    const why = this.splitReason(newPublished, oldPublished);
-    this.decision(why.notify, why, r.eventIdx ? 'virtio 1.2 §2.7.10, §2.7.13.4' : 'virtio 1.2 §2.7.10', ' (decided in C; the device\'s word read back after the call)');
+    const section = r.eventIdx ? 'virtio 1.2 §2.7.10, §2.7.13.4' : 'virtio 1.2 §2.7.10';
+    if (state.length >= 6 && state[4] !== 0xffffffff) {
+      const why = splitNotifyReason(r.eventIdx, state[5]!, newPublished, oldPublished);
+      this.decision(state[4] === 1, why, section, ' (decided in C)');
+      state[4] = 0xffffffff;
+    } else {
+      const why = this.splitReason(newPublished, oldPublished);
+      this.decision(why.notify, why, section, ' (decided in C; the device\'s word read back after the call, it may have moved since)');
+    }
   }
 
   /** VirtioNet.wait: the queue asks for an interrupt at its next used buffer (§2.7.7, §2.8.10). */

@@ -528,7 +528,9 @@ export class TxQueue extends NetQueue {
     if (!(r instanceof SplitRing) || !virtioSplitTxBurst || !nativeWritesHeaders()) return false;
     // [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq, csumStart, csumOffset]
     const params = Uint32Array.of(r.size, r.layout.used, this.pool.bufferSize, 0, 0, 0, 0, r.eventIdx ? 1 : 0, db.offset, this.vq, 0, 0);
-    this.nativeBurst = { state: new Uint32Array(4), params, bar: db.bar };
+    // [availIdx, publishedIdx, lastUsedIdx, freeCount, notified, device word]: the last two say
+    // what the loop decided (for the trace; 0xffffffff until an addon that reports it writes them).
+    this.nativeBurst = { state: Uint32Array.of(0, 0, 0, 0, 0xffffffff, 0), params, bar: db.bar };
     return true;
   }
 
@@ -576,7 +578,7 @@ export class TxQueue extends NetQueue {
       p[10] = csumStart;
       p[11] = csumOffset;
       const k = virtioSplitTxBurst!(r.bytes, st, this.free, this.pool.bytes, p, nb.bar);
-      if (this.trace !== null) this.trace.nativeBurst(r.lastUsedIdx, st[2]!, r.availIdx, r.publishedIdx, st[0]!, st[1]!);
+      if (this.trace !== null) this.trace.nativeBurst(r.lastUsedIdx, r.availIdx, r.publishedIdx, st);
       r.availIdx = st[0]!;
       r.publishedIdx = st[1]!;
       r.lastUsedIdx = st[2]!;

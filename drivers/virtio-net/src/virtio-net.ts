@@ -334,11 +334,11 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
       }
       this.rx = rx;
       this.tx = tx;
-      watch?.step('queues', `${2 * pairs} virtqueue${pairs === 1 ? '' : 's'} of ${rx[0]!.ring.size} descriptors (${rx.map((q) => `${netQueueName(q.vq)} = vq ${q.vq}`).concat(tx.map((q) => `${netQueueName(q.vq)} = vq ${q.vq}`)).join(', ')}), each enabled; buffers of ${rxBufferSize} bytes (receive) and ${txBufferSize} (transmit)`);
+      watch?.step('queues', `${2 * pairs} virtqueues of ${rx[0]!.ring.size} descriptors (${rx.map((q) => `${netQueueName(q.vq)} = vq ${q.vq}`).concat(tx.map((q) => `${netQueueName(q.vq)} = vq ${q.vq}`)).join(', ')}), each enabled; buffers of ${rxBufferSize} bytes (receive) and ${txBufferSize} (transmit)`);
       // §5.1.5: fill the receive queues before DRIVER_OK (the device may not use them earlier; we notify after).
       for (const q of rx) q.fill();
       if (watch) {
-        for (const q of rx) watch.note(`${netQueueName(q.vq)}: ${q.ring.size} buffers of ${rxBufferSize} bytes made available (device-writable), none notified yet`, '§5.1.6.3', 'avail');
+        for (const q of rx) watch.explain(`${netQueueName(q.vq)}: ${q.ring.size} buffers of ${rxBufferSize} bytes made available (device-writable), avail.idx <- ${q.ring.size}, no notification yet`);
         watch.step('rx-buffers', `${rx.length * rx[0]!.ring.size} receive buffers made available`);
       }
 
@@ -359,7 +359,7 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
       const live = t.checkStatus();
       for (const q of rx) {
         q.start();
-        watch?.note(`${netQueueName(q.vq)}: write ${q.vq} to its doorbell ${t.doorbellName(q.vq)} (the buffers of step 7d)`, '§4.1.5.2', 'notify');
+        watch?.explain(`${netQueueName(q.vq)}: write ${q.vq} to its doorbell ${t.doorbellName(q.vq)} (the buffers of step 7d)`);
       }
       // §5.1.6.5.5: with MQ the device starts with one pair; say how many we use (also when it is 1,
       // so that the control queue is proven to work at start-up, not at the first change).
