@@ -307,7 +307,8 @@ export class NvmeQueue {
  * after a barrier and writes the queue index to the doorbell when the device asked for it
  * (EVENT_IDX avail_event, else VIRTQ_USED_F_NO_NOTIFY).
  * `ring` is the whole split virtqueue block, `state` [availIdx, publishedIdx, lastUsedIdx,
- * freeCount] (read and updated), `pool` the packet buffers (id × bufferSize), `params`
+ * freeCount] (read and updated; with 6 values, [4] and [5] are set after a publish: 1 if it
+ * notified else 0, and the avail_event or used.flags it read), `pool` the packet buffers (id × bufferSize), `params`
  * [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq,
  * csumStart, csumOffset], `bar` the notification BAR's mapping (Mapping.buffer). Each frame's
  * 12-byte virtio-net header is written: flags 0, or VIRTIO_NET_HDR_F_NEEDS_CSUM with

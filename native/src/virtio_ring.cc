@@ -8,7 +8,9 @@
 //             available ring at 16 × size, used ring at params[1] (splitLayout in
 //             drivers/virtio-net/src/split-ring.ts)
 //     state   Uint32Array [availIdx, publishedIdx, lastUsedIdx, freeCount], shared with
-//             JavaScript and updated here (the indexes run modulo 2^16)
+//             JavaScript and updated here (the indexes run modulo 2^16); when it holds 6
+//             values, [4] and [5] say what step 3 decided, for the trace: 1 notified or 0
+//             not, and the device's word it read (avail_event, or used.flags)
 //     free    Uint16Array of `size` buffer ids; free[0..freeCount) are the free ones
 //     pool    Uint8Array of the packet buffers, buffer id at id × bufferSize, each
 //             [virtio_net_hdr (12 bytes)][frame]; frames were written beforehand
@@ -183,10 +185,15 @@ Napi::Value SplitTxBurst(const Napi::CallbackInfo& info) {
   avail16[1] = availIdx;
   std::atomic_thread_fence(std::memory_order_seq_cst);
   st[1] = availIdx;
-  const bool notify = eventIdx ? NeedEvent(used16[2 + 4 * size] /* avail_event */, availIdx, oldIdx)
-                               : (used16[0] & kUsedFNoNotify) == 0;
+  const uint16_t deviceWord = eventIdx ? used16[2 + 4 * size] /* avail_event */ : used16[0] /* used.flags */;
+  const bool notify = eventIdx ? NeedEvent(deviceWord, availIdx, oldIdx) : (deviceWord & kUsedFNoNotify) == 0;
   if (notify) {
     *reinterpret_cast<volatile uint16_t*>(static_cast<uint8_t*>(bar.Data()) + doorbellOffset) = static_cast<uint16_t>(vq);
+  }
+  // What was decided, for the trace (drivers/virtio-net/src/queue-trace.ts): two stores per batch.
+  if (state.ElementLength() >= 6) {
+    st[4] = notify ? 1 : 0;
+    st[5] = deviceWord;
   }
   return Napi::Number::New(env, static_cast<double>(k));
 }

@@ -22,3 +22,6 @@ export { prepareChecksumOffload, completeChecksum, onesComplementSum, TCP_CSUM_O
 export { deviceStatusError } from './errors.js';
 export { VIRTIO_NET_ERROR_CODES, type VirtioNetErrorCode } from './errors.js';
 export { describeSplitDesc, describeAvail, describeUsed, describePackedDesc, describeNetHdr } from './decode.js';
+export { BRINGUP_STEPS, type BringupStep, type BringupStepId, type BringupStepText, type BringupObserver } from './bringup.js';
+export { QueueTrace, netQueueName, splitNotifyReason, packedNotifyReason } from './queue-trace.js';
+export { type PackedRingState } from './packed-ring.js';

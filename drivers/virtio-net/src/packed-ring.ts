@@ -41,6 +41,27 @@ export function packedLayout(size: number): PackedLayout {
   return { size, desc, driver, device, total: device + 4 };
 }
 
+/** Where a packed ring stands (PackedRing.inspect(), for the trace; not on the hot path). */
+export interface PackedRingState {
+  /** The first descriptor posted since the last publish, and how many were posted. */
+  batchHead: number;
+  batchCount: number;
+  /** The flags the batch's first descriptor gets at publish (§2.8.6: written last). */
+  batchHeadFlags: number;
+  /** The next descriptor to make available, and the driver's ring wrap counter (§2.8.1). */
+  nextAvail: number;
+  availWrap: number;
+  /** The next descriptor to look at for a used buffer, and the wrap counter it must match. */
+  nextUsed: number;
+  usedWrap: number;
+  /** The device's event suppression structure (§2.8.10): flags and desc (off_wrap). */
+  deviceFlags: number;
+  deviceOffWrap: number;
+  /** The driver's event suppression structure: flags and desc (off_wrap). */
+  driverFlags: number;
+  driverOffWrap: number;
+}
+
 /**
  * A packed virtqueue (virtio 1.2 §2.8, VIRTIO_F_RING_PACKED): one descriptor ring the driver makes available and
  * the device overwrites as used, told apart by flag bits and wrap counters.
@@ -57,7 +78,10 @@ export class PackedRing implements Ring {
   // [0] off_wrap (desc), [1] flags.
   private readonly driver16: Uint16Array;
   private readonly device16: Uint16Array;
-  private readonly eventIdx: boolean;
+  /** VIRTIO_F_EVENT_IDX was negotiated. */
+  readonly eventIdx: boolean;
+  /** The whole block (descriptor ring, then the two event suppression structures), for decoding. */
+  readonly bytes: Uint8Array;
   /** Device addresses by buffer id (set once). */
   private readonly addrLo: Uint32Array;
   private readonly addrHi: Uint32Array;
@@ -91,6 +115,7 @@ export class PackedRing implements Ring {
     this.size = size;
     this.layout = l;
     this.eventIdx = eventIdx;
+    this.bytes = mem.subarray(0, l.total);
     const b = mem.buffer;
     const o = mem.byteOffset;
     this.desc32 = new Uint32Array(b, o + l.desc, 4 * size);
@@ -205,5 +230,22 @@ export class PackedRing implements Ring {
 
   disableInterrupts(): void {
     this.driver16[1] = RING_EVENT_FLAGS_DISABLE;
+  }
+
+  /** Where the ring stands, for the trace (allocates; not for the hot path). */
+  inspect(): PackedRingState {
+    return {
+      batchHead: this.batchHead,
+      batchCount: this.batch,
+      batchHeadFlags: this.batchHeadFlags,
+      nextAvail: this.nextAvail,
+      availWrap: this.availWrap,
+      nextUsed: this.nextUsed,
+      usedWrap: this.usedWrap,
+      deviceFlags: Atomics.load(this.device16, 1),
+      deviceOffWrap: Atomics.load(this.device16, 0),
+      driverFlags: this.driver16[1]!,
+      driverOffWrap: this.driver16[0]!,
+    };
   }
 }

@@ -10,6 +10,7 @@ import { SplitRing, splitLayout } from './split-ring.js';
 import { NetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
 import { prepareChecksumOffload } from './csum.js';
 import { badChecksumRequest, frameTooLarge, noChecksumOffload } from './errors.js';
+import type { QueueTrace } from './queue-trace.js';
 
 // The native transmit loop (native/src/virtio_ring.cc), looked up once; undefined with an
 // addon built before it existed (burst() then runs in JavaScript).
@@ -96,6 +97,11 @@ abstract class NetQueue {
   readonly stats: QueueStats = { packets: 0, bytes: 0, drops: 0, errors: 0 };
   /** Frames (and pool bytes) of this queue: frame i of a batch starts at frameOffset(id). */
   readonly frames: Uint8Array;
+  /**
+   * The queue's tracer while tracing is on (queue-trace.ts), else null: each hot call tests
+   * this field once and, when it is set, lets the tracer describe what it does.
+   */
+  protected trace: QueueTrace | null = null;
 
   constructor(
     /** Queue pair index (0-based). */
@@ -116,9 +122,20 @@ abstract class NetQueue {
     return id * this.pool.bufferSize + VIRTIO_NET_HDR_SIZE;
   }
 
+  /** Traces this queue from now on (null: stops). VirtioNet calls it when its trace option is on. */
+  setTrace(trace: QueueTrace | null): void {
+    this.trace = trace;
+  }
+
+  /** When traced: says what this queue asked of the device's interrupts (VirtioNet.wait calls it after enableInterrupts). */
+  traceInterruptsOn(): void {
+    if (this.trace !== null) this.trace.interruptsOn();
+  }
+
   /** Publishes posted buffers and rings the doorbell if the device asked for it (§2.7.13.4 / §2.8.21.3). */
   protected kick(): void {
-    if (this.ring.publish()) this.notify(this.vq);
+    if (this.trace !== null) this.trace.kick(this.notify, this instanceof TxQueue);
+    else if (this.ring.publish()) this.notify(this.vq);
   }
 }
 
@@ -202,10 +219,12 @@ export class RxQueue extends NetQueue {
   fill(): void {
     for (let id = 0; id < this.ring.size; id++) this.ring.post(id, this.pool.bufferSize, true);
     this.ring.publish();
+    if (this.trace !== null) this.trace.filled(this.ring.size);
   }
 
   /** Rings the doorbell once (after DRIVER_OK: the buffers posted by fill()). */
   start(): void {
+    if (this.trace !== null) this.trace.started();
     this.notify(this.vq);
   }
 
@@ -226,8 +245,9 @@ export class RxQueue extends NetQueue {
     this.held = 0;
     const usedIds = this.usedIds;
     const usedLens = this.usedLens;
-    const room = ring.size - this.carried;
-    const end = this.carried + ring.poll(usedIds, usedLens, max < room ? max : room, this.carried);
+    const from = this.carried;
+    const room = ring.size - from;
+    const end = from + ring.poll(usedIds, usedLens, max < room ? max : room, from);
     const frames = this.frames;
     let merge = this.mergeStart;
     let n = 0;
@@ -317,7 +337,12 @@ export class RxQueue extends NetQueue {
     }
     this.stats.packets += n;
     this.stats.bytes += bytes;
-    this.kick();
+    // The one test of the trace on this path: the traced kick also tells what was taken.
+    if (this.trace === null) {
+      if (ring.publish()) this.notify(this.vq);
+    } else {
+      this.trace.received(usedIds, usedLens, from, end, n, this.ids, this.offsets, this.lengths, this.notify);
+    }
     return n;
   }
 
@@ -386,6 +411,7 @@ export class TxQueue extends NetQueue {
   reclaim(): number {
     const n = this.ring.poll(this.usedIds, this.usedLens, this.ring.size);
     for (let i = 0; i < n; i++) this.free[this.freeCount++] = this.usedIds[i]!;
+    if (this.trace !== null) this.trace.used(this.usedIds, this.usedLens, 0, n);
     return n;
   }
 
@@ -502,7 +528,9 @@ export class TxQueue extends NetQueue {
     if (!(r instanceof SplitRing) || !virtioSplitTxBurst || !nativeWritesHeaders()) return false;
     // [size, usedOffset, bufferSize, count, frameLen, seqOffset, seq, eventIdx, doorbell, vq, csumStart, csumOffset]
     const params = Uint32Array.of(r.size, r.layout.used, this.pool.bufferSize, 0, 0, 0, 0, r.eventIdx ? 1 : 0, db.offset, this.vq, 0, 0);
-    this.nativeBurst = { state: new Uint32Array(4), params, bar: db.bar };
+    // [availIdx, publishedIdx, lastUsedIdx, freeCount, notified, device word]: the last two say
+    // what the loop decided (for the trace; 0xffffffff until an addon that reports it writes them).
+    this.nativeBurst = { state: Uint32Array.of(0, 0, 0, 0, 0xffffffff, 0), params, bar: db.bar };
     return true;
   }
 
@@ -550,6 +578,7 @@ export class TxQueue extends NetQueue {
       p[10] = csumStart;
       p[11] = csumOffset;
       const k = virtioSplitTxBurst!(r.bytes, st, this.free, this.pool.bytes, p, nb.bar);
+      if (this.trace !== null) this.trace.nativeBurst(r.lastUsedIdx, r.availIdx, r.publishedIdx, st);
       r.availIdx = st[0]!;
       r.publishedIdx = st[1]!;
       r.lastUsedIdx = st[2]!;

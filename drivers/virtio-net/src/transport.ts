@@ -5,8 +5,25 @@
 
 import type { Device, Region } from '@vfio-node/core';
 import { type VirtioCap, type VirtioCaps } from './pci-caps.js';
-import { CommonCfg, commonCfgNames, VIRTIO_MSI_NO_VECTOR } from './registers.js';
+import { CommonCfg, commonCfgNames, describeStatus, VIRTIO_MSI_NO_VECTOR } from './registers.js';
+import { featureNames } from './features.js';
 import { deviceStatusError, noCapability } from './errors.js';
+
+/**
+ * Where the transport sends its register accesses while someone watches (the trace, the
+ * bring-up's step observer): the decoded text ("write device_status <- ACKNOWLEDGE (0x1)")
+ * and the section that defines the register.
+ */
+export type RegisterSink = (text: string, section: string) => void;
+
+/** Sections of virtio 1.2 for the common configuration's fields. */
+const STATUS_SECTION = '§2.1, §4.1.4.3';
+const FEATURE_SECTION = '§2.2, §4.1.4.3';
+const MSIX_SECTION = '§4.1.5.1.2';
+const QUEUE_SECTION = '§4.1.5.1.3';
+const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
+const vector = (v: number): string => (v === VIRTIO_MSI_NO_VECTOR ? 'VIRTIO_MSI_NO_VECTOR (0xffff)' : String(v));
+const featureList = (f: bigint): string => featureNames(f).join(' ') || 'none';
 
 interface Window {
   region: Region;
@@ -22,6 +39,12 @@ export class VirtioPciTransport {
   private readonly isrWin: Window | undefined;
   /** Doorbell offset (in notifyWin.region) by virtqueue index, filled by setUpQueue. */
   private readonly doorbells: number[] = [];
+  /**
+   * Register accesses of the bring-up and reset go here while set (VirtioNet sets it for
+   * open() and close() when tracing or observing the steps). Doorbells are not traced
+   * here: the queues trace them with the reason (queue-trace.ts).
+   */
+  regTrace: RegisterSink | null = null;
 
   constructor(
     private readonly dev: Device,
@@ -57,12 +80,19 @@ export class VirtioPciTransport {
 
   /** Sets bits in device_status (the handshake only ever adds bits). */
   addStatus(bits: number): void {
-    this.status = this.status | bits;
+    const before = this.status;
+    const after = before | bits;
+    if (this.regTrace !== null) {
+      this.regTrace(`read device_status -> ${describeStatus(before)}`, STATUS_SECTION);
+      this.regTrace(`write device_status <- ${describeStatus(after)}`, STATUS_SECTION);
+    }
+    this.status = after;
   }
 
   /** Throws ERR_VIRTIO_DEVICE_GONE or ERR_VIRTIO_NEEDS_RESET when device_status says so. */
   checkStatus(): number {
     const s = this.status;
+    if (this.regTrace !== null) this.regTrace(`read device_status -> ${describeStatus(s)}`, STATUS_SECTION);
     const err = deviceStatusError(this.dev.address, s);
     if (err) throw err;
     return s;
@@ -73,12 +103,16 @@ export class VirtioPciTransport {
    * wait until device_status reads 0 before reinitializing. Returns false on timeout.
    */
   reset(timeoutMs = 1000): boolean {
+    const start = performance.now();
+    if (this.regTrace !== null) this.regTrace('write device_status <- 0 (reset)', '§2.4, §4.1.4.3.2');
     this.status = 0;
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    for (let reads = 1; ; reads++) {
       const s = this.status;
-      if (s === 0) return true;
-      if (s === 0xff || Date.now() > deadline) return false;
+      if (s === 0 || s === 0xff || Date.now() > deadline) {
+        if (this.regTrace !== null) this.regTrace(`read device_status -> ${describeStatus(s)} after ${reads} read${reads === 1 ? '' : 's'}, ${(performance.now() - start).toFixed(1)} ms`, '§4.1.4.3.2');
+        return s === 0;
+      }
     }
   }
 
@@ -91,6 +125,12 @@ export class VirtioPciTransport {
     const lo = r.read32(b + CommonCfg.device_feature);
     r.write32(b + CommonCfg.device_feature_select, 1);
     const hi = r.read32(b + CommonCfg.device_feature);
+    if (this.regTrace !== null) {
+      this.regTrace('write device_feature_select <- 0', FEATURE_SECTION);
+      this.regTrace(`read device_feature -> ${hex(lo)} (bits 0-31: ${featureList(BigInt(lo))})`, FEATURE_SECTION);
+      this.regTrace('write device_feature_select <- 1', FEATURE_SECTION);
+      this.regTrace(`read device_feature -> ${hex(hi)} (bits 32-63: ${featureList(BigInt(hi) << 32n)})`, FEATURE_SECTION);
+    }
     return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
@@ -101,6 +141,12 @@ export class VirtioPciTransport {
     r.write32(b + CommonCfg.driver_feature, Number(f & 0xffffffffn));
     r.write32(b + CommonCfg.driver_feature_select, 1);
     r.write32(b + CommonCfg.driver_feature, Number(f >> 32n));
+    if (this.regTrace !== null) {
+      this.regTrace('write driver_feature_select <- 0', FEATURE_SECTION);
+      this.regTrace(`write driver_feature <- ${hex(f & 0xffffffffn)} (bits 0-31: ${featureList(f & 0xffffffffn)})`, FEATURE_SECTION);
+      this.regTrace('write driver_feature_select <- 1', FEATURE_SECTION);
+      this.regTrace(`write driver_feature <- ${hex(f >> 32n)} (bits 32-63: ${featureList(f & ~0xffffffffn)})`, FEATURE_SECTION);
+    }
   }
 
   get numQueues(): number {
@@ -109,9 +155,14 @@ export class VirtioPciTransport {
 
   // ---- MSI-X (§4.1.5.1.2): write the vector, read it back; NO_VECTOR means refused ------
 
-  setConfigVector(vector: number): number {
-    this.common.region.write16(this.common.base + CommonCfg.msix_config, vector);
-    return this.common.region.read16(this.common.base + CommonCfg.msix_config);
+  setConfigVector(v: number): number {
+    this.common.region.write16(this.common.base + CommonCfg.msix_config, v);
+    const kept = this.common.region.read16(this.common.base + CommonCfg.msix_config);
+    if (this.regTrace !== null) {
+      this.regTrace(`write msix_config <- ${vector(v)}`, MSIX_SECTION);
+      this.regTrace(`read msix_config -> ${vector(kept)}${v !== VIRTIO_MSI_NO_VECTOR && kept === VIRTIO_MSI_NO_VECTOR ? ' (refused)' : ''}`, MSIX_SECTION);
+    }
+    return kept;
   }
 
   // ---- virtqueues (§4.1.5.1.3) ----------------------------------------------------------
@@ -120,7 +171,12 @@ export class VirtioPciTransport {
   queueMaxSize(vq: number): number {
     const r = this.common.region;
     r.write16(this.common.base + CommonCfg.queue_select, vq);
-    return r.read16(this.common.base + CommonCfg.queue_size);
+    const max = r.read16(this.common.base + CommonCfg.queue_size);
+    if (this.regTrace !== null) {
+      this.regTrace(`write queue_select <- ${vq}`, QUEUE_SECTION);
+      this.regTrace(`read queue_size -> ${max} (the largest queue the device takes${max === 0 ? ': 0, no such queue' : ''})`, QUEUE_SECTION);
+    }
+    return max;
   }
 
   /**
@@ -128,7 +184,7 @@ export class VirtioPciTransport {
    * the three area addresses and the MSI-X vector (read back), read queue_notify_off,
    * then queue_enable = 1. Returns the vector the device kept.
    */
-  setUpQueue(vq: number, size: number, desc: bigint, driver: bigint, device: bigint, vector: number): number {
+  setUpQueue(vq: number, size: number, desc: bigint, driver: bigint, device: bigint, msixVector: number): number {
     const r = this.common.region;
     const b = this.common.base;
     r.write16(b + CommonCfg.queue_select, vq);
@@ -136,13 +192,30 @@ export class VirtioPciTransport {
     write64(r, b + CommonCfg.queue_desc, desc);
     write64(r, b + CommonCfg.queue_driver, driver);
     write64(r, b + CommonCfg.queue_device, device);
-    r.write16(b + CommonCfg.queue_msix_vector, vector);
+    r.write16(b + CommonCfg.queue_msix_vector, msixVector);
     const kept = r.read16(b + CommonCfg.queue_msix_vector);
     // §4.1.4.4: the doorbell of a queue is at cap.offset + queue_notify_off × notify_off_multiplier.
     const notifyOff = r.read16(b + CommonCfg.queue_notify_off);
     this.doorbells[vq] = this.notifyWin.base + notifyOff * this.notifyOffMultiplier;
     r.write16(b + CommonCfg.queue_enable, 1);
-    return vector === VIRTIO_MSI_NO_VECTOR ? VIRTIO_MSI_NO_VECTOR : kept;
+    const rt = this.regTrace;
+    if (rt !== null) {
+      rt(`write queue_select <- ${vq}`, QUEUE_SECTION);
+      rt(`write queue_size <- ${size}`, QUEUE_SECTION);
+      rt(`write queue_desc <- ${hex(desc)} (Descriptor Area)`, QUEUE_SECTION);
+      rt(`write queue_driver <- ${hex(driver)} (Driver Area)`, QUEUE_SECTION);
+      rt(`write queue_device <- ${hex(device)} (Device Area)`, QUEUE_SECTION);
+      rt(`write queue_msix_vector <- ${vector(msixVector)}`, MSIX_SECTION);
+      rt(`read queue_msix_vector -> ${vector(kept)}${msixVector !== VIRTIO_MSI_NO_VECTOR && kept === VIRTIO_MSI_NO_VECTOR ? ' (refused)' : ''}`, MSIX_SECTION);
+      rt(`read queue_notify_off -> ${notifyOff} (doorbell at BAR${this.notifyWin.region.index}+${hex(this.doorbells[vq]!)}: cap.offset ${hex(this.notifyWin.base)} + ${notifyOff} × notify_off_multiplier ${this.notifyOffMultiplier})`, '§4.1.4.4');
+      rt('write queue_enable <- 1', QUEUE_SECTION);
+    }
+    return msixVector === VIRTIO_MSI_NO_VECTOR ? VIRTIO_MSI_NO_VECTOR : kept;
+  }
+
+  /** Where virtqueue vq's doorbell is, for people: "BAR4+0x3004" (after setUpQueue). */
+  doorbellName(vq: number): string {
+    return `BAR${this.notifyWin.region.index}+${hex(this.doorbells[vq] ?? 0)}`;
   }
 
   /** The doorbell of virtqueue vq as the native transmit loop writes it, when the notification BAR is mapped as a whole. */

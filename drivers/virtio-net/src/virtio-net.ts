@@ -3,8 +3,8 @@
 // one step per comment; the queues (queue.ts) are the hot path.
 
 import { EventEmitter } from 'node:events';
-import { Device, native, toPciAddress, type PciAddressLike, type DeviceOptions, type Vector, VfioError } from '@vfio-node/core';
-import { parseVirtioCaps } from './pci-caps.js';
+import { Device, Tracer, native, toPciAddress, type PciAddressLike, type DeviceOptions, type TraceOption, type Vector, VfioError } from '@vfio-node/core';
+import { parseVirtioCaps, type VirtioCaps } from './pci-caps.js';
 import { VirtioPciTransport } from './transport.js';
 import { DeviceStatus, NetConfig, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, describeStatus } from './registers.js';
 import { featureNames, has, negotiate, type FeatureOptions } from './features.js';
@@ -14,6 +14,8 @@ import type { Ring } from './ring.js';
 import { PacketPool, RxQueue, TxQueue, mergeSlot, type QueueStats } from './queue.js';
 import { VIRTIO_NET_HDR_SIZE } from './net-hdr.js';
 import * as errors from './errors.js';
+import { BringupWatch, type BringupObserver } from './bringup.js';
+import { QueueTrace, netQueueName } from './queue-trace.js';
 
 const VIRTIO_VENDOR_ID = 0x1af4;
 /** §4.1.2.1: 0x1040 + device ID (1 = network card); 0x1000 is the transitional network device. */
@@ -63,6 +65,21 @@ export interface VirtioNetOptions {
   nativeTx?: boolean;
   /** Options for Device.open. */
   device?: DeviceOptions;
+  /**
+   * Trace what the driver does with the device, decoded, with the sections of virtio 1.2:
+   * the bring-up's register accesses, every descriptor made available (with each frame's
+   * virtio_net_hdr), available ring update, notification or its suppression, used entry
+   * and interrupt. true (text on stderr), 'json' (JSON lines), or a Tracer. Default: the
+   * VFIO_NODE_TRACE environment variable (`vfio-node --trace`), else off. Off, the queues
+   * pay one test of a null field per call.
+   */
+  trace?: TraceOption;
+  /**
+   * Called at the end of each step of the bring-up (virtio 1.2 §3.1.1), with what the
+   * specification says, the register accesses the step made and what the device answered
+   * (`vfio-node net bringup --explain`). It may block (wait for Enter). Default: none.
+   */
+  onStep?: BringupObserver;
 }
 
 /** Counters of a NIC, summed over its queues. */
@@ -141,6 +158,8 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
   private stopRemovalWatch: (() => void) | null = null;
   private failed = false;
   private lastLinkUp = true;
+  /** The tracer when tracing is on (see the trace option), else null. */
+  private readonly tracer: Tracer | null;
 
   /**
    * Opens the NIC at address (bound to vfio-pci) and brings it up (§3.1.1).
@@ -174,18 +193,29 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     const deviceId = dev.config.read16(0x02);
     if (vendor !== VIRTIO_VENDOR_ID || !VIRTIO_NET_PCI_IDS.includes(deviceId)) throw errors.notVirtioNet(dev.address, vendor, deviceId);
 
+    // Watching the bring-up (the trace, `net bringup --explain`): null when nobody watches.
+    this.tracer = Tracer.from(options.trace);
+    const watch = this.tracer !== null || options.onStep ? new BringupWatch(this.tracer, dev.address, options.onStep ?? null) : null;
+
     // §4.1.4: find the structures through the vendor-specific capabilities.
     const caps = parseVirtioCaps(dev.config.bytes(256));
     const t = new VirtioPciTransport(dev, caps);
     this.transport = t;
     dev.config.enableBusMaster();
+    if (watch) {
+      watch.step('caps', describeCaps(caps));
+      t.regTrace = watch.reg;
+    }
 
     // §3.1.1 step 1: reset the device.
     if (!t.reset()) throw errors.deviceStatusError(dev.address, t.status) ?? errors.statusStuck(dev.address, 'the device did not finish its reset within 1 s', t.status);
+    watch?.step('reset', 'device_status reads 0: the device is reset');
     try {
       // Steps 2 and 3: ACKNOWLEDGE (we noticed the device), DRIVER (we can drive it).
       t.addStatus(DeviceStatus.ACKNOWLEDGE);
+      watch?.step('acknowledge', `device_status = ${describeStatus(DeviceStatus.ACKNOWLEDGE)}`);
       t.addStatus(DeviceStatus.DRIVER);
+      watch?.step('driver', `device_status = ${describeStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER)}`);
 
       // Step 4: read the device's features, write the subset we understand.
       const offered = t.deviceFeatures();
@@ -197,10 +227,14 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
       }
       t.setDriverFeatures(accepted);
       this.features = accepted;
+      watch?.step('features', `the device offers ${featureNames(offered).join(' ')}; the driver accepts ${featureNames(accepted).join(' ')}${offered & ~accepted ? `; left out: ${featureNames(offered & ~accepted).join(' ')}` : ''}`);
 
       // Steps 5 and 6: FEATURES_OK, then read it back: the device clears it if it cannot work with our subset.
       t.addStatus(DeviceStatus.FEATURES_OK);
-      if (!(t.checkStatus() & DeviceStatus.FEATURES_OK)) throw errors.statusStuck(dev.address, 'the device did not keep FEATURES_OK: it refuses the feature subset ' + featureNames(accepted).join(','), t.status);
+      watch?.step('features-ok', 'FEATURES_OK written');
+      const kept = t.checkStatus();
+      watch?.step('features-ok-check', kept & DeviceStatus.FEATURES_OK ? `FEATURES_OK still set (${describeStatus(kept)}): the device accepts the features` : `FEATURES_OK cleared (${describeStatus(kept)}): the device refuses them`);
+      if (!(kept & DeviceStatus.FEATURES_OK)) throw errors.statusStuck(dev.address, 'the device did not keep FEATURES_OK: it refuses the feature subset ' + featureNames(accepted).join(','), t.status);
 
       // Step 7: device-specific set-up. The network config (§5.1.4), read consistently (§2.5.1).
       const cfg = t.hasDeviceConfig
@@ -212,6 +246,13 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
           }))
         : { mac: [], status: VIRTIO_NET_S_LINK_UP, maxPairs: 1, mtu: 1500 };
       this.mac = has(accepted, 'VIRTIO_NET_F_MAC') ? Uint8Array.from(cfg.mac) : randomLocalMac();
+      if (watch) {
+        const valid = (name: Parameters<typeof has>[1]) => (has(accepted, name) ? '' : ' (not valid: feature not negotiated)');
+        const cfgText = t.hasDeviceConfig
+          ? `mac=${cfg.mac.map((b) => b.toString(16).padStart(2, '0')).join(':')}${valid('VIRTIO_NET_F_MAC')} status=${cfg.status & VIRTIO_NET_S_LINK_UP ? 'VIRTIO_NET_S_LINK_UP' : '0'}${valid('VIRTIO_NET_F_STATUS')} max_virtqueue_pairs=${cfg.maxPairs}${valid('VIRTIO_NET_F_MQ')} mtu=${cfg.mtu}${valid('VIRTIO_NET_F_MTU')}`
+          : 'no device-specific configuration structure';
+        watch.note(`read virtio_net_config (between two equal reads of config_generation): ${cfgText}`, '§5.1.4, §2.5.1');
+      }
       const deviceMtu = has(accepted, 'VIRTIO_NET_F_MTU') && cfg.mtu >= 68 ? cfg.mtu : undefined;
       // §5.1.4.2: with VIRTIO_NET_F_MTU the driver must not send frames longer than mtu + 14.
       if (options.mtu !== undefined && deviceMtu !== undefined && options.mtu > deviceMtu) {
@@ -238,6 +279,7 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
       this.eventIdx = has(accepted, 'VIRTIO_F_EVENT_IDX');
       this.csumOffload = has(accepted, 'VIRTIO_NET_F_CSUM');
       this.guestCsum = has(accepted, 'VIRTIO_NET_F_GUEST_CSUM');
+      watch?.step('config', `MAC ${this.macString}${has(accepted, 'VIRTIO_NET_F_MAC') ? '' : ' (made up: no VIRTIO_NET_F_MAC)'}, MTU ${this.mtu}, link ${this.linkStatusRaw & VIRTIO_NET_S_LINK_UP ? 'up' : 'down'}, ${pairs} of ${maxPairs} queue pair${maxPairs === 1 ? '' : 's'}; ${this.packed ? 'packed' : 'split'} rings${this.eventIdx ? ' with VIRTIO_F_EVENT_IDX' : ''}`);
 
       // MSI-X (§4.1.5.1.2): vector 0 for configuration changes, then one per data virtqueue.
       const dataVqs = 2 * pairs;
@@ -246,12 +288,15 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
         const count = Math.min(dev.irq.info('msix').count, 1 + dataVqs);
         if (count < 2) throw errors.msixRefused(dev.address, 'the queues (the device has fewer than 2 MSI-X vectors)', 1);
         const vectors = dev.irq.enableMsix(count);
+        watch?.note(`VFIO_DEVICE_SET_IRQS: ${count} MSI-X vectors enabled, each signalling an eventfd`, '§4.1.5.1.2');
         msixCount = count;
         if (t.setConfigVector(0) === VIRTIO_MSI_NO_VECTOR) throw errors.msixRefused(dev.address, 'configuration changes', 0);
         this.configVector = vectors[0];
         for (let vq = 0; vq < dataVqs; vq++) this.queueVectors[vq] = vectors[1 + (vq % (count - 1))];
+        watch?.step('msix', `vector 0 for configuration changes (kept by the device), vectors 1 to ${count - 1} for the queues (written per queue in step 7c)`);
       } else {
         t.setConfigVector(VIRTIO_MSI_NO_VECTOR);
+        watch?.step('msix', 'polling: no vector for configuration changes nor for the queues');
       }
 
       // The queues (§4.1.5.1.3, §5.1.2: receiveqN = 2N, transmitqN = 2N+1, controlq after them).
@@ -275,9 +320,10 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
           const poolMem = dev.dma.alloc(ring.size * bufferSize + (dir === 'rx' ? mergeBytes : 0), { align: 4096, internal: true });
           this.memory.push(poolMem);
           const pool = new PacketPool(poolMem.bytes, poolMem.iova, ring.size, bufferSize);
-          if (dir === 'rx') rx.push(new RxQueue(p, vq, ring, pool, notify, mergeable, maxFrame));
+          const q = dir === 'rx' ? new RxQueue(p, vq, ring, pool, notify, mergeable, maxFrame) : new TxQueue(p, vq, ring, pool, notify, maxFrame, this.mtu, this.csumOffload);
+          if (this.tracer !== null) q.setTrace(new QueueTrace(this.tracer, dev.address, vq, ring, pool.bytes, bufferSize, t.doorbellName(vq)));
+          if (q instanceof RxQueue) rx.push(q);
           else {
-            const q = new TxQueue(p, vq, ring, pool, notify, maxFrame, this.mtu, this.csumOffload);
             const db = t.nativeDoorbell(vq);
             if (db && options.nativeTx !== false) q.useNativeBurst(db);
             tx.push(q);
@@ -288,8 +334,13 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
       }
       this.rx = rx;
       this.tx = tx;
+      watch?.step('queues', `${2 * pairs} virtqueues of ${rx[0]!.ring.size} descriptors (${rx.map((q) => `${netQueueName(q.vq)} = vq ${q.vq}`).concat(tx.map((q) => `${netQueueName(q.vq)} = vq ${q.vq}`)).join(', ')}), each enabled; buffers of ${rxBufferSize} bytes (receive) and ${txBufferSize} (transmit)`);
       // §5.1.5: fill the receive queues before DRIVER_OK (the device may not use them earlier; we notify after).
       for (const q of rx) q.fill();
+      if (watch) {
+        for (const q of rx) watch.explain(`${netQueueName(q.vq)}: ${q.ring.size} buffers of ${rxBufferSize} bytes made available (device-writable), avail.idx <- ${q.ring.size}, no notification yet`);
+        watch.step('rx-buffers', `${rx.length * rx[0]!.ring.size} receive buffers made available`);
+      }
 
       let ctrl: { ring: Ring; vq: number; mem: { bytes: Uint8Array } } | undefined;
       if (mq) {
@@ -305,11 +356,19 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
 
       // Step 8: DRIVER_OK: the device is live.
       t.addStatus(DeviceStatus.DRIVER_OK);
-      t.checkStatus();
-      for (const q of rx) q.start();
+      const live = t.checkStatus();
+      for (const q of rx) {
+        q.start();
+        watch?.explain(`${netQueueName(q.vq)}: write ${q.vq} to its doorbell ${t.doorbellName(q.vq)} (the buffers of step 7d)`);
+      }
       // §5.1.6.5.5: with MQ the device starts with one pair; say how many we use (also when it is 1,
       // so that the control queue is proven to work at start-up, not at the first change).
-      if (ctrl) this.setQueuePairs(ctrl, pairs);
+      if (ctrl) {
+        this.setQueuePairs(ctrl, pairs);
+        watch?.note(`controlq: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ${pairs}: ack VIRTIO_NET_OK`, '§5.1.6.5.5');
+      }
+      watch?.step('driver-ok', `device_status = ${describeStatus(live)}: the device is live`);
+      t.regTrace = null;
       this.startWatch();
       log.debug({ mac: this.macString, mtu: this.mtu, pairs, maxPairs, csum: this.csumOffload, guestCsum: this.guestCsum, packed: this.packed, eventIdx: this.eventIdx, status: describeStatus(t.status) }, 'virtio-net up');
     } catch (err) {
@@ -434,12 +493,16 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     // Forget interrupts that fired while we were not waiting (the device may ignore the
     // suppression hint, §2.7.7): the count left in the eventfd would wake us at once.
     native.eventfdRead(v.fd);
-    if (q.ring.enableInterrupts()) {
+    const pending = q.ring.enableInterrupts();
+    const tr = this.tracer;
+    if (tr !== null) this.traceWait(q, v, pending);
+    if (pending) {
       q.ring.disableInterrupts();
       return true;
     }
     try {
-      await v.next(timeoutMs);
+      const count = await v.next(timeoutMs);
+      if (tr !== null) tr.emit(this.address, 'irq', `MSI-X vector ${v.vector} fired (eventfd count ${count}): woke the waiter on ${netQueueName(q.vq)} (vq ${q.vq}), used buffers ${q.ring.pending() ? 'pending' : 'none yet'}`, 'virtio 1.2 §4.1.5.3');
       return true;
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_IRQ_TIMEOUT') throw err;
@@ -450,13 +513,23 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     }
   }
 
+  private traceWait(q: RxQueue | TxQueue, v: Vector, pending: boolean): void {
+    q.traceInterruptsOn();
+    this.tracer!.emit(this.address, 'irq', pending ? `${netQueueName(q.vq)} has used buffers already: no wait for MSI-X vector ${v.vector}` : `waiting for MSI-X vector ${v.vector} (${netQueueName(q.vq)}, vq ${q.vq})`, 'virtio 1.2 §4.1.5.3');
+  }
+
   /** Calls cb on each configuration-change interrupt (msix mode): link changes, DEVICE_NEEDS_RESET. Returns an unsubscribe function. */
   onConfigChange(cb: (info: { linkUp: boolean; error?: VfioError }) => void): () => void {
     if (!this.configVector) throw new VfioError({ code: 'ERR_VIRTIO_NO_INTERRUPTS', message: `${this.address} was opened in polling mode`, hint: "Open it with interrupts: 'msix'.", device: this.address });
-    return this.configVector.onInterrupt(() => {
+    return this.configVector.onInterrupt((count) => {
+      this.traceConfigInterrupt(count, 'the onConfigChange callback');
       const error = errors.deviceStatusError(this.address, this.transport.status);
       cb({ linkUp: error ? false : this.linkUp, ...(error ? { error } : {}) });
     });
+  }
+
+  private traceConfigInterrupt(count: bigint, woke: string): void {
+    if (this.tracer !== null) this.tracer.emit(this.address, 'irq', `MSI-X vector ${this.configVector?.vector ?? 0} fired (eventfd count ${count}): configuration change; woke ${woke}`, 'virtio 1.2 §4.1.5.4');
   }
 
   /** Starts the watch behind the events (VirtioNetEvents). */
@@ -476,7 +549,10 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
         }
       }
       if ((name === 'error' || name === 'linkChange') && this.configVector && !this.stopConfigWatch) {
-        this.stopConfigWatch = this.configVector.onInterrupt(() => this.watch());
+        this.stopConfigWatch = this.configVector.onInterrupt((count) => {
+          this.traceConfigInterrupt(count, "the watch of device_status and link (the NIC's events)");
+          this.watch();
+        });
       }
     });
   }
@@ -539,6 +615,7 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     this.stopRemovalWatch?.();
     this.stopConfigWatch = this.stopRemovalWatch = null;
     try {
+      if (this.tracer !== null) this.transport.regTrace = (text, section) => this.tracer!.emit(this.address, 'reg', text, `virtio 1.2 ${section}`);
       if (this.transport.status !== 0xff) this.transport.reset(100);
     } catch {
       /* the device is gone: nothing to stop */
@@ -564,6 +641,12 @@ function checkOptions(o: VirtioNetOptions): void {
   // 68: the IPv4 minimum (RFC 791); 65535 - 14: an Ethernet frame whose length fits 16 bits.
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65521)) throw errors.invalidOption('mtu', o.mtu, 'an integer from 68 to 65521');
   if (o.interrupts !== undefined && o.interrupts !== 'poll' && o.interrupts !== 'msix') throw errors.invalidOption('interrupts', o.interrupts, "'poll' or 'msix'");
+}
+
+/** The virtio structures found (§4.1.4), for people. */
+function describeCaps(c: VirtioCaps): string {
+  const at = (cap: { bar: number; offset: number; length: number } | undefined) => (cap ? `BAR${cap.bar}+0x${cap.offset.toString(16)} (${cap.length} bytes)` : 'none');
+  return `common configuration ${at(c.common)}; notifications ${at(c.notify)}, notify_off_multiplier ${c.notify?.notifyOffMultiplier ?? '?'}; ISR ${at(c.isr)}; device configuration ${at(c.device)}`;
 }
 
 /** A random locally administered unicast MAC (bit 1 of the first byte set, bit 0 clear). */
