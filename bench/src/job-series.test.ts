@@ -16,6 +16,13 @@ describe('per-interval series', () => {
     expect(r.read!.bw).toEqual([[1000, 40960], [2000, 0], [3000, 0], [3500, 32768]]);
   });
 
+  it('leaves out a last window shorter than half a window (the drain after the end would read as a spike)', () => {
+    const s = new SeriesRecorder(1000, 0, [true, false]);
+    for (let i = 0; i < 10; i++) s.add(100 + i * 50, 0, 4096);
+    for (let i = 0; i < 32; i++) s.add(1000.01 + i * 0.001, 0, 4096); // the queue drained just after the end
+    expect(s.finish(1000.05).read!.iops).toEqual([[1000, 10]]);
+  });
+
   it('keeps reads and writes apart, each direction the job does getting a point per window', () => {
     const s = new SeriesRecorder(500, 0, [true, true]);
     s.add(10, 0, 4096);
