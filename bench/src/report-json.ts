@@ -8,6 +8,7 @@
 import type { RunResult } from './engine.js';
 import type { GroupRunStats, ReportedStat } from './group.js';
 import { calcPercentiles, nonEmptyBins, type Plat } from './histogram.js';
+import { runEnvironment } from './environment.js';
 import { seriesJson, sumSeries } from './job-series.js';
 import { calcDist, calcLat, calcLatDist, totalRwIos, DDIR_NAMES, type DirStat, type IoStat, type ThreadStat } from './stat.js';
 
@@ -17,6 +18,8 @@ export const BENCH_VERSION = 'vfio-node-0.1.0';
 export interface JsonReportOptions {
   plus: boolean;
   globalOptions: Record<string, string>;
+  /** The "vfio-node environment" facts; default: this machine's (environment.ts). */
+  environment?: Record<string, string>;
   /** Extra top-level keys (e.g. "vfio-node compare"). */
   extra?: Record<string, unknown>;
   now?: Date;
@@ -38,6 +41,8 @@ export function buildJsonReport(run: RunResult, stats: readonly ReportedStat[], 
   root.jobs = stats.map((s) => jobJson(s, groups.find((g) => g.groupid === s.stat.groupid)!, run, opts.plus, now));
   // fio lists kernel disk utilisation here; a VFIO device has no kernel block device.
   root.disk_util = [];
+  // Where it ran (the report's "Where it ran"): machine, kernel, Node, the lab, the commit.
+  root['vfio-node environment'] = opts.environment ?? runEnvironment();
   Object.assign(root, opts.extra ?? {});
   return root;
 }

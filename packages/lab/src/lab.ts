@@ -2,7 +2,7 @@
 // command's output, talk to QEMU's monitor while it runs, wait for the result or kill
 // it; runLab() is start + wait.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
@@ -222,7 +222,7 @@ export class Lab {
       fs.rmSync(runDir, { recursive: true, force: true });
     });
     try {
-      this.#prepareRunDir(command);
+      this.#prepareRunDir(command, qemu);
       const serials = { console: path.join(runDir, 'console.sock'), stdout: path.join(runDir, 'stdout.sock'), stderr: path.join(runDir, 'stderr.sock') };
       // QEMU connects to these as it creates its chardevs: listen first (synchronous for unix sockets).
       this.#channels = [
@@ -441,13 +441,26 @@ export class Lab {
     await this.#result.catch(() => undefined);
   }
 
-  #prepareRunDir(command: string[]): void {
+  /** What the guest's programs may record of the lab (bench's "vfio-node environment"): the accelerator, QEMU, the host. */
+  #facts(qemu: string): Record<string, string> {
+    const cpus = os.cpus();
+    const facts: Record<string, string> = {
+      VFIO_LAB_ACCEL_USED: this.accel,
+      VFIO_LAB_HOST_MACHINE: `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} CPUs, Linux ${os.release()}`,
+    };
+    const v = spawnSync(qemu, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    const first = v.stdout?.split('\n')[0]?.trim();
+    if (first) facts.VFIO_LAB_QEMU = first;
+    return facts;
+  }
+
+  #prepareRunDir(command: string[], qemu: string): void {
     const o = this.options;
     fs.writeFileSync(path.join(this.runDir, 'owner'), String(process.pid));
     fs.mkdirSync(path.join(this.runDir, 'out'));
     fs.mkdirSync(path.join(this.runDir, 'bin'));
     fs.writeFileSync(path.join(this.runDir, 'bin', 'vfio-node'), vfioNodeWrapper(o.cliBin ?? CLI_BIN), { mode: 0o755 });
-    fs.writeFileSync(path.join(this.runDir, 'cmd.sh'), guestScript(command, o.cwd, guestEnvironment(process.env, o.env)));
+    fs.writeFileSync(path.join(this.runDir, 'cmd.sh'), guestScript(command, o.cwd, guestEnvironment(process.env, { ...this.#facts(qemu), ...o.env })));
     o.nvme.forEach((spec, i) => {
       for (const file of nvmeBackingFiles(spec, i, this.runDir)) {
         // Created sparse, or grown (never shrunk) to the namespace size.
