@@ -281,6 +281,7 @@ export class CommandQueue {
   listenTo(vector: Vector): void {
     if (this.qp.completion === 'interrupt') return;
     this.qp.listenTo(vector);
+    vector.waitSync(0); // forget what it counted while we polled: those entries are reaped already
     this.subscribe(vector);
     this.safetyTimer = setInterval(this.safetyPoll, this.safetyPollMs);
     this.safetyTimer.unref();
