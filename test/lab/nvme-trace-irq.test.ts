@@ -1,8 +1,9 @@
 // Watching the driver work, with interrupts (issue 16): in interrupt mode the trace of a
 // 4 KiB read shows the decoded submission entry, the SQ tail doorbell, the MSI-X interrupt
 // (vector, and the CQ it woke with the entries found there), the completion and the CQ head
-// doorbell, in that order; the Identify at open the same without an interrupt (this driver
-// polls the admin queue). On the raw QueuePair hot path (submitIo, ring, poll: bench's
+// doorbell, in that order; the Identify at open the same without an interrupt (the admin
+// queue is polled until MSI-X is set up, step 9), an Identify after open with vector 0's
+// interrupt on CQ0. On the raw QueuePair hot path (submitIo, ring, poll: bench's
 // direct engine) the CQ head doorbell written by the C reap is traced with what the shadow
 // doorbell's EventIdx decided. And the walkthrough drivers/nvme/LIFE-OF-A-READ.md still shows
 // the lines the code traces today.
@@ -35,7 +36,7 @@ describe('interrupt mode: SQE, SQ doorbell, MSI-X interrupt, CQE, CQ doorbell, i
   });
   afterAll(() => ctrl?.close());
 
-  it('Identify Controller at open: its entry, SQ0TDBL, its completion, CQ0HDBL (the admin queue is polled: no interrupt line)', () => {
+  it('Identify Controller at open: its entry, SQ0TDBL, its completion, CQ0HDBL (the admin queue is polled before step 9: no interrupt line)', () => {
     const ev = tracer.events;
     const sqe = find(ev, 0, 'sqe', /^SQ0\[(\d+)\] Identify cid=\d+ cns=0x1 /);
     expect(sqe).toBeGreaterThan(0);
@@ -45,6 +46,24 @@ describe('interrupt mode: SQE, SQ doorbell, MSI-X interrupt, CQE, CQ doorbell, i
     const head = find(ev, cqe, 'doorbell', /^CQ0HDBL <- \d+$/);
     expect([sqe < bell, bell < cqe, cqe < head]).toEqual([true, true, true]);
     expect(ev.slice(sqe, head).some((e) => e.kind === 'irq')).toBe(false);
+  });
+
+  it('Identify Controller after open: its entry, SQ0TDBL, "MSI-X vector 0 ... woke CQ0: 1 new entry", its CQE, CQ0HDBL (the admin CQ listens to vector 0 from step 9)', async () => {
+    const from = tracer.events.length;
+    const id = await ctrl.admin.identifyController();
+    expect(id.sn.length).toBeGreaterThan(0);
+    const ev = tracer.events;
+    expect(kindsOfQueue(ev, from, 0)).toEqual(['sqe', 'doorbell', 'irq', 'cqe', 'doorbell']);
+    const sqe = find(ev, from, 'sqe', /^SQ0\[(\d+)\] Identify cid=\d+ cns=0x1 /);
+    expect(sqe).toBeGreaterThanOrEqual(from);
+    const cid = /cid=(\d+)/.exec(ev[sqe]!.text)![1];
+    const bell = find(ev, sqe, 'doorbell', /^SQ0TDBL <- \d+$/);
+    const irq = find(ev, bell, 'irq', /^MSI-X vector 0 \(eventfd count \d+\) woke CQ0: 1 new entry from CQ0\[(\d+)\]$/);
+    expect([sqe < bell, bell < irq]).toEqual([true, true]);
+    const slot = /CQ0\[(\d+)\]$/.exec(ev[irq]!.text)![1];
+    const cqe = find(ev, irq, 'cqe', new RegExp(`^CQ0\\[${slot}\\] cid=${cid} status=Successful Completion `));
+    expect(cqe).toBe(irq + 1);
+    expect(ev[cqe + 1]).toMatchObject({ kind: 'doorbell', text: `CQ0HDBL <- ${(Number(slot) + 1) % 32}` });
   });
 
   it('a 4 KiB read: Read SQE, SQ1TDBL, "MSI-X vector 1 ... woke CQ1: 1 new entry", its CQE, CQ1HDBL, with their sections', async () => {

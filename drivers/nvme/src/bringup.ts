@@ -71,6 +71,11 @@ export async function bringUp(c: NvmeController, observe: BringupObserver | null
   c.adminQueue = new CommandQueue(c.adminQp, c.address);
   c.admin = new AdminCommands(c.adminQueue, c.device.dma, c.pageSize, () => c.maxTransfer);
 
+  // Interrupt mode: MSI-X on before CC.EN = 1 (step 5). QEMU 7.2's controller ties vector 0
+  // to the admin CQ only if MSI-X is on when CC.EN creates that CQ: enabled at step 9, the
+  // admin CQ's interrupts would never come (the admin queue still polls until step 9).
+  if (o.completion === 'interrupt') enableVectors(c);
+
   await enableController(c, observe);
 
   // Step 7: Identify Controller (CNS 01h): what the controller can do.
@@ -118,7 +123,13 @@ export async function bringUp(c: NvmeController, observe: BringupObserver | null
   const n = Math.min(o.ioQueues, c.queuesAllocated.nsqa, c.queuesAllocated.ncqa);
   if (n < 1) throw noIoQueues(c.address, `${c.address} granted no I/O queues`);
   const msix = c.device.irq.info('msix').count;
-  if (msix > 0) c.vectors = c.device.irq.enableMsix(Math.min(msix, o.maxIoQueues + 1));
+  if (c.vectors.length === 0) enableVectors(c);
+  // Interrupt mode: from here the admin queue learns of its completions from vector 0 too
+  // (with a slow safety poll that goes back to polling if they never come).
+  if (o.completion === 'interrupt' && c.vectors[0]) {
+    c.adminQueue.onInterruptsLost = () => c.log.warn('no MSI-X interrupts for the admin CQ (vector 0): polling it');
+    c.adminQueue.listenTo(c.vectors[0]);
+  }
   if (observe) {
     await observe({
       step: 9,
@@ -258,6 +269,12 @@ export function readCsts(c: NvmeController): number {
   if (csts === 0xffffffff) throw deviceGone(c.address);
   if (getField(csts, CSTS.CFS) === 1) throw controllerFatal(c.address);
   return csts;
+}
+
+/** Enables the function's MSI-X vectors: vector 0 for the admin CQ, vector q for I/O CQ q (as many as maxIoQueues + 1). */
+function enableVectors(c: NvmeController): void {
+  const msix = c.device.irq.info('msix').count;
+  if (msix > 0) c.vectors = c.device.irq.enableMsix(Math.min(msix, c.options.maxIoQueues + 1));
 }
 
 /** Steps 10-11 for one pair: its rings, then Create I/O Completion Queue and Create I/O Submission Queue. */

@@ -8,7 +8,7 @@
 // rings once). Completions are reaped by polling (setImmediate while commands are
 // outstanding) or from the CQ's MSI-X interrupt.
 
-import { VfioError } from '@vfio-node/core';
+import { VfioError, type Vector } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
 import { adminCommandTimeout, noVector } from './errors.js';
 import type { QueuePair } from './queue.js';
@@ -200,7 +200,10 @@ export class CommandQueue {
       this.failAll(() => err as Error);
       return;
     }
-    if (this.qp.completion !== 'poll') return; // interrupt mode: the next interrupt calls us
+    if (this.qp.completion !== 'poll') {
+      this.polling = false; // interrupt mode: the next interrupt calls us
+      return;
+    }
     if (this.foreground === 0 && this.aborted.size === 0) {
       this.polling = false;
       return;
@@ -228,11 +231,68 @@ export class CommandQueue {
     if (qp.completion === 'interrupt') {
       const vector = qp.vector;
       if (!vector) throw noVector(this.device, `queue pair ${qp.qid} in interrupt mode`);
-      this.unsubscribe = vector.onInterrupt((count) => {
-        qp.interrupted(vector.vector, count); // traced when tracing: which CQ it woke, what it holds
-        this.pollRound();
-      });
+      this.subscribe(vector);
     }
+  }
+
+  private subscribe(vector: Vector): void {
+    const qp = this.qp;
+    this.unsubscribe = vector.onInterrupt((count) => {
+      qp.interrupted(vector.vector, count); // traced when tracing: which CQ it woke, what it holds
+      this.lateAt = -1;
+      this.pollRound();
+    });
+  }
+
+  /**
+   * Interrupt mode with a safety net: how often (ms) a queue switched by listenTo looks at
+   * its CQ head. An entry that stays there unannounced for two looks means the vector does
+   * not reach us (QEMU 7.2 ties vector 0 to the admin CQ only if MSI-X was on at CC.EN = 1),
+   * and the queue goes back to polling for good (onInterruptsLost tells).
+   */
+  safetyPollMs = 100;
+  /** Told once when listenTo's queue gives up on its vector and polls again. */
+  onInterruptsLost: (() => void) | null = null;
+  private safetyTimer: ReturnType<typeof setInterval> | null = null;
+  /** The safety poll's last look saw an unannounced entry (-1: it did not). */
+  private lateAt = -1;
+  private readonly safetyPoll = (): void => {
+    if (this.dead || this.held || this.qp.completion !== 'interrupt') return;
+    if (!this.qp.hasCompletion()) {
+      this.lateAt = -1;
+      return;
+    }
+    if (this.lateAt < 0) {
+      this.lateAt = 0; // give its interrupt one more period
+      return;
+    }
+    this.stopListening();
+    this.qp.listenTo(null);
+    this.onInterruptsLost?.();
+    this.pollRound();
+    if (this.foreground > 0 || this.aborted.size > 0) this.startPolling();
+  };
+
+  /**
+   * Switches a polled queue (the admin queue, once MSI-X is enabled) to vector's interrupts,
+   * reaping what is already posted, with a slow safety poll (safetyPollMs) that falls back
+   * to polling when an entry waits unannounced.
+   */
+  listenTo(vector: Vector): void {
+    if (this.qp.completion === 'interrupt') return;
+    this.qp.listenTo(vector);
+    vector.waitSync(0); // forget what it counted while we polled: those entries are reaped already
+    this.subscribe(vector);
+    this.safetyTimer = setInterval(this.safetyPoll, this.safetyPollMs);
+    this.safetyTimer.unref();
+    this.pollRound();
+  }
+
+  private stopListening(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.safetyTimer !== null) clearInterval(this.safetyTimer);
+    this.safetyTimer = null;
   }
 
   /** Requests not yet completed (including those waiting for a CID). */
@@ -485,8 +545,7 @@ export class CommandQueue {
 
   /** Stops listening to the interrupt vector. */
   close(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.stopListening();
   }
 
   private startPolling(): void {

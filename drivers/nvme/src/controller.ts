@@ -715,7 +715,10 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
         this.log.debug({ err }, 'function-level reset after shutdown failed');
       }
     }
-    if (this.adminQueue) failPending({ qp: this.adminQp, queue: this.adminQueue }, closedErr, 'for good');
+    if (this.adminQueue) {
+      failPending({ qp: this.adminQp, queue: this.adminQueue }, closedErr, 'for good');
+      this.adminQueue.close(); // its vector 0 listener and safety poll (interrupt mode)
+    }
     for (const p of this.pairs) p.qp.release();
     this.adminQp?.release();
     this.shadowBuffer?.release();

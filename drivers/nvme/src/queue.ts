@@ -184,6 +184,15 @@ export class QueuePair implements AsyncDisposable {
   onFail: ((cid: number, tag: number, err: Error) => void) | null = null;
   /** The MSI-X vector of this CQ in interrupt mode. */
   vector: Vector | null = null;
+
+  /**
+   * @internal From now on completions are announced by vector (the admin pair, once MSI-X is
+   * enabled at bring-up step 9); with null, polled again (its interrupts were lost).
+   */
+  listenTo(vector: Vector | null): void {
+    (this as { completion: CompletionMode }).completion = vector ? 'interrupt' : 'poll';
+    this.vector = vector;
+  }
   /** @internal Set by NvmeController.createQueuePair: deletes the pair on the controller (asyncDispose). */
   disposer: ((qp: QueuePair) => Promise<void>) | null = null;
   /** Current timer tick (advanced by the controller's watchdog). */
