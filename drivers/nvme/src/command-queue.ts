@@ -250,7 +250,7 @@ export class CommandQueue {
    * not reach us (QEMU 7.2 ties vector 0 to the admin CQ only if MSI-X was on at CC.EN = 1),
    * and the queue goes back to polling for good (onInterruptsLost tells).
    */
-  safetyPollMs = 100;
+  safetyPollMs = 200;
   /** Told once when listenTo's queue gives up on its vector and polls again. */
   onInterruptsLost: (() => void) | null = null;
   private safetyTimer: ReturnType<typeof setInterval> | null = null;
