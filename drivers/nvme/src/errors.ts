@@ -271,7 +271,7 @@ export function commandReset(subject: string, why?: string, device?: string): Vf
   });
 }
 
-/** A command in flight on a queue pair whose controller was reset (told by another thread, attachResetSignal). */
+/** A command in flight on a queue pair whose controller was reset (told by another thread: the runtime's reset handshake). */
 export function queueReset(qid: number): VfioError {
   return commandReset(`queue pair ${qid}`);
 }
