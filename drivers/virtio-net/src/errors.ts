@@ -149,7 +149,7 @@ export function msixRefused(device: string, what: string, vector: number): VfioE
 }
 
 export function invalidOption(name: string, value: unknown, expected: string): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, details: { name, value } });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, hint: 'Fix that option of VirtioNet.open() (see its options type).', details: { name, value } });
 }
 
 /** The kernel asks for the device back (VFIO's device request: hot unplug, unbind): the 'removal' event. */
