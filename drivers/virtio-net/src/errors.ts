@@ -161,3 +161,23 @@ export function removalRequested(device: string): VfioError {
     device,
   });
 }
+
+/** The control queue gave no answer to a command within timeoutMs (§5.1.6.5). */
+export function controlQueueTimeout(device: string, command: string, timeoutMs: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_CTRL_TIMEOUT',
+    message: `${device}: the control queue did not answer ${command} within ${timeoutMs / 1000} s`,
+    hint: 'The device stopped processing its control queue: reset it (close and open again); with --trace the control queue lines show what was made available.',
+    device,
+  });
+}
+
+/** The device answered a control queue command with VIRTIO_NET_ERR (§5.1.6.5). */
+export function controlQueueRefused(device: string, what: string, ack: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_CTRL',
+    message: `${device}: the device refused ${what} (ack ${ack})`,
+    hint: 'Ask for what the device offers (max_virtqueue_pairs in its configuration, VIRTIO_NET_F_MQ), or open it with fewer queue pairs.',
+    device,
+  });
+}
