@@ -1,5 +1,6 @@
 // lab: --nvme none --nics 2 --nic backend=tap,queues=2 --hugepages 64
 import { afterAll, describe, expect, it } from 'vitest';
+import { Tracer, type TraceEvent } from '@vfio-node/core';
 import { Feature, VirtioNet, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, completeChecksum, type RxQueue } from '@vfio-node/virtio-net';
 import { PKTGEN_UDP_PORT, UDP_CSUM_GOOD, UDP_CSUM_NONE, get16, parseIp, readSeq, udpChecksumStatus, writeUdpFrame } from '../../bench/src/net/frames.js';
 import { frameSize } from '../../bench/src/net/selftest.js';
@@ -157,6 +158,23 @@ describe('virtio-net with two queue pairs and checksum offload, on tap backends 
       }
       expect(x.csumOffload && x.guestCsum).toBe(true);
     }
+    closeAll();
+  });
+
+  it('--trace shows the control queue command at open: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET decoded, its descriptor, avail.idx, the notification, the used entry and the ack, in order', () => {
+    const tracer = new Tracer({ keep: true, write: () => {} });
+    const x = nic(addrA!, { queuePairs: 2, trace: tracer });
+    const ev = tracer.events.filter((e) => e.who === x.address);
+    const at = (kind: TraceEvent['kind'], text: RegExp, from: number) => ev.findIndex((e, i) => i >= from && e.kind === kind && text.test(e.text));
+    const cmd = at('ctrl', /^controlq command: class VIRTIO_NET_CTRL_MQ \(4\), command VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET \(0\), virtqueue_pairs=2;/, 0);
+    const desc = at('desc', /^controlq desc\[0\] addr=0x[0-9a-f]+ len=4 flags=NEXT/, cmd);
+    const avail = at('avail', /^controlq avail\.idx <- 1 /, desc);
+    const notify = at('notify', /^controlq notify(: write 4 to | skipped: )/, avail);
+    const used = at('used', /^controlq used ring\[0\] id=0 len=1 /, notify);
+    const ack = at('ctrl', /^controlq ack VIRTIO_NET_OK \(0\) after \d+ polls? of the used ring$/, used);
+    expect(cmd).toBeGreaterThanOrEqual(0);
+    expect([desc > cmd, avail > desc, notify > avail, used > notify, ack > used]).toEqual([true, true, true, true, true]);
+    expect(ev[cmd]!.section).toBe('virtio 1.2 §5.1.6.5, §5.1.6.5.5');
     closeAll();
   });
 

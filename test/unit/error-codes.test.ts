@@ -190,3 +190,42 @@ describe('every error class a package exports carries a code', () => {
     expect(thrown(() => native.close(1 << 29)).code).toBe('EBADF'); // a SystemErrorCode
   });
 });
+
+describe('every error built in an errors.ts says how to fix it', () => {
+  /** The object literals passed to `new VfioError(...)` in a source text. */
+  function literals(text: string): string[] {
+    const out: string[] = [];
+    for (let i = text.indexOf('new VfioError({'); i >= 0; i = text.indexOf('new VfioError({', i + 1)) {
+      let depth = 0;
+      const start = i + 'new VfioError('.length;
+      for (let k = start; k < text.length; k++) {
+        if (text[k] === '{') depth++;
+        else if (text[k] === '}' && --depth === 0) {
+          out.push(text.slice(start, k + 1));
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  it('each VfioError literal of the layers\' error modules has a hint', () => {
+    let count = 0;
+    const missing: string[] = [];
+    for (const { dir } of LAYERS) {
+      const file = path.join(root, dir, 'src', 'errors.ts');
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue; // a layer without an errors module (native)
+      }
+      for (const lit of literals(text)) {
+        count++;
+        if (!/\bhint\b/.test(lit)) missing.push(`${dir}: ${/code: '([A-Z_0-9]+)'/.exec(lit)?.[1] ?? lit.slice(0, 80)}`);
+      }
+    }
+    expect(count).toBeGreaterThan(80);
+    expect(missing).toEqual([]);
+  });
+});

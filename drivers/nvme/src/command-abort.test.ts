@@ -6,7 +6,7 @@
 // overlaps waits for that; the abort listener goes when a request settles.
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { DmaAllocator, Region } from '@vfio-node/core';
+import type { DmaAllocator } from '@vfio-node/core';
 import { CommandQueue, newPending, type Pending } from './command-queue.js';
 import { NvmOpcode } from './commands.js';
 import { QueuePair } from './queue.js';
@@ -29,7 +29,7 @@ function fakeDma(): DmaAllocator {
 /** A queue pair of `depth` entries with its promise layer, and the controller's side of it. */
 function setup(depth = 8) {
   const bar = new ArrayBuffer(0x2000);
-  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: fakeDma(), bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll', handle: fakeQueueHandle });
+  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: fakeDma(), bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
   const q = new CommandQueue(qp, 'test');
   const aborts: number[] = [];
   const holds: Uint8Array[] = [];

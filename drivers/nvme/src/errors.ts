@@ -271,7 +271,7 @@ export function commandReset(subject: string, why?: string, device?: string): Vf
   });
 }
 
-/** A command in flight on a queue pair whose controller was reset (told by another thread, attachResetSignal). */
+/** A command in flight on a queue pair whose controller was reset (told by another thread: the runtime's reset handshake). */
 export function queueReset(qid: number): VfioError {
   return commandReset(`queue pair ${qid}`);
 }
@@ -291,12 +291,12 @@ export function queueMemoryNotDma(qid: number, what: string, value: unknown): Vf
 
 /** deleteQueuePair() given a queue pair it may not delete (not made by createQueuePair, or the namespaces' own). */
 export function notDeletableQueuePair(address: string, qid: number, why: string): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qid} of ${address} ${why}`, device: address });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue pair ${qid} of ${address} ${why}`, hint: 'deleteQueuePair() takes only a pair made by createQueuePair() on the same controller.', device: address });
 }
 
 /** A command pending on a queue pair that deleteQueuePair() took away. */
 export function queuePairDeleted(address: string, qid: number): VfioError {
-  return new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qid} of ${address} was deleted with the command pending`, device: address });
+  return new VfioError({ code: 'ERR_CLOSED', message: `queue pair ${qid} of ${address} was deleted with the command pending`, hint: 'Wait for (or abort) the commands of a queue pair before deleting it; the command may or may not have been carried out.', device: address });
 }
 
 // ---- vectored I/O (readv/writev) -----------------------------------------------------
@@ -481,12 +481,12 @@ export function deviceRemoved(address: string): VfioError {
 
 /** CAP.CSS without the NVM command set (bit 0): this driver speaks no other. */
 export function noNvmCommandSet(address: string): VfioError {
-  return new VfioError({ code: 'ERR_NVME_NO_NVM_COMMAND_SET', message: `${address}: CAP.CSS does not include the NVM command set`, device: address });
+  return new VfioError({ code: 'ERR_NVME_NO_NVM_COMMAND_SET', message: `${address}: CAP.CSS does not include the NVM command set`, hint: 'This driver speaks the NVM command set only; check that the address is the NVMe controller you meant (vfio-node list).', device: address });
 }
 
 /** No memory page size both the host (4 KiB pages) and the controller (CAP.MPSMIN..MPSMAX) can use. */
 export function pageSizeUnusable(address: string, mpsMinBytes: number, mpsMaxBytes: number): VfioError {
-  return new VfioError({ code: 'ERR_NVME_PAGE_SIZE', message: `${address}: no usable memory page size (CAP.MPSMIN ${mpsMinBytes}, MPSMAX ${mpsMaxBytes})`, device: address });
+  return new VfioError({ code: 'ERR_NVME_PAGE_SIZE', message: `${address}: no usable memory page size (CAP.MPSMIN ${mpsMinBytes}, MPSMAX ${mpsMaxBytes})`, device: address, hint: 'The driver uses max(4 KiB, CAP.MPSMIN) as its page size (CC.MPS), which must not exceed CAP.MPSMAX; this controller reports a range that allows none. Check the controller (its firmware, or the options of the emulator).' });
 }
 
 /** The queueDepth option exceeds CAP.MQES + 1. */
@@ -500,12 +500,12 @@ export function queueDepthTooLarge(depth: number, maxQueueEntries: number): Vfio
 
 /** A queue depth outside 2 .. CAP.MQES + 1 (createQueuePair, createExternalQueuePair). */
 export function invalidQueueDepth(depth: number, maxQueueEntries: number): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid queue depth ${depth} (expected 2 to ${maxQueueEntries}, CAP.MQES + 1)` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid queue depth ${depth} (expected 2 to ${maxQueueEntries}, CAP.MQES + 1)`, hint: 'Pass a queueDepth within that range (the controller caps it at CAP.MQES + 1).' });
 }
 
 /** Identify Controller SQES/CQES do not allow the 64-byte SQEs and 16-byte CQEs this driver uses. */
 export function entrySizeUnsupported(address: string, sqes: number, cqes: number): VfioError {
-  return new VfioError({ code: 'ERR_NVME_ENTRY_SIZE', message: `${address}: SQES ${sqes.toString(16)}h / CQES ${cqes.toString(16)}h do not allow 64/16-byte entries`, device: address });
+  return new VfioError({ code: 'ERR_NVME_ENTRY_SIZE', message: `${address}: SQES ${sqes.toString(16)}h / CQES ${cqes.toString(16)}h do not allow 64/16-byte entries`, device: address, hint: 'This driver uses 64-byte submission and 16-byte completion entries, as every NVMe controller of the NVM command set must allow.' });
 }
 
 /**
@@ -533,49 +533,49 @@ export function noSuchNamespace(address: string, nsid: number, active: readonly 
 
 /** createExternalQueuePair given a queue id reserveQueueId() did not hand out. */
 export function queueIdNotReserved(qid: number): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue id ${qid} was not reserved with reserveQueueId()`, hint: 'Call reserveQueueId() first and pass the id it returned.' });
 }
 
 /** deleteExternalQueuePair given a queue id that is no external queue pair. */
 export function notExternalQueuePair(address: string, qid: number): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${address}` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `queue ${qid} is not an external queue pair of ${address}`, hint: 'Only a queue id from reserveQueueId() whose pair was created with createExternalQueuePair() can be deleted this way.' });
 }
 
 /** An option of NvmeController.open() outside what it allows (`expected` says what). */
 export function invalidControllerOption(name: string, value: string, expected: string): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${value} (expected ${expected})` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${value} (expected ${expected})`, hint: 'Fix that option of NvmeController.open() (see NvmeControllerOptions).' });
 }
 
 /** controller.timeoutMs set to something other than 1 .. 3 600 000. */
 export function invalidTimeoutMs(ms: number): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid timeoutMs: ${ms} (expected an integer from 1 to 3600000)`, hint: 'Give timeoutMs in milliseconds, for example 30000.' });
 }
 
 /** A call on a controller that was closed. */
 export function controllerClosed(address: string): VfioError {
-  return new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${address} is closed`, device: address });
+  return new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${address} is closed`, device: address, hint: 'Open the controller again with NvmeController.open().' });
 }
 
 /** A command still pending when the controller was closed. */
 export function closedWithCommandPending(address: string): VfioError {
-  return new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${address} was closed with the command pending`, device: address });
+  return new VfioError({ code: 'ERR_CLOSED', message: `NVMe controller ${address} was closed with the command pending`, device: address, hint: 'Wait for outstanding commands before close(); the command may or may not have been carried out.' });
 }
 
 // ---- namespaces (namespace.ts) --------------------------------------------------------
 
 /** Dataset Management given no range. */
 export function noRanges(): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range', hint: 'Pass at least one { lba, blocks } range.' });
 }
 
 /** A block count that is not a positive integer. */
 export function invalidBlockCount(blocks: unknown): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid block count ${String(blocks)} (expected an integer >= 1)` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid block count ${String(blocks)} (expected an integer >= 1)`, hint: 'Give the number of logical blocks as a positive integer.' });
 }
 
 /** An LBA that is not a non-negative safe integer. */
 export function invalidLba(lba: unknown): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid LBA ${String(lba)} (expected a non-negative integer)` });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid LBA ${String(lba)} (expected a non-negative integer)`, hint: 'Give the starting LBA as a non-negative integer (below the namespace size).' });
 }
 
 /** An LBA range past NSZE, checked before the command is sent (the status's own code). */

@@ -2,7 +2,7 @@
 // it builds (exact dwords, PRPs, a PRP list of its own where the admin queue has none),
 // and the completion it returns (DW0, DW1) from a completion queue the test writes.
 import { describe, expect, it } from 'vitest';
-import type { DmaAllocator, Region } from '@vfio-node/core';
+import type { DmaAllocator } from '@vfio-node/core';
 import { CommandQueue } from './command-queue.js';
 import { MANAGED_ADMIN_OPCODES, checkPassthru, fillPassthru, opcodeDirection, runPassthru, type PassthruCommand } from './passthru.js';
 import { QueuePair } from './queue.js';
@@ -128,7 +128,7 @@ function fakeDma() {
 function queue(qid: number, maxTransfer: number) {
   const { dma, allocated, retained } = fakeDma();
   const bar = new ArrayBuffer(0x2000);
-  const qp = new QueuePair({ qid, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll', handle: fakeQueueHandle });
+  const qp = new QueuePair({ qid, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer, dma, bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
   const q = new CommandQueue(qp, '0000:00:03.0');
   const sq = new Uint32Array(qp.sq.bytes.buffer, qp.sq.bytes.byteOffset, qp.sq.size / 4);
   const cq = new DataView(qp.cq.bytes.buffer, qp.cq.bytes.byteOffset, qp.cq.size);

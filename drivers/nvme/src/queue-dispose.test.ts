@@ -1,7 +1,7 @@
 // `await using` on a queue pair, in plain memory (no device): a pair the controller made
 // goes back through the controller's deletion; any other pair releases its memory.
 import { describe, expect, it } from 'vitest';
-import type { DmaAllocator, Region } from '@vfio-node/core';
+import type { DmaAllocator } from '@vfio-node/core';
 import { QueuePair } from './queue.js';
 import { fakeQueueHandle } from '../test/fake-queue-handle.js';
 
@@ -23,7 +23,7 @@ function countingDma() {
 
 function pair(dma: DmaAllocator): QueuePair {
   const bar = new ArrayBuffer(0x2000);
-  return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'poll', handle: fakeQueueHandle });
+  return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
 }
 
 describe('QueuePair and await using', () => {

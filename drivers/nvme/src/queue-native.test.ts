@@ -266,7 +266,7 @@ describe('QueuePair on the native handle', () => {
     const bar = new ArrayBuffer(0x2000);
     const memory = dma.alloc(8192) as DmaMemory;
     const shadow = withShadow ? { words: new Uint32Array(memory.bytes.buffer, 0, 2048), eventIdx: EI, memory } : null;
-    const qp = new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: { buffer: bar } } as unknown as Region, completion: 'poll', shadow });
+    const qp = new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: { buffer: bar } }, completion: 'poll', shadow });
     return { qp, regs: new Uint32Array(bar), shadow, cq: qp.cq.bytes, memory };
   }
 

@@ -3,7 +3,7 @@
 // and the CQ head doorbell, in that order. The lab tests (test/lab/nvme-trace*.test.ts) check
 // the same on the real controller and the native handle.
 import { describe, expect, it } from 'vitest';
-import { Tracer, type DmaAllocator, type Region } from '@vfio-node/core';
+import { Tracer, type DmaAllocator } from '@vfio-node/core';
 import { QueuePair } from './queue.js';
 import { fakeQueueHandle } from '../test/fake-queue-handle.js';
 
@@ -22,7 +22,7 @@ function plainDma(): DmaAllocator {
 
 function pair(tracer: Tracer | null): QueuePair {
   const bar = new ArrayBuffer(0x2000);
-  return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: plainDma(), bar: { mapping: new Uint8Array(bar) } as unknown as Region, completion: 'interrupt', handle: fakeQueueHandle, tracer, traceWho: 'dev' });
+  return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: plainDma(), bar: { mapping: { buffer: bar } }, completion: 'interrupt', handle: fakeQueueHandle, tracer, traceWho: 'dev' });
 }
 
 /** Posts a completion for cid in CQ slot `slot` with Phase Tag `phase` (as the controller would). */

@@ -14,7 +14,7 @@
 // command: CIDs come from a free list, PRP lists are preallocated per CID, and completions
 // land in one preallocated Uint32Array (the handle's host words).
 
-import { native, type DmaAllocator, type DmaMemory, type Region, type Tracer, type Vector } from '@vfio-node/core';
+import { native, type DmaMemory, type DmaSource, type Mapping, type Tracer, type Vector } from '@vfio-node/core';
 import { SQE_DWORDS, SQE_SIZE, sqeReadWrite } from './commands.js';
 import { decodeSqe } from './decode.js';
 import { CQE_SIZE, decodeStatus, statusName } from './status.js';
@@ -98,9 +98,13 @@ export interface QueuePairInit {
   pageSize: number;
   /** The largest transfer one command may carry (MDTS), to size the PRP lists. */
   maxTransfer: number;
-  dma: DmaAllocator;
-  /** BAR0; it must be mapped as a whole (the doorbells are written through its mapping). */
-  bar: Region;
+  /** Where the rings and PRP lists go: the device's DmaAllocator, or a worker's DmaArena. */
+  dma: DmaSource;
+  /**
+   * BAR0's mapping, which the doorbells are written through: a Region mapped as a whole
+   * (`device.bar(0)`), or a worker's `{ mapping: mapSharedBar(...) }`.
+   */
+  bar: { readonly mapping: Pick<Mapping, 'buffer'> | undefined };
   completion: CompletionMode;
   /**
    * The controller's shadow doorbell buffers (Doorbell Buffer Config), for an I/O queue
@@ -182,6 +186,13 @@ export class QueuePair implements AsyncDisposable {
   onComplete: CompletionHandler | null = null;
   /** Called for each outstanding command failed by a controller reset or removal (when no promise layer owns this pair). */
   onFail: ((cid: number, tag: number, err: Error) => void) | null = null;
+  /**
+   * Called at the start of every poll() when set: the owner's look at news from another
+   * thread before reaping (the runtime's worker checks there whether the main thread reset
+   * the controller: packages/runtime, reset-handshake.ts). It may poll() itself if it
+   * clears this hook first.
+   */
+  beforePoll: (() => void) | null = null;
   /** The MSI-X vector of this CQ in interrupt mode. */
   vector: Vector | null = null;
 
@@ -221,10 +232,6 @@ export class QueuePair implements AsyncDisposable {
   private readonly lazyCqLimit: number;
   /** CQ entries reaped and not yet announced to the controller (lazy mode). */
   private cqUnrung = 0;
-  /** A reset handshake with the thread that owns the controller: [requested, acknowledged] generations (see attachResetSignal). */
-  private resetWords: Int32Array | null = null;
-  private resetAt = 0;
-  private resetSeen = 0;
   private released = false;
   /** While the controller resets, doorbell writes wait (the queue does not exist on the controller). */
   private suspended = false;
@@ -497,7 +504,8 @@ export class QueuePair implements AsyncDisposable {
    * CIDs and calls onComplete for each. Returns the number reaped.
    */
   poll(max = this.depth): number {
-    if (this.resetWords !== null && Atomics.load(this.resetWords, this.resetAt) !== this.resetSeen) this.checkReset();
+    const before = this.beforePoll;
+    if (before !== null) before();
     // The common case when polling is "nothing yet": answer it in JavaScript, without
     // crossing into native code.
     if (!this.hasCompletion()) {
@@ -533,48 +541,6 @@ export class QueuePair implements AsyncDisposable {
       }
     }
     return n;
-  }
-
-  /**
-   * For a queue pair owned by a thread other than the controller's: `words[at]` is a
-   * generation the controller's thread raises when it has reset the controller (which
-   * forgot this queue pair and will create it again, empty, once `words[at + 1]` says
-   * the owner is ready). poll() notices the change; so does checkReset(), which an
-   * owner that may sit idle calls in its loop.
-   */
-  attachResetSignal(words: Int32Array, at: number): void {
-    this.resetWords = words;
-    this.resetAt = at;
-    this.resetSeen = Atomics.load(words, at);
-  }
-
-  /**
-   * Acts on a controller reset signalled through attachResetSignal: reaps what the
-   * controller completed before it stopped, fails every other outstanding command
-   * (onFail, with ERR_NVME_RESET), empties both rings (tail, head and shadow doorbells
-   * back to 0, as the re-created queues start), then acknowledges. Returns true if a
-   * reset was handled. Without it, the owner's next doorbell would make the re-created
-   * queue run stale entries from slot 0.
-   */
-  checkReset(): boolean {
-    const w = this.resetWords;
-    if (w === null) return false;
-    const g = Atomics.load(w, this.resetAt);
-    if (g === this.resetSeen) return false;
-    this.resetSeen = g;
-    // Completions the controller posted before it stopped are real: deliver them.
-    const words = this.resetWords;
-    this.resetWords = null; // no recursion from poll()
-    try {
-      while (this.hasCompletion()) this.poll();
-    } finally {
-      this.resetWords = words;
-    }
-    this.reset((cid, tag) => this.onFail?.(cid, tag, queueReset(this.qid)));
-    this.suspended = false;
-    Atomics.store(w, this.resetAt + 1, g);
-    Atomics.notify(w, this.resetAt + 1);
-    return true;
   }
 
   /** Whether the entry at the CQ head is posted (cheap check, no doorbell). */

@@ -4,7 +4,7 @@
 // allocates. NVM Express Base Specification 2.0: a CID must be unique among the
 // commands outstanding on its submission queue ("Common Command Format", CID).
 
-import type { DmaAllocator, DmaMemory } from '@vfio-node/core';
+import type { DmaMemory, DmaSource } from '@vfio-node/core';
 import { prpListPagesFor, type PrpListPages } from './prp.js';
 
 /** A LIFO free list of command identifiers 0..count-1 (the most recently freed is reused first, warm in cache). */
@@ -78,7 +78,7 @@ export class RequestTable {
   /**
    * count CIDs; each gets enough PRP list pages for maxTransfer bytes with pages of pageSize.
    */
-  constructor(dma: DmaAllocator, count: number, maxTransfer: number, pageSize: number) {
+  constructor(dma: DmaSource, count: number, maxTransfer: number, pageSize: number) {
     this.ids = new CommandIds(count);
     this.tags = new Float64Array(count);
     this.epoch = new Uint32Array(count);

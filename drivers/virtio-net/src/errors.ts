@@ -149,7 +149,7 @@ export function msixRefused(device: string, what: string, vector: number): VfioE
 }
 
 export function invalidOption(name: string, value: unknown, expected: string): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, details: { name, value } });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: `invalid option ${name}: ${String(value)} (expected ${expected})`, hint: 'Fix that option of VirtioNet.open() (see its options type).', details: { name, value } });
 }
 
 /** The kernel asks for the device back (VFIO's device request: hot unplug, unbind): the 'removal' event. */
@@ -158,6 +158,26 @@ export function removalRequested(device: string): VfioError {
     code: 'ERR_VIRTIO_DEVICE_GONE',
     message: `${device} is being removed (the kernel asked for it back: hot unplug or unbind)`,
     hint: 'The NIC closes itself; open it again once the device is back.',
+    device,
+  });
+}
+
+/** The control queue gave no answer to a command within timeoutMs (§5.1.6.5). */
+export function controlQueueTimeout(device: string, command: string, timeoutMs: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_CTRL_TIMEOUT',
+    message: `${device}: the control queue did not answer ${command} within ${timeoutMs / 1000} s`,
+    hint: 'The device stopped processing its control queue: reset it (close and open again); with --trace the control queue lines show what was made available.',
+    device,
+  });
+}
+
+/** The device answered a control queue command with VIRTIO_NET_ERR (§5.1.6.5). */
+export function controlQueueRefused(device: string, what: string, ack: number): VfioError {
+  return new VfioError({
+    code: 'ERR_VIRTIO_CTRL',
+    message: `${device}: the device refused ${what} (ack ${ack})`,
+    hint: 'Ask for what the device offers (max_virtqueue_pairs in its configuration, VIRTIO_NET_F_MQ), or open it with fewer queue pairs.',
     device,
   });
 }

@@ -65,8 +65,10 @@ export class QueueTrace {
     private readonly bufferSize: number,
     /** Where the doorbell is, for people ("BAR4+0x3004"). */
     private readonly doorbell: string,
+    /** The queue's name in the specification; by default from vq (controlq is after the pairs, §5.1.2). */
+    name = netQueueName(vq),
   ) {
-    this.name = netQueueName(vq);
+    this.name = name;
     const bytes = ring instanceof SplitRing || ring instanceof PackedRing ? ring.bytes : new Uint8Array(0);
     this.ringView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.poolView = new DataView(pool.buffer, pool.byteOffset, pool.byteLength);
@@ -157,6 +159,11 @@ export class QueueTrace {
     const moved = why.notify !== notified ? ' (the device changed it since the driver decided)' : '';
     if (notified) this.emit('notify', `notify: write ${this.vq} to ${this.doorbell}: ${why.why}${moved}${note}`, `${section}, §4.1.5.2`);
     else this.emit('notify', `notify skipped: ${why.why}${moved}${note}`, section);
+  }
+
+  /** A line of this queue's own (the control queue's command and ack). */
+  note(kind: TraceKind, text: string, section: string): void {
+    this.emit(kind, text, section);
   }
 
   /** Used entries taken by poll(): ids/lens[from, to), the last of them the newest. */

@@ -411,14 +411,24 @@ export class VirtioNet extends EventEmitter<VirtioNetEvents> implements Disposab
     b[3] = pairs >> 8;
     b[64] = 0xff;
     ctrl.ring.postChain(0, 4, 1, 1);
-    if (ctrl.ring.publish()) this.transport.notify(ctrl.vq);
+    const trace = this.tracer !== null ? new QueueTrace(this.tracer, this.address, ctrl.vq, ctrl.ring, b, 64, this.transport.doorbellName(ctrl.vq), 'controlq') : null;
+    if (trace !== null) {
+      trace.note('ctrl', `command: class VIRTIO_NET_CTRL_MQ (${b[0]}), command VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET (${b[1]}), virtqueue_pairs=${b[2]! | (b[3]! << 8)}; ack byte in a device-writable buffer`, 'virtio 1.2 §5.1.6.5, §5.1.6.5.5');
+      trace.kick((vq) => this.transport.notify(vq), false);
+    } else if (ctrl.ring.publish()) this.transport.notify(ctrl.vq);
     const ids = new Uint16Array(2);
     const lens = new Uint32Array(2);
     const deadline = Date.now() + 5000;
+    let polls = 1;
     while (ctrl.ring.poll(ids, lens, 1) === 0) {
-      if (Date.now() > deadline) throw new VfioError({ code: 'ERR_VIRTIO_CTRL_TIMEOUT', message: `${this.address}: the control queue did not answer VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET within 5 s`, device: this.address });
+      polls++;
+      if (Date.now() > deadline) throw errors.controlQueueTimeout(this.address, 'VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET', 5000);
     }
-    if (b[64] !== VIRTIO_NET_OK) throw new VfioError({ code: 'ERR_VIRTIO_CTRL', message: `${this.address}: the device refused ${pairs} queue pairs (ack ${b[64]})`, device: this.address });
+    if (trace !== null) {
+      trace.used(ids, lens, 0, 1);
+      trace.note('ctrl', `ack ${b[64] === VIRTIO_NET_OK ? 'VIRTIO_NET_OK' : 'VIRTIO_NET_ERR'} (${b[64]}) after ${polls} poll${polls === 1 ? '' : 's'} of the used ring`, 'virtio 1.2 §5.1.6.5');
+    }
+    if (b[64] !== VIRTIO_NET_OK) throw errors.controlQueueRefused(this.address, `${pairs} queue pairs`, b[64]!);
   }
 
   // ---- public API -------------------------------------------------------------------

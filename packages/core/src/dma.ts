@@ -44,6 +44,16 @@ export interface DmaAllocatorOptions {
 }
 
 /**
+ * What a queue needs of an allocator: alloc() with an alignment and the internal flag.
+ * The process's {@link DmaAllocator} and a worker's {@link DmaArena} both have it, so a
+ * driver's queue can take either without knowing which.
+ */
+export interface DmaSource {
+  /** Allocates size bytes of zeroed DMA memory (see DmaAllocator.alloc). */
+  alloc(size: number, options?: { align?: number; internal?: boolean }): DmaMemory;
+}
+
+/**
  * An allocation of DMA memory: its bytes (no copy) and the IOVA the device reaches them at. Give it back with
  * release() (or `using`).
  */

@@ -25,7 +25,8 @@ export type TraceKind =
   | 'avail' // an available ring update
   | 'used' // a used ring entry
   | 'notify' // a virtqueue notification, or its suppression
-  | 'hdr'; // a virtio_net_hdr
+  | 'hdr' // a virtio_net_hdr
+  | 'ctrl'; // a virtio-net control queue command, or its ack
 
 /** One line of the trace. */
 export interface TraceEvent {

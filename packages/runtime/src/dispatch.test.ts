@@ -144,7 +144,7 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const log: string[] = [];
     const before = [1, 2].map((lba) => read(t, lba, log));
     const recs = take(q);
-    // The worker's checkReset failed both (onFail): STATUS_RESET completions.
+    // The worker's reset check (reset-handshake.ts) failed both (onFail): STATUS_RESET completions.
     complete(q, [recs[0]![6]!, STATUS_RESET], [recs[1]![6]!, STATUS_RESET]);
     await Promise.all(before.map((r) => r.done));
     expect(log).toEqual(['ERR_NVME_RESET 1', 'ERR_NVME_RESET 2']);

@@ -55,7 +55,7 @@ export function misaligned(offset: number | bigint, length: number, blockSize: n
 
 /** deallocate() without ranges. */
 export function noRanges(): VfioError {
-  return new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range' });
+  return new VfioError({ code: 'ERR_INVALID_ARG', message: 'deallocate needs at least one range', hint: 'Pass at least one { lba, blocks } range.' });
 }
 
 /** An option of NvmeRuntime.open or an argument of call() out of its range. */
@@ -75,12 +75,12 @@ export function workerCallFailed(error: { message: string; code?: string; hint?:
 
 /** The worker could not post a request's command (submitIo refused it). */
 export function submitFailed(what: string): VfioError {
-  return new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${what}: the worker could not post the command` });
+  return new VfioError({ code: 'ERR_NVME_SUBMIT_FAILED', message: `${what}: the worker could not post the command`, hint: 'The worker refused to build its entry (a buffer outside the runtime\'s DMA memory, or a transfer past MDTS): take buffers from allocBuffer() and keep transfers within the namespace\'s limits.' });
 }
 
 /** The runtime closed: with a request pending, before a command was posted, or before a call. */
 export function runtimeClosed(message: string): VfioError {
-  return new VfioError({ code: 'ERR_CLOSED', message });
+  return new VfioError({ code: 'ERR_CLOSED', message, hint: 'Open a new runtime with NvmeRuntime.open(); a closed one takes no more requests.' });
 }
 
 /** A controller reset failed a command in flight on a worker's queue. */

@@ -20,6 +20,8 @@
 // SLEEP" and "consumer: SLEEP = 1, then read TAIL" at least one sees the other's store:
 // either the consumer finds the records, or the producer finds it asleep and wakes it.
 
+import { waitAsync } from './wait-async.js';
+
 const HEAD = 0;
 const TAIL = 1;
 /** The ring's own bell: header words 2 and 3. */
@@ -175,8 +177,7 @@ export class Ring {
       Atomics.store(this.bell, SLEEP, 0);
       return undefined;
     }
-    // Atomics.waitAsync is in Node 20 (V8 8.7+), not yet in TypeScript's ES2022 lib.
-    const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.bell, SEQ, seen, timeoutMs);
+    const r = waitAsync(this.bell, SEQ, seen, timeoutMs);
     return r.async ? r.value : undefined;
   }
 
@@ -184,8 +185,4 @@ export class Ring {
   awake(): void {
     Atomics.store(this.bell, SLEEP, 0);
   }
-}
-
-interface AtomicsWaitAsync {
-  waitAsync(ta: Int32Array, index: number, value: number, timeout?: number): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 }

@@ -29,7 +29,8 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, NvmeController, NvmeStatusError, writeDsmRange, type Namespace, type NvmeControllerOptions, type ResetEvent } from '@vfio-node/nvme';
-import { CTL_RESET, CTL_RESET_DONE, CTL_STOP, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
+import { resetWorkerQueue } from './reset-handshake.js';
+import { CTL_STOP, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
 import type { OwnQueueResult } from './worker.js';
 import { invalidRuntimeArg, resetInFlight, runtimeClosed, runtimeWorker, submitFailed, workerExit } from './errors.js';
 import { RuntimeNamespace, type RuntimeSubmit } from './namespace.js';
@@ -181,24 +182,10 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
   private async restartWorkerQueues(qids: number[]): Promise<void> {
     // A dead worker restarts nothing; its queue is being deleted.
     const queues = this.queues.filter((q) => q.created && !q.dead && qids.includes(q.qid));
-    await Promise.all(queues.map(async (q) => {
-      const g = Atomics.add(q.ctl, CTL_RESET, 1) + 1;
-      q.wake();
-      const deadline = Date.now() + NvmeRuntime.RESET_ACK_MS;
-      for (;;) {
-        const seen = Atomics.load(q.ctl, CTL_RESET_DONE);
-        if (seen === g || q.dead) return;
-        if (Date.now() > deadline) {
-          throw runtimeWorker(
-            `worker ${q.index} (queue ${q.qid}) did not restart its rings within ${NvmeRuntime.RESET_ACK_MS} ms after a controller reset; its queue is not created again`,
-            'Code run with call() must keep polling its queue pair (poll() notices the reset).',
-          );
-        }
-        // Atomics.waitAsync is in Node 20, not yet in TypeScript's ES2022 lib.
-        const r = (Atomics as unknown as { waitAsync(ta: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown } }).waitAsync(q.ctl, CTL_RESET_DONE, seen, 50);
-        if (r.async) await r.value;
-      }
-    }));
+    await Promise.all(queues.map((q) => resetWorkerQueue(q.ctl, () => q.wake(), () => q.dead !== null, NvmeRuntime.RESET_ACK_MS, () => runtimeWorker(
+      `worker ${q.index} (queue ${q.qid}) did not restart its rings within ${NvmeRuntime.RESET_ACK_MS} ms after a controller reset; its queue is not created again`,
+      'Code run with call() must keep polling its queue pair (poll() notices the reset).',
+    ))));
   }
 
   /**

@@ -13,10 +13,11 @@
  */
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { DmaArena, Tracer, mapSharedBar, openSharedDma, type DmaAllocator, type Region } from '@vfio-node/core';
+import { DmaArena, Tracer, mapSharedBar, openSharedDma } from '@vfio-node/core';
 import { NvmOpcode, QueuePair, sqeDatasetManagement, setPrps } from '@vfio-node/nvme';
 import type { QueueContext } from './context.js';
-import { CTL_MSG, CTL_RESET, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
+import { CTL_MSG, CTL_STOP, CPL_WIDTH, OP_CANCELLED, REQ_WIDTH, STATUS_ABORTED, STATUS_CANCELLED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type OwnQueueTask, type ToWorker } from './protocol.js';
+import { WorkerResetSignal } from './reset-handshake.js';
 import { Ring } from './ring.js';
 import { WorkerAborts } from './worker-aborts.js';
 
@@ -44,10 +45,10 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     : null;
   let qp: QueuePair | undefined;
   try {
-    // The arena has the shape of the allocator QueuePair wants (alloc); BAR0 only needs its mapping for the doorbells.
+    // The rings and PRP lists go in the arena; BAR0 is needed only for its mapping (the doorbells).
     qp = new QueuePair({
       qid: task.qid, depth: task.depth, dstrd: task.dstrd, pageSize: task.pageSize, maxTransfer: task.maxTransfer,
-      dma: arena as unknown as DmaAllocator, bar: { mapping } as unknown as Region, completion: 'poll', shadow,
+      dma: arena, bar: { mapping }, completion: 'poll', shadow,
       // --trace / VFIO_NODE_TRACE (workers start with a copy of the environment): this worker's entries, doorbells and completions.
       tracer: Tracer.shared(), traceWho: `${task.address} worker ${task.index}`,
     });
@@ -56,11 +57,11 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
     const cpl = new Ring(task.completions);
     const ctl = new Int32Array(task.control);
     // A controller reset (on the main thread) reaches the queue pair through the control words.
-    qp.attachResetSignal(ctl, CTL_RESET);
+    const reset = new WorkerResetSignal(qp, ctl);
     const first = await waitMessage(port, req, ctl);
     if (!first || first.type !== 'go') return { submitted: 0, completed: 0 };
     const ctx: QueueContext = { index: task.index, qid: task.qid, address: task.address, qp, namespaces: task.namespaces, arena, maxTransfer: task.maxTransfer, pageSize: task.pageSize, irqFd: task.irqFd };
-    return await serve(ctx, port, req, cpl, ctl, task.spinUs / 1000, task.pollUs / 1000);
+    return await serve(ctx, port, req, cpl, ctl, reset, task.spinUs / 1000, task.pollUs / 1000);
   } finally {
     qp?.release();
     shadowMemory?.release();
@@ -75,11 +76,11 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
 //                   all the completions of that turn (a wake only if the main thread sleeps);
 //   CTL_MSG         the main thread bumps it after posting a message: only then does this
 //                   thread look at its port (receiveMessageOnPort is a call into C++);
-//   CTL_STOP, CTL_RESET  the main thread; read here every turn (checkReset: one load).
+//   CTL_STOP, CTL_RESET  the main thread; read here every turn (reset.check(): one load; reset-handshake.ts).
 // A turn that found nothing to post and no completion is followed by more turns for
 // spinMs, then by a sleep on the request ring (a publish wakes it only then: ring.ts), of
 // at most pollMs while commands are outstanding (to poll the CQ again).
-async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring, ctl: Int32Array, spinMs: number, pollMs: number): Promise<OwnQueueResult> {
+async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring, ctl: Int32Array, reset: WorkerResetSignal, spinMs: number, pollMs: number): Promise<OwnQueueResult> {
   const qp = ctx.qp;
   const rd = req.data;
   const cd = cpl.data;
@@ -130,7 +131,7 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
         continue;
       }
     }
-    qp.checkReset();
+    reset.check();
     if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
 
     // Post what the main thread asked for, as long as CIDs and completion slots last.
