@@ -113,8 +113,10 @@ export interface PageFacts {
   tableSides: string[];
   /** The data cells (td) of every table's body. */
   cells: CellFacts[];
-  /** Tables wider than the page's content: their classes and by how many CSS px. */
-  overflowingTables: { table: string; by: number }[];
+  /** Tables wider than their parent's content box: their classes, by how many CSS px, and whether the parent scrolls sideways (overflow-x auto or scroll). */
+  overflowingTables: { table: string; by: number; scrolls: boolean }[];
+  /** How many CSS px the page is wider than the window (0: it does not scroll sideways). */
+  pageOverflow: number;
   /** The computed colours of the body's text and background. */
   text: string;
   background: string;
@@ -239,7 +241,7 @@ function readPage(key: string): InPage {
     return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
   };
   const cells: CellFacts[] = [];
-  const overflowingTables: { table: string; by: number }[] = [];
+  const overflowingTables: PageFacts['overflowingTables'] = [];
   for (const table of document.querySelectorAll('table')) {
     const heads = [...table.querySelectorAll('thead th')].map((h) => (h.textContent ?? '').trim());
     for (const row of table.querySelectorAll('tbody tr')) {
@@ -247,11 +249,14 @@ function readPage(key: string): InPage {
         if (cell.tagName === 'TD') cells.push({ table: table.className, column: heads[i] ?? String(i), text: (cell.textContent ?? '').trim(), lines: lines(cell) });
       });
     }
-    const room = table.parentElement!.clientWidth - parseFloat(getComputedStyle(table.parentElement!).paddingLeft) - parseFloat(getComputedStyle(table.parentElement!).paddingRight);
+    const parent = getComputedStyle(table.parentElement!);
+    const room = table.parentElement!.clientWidth - parseFloat(parent.paddingLeft) - parseFloat(parent.paddingRight);
     const by = table.getBoundingClientRect().width - room;
-    if (by > 0.5) overflowingTables.push({ table: table.className, by: Math.round(by) });
+    if (by > 0.5) overflowingTables.push({ table: table.className, by: Math.round(by), scrolls: parent.overflowX === 'auto' || parent.overflowX === 'scroll' });
   }
-  return { containers, canvases, svgs, tableSides, cells, overflowingTables, text: body.color, background: body.backgroundColor };
+  const root = document.documentElement;
+  const pageOverflow = Math.max(0, root.scrollWidth - root.clientWidth);
+  return { containers, canvases, svgs, tableSides, cells, overflowingTables, pageOverflow, text: body.color, background: body.backgroundColor };
 }
 
 /** Where a page is opened, and how. */

@@ -1,8 +1,8 @@
 // What is wrong with a page as the browser showed it, in words, for any page and any
 // charts on it: an empty list means every chart drew, in the colours the viewer's scheme
 // asked for, with nothing logged as an error and nothing fetched, every text on a chart
-// whole and apart from the others, every figure of a summary table on one line and no table
-// wider than the page.
+// whole and apart from the others, every figure of a summary table on one line, no table wider
+// than its box (unless the box scrolls) and no page wider than the window.
 
 import { contrast, type CanvasFacts, type PageFacts, type TextBox } from './inspect-page.js';
 
@@ -54,7 +54,8 @@ export function pageProblems(facts: PageFacts, scheme: 'light' | 'dark'): string
   for (const s of facts.svgs) if (!s.shapes) out.push(`an SVG in #${s.owner} is empty: no visible shape`);
   // The summary tables hold figures, which must read on one line (a kv table's long option value may wrap).
   for (const w of facts.cells.filter((c) => c.lines > 1 && c.table.split(' ').includes('summary'))) out.push(`table.${w.table || '(no class)'}: the cell "${w.text}" (column "${w.column}") wraps onto ${w.lines} lines`);
-  for (const t of facts.overflowingTables) out.push(`table.${t.table || '(no class)'} is ${t.by} px wider than the page's content`);
+  for (const t of facts.overflowingTables.filter((o) => !o.scrolls)) out.push(`table.${t.table || '(no class)'} is ${t.by} px wider than its box, which does not scroll`);
+  if (facts.pageOverflow > 0) out.push(`the page is ${facts.pageOverflow} px wider than the window: it scrolls sideways`);
   const ratio = contrast(facts.text, facts.background);
   if (ratio < 4.5) out.push(`text ${facts.text} on ${facts.background}: contrast ${ratio.toFixed(1)}, under 4.5 (WCAG AA)`);
   // Dark mode has a dark background, light mode a light one: the page followed the viewer's preference.

@@ -67,7 +67,8 @@ function summaryTable(data: ReportData): string {
     ];
     return `<tr>${cells.map((c, i) => (i < 2 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`;
   });
-  return `<table class="summary"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  // On a window too narrow for its one-line figures the table scrolls sideways on its own, not the page.
+  return `<div class="scroll"><table class="summary"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div>`;
 }
 
 function optionsTables(data: ReportData): string {
@@ -237,7 +238,7 @@ body { background: var(--bg); color: var(--fg); font: 15px/1.45 system-ui, -appl
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h3 { font-size: 1rem; margin: 1rem 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
 .muted, .note { color: var(--muted); } table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.summary { width: 100%; } th, td { padding: .3rem .6rem; text-align: right; border-bottom: 1px solid var(--grid); }
-table.summary td { white-space: nowrap; } table.summary thead th:nth-child(-n+2) { text-align: left; }
+.scroll { overflow-x: auto; } table.summary td { white-space: nowrap; } table.summary thead th:nth-child(-n+2) { text-align: left; }
 table.summary tbody tr:nth-child(odd) { background: var(--row); } th[scope=row], table.kv th { text-align: left; }
 table.kv td { text-align: left; font-family: ui-monospace, monospace; font-size: .9em; }
 .chart { min-height: 60px; margin: .5rem 0 1rem; } .empty { color: var(--muted); font-style: italic; }
