@@ -4,7 +4,8 @@
 // every console error and uncaught exception, every request it made (it should need none),
 // and for every chart on it, whatever the charts are, what it drew: the pixels of each
 // canvas, the shapes of each SVG, the legend's series and whether each series' colour is
-// really on the canvas.
+// really on the canvas; and where things are: the box of every text drawn on a canvas (tick
+// labels, axis titles, markers), recorded as it is drawn, and which table cells wrap.
 /// <reference lib="dom" />
 
 import { existsSync } from 'node:fs';
@@ -49,6 +50,32 @@ export interface CanvasFacts {
   painted: number;
   /** Pixels of the page's text colour (axes, tick labels). */
   textPixels: number;
+  /** Its size on the page, CSS px. */
+  cssWidth: number;
+  cssHeight: number;
+  /** The texts drawn on it in its last drawing (since it was last cleared whole), in the order drawn. */
+  texts: TextBox[];
+}
+
+/** A text drawn on a canvas and the box of its ink, in CSS px from the canvas's top left corner. */
+export interface TextBox {
+  text: string;
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/** A table's data cell (td) and how many lines its text takes. */
+export interface CellFacts {
+  /** The table's classes ("summary"). */
+  table: string;
+  /** The column's header text. */
+  column: string;
+  /** The cell's text. */
+  text: string;
+  /** How many lines it takes (0 when empty). */
+  lines: number;
 }
 
 /** One `<svg>` on the page. */
@@ -84,6 +111,12 @@ export interface PageFacts {
   svgs: SvgFacts[];
   /** The labels in the first column of the summary table's rows. */
   tableSides: string[];
+  /** The data cells (td) of every table's body. */
+  cells: CellFacts[];
+  /** Tables wider than their parent's content box: their classes, by how many CSS px, and whether the parent scrolls sideways (overflow-x auto or scroll). */
+  overflowingTables: { table: string; by: number; scrolls: boolean }[];
+  /** How many CSS px the page is wider than the window (0: it does not scroll sideways). */
+  pageOverflow: number;
   /** The computed colours of the body's text and background. */
   text: string;
   background: string;
@@ -91,8 +124,53 @@ export interface PageFacts {
 
 type InPage = Omit<PageFacts, 'errors' | 'requests'>;
 
+/** The page's global under which recordCanvasTexts keeps what it saw. */
+const TEXTS = '__canvasTexts';
+
+// Runs in the page before its own scripts (an init script, serialized by playwright-core):
+// every fillText/strokeText on a 2D canvas is recorded with the box of its ink in canvas
+// pixels (measureText's actual bounding box honours textAlign and textBaseline; the current
+// transform maps it, so rotated axis titles count as their real box); clearing the whole
+// canvas starts its list anew, so the lists hold what the canvas shows now.
+function recordCanvasTexts(key: string): void {
+  type Box = { text: string; left: number; top: number; right: number; bottom: number };
+  const texts = new Map<HTMLCanvasElement, Box[]>();
+  (window as unknown as Record<string, unknown>)[key] = texts;
+  const proto = CanvasRenderingContext2D.prototype;
+  const record = (ctx: CanvasRenderingContext2D, text: string, x: number, y: number): void => {
+    if (!(ctx.canvas instanceof HTMLCanvasElement)) return;
+    const m = ctx.measureText(text);
+    const t = ctx.getTransform();
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const [cx, cy] of [[x - m.actualBoundingBoxLeft, y - m.actualBoundingBoxAscent], [x + m.actualBoundingBoxRight, y - m.actualBoundingBoxAscent], [x - m.actualBoundingBoxLeft, y + m.actualBoundingBoxDescent], [x + m.actualBoundingBoxRight, y + m.actualBoundingBoxDescent]] as const) {
+      const p = t.transformPoint(new DOMPoint(cx, cy));
+      xs.push(p.x);
+      ys.push(p.y);
+    }
+    const list = texts.get(ctx.canvas) ?? [];
+    texts.set(ctx.canvas, list);
+    list.push({ text, left: Math.min(...xs), top: Math.min(...ys), right: Math.max(...xs), bottom: Math.max(...ys) });
+  };
+  for (const name of ['fillText', 'strokeText'] as const) {
+    const draw = proto[name];
+    proto[name] = function (this: CanvasRenderingContext2D, text: string, x: number, y: number, maxWidth?: number): void {
+      record(this, String(text), x, y);
+      if (maxWidth === undefined) draw.call(this, text, x, y);
+      else draw.call(this, text, x, y, maxWidth);
+    };
+  }
+  const clear = proto.clearRect;
+  proto.clearRect = function (this: CanvasRenderingContext2D, x: number, y: number, w: number, h: number): void {
+    const c = this.canvas;
+    const t = this.getTransform();
+    if (c instanceof HTMLCanvasElement && t.isIdentity && x <= 0 && y <= 0 && x + w >= c.width && y + h >= c.height) texts.delete(c);
+    clear.call(this, x, y, w, h);
+  };
+}
+
 // Runs inside the page (serialized by playwright-core): plain DOM, no imports.
-function readPage(): InPage {
+function readPage(key: string): InPage {
   const rgb = (css: string): number[] | undefined => {
     const m = /rgba?\(\s*(\d+)[,\s]+(\d+)[,\s]+(\d+)/.exec(css);
     return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
@@ -120,11 +198,17 @@ function readPage(): InPage {
   };
   const body = getComputedStyle(document.body);
   const textColor = rgb(body.color);
+  const drawnTexts = (window as unknown as Record<string, Map<HTMLCanvasElement, TextBox[]>>)[key];
   const canvases: CanvasFacts[] = [...document.querySelectorAll('canvas')].map((c) => {
     const data = pixels(c);
     let painted = 0;
     for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) painted++;
-    return { owner: owner(c), width: c.width, height: c.height, painted, textPixels: countNear(data, textColor) };
+    const box = c.getBoundingClientRect();
+    // Canvas pixels to CSS px (a canvas is drawn at devicePixelRatio times its CSS size).
+    const sx = c.width ? box.width / c.width : 1;
+    const sy = c.height ? box.height / c.height : 1;
+    const texts = (drawnTexts?.get(c) ?? []).map((t) => ({ text: t.text, left: t.left * sx, top: t.top * sy, right: t.right * sx, bottom: t.bottom * sy }));
+    return { owner: owner(c), width: c.width, height: c.height, painted, textPixels: countNear(data, textColor), cssWidth: box.width, cssHeight: box.height, texts };
   });
   const svgs: SvgFacts[] = [...document.querySelectorAll('svg')].map((s) => {
     const shapes = [...s.querySelectorAll('path, line, rect, circle, polyline, polygon')].filter((e) => {
@@ -150,7 +234,29 @@ function readPage(): InPage {
     return { id: el.id, state, message: note?.textContent?.trim() ?? '', uplot: el.querySelector('.uplot') !== null, series };
   });
   const tableSides = [...new Set([...document.querySelectorAll('table.summary tbody tr')].map((r) => (r.querySelector('th, td')?.textContent ?? '').trim()))];
-  return { containers, canvases, svgs, tableSides, text: body.color, background: body.backgroundColor };
+  // A cell's lines: the line boxes of its text (one client rect per line, told apart by their tops).
+  const lines = (cell: Element): number => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+  };
+  const cells: CellFacts[] = [];
+  const overflowingTables: PageFacts['overflowingTables'] = [];
+  for (const table of document.querySelectorAll('table')) {
+    const heads = [...table.querySelectorAll('thead th')].map((h) => (h.textContent ?? '').trim());
+    for (const row of table.querySelectorAll('tbody tr')) {
+      [...row.children].forEach((cell, i) => {
+        if (cell.tagName === 'TD') cells.push({ table: table.className, column: heads[i] ?? String(i), text: (cell.textContent ?? '').trim(), lines: lines(cell) });
+      });
+    }
+    const parent = getComputedStyle(table.parentElement!);
+    const room = table.parentElement!.clientWidth - parseFloat(parent.paddingLeft) - parseFloat(parent.paddingRight);
+    const by = table.getBoundingClientRect().width - room;
+    if (by > 0.5) overflowingTables.push({ table: table.className, by: Math.round(by), scrolls: parent.overflowX === 'auto' || parent.overflowX === 'scroll' });
+  }
+  const root = document.documentElement;
+  const pageOverflow = Math.max(0, root.scrollWidth - root.clientWidth);
+  return { containers, canvases, svgs, tableSides, cells, overflowingTables, pageOverflow, text: body.color, background: body.backgroundColor };
 }
 
 /** Where a page is opened, and how. */
@@ -159,12 +265,15 @@ export interface OpenOptions {
   colorScheme: 'light' | 'dark';
   /** Where to save a full-page PNG of it. */
   screenshot: string;
+  /** The window's width, CSS px (default 1280, a common laptop screen). */
+  width?: number;
 }
 
 /** Opens `file` (file://) in a new page, waits for it to draw, reads it and saves a screenshot. */
 export async function openPage(browser: Browser, file: string, opts: OpenOptions): Promise<PageFacts> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, deviceScaleFactor: 1, colorScheme: opts.colorScheme });
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: opts.colorScheme });
   try {
+    await context.addInitScript(recordCanvasTexts, TEXTS);
     const page = await context.newPage();
     const errors: string[] = [];
     const requests: string[] = [];
@@ -179,7 +288,7 @@ export async function openPage(browser: Browser, file: string, opts: OpenOptions
     await page.goto(url, { waitUntil: 'load' });
     // Charts may draw in a later frame (uPlot commits in a microtask): wait for two.
     await page.evaluate(() => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))));
-    const facts = await page.evaluate(readPage);
+    const facts = await page.evaluate(readPage, TEXTS);
     await page.screenshot({ path: opts.screenshot, fullPage: true });
     return { errors, requests, ...facts };
   } finally {

@@ -8,19 +8,25 @@
 // - vfio-node bench with --compare=kernel,qemu, from one lab run under TCG (fixtures/):
 //   `vfio-node bench --name=randread-4k-qd8 --rw=randread --bs=4k --iodepth=8 --runtime=3
 //   --time_based --compare=kernel,qemu --output-format=json+ --output=FILE`;
+// - the main job's results as `npm start` wrote them (fixtures/main-randread-4k-qd32-compare.json:
+//   `vfio-node main --output=FILE` in the lab under TCG, 2026-12-03: four engines, time series);
 // - both files side by side, each under a name.
+// Where things are, at 1280 px wide: every text drawn on a chart (tick labels, axis titles, the
+// percentile markers) apart from the others and inside its canvas, the summary's figures each
+// on one line, no table wider than its box and the page no wider than the window (at 800 px too).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as report } from '../../packages/cli/src/commands/report.js';
-import { launchChromium, openPage, type PageFacts } from './inspect-page.js';
+import { launchChromium, openPage, type CanvasFacts, type PageFacts, type TextBox } from './inspect-page.js';
 import { embeddedSeriesLabels, pageProblems } from './page-problems.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/report/', import.meta.url));
 const FIO = fileURLToPath(new URL('../../bench/src/fixtures/fio-3.33-randread-libaio-qd8.jsonplus.json', import.meta.url));
 const COMPARE = fileURLToPath(new URL('./fixtures/bench-randread-compare-kernel-qemu.json', import.meta.url));
+const MAIN = fileURLToPath(new URL('./fixtures/main-randread-4k-qd32-compare.json', import.meta.url));
 
 interface Case {
   name: string;
@@ -35,6 +41,7 @@ interface Case {
 const CASES: Case[] = [
   { name: 'fio-jsonplus', args: [FIO], legend: ['fio read'], sides: ['fio'] },
   { name: 'bench-compare', args: [COMPARE], legend: ['vfio-node read'], sides: ['vfio-node', 'kernel', 'qemu'] },
+  { name: 'main-job', args: [MAIN], legend: ['vfio-node read', 'kernel read'], sides: ['vfio-node', 'vfio-runtime', 'kernel', 'qemu'] },
   {
     name: 'side-by-side',
     args: [`fio-libaio=${FIO}`, `lab=${COMPARE}`],
@@ -71,6 +78,65 @@ describe.each(CASES)('the report of $name in headless Chromium', ({ name, args, 
     // Every series the page carries data for is in some chart's legend.
     expect(legends(facts)).toEqual(expect.arrayContaining(embeddedSeriesLabels(readFileSync(html, 'utf8'))));
     expect(facts.tableSides).toEqual(sides);
+    // The layout checks in pageProblems saw what they judge: the latency chart's texts, the summary's cells.
+    const latency = facts.canvases.find((c) => c.owner === 'latency-chart')!;
+    expect(latency.texts.map((t) => t.text)).toEqual(expect.arrayContaining(['p50', 'p99', 'p99.9', 'p99.99', '99%', '99.9%', '99.99%', 'percentile']));
+    expect(facts.cells.filter((c) => c.table === 'summary').length).toBe(sides.length * 7 + (sides.length > 1 ? sides.length * 2 : 0));
+  });
+});
+
+// The three defects of issue 15, measured where they were seen (the side-by-side page at 1280 px).
+describe('the layout of a report page: 1280 px, and 800 px', () => {
+  const html = join(OUT, 'layout.html');
+  let facts: PageFacts;
+  beforeAll(async () => {
+    expect(await report(['--output', html, `fio-libaio=${FIO}`, `lab=${COMPARE}`])).toBe(0);
+    facts = await openPage(await chromium(), html, { colorScheme: 'light', screenshot: join(OUT, 'layout.png'), width: 1280 });
+  });
+  const latency = (): CanvasFacts => facts.canvases.find((c) => c.owner === 'latency-chart')!;
+  const apart = (a: TextBox, b: TextBox): boolean => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+
+  it('the percentile markers\' labels (p50 to p99.99) stay clear of the y axis\' tick labels', () => {
+    const markers = latency().texts.filter((t) => /^p\d/.test(t.text));
+    const yTicks = latency().texts.filter((t) => /%$/.test(t.text));
+    expect(markers.map((t) => t.text)).toEqual(['p50', 'p99', 'p99.9', 'p99.99']);
+    expect(yTicks.length).toBeGreaterThanOrEqual(4);
+    for (const m of markers) for (const y of yTicks) expect(apart(m, y), `${m.text} against ${y.text}`).toBe(true);
+  });
+
+  it('the last x axis tick label ends inside the chart\'s canvas', () => {
+    // The x tick labels: the bottom row of numbers.
+    const numbers = latency().texts.filter((t) => /^\d[\d,]*$/.test(t.text));
+    const row = Math.max(...numbers.map((t) => t.top));
+    const xTicks = numbers.filter((t) => Math.abs(t.top - row) < 1).sort((a, b) => a.left - b.left);
+    const last = xTicks.at(-1)!;
+    expect(last.text).toBe('1,000,000');
+    expect(last.right).toBeLessThanOrEqual(latency().cssWidth);
+  });
+
+  it('the ratio columns of the summary hold one line per cell, and the table fits the page', () => {
+    // Every cell with a ratio in it ("8.92x"), whatever the columns: one line each.
+    const withRatio = facts.cells.filter((c) => c.table === 'summary' && /\d\.\d\dx/.test(c.text));
+    expect(withRatio.length).toBeGreaterThanOrEqual(3);
+    expect(withRatio.filter((c) => c.lines !== 1)).toEqual([]);
+    // Two ratio columns, one ratio per cell, in the row of the side it compares with.
+    const ratios = facts.cells.filter((c) => c.table === 'summary' && c.column.endsWith('ratio'));
+    expect(ratios.map((c) => [c.column, c.text])).toEqual([
+      ['IOPS ratio', ''], ['p99 ratio', ''],
+      ['IOPS ratio', '8.92x'], ['p99 ratio', '0.13x'],
+      ['IOPS ratio', '2.44x'], ['p99 ratio', '0.17x'],
+      ['IOPS ratio', '0.65x'], ['p99 ratio', '–'],
+    ]);
+    expect(ratios.filter((c) => c.text).every((c) => c.lines === 1)).toBe(true);
+    // At 1280 px the summary needs no scrolling.
+    expect(facts.overflowingTables).toEqual([]);
+  });
+
+  it('on a narrow window (800 px) the summary scrolls sideways in its own box and the page does not', async () => {
+    const narrow = await openPage(await chromium(), html, { colorScheme: 'light', screenshot: join(OUT, 'layout-800.png'), width: 800 });
+    expect(pageProblems(narrow, 'light')).toEqual([]);
+    expect(narrow.overflowingTables).toEqual([{ table: 'summary', by: expect.any(Number), scrolls: true }]);
+    expect(narrow.pageOverflow).toBe(0);
   });
 });
 
@@ -99,6 +165,31 @@ describe('the browser checks catch a broken page', () => {
       'opened in dark mode, the page\'s background rgb(255, 255, 255) is light',
     ]));
     expect(problems.join('\n')).not.toContain('#explained');
+  });
+
+  it('two texts drawn over each other on a chart, a text cut off at its edge, a figure that wraps, a table wider than its box and the window', async () => {
+    const html = join(OUT, 'control-layout.html');
+    writeFileSync(html, `<!doctype html><html><head><meta charset="utf-8"><style>body { background: #fff; color: #222; margin: 0; width: 600px; } td { padding: 0 4px; }</style></head><body>
+<div class="chart" id="crowded"><canvas width="300" height="100"></canvas></div>
+<table class="summary"><thead><tr><th>side</th><th>IOPS ratio</th></tr></thead><tbody><tr><th>a</th><td style="width: 3em">IOPS 8.92x, p99 0.13x</td></tr></tbody></table>
+<table class="kv" style="width: 1500px"><tbody><tr><td>wide</td></tr></tbody></table>
+<script>
+var c = document.querySelector('canvas').getContext('2d');
+c.fillStyle = '#222'; c.font = '12px sans-serif';
+c.fillText('99.99%', 10, 50); c.fillText('p99.99', 30, 50);
+c.textAlign = 'center'; c.fillText('1,000,000', 300, 90);
+c.fillRect(0, 0, 300, 2);
+</script>
+</body></html>`);
+    const facts = await openPage(await chromium(), html, { colorScheme: 'light', screenshot: join(OUT, 'control-layout.png') });
+    const problems = pageProblems(facts, 'light');
+    expect(problems).toEqual(expect.arrayContaining([
+      'chart #crowded: "99.99%" and "p99.99" overlap',
+      expect.stringMatching(/^chart #crowded: "1,000,000" is cut off at the right edge \(\d+\.\d px beyond the canvas\)$/),
+      expect.stringMatching(/^table\.summary: the cell "IOPS 8\.92x, p99 0\.13x" \(column "IOPS ratio"\) wraps onto [2-9] lines$/),
+      expect.stringMatching(/^table\.kv is \d+ px wider than its box, which does not scroll$/),
+      expect.stringMatching(/^the page is \d+ px wider than the window: it scrolls sideways$/),
+    ]));
   });
 
   it('a series that is in the legend but drew no line (its data gutted from a real report page)', async () => {

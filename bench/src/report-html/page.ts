@@ -45,26 +45,30 @@ function rows(data: ReportData): Row[] {
   return out;
 }
 
+/**
+ * The summary: one row per side and direction. With several sides, two ratio columns
+ * compare the first side with each other row (the first side's figure over the row's,
+ * same direction): IOPS, and clat p99. Numbers never wrap (the CSS keeps each on one line);
+ * the columns stay few whatever the number of sides.
+ */
 function summaryTable(data: ReportData): string {
   const all = rows(data);
   const first = data.sides[0];
-  const others = data.sides.slice(1);
-  const head = ['side', 'dir', 'IOPS', 'bandwidth', 'lat mean', 'clat p50', 'clat p99', 'clat p99.9', 'clat p99.99', ...others.map((o) => `${first?.label ?? ''} vs ${o.label}`)];
+  const compared = data.sides.length > 1;
+  const head = ['side', 'dir', 'IOPS', 'bandwidth', 'lat mean', 'clat p50', 'clat p99', 'clat p99.9', 'clat p99.99', ...(compared ? ['IOPS ratio', 'p99 ratio'] : [])];
   const body = all.map(({ side, dir, d }) => {
     const base = first?.[dir];
+    const mine = side === first;
     const cells = [
       esc(side.label), dir, fmtIops(d.iops), fmtBw(d.bwBytes), fmtNs(d.latMeanNs),
       ...MARKED_PERCENTILES.map((p) => fmtNs(d.clatPercentilesNs[p])),
-      // Ratios in the first side's row only: IOPS ours/theirs, and latency p99 ours/theirs.
-      ...others.map((o) => {
-        if (side !== first || !base) return '';
-        const t = o[dir];
-        return t ? `IOPS ${fmtRatio(ratio(base.iops, t.iops))}, p99 ${fmtRatio(ratio(base.clatPercentilesNs['99'], t.clatPercentilesNs['99']))}` : '–';
-      }),
+      // The first side's own rows have nothing to compare with.
+      ...(compared ? [mine || !base ? '' : fmtRatio(ratio(base.iops, d.iops)), mine || !base ? '' : fmtRatio(ratio(base.clatPercentilesNs['99'], d.clatPercentilesNs['99']))] : []),
     ];
     return `<tr>${cells.map((c, i) => (i < 2 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`;
   });
-  return `<table class="summary"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  // On a window too narrow for its one-line figures the table scrolls sideways on its own, not the page.
+  return `<div class="scroll"><table class="summary"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div>`;
 }
 
 function optionsTables(data: ReportData): string {
@@ -157,12 +161,23 @@ const PAGE_SCRIPT = String.raw`
     return [xs].concat(cols);
   }
   function width(el) { return Math.max(320, el.clientWidth - 8); }
+  // Room right of the plot for half the last x tick label, which is centred on its tick
+  // (uPlot's own padding, half a default y axis, is narrower than "1,000,000"). uPlot calls
+  // this again once it has the tick labels, until the padding stops changing.
+  var measure = document.createElement('canvas').getContext('2d');
+  function rightPadding(u) {
+    var ax = u.axes[0], last = (ax._values || []).filter(function (v) { return v != null; }).pop();
+    if (last == null) return 16;
+    measure.font = ax.font[0];
+    return Math.max(16, Math.ceil(measure.measureText(String(last)).width / devicePixelRatio / 2) + 4);
+  }
   function chart(id, series, xLabel, yLabel, opts) {
     var el = document.getElementById(id);
     if (!series.length) return;
     el.textContent = '';
     var u = new uPlot({
       width: width(el), height: 340,
+      padding: [null, rightPadding, null, null],
       scales: opts.scales,
       // Room for the y label beside six-digit tick values.
       axes: [axis(xLabel, opts.xAxis || {}), axis(yLabel, Object.assign({ size: 80 }, opts.yAxis || {}))],
@@ -174,25 +189,32 @@ const PAGE_SCRIPT = String.raw`
     }, aligned(series), el);
     window.addEventListener('resize', function () { u.setSize({ width: width(el), height: 340 }); });
   }
+  // A marked level across the plot, its name above the line at the right end: the left end
+  // is beside the y axis's tick labels, which sit at the same heights.
   function hline(u, y, text) {
-    var ctx = u.ctx, py = u.valToPos(y, 'y', true);
+    var ctx = u.ctx, py = u.valToPos(y, 'y', true), dpr = devicePixelRatio;
     if (py < u.bbox.top || py > u.bbox.top + u.bbox.height) return;
     ctx.save(); ctx.strokeStyle = grid; ctx.fillStyle = fg; ctx.setLineDash([4, 4]); ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(u.bbox.left, py); ctx.lineTo(u.bbox.left + u.bbox.width, py); ctx.stroke();
-    ctx.setLineDash([]); ctx.font = (12 * devicePixelRatio) + 'px sans-serif'; ctx.fillText(text, u.bbox.left + 6, py - 4);
+    ctx.setLineDash([]); ctx.font = (12 * dpr) + 'px sans-serif'; ctx.textAlign = 'right';
+    ctx.fillText(text, u.bbox.left + u.bbox.width - 6 * dpr, py - 4 * dpr);
     ctx.restore();
   }
+  // A marked moment, its name right of the line, or left of it when it would leave the plot.
   function vline(u, x, text) {
-    var ctx = u.ctx, px = u.valToPos(x, 'x', true);
+    var ctx = u.ctx, px = u.valToPos(x, 'x', true), dpr = devicePixelRatio;
     ctx.save(); ctx.strokeStyle = fg; ctx.fillStyle = fg; ctx.setLineDash([2, 6]);
     ctx.beginPath(); ctx.moveTo(px, u.bbox.top); ctx.lineTo(px, u.bbox.top + u.bbox.height); ctx.stroke();
-    ctx.setLineDash([]); ctx.font = (12 * devicePixelRatio) + 'px sans-serif'; ctx.fillText(text, px + 4, u.bbox.top + 14 * devicePixelRatio);
+    ctx.setLineDash([]); ctx.font = (12 * dpr) + 'px sans-serif';
+    var right = px + 4 * dpr + ctx.measureText(text).width <= u.bbox.left + u.bbox.width;
+    ctx.textAlign = right ? 'left' : 'right';
+    ctx.fillText(text, right ? px + 4 * dpr : px - 4 * dpr, u.bbox.top + 14 * dpr);
     ctx.restore();
   }
   var marks = [[50, Math.log10(2)], [99, 2], [99.9, 3], [99.99, 4]];
   chart('latency-chart', data.latency, 'completion latency (µs, log)', 'percentile', {
     scales: { x: { distr: 3, time: false }, y: { range: function (u, min, max) { return [0, Math.max(4.5, max)]; } } },
-    yAxis: { values: function (u, ticks) { return ticks.map(function (t) { return t <= 0 ? '0' : (100 * (1 - Math.pow(10, -t))).toPrecision(Math.max(2, Math.ceil(t) + 1)) + '%'; }); } },
+    yAxis: { values: function (u, ticks) { return ticks.map(function (t) { return t <= 0 ? '0' : Number((100 * (1 - Math.pow(10, -t))).toPrecision(Math.max(2, Math.ceil(t) + 1))) + '%'; }); } },
     draw: function (u) { marks.forEach(function (m) { hline(u, m[1], 'p' + m[0]); }); },
   });
   function ramp(series) { return series.reduce(function (a, s) { return Math.max(a, s.rampS); }, 0); }
@@ -216,6 +238,7 @@ body { background: var(--bg); color: var(--fg); font: 15px/1.45 system-ui, -appl
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h3 { font-size: 1rem; margin: 1rem 0 .25rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
 .muted, .note { color: var(--muted); } table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.summary { width: 100%; } th, td { padding: .3rem .6rem; text-align: right; border-bottom: 1px solid var(--grid); }
+.scroll { overflow-x: auto; } table.summary td { white-space: nowrap; } table.summary thead th:nth-child(-n+2) { text-align: left; }
 table.summary tbody tr:nth-child(odd) { background: var(--row); } th[scope=row], table.kv th { text-align: left; }
 table.kv td { text-align: left; font-family: ui-monospace, monospace; font-size: .9em; }
 .chart { min-height: 60px; margin: .5rem 0 1rem; } .empty { color: var(--muted); font-style: italic; }
@@ -261,7 +284,7 @@ function blockSections(data: ReportData, charts: ChartData): string {
   const empty = (what: string, how: string) => `<p class="empty">${esc(what)} ${esc(how)}</p>`;
   return `<h2>Summary</h2>
 ${summaryTable(data)}
-<p class="muted">Ratios are the first side's figure over the other's: above 1 means more IOPS, or more latency, for ${esc(data.sides[0]?.label ?? 'the first side')}.</p>
+${data.sides.length > 1 ? `<p class="muted">Ratios are ${esc(data.sides[0]!.label)}'s figure over the row's, in the same direction: above 1 means more IOPS, or more p99 latency, for ${esc(data.sides[0]!.label)}.</p>` : ''}
 <h2>Completion latency</h2>
 <div class="chart" id="latency-chart">${charts.latency.length ? '' : empty('No latency histogram in these results.', 'fio writes one with --output-format=json+ (vfio-node bench too).')}</div>
 <h2>IOPS over time</h2>

@@ -82,9 +82,12 @@ describe('a vfio-node comparison', () => {
     expect(html).toContain('uPlot');
     // Self-contained: no element loads anything from a URL.
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i);
-    // 30000 / 20000 IOPS and 3 ms / 6 ms p99 against the kernel; 3x against qemu.
-    expect(html).toContain('IOPS 1.50x, p99 0.50x');
-    expect(html).toContain('IOPS 3.00x');
+    // Two ratio columns, in each peer's row: 30000 / 20000 IOPS and 3 ms / 6 ms p99 against the kernel; 3x against qemu (no p99).
+    expect(html).toContain('<th>IOPS ratio</th><th>p99 ratio</th></tr>');
+    expect(html).toContain('<th scope="row">kernel</th><th scope="row">read</th><td>20.0k</td><td>78.1 MiB/s</td><td>1.50 ms</td><td>1.40 ms</td><td>6.00 ms</td><td>–</td><td>–</td><td>1.50x</td><td>0.50x</td></tr>');
+    expect(html).toMatch(/<th scope="row">qemu<\/th>.*?<td>3\.00x<\/td><td>–<\/td><\/tr>/);
+    // Our own row compares with nothing.
+    expect(html).toMatch(/<th scope="row">vfio-node<\/th>.*?<td><\/td><td><\/td><\/tr>/);
     expect(html).toContain('prefers-color-scheme: dark');
     expect((embedded(html, 'report-data') as ReportData).sides).toHaveLength(3);
     const charts = embedded(html, 'chart-data') as ReturnType<typeof chartData>;
