@@ -36,7 +36,7 @@ export { StatusLine, TerminalStatus, etaToStr, statusLineWanted, type StatusOutp
 export { ProgressBlock, pollProgress } from './progress-block.js';
 export { crc32c } from './crc32c.js';
 export { fillVerifyBlock, checkVerifyBlock } from './verify.js';
-export { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+export { kernelFioCommand, kernelPacingArgs, kernelPeerNotes, parseKernelFioJson } from './peers/kernel-fio.js';
 export { qemuImgBenchCommand, parseQemuImgBench, qemuImgBenchResult, type QemuImgBenchOptions } from './peers/qemu-img.js';
 export { ourPeerResult, formatCompareTable, compareJson, ratios, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
 export { readCompareJson, formatEndScreen } from './peers/end-screen.js';

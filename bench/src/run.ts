@@ -13,7 +13,7 @@ import { jobFileError, parseCommandLine, parseJobFile, resolveJobs, type Command
 import { NullTarget } from './null-target.js';
 import { IOENGINES, KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
 import { compareJson, formatCompareTable, ourPeerResult, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
-import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+import { kernelFioCommand, kernelPeerNotes, parseKernelFioJson } from './peers/kernel-fio.js';
 import { kernelLogArgs, kernelSeries, kernelUserLogs } from './peers/kernel-logs.js';
 import { logFileUnder, mergeLogFiles } from './job-logs.js';
 import { sumSeries } from './job-series.js';
@@ -251,6 +251,8 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
             peerStatus?.start(`peer kernel: fio --ioengine=${kernelIoengine} on ${dev}`, o.timeBased && o.runtimeUs ? (o.runtimeUs + o.rampTimeUs) / 1e6 : undefined);
             const r = await host.runCommand(cmd);
             const res = parseKernelFioJson(r.stdout, cmd);
+            const notes = kernelPeerNotes(jobs.filter((j) => specs.has(j.index)), first);
+            if (notes.length) res.note = notes.join('; ');
             if (scratch) {
               const read = (p: string) => readOrUndefined(host, p);
               const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw)]);
