@@ -18,7 +18,7 @@ import type { PeerResult } from './peer.js';
 export function kernelFioCommand(o: JobOptions, device: string, ioengine = 'io_uring'): string[] {
   const args = [
     'fio', `--name=${o.name}`, `--filename=${device}`, `--ioengine=${ioengine}`, '--direct=1',
-    `--rw=${o.rw}${o.rwSuffix ? `:${o.rwSuffix}` : ''}`, `--bs=${o.bs.read},${o.bs.write}`, `--iodepth=${o.iodepth}`, `--numjobs=${o.numjobs}`,
+    `--rw=${o.rw}${o.rwSuffix ? `:${o.rwSuffix}` : ''}`, `--bs=${o.bs.read},${o.bs.write},${o.bs.trim}`, `--iodepth=${o.iodepth}`, `--numjobs=${o.numjobs}`,
     `--kb_base=${o.kbBase}`, `--rwmixread=${o.rwmixread}`, `--randrepeat=${o.randrepeat ? 1 : 0}`,
   ];
   if (o.size) args.push('percent' in o.size ? `--size=${o.size.percent}%` : `--size=${o.size.bytes}`);
@@ -113,7 +113,7 @@ export function parseKernelFioJson(text: string, command: string[] = []): PeerRe
   }
   const jobs: any[] = json.jobs ?? [];
   if (!jobs.length) throw new VfioError({ code: 'ERR_BENCH_PEER_OUTPUT', message: 'fio JSON has no jobs', hint: 'Run the command by hand and read its error.' });
-  const dir = (d: 'read' | 'write') => {
+  const dir = (d: 'read' | 'write' | 'trim') => {
     let ios = 0;
     let bytes = 0;
     let runtime = 0;
@@ -123,6 +123,7 @@ export function parseKernelFioJson(text: string, command: string[] = []): PeerRe
     const bins = new Map<number, number>();
     for (const j of jobs) {
       const r = j[d];
+      if (!r) continue;
       ios += r.total_ios;
       bytes += r.io_bytes;
       runtime = Math.max(runtime, r.runtime);
@@ -135,5 +136,6 @@ export function parseKernelFioJson(text: string, command: string[] = []): PeerRe
     const clatBins = [...bins].sort((a, b) => a[0] - b[0]);
     return { iops: (ios * 1000) / runtime, bwBytes: Math.floor((bytes * 1000) / runtime), ios, latMeanNs: latSum / ios, clatP50Ns: p50, clatP99Ns: p99, ...(clatBins.length ? { clatBins } : {}) };
   };
-  return { peer: 'kernel', label: `kernel nvme + fio ${json['fio version'] ?? ''}`.trim(), command, read: dir('read'), write: dir('write') };
+  const trim = dir('trim');
+  return { peer: 'kernel', label: `kernel nvme + fio ${json['fio version'] ?? ''}`.trim(), command, read: dir('read'), write: dir('write'), ...(trim ? { trim } : {}) };
 }

@@ -12,7 +12,7 @@ describe('kernel peer (fio io_uring O_DIRECT)', () => {
   it('builds the command with every workload option explicit', () => {
     const o = resolveJobs(parseJobFile('[k]\nrw=randread\nbs=4k\niodepth=32\nruntime=10\ntime_based\nnorandommap\nsize=1g\n')).jobs[0]!.options;
     expect(kernelFioCommand(o, '/dev/nvme0n1')).toEqual([
-      'fio', '--name=k', '--filename=/dev/nvme0n1', '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4096,4096', '--iodepth=32',
+      'fio', '--name=k', '--filename=/dev/nvme0n1', '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4096,4096,4096', '--iodepth=32',
       '--numjobs=1', '--kb_base=1024', '--rwmixread=50', '--randrepeat=1', '--size=1073741824', '--offset=0', '--runtime=10000000us',
       '--time_based', '--norandommap', '--group_reporting', '--output-format=json+',
     ]);
