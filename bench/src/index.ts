@@ -14,7 +14,7 @@
  * @module @vfio-node/bench
  */
 
-export { IO_READ, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
+export { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
 export { NullTarget } from './null-target.js';
 export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';
 export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } from './engine.js';
