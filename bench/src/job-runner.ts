@@ -40,9 +40,10 @@ export type JobPhase = 'init' | 'ramp' | 'run' | 'verify' | 'done';
 export interface JobProgress {
   phase: JobPhase;
   rw: JobOptions['rw'];
-  /** Bytes completed per direction since the job started (ramp included). */
-  bytes: [number, number];
-  ios: [number, number];
+  /** Bytes completed per direction (read, write, trim) since the job started (ramp included). */
+  bytes: [number, number, number];
+  /** I/Os completed per direction (read, write, trim) since the job started. */
+  ios: [number, number, number];
   /** Fraction done in [0, 1] and seconds left, as far as can be known. */
   fraction: number;
   etaSec: number;
@@ -124,8 +125,6 @@ export class JobRunner {
   private lastSampleNs = 0;
   private readonly lastSampleBytes: [number, number, number] = [0, 0, 0];
   private readonly lastSampleIos: [number, number, number] = [0, 0, 0];
-  /** Trim bytes done (ramp included), for the fraction done (the status line counts reads and writes). */
-  private trimBytesDone = 0;
   readonly progress: JobProgress;
   // Pacing (rate=, thinktime=): undefined when the job has none.
   private readonly pacer: RatePacer | undefined;
@@ -220,7 +219,7 @@ export class JobRunner {
     // buffer contents), filled once, not per I/O.
     if (!this.verifyMethod && rwHasWrites(o.rw)) for (const b of this.buffers) fillRandom(b, this.dataRng);
     this.phase = o.rampTimeUs > 0 ? 'ramp' : 'run';
-    this.progress = { phase: this.phase, rw: o.rw, bytes: [0, 0], ios: [0, 0], fraction: 0, etaSec: 0 };
+    this.progress = { phase: this.phase, rw: o.rw, bytes: [0, 0, 0], ios: [0, 0, 0], fraction: 0, etaSec: 0 };
   }
 
   /** Starts the job's clocks at `now` (ns). */
@@ -450,13 +449,10 @@ export class JobRunner {
       this.fail(EIO, `${DIR_WORDS[dir]} at offset ${offset} length ${len} failed with status 0x${status.toString(16)}${why ? `: ${why}` : ''}`);
       return counted;
     }
-    if (dir === IO_TRIM) this.trimBytesDone += len;
-    else {
-      this.progress.bytes[dir] += len;
-      this.progress.ios[dir]++;
-      // The series (report charts, peers) are of reads and writes.
-      this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
-    }
+    this.progress.bytes[dir] += len;
+    this.progress.ios[dir]++;
+    // The series (report charts, peers) are of reads and writes.
+    if (dir !== IO_TRIM) this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
     if (this.verifyMethod && dir === IO_READ && (this.phase === 'verify' || !rwHasWrites(this.o.rw))) {
       const bad = checkVerifyBlock(this.buffers[slot]!, len, offset, this.verifyMethod);
       if (bad) {
@@ -566,13 +562,13 @@ export class JobRunner {
     } else if (o.timeBased || (o.runtimeUs > 0 && this.phase !== 'verify')) {
       const total = ramp + o.runtimeUs / 1e6;
       const byTime = total > 0 ? Math.min(1, elapsed / total) : 0;
-      const bySize = o.timeBased ? 0 : (p.bytes[0] + p.bytes[1] + this.trimBytesDone) / (this.regionBytes * (o.rw === 'trimwrite' ? 2 : 1));
+      const bySize = o.timeBased ? 0 : (p.bytes[0] + p.bytes[1] + p.bytes[2]) / (this.regionBytes * (o.rw === 'trimwrite' ? 2 : 1));
       p.fraction = Math.max(byTime, bySize);
       p.etaSec = p.fraction > 0 ? Math.max(0, (elapsed / p.fraction) - elapsed) : 0;
     } else {
       // Every pass over the region: trims, writes or reads, and the verify reads.
       const totalBytes = this.regionBytes * ((o.rw === 'trimwrite' ? 2 : 1) + (this.written ? 1 : 0));
-      p.fraction = Math.min(1, (p.bytes[0] + p.bytes[1] + this.trimBytesDone) / totalBytes);
+      p.fraction = Math.min(1, (p.bytes[0] + p.bytes[1] + p.bytes[2]) / totalBytes);
       p.etaSec = p.fraction > 0 ? elapsed / p.fraction - elapsed : 0;
     }
     return p;
