@@ -11,7 +11,7 @@
 // Each I/O draws its size from the job's own generator (fio's bsrange state).
 
 import { invalidArgument } from '@vfio-node/core';
-import type { IoDirection } from './io-target.js';
+import { IO_TRIM, type IoDirection } from './io-target.js';
 import type { JobOptions } from './options.js';
 import { splitPerDirection } from './per-direction.js';
 import { Taus88 } from './rand.js';
@@ -70,6 +70,8 @@ export const BSSPLIT_SETTERS: Record<string, Setter> = {
 
 /** The smallest and largest block size a direction of the job issues (fio's min_bs, max_bs). */
 export function bsRange(o: Pick<JobOptions, 'bs' | 'bssplit'>, dir: IoDirection): { min: number; max: number } {
+  // Trims have no split (src/trim.ts): bs='s third part.
+  if (dir === IO_TRIM) return { min: o.bs.trim, max: o.bs.trim };
   const split = o.bssplit[dir];
   if (!split) {
     const bs = dir === 0 ? o.bs.read : o.bs.write;
@@ -87,23 +89,24 @@ export function allBlockSizes(o: Pick<JobOptions, 'bs' | 'bssplit'>): number[] {
 /** Picks each I/O's block size: bs= for a direction without a split, a weighted draw otherwise. */
 export class BlockSizes {
   private readonly rng: Taus88;
-  private readonly bs: [number, number];
-  private readonly sizes: [Float64Array, Float64Array];
+  private readonly bs: [number, number, number];
+  /** Per direction (read, write, trim): the sizes in lookup order. */
+  private readonly sizes: [Float64Array, Float64Array, Float64Array];
   /** Cumulative shares in draw units (2^32 is 100%), in lookup order. */
-  private readonly bounds: [Float64Array, Float64Array];
-  /** True when a direction has more than one size. */
-  readonly varies: [boolean, boolean];
+  private readonly bounds: [Float64Array, Float64Array, Float64Array];
+  /** True when a direction has more than one size (never trims). */
+  readonly varies: [boolean, boolean, boolean];
 
   constructor(o: Pick<JobOptions, 'bs' | 'bssplit'>, seed: number) {
     this.rng = new Taus88(seed ^ 0x6a09e667);
-    this.bs = [o.bs.read, o.bs.write];
-    const entries = [0, 1].map((d) => (o.bssplit[d] ?? [{ bs: this.bs[d]!, perc: 100 }]).filter((e) => e.perc > 0));
-    this.sizes = entries.map((es) => Float64Array.from(es, (e) => e.bs)) as [Float64Array, Float64Array];
+    this.bs = [o.bs.read, o.bs.write, o.bs.trim];
+    const entries = [0, 1, 2].map((d) => ((d < 2 ? o.bssplit[d] : undefined) ?? [{ bs: this.bs[d]!, perc: 100 }]).filter((e) => e.perc > 0));
+    this.sizes = entries.map((es) => Float64Array.from(es, (e) => e.bs)) as [Float64Array, Float64Array, Float64Array];
     this.bounds = entries.map((es) => {
       let sum = 0;
       return Float64Array.from(es, (e) => (sum += (e.perc / 100) * 0x1_0000_0000));
-    }) as [Float64Array, Float64Array];
-    this.varies = [this.sizes[0].length > 1, this.sizes[1].length > 1];
+    }) as [Float64Array, Float64Array, Float64Array];
+    this.varies = [this.sizes[0].length > 1, this.sizes[1].length > 1, false];
   }
 
   /** The next I/O's size in direction `dir`. */

@@ -42,7 +42,8 @@ export interface FioLogFile {
   text: string;
 }
 
-const DDIRS = 2;
+/** Reads, writes and trims (fio's DDIR_READ, DDIR_WRITE, DDIR_TRIM; trims log as direction 2). */
+const DDIRS = 3;
 
 /** A window's running sums for one direction. */
 class Window {
@@ -64,22 +65,23 @@ class Window {
  */
 export class FioJobLogs {
   private readonly lines = { bw: [] as string[], iops: [] as string[], lat: [] as string[], clat: [] as string[], slat: [] as string[], hist: [] as string[] };
-  private readonly windows = [new Window(), new Window()];
+  private readonly windows = [new Window(), new Window(), new Window()];
   private windowStart = 0;
   /** The time (ms) of the last averaged lines, so the end never repeats it. */
   private lastFlushMs = -1;
   private readonly hist: Uint32Array[] | null;
   private readonly histLast: Uint32Array[] | null;
   private histStart = 0;
-  private readonly histBs = [0, 0];
+  private readonly histBs = [0, 0, 0];
 
   /** `job` is fio's job number, from 1, as in the file names. */
   constructor(
     private readonly opts: FioLogOptions,
     private readonly job: number,
   ) {
-    this.hist = opts.histPrefix ? [new Uint32Array(FIO_IO_U_PLAT_NR), new Uint32Array(FIO_IO_U_PLAT_NR)] : null;
-    this.histLast = opts.histPrefix ? [new Uint32Array(FIO_IO_U_PLAT_NR), new Uint32Array(FIO_IO_U_PLAT_NR)] : null;
+    const plats = () => Array.from({ length: DDIRS }, () => new Uint32Array(FIO_IO_U_PLAT_NR));
+    this.hist = opts.histPrefix ? plats() : null;
+    this.histLast = opts.histPrefix ? plats() : null;
   }
 
   /** Whether any log is on. */

@@ -14,7 +14,7 @@
  * @module @vfio-node/bench
  */
 
-export { IO_READ, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
+export { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget, type TargetOpener } from './io-target.js';
 export { NullTarget } from './null-target.js';
 export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';
 export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } from './engine.js';
@@ -36,7 +36,7 @@ export { StatusLine, TerminalStatus, etaToStr, statusLineWanted, type StatusOutp
 export { ProgressBlock, pollProgress } from './progress-block.js';
 export { crc32c } from './crc32c.js';
 export { fillVerifyBlock, checkVerifyBlock } from './verify.js';
-export { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+export { kernelFioCommand, kernelPacingArgs, kernelPeerNotes, parseKernelFioJson } from './peers/kernel-fio.js';
 export { qemuImgBenchCommand, parseQemuImgBench, qemuImgBenchResult, type QemuImgBenchOptions } from './peers/qemu-img.js';
 export { ourPeerResult, formatCompareTable, compareJson, ratios, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
 export { readCompareJson, formatEndScreen } from './peers/end-screen.js';

@@ -9,8 +9,13 @@
 export const IO_READ = 0;
 /** Write, fio's DDIR_WRITE. */
 export const IO_WRITE = 1;
-/** IO_READ or IO_WRITE. */
-export type IoDirection = typeof IO_READ | typeof IO_WRITE;
+/**
+ * Trim, fio's DDIR_TRIM: the blocks' data is no longer needed (NVMe: Dataset Management
+ * with the Deallocate attribute). Moves no data; the slot's buffer is the target's to use.
+ */
+export const IO_TRIM = 2;
+/** IO_READ, IO_WRITE or IO_TRIM. */
+export type IoDirection = typeof IO_READ | typeof IO_WRITE | typeof IO_TRIM;
 
 /** A block device the engine can run a job against. One target per job (per queue pair). */
 export interface IoTarget {
@@ -33,7 +38,9 @@ export interface IoTarget {
   allocSlots(slots: number, length: number): Uint8Array[];
 
   /**
-   * Queues one I/O on slot `slot` (its buffer, first `length` bytes) at byte `offset`.
+   * Queues one I/O on slot `slot` (its buffer, first `length` bytes) at byte `offset`;
+   * a trim covers `length` bytes at `offset` and may use the slot's buffer for its own
+   * descriptor (an NVMe Dataset Management range).
    * Does not start it: nothing reaches the device before flush(). The engine never
    * queues more than maxQueueDepth I/Os in flight, nor reuses a slot still in flight.
    */

@@ -8,20 +8,23 @@
 // wraps the region), verify (reads back every written block), done.
 
 import { VfioError } from '@vfio-node/core';
-import { IO_READ, IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
+import { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
 import type { ResolvedJob } from './jobfile.js';
-import { rwHasReads, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
+import { rwHasReads, rwHasTrims, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
+import { checkTrimOptions } from './trim.js';
 import { jobSeed, RandomMap, Taus88 } from './rand.js';
 import { FioJobLogs, type FioLogFile } from './fio-logs.js';
 import { wantsLogs } from './job-logs.js';
 import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
-import { RATE_WAIT, rateActive, RatePacer } from './rate.js';
+import { RATE_WAIT, rateActive, RatePacer, type RateDirection } from './rate.js';
 import { Thinktime, ThinkState } from './thinktime.js';
 import { allBlockSizes, BlockSizes, bsRange } from './bssplit.js';
 import { RwSequencer } from './rw-sequencer.js';
 import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
+/** Directions in words, for error messages. */
+const DIR_WORDS = ['read', 'write', 'trim'] as const;
 /** fio's error numbers for the two ways a job fails here. */
 const EIO = 5;
 const EILSEQ = 84;
@@ -37,9 +40,10 @@ export type JobPhase = 'init' | 'ramp' | 'run' | 'verify' | 'done';
 export interface JobProgress {
   phase: JobPhase;
   rw: JobOptions['rw'];
-  /** Bytes completed per direction since the job started (ramp included). */
-  bytes: [number, number];
-  ios: [number, number];
+  /** Bytes completed per direction (read, write, trim) since the job started (ramp included). */
+  bytes: [number, number, number];
+  /** I/Os completed per direction (read, write, trim) since the job started. */
+  ios: [number, number, number];
   /** Fraction done in [0, 1] and seconds left, as far as can be known. */
   fraction: number;
   etaSec: number;
@@ -58,7 +62,10 @@ export class JobRunner {
   readonly stat: ThreadStat;
   phase: JobPhase;
   private readonly o: JobOptions;
-  private readonly bs: [number, number];
+  /** The smallest size per direction (read, write, trim). */
+  private readonly bs: [number, number, number];
+  /** The directions the job issues (reads, writes, trims), not counting verify reads. */
+  private readonly does: [boolean, boolean, boolean];
   private readonly regionStart: number;
   readonly regionBytes: number;
   private readonly depth: number;
@@ -94,7 +101,9 @@ export class JobRunner {
   private readonly mixRng: Taus88;
   private readonly dataRng: Taus88;
   private readonly map: RandomMap | undefined;
-  private readonly seqPos: [number, number] = [0, 0];
+  private readonly seqPos: [number, number, number] = [0, 0, 0];
+  /** trimwrite: the next I/O is the write of the block just trimmed. */
+  private trimWriteDue = false;
   private issuedBytes = 0;
   private loopExhausted = false;
   private numberio = 0;
@@ -114,8 +123,8 @@ export class JobRunner {
   private stopped = false;
   // Bandwidth/IOPS sampling.
   private lastSampleNs = 0;
-  private lastSampleBytes: [number, number] = [0, 0];
-  private lastSampleIos: [number, number] = [0, 0];
+  private readonly lastSampleBytes: [number, number, number] = [0, 0, 0];
+  private readonly lastSampleIos: [number, number, number] = [0, 0, 0];
   readonly progress: JobProgress;
   // Pacing (rate=, thinktime=): undefined when the job has none.
   private readonly pacer: RatePacer | undefined;
@@ -125,8 +134,8 @@ export class JobRunner {
   /** rw=randread:N: which I/Os take a new random offset; undefined without a modifier. */
   private readonly sequencer: RwSequencer | undefined;
   /** Per direction, the start and the end of its last I/O (relative to the region), -1 before the first. */
-  private readonly lastStart: [number, number] = [-1, -1];
-  private readonly lastEnd: [number, number] = [-1, -1];
+  private readonly lastStart: [number, number, number] = [-1, -1, -1];
+  private readonly lastEnd: [number, number, number] = [-1, -1, -1];
   /** A direction the mix chose that had to wait for its rate; issued before a new one is drawn. */
   private heldDir = -1;
   /**
@@ -139,16 +148,23 @@ export class JobRunner {
     const o = (this.o = job.options);
     this.stat = newThreadStat(o.name, job.groupid);
     Object.assign(this.stat, { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
+    checkTrimOptions(o);
     // The smallest size per direction (bs=, or the smallest of a bssplit); every size is checked.
-    this.bs = [bsRange(o, IO_READ).min, bsRange(o, IO_WRITE).min];
-    const maxBs = Math.max(...allBlockSizes(o));
+    this.bs = [bsRange(o, IO_READ).min, bsRange(o, IO_WRITE).min, o.bs.trim];
+    this.does = [rwHasReads(o.rw), rwHasWrites(o.rw), rwHasTrims(o.rw)];
+    const trims = this.does[IO_TRIM];
+    // Buffers hold data for reads and writes; a trim moves none (a Dataset Management range
+    // fits in any block), so its size counts only for the region, never for MDTS.
+    const bufBytes = Math.max(...allBlockSizes(o));
+    const maxBs = trims ? Math.max(bufBytes, o.bs.trim) : bufBytes;
+    if (trims && o.bs.trim % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: trim bs=${o.bs.trim} is not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Use bs=${target.blockSize} or a multiple of it.`);
     for (const b of allBlockSizes(o)) {
       if (b % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Use bs=${target.blockSize} or a multiple of it.`);
       if (b > target.maxTransferBytes) throw benchError('ERR_BENCH_BS', `${o.name}: bs=${b} is larger than the ${target.maxTransferBytes}-byte maximum transfer of ${target.name}`, `Use bs=${target.maxTransferBytes} or less.`);
     }
     if (o.iodepth > target.maxQueueDepth) throw benchError('ERR_BENCH_IODEPTH', `${o.name}: iodepth=${o.iodepth} is deeper than the ${target.maxQueueDepth} I/Os ${target.name}'s queue holds`, `Use iodepth=${target.maxQueueDepth} or less.`);
     const cap = target.capacityBytes;
-    const bsMin = Math.min(...this.bs);
+    const bsMin = Math.min(this.bs[0], this.bs[1], trims ? this.bs[2] : Infinity);
     const start = 'percent' in o.offset ? Math.floor((cap * o.offset.percent) / 100) : o.offset.bytes;
     this.regionStart = start - (start % target.blockSize);
     if (this.regionStart >= cap) throw benchError('ERR_BENCH_SIZE', `${o.name}: offset=${this.regionStart} is beyond the end of ${target.name} (${cap} bytes)`, 'Use a smaller offset.');
@@ -158,7 +174,7 @@ export class JobRunner {
     if (this.regionBytes < maxBs) throw benchError('ERR_BENCH_SIZE', `${o.name}: size=${want} leaves no room for one ${maxBs}-byte I/O at offset ${this.regionStart} on ${target.name}`, 'Use a larger size or a smaller offset.');
 
     this.depth = o.iodepth;
-    this.buffers = target.allocSlots(this.depth, maxBs);
+    this.buffers = target.allocSlots(this.depth, bufBytes);
     this.slotDir = new Uint8Array(this.depth);
     this.slotOffset = new Float64Array(this.depth);
     this.slotLen = new Float64Array(this.depth);
@@ -193,14 +209,17 @@ export class JobRunner {
     this.sequencer = rwIsRandom(o.rw) && o.rwSuffix > 1 ? new RwSequencer(o.rwSuffix) : undefined;
     if (!rwIsRandom(o.rw) && o.rwSuffix % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: rw=${o.rw}:${o.rwSuffix} skips ${o.rwSuffix} bytes, not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Skip a multiple of ${target.blockSize} bytes (rw=${o.rw}:${target.blockSize}).`);
     // fio's random draws between sequential runs are not held to the random map.
-    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1] ? new RandomMap(Math.floor(this.regionBytes / this.bs[0])) : undefined;
+    // randtrim has its own size (bs= third part) and no split.
+    const mapBs = trims ? this.bs[IO_TRIM] : this.bs[0];
+    const oneSize = trims || (this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1]);
+    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && oneSize ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
     // buffer contents), filled once, not per I/O.
     if (!this.verifyMethod && rwHasWrites(o.rw)) for (const b of this.buffers) fillRandom(b, this.dataRng);
     this.phase = o.rampTimeUs > 0 ? 'ramp' : 'run';
-    this.progress = { phase: this.phase, rw: o.rw, bytes: [0, 0], ios: [0, 0], fraction: 0, etaSec: 0 };
+    this.progress = { phase: this.phase, rw: o.rw, bytes: [0, 0, 0], ios: [0, 0, 0], fraction: 0, etaSec: 0 };
   }
 
   /** Starts the job's clocks at `now` (ns). */
@@ -329,10 +348,23 @@ export class JobRunner {
         this.pacer.skip(IO_WRITE, this.think.pausedNs);
       }
     }
-    let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
+    if (this.trimWriteDue) {
+      // trimwrite: the write of the block just trimmed (the pair counts once toward size).
+      this.trimWriteDue = false;
+      const at = this.lastStart[IO_TRIM];
+      const len = at + this.bs[IO_WRITE] <= this.regionBytes ? this.bs[IO_WRITE] : this.regionBytes - at;
+      this.lastStart[IO_WRITE] = at;
+      this.lastEnd[IO_WRITE] = at + len;
+      this.think?.issued();
+      this.pendingOffset = this.regionStart + at;
+      this.pendingLen = len;
+      return IO_WRITE;
+    }
+    let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : this.does[IO_TRIM] ? IO_TRIM : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
     this.heldDir = -1;
     if (this.pacer) {
-      const d = this.pacer.choose(dir, now, rwHasReads(o.rw) && rwHasWrites(o.rw));
+      // A job with a rate has no trims (checkTrimOptions).
+      const d = this.pacer.choose(dir as RateDirection, now, rwHasReads(o.rw) && rwHasWrites(o.rw));
       if (d === RATE_WAIT) {
         this.heldDir = dir;
         return IO_WAIT;
@@ -347,7 +379,7 @@ export class JobRunner {
       if (!o.timeBased) return -1;
       this.issuedBytes = 0;
       this.loopExhausted = false;
-      this.seqPos[0] = this.seqPos[1] = 0;
+      this.seqPos[0] = this.seqPos[1] = this.seqPos[2] = 0;
       this.map?.reset();
     }
     let rel = -1;
@@ -383,10 +415,11 @@ export class JobRunner {
     this.lastStart[dir] = rel;
     this.lastEnd[dir] = rel + bs;
     this.issuedBytes += bs;
-    this.pacer?.issued(dir, bs);
+    this.pacer?.issued(dir as RateDirection, bs);
     this.think?.issued();
     this.pendingOffset = this.regionStart + rel;
     this.pendingLen = bs;
+    if (dir === IO_TRIM && o.rw === 'trimwrite') this.trimWriteDue = true;
     return dir;
   }
 
@@ -413,12 +446,13 @@ export class JobRunner {
     const offset = this.slotOffset[slot]!;
     if (status !== 0) {
       const why = this.target.failure?.(slot);
-      this.fail(EIO, `${dir === IO_READ ? 'read' : 'write'} at offset ${offset} length ${len} failed with status 0x${status.toString(16)}${why ? `: ${why}` : ''}`);
+      this.fail(EIO, `${DIR_WORDS[dir]} at offset ${offset} length ${len} failed with status 0x${status.toString(16)}${why ? `: ${why}` : ''}`);
       return counted;
     }
     this.progress.bytes[dir] += len;
     this.progress.ios[dir]++;
-    this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
+    // The series (report charts, peers) are of reads and writes.
+    if (dir !== IO_TRIM) this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
     if (this.verifyMethod && dir === IO_READ && (this.phase === 'verify' || !rwHasWrites(this.o.rw))) {
       const bad = checkVerifyBlock(this.buffers[slot]!, len, offset, this.verifyMethod);
       if (bad) {
@@ -483,7 +517,7 @@ export class JobRunner {
       this.stat.totalRunTimeMs = Math.max(1, Math.floor((this.endNs - this.statsStartNs) / 1e6));
     }
     // fio's runtime[ddir]: the job's runtime for every direction that moved data, or that the job does.
-    for (const d of [IO_READ, IO_WRITE]) {
+    for (const d of [IO_READ, IO_WRITE, IO_TRIM]) {
       const dir = this.stat.dir[d]!;
       if (dir.ioBytes > 0) dir.runtimeMs = this.stat.totalRunTimeMs;
     }
@@ -501,8 +535,8 @@ export class JobRunner {
   /** fio's add_bw_samples()/add_iops_samples(): one KiB/s and one IOPS sample per direction the job does. */
   private sample(now: number): void {
     const spentMs = (now - this.lastSampleNs) / 1e6;
-    for (const d of [IO_READ, IO_WRITE] as const) {
-      if (d === IO_READ ? !rwHasReads(this.o.rw) : !rwHasWrites(this.o.rw)) continue;
+    for (const d of [IO_READ, IO_WRITE, IO_TRIM] as const) {
+      if (!this.does[d]) continue;
       const dir = this.stat.dir[d]!;
       const bytes = dir.ioBytes - this.lastSampleBytes[d];
       const ios = dir.totalIos - this.lastSampleIos[d];
@@ -528,12 +562,13 @@ export class JobRunner {
     } else if (o.timeBased || (o.runtimeUs > 0 && this.phase !== 'verify')) {
       const total = ramp + o.runtimeUs / 1e6;
       const byTime = total > 0 ? Math.min(1, elapsed / total) : 0;
-      const bySize = o.timeBased ? 0 : (p.bytes[0] + p.bytes[1]) / this.regionBytes;
+      const bySize = o.timeBased ? 0 : (p.bytes[0] + p.bytes[1] + p.bytes[2]) / (this.regionBytes * (o.rw === 'trimwrite' ? 2 : 1));
       p.fraction = Math.max(byTime, bySize);
       p.etaSec = p.fraction > 0 ? Math.max(0, (elapsed / p.fraction) - elapsed) : 0;
     } else {
-      const totalBytes = this.regionBytes * (this.written ? 2 : 1);
-      p.fraction = Math.min(1, (p.bytes[0] + p.bytes[1]) / totalBytes);
+      // Every pass over the region: trims, writes or reads, and the verify reads.
+      const totalBytes = this.regionBytes * ((o.rw === 'trimwrite' ? 2 : 1) + (this.written ? 1 : 0));
+      p.fraction = Math.min(1, (p.bytes[0] + p.bytes[1] + p.bytes[2]) / totalBytes);
       p.etaSec = p.fraction > 0 ? elapsed / p.fraction - elapsed : 0;
     }
     return p;

@@ -58,9 +58,14 @@ describe('job files', () => {
     expect(jobs[0]!.options.bs.read).toBe(4000);
   });
 
-  it('bs=R,W sets reads and writes separately', () => {
-    const { jobs } = resolveJobs(parseJobFile('[j]\nbs=4k,64k\n'));
-    expect(jobs[0]!.options.bs).toEqual({ read: 4096, write: 65536 });
+  it('bs=R,W sets reads and writes separately; trims take a third part, else the last one given (fio 3.33)', () => {
+    const bs = (v: string) => resolveJobs(parseJobFile(`[j]\nbs=${v}\n`)).jobs[0]!.options.bs;
+    expect(bs('4k,64k')).toEqual({ read: 4096, write: 65536, trim: 65536 });
+    expect(bs('8k')).toEqual({ read: 8192, write: 8192, trim: 8192 });
+    expect(bs('4k,8k,16k')).toEqual({ read: 4096, write: 8192, trim: 16384 });
+    // An empty part is fio's default (fio 3.33: "bs=8k," wrote 4096-byte blocks, "bs=8k,16k," trimmed 4096).
+    expect(bs('8k,')).toEqual({ read: 8192, write: 4096, trim: 4096 });
+    expect(bs('8k,16k,')).toEqual({ read: 8192, write: 16384, trim: 4096 });
   });
 
   it('readwrite is rw; rwmixwrite sets rwmixread', () => {
@@ -71,7 +76,7 @@ describe('job files', () => {
   it('an option outside a section, an unknown option and a bad rw are errors with codes', () => {
     expect(() => parseJobFile('bs=4k\n[j]\n', { path: 'x.fio' })).toThrow(/x.fio:1: option 'bs=4k' is outside any \[section\]/);
     expect(() => resolveJobs(parseJobFile('[j]\nfrobnicate=1\n'))).toThrow(expect.objectContaining({ code: 'ERR_BENCH_UNKNOWN_OPTION' }));
-    expect(() => resolveJobs(parseJobFile('[j]\nrw=trim\n'))).toThrow(/invalid rw: "trim"/);
+    expect(() => resolveJobs(parseJobFile('[j]\nrw=discard\n'))).toThrow(/invalid rw: "discard"/);
   });
 });
 

@@ -3,7 +3,7 @@
 // nothing about any device. Completions can be delayed by a number of poll() calls and
 // any I/O can be made to fail, so the tests reach the engine's queueing and error paths.
 
-import { IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
+import { IO_TRIM, IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
 
 /** The size and geometry of a MemoryTarget, and what it logs. */
 export interface MemoryTargetOptions {
@@ -80,6 +80,8 @@ export class MemoryTarget implements IoTarget {
       if (status === 0 && this.opts.store !== false) {
         const buf = this.buffers[q.slot]!;
         if (q.dir === IO_WRITE) this.data.set(buf.subarray(0, q.length), q.offset);
+        // A trim: the blocks read back as zeroes, as a controller whose DLFEAT says so.
+        else if (q.dir === IO_TRIM) this.data.fill(0, q.offset, q.offset + q.length);
         else buf.set(this.data.subarray(q.offset, q.offset + q.length));
       }
       this.inFlight.push({ slot: q.slot, status, due: this.polls + (this.opts.latencyPolls ?? 0) });

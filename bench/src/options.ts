@@ -14,8 +14,8 @@ import { parseRwSuffix, RW_SEQUENCER_SETTERS } from './rw-sequencer.js';
 import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
 
-/** fio's rw= values we run (readwrite is fio's alias of rw). */
-export type RwMode = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw';
+/** fio's rw= values we run (readwrite is fio's alias of rw); the trim modes are in src/trim.ts. */
+export type RwMode = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw' | 'trim' | 'randtrim' | 'trimwrite';
 
 /** The verify= methods we implement (fio's crc32c-intel is a synonym of crc32c). */
 export type VerifyMethod = 'none' | 'crc32c' | 'md5';
@@ -43,8 +43,8 @@ export interface JobOptions {
   filename: string | undefined;
   ioengine: string;
   rw: RwMode;
-  /** Block size for reads and for writes (bs=4k or bs=4k,8k). */
-  bs: { read: number; write: number };
+  /** Block size for reads, writes and trims (bs=4k, bs=4k,8k or bs=4k,8k,16k). */
+  bs: { read: number; write: number; trim: number };
   iodepth: number;
   numjobs: number;
   /** Bytes of I/O per job (default: the target's capacity minus offset). */
@@ -93,7 +93,7 @@ export function defaultJobOptions(name: string): JobOptions {
     filename: undefined,
     ioengine: 'vfio-nvme',
     rw: 'read',
-    bs: { read: 4096, write: 4096 },
+    bs: { read: 4096, write: 4096, trim: 4096 },
     iodepth: 1,
     numjobs: 1,
     size: undefined,
@@ -135,6 +135,7 @@ const flag = (key: string, v: string | undefined): boolean => (v === undefined |
 
 const RW_ALIASES: Record<string, RwMode> = {
   read: 'read', write: 'write', randread: 'randread', randwrite: 'randwrite', rw: 'rw', readwrite: 'rw', randrw: 'randrw',
+  trim: 'trim', randtrim: 'randtrim', trimwrite: 'trimwrite',
 };
 
 const setters: Record<string, Setter> = {
@@ -146,17 +147,20 @@ const setters: Record<string, Setter> = {
     // "randread:8" / "read:4k": an offset modifier (src/rw-sequencer.ts).
     const [name, suffix] = req(k, v).split(':', 2) as [string, string | undefined];
     const mode = RW_ALIASES[name.toLowerCase()];
-    if (!mode) throw invalidArgument(k, v, 'read, write, randread, randwrite, rw (readwrite) or randrw, optionally with :N', 'trim workloads are not implemented.');
+    if (!mode) throw invalidArgument(k, v, 'read, write, randread, randwrite, rw (readwrite), randrw, trim, randtrim or trimwrite, optionally with :N');
     o.rw = mode;
     o.rwSuffix = suffix === undefined ? 0 : parseRwSuffix(k, suffix, rwIsRandom(mode), o.kbBase);
   },
   bs: (o, v, k) => {
-    // HOWTO blocksize: "bs=256k,8k" sets reads and writes separately; one value sets both.
+    // HOWTO blocksize: "bs=256k,8k" sets reads and writes separately, "bs=4k,8k,16k" trims
+    // too; one value sets all three. fio 3.33 (null engine, rw=randtrim): "4k,8k" trims 8k
+    // (a missing part takes the last one given), "4k,8k," trims 4k (an empty one, the default).
     const parts = req(k, v).split(',');
     const read = parts[0] ? parseSize(k, parts[0], o.kbBase) : 4096;
-    const write = parts[1] ? parseSize(k, parts[1], o.kbBase) : read;
-    if (read <= 0 || write <= 0) throw invalidArgument(k, v, 'a block size greater than 0');
-    o.bs = { read, write };
+    const write = parts[1] ? parseSize(k, parts[1], o.kbBase) : parts.length > 1 ? 4096 : read;
+    const trim = parts[2] ? parseSize(k, parts[2], o.kbBase) : parts.length > 2 ? 4096 : write;
+    if (read <= 0 || write <= 0 || trim <= 0) throw invalidArgument(k, v, 'a block size greater than 0');
+    o.bs = { read, write, trim };
   },
   iodepth: (o, v, k) => { o.iodepth = parseInteger(k, req(k, v), 1, 65535); },
   numjobs: (o, v, k) => { o.numjobs = parseInteger(k, req(k, v), 1, 1024); },
@@ -227,7 +231,11 @@ export function applyOption(o: JobOptions, rawKey: string, value: string | undef
   set(o, value, key);
 }
 
-/** True for the rw modes that issue writes, and for the random ones. */
-export const rwHasWrites = (rw: RwMode): boolean => rw !== 'read' && rw !== 'randread';
-export const rwHasReads = (rw: RwMode): boolean => rw !== 'write' && rw !== 'randwrite';
+/** True for the rw modes that issue writes. */
+export const rwHasWrites = (rw: RwMode): boolean => rw === 'write' || rw === 'randwrite' || rw === 'rw' || rw === 'randrw' || rw === 'trimwrite';
+/** True for the rw modes that issue reads. */
+export const rwHasReads = (rw: RwMode): boolean => rw === 'read' || rw === 'randread' || rw === 'rw' || rw === 'randrw';
+/** True for the rw modes that issue trims (trim, randtrim, trimwrite). */
+export const rwHasTrims = (rw: RwMode): boolean => rw === 'trim' || rw === 'randtrim' || rw === 'trimwrite';
+/** True for the random rw modes. */
 export const rwIsRandom = (rw: RwMode): boolean => rw.startsWith('rand');

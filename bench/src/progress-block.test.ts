@@ -10,13 +10,13 @@ describe('progress block (shared memory between a worker job and the main thread
   it('round-trips a job’s counters through a second view of the same SharedArrayBuffer', () => {
     const worker = new ProgressBlock();
     const main = new ProgressBlock(worker.buffer);
-    expect(ProgressBlock.BYTES).toBe(72);
+    expect(ProgressBlock.BYTES).toBe(88);
     expect(main.updates).toBe(0);
-    expect(main.read('randrw')).toEqual({ phase: 'init', rw: 'randrw', bytes: [0, 0], ios: [0, 0], fraction: 0, etaSec: 0, atSec: 0 });
+    expect(main.read('randrw')).toEqual({ phase: 'init', rw: 'randrw', bytes: [0, 0, 0], ios: [0, 0, 0], fraction: 0, etaSec: 0, atSec: 0 });
     // Above 2^32 bytes, to show the counters are 64-bit.
-    worker.publish({ phase: 'verify', rw: 'randrw', bytes: [6 * 2 ** 32, 4096], ios: [3 * 2 ** 21, 1], fraction: 0.4567891, etaSec: 12.3456, atSec: 0 }, 2.5);
+    worker.publish({ phase: 'verify', rw: 'randrw', bytes: [6 * 2 ** 32, 4096, 8192], ios: [3 * 2 ** 21, 1, 2], fraction: 0.4567891, etaSec: 12.3456, atSec: 0 }, 2.5);
     expect(main.updates).toBe(1);
-    expect(main.read('randrw')).toEqual({ phase: 'verify', rw: 'randrw', bytes: [6 * 2 ** 32, 4096], ios: [3 * 2 ** 21, 1], fraction: 0.456789, etaSec: 12.346, atSec: 2.5 });
+    expect(main.read('randrw')).toEqual({ phase: 'verify', rw: 'randrw', bytes: [6 * 2 ** 32, 4096, 8192], ios: [3 * 2 ** 21, 1, 2], fraction: 0.456789, etaSec: 12.346, atSec: 2.5 });
   });
 
   it('the stop word goes from the main thread to the job', () => {
@@ -29,7 +29,7 @@ describe('progress block (shared memory between a worker job and the main thread
 
   it('refuses a buffer that is not shared or too small', () => {
     expect(() => new ProgressBlock(new ArrayBuffer(72) as unknown as SharedArrayBuffer)).toThrow(TypeError);
-    expect(() => new ProgressBlock(new SharedArrayBuffer(16))).toThrow(/72 bytes/);
+    expect(() => new ProgressBlock(new SharedArrayBuffer(16))).toThrow(/88 bytes/);
   });
 });
 
@@ -88,7 +88,7 @@ describe('pollProgress', () => {
     vi.useFakeTimers();
     try {
       const block = new ProgressBlock();
-      block.publish({ phase: 'run', rw: 'read', bytes: [8192, 0], ios: [2, 0], fraction: 0.5, etaSec: 1 }, 0.5);
+      block.publish({ phase: 'run', rw: 'read', bytes: [8192, 0, 0], ios: [2, 0, 0], fraction: 0.5, etaSec: 1 }, 0.5);
       const calls: Array<[number[], number]> = [];
       const stop = pollProgress([() => block.read('read'), () => block.read('read')], (p, t) => calls.push([p.map((x) => x.ios[0]), t]), 50, () => Date.now());
       vi.advanceTimersByTime(49);
@@ -96,7 +96,7 @@ describe('pollProgress', () => {
       vi.advanceTimersByTime(1);
       expect(calls).toEqual([[[2, 2], 0.05]]);
       // What the job publishes between ticks is what the next tick reads, from every source.
-      block.publish({ phase: 'run', rw: 'read', bytes: [20480, 0], ios: [5, 0], fraction: 0.6, etaSec: 1 }, 0.6);
+      block.publish({ phase: 'run', rw: 'read', bytes: [20480, 0, 0], ios: [5, 0, 0], fraction: 0.6, etaSec: 1 }, 0.6);
       vi.advanceTimersByTime(100);
       expect(calls).toEqual([[[2, 2], 0.05], [[5, 5], 0.1], [[5, 5], 0.15]]);
       stop();

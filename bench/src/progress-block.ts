@@ -6,15 +6,15 @@
 // SharedArrayBuffer, so it crosses to the worker in runtime.call()'s args (structured
 // clone shares it, it does not copy it).
 //
-// Layout (72 bytes):
+// Layout (88 bytes):
 //   Int32   [0] STOP      main → worker: 1 = stop issuing, finish what is in flight
 //           [1] PHASE     worker → main: 0 init, 1 ramp, 2 run, 3 verify, 4 done
 //           [2] UPDATES   worker → main: how many times the counters were published
 //           [3] (unused)
 //   BigInt64 at byte 16, worker → main:
-//           [0..1] bytes done (read, write)   [2..3] I/Os done (read, write)
-//           [4] job time of this publish (ns since the job started)
-//           [5] fraction done (parts per million)   [6] eta (ms)
+//           [0..2] bytes done (read, write, trim)   [3..5] I/Os done (read, write, trim)
+//           [6] job time of this publish (ns since the job started)
+//           [7] fraction done (parts per million)   [8] eta (ms)
 
 import type { JobPhase, JobProgress } from './job-runner.js';
 import type { RwMode } from './options.js';
@@ -24,11 +24,11 @@ const W_PHASE = 1;
 const W_UPDATES = 2;
 const B_OFFSET = 16;
 const B_BYTES = 0;
-const B_IOS = 2;
-const B_AT_NS = 4;
-const B_FRACTION_PPM = 5;
-const B_ETA_MS = 6;
-const B_COUNT = 7;
+const B_IOS = 3;
+const B_AT_NS = 6;
+const B_FRACTION_PPM = 7;
+const B_ETA_MS = 8;
+const B_COUNT = 9;
 
 const PHASES: readonly JobPhase[] = ['init', 'ramp', 'run', 'verify', 'done'];
 
@@ -56,10 +56,10 @@ export class ProgressBlock {
   /** Worker side: stores a job's counters; `atSec` is the job's time when they were taken. */
   publish(p: JobProgress, atSec: number): void {
     const b = this.big;
-    Atomics.store(b, B_BYTES, BigInt(p.bytes[0]));
-    Atomics.store(b, B_BYTES + 1, BigInt(p.bytes[1]));
-    Atomics.store(b, B_IOS, BigInt(p.ios[0]));
-    Atomics.store(b, B_IOS + 1, BigInt(p.ios[1]));
+    for (let d = 0; d < 3; d++) {
+      Atomics.store(b, B_BYTES + d, BigInt(p.bytes[d]!));
+      Atomics.store(b, B_IOS + d, BigInt(p.ios[d]!));
+    }
     Atomics.store(b, B_AT_NS, BigInt(Math.max(0, Math.round(atSec * 1e9))));
     Atomics.store(b, B_FRACTION_PPM, BigInt(Math.round(Math.min(1, Math.max(0, p.fraction)) * 1e6)));
     Atomics.store(b, B_ETA_MS, BigInt(Math.max(0, Math.round(p.etaSec * 1000))));
@@ -74,8 +74,8 @@ export class ProgressBlock {
     return {
       phase: PHASES[Atomics.load(this.words, W_PHASE)] ?? 'init',
       rw,
-      bytes: [n(B_BYTES), n(B_BYTES + 1)],
-      ios: [n(B_IOS), n(B_IOS + 1)],
+      bytes: [n(B_BYTES), n(B_BYTES + 1), n(B_BYTES + 2)],
+      ios: [n(B_IOS), n(B_IOS + 1), n(B_IOS + 2)],
       fraction: n(B_FRACTION_PPM) / 1e6,
       etaSec: n(B_ETA_MS) / 1000,
       atSec: n(B_AT_NS) / 1e9,

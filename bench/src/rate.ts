@@ -14,11 +14,14 @@
 // The pacer never sleeps: it tells the job when it may issue, and the engine waits.
 
 import { invalidArgument } from '@vfio-node/core';
-import type { IoDirection } from './io-target.js';
+import type { IO_READ, IO_WRITE } from './io-target.js';
 import type { JobOptions } from './options.js';
 import { splitPerDirection } from './per-direction.js';
 import { Taus88 } from './rand.js';
 import { parseBool, parseInteger, parseSize } from './units.js';
+
+/** The directions a rate applies to: reads and writes (a job with trims has no rate: src/trim.ts). */
+export type RateDirection = typeof IO_READ | typeof IO_WRITE;
 
 /** The rate options of one job, per direction (index 0 read, 1 write); 0 means no limit. */
 export interface RateOptions {
@@ -128,16 +131,16 @@ export class RatePacer {
    * else, when the job mixes directions, the other if that one is due; else RATE_WAIT with
    * wakeNs set to the earlier of the two due times.
    */
-  choose(dir: IoDirection, now: number, mixed: boolean): number {
+  choose(dir: RateDirection, now: number, mixed: boolean): number {
     if (this.nextNs[dir]! <= now) return dir;
-    const other = (dir ^ 1) as IoDirection;
+    const other = (dir ^ 1) as RateDirection;
     if (mixed && this.nextNs[other]! <= now) return other;
     this.wakeNs = mixed ? Math.min(this.nextNs[dir]!, this.nextNs[other]!) : this.nextNs[dir]!;
     return RATE_WAIT;
   }
 
   /** Records an I/O of `bytes` issued in `dir` and sets when the direction's next one is due. */
-  issued(dir: IoDirection, bytes: number): void {
+  issued(dir: RateDirection, bytes: number): void {
     const bps = this.bps[dir]!;
     if (!bps) return;
     this.issuedBytes[dir]! += bytes;
@@ -156,7 +159,7 @@ export class RatePacer {
    * rate_ignore_thinktime: the job thought for `ns`; count the I/O it would have issued
    * meanwhile (less one block, so it starts again at once) instead of catching up on it.
    */
-  skip(dir: IoDirection, ns: number): void {
+  skip(dir: RateDirection, ns: number): void {
     const bps = this.bps[dir]!;
     if (!bps || !this.r.ignoreThinktime) return;
     if (this.poisson) {

@@ -6,7 +6,7 @@
 import { BENCH_VERSION, ctime } from './report-json.js';
 import { bsRange } from './bssplit.js';
 import { percentilePrecision } from './percentiles.js';
-import { IO_READ, IO_WRITE, type IoDirection } from './io-target.js';
+import { IO_READ, IO_TRIM, IO_WRITE, type IoDirection } from './io-target.js';
 import type { GroupRunStats, ReportedStat } from './group.js';
 import type { ResolvedJob } from './jobfile.js';
 import { calcPercentiles } from './histogram.js';
@@ -32,7 +32,7 @@ export function formatRunHeader(jobs: readonly ResolvedJob[]): string {
     const o = j.options;
     // fio prints each direction's smallest and largest size (they differ under bssplit).
     const bs = (d: IoDirection) => `${bsRange(o, d).min}B-${bsRange(o, d).max}B`;
-    lines.push(`${o.name}: (g=${j.groupid}): rw=${o.rw}, bs=(R) ${bs(IO_READ)}, (W) ${bs(IO_WRITE)}, (T) ${bs(IO_READ)}, ioengine=${o.ioengine}, iodepth=${o.iodepth}`);
+    lines.push(`${o.name}: (g=${j.groupid}): rw=${o.rw}, bs=(R) ${bs(IO_READ)}, (W) ${bs(IO_WRITE)}, (T) ${bs(IO_TRIM)}, ioengine=${o.ioengine}, iodepth=${o.iodepth}`);
   }
   lines.push(BENCH_VERSION);
   lines.push(`Starting ${jobs.length} thread${jobs.length === 1 ? '' : 's'}`);

@@ -110,7 +110,7 @@ describe('vfio-node bench flow', () => {
       runJobs: async (jobs, _specs, o) => {
         seen.push({ progress: typeof o.onProgress === 'function', signal: o.signal === signal });
         // Draw one line the way the CLI's timer does, from a worker's published counters.
-        o.onProgress?.([{ phase: 'run', rw: jobs[0]!.options.rw, bytes: [4096 * 500, 0], ios: [500, 0], fraction: 0.25, etaSec: 3, atSec: 1 }], 1);
+        o.onProgress?.([{ phase: 'run', rw: jobs[0]!.options.rw, bytes: [4096 * 500, 0, 0], ios: [500, 0, 0], fraction: 0.25, etaSec: 3, atSec: 1 }], 1);
         return { results: [], startedAt: new Date() };
       },
     });

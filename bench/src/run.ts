@@ -11,9 +11,10 @@ import { summarize } from './group.js';
 import type { IoTarget } from './io-target.js';
 import { jobFileError, parseCommandLine, parseJobFile, resolveJobs, type CommandLine, type ResolvedJob } from './jobfile.js';
 import { NullTarget } from './null-target.js';
-import { IOENGINES, KNOWN_OPTIONS, rwHasReads, rwHasWrites, rwIsRandom } from './options.js';
+import { checkTrimOptions } from './trim.js';
+import { IOENGINES, KNOWN_OPTIONS, rwHasReads, rwHasTrims, rwHasWrites, rwIsRandom } from './options.js';
 import { compareJson, formatCompareTable, ourPeerResult, RUNTIME_ENGINE_LABEL } from './peers/compare.js';
-import { kernelFioCommand, parseKernelFioJson } from './peers/kernel-fio.js';
+import { kernelFioCommand, kernelPeerNotes, parseKernelFioJson } from './peers/kernel-fio.js';
 import { kernelLogArgs, kernelSeries, kernelUserLogs } from './peers/kernel-logs.js';
 import { logFileUnder, mergeLogFiles } from './job-logs.js';
 import { sumSeries } from './job-series.js';
@@ -99,7 +100,7 @@ export const USAGE = `usage: vfio-node bench [OPTIONS] [JOBFILE...]
 fio's options and job files, run on an NVMe namespace through vfio-node's userspace driver.
   --name=NAME            start a job (options before the first --name apply to every job)
   --filename=ADDR/NSID   e.g. 0000:00:03.0/1, or SPDK's "trtype=PCIe traddr=0000.00.03.0 ns=1"
-  --rw=read|write|randread|randwrite|rw|randrw   --bs=4k   --iodepth=1   --numjobs=1
+  --rw=read|write|randread|randwrite|rw|randrw|trim|randtrim|trimwrite   --bs=4k   --iodepth=1   --numjobs=1
   --size=  --offset=  --runtime=  --time_based  --ramp_time=  --rwmixread=50
   --norandommap  --randrepeat=1  --randseed=N  --verify=crc32c|md5  --group_reporting
   --ioengine=vfio-nvme   (the default) each job drives its own queue pair on the worker thread that owns it
@@ -167,6 +168,7 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
   const byEngine = new Map<string, string>();
   for (const j of jobs) {
     const engine = j.options.ioengine;
+    checkTrimOptions(j.options);
     if (!(IOENGINES as readonly string[]).includes(engine)) throw invalidArgument('ioengine', engine, `one of ${IOENGINES.join(', ')} (vfio-nvme is the default)`, 'Kernel engines (libaio, io_uring) are what --compare=kernel runs.');
     if (engine === 'null') continue;
     if (!byEngine.has(engine)) byEngine.set(engine, j.options.name);
@@ -251,6 +253,8 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
             peerStatus?.start(`peer kernel: fio --ioengine=${kernelIoengine} on ${dev}`, o.timeBased && o.runtimeUs ? (o.runtimeUs + o.rampTimeUs) / 1e6 : undefined);
             const r = await host.runCommand(cmd);
             const res = parseKernelFioJson(r.stdout, cmd);
+            const notes = kernelPeerNotes(jobs.filter((j) => specs.has(j.index)), first);
+            if (notes.length) res.note = notes.join('; ');
             if (scratch) {
               const read = (p: string) => readOrUndefined(host, p);
               const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw)]);
@@ -274,7 +278,10 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
       // Ctrl-C during the kernel peer: no further peer.
       if (cl.compare.includes('qemu') && !host.signal?.aborted) {
         const spec = specs.get(first.index)!;
-        if (rwHasReads(o.rw) && rwHasWrites(o.rw)) {
+        if (rwHasTrims(o.rw)) {
+          peerStatus?.clear();
+          host.stderr.write(`vfio-node bench: qemu-img bench has no trims (rw=${o.rw}); skipping the qemu peer\n`);
+        } else if (rwHasReads(o.rw) && rwHasWrites(o.rw)) {
           peerStatus?.clear();
           host.stderr.write('vfio-node bench: qemu-img bench cannot mix reads and writes; skipping the qemu peer\n');
         } else {

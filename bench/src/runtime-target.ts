@@ -13,7 +13,7 @@
 import type { DmaMemory } from '@vfio-node/core';
 import { NvmeRuntime } from '@vfio-node/runtime';
 import type { NvmeTargetSpec } from './filename.js';
-import { IO_READ, type IoDirection, type IoTarget } from './io-target.js';
+import { IO_READ, IO_WRITE, type IoDirection, type IoTarget } from './io-target.js';
 import type { ResolvedJob } from './jobfile.js';
 
 /** The status a rejected request reports to the engine when it has no NVMe status (ERR_WORKER_EXIT, a closed runtime). */
@@ -29,6 +29,8 @@ export interface RuntimeEngineNamespace {
   read(lba: number, blocks: number, buffer: Uint8Array): Promise<void>;
   /** Writes `blocks` blocks from `buffer` to `lba`. */
   write(lba: number, blocks: number, buffer: Uint8Array): Promise<void>;
+  /** Deallocates ("trims") the ranges: Dataset Management with the Deallocate attribute. */
+  deallocate(ranges: Array<{ lba: number; blocks: number }>): Promise<void>;
 }
 
 /**
@@ -129,7 +131,7 @@ export class RuntimeTarget implements IoTarget {
     const lba = Math.floor(offset / this.blockSize);
     const blocks = length >>> this.shift;
     const buf = this.buffers[slot]!;
-    const p = dir === IO_READ ? this.ns.read(lba, blocks, buf) : this.ns.write(lba, blocks, buf);
+    const p = dir === IO_READ ? this.ns.read(lba, blocks, buf) : dir === IO_WRITE ? this.ns.write(lba, blocks, buf) : this.ns.deallocate([{ lba, blocks }]);
     p.then(this.onDone[slot], this.onFail[slot]);
   }
 

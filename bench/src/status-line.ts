@@ -1,10 +1,12 @@
 // fio's live status line (eta.c), printed on stdout when it is a terminal (--eta):
 //   Jobs: 1 (f=1): [r(1)][45.0%][r=41.2MiB/s][r=10.6k IOPS][eta 00m:05s]
 // One character per job in fio's run_str: R/r sequential/random read, W/w write, M/m
-// mixed, V verifying, / ramping, I not started yet, _ done. Rates are since the
+// mixed, D/d trim (fio HOWTO "Interpreting the output"; trimwrite shows as W, a write
+// job to fio), V verifying, / ramping, I not started yet, _ done. Rates are since the
 // previous line.
 
 import type { JobProgress } from './job-runner.js';
+import { rwHasReads, rwHasTrims, rwHasWrites } from './options.js';
 import { num2str, N2S_BYTEPERSEC, N2S_NONE } from './num2str.js';
 
 function jobChar(p: JobProgress): string {
@@ -12,7 +14,7 @@ function jobChar(p: JobProgress): string {
   if (p.phase === 'init') return 'I';
   if (p.phase === 'ramp') return '/';
   if (p.phase === 'verify') return 'V';
-  const c = p.rw === 'read' || p.rw === 'randread' ? 'r' : p.rw === 'write' || p.rw === 'randwrite' ? 'w' : 'm';
+  const c = p.rw === 'read' || p.rw === 'randread' ? 'r' : p.rw === 'write' || p.rw === 'randwrite' || p.rw === 'trimwrite' ? 'w' : p.rw === 'trim' || p.rw === 'randtrim' ? 'd' : 'm';
   return p.rw.startsWith('rand') ? c : c.toUpperCase();
 }
 
@@ -54,14 +56,14 @@ function runStr(progress: readonly JobProgress[]): string {
  * its publishes, not the main thread's timer. A job with nothing new keeps its last rate.
  */
 export class StatusLine {
-  private last: Array<{ bytes: [number, number]; ios: [number, number]; at: number; bw: [number, number]; iops: [number, number] }> = [];
+  private last: Array<{ bytes: number[]; ios: number[]; at: number; bw: number[]; iops: number[] }> = [];
 
   /** fio's status line for these jobs' progress, with the rates since the previous line. */
   format(progress: readonly JobProgress[], elapsedSec: number): string {
-    if (this.last.length !== progress.length) this.last = progress.map(() => ({ bytes: [0, 0], ios: [0, 0], at: 0, bw: [0, 0], iops: [0, 0] }));
+    if (this.last.length !== progress.length) this.last = progress.map(() => ({ bytes: [0, 0, 0], ios: [0, 0, 0], at: 0, bw: [0, 0, 0], iops: [0, 0, 0] }));
     const running = progress.filter((p) => p.phase !== 'done' && p.phase !== 'init').length;
-    const bw = [0, 0];
-    const iops = [0, 0];
+    const bw = [0, 0, 0];
+    const iops = [0, 0, 0];
     let fraction = 0;
     let eta = 0;
     progress.forEach((p, i) => {
@@ -69,25 +71,26 @@ export class StatusLine {
       const at = p.atSec ?? elapsedSec;
       const dt = at - l.at;
       if (dt > 1e-3) {
-        for (const d of [0, 1] as const) {
-          l.bw[d] = Math.max(0, (p.bytes[d] - l.bytes[d]) / dt);
-          l.iops[d] = Math.max(0, (p.ios[d] - l.ios[d]) / dt);
+        for (const d of [0, 1, 2] as const) {
+          l.bw[d] = Math.max(0, (p.bytes[d] - l.bytes[d]!) / dt);
+          l.iops[d] = Math.max(0, (p.ios[d] - l.ios[d]!) / dt);
         }
-        l.bytes = [p.bytes[0], p.bytes[1]];
-        l.ios = [p.ios[0], p.ios[1]];
+        l.bytes = [...p.bytes];
+        l.ios = [...p.ios];
         l.at = at;
       }
       // A finished job moves nothing any more.
-      if (p.phase === 'done') l.bw = [0, 0], l.iops = [0, 0];
-      for (const d of [0, 1] as const) {
-        bw[d]! += l.bw[d];
-        iops[d]! += l.iops[d];
+      if (p.phase === 'done') l.bw = [0, 0, 0], l.iops = [0, 0, 0];
+      for (const d of [0, 1, 2] as const) {
+        bw[d]! += l.bw[d]!;
+        iops[d]! += l.iops[d]!;
       }
       fraction += p.fraction / progress.length;
       eta = Math.max(eta, p.etaSec);
     });
-    const dirs = [0, 1].filter((d) => progress.some((p) => (d === 0 ? p.rw !== 'write' && p.rw !== 'randwrite' : p.rw !== 'read' && p.rw !== 'randread') || p.phase === 'verify' && d === 0));
-    const name = ['r', 'w'];
+    const does = [rwHasReads, rwHasWrites, rwHasTrims];
+    const dirs = [0, 1, 2].filter((d) => progress.some((p) => does[d]!(p.rw) || (p.phase === 'verify' && d === 0)));
+    const name = ['r', 'w', 't'];
     // fio keeps the rate in KiB/s and prints it with base 1024: an idle line says "r=0KiB/s".
     const bwStr = dirs.map((d) => `${name[d]}=${num2str(Math.floor(bw[d]! / 1024), 4, 1024, true, N2S_BYTEPERSEC)}`).join(',');
     const iopsStr = dirs.map((d) => `${name[d]}=${num2str(Math.floor(iops[d]!), 4, 1, false, N2S_NONE)}`).join(',');

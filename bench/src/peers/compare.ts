@@ -2,7 +2,7 @@
 // top-level "vfio-node compare" object of the JSON output:
 //   "vfio-node compare" : {
 //     "peers" : [ { "peer": "vfio-node"|"vfio-runtime"|"kernel"|"qemu", "label", "command": [...],
-//                   "read"/"write": { "iops", "bw_bytes", "ios", "lat_mean_ns"?, "clat_p50_ns"?, "clat_p99_ns"? },
+//                   "read"/"write"/"trim": { "iops", "bw_bytes", "ios", "lat_mean_ns"?, "clat_p50_ns"?, "clat_p99_ns"? },
 //                   "note"?, "series"? (job-series.ts), with "clat_bins"? per direction (fio's json+ bins) } ],
 //     "ratios" : { "<peer>": { "read_iops": ours/theirs, "write_iops": ..., "read_lat_mean": ours/theirs, ... } }
 //   }
@@ -21,7 +21,7 @@ export const RUNTIME_ENGINE_LABEL = 'vfio-node runtime (promises from the main t
  * @param label the name in the table (default: the direct engine's)
  */
 export function ourPeerResult(stats: readonly ReportedStat[], label = 'vfio-node (userspace VFIO NVMe)'): PeerResult {
-  const dir = (d: 0 | 1): PeerDirection | undefined => {
+  const dir = (d: 0 | 1 | 2): PeerDirection | undefined => {
     let ios = 0;
     let bytes = 0;
     let runtime = 0;
@@ -43,7 +43,8 @@ export function ourPeerResult(stats: readonly ReportedStat[], label = 'vfio-node
   };
   const read = dir(0);
   const write = dir(1);
-  return { peer: 'vfio-node', label, command: [], ...(read ? { read } : {}), ...(write ? { write } : {}) };
+  const trim = dir(2);
+  return { peer: 'vfio-node', label, command: [], ...(read ? { read } : {}), ...(write ? { write } : {}), ...(trim ? { trim } : {}) };
 }
 
 type Metric = { key: string; label: string; get: (r: PeerResult) => number | undefined; unit: (v: number) => string };
@@ -57,6 +58,9 @@ const METRICS: Metric[] = [
   { key: 'write_bw', label: 'write MiB/s', get: (r) => r.write && r.write.bwBytes / 1048576, unit: (v) => v.toFixed(1) },
   { key: 'write_lat_mean', label: 'write lat mean (us)', get: (r) => r.write?.latMeanNs && r.write.latMeanNs / 1000, unit: (v) => v.toFixed(1) },
   { key: 'write_clat_p99', label: 'write clat p99 (us)', get: (r) => r.write?.clatP99Ns && r.write.clatP99Ns / 1000, unit: (v) => v.toFixed(1) },
+  { key: 'trim_iops', label: 'trim IOPS', get: (r) => r.trim?.iops, unit: (v) => v.toFixed(0) },
+  { key: 'trim_lat_mean', label: 'trim lat mean (us)', get: (r) => r.trim?.latMeanNs && r.trim.latMeanNs / 1000, unit: (v) => v.toFixed(1) },
+  { key: 'trim_clat_p99', label: 'trim clat p99 (us)', get: (r) => r.trim?.clatP99Ns && r.trim.clatP99Ns / 1000, unit: (v) => v.toFixed(1) },
 ];
 
 /** ours / theirs for every metric both have. */
@@ -115,7 +119,7 @@ export function compareJson(ours: PeerResult, peers: readonly PeerResult[]): Rec
   return {
     peers: [ours, ...peers].map((p) => ({
       peer: p.peer, label: p.label, command: p.command,
-      ...(p.read ? { read: dir(p.read) } : {}), ...(p.write ? { write: dir(p.write) } : {}), ...(p.note ? { note: p.note } : {}),
+      ...(p.read ? { read: dir(p.read) } : {}), ...(p.write ? { write: dir(p.write) } : {}), ...(p.trim ? { trim: dir(p.trim) } : {}), ...(p.note ? { note: p.note } : {}),
       ...(p.series ? { series: seriesJson(p.series) } : {}),
     })),
     ratios: ratios(ours, peers),

@@ -29,6 +29,8 @@ export interface PeerResult {
   read?: PeerDirection;
   /** What it measured writing, if the job writes. */
   write?: PeerDirection;
+  /** What it measured trimming, if the job trims (rw=trim, randtrim, trimwrite). */
+  trim?: PeerDirection;
   /** Why this peer's workload differs from ours, when it does (qemu-img: sequential only). */
   note?: string;
   /** Per-interval IOPS and bandwidth, when the peer gives them (qemu-img bench does not). */

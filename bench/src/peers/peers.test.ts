@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseJobFile, resolveJobs } from '../jobfile.js';
 import { compareJson, formatCompareTable, ratios } from './compare.js';
-import { kernelFioCommand, parseKernelFioJson } from './kernel-fio.js';
+import { kernelFioCommand, kernelPacingArgs, kernelPeerNotes, parseKernelFioJson } from './kernel-fio.js';
 import type { PeerResult } from './peer.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './qemu-img.js';
 
@@ -12,10 +12,52 @@ describe('kernel peer (fio io_uring O_DIRECT)', () => {
   it('builds the command with every workload option explicit', () => {
     const o = resolveJobs(parseJobFile('[k]\nrw=randread\nbs=4k\niodepth=32\nruntime=10\ntime_based\nnorandommap\nsize=1g\n')).jobs[0]!.options;
     expect(kernelFioCommand(o, '/dev/nvme0n1')).toEqual([
-      'fio', '--name=k', '--filename=/dev/nvme0n1', '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4096,4096', '--iodepth=32',
+      'fio', '--name=k', '--filename=/dev/nvme0n1', '--ioengine=io_uring', '--direct=1', '--rw=randread', '--bs=4096,4096,4096', '--iodepth=32',
       '--numjobs=1', '--kb_base=1024', '--rwmixread=50', '--randrepeat=1', '--size=1073741824', '--offset=0', '--runtime=10000000us',
       '--time_based', '--norandommap', '--group_reporting', '--output-format=json+',
     ]);
+  });
+
+  it('passes rate*, thinktime*, bssplit, rw=MODE:N, rw_sequencer, percentile_list and do_verify to fio 3.33', () => {
+    const job = [
+      '[k]', 'rw=randrw:8', 'rw_sequencer=identical', 'bssplit=4k/25:64k/,8k', 'rate=1m,', 'rate_iops=,500', 'rate_min=100k,',
+      'rate_process=poisson', 'rate_cycle=500', 'rate_ignore_thinktime', 'thinktime=2ms', 'thinktime_spin=100', 'thinktime_blocks=4',
+      'thinktime_blocks_type=issue', 'percentile_list=99.9:50', 'lat_percentiles=1', 'clat_percentiles=0', 'verify=crc32c', 'do_verify=0',
+    ].join('\n');
+    const cmd = kernelFioCommand(resolveJobs(parseJobFile(job)).jobs[0]!.options, '/dev/nvme0n1');
+    expect(cmd).toContain('--rw=randrw:8');
+    expect(cmd.slice(cmd.indexOf('--verify=crc32c'), cmd.indexOf('--group_reporting'))).toEqual([
+      '--verify=crc32c', '--do_verify=0',
+      '--rate=1048576,4096000', '--rate_min=102400,0', '--rate_process=poisson', '--rate_cycle=500',
+      '--rate_ignore_thinktime=1', '--thinktime=2000', '--thinktime_spin=100', '--thinktime_blocks=4', '--thinktime_blocks_type=issue',
+      '--bssplit=65536/75:4096/25,8192/100', '--rw_sequencer=identical', '--percentile_list=50:99.9', '--clat_percentiles=0', '--lat_percentiles=1',
+    ]);
+  });
+
+  it('gives fio rate_iops as a byte rate when rate is there too (fio: "mutually exclusive"), and says so for rate_iops_min', () => {
+    const o = resolveJobs(parseJobFile('[k]\nrw=randrw\nbs=4k,8k\nrate=1m,\nrate_iops=100\nrate_min=10k,\nrate_iops_min=5\n')).jobs[0]!.options;
+    const cmd = kernelFioCommand(o, '/dev/nvme0n1');
+    expect(cmd).toContain('--rate=1048576,819200');
+    expect(cmd).toContain('--rate_min=10240,40960');
+    expect(cmd.filter((a) => a.startsWith('--rate_iops'))).toEqual([]);
+    expect(kernelPacingArgs(o).notes).toEqual(['fio takes rate_min or rate_iops_min, not both: rate_iops_min went to it as a byte rate (IOPS x the smallest block)']);
+    const iopsOnly = resolveJobs(parseJobFile('[k]\nrate_iops=,500\nrate_iops_min=10\n')).jobs[0]!.options;
+    expect(kernelPacingArgs(iopsOnly)).toEqual({ args: ['--rate_iops=0,500', '--rate_iops_min=10,10'], notes: [] });
+  });
+
+  it('adds nothing for options left at their defaults, and keeps a sequential skip in bytes', () => {
+    const o = resolveJobs(parseJobFile('[k]\nrw=read:4k\nbssplit=,16k/100\n')).jobs[0]!.options;
+    const cmd = kernelFioCommand(o, '/dev/nvme0n1');
+    expect(cmd).toContain('--rw=read:4096');
+    expect(cmd.filter((a) => /^--(rate|thinktime|percentile|rw_seq|clat_p|lat_p|do_verify)/.test(a))).toEqual([]);
+    expect(cmd).toContain('--bssplit=,16384/100');
+  });
+
+  it('notes the device jobs whose options the kernel peer did not run', () => {
+    const { jobs } = resolveJobs(parseJobFile('[global]\nfilename=0000:00:03.0/1\n[a]\nrw=read\nnumjobs=2\n[b]\nrw=randwrite\n[c]\nrw=read\n[n]\nioengine=null\nrw=write\n'));
+    expect(kernelPeerNotes(jobs, jobs[0]!)).toEqual(["ran job 'a' only (its options, numjobs=2); not 'b', 'c', whose options differ"]);
+    const same = resolveJobs(parseJobFile('[global]\nrw=read\n[a]\nnumjobs=2\n')).jobs;
+    expect(kernelPeerNotes(same, same[0]!)).toEqual([]);
   });
 
   it("parses real fio 3.33 JSON (randrw libaio capture), with warnings before it", () => {
