@@ -188,9 +188,13 @@ export class AdminCommands {
     return this.run(`Delete I/O Completion Queue ${qid}`, (u32, sqe, cid) => sqeDeleteIoQueue(u32, sqe, cid, AdminOpcode.DeleteIoCompletionQueue, qid));
   }
 
-  /** Delete I/O SQ then CQ, synchronously (for close() and process exit). */
-  deleteIoQueuePairSync(qid: number, timeoutMs: number): void {
+  /** Delete I/O Submission Queue qid, synchronously (closeSync() at process exit). */
+  deleteIoSqSync(qid: number, timeoutMs: number): void {
     this.queue.runSync((u32, sqe, cid) => sqeDeleteIoQueue(u32, sqe, cid, AdminOpcode.DeleteIoSubmissionQueue, qid), `Delete I/O Submission Queue ${qid}`, timeoutMs);
+  }
+
+  /** Delete I/O Completion Queue qid, synchronously (its submission queues deleted first). */
+  deleteIoCqSync(qid: number, timeoutMs: number): void {
     this.queue.runSync((u32, sqe, cid) => sqeDeleteIoQueue(u32, sqe, cid, AdminOpcode.DeleteIoCompletionQueue, qid), `Delete I/O Completion Queue ${qid}`, timeoutMs);
   }
 

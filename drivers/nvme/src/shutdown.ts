@@ -1,8 +1,11 @@
 // Normal shutdown, NVM Express Base Specification 2.0 §3.6 ("Shutdown Processing"):
 // delete the I/O submission queues, then their completion queues; set CC.SHN = 01b and
 // wait for CSTS.SHST = 10b; then (our addition) clear CC.EN so that the controller stops
-// all activity before its DMA memory is unmapped. Two forms: one that waits with timers
-// (close()), one that spins (closeSync(), for exit handlers).
+// all activity before its DMA memory is unmapped.
+//
+// The steps are written once, in shutdownSteps(), which yields each wait to a runner:
+// shutdownAsync() waits with timers (close()), shutdownSync() spins (closeSync(), for
+// exit handlers, which cannot wait for the event loop).
 
 import { sleep } from './bringup.js';
 import type { NvmeController } from './controller.js';
@@ -12,84 +15,86 @@ import { CC, CC_SHN_NORMAL, CSTS, CSTS_SHST_COMPLETE, Register, getField, setFie
 /** Time allowed for one admin command during close (which must not wait forever). */
 export const CLOSE_COMMAND_MS = 2000;
 
-/** The spinning shutdown of closeSync(); deleteQueues false when a close() already began it. */
-export function shutdownSync(c: NvmeController, deleteQueues: boolean): void {
+/** What the shutdown waits for between two steps; the runner says whether it came (true) or timed out (false). */
+type ShutdownWait =
+  /** Delete I/O Submission Queue or Delete I/O Completion Queue qid, within CLOSE_COMMAND_MS. */
+  | { kind: 'delete'; queue: 'sq' | 'cq'; qid: number }
+  /** A register polled until done() is true, for at most limitMs. */
+  | { kind: 'register'; done: () => boolean; limitMs: number };
+
+/** §3.6, step by step; each wait is yielded (see ShutdownWait). */
+function* shutdownSteps(c: NvmeController, deleteQueues: boolean): Generator<ShutdownWait, void, boolean> {
   const csts = c.bar.read32(Register.CSTS);
-  if (csts === 0xffffffff) return;
+  if (csts === 0xffffffff) return; // the device is gone
   if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
-    // Delete the I/O queues, submission queues before their completion queues (§3.6, step 1).
-    // Not after a removal request took bus mastering away: the controller could not
-    // fetch the admin commands.
+    // Step 1: delete the I/O queues, submission queues before their completion queues. Not
+    // after a removal request took bus mastering away: the controller could not fetch the
+    // admin commands.
     for (const p of deleteQueues && c.busMaster ? [...c.pairs].reverse() : []) {
-      try {
-        c.admin.deleteIoQueuePairSync(p.qp.qid, CLOSE_COMMAND_MS);
-      } catch (err) {
-        c.log.warn({ err, qid: p.qp.qid }, 'deleting an I/O queue pair failed');
-        break;
-      }
+      const qid = p.qp.qid;
+      if (!(yield { kind: 'delete', queue: 'sq', qid }) || !(yield { kind: 'delete', queue: 'cq', qid })) break;
     }
-    // CC.SHN = 01b (normal shutdown); wait for CSTS.SHST = 10b (shutdown complete), within
-    // RTD3E when the controller reports it, else CAP.TO.
-    const cc = c.bar.read32(Register.CC);
-    c.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
-    const limit = shutdownLimitMs(c);
-    const deadline = Date.now() + limit;
-    while (getField(c.bar.read32(Register.CSTS), CSTS.SHST) !== CSTS_SHST_COMPLETE) {
-      if (Date.now() > deadline) {
-        c.log.warn(`shutdown did not complete within ${limit} ms`);
-        break;
-      }
-    }
+    // Step 2: CC.SHN = 01b (normal shutdown); wait for CSTS.SHST = 10b (shutdown complete),
+    // within RTD3E when the controller reports it, else CAP.TO.
+    c.bar.write32(Register.CC, setField(c.bar.read32(Register.CC), CC.SHN, CC_SHN_NORMAL));
+    const limitMs = shutdownLimitMs(c);
+    const done = () => getField(c.bar.read32(Register.CSTS), CSTS.SHST) === CSTS_SHST_COMPLETE;
+    if (!(yield { kind: 'register', done, limitMs })) c.log.warn(`shutdown did not complete within ${limitMs} ms`);
   }
   // Disable as well, so the controller stops all activity before its DMA memory is unmapped.
   c.bar.write32(Register.CC, setField(c.bar.read32(Register.CC), CC.EN, 0));
-  const deadline = Date.now() + c.cap.timeoutMs;
-  while (getField(c.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
-    // spin: closeSync() does not yield
+  yield { kind: 'register', done: () => getField(c.bar.read32(Register.CSTS), CSTS.RDY) === 0, limitMs: c.cap.timeoutMs };
+}
+
+/** The spinning shutdown of closeSync(); deleteQueues false when a close() already began it. */
+export function shutdownSync(c: NvmeController, deleteQueues: boolean): void {
+  const steps = shutdownSteps(c, deleteQueues);
+  for (let step = steps.next(); !step.done; ) {
+    const w = step.value;
+    let ok: boolean;
+    if (w.kind === 'delete') {
+      try {
+        if (w.queue === 'sq') c.admin.deleteIoSqSync(w.qid, CLOSE_COMMAND_MS);
+        else c.admin.deleteIoCqSync(w.qid, CLOSE_COMMAND_MS);
+        ok = true;
+      } catch (err) {
+        c.log.warn({ err, qid: w.qid }, 'deleting an I/O queue pair failed');
+        ok = false;
+      }
+    } else {
+      const deadline = Date.now() + w.limitMs;
+      while (!(ok = w.done()) && Date.now() <= deadline) {
+        // spin: closeSync() does not yield
+      }
+    }
+    step = steps.next(ok);
   }
 }
 
 /**
- * The shutdown of close(): the same steps as shutdownSync(), waiting with timers. After
- * each wait it stops if closeSync() took over (process exit), which finishes the job.
+ * The shutdown of close(): the same steps, waiting with timers. After each wait it stops
+ * if closeSync() took over (process exit), which finishes the job.
  */
 export async function shutdownAsync(c: NvmeController): Promise<void> {
-  const csts = c.bar.read32(Register.CSTS);
-  if (csts === 0xffffffff) return;
-  if (getField(csts, CSTS.RDY) === 1 && getField(csts, CSTS.CFS) === 0) {
-    // §3.6 step 1, as in shutdownSync().
-    for (const p of c.busMaster ? [...c.pairs].reverse() : []) {
+  const steps = shutdownSteps(c, true);
+  for (let step = steps.next(); !step.done; ) {
+    const w = step.value;
+    let ok: boolean;
+    if (w.kind === 'delete') {
       try {
-        await closeCommand(c, c.admin.deleteIoSq(p.qp.qid), `Delete I/O Submission Queue ${p.qp.qid}`);
-        if (c.finished) return;
-        await closeCommand(c, c.admin.deleteIoCq(p.qp.qid), `Delete I/O Completion Queue ${p.qp.qid}`);
-        if (c.finished) return;
+        await closeCommand(c, w.queue === 'sq' ? c.admin.deleteIoSq(w.qid) : c.admin.deleteIoCq(w.qid), `Delete I/O ${w.queue === 'sq' ? 'Submission' : 'Completion'} Queue ${w.qid}`);
+        ok = true;
       } catch (err) {
-        if (c.finished) return;
-        c.log.warn({ err, qid: p.qp.qid }, 'deleting an I/O queue pair failed');
-        break;
+        if (!c.finished) c.log.warn({ err, qid: w.qid }, 'deleting an I/O queue pair failed');
+        ok = false;
       }
+    } else {
+      // Read the register after a timer, never in a loop that does not yield.
+      const deadline = Date.now() + w.limitMs;
+      while (!(ok = w.done()) && Date.now() <= deadline && !c.finished) await sleep(1);
     }
-    const cc = c.bar.read32(Register.CC);
-    c.bar.write32(Register.CC, setField(cc, CC.SHN, CC_SHN_NORMAL));
-    const limit = shutdownLimitMs(c);
-    const deadline = Date.now() + limit;
-    // Read CSTS after a timer, never in a loop that does not yield.
-    for (;;) {
-      await sleep(1);
-      if (c.finished) return;
-      if (getField(c.bar.read32(Register.CSTS), CSTS.SHST) === CSTS_SHST_COMPLETE) break;
-      if (Date.now() > deadline) {
-        c.log.warn(`shutdown did not complete within ${limit} ms`);
-        break;
-      }
-    }
-  }
-  c.bar.write32(Register.CC, setField(c.bar.read32(Register.CC), CC.EN, 0));
-  const deadline = Date.now() + c.cap.timeoutMs;
-  while (getField(c.bar.read32(Register.CSTS), CSTS.RDY) !== 0 && Date.now() < deadline) {
-    await sleep(1);
     if (c.finished) return;
+    step = steps.next(ok);
   }
 }
 
