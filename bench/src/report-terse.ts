@@ -91,8 +91,8 @@ function ddirFields(ts: ThreadStat, rs: GroupRunStats, ddir: number): string[] {
 }
 
 /**
- * The field table of a version 3 line (HOWTO "Terse output", the short names of its last
- * paragraph), for tests and for anyone who reads a line by name.
+ * The field table of a version 3 line, one name per field in order (after the HOWTO's short
+ * names in "Terse output"), for tests and for anyone who reads a line by name.
  */
 export const TERSE_V3_FIELD_NAMES: readonly string[] = (() => {
   const names = ['terse_version_3', 'fio_version', 'jobname', 'groupid', 'error'];
