@@ -255,8 +255,12 @@ describe('terse output and --status-interval', () => {
     for (const l of lines) expect(JSON.parse(l).jobs[0].jobname).toBe('f');
   });
 
-  it('--status-interval on jobs that run on worker threads (ioengine=vfio-nvme on the CLI) is refused by name', async () => {
-    const t = host({ runJobs: async () => ({ results: [], startedAt: new Date() }) });
+  it('--status-interval on jobs that run on worker threads (ioengine=vfio-nvme on the CLI) is refused by name before anything runs', async () => {
+    const ran: string[] = [];
+    const t = host({ runJobs: async () => (ran.push('runJobs'), { results: [], startedAt: new Date() }), openNvme: async () => (ran.push('openNvme'), new MemoryTarget({ capacityBytes: 1 << 20 })) });
     await expect(runBench(['--name=w', '--filename=0000:00:03.0/1', '--size=1m', '--status-interval=1'], t.h)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', hint: expect.stringContaining('--ioengine=vfio-runtime') });
+    expect(() => planBench(['--name=w', '--filename=0000:00:03.0/1', '--status-interval=1'], () => '')).toThrow(/--status-interval/);
+    expect(ran).toEqual([]);
+    expect(planBench(['--name=w', '--filename=0000:00:03.0/1', '--ioengine=vfio-runtime', '--status-interval=1'], () => '').cl.statusIntervalMs).toBe(1000);
   });
 });
