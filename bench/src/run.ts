@@ -25,6 +25,7 @@ import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './pe
 import { buildJsonReport, stringifyFioJson } from './report-json.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
 import type { JobProgress } from './job-runner.js';
+import { openBdevRuntime } from './bdev-target.js';
 import { openDefaultRuntime, RuntimeTargets, runtimeWorkersNeeded, type RuntimeOpener } from './runtime-target.js';
 import { statusLineWanted, TerminalStatus } from './status-line.js';
 
@@ -106,6 +107,7 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
   --ioengine=vfio-nvme   (the default) each job drives its own queue pair on the worker thread that owns it
   --ioengine=vfio-runtime  the jobs use @vfio-node/runtime's promise API from the main thread, as an
                          embedding program does (NvmeRuntime.open(addr, { workers: numjobs }))
+  --ioengine=vfio-bdev   the same through @vfio-node/bdev's NVMe bdev (what the block layer adds)
   --ioengine=null        fio's null engine: no device, no data (for trying options)
   --output-format=normal|json|json+   --output=FILE   --eta=auto|always|never
   --force                write even on a namespace that starts or ends with a partition table,
@@ -175,7 +177,10 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
     if (!j.options.filename) throw invalidArgument('filename', '', 'a PCI address and namespace (--filename=0000:00:03.0/1)', "Find the address with 'vfio-node list'.");
     specs.set(j.index, parseFilename(j.options.filename));
   }
-  if (byEngine.size > 1) throw engineMix(byEngine.get('vfio-nvme')!, byEngine.get('vfio-runtime')!);
+  if (byEngine.size > 1) {
+    const [a, b] = [...byEngine].map(([engine, job]) => ({ engine, job }));
+    throw engineMix(a!, b!);
+  }
   if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
   if (cl.compare.includes('vfio-runtime') && byEngine.has('vfio-runtime')) throw invalidArgument('--compare', cl.compare.join(','), 'peers other than the engine the jobs use (they already run with ioengine=vfio-runtime)', 'Leave vfio-runtime out of --compare, or run the jobs with the default ioengine=vfio-nvme.');
   if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
@@ -349,7 +354,8 @@ function writeLogFiles(files: readonly FioLogFile[], host: BenchHost, logDir: st
  * direct-engine jobs through host.openNvme.
  */
 async function runHere(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, host: BenchHost, opts: HostRunOptions): Promise<RunResult> {
-  const runtimes = new RuntimeTargets(runtimeWorkersNeeded(jobs, specs), host.openRuntime ?? openDefaultRuntime);
+  const bdev = jobs.some((j) => specs.has(j.index) && j.options.ioengine === 'vfio-bdev');
+  const runtimes = new RuntimeTargets(runtimeWorkersNeeded(jobs, specs), bdev ? openBdevRuntime : host.openRuntime ?? openDefaultRuntime);
   const byIndex = new Map(jobs.map((j) => [j.index, j]));
   try {
     return await runJobs({
@@ -358,7 +364,7 @@ async function runHere(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, 
         const job = byIndex.get(index)!;
         const spec = specs.get(index);
         if (!spec) return new NullTarget(nullCapacity(job));
-        return job.options.ioengine === 'vfio-runtime' ? runtimes.open(spec) : host.openNvme(spec, job);
+        return job.options.ioengine === 'vfio-runtime' || job.options.ioengine === 'vfio-bdev' ? runtimes.open(spec) : host.openNvme(spec, job);
       },
       onProgress: opts.onProgress,
       signal: opts.signal,
