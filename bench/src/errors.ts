@@ -36,11 +36,11 @@ export type BenchErrorCode = (typeof BENCH_ERROR_CODES)[number] | NvmeErrorCode 
  * @param direct the name of a vfio-nvme job
  * @param runtime the name of a vfio-runtime job
  */
-export function engineMix(direct: string, runtime: string): VfioError {
+export function engineMix(a: { job: string; engine: string }, b: { job: string; engine: string }): VfioError {
   return new VfioError({
     code: 'ERR_BENCH_ENGINE_MIX',
-    message: `job ${direct} uses ioengine=vfio-nvme and job ${runtime} ioengine=vfio-runtime: one command runs device jobs on one NVMe engine`,
-    hint: 'Run the two engines in two commands, or compare them in one boot with --compare=vfio-runtime.',
-    details: { jobs: [direct, runtime] },
+    message: `job ${a.job} uses ioengine=${a.engine} and job ${b.job} ioengine=${b.engine}: one command runs device jobs on one NVMe engine`,
+    hint: 'Run the two engines in two commands (in one lab boot: vfio-node lab run -- sh -c "..."), or compare vfio-nvme with vfio-runtime in one command with --compare=vfio-runtime.',
+    details: { jobs: [a.job, b.job] },
   });
 }

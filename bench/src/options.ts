@@ -26,9 +26,10 @@ export type SizeSpec = { bytes: number } | { percent: number };
 /**
  * The I/O engines (ioengine=): vfio-nvme (the default) drives the driver's queue pair on the
  * worker thread that owns it; vfio-runtime drives @vfio-node/runtime's promise API from the
- * main thread, as an embedding program does; null is fio's null engine (no device, no data).
+ * main thread, as an embedding program does; vfio-bdev the same through @vfio-node/bdev's NVMe
+ * bdev (the block layer's cost on top); null is fio's null engine (no device, no data).
  */
-export const IOENGINES = ['vfio-nvme', 'vfio-runtime', 'null'] as const;
+export const IOENGINES = ['vfio-nvme', 'vfio-runtime', 'vfio-bdev', 'null'] as const;
 
 /** One of IOENGINES. */
 export type IoEngine = (typeof IOENGINES)[number];

@@ -26,6 +26,7 @@ import { buildJsonReport, stringifyFioJson } from './report-json.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
 import { formatTerseReport } from './report-terse.js';
 import type { JobProgress } from './job-runner.js';
+import { openBdevRuntime } from './bdev-target.js';
 import { openDefaultRuntime, RuntimeTargets, runtimeWorkersNeeded, type RuntimeOpener } from './runtime-target.js';
 import { statusLineWanted, TerminalStatus } from './status-line.js';
 
@@ -113,6 +114,7 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
   --ioengine=vfio-nvme   (the default) each job drives its own queue pair on the worker thread that owns it
   --ioengine=vfio-runtime  the jobs use @vfio-node/runtime's promise API from the main thread, as an
                          embedding program does (NvmeRuntime.open(addr, { workers: numjobs }))
+  --ioengine=vfio-bdev   the same through @vfio-node/bdev's NVMe bdev (what the block layer adds)
   --ioengine=null        fio's null engine: no device, no data (for trying options)
   --output-format=normal|json|json+|terse (comma-separated)   --terse-version=3   --output=FILE
   --status-interval=T    the whole report every T (s, or 500ms, 2m...) while the jobs run; with json,
@@ -184,9 +186,12 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
     if (!j.options.filename) throw invalidArgument('filename', '', 'a PCI address and namespace (--filename=0000:00:03.0/1)', "Find the address with 'vfio-node list'.");
     specs.set(j.index, parseFilename(j.options.filename));
   }
-  if (byEngine.size > 1) throw engineMix(byEngine.get('vfio-nvme')!, byEngine.get('vfio-runtime')!);
+  if (byEngine.size > 1) {
+    const [a, b] = [...byEngine].map(([engine, job]) => ({ engine, job }));
+    throw engineMix(a!, b!);
+  }
   // The CLI runs vfio-nvme device jobs on worker threads, which publish counters, not whole stats (yet).
-  if (cl.statusIntervalMs && byEngine.has('vfio-nvme')) throw invalidArgument('--status-interval', `${cl.statusIntervalMs}ms`, 'jobs with ioengine=vfio-runtime or ioengine=null', 'Reports while the jobs run are not implemented yet for ioengine=vfio-nvme jobs, which run on worker threads; run the same jobs with --ioengine=vfio-runtime.');
+  if (cl.statusIntervalMs && byEngine.has('vfio-nvme')) throw invalidArgument('--status-interval', `${cl.statusIntervalMs}ms`, 'jobs with ioengine=vfio-runtime, vfio-bdev or null', 'Reports while the jobs run are not implemented yet for ioengine=vfio-nvme jobs, which run on worker threads; run the same jobs with --ioengine=vfio-runtime.');
   if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
   if (cl.compare.includes('vfio-runtime') && byEngine.has('vfio-runtime')) throw invalidArgument('--compare', cl.compare.join(','), 'peers other than the engine the jobs use (they already run with ioengine=vfio-runtime)', 'Leave vfio-runtime out of --compare, or run the jobs with the default ioengine=vfio-nvme.');
   if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
@@ -386,7 +391,8 @@ function writeLogFiles(files: readonly FioLogFile[], host: BenchHost, logDir: st
  * direct-engine jobs through host.openNvme.
  */
 async function runHere(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, host: BenchHost, opts: HostRunOptions): Promise<RunResult> {
-  const runtimes = new RuntimeTargets(runtimeWorkersNeeded(jobs, specs), host.openRuntime ?? openDefaultRuntime);
+  const bdev = jobs.some((j) => specs.has(j.index) && j.options.ioengine === 'vfio-bdev');
+  const runtimes = new RuntimeTargets(runtimeWorkersNeeded(jobs, specs), bdev ? openBdevRuntime : host.openRuntime ?? openDefaultRuntime);
   const byIndex = new Map(jobs.map((j) => [j.index, j]));
   try {
     return await runJobs({
@@ -395,7 +401,7 @@ async function runHere(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, 
         const job = byIndex.get(index)!;
         const spec = specs.get(index);
         if (!spec) return new NullTarget(nullCapacity(job));
-        return job.options.ioengine === 'vfio-runtime' ? runtimes.open(spec) : host.openNvme(spec, job);
+        return job.options.ioengine === 'vfio-runtime' || job.options.ioengine === 'vfio-bdev' ? runtimes.open(spec) : host.openNvme(spec, job);
       },
       onProgress: opts.onProgress,
       ...(opts.onStatus ? { onStatus: opts.onStatus, statusIntervalMs: opts.statusIntervalMs } : {}),

@@ -196,7 +196,7 @@ describe('vfio-node bench --ioengine=vfio-runtime and --compare=vfio-runtime', (
   it('refuses an unknown engine by name with the known ones, both NVMe engines in one command, and comparing the runtime with itself', () => {
     const none = () => '';
     expect(() => planBench(['--name=x', '--filename=0000:00:03.0/1', '--ioengine=libaio'], none)).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/ioengine.*libaio.*vfio-nvme, vfio-runtime, null/) }),
+      expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/ioengine.*libaio.*vfio-nvme, vfio-runtime, vfio-bdev, null/) }),
     );
     expect(() => planBench(['--filename=0000:00:03.0/1', '--name=a', '--name=b', '--ioengine=vfio-runtime'], none)).toThrow(
       expect.objectContaining({ code: 'ERR_BENCH_ENGINE_MIX', message: 'job a uses ioengine=vfio-nvme and job b ioengine=vfio-runtime: one command runs device jobs on one NVMe engine' }),

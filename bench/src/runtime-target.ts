@@ -31,6 +31,8 @@ export interface RuntimeEngineNamespace {
   write(lba: number, blocks: number, buffer: Uint8Array): Promise<void>;
   /** Deallocates ("trims") the ranges: Dataset Management with the Deallocate attribute. */
   deallocate(ranges: Array<{ lba: number; blocks: number }>): Promise<void>;
+  /** Buffers this namespace transfers without a copy, when they are not simply the runtime's allocBuffer (a bdev's). */
+  allocBuffer?(size: number): Pick<DmaMemory, 'bytes' | 'release'>;
 }
 
 /**
@@ -108,7 +110,7 @@ export class RuntimeTarget implements IoTarget {
   allocSlots(slots: number, length: number): Uint8Array[] {
     // One allocation, a page-aligned stride per slot (the runtime builds PRPs from the IOVA).
     const stride = Math.ceil(length / 4096) * 4096;
-    const memory = this.runtime.allocBuffer(slots * stride);
+    const memory = this.ns.allocBuffer ? this.ns.allocBuffer(slots * stride) : this.runtime.allocBuffer(slots * stride);
     this.memory = memory;
     this.buffers = [];
     this.onDone = [];
@@ -199,7 +201,7 @@ function statusOf(err: unknown): number {
 }
 
 /**
- * How many workers each address's runtime gets for vfio-runtime jobs: as many as the busiest
+ * How many workers each address's runtime gets for vfio-runtime (and vfio-bdev) jobs: as many as the busiest
  * reporting group runs at once on it (numjobs=N: N), at least 1.
  */
 export function runtimeWorkersNeeded(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>): Map<string, number> {
@@ -207,7 +209,7 @@ export function runtimeWorkersNeeded(jobs: readonly ResolvedJob[], specs: Readon
   const need = new Map<string, number>();
   for (const j of jobs) {
     const spec = specs.get(j.index);
-    if (!spec || j.options.ioengine !== 'vfio-runtime') continue;
+    if (!spec || (j.options.ioengine !== 'vfio-runtime' && j.options.ioengine !== 'vfio-bdev')) continue;
     const key = `${j.groupid} ${spec.address}`;
     const n = (perGroup.get(key) ?? 0) + 1;
     perGroup.set(key, n);

@@ -92,3 +92,23 @@ describe('the benchmark drives the lab NVMe through the runtime promise API (--i
     expect(cmp.ratios['vfio-runtime']!.read_iops).toBeGreaterThan(0);
   }, SLOW);
 });
+
+describe('the benchmark through the block layer (--ioengine=vfio-bdev: @vfio-node/bdev\'s NVMe bdev over the runtime)', () => {
+  it('a random write job verified with crc32c and a trim job complete through the bdev, the JSON names the engine, and the data read back is what was written', async () => {
+    const file = `--filename=${labNvme()[0]}/1`;
+    const r = await bench([
+      file, '--ioengine=vfio-bdev', '--bs=4k', '--output-format=json',
+      '--name=write-verify', '--rw=randwrite', '--iodepth=8', '--size=2M', '--offset=40M', '--verify=crc32c',
+      '--name=trim', '--stonewall', '--rw=randtrim', '--iodepth=4', '--size=1M', '--offset=48M',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const jobs = (JSON.parse(r.stdout) as { jobs: Array<FioJob & { trim: FioDir }> }).jobs;
+    expect(jobs.map((j) => [j.jobname, j.error, j['vfio-node'].engine])).toEqual([['write-verify', 0, 'vfio-bdev'], ['trim', 0, 'vfio-bdev']]);
+    const [wv, tr] = jobs as [FioJob & { trim: FioDir }, FioJob & { trim: FioDir }];
+    expect(wv.write.total_ios).toBe(512);
+    expectLatencies('write-verify', wv.write);
+    expect(wv['vfio-node'].verify_blocks).toBe(512);
+    expect(wv['vfio-node'].verror).toBeUndefined();
+    expect(tr.trim.total_ios).toBe(256);
+  }, SLOW);
+});

@@ -6,30 +6,18 @@
 // overlaps waits for that; the abort listener goes when a request settles.
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { DmaAllocator } from '@vfio-node/core';
 import { CommandQueue, newPending, type Pending } from './command-queue.js';
 import { NvmOpcode } from './commands.js';
 import { QueuePair } from './queue.js';
 import { fakeQueueHandle } from '../test/fake-queue-handle.js';
+import { plainDma } from '../test/plain-dma.js';
 import { RequestState } from './request.js';
 import { sqTailDoorbell } from './registers.js';
-
-function fakeDma(): DmaAllocator {
-  let next = 0x10_0000;
-  return {
-    alloc(size: number) {
-      const bytes = new Uint8Array(size);
-      const iova = BigInt(next);
-      next += Math.ceil(size / 4096) * 4096;
-      return { bytes, iova, size, view: new DataView(bytes.buffer), offset: 0, iovaAt: (o: number) => iova + BigInt(o), release() {} };
-    },
-  } as unknown as DmaAllocator;
-}
 
 /** A queue pair of `depth` entries with its promise layer, and the controller's side of it. */
 function setup(depth = 8) {
   const bar = new ArrayBuffer(0x2000);
-  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: fakeDma(), bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
+  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: plainDma(), bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
   const q = new CommandQueue(qp, 'test');
   const aborts: number[] = [];
   const holds: Uint8Array[] = [];

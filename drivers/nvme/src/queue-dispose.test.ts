@@ -1,34 +1,20 @@
 // `await using` on a queue pair, in plain memory (no device): a pair the controller made
 // goes back through the controller's deletion; any other pair releases its memory.
 import { describe, expect, it } from 'vitest';
-import type { DmaAllocator } from '@vfio-node/core';
+import type { DmaSource } from '@vfio-node/core';
 import { QueuePair } from './queue.js';
 import { fakeQueueHandle } from '../test/fake-queue-handle.js';
+import { plainDma } from '../test/plain-dma.js';
 
-/** A DMA allocator over plain memory that counts what is released. */
-function countingDma() {
-  let next = 0x10_0000;
-  const released: number[] = [];
-  const dma = {
-    alloc(size: number) {
-      const bytes = new Uint8Array(size);
-      const iova = BigInt(next);
-      next += Math.ceil(size / 4096) * 4096;
-      const release = () => void released.push(Number(iova));
-      return { bytes, iova, size, view: new DataView(bytes.buffer), offset: 0, iovaAt: (o: number) => iova + BigInt(o), release, [Symbol.dispose]: release };
-    },
-  } as unknown as DmaAllocator;
-  return { dma, released };
-}
-
-function pair(dma: DmaAllocator): QueuePair {
+function pair(dma: DmaSource): QueuePair {
   const bar = new ArrayBuffer(0x2000);
   return new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma, bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
 }
 
 describe('QueuePair and await using', () => {
   it('a pair of no controller releases its rings at the end of the block', async () => {
-    const { dma, released } = countingDma();
+    const dma = plainDma();
+    const released = dma.released;
     let sqIova = 0;
     {
       await using qp = pair(dma);
@@ -39,7 +25,8 @@ describe('QueuePair and await using', () => {
   });
 
   it("a pair made by a controller is handed to its disposer (the controller's deleteQueuePair), not released behind its back", async () => {
-    const { dma, released } = countingDma();
+    const dma = plainDma();
+    const released = dma.released;
     const disposed: QueuePair[] = [];
     let qp!: QueuePair;
     {

@@ -2,28 +2,16 @@
 // controller was told about fail exactly once; entries posted but never rung survive at
 // the start of the SQ with their CIDs; a suspended queue holds its doorbell until resumed.
 import { describe, expect, it } from 'vitest';
-import type { DmaAllocator } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
 import { QueuePair } from './queue.js';
 import { fakeQueueHandle } from '../test/fake-queue-handle.js';
+import { plainDma } from '../test/plain-dma.js';
 import { RequestState } from './request.js';
 import { sqTailDoorbell } from './registers.js';
 
-function fakeDma(): DmaAllocator {
-  let next = 0x10_0000;
-  return {
-    alloc(size: number) {
-      const bytes = new Uint8Array(size);
-      const iova = BigInt(next);
-      next += Math.ceil(size / 4096) * 4096;
-      return { bytes, iova, size, view: new DataView(bytes.buffer), offset: 0, iovaAt: (o: number) => iova + BigInt(o), release() {} };
-    },
-  } as unknown as DmaAllocator;
-}
-
 function pair(depth = 8) {
   const bar = new ArrayBuffer(0x2000);
-  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: fakeDma(), bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
+  const qp = new QueuePair({ qid: 1, depth, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: plainDma(), bar: { mapping: { buffer: bar } }, completion: 'poll', handle: fakeQueueHandle });
   const regs = new Uint32Array(bar);
   const sqe = new Uint32Array(qp.sq.bytes.buffer);
   return { qp, doorbell: () => regs[sqTailDoorbell(1, 0) / 4], cidAt: (slot: number) => sqe[slot * 16]! >>> 16, slbaAt: (slot: number) => sqe[slot * 16 + 10]! };

@@ -3,22 +3,10 @@
 // and the CQ head doorbell, in that order. The lab tests (test/lab/nvme-trace*.test.ts) check
 // the same on the real controller and the native handle.
 import { describe, expect, it } from 'vitest';
-import { Tracer, type DmaAllocator } from '@vfio-node/core';
+import { Tracer } from '@vfio-node/core';
 import { QueuePair } from './queue.js';
 import { fakeQueueHandle } from '../test/fake-queue-handle.js';
-
-function plainDma(): DmaAllocator {
-  let next = 0x10_0000;
-  return {
-    alloc(size: number) {
-      const bytes = new Uint8Array(size);
-      const iova = BigInt(next);
-      next += Math.ceil(size / 4096) * 4096;
-      const release = () => undefined;
-      return { bytes, iova, size, view: new DataView(bytes.buffer), offset: 0, iovaAt: (o: number) => iova + BigInt(o), release, [Symbol.dispose]: release };
-    },
-  } as unknown as DmaAllocator;
-}
+import { plainDma } from '../test/plain-dma.js';
 
 function pair(tracer: Tracer | null): QueuePair {
   const bar = new ArrayBuffer(0x2000);

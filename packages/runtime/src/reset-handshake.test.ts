@@ -4,24 +4,11 @@
 // rings and acknowledges the generation; poll() notices a reset too; the main thread's
 // half returns on the acknowledgement, on a dead worker, and throws on silence.
 import { describe, expect, it } from 'vitest';
-import type { DmaSource, DmaMemory } from '@vfio-node/core';
 import { NvmOpcode, QueuePair } from '@vfio-node/nvme';
 import { fakeQueueHandle } from '../../../drivers/nvme/test/fake-queue-handle.js';
+import { plainDma } from '../../../drivers/nvme/test/plain-dma.js';
 import { CTL_RESET, CTL_RESET_DONE, CTL_WORDS } from './protocol.js';
 import { WorkerResetSignal, resetWorkerQueue } from './reset-handshake.js';
-
-function plainDma(): DmaSource {
-  let next = 0x10_0000;
-  return {
-    alloc(size: number): DmaMemory {
-      const bytes = new Uint8Array(size);
-      const iova = BigInt(next);
-      next += Math.ceil(size / 4096) * 4096;
-      const mem = { bytes, iova, size, view: new DataView(bytes.buffer), offset: 0, iovaAt: (o: number) => iova + BigInt(o), release() {}, [Symbol.dispose]() {} };
-      return mem as Omit<DmaMemory, 'native'> as DmaMemory;
-    },
-  };
-}
 
 function worker() {
   const qp = new QueuePair({ qid: 1, depth: 8, dstrd: 0, pageSize: 4096, maxTransfer: 8192, dma: plainDma(), bar: { mapping: { buffer: new ArrayBuffer(0x2000) } }, completion: 'poll', handle: fakeQueueHandle });
