@@ -215,3 +215,30 @@ describe('engine over the memory double', () => {
     for (let p = 0; p + 4 <= offs.length; p += 4) expect(new Set(offs.slice(p, p + 4)).size).toBe(4);
   });
 });
+
+describe('onStatus (--status-interval) on a fake clock', () => {
+  it('reports every interval the results so far: nothing measured during ramp_time, then cumulative stats, the last report before the end', async () => {
+    let now = 0;
+    const reports: Array<Array<{ name: string; runtime: number; bytes: number; total: number }>> = [];
+    const res = await runJobs({
+      jobs: jobs('[j]\nrw=read\nsize=64k\ntime_based\nramp_time=300ms\nruntime=1\n'),
+      open: async () => new MemoryTarget({ capacityBytes: 1 << 20, store: false }),
+      clock: () => (now += 1e6),
+      statusIntervalMs: 200,
+      onStatus: (results) => reports.push(results.map((r) => ({ name: r.job.options.name, runtime: r.stat.dir[0].runtimeMs, bytes: r.stat.dir[0].ioBytes, total: r.stat.totalRunTimeMs }))),
+    });
+    // 1.3 s of job time at 200 ms: six reports, the first inside the ramp.
+    expect(reports.length).toBeGreaterThanOrEqual(5);
+    expect(reports[0]).toEqual([{ name: 'j', runtime: 0, bytes: 0, total: 0 }]);
+    const after = reports.slice(1).map((r) => r[0]!);
+    for (let i = 1; i < after.length; i++) {
+      expect(after[i]!.runtime).toBeGreaterThan(after[i - 1]!.runtime);
+      expect(after[i]!.bytes).toBeGreaterThan(after[i - 1]!.bytes);
+      expect(after[i]!.total).toBe(after[i]!.runtime);
+    }
+    // The final stat is the job's own, untouched by the reports (they are copies).
+    const final = res.results[0]!.stat;
+    expect(final.dir[0].runtimeMs).toBeGreaterThanOrEqual(after.at(-1)!.runtime);
+    expect(final.dir[0].ioBytes).toBeGreaterThan(after.at(-1)!.bytes);
+  });
+});

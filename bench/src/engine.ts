@@ -27,6 +27,14 @@ export interface RunOptions {
   onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
   /** How often onProgress is called, ms (default 1000). */
   progressIntervalMs?: number;
+  /**
+   * --status-interval: called about every `statusIntervalMs` (across groups) with the results
+   * so far of every job started: those of finished groups as they ended, the running
+   * group's as if it ended now (JobRunner.statSoFar), without series or logs.
+   */
+  onStatus?: (results: JobResult[]) => void;
+  /** How often onStatus is called, ms (default 1000). */
+  statusIntervalMs?: number;
   /** Aborting stops issuing; in-flight I/O completes and the results are still reported. */
   signal?: AbortSignal;
   /** How long the loop may spin before yielding to the event loop (default 5 ms). */
@@ -72,6 +80,7 @@ export async function runJobs(opts: RunOptions): Promise<RunResult> {
   const results: JobResult[] = [];
   const groups = new Map<number, ResolvedJob[]>();
   for (const j of opts.jobs) groups.set(j.groupid, [...(groups.get(j.groupid) ?? []), j]);
+  const status: StatusClock = { done: results, lastNs: clock() };
   for (const jobs of groups.values()) {
     if (opts.signal?.aborted) break;
     const targets: IoTarget[] = [];
@@ -82,7 +91,7 @@ export async function runJobs(opts: RunOptions): Promise<RunResult> {
         targets.push(t);
         runners.push(new JobRunner(job, t));
       }
-      await runGroup(runners, opts, clock);
+      await runGroup(runners, opts, clock, status);
       for (const r of runners) results.push({ job: r.job, stat: r.stat, target: r.target.name, ...(r.series ? { series: r.series } : {}), logs: r.logFiles() });
     } finally {
       for (const t of targets) await t.close();
@@ -116,8 +125,15 @@ function allWaiting(runners: readonly JobRunner[]): boolean {
   return live > 0;
 }
 
-async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => number): Promise<void> {
+/** --status-interval across groups: the results of finished groups and when the last report was due. */
+interface StatusClock {
+  done: JobResult[];
+  lastNs: number;
+}
+
+async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => number, status: StatusClock): Promise<void> {
   const yieldNs = (opts.yieldEveryMs ?? 5) * 1e6;
+  const statusNs = (opts.statusIntervalMs ?? 1000) * 1e6;
   const sleep = opts.sleep ?? sleepMs;
   const progressNs = (opts.progressIntervalMs ?? 1000) * 1e6;
   const cpu0 = process.cpuUsage();
@@ -178,6 +194,10 @@ async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => num
         opts.onProgress(runners.map((r) => r.updateProgress(now)), (now - t0) / 1e9);
         lastProgress = now;
       }
+      if (opts.onStatus && now - status.lastNs >= statusNs) {
+        status.lastNs = now;
+        opts.onStatus([...status.done, ...runners.map((r) => ({ job: r.job, stat: withUsage(r.statSoFar(now), cpu0, ru0, runners.length), target: r.target.name }))]);
+      }
       if (now - lastYield >= yieldNs) {
         await yieldToLoop();
         lastYield = clock();
@@ -186,15 +206,20 @@ async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => num
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
-  // CPU time is the process's over the group, shared evenly by its jobs (they share one thread).
+  for (const r of runners) withUsage(r.stat, cpu0, ru0, runners.length);
+}
+
+/**
+ * Sets a stat's CPU time, context switches and faults: the process's since the group
+ * started, shared evenly by its `n` jobs (they share one thread). Returns the stat.
+ */
+function withUsage(stat: ThreadStat, cpu0: NodeJS.CpuUsage, ru0: NodeJS.ResourceUsage, n: number): ThreadStat {
   const cpu = process.cpuUsage(cpu0);
   const ru1 = process.resourceUsage();
-  const n = runners.length;
-  for (const r of runners) {
-    r.stat.usrTimeUs = cpu.user / n;
-    r.stat.sysTimeUs = cpu.system / n;
-    r.stat.ctx = Math.round((ru1.voluntaryContextSwitches + ru1.involuntaryContextSwitches - ru0.voluntaryContextSwitches - ru0.involuntaryContextSwitches) / n);
-    r.stat.majf = Math.round((ru1.majorPageFault - ru0.majorPageFault) / n);
-    r.stat.minf = Math.round((ru1.minorPageFault - ru0.minorPageFault) / n);
-  }
+  stat.usrTimeUs = cpu.user / n;
+  stat.sysTimeUs = cpu.system / n;
+  stat.ctx = Math.round((ru1.voluntaryContextSwitches + ru1.involuntaryContextSwitches - ru0.voluntaryContextSwitches - ru0.involuntaryContextSwitches) / n);
+  stat.majf = Math.round((ru1.majorPageFault - ru0.majorPageFault) / n);
+  stat.minf = Math.round((ru1.minorPageFault - ru0.minorPageFault) / n);
+  return stat;
 }

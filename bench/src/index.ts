@@ -5,7 +5,7 @@
 // Reading order: run.ts (argv to report) → jobfile.ts/options.ts (fio's meanings) →
 // engine.ts/job-runner.ts (the I/O loop over io-target.ts; nvme-target.ts and
 // runtime-target.ts are the two NVMe engines) → stat.ts/histogram.ts →
-// report-normal.ts/report-json.ts → peers/.
+// report-normal.ts/report-json.ts/report-terse.ts → peers/.
 /**
  * An fio-compatible block benchmark over any {@link IoTarget}: fio's options, job files,
  * statistics, histogram and output formats, and the kernel/QEMU peers for `--compare`.
@@ -31,6 +31,7 @@ export { type ThreadStat, type DirStat, type IoStat } from './stat.js';
 export { summarize, type GroupRunStats, type ReportedStat } from './group.js';
 export { buildJsonReport, stringifyFioJson, BENCH_VERSION } from './report-json.js';
 export { formatNormalReport, formatRunHeader } from './report-normal.js';
+export { formatTerseReport, formatTerseLine, TERSE_VERSIONS, TERSE_V3_FIELDS, TERSE_V3_FIELD_NAMES, TERSE_PERCENTILE_FIELDS } from './report-terse.js';
 export { num2str } from './num2str.js';
 export { StatusLine, TerminalStatus, etaToStr, statusLineWanted, type StatusOutput } from './status-line.js';
 export { ProgressBlock, pollProgress } from './progress-block.js';

@@ -20,7 +20,7 @@ import { RATE_WAIT, rateActive, RatePacer, type RateDirection } from './rate.js'
 import { Thinktime, ThinkState } from './thinktime.js';
 import { allBlockSizes, BlockSizes, bsRange } from './bssplit.js';
 import { RwSequencer } from './rw-sequencer.js';
-import { addLatencies, addStatSample, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
+import { addLatencies, addStatSample, cloneThreadStat, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
 
 /** Directions in words, for error messages. */
@@ -525,6 +525,20 @@ export class JobRunner {
     this.progress.phase = 'done';
     this.series = this.seriesRec.finish((now - this.startNs) / 1e6);
     this.logs?.finish((now - this.statsStartNs) / 1e6);
+  }
+
+  /**
+   * The statistics so far, as if the job ended at `now` (fio's __show_running_run_stats(),
+   * for --status-interval): a copy whose run time, and each direction's that moved data,
+   * runs from the end of the ramp to now. A finished job's copy is its final stat.
+   */
+  statSoFar(now: number): ThreadStat {
+    const s = cloneThreadStat(this.stat);
+    if (this.phase === 'done') return s;
+    const ms = this.phase === 'ramp' ? 0 : Math.max(1, Math.floor((now - this.statsStartNs) / 1e6));
+    s.totalRunTimeMs = ms;
+    for (const d of s.dir) d.runtimeMs = d.ioBytes > 0 ? ms : 0;
+    return s;
   }
 
   /** fio's log files of this job (empty when no log option was given), once it is done. */

@@ -107,7 +107,13 @@ describe("fio's command line", () => {
   it('output options, compare and job files are not job options', () => {
     const cl = parseCommandLine(['--output-format=json+,normal', '--output', 'out.json', '--compare=kernel,qemu', 'a.fio', '--eta=never']);
     expect(cl).toMatchObject({ outputFormat: ['json+', 'normal'], output: 'out.json', compare: ['kernel', 'qemu'], jobFiles: ['a.fio'], eta: 'never', sections: [] });
-    expect(() => parseCommandLine(['--output-format=terse'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', hint: 'terse is not implemented.' }));
+    expect(parseCommandLine(['--output-format=terse,json', '--terse-version=3', '--status-interval', '2'])).toMatchObject({ outputFormat: ['terse', 'json'], terseVersion: 3, statusIntervalMs: 2000, jobFiles: [] });
+    expect(parseCommandLine(['--status-interval=500ms']).statusIntervalMs).toBe(500);
+    expect(parseCommandLine([]).statusIntervalMs).toBe(0);
+    expect(() => parseCommandLine(['--output-format=csv'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('terse') }));
+    // fio's other terse versions are refused by name, not printed as version 3.
+    for (const v of ['2', '4', '5']) expect(() => parseCommandLine([`--terse-version=${v}`])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', hint: expect.stringContaining('versions 2, 4 and 5 are not implemented') }));
+    expect(() => parseCommandLine(['--status-interval=0'])).toThrow(/status-interval/);
     expect(() => parseCommandLine(['--compare=spdk'])).toThrow(/kernel, qemu/);
   });
 

@@ -10,6 +10,7 @@ import { invalidArgument, VfioError } from '@vfio-node/core';
 import { LOG_FLAG_OPTIONS } from './job-logs.js';
 import { applyOption, defaultJobOptions, type JobOptions } from './options.js';
 import { RATE_FLAGS } from './rate.js';
+import { parseTimeUs } from './units.js';
 
 /** One [section] of a job file or one --name=... group of the command line. */
 export interface Section {
@@ -105,15 +106,19 @@ export const COMPARE_PEERS = ['kernel', 'qemu', 'vfio-runtime'] as const;
 export interface CommandLine {
   sections: Section[];
   jobFiles: string[];
-  outputFormat: Array<'normal' | 'json' | 'json+'>;
+  outputFormat: Array<'normal' | 'json' | 'json+' | 'terse'>;
   output: string | undefined;
+  /** --terse-version: 3 (fio's default; the only one we print). */
+  terseVersion: number;
+  /** --status-interval in ms: a full report every so often while the jobs run; 0: none. */
+  statusIntervalMs: number;
   /** --compare: some of COMPARE_PEERS, in the order given. */
   compare: string[];
   eta: 'auto' | 'always' | 'never';
   help: boolean;
 }
 
-const COMMAND_OPTIONS = new Set(['output-format', 'output', 'compare', 'eta', 'help']);
+const COMMAND_OPTIONS = new Set(['output-format', 'output', 'compare', 'eta', 'help', 'terse-version', 'status-interval']);
 
 /**
  * Parses `vfio-node bench [OPTIONS] [JOBFILE...]` the way fio parses its command line:
@@ -122,7 +127,7 @@ const COMMAND_OPTIONS = new Set(['output-format', 'output', 'compare', 'eta', 'h
  * @throws VfioError ERR_INVALID_ARG for a bad --output-format, a missing value.
  */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
-  const cl: CommandLine = { sections: [], jobFiles: [], outputFormat: ['normal'], output: undefined, compare: [], eta: 'auto', help: false };
+  const cl: CommandLine = { sections: [], jobFiles: [], outputFormat: ['normal'], output: undefined, terseVersion: 3, statusIntervalMs: 0, compare: [], eta: 'auto', help: false };
   let current: Section = { name: 'global', options: [] };
   let sawName = false;
   for (let i = 0; i < argv.length; i++) {
@@ -165,12 +170,22 @@ function applyCommandOption(cl: CommandLine, key: string, value: string | undefi
     case 'output-format': {
       // fio: a comma-separated list of normal, json, json+, terse (json+ implies json).
       const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      const ok = ['normal', 'json', 'json+'];
-      for (const f of list) if (!ok.includes(f)) throw invalidArgument('--output-format', value, 'normal, json or json+ (comma-separated)', 'terse is not implemented.');
-      if (!list.length) throw invalidArgument('--output-format', value ?? '', 'normal, json or json+');
+      const ok = ['normal', 'json', 'json+', 'terse'];
+      for (const f of list) if (!ok.includes(f)) throw invalidArgument('--output-format', value, 'normal, json, json+ or terse (comma-separated)');
+      if (!list.length) throw invalidArgument('--output-format', value ?? '', 'normal, json, json+ or terse');
       cl.outputFormat = list as CommandLine['outputFormat'];
       return;
     }
+    case 'terse-version':
+      // fio also prints versions 2, 4 and 5; we print fio's default, 3 (report-terse.ts).
+      if (value !== '3') throw invalidArgument('--terse-version', value ?? '', '3', "vfio-node bench prints fio's default terse version 3 only; versions 2, 4 and 5 are not implemented.");
+      cl.terseVersion = 3;
+      return;
+    case 'status-interval':
+      // fio: a time, in seconds without a unit.
+      cl.statusIntervalMs = parseTimeUs('--status-interval', value ?? '') / 1000;
+      if (!(cl.statusIntervalMs >= 1)) throw invalidArgument('--status-interval', value ?? '', 'a time of at least 1ms, such as 1, 5s or 500ms');
+      return;
     case 'compare':
       cl.compare = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       for (const p of cl.compare) if (!(COMPARE_PEERS as readonly string[]).includes(p)) throw invalidArgument('--compare', value, `a comma-separated list of ${COMPARE_PEERS.join(', ')}`);

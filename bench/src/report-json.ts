@@ -158,9 +158,11 @@ export function ctime(d: Date): string {
 
 /**
  * Serialises like fio's json.c: two-space indent, " : " between key and value, floats
- * with six decimals ("%f"), integers as integers.
+ * with six decimals ("%f"), integers as integers. With `oneLine` the same values on one
+ * line without spaces (--status-interval's JSON lines).
  */
-export function stringifyFioJson(value: unknown): string {
+export function stringifyFioJson(value: unknown, oneLine = false): string {
+  if (oneLine) return stringifyOneLine(value, undefined, undefined);
   const out: string[] = [];
   const write = (v: unknown, indent: string, key: string | undefined, parent?: string): void => {
     const isFloat = key !== undefined && (FLOAT_KEYS.has(key) || (parent !== undefined && FLOAT_PARENTS.has(parent)));
@@ -190,6 +192,16 @@ export function stringifyFioJson(value: unknown): string {
   };
   write(value, '', undefined);
   return out.join('');
+}
+
+/** stringifyFioJson's one-line form: the same numbers, no newlines or indentation. */
+function stringifyOneLine(v: unknown, key: string | undefined, parent: string | undefined): string {
+  const isFloat = key !== undefined && (FLOAT_KEYS.has(key) || (parent !== undefined && FLOAT_PARENTS.has(parent)));
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'number') return Number.isFinite(v) ? (isFloat || !Number.isInteger(v) ? v.toFixed(6) : String(v)) : '0';
+  if (typeof v === 'string' || typeof v === 'boolean') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map((e) => stringifyOneLine(e, undefined, undefined)).join(',')}]`;
+  return `{${Object.entries(v as Record<string, unknown>).map(([k, e]) => `${JSON.stringify(k)}:${stringifyOneLine(e, k, key)}`).join(',')}}`;
 }
 
 /** Keys fio always prints as floats, even when the value is whole. */

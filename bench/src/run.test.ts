@@ -177,3 +177,90 @@ describe('planBench: everything is checked before a device is touched', () => {
     expect(planBench(args, noFiles, true).cl.compare).toEqual(['kernel']);
   });
 });
+
+describe('terse output and --status-interval', () => {
+  /** A fake clock: 1 ms per read, so the reports fall at the same job times on any machine. */
+  const fakeClock = () => {
+    let now = 0;
+    return () => (now += 1e6);
+  };
+  const fields = (line: string) => line.split(';');
+
+  it('--output-format=terse: one version 3 line per job, nothing else (no header, as fio)', async () => {
+    const t = host();
+    expect(await runBench(['--name=a', '--ioengine=null', '--size=1m', '--name=b', '--ioengine=null', '--size=1m', '--rw=write', '--output-format=terse'], t.h)).toBe(0);
+    const lines = t.out().split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((l) => fields(l).slice(0, 6))).toEqual([
+      ['3', 'vfio-node-0.1.0', 'a', '0', '0', '1024'],
+      ['3', 'vfio-node-0.1.0', 'b', '0', '0', '0'],
+    ]);
+    expect(lines.map((l) => fields(l).length)).toEqual([121, 121]);
+  });
+
+  it("a comma list prints in fio's order whatever the order given: terse, json, normal", async () => {
+    const t = host();
+    await runBench(['--name=a', '--ioengine=null', '--size=256k', '--output-format=normal,json,terse'], t.h);
+    const out = t.out();
+    const terse = out.indexOf('\n3;vfio-node-0.1.0;a;');
+    const json = out.indexOf('\n{\n');
+    const normal = out.indexOf('a: (groupid=0');
+    expect(out.indexOf('Starting 1 thread')).toBeLessThan(terse);
+    expect(terse).toBeGreaterThan(0);
+    expect(json).toBeGreaterThan(terse);
+    expect(normal).toBeGreaterThan(json);
+  });
+
+  it('--status-interval with json: one complete JSON document per line, cumulative values, the final report last', async () => {
+    const t = host({ clock: fakeClock() });
+    await runBench(['--name=j', '--ioengine=null', '--size=1m', '--time_based', '--runtime=1', '--status-interval=250ms', '--output-format=json'], t.h);
+    const lines = t.out().split('\n');
+    expect(lines.pop()).toBe('');
+    const docs = lines.map((l) => JSON.parse(l));
+    // Reports at about 250, 500 and 750 ms of the job's time (the fake clock's), and the final one.
+    expect(docs.length).toBeGreaterThanOrEqual(4);
+    const runtimes = docs.map((d) => d.jobs[0].read.runtime);
+    const bytes = docs.map((d) => d.jobs[0].read.io_bytes);
+    for (let i = 1; i < docs.length; i++) {
+      expect(runtimes[i]).toBeGreaterThan(runtimes[i - 1]);
+      expect(bytes[i]).toBeGreaterThan(bytes[i - 1]);
+    }
+    expect(runtimes[0]).toBeGreaterThanOrEqual(250);
+    expect(runtimes.at(-1)).toBeGreaterThanOrEqual(1000);
+    expect(docs.every((d) => d['fio version'] === 'vfio-node-0.1.0' && d.jobs.length === 1)).toBe(true);
+  });
+
+  it('--status-interval with normal: the whole normal report per interval; with terse: a line per job per interval, earlier groups included', async () => {
+    const n = host({ clock: fakeClock() });
+    await runBench(['--name=n', '--ioengine=null', '--size=1m', '--time_based', '--runtime=1', '--status-interval=250ms'], n.h);
+    const reports = n.out().match(/Run status group 0 \(all jobs\):/g)!.length;
+    expect(reports).toBeGreaterThanOrEqual(4);
+    expect(n.out().match(/n: \(groupid=0, jobs=1\)/g)!.length).toBe(reports);
+
+    const t = host({ clock: fakeClock() });
+    await runBench(['--ioengine=null', '--size=1m', '--time_based', '--runtime=600ms', '--status-interval=250ms', '--output-format=terse', '--name=first', '--name=second', '--stonewall'], t.h);
+    const names = t.out().split('\n').filter(Boolean).map((l) => fields(l)[2]);
+    // While 'second' runs (group 1), each report has 'first's final line and 'second's so far.
+    expect(names.slice(0, 2)).toEqual(['first', 'first']);
+    expect(names.slice(-4)).toEqual(['first', 'second', 'first', 'second']);
+    expect(t.out().split('\n').filter(Boolean).every((l) => fields(l).length === 121)).toBe(true);
+  });
+
+  it('--status-interval with --output=FILE: the file holds every report so far', async () => {
+    const t = host({ clock: fakeClock() });
+    await runBench(['--name=f', '--ioengine=null', '--size=1m', '--time_based', '--runtime=1', '--status-interval=250ms', '--output-format=json', '--output=/r.jsonl'], t.h);
+    expect(t.out()).toBe('');
+    const lines = t.files.get('/r.jsonl')!.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const l of lines) expect(JSON.parse(l).jobs[0].jobname).toBe('f');
+  });
+
+  it('--status-interval on jobs that run on worker threads (ioengine=vfio-nvme on the CLI) is refused by name before anything runs', async () => {
+    const ran: string[] = [];
+    const t = host({ runJobs: async () => (ran.push('runJobs'), { results: [], startedAt: new Date() }), openNvme: async () => (ran.push('openNvme'), new MemoryTarget({ capacityBytes: 1 << 20 })) });
+    await expect(runBench(['--name=w', '--filename=0000:00:03.0/1', '--size=1m', '--status-interval=1'], t.h)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', hint: expect.stringContaining('--ioengine=vfio-runtime') });
+    expect(() => planBench(['--name=w', '--filename=0000:00:03.0/1', '--status-interval=1'], () => '')).toThrow(/--status-interval/);
+    expect(ran).toEqual([]);
+    expect(planBench(['--name=w', '--filename=0000:00:03.0/1', '--ioengine=vfio-runtime', '--status-interval=1'], () => '').cl.statusIntervalMs).toBe(1000);
+  });
+});

@@ -4,10 +4,10 @@
 
 import { dirname, resolve } from 'node:path';
 import { invalidArgument } from '@vfio-node/core';
-import { runJobs, type RunResult } from './engine.js';
+import { runJobs, type JobResult, type RunResult } from './engine.js';
 import { engineMix } from './errors.js';
 import { parseFilename, type NvmeTargetSpec } from './filename.js';
-import { summarize } from './group.js';
+import { summarize, type GroupRunStats, type ReportedStat } from './group.js';
 import type { IoTarget } from './io-target.js';
 import { jobFileError, parseCommandLine, parseJobFile, resolveJobs, type CommandLine, type ResolvedJob } from './jobfile.js';
 import { NullTarget } from './null-target.js';
@@ -24,6 +24,7 @@ import { PeerStatus } from './peers/progress.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './peers/qemu-img.js';
 import { buildJsonReport, stringifyFioJson } from './report-json.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
+import { formatTerseReport } from './report-terse.js';
 import type { JobProgress } from './job-runner.js';
 import { openBdevRuntime } from './bdev-target.js';
 import { openDefaultRuntime, RuntimeTargets, runtimeWorkersNeeded, type RuntimeOpener } from './runtime-target.js';
@@ -74,6 +75,8 @@ export interface BenchHost {
    * runs here through openNvme.
    */
   runJobs?(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, options: HostRunOptions): Promise<RunResult>;
+  /** The clock of the jobs run on this thread, ns (default: the engine's hrClockNs); tests give a fake one. */
+  clock?: () => number;
 }
 
 /** A scratch directory from BenchHost.tempDir. */
@@ -90,6 +93,10 @@ export interface HostRunOptions {
   signal?: AbortSignal;
   /** Set when the status line is shown: call it about once a second with every running job's progress. */
   onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
+  /** --status-interval: call it every `statusIntervalMs` with every started job's results so far (RunOptions.onStatus). */
+  onStatus?: (results: JobResult[]) => void;
+  /** How often onStatus is called, ms. */
+  statusIntervalMs?: number;
 }
 
 /** fio's exit status after a signal stopped the run (backend.c sig_int(): exit_value = 128). */
@@ -109,7 +116,9 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
                          embedding program does (NvmeRuntime.open(addr, { workers: numjobs }))
   --ioengine=vfio-bdev   the same through @vfio-node/bdev's NVMe bdev (what the block layer adds)
   --ioengine=null        fio's null engine: no device, no data (for trying options)
-  --output-format=normal|json|json+   --output=FILE   --eta=auto|always|never
+  --output-format=normal|json|json+|terse (comma-separated)   --terse-version=3   --output=FILE
+  --status-interval=T    the whole report every T (s, or 500ms, 2m...) while the jobs run; with json,
+                         each report is one JSON document on its own line   --eta=auto|always|never
   --force                write even on a namespace that starts or ends with a partition table,
                          filesystem, LVM, ZFS, RAID or swap signature (write jobs look first)
   --write_iops_log=PREFIX  --write_bw_log=  --write_lat_log=  --log_avg_msec=N  --write_hist_log=
@@ -181,6 +190,8 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
     const [a, b] = [...byEngine].map(([engine, job]) => ({ engine, job }));
     throw engineMix(a!, b!);
   }
+  // The CLI runs vfio-nvme device jobs on worker threads, which publish counters, not whole stats (yet).
+  if (cl.statusIntervalMs && byEngine.has('vfio-nvme')) throw invalidArgument('--status-interval', `${cl.statusIntervalMs}ms`, 'jobs with ioengine=vfio-runtime, vfio-bdev or null', 'Reports while the jobs run are not implemented yet for ioengine=vfio-nvme jobs, which run on worker threads; run the same jobs with --ioengine=vfio-runtime.');
   if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
   if (cl.compare.includes('vfio-runtime') && byEngine.has('vfio-runtime')) throw invalidArgument('--compare', cl.compare.join(','), 'peers other than the engine the jobs use (they already run with ioengine=vfio-runtime)', 'Leave vfio-runtime out of --compare, or run the jobs with the default ioengine=vfio-nvme.');
   if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
@@ -200,8 +211,13 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   }
 
   const normal = cl.outputFormat.includes('normal');
-  const out: string[] = [];
   const toStdout = cl.output === undefined;
+  // --output=FILE holds everything reported so far: rewritten at each --status-interval report.
+  let written = '';
+  const emit = (text: string): void => {
+    if (toStdout) host.stdout.write(text);
+    else host.writeFile(cl.output!, (written += text));
+  };
   if (normal && toStdout) host.stdout.write(formatRunHeader(jobs));
   const status = statusLineWanted(cl.eta, { normal, toStdout, isTTY: !!host.stdout.isTTY }) ? new TerminalStatus(host.stdout) : undefined;
   const onProgress = status && ((p: JobProgress[], t: number) => status.update(p, t));
@@ -209,7 +225,17 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   // Device jobs on the direct engine run where the host puts them (the CLI: on runtime
   // workers); vfio-runtime jobs, null jobs and a host without runJobs run here.
   const direct = jobs.some((j) => specs.has(j.index) && j.options.ioengine === 'vfio-nvme');
-  const run = host.runJobs && direct ? await host.runJobs(jobs, specs, { signal: host.signal, onProgress }) : await runHere(jobs, specs, host, { signal: host.signal, onProgress });
+  const onWorkers = !!host.runJobs && direct;
+  // --status-interval: the whole report, in every format asked for, of the results so far.
+  const startedAt = new Date();
+  const onStatus = cl.statusIntervalMs
+    ? (results: JobResult[]) => {
+        const now = summarize(results);
+        status?.clear();
+        emit(formatReports(cl, { results, startedAt }, now.stats, now.groups, globalOptions));
+      }
+    : undefined;
+  const run = onWorkers ? await host.runJobs!(jobs, specs, { signal: host.signal, onProgress }) : await runHere(jobs, specs, host, { signal: host.signal, onProgress, onStatus, statusIntervalMs: cl.statusIntervalMs });
   status?.clear();
   const { stats, groups } = summarize(run.results);
   writeLogFiles(run.results.flatMap((r) => r.logs ?? []), host, logDir);
@@ -312,14 +338,25 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
     table = '\nComparison (same job, same boot):\n' + formatCompareTable(ours, peers);
   }
 
-  for (const f of cl.outputFormat) {
-    if (f === 'json' || f === 'json+') out.push(stringifyFioJson(buildJsonReport(run, stats, groups, { plus: f === 'json+', globalOptions, extra })) + '\n');
-    else out.push(formatNormalReport(stats, groups) + table);
-  }
-  if (toStdout) host.stdout.write(out.join(''));
-  else host.writeFile(cl.output!, out.join(''));
+  emit(formatReports(cl, run, stats, groups, globalOptions, extra, table));
   if (host.signal?.aborted) return EXIT_SIGNALED;
   return run.results.some((r) => r.stat.error) ? 1 : 0;
+}
+
+/**
+ * One report in every format asked for, in fio's order whatever the order given (fio 3.33
+ * __show_run_stats: terse, json, normal): a terse line per reported job, one JSON document
+ * (json+ when asked, which includes json), the normal summary (with --compare's table).
+ * With --status-interval the JSON document is on one line (JSON lines: one document per
+ * report, each ending in a newline), so that a reader can split the reports.
+ */
+function formatReports(cl: CommandLine, run: RunResult, stats: readonly ReportedStat[], groups: readonly GroupRunStats[], globalOptions: Record<string, string>, extra?: Record<string, unknown>, table = ''): string {
+  let out = '';
+  if (cl.outputFormat.includes('terse')) out += formatTerseReport(stats, groups);
+  const plus = cl.outputFormat.includes('json+');
+  if (plus || cl.outputFormat.includes('json')) out += stringifyFioJson(buildJsonReport(run, stats, groups, { plus, globalOptions, extra }), cl.statusIntervalMs > 0) + '\n';
+  if (cl.outputFormat.includes('normal')) out += formatNormalReport(stats, groups) + table;
+  return out;
 }
 
 /** A file's text, or undefined when it cannot be read (a log fio did not write). */
@@ -367,6 +404,8 @@ async function runHere(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, 
         return job.options.ioengine === 'vfio-runtime' || job.options.ioengine === 'vfio-bdev' ? runtimes.open(spec) : host.openNvme(spec, job);
       },
       onProgress: opts.onProgress,
+      ...(opts.onStatus ? { onStatus: opts.onStatus, statusIntervalMs: opts.statusIntervalMs } : {}),
+      ...(host.clock ? { clock: host.clock } : {}),
       signal: opts.signal,
     });
   } finally {
