@@ -188,7 +188,7 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
 
   it('Ctrl-C with the reports on stdout: the normal report and the JSON are printed, the JSON parses', async () => {
     // With the normal report on stdout the status line is drawn there too (fio's rule), which
-    // says when both jobs run; the JSON follows the normal report.
+    // says when both jobs run; the JSON comes before the normal report (fio 3.33's order).
     const child = bench(['--name=long', '--rw=randread', '--bs=4k', '--iodepth=8', '--numjobs=2', '--time_based', '--runtime=120', file(), '--eta=always', '--output-format=normal,json']);
     const deadline = Date.now() + START_MS;
     while (!/Jobs: 2 \(f=2\): \[r\(2\)\]\[[\d.]+%\]\[r=[^\]]+\]\[r=[1-9]/.test(child.stdout())) {
@@ -201,7 +201,8 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     expect(r.code, r.stderr).toBe(128);
     expect(r.stdout).toMatch(/long: \(groupid=0, jobs=1\): err= 0/);
     expect(r.stdout).toMatch(/Run status group 0 \(all jobs\):\n {3}READ: bw=/);
-    const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{\n') + 1)) as FioReport;
+    const start = r.stdout.indexOf('\n{\n') + 1;
+    const report = JSON.parse(r.stdout.slice(start, r.stdout.indexOf('\n}\n', start) + 2)) as FioReport;
     expect(report.jobs).toHaveLength(2);
     for (const j of report.jobs) {
       expect(j.error).toBe(0);
