@@ -201,7 +201,9 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     expect(r.code, r.stderr).toBe(128);
     expect(r.stdout).toMatch(/long: \(groupid=0, jobs=1\): err= 0/);
     expect(r.stdout).toMatch(/Run status group 0 \(all jobs\):\n {3}READ: bw=/);
-    const start = r.stdout.indexOf('\n{\n') + 1;
+    // The status line's last redraw may end without a newline just before the JSON's '{'.
+    const start = r.stdout.indexOf('{\n  "fio version"');
+    expect(start, r.stdout).toBeGreaterThanOrEqual(0);
     const report = JSON.parse(r.stdout.slice(start, r.stdout.indexOf('\n}\n', start) + 2)) as FioReport;
     expect(report.jobs).toHaveLength(2);
     for (const j of report.jobs) {
