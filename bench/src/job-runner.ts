@@ -12,7 +12,8 @@ import { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget } from './i
 import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasTrims, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { checkTrimOptions } from './trim.js';
-import { jobSeed, RandomMap, Taus88 } from './rand.js';
+import { fioBlockSeed, fioDistributionSeed, jobSeed, RandomMap, Taus88 } from './rand.js';
+import { blockPicker, type BlockPicker } from './random-distribution.js';
 import { FioJobLogs, type FioLogFile } from './fio-logs.js';
 import { wantsLogs } from './job-logs.js';
 import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
@@ -101,6 +102,8 @@ export class JobRunner {
   private readonly mixRng: Taus88;
   private readonly dataRng: Taus88;
   private readonly map: RandomMap | undefined;
+  /** random_distribution= other than random: fio's zipf/pareto/normal block picker. */
+  private readonly picker: BlockPicker | undefined;
   private readonly seqPos: [number, number, number] = [0, 0, 0];
   /** trimwrite: the next I/O is the write of the block just trimmed. */
   private trimWriteDue = false;
@@ -198,7 +201,11 @@ export class JobRunner {
     this.logs = wantsLogs(o.logs) ? new FioJobLogs(o.logs, job.index + 1) : undefined;
 
     const seed = jobSeed(o.randseed, o.randrepeat, job.index);
-    this.rng = new Taus88(seed);
+    // Offsets use fio 3.33's seeds (rand.ts), so a job picks fio's blocks for the same
+    // thread number (1-based over the run) and, for zipf/pareto/normal, file name (fio's
+    // default name is jobname.clone.0).
+    const threadNumber = job.index + 1;
+    this.rng = new Taus88(fioBlockSeed(o.randseed, o.randrepeat, threadNumber));
     this.mixRng = new Taus88(seed ^ 0x5bd1e995);
     this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
     this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], seed, o.kbBase) : undefined;
@@ -212,7 +219,12 @@ export class JobRunner {
     // randtrim has its own size (bs= third part) and no split.
     const mapBs = trims ? this.bs[IO_TRIM] : this.bs[0];
     const oneSize = trims || (this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1]);
-    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && oneSize ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
+    // fio counts a distribution's blocks in the smaller of the read and write sizes
+    // (filesetup.c __init_rand_distribution) and keeps no random map for it.
+    const rangeBytes = Math.min(this.bs[0], this.bs[1]);
+    const fileName = o.filename ?? `${o.name}.${job.clone}.0`;
+    this.picker = rwIsRandom(o.rw) ? blockPicker(o.randomDistribution, Math.ceil(this.regionBytes / rangeBytes), fioDistributionSeed(fileName, o.randseed, o.randrepeat, threadNumber)) : undefined;
+    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && oneSize && !this.picker ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -391,6 +403,11 @@ export class JobRunner {
     }
     if (rel >= 0) {
       // Taken from the sequencer above.
+    } else if (this.picker) {
+      // fio: block × the direction's smallest size; one that would run past the region
+      // (a larger size than the one the blocks are counted in) folds back into it.
+      const unit = this.bs[dir];
+      rel = (this.picker.next() % (Math.floor((this.regionBytes - bs) / unit) + 1)) * unit;
     } else if (rwIsRandom(o.rw) && this.sizes.varies[dir]) {
       // Mixed sizes: offsets aligned to the direction's smallest size, drawn without a map.
       const unit = this.bs[dir];

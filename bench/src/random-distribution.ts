@@ -1,0 +1,197 @@
+// fio's random_distribution= (HOWTO: random_distribution; fio 3.33 lib/zipf.c, lib/gauss.c,
+// io_u.c get_next_rand_offset). Which block a random I/O goes to:
+//   random         uniform over the region (rand.ts, with the random map unless norandommap)
+//   zipf:THETA     Zipf with exponent THETA (default 1.1; not 1), Gray et al.'s "Quickly
+//                  generating billion-record synthetic databases" method, as fio does it
+//   pareto:H       Pareto, n · u^(log H / log(1-H)) (default 0.2; 0 < H < 1)
+//   normal:DEV     fio's "gauss": the mean of 12 uniform draws, plus a uniform nudge of
+//                  DEV percent of the blocks (0 <= DEV < 100)
+// Each may end in ":CENTER" (0..1) to move the hot spot. fio spreads the hot blocks over the
+// region with a 64-bit multiplicative hash (hash.h __hash_u64) and a random rotation, and
+// keeps no random map for these three: a block may repeat whatever norandommap says (fio
+// 3.33's init_random_map returns before it allocates one). The arithmetic below is fio's
+// step for step (unsigned 64-bit wrap-around included) so that one seed picks fio's blocks.
+
+import { invalidArgument } from '@vfio-node/core';
+import { Taus88 } from './rand.js';
+
+/** A parsed random_distribution=: fio's kinds with their parameter and optional center (-1: none). */
+export type RandomDistribution =
+  | { kind: 'random' }
+  | { kind: 'zipf' | 'pareto' | 'normal'; value: number; center: number };
+
+/** fio's defaults (fio.h FIO_DEF_ZIPF, FIO_DEF_PARETO; normal's deviation 0). */
+const DEFAULTS = { zipf: 1.1, pareto: 0.2, normal: 0 } as const;
+
+/**
+ * Parses random_distribution= the way fio 3.33 does (options.c str_random_distribution_cb).
+ * @throws VfioError ERR_INVALID_ARG for an unknown kind or a parameter out of fio's range.
+ */
+export function parseRandomDistribution(key: string, text: string): RandomDistribution {
+  const [kindText, valueText, centerText, ...rest] = text.trim().split(':');
+  const kind = kindText!.toLowerCase() === 'gauss' ? 'normal' : kindText!.toLowerCase();
+  if (kind === 'random' && valueText === undefined) return { kind: 'random' };
+  if (kind === 'zoned' || kind === 'zoned_abs') throw invalidArgument(key, text, 'random, zipf:THETA, pareto:H or normal:DEV', 'zoned and zoned_abs are not implemented.');
+  if ((kind !== 'zipf' && kind !== 'pareto' && kind !== 'normal') || rest.length) throw invalidArgument(key, text, 'random, zipf[:THETA[:CENTER]], pareto[:H[:CENTER]] or normal[:DEV[:CENTER]]');
+  const num = (t: string) => {
+    const v = Number(t);
+    if (t.trim() === '' || !Number.isFinite(v)) throw invalidArgument(key, text, `a number in ${kind}:${t}`);
+    return v;
+  };
+  const value = valueText === undefined || valueText === '' ? DEFAULTS[kind] : num(valueText);
+  const center = centerText === undefined ? -1 : num(centerText);
+  if (center !== -1 && (center < 0 || center > 1)) throw invalidArgument(key, text, 'a center between 0 and 1 (fio: 0 <= center <= 1.0)');
+  if (kind === 'zipf' && value === 1) throw invalidArgument(key, text, 'a zipf theta other than 1.0 (fio)');
+  if (kind === 'pareto' && (value <= 0 || value >= 1)) throw invalidArgument(key, text, 'a pareto H with 0 < H < 1 (fio)');
+  if (kind === 'normal' && (value < 0 || value >= 100)) throw invalidArgument(key, text, 'a normal deviation with 0 <= DEV < 100 (fio)');
+  return { kind, value, center };
+}
+
+/** fio's canonical spelling, for reports: "random", "zipf:1.2", "normal:5:0.3". */
+export function formatRandomDistribution(d: RandomDistribution): string {
+  if (d.kind === 'random') return 'random';
+  return `${d.kind}:${d.value}${d.center === -1 ? '' : `:${d.center}`}`;
+}
+
+/** A generator of block numbers in [0, nranges) for a non-uniform distribution. */
+export interface BlockPicker {
+  /** The next block number. */
+  next(): number;
+}
+
+/** fio's FRAND32_MAX: zipf and pareto divide by it, not by 2^32, so u reaches 1. */
+const FRAND32_MAX = 0xffffffff;
+/** fio caps zipf's normalising sum at 10M terms (lib/zipf.c ZIPF_MAX_GEN). */
+const ZIPF_MAX_GEN = 10_000_000;
+/** hash.h GOLDEN_RATIO_64 = 0x61C8864680B583EB, as two 32-bit halves. */
+const GOLDEN_HI = 0x61c88646;
+const GOLDEN_LO = 0x80b583eb;
+const TWO32 = 0x1_0000_0000;
+
+/**
+ * (hash(val) + off) mod 2^64 mod n, fio's last step, with hash(v) = v · GOLDEN_RATIO_64 mod 2^64.
+ * Done in 32-bit halves so the hot path allocates nothing; `val` and `off` are below 2^53.
+ */
+export function hashRotate(val: number, off: number, n: number): number {
+  const vh = Math.floor(val / TWO32);
+  const vl = val >>> 0;
+  // vl · GOLDEN_LO as a full 64-bit product, 16 bits at a time (each partial product exact in a double).
+  const a0 = vl & 0xffff;
+  const a1 = vl >>> 16;
+  const b0 = GOLDEN_LO & 0xffff;
+  const b1 = GOLDEN_LO >>> 16;
+  const mid = a0 * b1 + a1 * b0;
+  let lo = a0 * b0 + (mid % 0x10000) * 0x10000;
+  let hi = a1 * b1 + Math.floor(mid / 0x10000) + Math.floor(lo / TWO32);
+  lo %= TWO32;
+  // The cross terms land in the high half only; what overflows 2^64 is dropped.
+  hi = (hi + Math.imul(vl, GOLDEN_HI) + Math.imul(vh, GOLDEN_LO)) >>> 0;
+  // + off, with carry, modulo 2^64.
+  lo += off % TWO32;
+  hi = (hi + Math.floor(off / TWO32) + Math.floor(lo / TWO32)) >>> 0;
+  lo %= TWO32;
+  // (hi · 2^32 + lo) mod n, each step below 2^53.
+  return (((((hi % n) * 0x10000) % n) * 0x10000) % n + (lo % n)) % n;
+}
+
+const spread = (v: number, off: number, n: number, hash: boolean): number => (hash ? hashRotate(v, off, n) : (v + off) % n);
+
+/** fio's zipf_state with zipf_next: Gray et al.'s approximation, then hash and rotate. */
+export class ZipfPicker implements BlockPicker {
+  private readonly rng: Taus88;
+  private readonly randOff: number;
+  private readonly zetan: number;
+  private readonly alpha: number;
+  private readonly eta: number;
+  private readonly two: number;
+
+  /** `hash` false is fio's zipf_disable_hash (t/genzipf): ranks come out in order, only rotated. */
+  constructor(private readonly nranges: number, private readonly theta: number, center: number, seed: number, private readonly hash = true) {
+    this.rng = new Taus88(seed);
+    // shared_rand_init: the rotation is the generator's first output, or (that output
+    // drawn all the same) the center's block.
+    const first = this.rng.next();
+    this.randOff = center === -1 ? first : Math.floor(nranges * center);
+    const zeta2 = Math.pow(1, theta) + Math.pow(0.5, theta);
+    let zetan = 0;
+    const terms = Math.min(nranges, ZIPF_MAX_GEN);
+    for (let i = 0; i < terms; i++) zetan += Math.pow(1 / (i + 1), theta);
+    this.zetan = zetan;
+    this.alpha = 1 / (1 - theta);
+    this.eta = (1 - Math.pow(2 / nranges, 1 - theta)) / (1 - zeta2 / zetan);
+    this.two = 1 + Math.pow(0.5, theta);
+  }
+
+  next(): number {
+    const u = this.rng.next() / FRAND32_MAX;
+    const z = u * this.zetan;
+    // Ranks 1 and 2 exactly, the rest from the closed form; fio then counts from 0.
+    const rank = z < 1 ? 1 : z < this.two ? 2 : 1 + Math.floor(this.nranges * Math.pow(this.eta * u - this.eta + 1, this.alpha));
+    return spread(rank - 1, this.randOff, this.nranges, this.hash);
+  }
+}
+
+/** fio's pareto_next: (n-1) · u^(log H / log(1-H)), then hash and rotate. */
+export class ParetoPicker implements BlockPicker {
+  private readonly rng: Taus88;
+  private readonly randOff: number;
+  private readonly power: number;
+
+  /** `hash` false: ranks in order, only rotated (fio's zipf_disable_hash). */
+  constructor(private readonly nranges: number, h: number, center: number, seed: number, private readonly hash = true) {
+    this.rng = new Taus88(seed);
+    const first = this.rng.next();
+    this.randOff = center === -1 ? first : Math.floor(nranges * center);
+    this.power = Math.log(h) / Math.log(1 - h);
+  }
+
+  next(): number {
+    const u = this.rng.next() / FRAND32_MAX;
+    return spread(Math.floor((this.nranges - 1) * Math.pow(u, this.power)), this.randOff, this.nranges, this.hash);
+  }
+}
+
+/** fio's gauss_next (random_distribution=normal): mean of 12 uniform blocks plus a bounded nudge. */
+export class NormalPicker implements BlockPicker {
+  private readonly rng: Taus88;
+  private readonly stddev: number;
+  private readonly randOff: number;
+
+  /** `hash` false: blocks in order, only rotated (fio's gauss_disable_hash). */
+  constructor(private readonly nranges: number, dev: number, center: number, seed: number, private readonly hash = true) {
+    this.rng = new Taus88(seed);
+    // gauss_init: the nudge's width is DEV percent of the blocks, at most half of them.
+    this.stddev = dev === 0 ? 0 : Math.min(Math.ceil((nranges * dev) / 100), Math.floor(nranges / 2)) >>> 0;
+    // fio stores nranges · (center - 0.5) in an unsigned int: a negative one wraps (x86-64 conversion).
+    this.randOff = center === -1 ? 0 : Math.trunc(nranges * (center - 0.5)) >>> 0;
+  }
+
+  next(): number {
+    const n = this.nranges;
+    let sum = 0;
+    for (let i = 0; i < 12; i++) sum += this.rng.next() % (n + 1);
+    sum = Math.floor((sum + 11) / 12);
+    if (this.stddev) {
+      // gauss_dev: a uniform integer in [0, stddev), less stddev/2 (integer halves).
+      let dev = Math.floor(this.stddev * (this.rng.next() / TWO32)) - Math.floor(this.stddev / 2);
+      // fio adds the int to an unsigned 64-bit sum: a sum below 0 wraps past n too.
+      // (fio would spin forever on dev 0 with sum = n; that one case stops here.)
+      while (dev !== 0 && (sum + dev < 0 || sum + dev >= n)) dev = Math.trunc(dev / 2);
+      sum += dev;
+    }
+    return spread(sum, this.randOff, n, this.hash);
+  }
+}
+
+/**
+ * The block picker for a job's distribution over `nranges` blocks, or undefined for uniform.
+ * fio counts nranges in the smaller of the read and write block sizes.
+ */
+export function blockPicker(d: RandomDistribution, nranges: number, seed: number): BlockPicker | undefined {
+  switch (d.kind) {
+    case 'random': return undefined;
+    case 'zipf': return new ZipfPicker(nranges, d.value, d.center, seed);
+    case 'pareto': return new ParetoPicker(nranges, d.value, d.center, seed);
+    case 'normal': return new NormalPicker(nranges, d.value, d.center, seed);
+  }
+}
