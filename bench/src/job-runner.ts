@@ -215,7 +215,8 @@ export class JobRunner {
     this.sizes = new BlockSizes(o, seed);
     this.sequencer = rwIsRandom(o.rw) && o.rwSuffix > 1 ? new RwSequencer(o.rwSuffix) : undefined;
     if (!rwIsRandom(o.rw) && o.rwSuffix % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: rw=${o.rw}:${o.rwSuffix} skips ${o.rwSuffix} bytes, not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Skip a multiple of ${target.blockSize} bytes (rw=${o.rw}:${target.blockSize}).`);
-    // fio's random draws between sequential runs are not held to the random map.
+    // rw=randread:N: fio holds the random draws to the random map and does not mark the
+    // I/Os that follow them (io_u.c: IO_U_F_BUSY_OK), as its iolog shows.
     // randtrim has its own size (bs= third part) and no split.
     const mapBs = trims ? this.bs[IO_TRIM] : this.bs[0];
     const oneSize = trims || (this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1]);
@@ -224,7 +225,7 @@ export class JobRunner {
     const rangeBytes = Math.min(this.bs[0], this.bs[1]);
     const fileName = o.filename ?? `${o.name}.${job.clone}.0`;
     this.picker = rwIsRandom(o.rw) ? blockPicker(o.randomDistribution, Math.ceil(this.regionBytes / rangeBytes), fioDistributionSeed(fileName, o.randseed, o.randrepeat, threadNumber)) : undefined;
-    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && oneSize && !this.picker ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
+    this.map = rwIsRandom(o.rw) && !o.norandommap && oneSize && !this.picker ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -395,11 +396,14 @@ export class JobRunner {
       this.map?.reset();
     }
     let rel = -1;
+    /** A random draw standing in for a follow-up that had no room: fio consults its map but does not mark it. */
+    let standIn = false;
     if (this.sequencer && !this.sequencer.newRandom()) {
       // rw=randread:N between two random offsets: follow (or repeat) this direction's last I/O.
       if (o.rwSequencer === 'identical') rel = Math.max(0, this.lastStart[dir]);
       else if (this.lastEnd[dir] >= 0 && this.lastEnd[dir] + bs <= this.regionBytes) rel = this.lastEnd[dir];
       else if (this.lastEnd[dir] < 0) rel = 0;
+      standIn = rel < 0;
     }
     if (rel >= 0) {
       // Taken from the sequencer above.
@@ -416,7 +420,7 @@ export class JobRunner {
       const blocks = Math.floor(this.regionBytes / bs);
       const b = this.rng.below(blocks);
       if (this.map) {
-        const got = this.map.claim(b);
+        const got = standIn ? this.map.nextFree(b) : this.map.claim(b);
         if (got < 0) {
           this.loopExhausted = true;
           return o.timeBased ? this.nextIo(now) : -1;

@@ -156,6 +156,13 @@ export class RandomMap {
   }
 
   claim(b: number): number {
+    const got = this.nextFree(b);
+    if (got >= 0) this.mark(got);
+    return got;
+  }
+
+  /** b if it is free, else the next free block after it (wrapping), without marking it; -1 if none. */
+  nextFree(b: number): number {
     if (this.free === 0) return -1;
     const words = this.bits.length;
     let w = b >>> 5;
@@ -164,16 +171,17 @@ export class RandomMap {
     for (let n = 0; n <= words; n++) {
       // Drop bits beyond the last block in the last word.
       if (w === words - 1 && (this.blocks & 31)) mask &= (1 << (this.blocks & 31)) - 1;
-      if (mask) {
-        const bit = 31 - Math.clz32(mask & -mask);
-        this.bits[w]! |= 1 << bit;
-        this.free--;
-        return w * 32 + bit;
-      }
+      if (mask) return w * 32 + (31 - Math.clz32(mask & -mask));
       w = w + 1 === words ? 0 : w + 1;
       mask = ~this.bits[w]!;
     }
     return -1;
+  }
+
+  /** Marks block b done (b must be free). */
+  mark(b: number): void {
+    this.bits[b >>> 5]! |= 1 << (b & 31);
+    this.free--;
   }
 
   reset(): void {

@@ -6,7 +6,9 @@
 // --randrepeat=0 --randseed=5; zipf1.2: --random_distribution=zipf:1.2; zipf0.8-center0.25:
 // zipf:0.8:0.25; pareto0.3; normal5; normal0: --random_distribution=normal; zipf1.2-randseed5:
 // zipf:1.2 --randrepeat=0 --randseed=5; two: --random_distribution=zipf:1.1 --name=a --name=b
-// --numjobs=2 (jobs a, b.0 and b.1: thread numbers 1, 2, 3; only b's log).
+// --numjobs=2 (jobs a, b.0 and b.1: thread numbers 1, 2, 3; only b's log). randread4 and
+// randread4-identical: fio --name=j --ioengine=null --rw=randread:4 [--rw_sequencer=identical]
+// --bs=4k --size=1m --write_iolog=F.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +63,16 @@ describe("fio 3.33's random offsets, seed for seed", () => {
     expect(want).toHaveLength(128);
     const [got] = await ourOffsets(JOB + extra);
     expect(got!.slice(0, 128)).toEqual(want);
+  });
+
+  it.each([
+    ['randread4', 'rw=randread:4\nbs=4k\nsize=1m\n'],
+    ['randread4-identical', 'rw=randread:4\nrw_sequencer=identical\nbs=4k\nsize=1m\n'],
+  ])('%s: all 256 offsets are the ones fio issued (random draws held to the map, the I/Os between not marked)', async (fixture, job) => {
+    const want = fioOffsets(fixture).get('j.0.0')!;
+    expect(want).toHaveLength(256);
+    const [got] = await ourOffsets('[j]\n' + job);
+    expect(got).toEqual(want);
   });
 
   it('thread numbers and default file names: jobs a, b.0, b.1 with zipf', async () => {

@@ -15,10 +15,20 @@
 import { invalidArgument } from '@vfio-node/core';
 import { Taus88 } from './rand.js';
 
-/** A parsed random_distribution=: fio's kinds with their parameter and optional center (-1: none). */
+/** A parsed random_distribution=: fio's kinds with their parameter and optional center. */
 export type RandomDistribution =
-  | { kind: 'random' }
-  | { kind: 'zipf' | 'pareto' | 'normal'; value: number; center: number };
+  | {
+      /** Uniform (fio's default). */
+      kind: 'random';
+    }
+  | {
+      /** zipf, pareto or normal (fio's gauss). */
+      kind: 'zipf' | 'pareto' | 'normal';
+      /** zipf's theta, pareto's H, or normal's deviation in percent of the blocks. */
+      value: number;
+      /** Where the hot spot sits, 0..1 of the region; -1 when not given (fio's default). */
+      center: number;
+    };
 
 /** fio's defaults (fio.h FIO_DEF_ZIPF, FIO_DEF_PARETO; normal's deviation 0). */
 const DEFAULTS = { zipf: 1.1, pareto: 0.2, normal: 0 } as const;
