@@ -12,8 +12,8 @@ import { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget } from './i
 import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasTrims, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { checkTrimOptions } from './trim.js';
-import { fioBlockSeed, fioDistributionSeed, jobSeed, RandomMap, Taus88 } from './rand.js';
-import { blockPicker, type BlockPicker } from './random-distribution.js';
+import { FIO_RAND_ZONE_OFF, fioBlockSeed, fioDistributionSeed, fioSeed, jobSeed, RandomMap, Taus88 } from './rand.js';
+import { blockPicker, ZoneTable, type BlockPicker } from './random-distribution.js';
 import { FioJobLogs, type FioLogFile } from './fio-logs.js';
 import { wantsLogs } from './job-logs.js';
 import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
@@ -104,6 +104,8 @@ export class JobRunner {
   private readonly map: RandomMap | undefined;
   /** random_distribution= other than random: fio's zipf/pareto/normal block picker. */
   private readonly picker: BlockPicker | undefined;
+  /** random_distribution=zoned or zoned_abs: which part of the region each random I/O draws from. */
+  private readonly zones: ZoneTable | undefined;
   private readonly seqPos: [number, number, number] = [0, 0, 0];
   /** trimwrite: the next I/O is the write of the block just trimmed. */
   private trimWriteDue = false;
@@ -221,11 +223,16 @@ export class JobRunner {
     const mapBs = trims ? this.bs[IO_TRIM] : this.bs[0];
     const oneSize = trims || (this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1]);
     // fio counts a distribution's blocks in the smaller of the read and write sizes
-    // (filesetup.c __init_rand_distribution) and keeps no random map for it.
+    // (filesetup.c __init_rand_distribution). Any random_distribution but random turns the
+    // random map off in fio 3.33 (init.c fixup_options: norandommap = 1), zoned included.
     const rangeBytes = Math.min(this.bs[0], this.bs[1]);
     const fileName = o.filename ?? `${o.name}.${job.clone}.0`;
     this.picker = rwIsRandom(o.rw) ? blockPicker(o.randomDistribution, Math.ceil(this.regionBytes / rangeBytes), fioDistributionSeed(fileName, o.randseed, o.randrepeat, threadNumber)) : undefined;
-    this.map = rwIsRandom(o.rw) && !o.norandommap && oneSize && !this.picker ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
+    this.map = rwIsRandom(o.rw) && !o.norandommap && oneSize && o.randomDistribution.kind === 'random' ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
+    const rd = o.randomDistribution;
+    this.zones = rwIsRandom(o.rw) && (rd.kind === 'zoned' || rd.kind === 'zoned_abs') ? new ZoneTable(rd, this.bs.map((b) => Math.floor(this.regionBytes / b)), this.bs, fioSeed(FIO_RAND_ZONE_OFF, o.randseed, o.randrepeat, threadNumber)) : undefined;
+    const over = this.zones?.overflow() ?? -1;
+    if (over >= 0) throw benchError('ERR_BENCH_SIZE', `${o.name}: random_distribution=zoned_abs zones reach past the ${this.regionBytes}-byte region`, 'Make the zones add up to size= or less (fio: "zoned_abs sizes exceed file size").');
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -417,16 +424,23 @@ export class JobRunner {
       const unit = this.bs[dir];
       rel = this.rng.below(Math.floor((this.regionBytes - bs) / unit) + 1) * unit;
     } else if (rwIsRandom(o.rw)) {
-      const blocks = Math.floor(this.regionBytes / bs);
+      let blocks = Math.floor(this.regionBytes / bs);
+      let first = 0;
+      if (this.zones) {
+        this.zones.pick(dir);
+        blocks = this.zones.count;
+        first = this.zones.start;
+      }
       const b = this.rng.below(blocks);
       if (this.map) {
+        // (No zones here: they come without a map.)
         const got = standIn ? this.map.nextFree(b) : this.map.claim(b);
         if (got < 0) {
           this.loopExhausted = true;
           return o.timeBased ? this.nextIo(now) : -1;
         }
         rel = got * bs;
-      } else rel = b * bs;
+      } else rel = (b + first) * bs;
     } else {
       if (this.seqPos[dir] + bs > this.regionBytes) this.seqPos[dir] = 0;
       rel = this.seqPos[dir];

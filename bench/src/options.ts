@@ -179,7 +179,7 @@ const setters: Record<string, Setter> = {
   randrepeat: (o, v, k) => { o.randrepeat = flag(k, v); },
   allrandrepeat: (o, v, k) => { o.randrepeat = flag(k, v); },
   randseed: (o, v, k) => { o.randseed = parseInteger(k, req(k, v)); },
-  random_distribution: (o, v, k) => { o.randomDistribution = parseRandomDistribution(k, req(k, v)); },
+  random_distribution: (o, v, k) => { o.randomDistribution = parseRandomDistribution(k, req(k, v), o.kbBase); },
   verify: (o, v, k) => {
     const m = req(k, v).toLowerCase();
     if (m === '0' || m === 'none') o.verify = 'none';

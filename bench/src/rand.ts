@@ -62,25 +62,35 @@ export function jobSeed(randseed: number | undefined, randrepeat: boolean, index
 /** fio's FIO_RANDSEED (init.c): the block-offset seed of a repeatable job is this times its thread number. */
 export const FIO_RANDSEED = 0xb1899bed;
 
-/** Index of the block-offset seed in fio's rand_seeds[] (fio.h, FIO_RAND_BLOCK_OFF). */
-const FIO_RAND_BLOCK_OFF = 6;
+/** Indexes in fio's rand_seeds[] (fio.h): the block offsets and the zoned distribution's draws. */
+export const FIO_RAND_BLOCK_OFF = 6;
+/** fio.h FIO_RAND_ZONE_OFF. */
+export const FIO_RAND_ZONE_OFF = 16;
 
 const U64 = (1n << 64n) - 1n;
 
 /**
- * The 32-bit seed of fio 3.33's block-offset generator (init.c setup_random_seeds and
- * td_fill_rand_seeds_internal) for the job numbered `threadNumber` (1-based over the run).
+ * The 32-bit seed of fio 3.33's rand_seeds[slot] (init.c setup_random_seeds) for the job
+ * numbered `threadNumber` (1-based over the run): randseed (default 0x89) times 0x9e370001
+ * four times, then once more per slot, times the thread number, plus the slot. A job with
+ * randrepeat=0 and no randseed gets random seeds.
+ */
+export function fioSeed(slot: number, randseed: number | undefined, randrepeat: boolean, threadNumber: number): number {
+  if (!randrepeat && randseed === undefined) return (Date.now() ^ (process.pid << 16) ^ Math.imul(threadNumber, 0x9e3779b1) ^ slot) >>> 0;
+  let seed = BigInt(randseed ?? 0x89) & U64;
+  for (let i = 0; i < 4 + slot; i++) seed = (seed * 0x9e370001n) & U64;
+  return Number((seed * BigInt(threadNumber) + BigInt(slot)) & 0xffffffffn);
+}
+
+/**
+ * The 32-bit seed of fio 3.33's block-offset generator (init.c td_fill_rand_seeds_internal).
  * In fio 3.33 the seeds are set up before randseed= clears randrepeat, so randseed= alone
  * does not move the offsets: they come from FIO_RANDSEED × thread number unless the job
- * also says randrepeat=0 (with randseed: fio's seed × 0x9e370001 chain; without: random).
+ * also says randrepeat=0.
  */
 export function fioBlockSeed(randseed: number | undefined, randrepeat: boolean, threadNumber: number): number {
   if (randrepeat) return Number((BigInt(FIO_RANDSEED) * BigInt(threadNumber)) & 0xffffffffn);
-  if (randseed === undefined) return (Date.now() ^ (process.pid << 16) ^ Math.imul(threadNumber, 0x9e3779b1)) >>> 0;
-  // seed is multiplied by 0x9e370001 four times, then once more per rand_seeds[] entry.
-  let seed = BigInt(randseed) & U64;
-  for (let i = 0; i < 4 + FIO_RAND_BLOCK_OFF; i++) seed = (seed * 0x9e370001n) & U64;
-  return Number((seed * BigInt(threadNumber) + BigInt(FIO_RAND_BLOCK_OFF)) & 0xffffffffn);
+  return fioSeed(FIO_RAND_BLOCK_OFF, randseed, randrepeat, threadNumber);
 }
 
 /**
@@ -178,9 +188,11 @@ export class RandomMap {
     return -1;
   }
 
-  /** Marks block b done (b must be free). */
+  /** Marks block b done (nothing if it already is). */
   mark(b: number): void {
-    this.bits[b >>> 5]! |= 1 << (b & 31);
+    const bit = 1 << (b & 31);
+    if (this.bits[b >>> 5]! & bit) return;
+    this.bits[b >>> 5]! |= bit;
     this.free--;
   }
 

@@ -6,7 +6,9 @@
 // --randrepeat=0 --randseed=5; zipf1.2: --random_distribution=zipf:1.2; zipf0.8-center0.25:
 // zipf:0.8:0.25; pareto0.3; normal5; normal0: --random_distribution=normal; zipf1.2-randseed5:
 // zipf:1.2 --randrepeat=0 --randseed=5; two: --random_distribution=zipf:1.1 --name=a --name=b
-// --numjobs=2 (jobs a, b.0 and b.1: thread numbers 1, 2, 3; only b's log). randread4 and
+// --numjobs=2 (jobs a, b.0 and b.1: thread numbers 1, 2, 3; only b's log). zoned:
+// zoned:60/10:30/20:10/70 (zoned-norandommap: with --norandommap); zonedabs:
+// zoned_abs:50/1M:50/15M; zoned-randseed5: zoned:60/10:40/90 --randrepeat=0 --randseed=5. randread4 and
 // randread4-identical: fio --name=j --ioengine=null --rw=randread:4 [--rw_sequencer=identical]
 // --bs=4k --size=1m --write_iolog=F.
 
@@ -58,6 +60,10 @@ describe("fio 3.33's random offsets, seed for seed", () => {
     ['normal5', 'random_distribution=normal:5\n'],
     ['normal0', 'random_distribution=normal\n'],
     ['zipf1.2-randseed5', 'random_distribution=zipf:1.2\nrandrepeat=0\nrandseed=5\n'],
+    ['zoned', 'random_distribution=zoned:60/10:30/20:10/70\n'],
+    ['zoned-norandommap', 'random_distribution=zoned:60/10:30/20:10/70\nnorandommap\n'],
+    ['zonedabs', 'random_distribution=zoned_abs:50/1M:50/15M\n'],
+    ['zoned-randseed5', 'random_distribution=zoned:60/10:40/90\nrandrepeat=0\nrandseed=5\n'],
   ])('%s: the first 128 offsets are the ones fio issued', async (fixture, extra) => {
     const want = fioOffsets(fixture).get('j.0.0')!;
     expect(want).toHaveLength(128);
@@ -80,6 +86,10 @@ describe("fio 3.33's random offsets, seed for seed", () => {
     const got = await ourOffsets('[global]\nrw=randread\nbs=4k\nsize=16m\nrandom_distribution=zipf:1.1\n[a]\n[b]\nnumjobs=2\n');
     expect(got[1]!.slice(0, 128)).toEqual(want.get('b.0.0'));
     expect(got[2]!.slice(0, 128)).toEqual(want.get('b.1.0'));
+  });
+
+  it('zoned_abs zones past the region stop the job before it starts (fio: "zoned_abs sizes exceed file size")', async () => {
+    await expect(ourOffsets(JOB + 'random_distribution=zoned_abs:50/10m:50/10m\n')).rejects.toMatchObject({ code: 'ERR_BENCH_SIZE' });
   });
 
   it('randseed= alone does not move the offsets (fio 3.33 sets its seeds before randseed clears randrepeat)', () => {
@@ -198,12 +208,20 @@ describe('random_distribution= parsing', () => {
     expect(o.randomDistribution).toEqual({ kind: 'zipf', value: 0.9, center: -1 });
   });
 
+  it('zoned: per direction, sizes left out share the rest; zoned_abs sizes in bytes', () => {
+    expect(parseRandomDistribution('k', 'zoned:60/10:30:10')).toEqual({ kind: 'zoned', zones: Array(3).fill([{ access: 60, size: 10 }, { access: 30, size: 45 }, { access: 10, size: 45 }]) });
+    const rw = parseRandomDistribution('k', 'zoned:50/50:50/50,100/10');
+    expect(rw.kind === 'zoned' && rw.zones.map((l) => l.length)).toEqual([2, 1, 1]);
+    expect(parseRandomDistribution('k', 'zoned_abs:40/1m:60/2m')).toEqual({ kind: 'zoned_abs', zones: Array(3).fill([{ access: 40, size: 1 << 20 }, { access: 60, size: 2 << 20 }]) });
+  });
+
   it.each([
     ['zipf:1', /theta other than 1/],
     ['pareto:1', /0 < H < 1/],
     ['normal:100', /0 <= DEV < 100/],
     ['zipf:1.2:1.5', /center between 0 and 1/],
-    ['zoned:50/10:50/90', /zoned and zoned_abs are not implemented/],
+    ['zoned:50/10:40/90', /add up to 100 \(got 90\)/],
+    ['zoned:50/60:50/60', /100% or less/],
     ['uniform', /random, zipf/],
   ])('refuses %s with ERR_INVALID_ARG', (text, msg) => {
     try {

@@ -7,13 +7,15 @@
 //   normal:DEV     fio's "gauss": the mean of 12 uniform draws, plus a uniform nudge of
 //                  DEV percent of the blocks (0 <= DEV < 100)
 // Each may end in ":CENTER" (0..1) to move the hot spot. fio spreads the hot blocks over the
-// region with a 64-bit multiplicative hash (hash.h __hash_u64) and a random rotation, and
-// keeps no random map for these three: a block may repeat whatever norandommap says (fio
-// 3.33's init_random_map returns before it allocates one). The arithmetic below is fio's
+// region with a 64-bit multiplicative hash (hash.h __hash_u64) and a random rotation.
+//   zoned:A/S:...  A percent of the I/Os to the next S percent of the region (zoned_abs: S bytes)
+// Any distribution but random turns fio 3.33's random map off (init.c fixup_options sets
+// norandommap): blocks may repeat whatever norandommap says. The arithmetic below is fio's
 // step for step (unsigned 64-bit wrap-around included) so that one seed picks fio's blocks.
 
 import { invalidArgument } from '@vfio-node/core';
 import { Taus88 } from './rand.js';
+import { parseSize } from './units.js';
 
 /** A parsed random_distribution=: fio's kinds with their parameter and optional center. */
 export type RandomDistribution =
@@ -28,7 +30,21 @@ export type RandomDistribution =
       value: number;
       /** Where the hot spot sits, 0..1 of the region; -1 when not given (fio's default). */
       center: number;
+    }
+  | {
+      /** zoned (sizes in percent of the region) or zoned_abs (sizes in bytes from its start). */
+      kind: 'zoned' | 'zoned_abs';
+      /** Per direction (read, write, trim) the zones in order; an empty list is uniform. */
+      zones: [ZoneSplit[], ZoneSplit[], ZoneSplit[]];
     };
+
+/** One zone of zoned=/zoned_abs=: `access` percent of the I/Os go to the next `size` of the region. */
+export interface ZoneSplit {
+  /** Percent of the direction's random I/Os. */
+  access: number;
+  /** Percent of the region (zoned) or bytes (zoned_abs). */
+  size: number;
+}
 
 /** fio's defaults (fio.h FIO_DEF_ZIPF, FIO_DEF_PARETO; normal's deviation 0). */
 const DEFAULTS = { zipf: 1.1, pareto: 0.2, normal: 0 } as const;
@@ -37,12 +53,12 @@ const DEFAULTS = { zipf: 1.1, pareto: 0.2, normal: 0 } as const;
  * Parses random_distribution= the way fio 3.33 does (options.c str_random_distribution_cb).
  * @throws VfioError ERR_INVALID_ARG for an unknown kind or a parameter out of fio's range.
  */
-export function parseRandomDistribution(key: string, text: string): RandomDistribution {
+export function parseRandomDistribution(key: string, text: string, kbBase: 1000 | 1024 = 1024): RandomDistribution {
   const [kindText, valueText, centerText, ...rest] = text.trim().split(':');
   const kind = kindText!.toLowerCase() === 'gauss' ? 'normal' : kindText!.toLowerCase();
   if (kind === 'random' && valueText === undefined) return { kind: 'random' };
-  if (kind === 'zoned' || kind === 'zoned_abs') throw invalidArgument(key, text, 'random, zipf:THETA, pareto:H or normal:DEV', 'zoned and zoned_abs are not implemented.');
-  if ((kind !== 'zipf' && kind !== 'pareto' && kind !== 'normal') || rest.length) throw invalidArgument(key, text, 'random, zipf[:THETA[:CENTER]], pareto[:H[:CENTER]] or normal[:DEV[:CENTER]]');
+  if (kind === 'zoned' || kind === 'zoned_abs') return parseZoned(key, text, kind, kbBase);
+  if ((kind !== 'zipf' && kind !== 'pareto' && kind !== 'normal') || rest.length) throw invalidArgument(key, text, 'random, zipf[:THETA[:CENTER]], pareto[:H[:CENTER]], normal[:DEV[:CENTER]], zoned:A/S:... or zoned_abs:A/SIZE:...');
   const num = (t: string) => {
     const v = Number(t);
     if (t.trim() === '' || !Number.isFinite(v)) throw invalidArgument(key, text, `a number in ${kind}:${t}`);
@@ -57,10 +73,55 @@ export function parseRandomDistribution(key: string, text: string): RandomDistri
   return { kind, value, center };
 }
 
+/**
+ * zoned:A/S:A/S... and zoned_abs:A/SIZE:... (options.c parse_zoned_distribution,
+ * zone_split_ddir): "R,W,T" per direction as for bssplit (one list: all three; "R,W": trims
+ * take W's); the access percentages must add up to 100; a zoned size left out (or 0) shares
+ * what the others leave of 100, a zoned_abs one is 0.
+ */
+function parseZoned(key: string, text: string, kind: 'zoned' | 'zoned_abs', kbBase: 1000 | 1024): RandomDistribution {
+  const body = text.trim().slice(kind.length + 1);
+  const parts = body.split(',');
+  const lists = parts.length === 1 ? [parts[0]!, parts[0]!, parts[0]!] : [parts[0]!, parts[1]!, parts[2] ?? parts[1]!];
+  const zones = lists.map((list) => {
+    const entries = list.split(':');
+    // fio stops at the first empty entry.
+    const cut = entries.indexOf('');
+    const split = (cut < 0 ? entries : entries.slice(0, cut)).map((e) => {
+      const [a, sz] = e.split('/') as [string, string | undefined];
+      const access = Number(a);
+      if (a.trim() === '' || !Number.isInteger(access) || access < 0) throw invalidArgument(key, text, `an access percentage in ${e}`);
+      let size: number;
+      if (kind === 'zoned_abs') size = sz === undefined ? 0 : parseSize(key, sz, kbBase);
+      else {
+        const n = sz === undefined ? 0 : parseInt(sz, 10) || 0;
+        size = n > 100 ? 100 : n;
+      }
+      return { access, size };
+    });
+    if (!split.length) return split;
+    const access = split.reduce((t, z) => t + z.access, 0);
+    if (access !== 100) throw invalidArgument(key, text, `access percentages that add up to 100 (got ${access})`);
+    if (kind === 'zoned') {
+      const given = split.filter((z) => z.size > 0);
+      const sum = given.reduce((t, z) => t + z.size, 0);
+      if (sum > 100) throw invalidArgument(key, text, 'zone sizes that add up to 100% or less');
+      const missing = split.length - given.length;
+      // (fio: a single zone without a size gets 0, not 100.)
+      const fill = missing === 1 && split.length === 1 ? 0 : Math.floor((100 - sum) / Math.max(missing, 1));
+      for (const z of split) if (z.size === 0) z.size = fill;
+    }
+    return split;
+  }) as [ZoneSplit[], ZoneSplit[], ZoneSplit[]];
+  return { kind, zones };
+}
+
 /** fio's canonical spelling, for reports: "random", "zipf:1.2", "normal:5:0.3". */
 export function formatRandomDistribution(d: RandomDistribution): string {
   if (d.kind === 'random') return 'random';
-  return `${d.kind}:${d.value}${d.center === -1 ? '' : `:${d.center}`}`;
+  if (d.kind === 'zoned' || d.kind === 'zoned_abs') return `${d.kind}:${d.zones.map((l) => l.map((z) => `${z.access}/${z.size}`).join(':')).join(',')}`;
+  if (d.kind === 'zipf' || d.kind === 'pareto' || d.kind === 'normal') return `${d.kind}:${d.value}${d.center === -1 ? '' : `:${d.center}`}`;
+  return d.kind;
 }
 
 /** A generator of block numbers in [0, nranges) for a non-uniform distribution. */
@@ -199,9 +260,80 @@ export class NormalPicker implements BlockPicker {
  */
 export function blockPicker(d: RandomDistribution, nranges: number, seed: number): BlockPicker | undefined {
   switch (d.kind) {
-    case 'random': return undefined;
+    case 'random': case 'zoned': case 'zoned_abs': return undefined;
     case 'zipf': return new ZipfPicker(nranges, d.value, d.center, seed);
     case 'pareto': return new ParetoPicker(nranges, d.value, d.center, seed);
     case 'normal': return new NormalPicker(nranges, d.value, d.center, seed);
+  }
+}
+
+/**
+ * zoned/zoned_abs (io_u.c __get_next_rand_offset_zoned[_abs]): per I/O a draw v in 1..100 from
+ * its own generator (fio's zone_state) picks the zone; then the uniform block draw runs over
+ * the zone's blocks and is moved to the zone's start. `pick` leaves the zone in `start` and
+ * `count` (blocks of the direction's size); a direction without zones is the whole region.
+ */
+export class ZoneTable {
+  /** First block of the zone `pick` chose. */
+  start = 0;
+  /** Blocks in it (the uniform draw's range). */
+  count = 0;
+  private readonly rng: Taus88;
+  /** Per direction, 100 entries: [start, end) in percent (zoned) or bytes (zoned_abs). */
+  private readonly index: Float64Array[];
+
+  /**
+   * @param lastBlocks per direction, the region's blocks of that direction's size (fio's last_block).
+   * @param blockBytes per direction, the block size (fio's ba).
+   */
+  constructor(private readonly d: Extract<RandomDistribution, { kind: 'zoned' | 'zoned_abs' }>, private readonly lastBlocks: readonly number[], private readonly blockBytes: readonly number[], seed: number) {
+    this.rng = new Taus88(seed);
+    // zone-dist.c __td_zone_gen_index: entry v-1 holds the zone that the v-th percent of draws hits.
+    this.index = d.zones.map((list) => {
+      const t = new Float64Array(200);
+      let a = 0;
+      let s = 0;
+      for (const z of list) {
+        for (let j = a; j < a + z.access && j < 100; j++) {
+          t[2 * j] = s;
+          t[2 * j + 1] = s + z.size;
+        }
+        a += z.access;
+        s += z.size;
+      }
+      return t;
+    });
+  }
+
+  /** For zoned_abs: the direction whose zones reach past the region, or -1 (fio: "zoned_abs sizes exceed file size"). */
+  overflow(): number {
+    if (this.d.kind !== 'zoned_abs') return -1;
+    for (let dir = 0; dir < 3; dir++) {
+      const end = this.d.zones[dir]!.reduce((t, z) => t + z.size, 0);
+      if (this.d.zones[dir]!.length && Math.floor(end / this.blockBytes[dir]!) > this.lastBlocks[dir]!) return dir;
+    }
+    return -1;
+  }
+
+  /** Chooses the zone of the next random I/O of direction `dir`. */
+  pick(dir: number): void {
+    const last = this.lastBlocks[dir]!;
+    if (!this.d.zones[dir]!.length) {
+      this.start = 0;
+      this.count = last;
+      return;
+    }
+    // rand_between(1, 100): 1 + floor(100 · r / 2^32).
+    const v = 1 + Math.floor(100 * (this.rng.next() / TWO32));
+    const from = this.index[dir]![2 * (v - 1)]!;
+    const to = this.index[dir]![2 * (v - 1) + 1]!;
+    if (this.d.kind === 'zoned') {
+      this.start = from ? Math.floor((from * last) / 100) : 0;
+      this.count = Math.floor((last * (to - from)) / 100);
+    } else {
+      const ba = this.blockBytes[dir]!;
+      this.start = Math.floor(from / ba);
+      this.count = Math.floor(to / ba) - this.start;
+    }
   }
 }
