@@ -21,6 +21,7 @@ export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } f
 export { JobRunner, type JobPhase, type JobProgress } from './job-runner.js';
 export { parseCommandLine, parseJobFile, resolveJobs, expandEnv, COMPARE_PEERS, type CommandLine, type ResolvedJob, type Section } from './jobfile.js';
 export { applyOption, defaultJobOptions, DEFAULT_PERCENTILES, KNOWN_OPTIONS, IOENGINES, type IoEngine, type JobOptions, type RwMode, type VerifyMethod, type SizeSpec } from './options.js';
+export type { RandomDistribution } from './random-distribution.js';
 export { parseSize, parseSizeOrPercent, parseTimeUs, parseBool } from './units.js';
 export { RatePacer, defaultRateOptions, RATE_WAIT, type RateOptions } from './rate.js';
 export { Thinktime, ThinkState, defaultThinktimeOptions, type ThinktimeOptions } from './thinktime.js';

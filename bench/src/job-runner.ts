@@ -12,7 +12,8 @@ import { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget } from './i
 import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasTrims, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { checkTrimOptions } from './trim.js';
-import { jobSeed, RandomMap, Taus88 } from './rand.js';
+import { FIO_RAND_ZONE_OFF, fioBlockSeed, fioDistributionSeed, fioSeed, jobSeed, RandomMap, Taus88 } from './rand.js';
+import { blockPicker, ZoneTable, type BlockPicker } from './random-distribution.js';
 import { FioJobLogs, type FioLogFile } from './fio-logs.js';
 import { wantsLogs } from './job-logs.js';
 import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
@@ -101,6 +102,10 @@ export class JobRunner {
   private readonly mixRng: Taus88;
   private readonly dataRng: Taus88;
   private readonly map: RandomMap | undefined;
+  /** random_distribution= other than random: fio's zipf/pareto/normal block picker. */
+  private readonly picker: BlockPicker | undefined;
+  /** random_distribution=zoned or zoned_abs: which part of the region each random I/O draws from. */
+  private readonly zones: ZoneTable | undefined;
   private readonly seqPos: [number, number, number] = [0, 0, 0];
   /** trimwrite: the next I/O is the write of the block just trimmed. */
   private trimWriteDue = false;
@@ -198,7 +203,11 @@ export class JobRunner {
     this.logs = wantsLogs(o.logs) ? new FioJobLogs(o.logs, job.index + 1) : undefined;
 
     const seed = jobSeed(o.randseed, o.randrepeat, job.index);
-    this.rng = new Taus88(seed);
+    // Offsets use fio 3.33's seeds (rand.ts), so a job picks fio's blocks for the same
+    // thread number (1-based over the run) and, for zipf/pareto/normal, file name (fio's
+    // default name is jobname.clone.0).
+    const threadNumber = job.index + 1;
+    this.rng = new Taus88(fioBlockSeed(o.randseed, o.randrepeat, threadNumber));
     this.mixRng = new Taus88(seed ^ 0x5bd1e995);
     this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
     this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], seed, o.kbBase) : undefined;
@@ -208,11 +217,22 @@ export class JobRunner {
     this.sizes = new BlockSizes(o, seed);
     this.sequencer = rwIsRandom(o.rw) && o.rwSuffix > 1 ? new RwSequencer(o.rwSuffix) : undefined;
     if (!rwIsRandom(o.rw) && o.rwSuffix % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: rw=${o.rw}:${o.rwSuffix} skips ${o.rwSuffix} bytes, not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Skip a multiple of ${target.blockSize} bytes (rw=${o.rw}:${target.blockSize}).`);
-    // fio's random draws between sequential runs are not held to the random map.
+    // rw=randread:N: fio holds the random draws to the random map and does not mark the
+    // I/Os that follow them (io_u.c: IO_U_F_BUSY_OK), as its iolog shows.
     // randtrim has its own size (bs= third part) and no split.
     const mapBs = trims ? this.bs[IO_TRIM] : this.bs[0];
     const oneSize = trims || (this.bs[0] === this.bs[1] && !this.sizes.varies[0] && !this.sizes.varies[1]);
-    this.map = rwIsRandom(o.rw) && !o.norandommap && !this.sequencer && oneSize ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
+    // fio counts a distribution's blocks in the smaller of the read and write sizes
+    // (filesetup.c __init_rand_distribution). Any random_distribution but random turns the
+    // random map off in fio 3.33 (init.c fixup_options: norandommap = 1), zoned included.
+    const rangeBytes = Math.min(this.bs[0], this.bs[1]);
+    const fileName = o.filename ?? `${o.name}.${job.clone}.0`;
+    this.picker = rwIsRandom(o.rw) ? blockPicker(o.randomDistribution, Math.ceil(this.regionBytes / rangeBytes), fioDistributionSeed(fileName, o.randseed, o.randrepeat, threadNumber)) : undefined;
+    this.map = rwIsRandom(o.rw) && !o.norandommap && oneSize && o.randomDistribution.kind === 'random' ? new RandomMap(Math.floor(this.regionBytes / mapBs)) : undefined;
+    const rd = o.randomDistribution;
+    this.zones = rwIsRandom(o.rw) && (rd.kind === 'zoned' || rd.kind === 'zoned_abs') ? new ZoneTable(rd, this.bs.map((b) => Math.floor(this.regionBytes / b)), this.bs, fioSeed(FIO_RAND_ZONE_OFF, o.randseed, o.randrepeat, threadNumber)) : undefined;
+    const over = this.zones?.overflow() ?? -1;
+    if (over >= 0) throw benchError('ERR_BENCH_SIZE', `${o.name}: random_distribution=zoned_abs zones reach past the ${this.regionBytes}-byte region`, 'Make the zones add up to size= or less (fio: "zoned_abs sizes exceed file size").');
     this.verifyMethod = o.verify === 'none' ? undefined : o.verify;
     this.written = this.verifyMethod && rwHasWrites(o.rw) && o.doVerify ? new Map() : undefined;
     // Without verify, write buffers hold random bytes from the start (fio's default
@@ -383,29 +403,44 @@ export class JobRunner {
       this.map?.reset();
     }
     let rel = -1;
+    /** A random draw standing in for a follow-up that had no room: fio consults its map but does not mark it. */
+    let standIn = false;
     if (this.sequencer && !this.sequencer.newRandom()) {
       // rw=randread:N between two random offsets: follow (or repeat) this direction's last I/O.
       if (o.rwSequencer === 'identical') rel = Math.max(0, this.lastStart[dir]);
       else if (this.lastEnd[dir] >= 0 && this.lastEnd[dir] + bs <= this.regionBytes) rel = this.lastEnd[dir];
       else if (this.lastEnd[dir] < 0) rel = 0;
+      standIn = rel < 0;
     }
     if (rel >= 0) {
       // Taken from the sequencer above.
+    } else if (this.picker) {
+      // fio: block × the direction's smallest size; one that would run past the region
+      // (a larger size than the one the blocks are counted in) folds back into it.
+      const unit = this.bs[dir];
+      rel = (this.picker.next() % (Math.floor((this.regionBytes - bs) / unit) + 1)) * unit;
     } else if (rwIsRandom(o.rw) && this.sizes.varies[dir]) {
       // Mixed sizes: offsets aligned to the direction's smallest size, drawn without a map.
       const unit = this.bs[dir];
       rel = this.rng.below(Math.floor((this.regionBytes - bs) / unit) + 1) * unit;
     } else if (rwIsRandom(o.rw)) {
-      const blocks = Math.floor(this.regionBytes / bs);
+      let blocks = Math.floor(this.regionBytes / bs);
+      let first = 0;
+      if (this.zones) {
+        this.zones.pick(dir);
+        blocks = this.zones.count;
+        first = this.zones.start;
+      }
       const b = this.rng.below(blocks);
       if (this.map) {
-        const got = this.map.claim(b);
+        // (No zones here: they come without a map.)
+        const got = standIn ? this.map.nextFree(b) : this.map.claim(b);
         if (got < 0) {
           this.loopExhausted = true;
           return o.timeBased ? this.nextIo(now) : -1;
         }
         rel = got * bs;
-      } else rel = b * bs;
+      } else rel = (b + first) * bs;
     } else {
       if (this.seqPos[dir] + bs > this.regionBytes) this.seqPos[dir] = 0;
       rel = this.seqPos[dir];

@@ -10,6 +10,7 @@ import { defaultLogOptions, LOG_SETTERS } from './job-logs.js';
 import { defaultRateOptions, RATE_SETTERS, type RateOptions } from './rate.js';
 import { BSSPLIT_SETTERS, type BsSplit } from './bssplit.js';
 import { PERCENTILE_SETTERS } from './percentiles.js';
+import { parseRandomDistribution, type RandomDistribution } from './random-distribution.js';
 import { parseRwSuffix, RW_SEQUENCER_SETTERS } from './rw-sequencer.js';
 import { defaultThinktimeOptions, THINKTIME_SETTERS, type ThinktimeOptions } from './thinktime.js';
 import { parseBool, parseInteger, parseSize, parseSizeOrPercent, parseTimeUs } from './units.js';
@@ -85,6 +86,8 @@ export interface JobOptions {
   rwSuffix: number;
   /** rw_sequencer=: what the I/Os between random offsets do (src/rw-sequencer.ts). */
   rwSequencer: 'sequential' | 'identical';
+  /** random_distribution=: where random I/Os go (src/random-distribution.ts); fio's default is uniform. */
+  randomDistribution: RandomDistribution;
 }
 
 /** fio's defaults (HOWTO): bs 4k, iodepth 1, rw read, numjobs 1, rwmixread 50, randrepeat 1. */
@@ -122,6 +125,7 @@ export function defaultJobOptions(name: string): JobOptions {
     bssplit: [undefined, undefined],
     rwSuffix: 0,
     rwSequencer: 'sequential',
+    randomDistribution: { kind: 'random' },
   };
 }
 
@@ -176,6 +180,7 @@ const setters: Record<string, Setter> = {
   randrepeat: (o, v, k) => { o.randrepeat = flag(k, v); },
   allrandrepeat: (o, v, k) => { o.randrepeat = flag(k, v); },
   randseed: (o, v, k) => { o.randseed = parseInteger(k, req(k, v)); },
+  random_distribution: (o, v, k) => { o.randomDistribution = parseRandomDistribution(k, req(k, v), o.kbBase); },
   verify: (o, v, k) => {
     const m = req(k, v).toLowerCase();
     if (m === '0' || m === 'none') o.verify = 'none';

@@ -111,6 +111,7 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
   --rw=read|write|randread|randwrite|rw|randrw|trim|randtrim|trimwrite   --bs=4k   --iodepth=1   --numjobs=1
   --size=  --offset=  --runtime=  --time_based  --ramp_time=  --rwmixread=50
   --norandommap  --randrepeat=1  --randseed=N  --verify=crc32c|md5  --group_reporting
+  --random_distribution=random|zipf:THETA|pareto:H|normal:DEV   (each with :CENTER; fio 3.33's generators)
   --ioengine=vfio-nvme   (the default) each job drives its own queue pair on the worker thread that owns it
   --ioengine=vfio-runtime  the jobs use @vfio-node/runtime's promise API from the main thread, as an
                          embedding program does (NvmeRuntime.open(addr, { workers: numjobs }))

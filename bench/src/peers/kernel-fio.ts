@@ -7,6 +7,7 @@ import { IO_READ, IO_WRITE } from '../io-target.js';
 import type { ResolvedJob } from '../jobfile.js';
 import { DEFAULT_PERCENTILES, type JobOptions } from '../options.js';
 import { defaultRateOptions } from '../rate.js';
+import { formatRandomDistribution } from '../random-distribution.js';
 import { defaultThinktimeOptions } from '../thinktime.js';
 import type { PeerResult } from './peer.js';
 
@@ -40,7 +41,7 @@ const pair = (v: readonly number[]): string => `${v[0]},${v[1]}`;
 
 /**
  * The options added after the first ones (rate*, thinktime*, bssplit, rw_sequencer,
- * percentile_list, clat/lat_percentiles), each only when the job differs from fio's
+ * random_distribution, percentile_list, clat/lat_percentiles), each only when the job differs from fio's
  * default, in fio 3.33's names and units (bytes, µs, ms): the kernel's fio runs the same
  * paced, mixed-size workload as ours and reports the same percentiles.
  */
@@ -78,6 +79,8 @@ export function kernelPacingArgs(o: JobOptions): { args: string[]; notes: string
   const split = (l: BsSplitEntry[] | undefined) => (l ? l.map((e) => `${e.bs}/${e.perc}`).join(':') : '');
   if (o.bssplit[0] || o.bssplit[1]) args.push(`--bssplit=${split(o.bssplit[0])},${split(o.bssplit[1])}`);
   if (o.rwSequencer !== 'sequential') args.push(`--rw_sequencer=${o.rwSequencer}`);
+  // Same distribution; not the same blocks: fio seeds it from the file name (/dev/nvme0n1 there).
+  if (o.randomDistribution.kind !== 'random') args.push(`--random_distribution=${formatRandomDistribution(o.randomDistribution)}`);
   if (o.percentileList.join(':') !== DEFAULT_PERCENTILES.join(':')) args.push(`--percentile_list=${o.percentileList.join(':')}`);
   if (!o.clatPercentiles) args.push('--clat_percentiles=0');
   if (o.latPercentiles) args.push('--lat_percentiles=1');

@@ -34,6 +34,13 @@ describe('kernel peer (fio io_uring O_DIRECT)', () => {
     ]);
   });
 
+  it('passes random_distribution in fio 3.33 spelling, and nothing for the default', () => {
+    const o = resolveJobs(parseJobFile('[k]\nrw=randread\nrandom_distribution=zipf:1.2:0.3\n')).jobs[0]!.options;
+    expect(kernelFioCommand(o, '/dev/nvme0n1')).toContain('--random_distribution=zipf:1.2:0.3');
+    const plain = resolveJobs(parseJobFile('[k]\nrw=randread\n')).jobs[0]!.options;
+    expect(kernelFioCommand(plain, '/dev/nvme0n1').some((a) => a.startsWith('--random_distribution'))).toBe(false);
+  });
+
   it('gives fio rate_iops as a byte rate when rate is there too (fio: "mutually exclusive"), and says so for rate_iops_min', () => {
     const o = resolveJobs(parseJobFile('[k]\nrw=randrw\nbs=4k,8k\nrate=1m,\nrate_iops=100\nrate_min=10k,\nrate_iops_min=5\n')).jobs[0]!.options;
     const cmd = kernelFioCommand(o, '/dev/nvme0n1');
