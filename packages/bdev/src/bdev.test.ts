@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BDEV_ERROR_CODES, MallocBdev, NullBdev, openBdev, openBdevs, parseBdevName, parseSize } from './index.js';
+import { BDEV_ERROR_CODES, MallocBdev, NullBdev, NvmeBdev, openBdev, openBdevs, parseBdevName, parseSize } from './index.js';
+import { checkRange } from './checks.js';
 
 async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string; hint?: string }> {
   try {
@@ -114,5 +115,70 @@ describe('a null device', () => {
 
   it('openBdevs closes what it opened when a later name is bad', async () => {
     expect(await rejection(openBdevs(['malloc:1M', 'nope']))).toMatchObject({ code: 'ERR_BDEV_NAME' });
+  });
+});
+
+describe('the NVMe bdev over a runtime namespace (a stand-in here: the lab tests use the real one)', () => {
+  function standIn() {
+    const calls: Array<[string, bigint, number, Uint8Array]> = [];
+    const dma = new WeakSet<ArrayBufferLike>();
+    const ns = {
+      blockSize: 512,
+      blocks: 1024n,
+      read: async (lba: bigint, blocks: number, buf: Uint8Array) => {
+        calls.push(['read', lba, blocks, buf]);
+        buf.fill(0x5a);
+      },
+      write: async (lba: bigint, blocks: number, buf: Uint8Array) => void calls.push(['write', lba, blocks, buf]),
+    };
+    const rt = {
+      controller: { maxTransfer: 1 << 17, identify: { vwc: 1 } },
+      allocBuffer(size: number) {
+        const bytes = new Uint8Array(size);
+        dma.add(bytes.buffer);
+        return { bytes, release() {} };
+      },
+    };
+    const dev = new NvmeBdev('0000:00:03.0/1', rt as never, ns as never, 255, async () => {});
+    return { dev, calls, dma };
+  }
+
+  it('hands its own DMA buffers to the namespace as they are, and bounces other memory through DMA memory', async () => {
+    const { dev, calls, dma } = standIn();
+    const own = dev.allocBuffer(1024).bytes;
+    await dev.read(8n, 2, own);
+    expect(calls[0]![3]).toBe(own);
+    const plain = new Uint8Array(1024);
+    await dev.read(8n, 2, plain);
+    expect(calls[1]![3]).not.toBe(plain);
+    expect(dma.has(calls[1]![3].buffer)).toBe(true);
+    expect(plain.every((b) => b === 0x5a)).toBe(true); // copied back from the bounce buffer
+    await dev.write(0n, 1, new Uint8Array(512).fill(3));
+    expect(calls[2]![3].every((b) => b === 3)).toBe(true);
+  });
+
+  it('refuses bad requests with a rejected promise (never a throw), before the namespace sees them', async () => {
+    const { dev, calls } = standIn();
+    const buf = dev.allocBuffer(1024).bytes;
+    let promise: Promise<void> | undefined;
+    expect(() => (promise = dev.read(1023n, 2, buf))).not.toThrow();
+    expect(await rejection(promise!)).toMatchObject({ code: 'ERR_BDEV_OUT_OF_RANGE' });
+    expect(await rejection(dev.write(2n ** 60n, 1, buf.subarray(0, 512)))).toMatchObject({ code: 'ERR_BDEV_OUT_OF_RANGE' });
+    expect(await rejection(dev.read(0n, 1, buf))).toMatchObject({ code: 'ERR_BDEV_BUFFER' });
+    expect(await rejection(dev.read(5 as unknown as bigint, 1, buf.subarray(0, 512)))).toMatchObject({ code: 'ERR_BDEV_OUT_OF_RANGE' });
+    await dev.close();
+    expect(await rejection(dev.read(0n, 1, buf.subarray(0, 512)))).toMatchObject({ code: 'ERR_CLOSED' });
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('range checks at the edges of exact numbers', () => {
+  it('a capacity of 2^53 blocks or more is checked with BigInt; below, the last block is allowed and one past it refused', async () => {
+    const small = new NullBdev('null:4K', 4096, 512);
+    await expect(small.read(7n, 1, new Uint8Array(512))).resolves.toBeUndefined();
+    expect(await rejection(small.read(7n, 2, new Uint8Array(1024)))).toMatchObject({ code: 'ERR_BDEV_OUT_OF_RANGE' });
+    const huge = { name: 'huge', blockSize: 512, blocks: 2n ** 60n };
+    expect(() => checkRange(huge, 2n ** 60n - 1n, 1)).not.toThrow();
+    expect(() => checkRange(huge, 2n ** 60n - 1n, 2)).toThrow(expect.objectContaining({ code: 'ERR_BDEV_OUT_OF_RANGE' }));
   });
 });

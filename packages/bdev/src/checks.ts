@@ -9,9 +9,17 @@ export interface Geometry {
   readonly blocks: bigint;
 }
 
-/** Throws ERR_BDEV_OUT_OF_RANGE unless 1 <= blocks and lba + blocks <= capacity. */
+/** Block counts up to this compare exactly as numbers (2^53: 4 EiB of 512-byte blocks). */
+const EXACT = 2 ** 53;
+
+/**
+ * Throws ERR_BDEV_OUT_OF_RANGE unless 1 <= blocks and lba + blocks <= capacity. On every
+ * request: the end is compared as a number (no BigInt allocated) when the capacity is below
+ * 2^53 blocks, which every real disk is; an LBA at or past 2^53 then rounds to at least
+ * 2^53 and is refused, as it must be.
+ */
 export function checkRange(dev: Geometry, lba: bigint, blocks: number): void {
-  if (typeof lba !== 'bigint' || lba < 0n || !Number.isInteger(blocks) || blocks < 1 || lba + BigInt(blocks) > dev.blocks) {
+  if (typeof lba !== 'bigint' || lba < 0n || !Number.isInteger(blocks) || blocks < 1 || pastEnd(dev.blocks, lba, blocks)) {
     throw outOfRange(dev.name, typeof lba === 'bigint' ? lba : BigInt(Number(lba) || 0), Number(blocks) || 0, dev.blocks);
   }
 }
@@ -37,4 +45,10 @@ export function settle(body: () => void): Promise<void> {
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** lba + blocks > capacity, for a checked bigint lba and integer blocks. */
+function pastEnd(capacity: bigint, lba: bigint, blocks: number): boolean {
+  const cap = Number(capacity);
+  return cap < EXACT ? Number(lba) + blocks > cap : lba + BigInt(blocks) > capacity;
 }

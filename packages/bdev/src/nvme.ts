@@ -17,6 +17,8 @@ export class NvmeBdev implements Bdev {
   readonly volatileWriteCache: boolean;
   /** The ArrayBuffers of DMA memory this bdev handed out (transferred without a copy). */
   private readonly dmaBuffers = new WeakSet<ArrayBufferLike>();
+  /** The last ArrayBuffer found in dmaBuffers: most requests reuse it, and a compare is cheaper than the WeakSet. */
+  private lastDma: ArrayBufferLike | null = null;
   private closed = false;
 
   /**
@@ -48,10 +50,42 @@ export class NvmeBdev implements Bdev {
     return mem;
   }
 
-  async read(lba: bigint, blocks: number, buffer: Uint8Array): Promise<void> {
-    checkOpen(this, this.closed);
-    checkTransfer(this, lba, blocks, buffer);
-    if (this.dmaBuffers.has(buffer.buffer)) return this.ns.read(lba, blocks, buffer);
+  // read() and write() are the hot path: no async wrapper (it would add a promise and three
+  // microtask turns to each request), the runtime's own promise is returned as it is. A
+  // failed check becomes a rejection, as from an async function.
+  read(lba: bigint, blocks: number, buffer: Uint8Array): Promise<void> {
+    try {
+      checkOpen(this, this.closed);
+      checkTransfer(this, lba, blocks, buffer);
+      if (this.isDma(buffer)) return this.ns.read(lba, blocks, buffer);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.readBounced(lba, blocks, buffer);
+  }
+
+  write(lba: bigint, blocks: number, buffer: Uint8Array): Promise<void> {
+    try {
+      checkOpen(this, this.closed);
+      checkTransfer(this, lba, blocks, buffer);
+      if (this.isDma(buffer)) return this.ns.write(lba, blocks, buffer);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writeBounced(lba, blocks, buffer);
+  }
+
+  /** Whether buffer lies in DMA memory this bdev handed out (so it needs no bounce copy). */
+  private isDma(buffer: Uint8Array): boolean {
+    const b = buffer.buffer;
+    if (b === this.lastDma) return true;
+    if (!this.dmaBuffers.has(b)) return false;
+    this.lastDma = b;
+    return true;
+  }
+
+  /** A buffer that is not this controller's DMA memory goes through a bounce buffer. */
+  private async readBounced(lba: bigint, blocks: number, buffer: Uint8Array): Promise<void> {
     const bounce = this.rt.allocBuffer(buffer.byteLength);
     try {
       await this.ns.read(lba, blocks, bounce.bytes.subarray(0, buffer.byteLength));
@@ -61,10 +95,7 @@ export class NvmeBdev implements Bdev {
     }
   }
 
-  async write(lba: bigint, blocks: number, buffer: Uint8Array): Promise<void> {
-    checkOpen(this, this.closed);
-    checkTransfer(this, lba, blocks, buffer);
-    if (this.dmaBuffers.has(buffer.buffer)) return this.ns.write(lba, blocks, buffer);
+  private async writeBounced(lba: bigint, blocks: number, buffer: Uint8Array): Promise<void> {
     const bounce = this.rt.allocBuffer(buffer.byteLength);
     try {
       bounce.bytes.set(buffer);
