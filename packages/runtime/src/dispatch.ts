@@ -9,8 +9,12 @@
 // in order, and moves into the ring as completions free room.
 //
 // Who writes what (see ring.ts for the ring's own words):
-//   request ring:    the main thread writes records and TAIL (one publish per piece;
-//                    a futex wake only when the worker said it sleeps); the worker HEAD.
+//   request ring:    the main thread writes records as they are posted, and TAIL once
+//                    per batch: the pieces posted in one run of JavaScript (one
+//                    synchronous stretch, e.g. the callbacks of one drain's settled
+//                    promises) are staged and published together by flush(), from a
+//                    microtask the first of them queues, or earlier by the pump (a futex
+//                    wake only when the worker said it sleeps); the worker HEAD.
 //   completion ring: the worker writes [tag, status] records and TAIL, once per batch
 //                    of completions; the main thread reads them all in one drain, settles
 //                    their promises, and moves HEAD once per drain.
@@ -104,6 +108,10 @@ export class RequestTable {
   private readonly free: number[] = [];
   private rr = 0;
   private pumping = false;
+  /** A flush() is queued (a microtask) for the pieces staged since the last one. */
+  private flushQueued = false;
+  /** flush, bound once: what the microtask runs. */
+  private readonly flushTask = (): void => this.flush();
   private active = 0;
   /** The completion rings (the queues' cpl, taken when the pump first sleeps: the queues are all there by then). */
   private ringList: Ring[] | null = null;
@@ -177,14 +185,17 @@ export class RequestTable {
     return q;
   }
 
-  /** One piece of p: written into q's request ring now, or queued behind the pieces waiting for room there. */
+  /**
+   * One piece of p: written into q's request ring now (staged: published with the rest of
+   * this batch by flush()), or queued behind the pieces waiting for room there.
+   */
   post(q: WorkerQueue, p: Pending, opcode: number, nsid: number, slba: number, nlb: number, iova: number, length: number, flags: number): void {
     this.outstanding++;
     p.onQueue[q.index]!++;
     // Back-pressure: a queue holds depth - 1 commands; the rest wait here, in order.
     if (q.waiting.length === 0 && q.inflight < q.depth - 1) {
       const ring = q.req;
-      const at = ring.reserve(0);
+      const at = ring.reserve(q.staged);
       if (at >= 0) {
         const d = ring.data;
         d[at] = opcode;
@@ -195,8 +206,7 @@ export class RequestTable {
         d[at + 5] = length;
         d[at + 6] = p.tag;
         d[at + 7] = flags;
-        ring.publish(1);
-        q.inflight++;
+        this.staged(q);
         if (!this.pumping) void this.run();
         return;
       }
@@ -205,36 +215,66 @@ export class RequestTable {
     if (!this.pumping) void this.run();
   }
 
+  /** A record was written at q.req.reserve(q.staged): count it, and make sure a flush() follows. */
+  private staged(q: WorkerQueue): void {
+    q.staged++;
+    q.inflight++;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
+  /** Publishes the staged records of every queue: one TAIL store (and at most one wake) per queue. */
+  flush(): void {
+    this.flushQueued = false;
+    for (const q of this.queues) {
+      const n = q.staged;
+      if (n === 0) continue;
+      q.staged = 0;
+      q.req.publish(n);
+    }
+  }
+
   /** Takes every completion q published: settles what ended, then moves waiting pieces into the room freed. Returns the records taken. */
   drain(q: WorkerQueue): number {
     const ring = q.cpl;
-    const d = ring.data;
-    const n = ring.length;
+    const n = ring.available();
     if (n === 0) return 0;
+    const d = ring.data;
+    const index = q.index;
+    const slots = this.slots;
     let done = 0;
     for (let k = 0; k < n; k++) {
-      const at = ring.peek(k);
-      const p = this.lookup(d[at]!);
-      // Not pending, or no piece on this queue: failed already (its worker died, the runtime closed).
-      if (p === undefined || p.onQueue[q.index] === 0) continue;
-      p.onQueue[q.index]!--;
+      const at = ring.at(k);
+      const tag = d[at]!;
+      const p = slots[tag & (SLOTS - 1)];
+      // Not pending (a stale tag), or no piece on this queue: failed already (its worker died, the runtime closed).
+      if (p === undefined || !p.live || p.tag !== tag || p.onQueue[index] === 0) continue;
+      p.onQueue[index]!--;
       done++;
       this.finish(p, d[at + 1]!);
     }
     ring.consume(n);
-    q.inflight = Math.max(0, q.inflight - done);
+    q.inflight = q.inflight > done ? q.inflight - done : 0;
     this.outstanding -= done;
-    if (!q.dead) this.refill(q);
+    if (q.waiting.length !== 0 && !q.dead) this.refill(q);
     return n;
   }
 
   /** Moves waiting pieces into q's request ring while there is room. */
   refill(q: WorkerQueue): void {
     const w = q.waiting;
+    const ring = q.req;
+    const d = ring.data;
     let i = 0;
-    while (i < w.length && q.inflight < q.depth - 1 && q.req.push(w[i]!.record)) {
+    while (i < w.length && q.inflight < q.depth - 1) {
+      const at = ring.reserve(q.staged);
+      if (at < 0) break;
+      const record = w[i]!.record;
+      for (let j = 0; j < record.length; j++) d[at + j] = record[j]!;
+      this.staged(q);
       i++;
-      q.inflight++;
     }
     if (i === w.length) w.length = 0;
     else if (i) w.splice(0, i);
@@ -286,6 +326,8 @@ export class RequestTable {
     }
     q.waiting.length = 0;
     q.inflight = 0;
+    // Records staged for it go nowhere (their requests failed above).
+    q.staged = 0;
     this.wake();
   }
 
@@ -307,8 +349,10 @@ export class RequestTable {
         // A dead worker's ring too: what it published before it died is real (the rest was failed, and is skipped).
         for (const q of queues) got += this.drain(q);
         if (got !== 0) {
-          // Let the callbacks of what just settled run (they often post the next requests) before looking again.
+          // Let the callbacks of what just settled run (they often post the next requests)
+          // before looking again, and hand what they posted over in one batch.
           await undefined;
+          if (this.flushQueued) this.flush();
           continue;
         }
         if (this.spinMs > 0 && this.spin()) continue;

@@ -154,6 +154,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       },
       end: (p) => this.table.end(p),
       drain: (q) => this.table.drain(q),
+      flush: () => this.table.flush(),
     });
     this.unsubscribe = [
       // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
@@ -435,6 +436,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     if (this.closed) return;
     this.closed = true;
     for (const u of this.unsubscribe) u();
+    // Pieces posted in this same run of JavaScript are still staged: the workers must see them before STOP (they fail them as aborted).
+    this.table.flush();
     for (const q of this.queues) {
       Atomics.store(q.ctl, CTL_STOP, 1);
       q.wake();
