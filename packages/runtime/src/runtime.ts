@@ -137,7 +137,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       unwatch: (p) => this.aborts.unwatch(p.tag, p.signal!),
     }, spinUs / 1000);
     this.way = {
-      submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal),
+      submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered),
+      dma: controller.device.dma,
       submitDatasetManagement: (ns, ranges, signal) => this.submitDatasetManagement(ns, ranges, signal),
       oncs: controller.identify.oncs,
       address: controller.address,
@@ -345,7 +346,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
    */
   private submit(
     ns: Namespace, opcode: number, slba: number, blocks: number, iova: number, maxBlocks: number, flags: number,
-    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined,
+    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined, registered: boolean,
   ): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -362,7 +363,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     if (buffer !== null) {
       p.buffer = buffer;
       // Registered caller memory stays mapped until the last piece completes (undefined: allocator memory).
-      p.holds = this.controller.device.dma.retain(buffer) ?? null;
+      if (registered) p.holds = this.controller.device.dma.retain(buffer) ?? null;
     }
     if (signal) this.aborts.watch(p.tag, p, signal);
     if (blocks <= maxBlocks) {
