@@ -134,10 +134,12 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     reset.check();
     if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
 
-    // Post what the main thread asked for, as long as CIDs and completion slots last.
+    // Post what the main thread asked for, as long as CIDs and completion slots last. The
+    // completion ring's free slots are read once per turn (the main thread only frees more).
+    const free = cpl.free;
     let k = 0;
     if (!stopping) {
-      const room = cpl.free - qp.outstanding;
+      const room = free - qp.outstanding;
       for (let at = req.peek(0); at >= 0 && k < room && qp.canSubmit; at = req.peek(++k)) {
         const op = rd[at]!;
         try {
@@ -158,7 +160,7 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     // Reap: one C call and one CQ doorbell for the whole batch.
     if (qp.outstanding) {
       const before = posted;
-      qp.poll(Math.min(qp.depth, cpl.free - posted));
+      qp.poll(Math.min(qp.depth, free - posted));
       completed += posted - before;
     }
     const ended = posted;
