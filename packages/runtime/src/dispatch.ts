@@ -79,6 +79,9 @@ export class Pending {
 
 function noop(): void {}
 
+/** A settled promise: then() on it runs a function as a microtask. */
+const resolved = Promise.resolve();
+
 // The Promise executor, one function for every request (no closure per request): it hands
 // resolve and reject over through these two variables, read right after `new Promise`.
 let executorResolve: (value: void) => void = noop;
@@ -110,6 +113,8 @@ export class RequestTable {
   private pumping = false;
   /** A flush() is queued (a microtask) for the pieces staged since the last one. */
   private flushQueued = false;
+  /** The pump is waiting for the callbacks of a drain to run, and flushes when it resumes: no microtask needed. */
+  private pumpFlushes = false;
   /** flush, bound once: what the microtask runs. */
   private readonly flushTask = (): void => this.flush();
   private active = 0;
@@ -219,9 +224,10 @@ export class RequestTable {
   private staged(q: WorkerQueue): void {
     q.staged++;
     q.inflight++;
-    if (!this.flushQueued) {
+    if (!this.flushQueued && !this.pumpFlushes) {
       this.flushQueued = true;
-      queueMicrotask(this.flushTask);
+      // Not queueMicrotask: Node's makes an AsyncResource and a bound function each time.
+      void resolved.then(this.flushTask);
     }
   }
 
@@ -351,8 +357,10 @@ export class RequestTable {
         if (got !== 0) {
           // Let the callbacks of what just settled run (they often post the next requests)
           // before looking again, and hand what they posted over in one batch.
+          this.pumpFlushes = true;
           await undefined;
-          if (this.flushQueued) this.flush();
+          this.pumpFlushes = false;
+          this.flush();
           continue;
         }
         if (this.spinMs > 0 && this.spin()) continue;
@@ -360,6 +368,7 @@ export class RequestTable {
       }
     } finally {
       this.pumping = false;
+      this.pumpFlushes = false;
     }
   }
 
