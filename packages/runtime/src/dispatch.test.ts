@@ -55,7 +55,7 @@ function table(queues: WorkerQueue[]): RequestTable {
 /** A one-piece read of LBA slba on the next queue; the request and its settlement, recorded. */
 function read(t: RequestTable, slba: number, log: string[]): { p: Pending; done: Promise<void> } {
   const p = t.open(1, 'Read', 1, slba, 1);
-  const done = p.promise!.then(() => void log.push(`ok ${slba}`), (e: VfioError) => void log.push(`${e.code} ${slba}`));
+  const done = new Promise<void>(p.executor).then(() => void log.push(`ok ${slba}`), (e: VfioError) => void log.push(`${e.code} ${slba}`));
   t.post(t.nextQueue(), p, 2, 1, slba, 1, 0x10000 + slba * 4096, 4096, 0);
   return { p, done };
 }
@@ -128,7 +128,7 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const t = table([a, b]);
     const p = t.open(2, 'Read', 512, 0, 1);
     let done = false;
-    const promise = p.promise!.then(() => (done = true));
+    const promise = new Promise<void>(p.executor).then(() => (done = true));
     t.post(t.nextQueue(), p, 2, 1, 0, 256, 0x100000, 256 * 512, 0);
     t.post(t.nextQueue(), p, 2, 1, 256, 256, 0x100000 + 256 * 512, 256 * 512, 0);
     const [ra] = await take(a);

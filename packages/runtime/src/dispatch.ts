@@ -1,5 +1,6 @@
 // The main thread's half of the promise path: requests in, promises out, with nothing
-// allocated per request but the promise itself (and its resolve/reject functions).
+// allocated per request but the promise itself (and its resolve/reject functions, which
+// the record's executor, made once per record, keeps in the record: two stores).
 //
 // A request is a Pending record from a pool, found again by its tag: tag = slot +
 // generation * SLOTS, so a lookup is an array index and a stale tag (a slot used again)
@@ -43,8 +44,14 @@ export class Pending {
   tag: number;
   resolve: (value: void) => void = noop;
   reject: (err: Error) => void = noop;
-  /** The promise returned to the caller, until the request ends. */
-  promise: Promise<void> | null = null;
+  /**
+   * The request's promise is new Promise(p.executor), made right after open(): this keeps
+   * its resolve and reject in the record (one function per record, not per request).
+   */
+  readonly executor = (resolve: (value: void) => void, reject: (err: Error) => void): void => {
+    this.resolve = resolve;
+    this.reject = reject;
+  };
   /** Pieces still outstanding (a transfer larger than MDTS is split). */
   parts = 0;
   error: Error | null = null;
@@ -82,14 +89,6 @@ function noop(): void {}
 /** A settled promise: then() on it runs a function as a microtask. */
 const resolved = Promise.resolve();
 
-// The Promise executor, one function for every request (no closure per request): it hands
-// resolve and reject over through these two variables, read right after `new Promise`.
-let executorResolve: (value: void) => void = noop;
-let executorReject: (err: Error) => void = noop;
-function executor(resolve: (value: void) => void, reject: (err: Error) => void): void {
-  executorResolve = resolve;
-  executorReject = reject;
-}
 
 /** What the table calls back into the runtime for. */
 export interface RequestHooks {
@@ -155,8 +154,8 @@ export class RequestTable {
   }
 
   /**
-   * A new request of `parts` pieces; its promise is p.promise. Fill in what error
-   * messages need, then post() each piece.
+   * A new request of `parts` pieces; make its promise at once with new Promise(p.executor).
+   * Fill in what error messages need, then post() each piece.
    * @throws ERR_INVALID_ARG when SLOTS requests are pending already
    */
   open(parts: number, what: string, blocks: number, slba: number, nsid: number): Pending {
@@ -169,9 +168,6 @@ export class RequestTable {
     const p = this.slots[slot]!;
     p.live = true;
     this.active++;
-    p.promise = new Promise<void>(executor);
-    p.resolve = executorResolve;
-    p.reject = executorReject;
     p.parts = parts;
     p.error = null;
     p.what = what;
@@ -302,7 +298,6 @@ export class RequestTable {
     if (p.signal) this.hooks.unwatch(p);
     p.signal = null;
     p.buffer = null;
-    p.promise = null;
     p.live = false;
     this.active--;
     const resolve = p.resolve;

@@ -359,7 +359,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     } catch (err) {
       return Promise.reject(err);
     }
-    const promise = p.promise!;
+    const promise = new Promise<void>(p.executor);
     if (buffer !== null) {
       p.buffer = buffer;
       // Registered caller memory stays mapped until the last piece completes (undefined: allocator memory).
@@ -398,7 +398,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     } catch (err) {
       return Promise.reject(err);
     }
-    const promise = p.promise!;
+    const promise = new Promise<void>(p.executor);
     // 256 ranges of 16 bytes are one 4 KiB page: each command's list starts on a page of its own.
     const list = this.controller.allocBuffer(commands * MAX_DSM_RANGES * DSM_RANGE_SIZE);
     ranges.forEach(([lba, n], k) => writeDsmRange(list.view, k * DSM_RANGE_SIZE, lba, n));
