@@ -82,6 +82,8 @@ export interface DmaMemory {
 interface Allocation {
   chunk: Chunk;
   offset: number;
+  /** The IOVA of its first byte, as a number (iovaOf(): no BigInt per call). */
+  iova: number;
   size: number;
   /** Bytes taken from the chunk's allocator (size rounded up to 64). */
   rounded: number;
@@ -226,7 +228,7 @@ export class DmaAllocator {
       if (c.dedicated) this.dropChunk(c);
       throw err;
     }
-    const a: Allocation = { chunk: c, offset, size, rounded, internal: options.internal ?? false };
+    const a: Allocation = { chunk: c, offset, iova: Number(c.iova) + offset, size, rounded, internal: options.internal ?? false };
     c.live++;
     this.live.set(slice, a);
     const bytes = new Uint8Array(slice);
@@ -266,6 +268,17 @@ export class DmaAllocator {
     if (a === undefined) return this.user.translate(view);
     if (a.internal) return undefined;
     return a.chunk.iova + BigInt(a.offset + view.byteOffset);
+  }
+
+  /**
+   * translate() for memory from alloc() only, as a number and without a BigInt: the IOVA of
+   * view when it lies inside one live allocation of this allocator that is not the driver's
+   * own, -1 otherwise (registered caller memory included: translate() and retain() cover
+   * it). For a driver's per-I/O check of a buffer.
+   */
+  iovaOf(view: ArrayBufferView): number {
+    const a = this.live.get(view.buffer as ArrayBuffer);
+    return a === undefined || a.internal ? -1 : a.iova + view.byteOffset;
   }
 
   /**

@@ -42,6 +42,8 @@ export interface AbortHost {
   end(p: Pending): void;
   /** Takes the completions worker q published. */
   drain(q: WorkerQueue): number;
+  /** Publishes the records staged in the request rings (so that the workers see every piece they are asked to cancel). */
+  flush(): void;
 }
 
 export class RequestAborts {
@@ -97,6 +99,7 @@ export class RequestAborts {
     const p = this.host.lookup(tag);
     if (!p || p.settled) return;
     p.settled = true;
+    this.host.flush();
     for (const q of this.host.queues) {
       const n = p.onQueue[q.index]!;
       if (n === 0) continue;

@@ -21,8 +21,12 @@ afterEach(() => {
   for (const c of channels.splice(0)) c.port1.close();
 });
 
-/** Pops every record in q's request ring: [opcode, nsid, slba, nlb, iova, length, tag, flags]. */
-function take(q: WorkerQueue): number[][] {
+/**
+ * Pops every record in q's request ring: [opcode, nsid, slba, nlb, iova, length, tag, flags].
+ * After a microtask: the table publishes what one run of JavaScript posted from one (flush()).
+ */
+async function take(q: WorkerQueue): Promise<number[][]> {
+  await undefined;
   const out: number[][] = [];
   let k = 0;
   for (let at = q.req.peek(0); at >= 0; at = q.req.peek(++k)) out.push(Array.from(q.req.data.subarray(at, at + 8)));
@@ -51,7 +55,7 @@ function table(queues: WorkerQueue[]): RequestTable {
 /** A one-piece read of LBA slba on the next queue; the request and its settlement, recorded. */
 function read(t: RequestTable, slba: number, log: string[]): { p: Pending; done: Promise<void> } {
   const p = t.open(1, 'Read', 1, slba, 1);
-  const done = p.promise!.then(() => void log.push(`ok ${slba}`), (e: VfioError) => void log.push(`${e.code} ${slba}`));
+  const done = new Promise<void>(p.executor).then(() => void log.push(`ok ${slba}`), (e: VfioError) => void log.push(`${e.code} ${slba}`));
   t.post(t.nextQueue(), p, 2, 1, slba, 1, 0x10000 + slba * 4096, 4096, 0);
   return { p, done };
 }
@@ -64,7 +68,7 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const t = table([q]);
     const log: string[] = [];
     const rs = [10, 11, 12].map((lba) => read(t, lba, log));
-    const recs = take(q);
+    const recs = await take(q);
     expect(recs.map((r) => r.slice(0, 6))).toEqual([10, 11, 12].map((lba) => [2, 1, lba, 1, 0x10000 + lba * 4096, 4096]));
     expect(recs.map((r) => r[6])).toEqual(rs.map((r) => r.p.tag));
     // Completions in another order than the requests, in one batch.
@@ -80,11 +84,12 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const t = table([q]);
     const log: string[] = [];
     const rs = [0, 1, 2, 3, 4, 5, 6].map((lba) => read(t, lba, log));
+    await undefined;
     expect(q.req.length).toBe(3);
     expect(q.waiting.map((w) => w.record[2])).toEqual([3, 4, 5, 6]);
     let seen: number[] = [];
     for (let round = 0; seen.length < 7 && round < 10; round++) {
-      const recs = take(q);
+      const recs = await take(q);
       seen = seen.concat(recs.map((r) => r[2]!));
       complete(q, ...recs.map((r): [number, number] => [r[6]!, 0]));
       await settle();
@@ -103,13 +108,13 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     // Move both rings' head and tail to 6 of 8.
     for (let i = 0; i < 2; i++) {
       const rs = [100 + 3 * i, 101 + 3 * i, 102 + 3 * i].map((lba) => read(t, lba, log));
-      complete(q, ...take(q).map((r): [number, number] => [r[6]!, 0]));
+      complete(q, ...(await take(q)).map((r): [number, number] => [r[6]!, 0]));
       await Promise.all(rs.map((r) => r.done));
     }
     expect(Atomics.load(q.req.ctl, 1) % 8).toBe(6);
     // Three records: slots 6, 7, then 0.
     const rs = [200, 201, 202].map((lba) => read(t, lba, log));
-    const recs = take(q);
+    const recs = await take(q);
     expect(recs.map((r) => r[2])).toEqual([200, 201, 202]);
     expect(recs.map((r) => r[4])).toEqual([200, 201, 202].map((lba) => 0x10000 + lba * 4096));
     complete(q, ...recs.map((r): [number, number] => [r[6]!, 0]));
@@ -123,11 +128,11 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const t = table([a, b]);
     const p = t.open(2, 'Read', 512, 0, 1);
     let done = false;
-    const promise = p.promise!.then(() => (done = true));
+    const promise = new Promise<void>(p.executor).then(() => (done = true));
     t.post(t.nextQueue(), p, 2, 1, 0, 256, 0x100000, 256 * 512, 0);
     t.post(t.nextQueue(), p, 2, 1, 256, 256, 0x100000 + 256 * 512, 256 * 512, 0);
-    const [ra] = take(a);
-    const [rb] = take(b);
+    const [ra] = await take(a);
+    const [rb] = await take(b);
     expect(ra![6]).toBe(rb![6]);
     expect([ra![2], rb![2]]).toEqual([0, 256]);
     complete(a, [ra![6]!, 0]);
@@ -143,13 +148,13 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const t = table([q]);
     const log: string[] = [];
     const before = [1, 2].map((lba) => read(t, lba, log));
-    const recs = take(q);
+    const recs = await take(q);
     // The worker's reset check (reset-handshake.ts) failed both (onFail): STATUS_RESET completions.
     complete(q, [recs[0]![6]!, STATUS_RESET], [recs[1]![6]!, STATUS_RESET]);
     await Promise.all(before.map((r) => r.done));
     expect(log).toEqual(['ERR_NVME_RESET 1', 'ERR_NVME_RESET 2']);
     const after = read(t, 3, log);
-    const [r] = take(q);
+    const [r] = await take(q);
     // A slot is used again under another tag: a late record with the old tag does not settle the new request.
     expect(r![6]).not.toBe(recs[0]![6]);
     complete(q, [recs[0]![6]!, 0]);
@@ -166,7 +171,7 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     const t = table([a, b]);
     const log: string[] = [];
     const rs = [1, 2, 3].map((lba) => read(t, lba, log)); // a, b, a
-    const fromA = take(a);
+    const fromA = await take(a);
     a.dead = () => workerExit(0, 1, new Error('gone'), 'deleted');
     t.failQueue(a, a.dead);
     complete(a, [fromA[0]![6]!, 0]); // published too late: ignored
@@ -174,12 +179,90 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     expect(log.sort()).toEqual(['ERR_WORKER_EXIT 1', 'ERR_WORKER_EXIT 3']);
     const next = read(t, 4, log);
     expect(a.req.length).toBe(0);
-    const fromB = take(b);
+    const fromB = await take(b);
     expect(fromB.map((r) => r[2])).toEqual([2, 4]);
     complete(b, ...fromB.map((r): [number, number] => [r[6]!, 0]));
     await Promise.all([rs[1]!.done, next.done]);
     expect(log).toContain('ok 2');
     expect(log).toContain('ok 4');
     expect(t.outstanding).toBe(0);
+  });
+
+  it('publishes the pieces posted in one run of JavaScript together, in order: one TAIL store, and one more batch for the next run', async () => {
+    const q = queue(0, 32);
+    const t = table([q]);
+    const publishes: number[] = [];
+    const publish = q.req.publish.bind(q.req);
+    q.req.publish = (n: number) => {
+      publishes.push(n);
+      publish(n);
+    };
+    const log: string[] = [];
+    const first = [5, 6, 7, 8, 9].map((lba) => read(t, lba, log));
+    // Written, not yet visible to the worker: TAIL has not moved.
+    expect(q.req.length).toBe(0);
+    expect(q.inflight).toBe(5);
+    const recs = await take(q);
+    expect(publishes).toEqual([5]);
+    expect(recs.map((r) => r[2])).toEqual([5, 6, 7, 8, 9]);
+    // The callbacks of one drain post the next batch (as an embedder's lanes of await do): one more publish for all of them.
+    const second: { done: Promise<void> }[] = [];
+    const lanes = first.map((r, i) => r.done.then(() => void second.push(read(t, 20 + i, log))));
+    complete(q, ...recs.map((r): [number, number] => [r[6]!, 0]));
+    await Promise.all(lanes);
+    const next = await take(q);
+    expect(publishes).toEqual([5, 5]);
+    expect(next.map((r) => r[2])).toEqual([20, 21, 22, 23, 24]);
+    complete(q, ...next.map((r): [number, number] => [r[6]!, 0]));
+    await Promise.all(second.map((r) => r.done));
+    expect(log).toEqual(['ok 5', 'ok 6', 'ok 7', 'ok 8', 'ok 9', 'ok 20', 'ok 21', 'ok 22', 'ok 23', 'ok 24']);
+    expect(t.outstanding).toBe(0);
+  });
+
+  it('under back-pressure, moves waiting pieces into the ring in order behind the staged ones, across the ring\'s end, one publish per batch', async () => {
+    const q = queue(0, 4); // 3 commands at a time, rings of 8 records
+    const t = table([q]);
+    const publishes: number[] = [];
+    const publish = q.req.publish.bind(q.req);
+    q.req.publish = (n: number) => {
+      publishes.push(n);
+      publish(n);
+    };
+    const log: string[] = [];
+    const lbas = Array.from({ length: 14 }, (_, i) => 300 + i);
+    const rs = lbas.map((lba) => read(t, lba, log));
+    const seen: number[] = [];
+    let recs = await take(q);
+    expect(recs.map((r) => r[2])).toEqual([300, 301, 302]);
+    expect(q.waiting).toHaveLength(11);
+    for (let round = 0; round < 20 && seen.length < lbas.length; round++) {
+      seen.push(...recs.map((r) => r[2]!));
+      // Complete only the first of each batch now, the rest in the next round: room frees up one or two at a time.
+      complete(q, ...recs.map((r): [number, number] => [r[6]!, 0]));
+      await settle();
+      expect(q.inflight).toBeLessThanOrEqual(3);
+      recs = await take(q);
+    }
+    await Promise.all(rs.map((r) => r.done));
+    expect(seen).toEqual(lbas);
+    expect(log).toEqual(lbas.map((lba) => `ok ${lba}`));
+    // 14 records through a ring of 8: its TAIL passed the end of the ring, batches of up to 3.
+    expect(Atomics.load(q.req.ctl, 1)).toBe(14);
+    expect(publishes.every((n) => n >= 1 && n <= 3)).toBe(true);
+    expect(publishes.reduce((a, b) => a + b, 0)).toBe(14);
+  });
+
+  it('publishes staged pieces on flush() at once (what the runtime does before it aborts a request or closes)', () => {
+    const q = queue(0, 8);
+    const t = table([q]);
+    const log: string[] = [];
+    read(t, 1, log);
+    read(t, 2, log);
+    expect(q.req.length).toBe(0);
+    t.flush();
+    expect(q.req.length).toBe(2);
+    expect(q.staged).toBe(0);
+    t.flush(); // nothing staged: nothing more
+    expect(q.req.length).toBe(2);
   });
 });

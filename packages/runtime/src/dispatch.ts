@@ -1,5 +1,6 @@
 // The main thread's half of the promise path: requests in, promises out, with nothing
-// allocated per request but the promise itself (and its resolve/reject functions).
+// allocated per request but the promise itself (and its resolve/reject functions, which
+// the record's executor, made once per record, keeps in the record: two stores).
 //
 // A request is a Pending record from a pool, found again by its tag: tag = slot +
 // generation * SLOTS, so a lookup is an array index and a stale tag (a slot used again)
@@ -9,8 +10,12 @@
 // in order, and moves into the ring as completions free room.
 //
 // Who writes what (see ring.ts for the ring's own words):
-//   request ring:    the main thread writes records and TAIL (one publish per piece;
-//                    a futex wake only when the worker said it sleeps); the worker HEAD.
+//   request ring:    the main thread writes records as they are posted, and TAIL once
+//                    per batch: the pieces posted in one run of JavaScript (one
+//                    synchronous stretch, e.g. the callbacks of one drain's settled
+//                    promises) are staged and published together by flush(), from a
+//                    microtask the first of them queues, or earlier by the pump (a futex
+//                    wake only when the worker said it sleeps); the worker HEAD.
 //   completion ring: the worker writes [tag, status] records and TAIL, once per batch
 //                    of completions; the main thread reads them all in one drain, settles
 //                    their promises, and moves HEAD once per drain.
@@ -39,8 +44,14 @@ export class Pending {
   tag: number;
   resolve: (value: void) => void = noop;
   reject: (err: Error) => void = noop;
-  /** The promise returned to the caller, until the request ends. */
-  promise: Promise<void> | null = null;
+  /**
+   * The request's promise is new Promise(p.executor), made right after open(): this keeps
+   * its resolve and reject in the record (one function per record, not per request).
+   */
+  readonly executor = (resolve: (value: void) => void, reject: (err: Error) => void): void => {
+    this.resolve = resolve;
+    this.reject = reject;
+  };
   /** Pieces still outstanding (a transfer larger than MDTS is split). */
   parts = 0;
   error: Error | null = null;
@@ -75,14 +86,9 @@ export class Pending {
 
 function noop(): void {}
 
-// The Promise executor, one function for every request (no closure per request): it hands
-// resolve and reject over through these two variables, read right after `new Promise`.
-let executorResolve: (value: void) => void = noop;
-let executorReject: (err: Error) => void = noop;
-function executor(resolve: (value: void) => void, reject: (err: Error) => void): void {
-  executorResolve = resolve;
-  executorReject = reject;
-}
+/** A settled promise: then() on it runs a function as a microtask. */
+const resolved = Promise.resolve();
+
 
 /** What the table calls back into the runtime for. */
 export interface RequestHooks {
@@ -104,6 +110,12 @@ export class RequestTable {
   private readonly free: number[] = [];
   private rr = 0;
   private pumping = false;
+  /** A flush() is queued (a microtask) for the pieces staged since the last one. */
+  private flushQueued = false;
+  /** The pump is waiting for the callbacks of a drain to run, and flushes when it resumes: no microtask needed. */
+  private pumpFlushes = false;
+  /** flush, bound once: what the microtask runs. */
+  private readonly flushTask = (): void => this.flush();
   private active = 0;
   /** The completion rings (the queues' cpl, taken when the pump first sleeps: the queues are all there by then). */
   private ringList: Ring[] | null = null;
@@ -142,8 +154,8 @@ export class RequestTable {
   }
 
   /**
-   * A new request of `parts` pieces; its promise is p.promise. Fill in what error
-   * messages need, then post() each piece.
+   * A new request of `parts` pieces; make its promise at once with new Promise(p.executor).
+   * Fill in what error messages need, then post() each piece.
    * @throws ERR_INVALID_ARG when SLOTS requests are pending already
    */
   open(parts: number, what: string, blocks: number, slba: number, nsid: number): Pending {
@@ -156,9 +168,6 @@ export class RequestTable {
     const p = this.slots[slot]!;
     p.live = true;
     this.active++;
-    p.promise = new Promise<void>(executor);
-    p.resolve = executorResolve;
-    p.reject = executorReject;
     p.parts = parts;
     p.error = null;
     p.what = what;
@@ -177,14 +186,17 @@ export class RequestTable {
     return q;
   }
 
-  /** One piece of p: written into q's request ring now, or queued behind the pieces waiting for room there. */
+  /**
+   * One piece of p: written into q's request ring now (staged: published with the rest of
+   * this batch by flush()), or queued behind the pieces waiting for room there.
+   */
   post(q: WorkerQueue, p: Pending, opcode: number, nsid: number, slba: number, nlb: number, iova: number, length: number, flags: number): void {
     this.outstanding++;
     p.onQueue[q.index]!++;
     // Back-pressure: a queue holds depth - 1 commands; the rest wait here, in order.
     if (q.waiting.length === 0 && q.inflight < q.depth - 1) {
       const ring = q.req;
-      const at = ring.reserve(0);
+      const at = ring.reserve(q.staged);
       if (at >= 0) {
         const d = ring.data;
         d[at] = opcode;
@@ -195,8 +207,7 @@ export class RequestTable {
         d[at + 5] = length;
         d[at + 6] = p.tag;
         d[at + 7] = flags;
-        ring.publish(1);
-        q.inflight++;
+        this.staged(q);
         if (!this.pumping) void this.run();
         return;
       }
@@ -205,36 +216,67 @@ export class RequestTable {
     if (!this.pumping) void this.run();
   }
 
+  /** A record was written at q.req.reserve(q.staged): count it, and make sure a flush() follows. */
+  private staged(q: WorkerQueue): void {
+    q.staged++;
+    q.inflight++;
+    if (!this.flushQueued && !this.pumpFlushes) {
+      this.flushQueued = true;
+      // Not queueMicrotask: Node's makes an AsyncResource and a bound function each time.
+      void resolved.then(this.flushTask);
+    }
+  }
+
+  /** Publishes the staged records of every queue: one TAIL store (and at most one wake) per queue. */
+  flush(): void {
+    this.flushQueued = false;
+    for (const q of this.queues) {
+      const n = q.staged;
+      if (n === 0) continue;
+      q.staged = 0;
+      q.req.publish(n);
+    }
+  }
+
   /** Takes every completion q published: settles what ended, then moves waiting pieces into the room freed. Returns the records taken. */
   drain(q: WorkerQueue): number {
     const ring = q.cpl;
-    const d = ring.data;
-    const n = ring.length;
+    const n = ring.available();
     if (n === 0) return 0;
+    const d = ring.data;
+    const index = q.index;
+    const slots = this.slots;
     let done = 0;
     for (let k = 0; k < n; k++) {
-      const at = ring.peek(k);
-      const p = this.lookup(d[at]!);
-      // Not pending, or no piece on this queue: failed already (its worker died, the runtime closed).
-      if (p === undefined || p.onQueue[q.index] === 0) continue;
-      p.onQueue[q.index]!--;
+      const at = ring.at(k);
+      const tag = d[at]!;
+      const p = slots[tag & (SLOTS - 1)];
+      // Not pending (a stale tag), or no piece on this queue: failed already (its worker died, the runtime closed).
+      if (p === undefined || !p.live || p.tag !== tag || p.onQueue[index] === 0) continue;
+      p.onQueue[index]!--;
       done++;
       this.finish(p, d[at + 1]!);
     }
     ring.consume(n);
-    q.inflight = Math.max(0, q.inflight - done);
+    q.inflight = q.inflight > done ? q.inflight - done : 0;
     this.outstanding -= done;
-    if (!q.dead) this.refill(q);
+    if (q.waiting.length !== 0 && !q.dead) this.refill(q);
     return n;
   }
 
   /** Moves waiting pieces into q's request ring while there is room. */
   refill(q: WorkerQueue): void {
     const w = q.waiting;
+    const ring = q.req;
+    const d = ring.data;
     let i = 0;
-    while (i < w.length && q.inflight < q.depth - 1 && q.req.push(w[i]!.record)) {
+    while (i < w.length && q.inflight < q.depth - 1) {
+      const at = ring.reserve(q.staged);
+      if (at < 0) break;
+      const record = w[i]!.record;
+      for (let j = 0; j < record.length; j++) d[at + j] = record[j]!;
+      this.staged(q);
       i++;
-      q.inflight++;
     }
     if (i === w.length) w.length = 0;
     else if (i) w.splice(0, i);
@@ -256,7 +298,6 @@ export class RequestTable {
     if (p.signal) this.hooks.unwatch(p);
     p.signal = null;
     p.buffer = null;
-    p.promise = null;
     p.live = false;
     this.active--;
     const resolve = p.resolve;
@@ -286,6 +327,8 @@ export class RequestTable {
     }
     q.waiting.length = 0;
     q.inflight = 0;
+    // Records staged for it go nowhere (their requests failed above).
+    q.staged = 0;
     this.wake();
   }
 
@@ -307,8 +350,12 @@ export class RequestTable {
         // A dead worker's ring too: what it published before it died is real (the rest was failed, and is skipped).
         for (const q of queues) got += this.drain(q);
         if (got !== 0) {
-          // Let the callbacks of what just settled run (they often post the next requests) before looking again.
+          // Let the callbacks of what just settled run (they often post the next requests)
+          // before looking again, and hand what they posted over in one batch.
+          this.pumpFlushes = true;
           await undefined;
+          this.pumpFlushes = false;
+          this.flush();
           continue;
         }
         if (this.spinMs > 0 && this.spin()) continue;
@@ -316,6 +363,7 @@ export class RequestTable {
       }
     } finally {
       this.pumping = false;
+      this.pumpFlushes = false;
     }
   }
 

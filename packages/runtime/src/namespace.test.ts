@@ -9,8 +9,10 @@ import { RuntimeNamespace, type RuntimeSubmit } from './namespace.js';
 
 type Call = unknown[];
 
-function make(oncs = ONCS.WriteZeroes | ONCS.DatasetManagement): { ns: RuntimeNamespace; calls: Call[] } {
+function make(oncs = ONCS.WriteZeroes | ONCS.DatasetManagement, allocated = new Map<ArrayBuffer, number>()): { ns: RuntimeNamespace; calls: Call[]; checks: string[] } {
   const calls: Call[] = [];
+  // The driver's buffer checks, and for each transfer whether the runtime is told to retain registered memory.
+  const checks: string[] = [];
   const driver = {
     nsid: 3,
     blockSize: 512,
@@ -22,6 +24,7 @@ function make(oncs = ONCS.WriteZeroes | ONCS.DatasetManagement): { ns: RuntimeNa
       return n;
     },
     checkBuffer(buffer: Uint8Array, blocks: number): number {
+      checks.push('checkBuffer');
       if (buffer.byteLength < blocks * 512) throw new VfioError({ code: 'ERR_NVME_BUFFER_TOO_SMALL', message: 'small' });
       return 0x10000;
     },
@@ -29,17 +32,20 @@ function make(oncs = ONCS.WriteZeroes | ONCS.DatasetManagement): { ns: RuntimeNa
   const rt: RuntimeSubmit = {
     submit: (...args) => {
       calls.push(['submit', ...args.slice(1, 8), args[8] !== null]);
+      if (args[8] !== null) checks.push(args[10] ? 'registered' : 'allocated');
       return Promise.resolve();
     },
     submitDatasetManagement: (_ns, ranges) => {
       calls.push(['dsm', ranges]);
       return Promise.resolve();
     },
+    // The allocator's memory: the ArrayBuffers in `allocated`, at the IOVAs given there.
+    dma: { iovaOf: (view) => { const base = allocated.get(view.buffer as ArrayBuffer); return base === undefined ? -1 : base + view.byteOffset; } },
     oncs,
     address: '0000:00:04.0',
     maxTransfer: 128 * 1024,
   };
-  return { ns: new RuntimeNamespace(rt, driver), calls };
+  return { ns: new RuntimeNamespace(rt, driver), calls, checks };
 }
 
 describe('RuntimeNamespace', () => {
@@ -103,5 +109,21 @@ describe('RuntimeNamespace', () => {
     await expect(ns.writeZeroes(0, 1)).rejects.toMatchObject({ code: 'ERR_NVME_UNSUPPORTED_COMMAND', message: expect.stringContaining('Write Zeroes') });
     await expect(ns.deallocate([{ lba: 0, blocks: 1 }])).rejects.toMatchObject({ code: 'ERR_NVME_UNSUPPORTED_COMMAND', message: expect.stringContaining('Dataset Management') });
     expect(calls).toEqual([]);
+  });
+
+  it('takes the IOVA of allocator memory with one lookup (no driver check, nothing to retain); other buffers go through the driver\'s check', async () => {
+    const mem = new ArrayBuffer(8192);
+    const { ns, calls, checks } = make(undefined, new Map([[mem, 0x200000]]));
+    await ns.read(1, 8, new Uint8Array(mem, 4096, 4096));
+    expect(calls).toEqual([['submit', NvmOpcode.Read, 1, 8, 0x200000 + 4096, 256, 0, 'Read', true]]);
+    expect(checks).toEqual(['allocated']);
+    // Too small for 16 blocks: the driver's check refuses it, with its error.
+    await expect(ns.read(1, 16, new Uint8Array(mem, 4096, 4096))).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_TOO_SMALL' });
+    // Not dword-aligned: the driver's check decides (this fake driver accepts it as registered memory).
+    await ns.write(2, 1, new Uint8Array(mem, 2, 512));
+    // Not the allocator's: the driver's check, and the runtime retains it.
+    await ns.read(3, 1, new Uint8Array(512));
+    expect(checks).toEqual(['allocated', 'checkBuffer', 'checkBuffer', 'registered', 'checkBuffer', 'registered']);
+    expect(calls.slice(1).map((c) => c[4])).toEqual([0x10000, 0x10000]);
   });
 });

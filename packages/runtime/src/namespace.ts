@@ -33,8 +33,10 @@ const MAX_NLB = 65536;
 export interface RuntimeSubmit {
   submit(
     ns: Namespace, opcode: number, slba: number, blocks: number, iova: number, maxBlocks: number, flags: number,
-    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined,
+    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined, registered: boolean,
   ): Promise<void>;
+  /** The controller's DMA allocator: the IOVA of its own memory without the driver's general check (iovaOf). */
+  readonly dma: { iovaOf(view: ArrayBufferView): number };
   submitDatasetManagement(ns: Namespace, ranges: readonly (readonly [number, number])[], signal: AbortSignal | undefined): Promise<void>;
   readonly oncs: number;
   readonly address: string;
@@ -105,7 +107,7 @@ export class RuntimeNamespace {
   /** Flush (00h): commits the volatile write cache to non-volatile media. */
   flush(options?: RuntimeIoOptions): Promise<void> {
     // slba 0, one block, no data: CDW10-12 of the entry stay 0, as Flush wants them.
-    return this.rt.submit(this.ns, NvmOpcode.Flush, 0, 1, 0, 1, 0, 'Flush', null, options?.signal);
+    return this.rt.submit(this.ns, NvmOpcode.Flush, 0, 1, 0, 1, 0, 'Flush', null, options?.signal, false);
   }
 
   /** Write Zeroes (08h, ONCS bit 3); with deallocate (DEAC) the controller may deallocate the blocks too. */
@@ -114,7 +116,7 @@ export class RuntimeNamespace {
       this.requireOncs(ONCS.WriteZeroes, 'Write Zeroes');
       const slba = this.ns.checkRange(lba, blocks);
       const flags = (options.deallocate ? WRITE_ZEROES_DEAC : 0) | (options.fua ? RW_FUA : 0);
-      return this.rt.submit(this.ns, NvmOpcode.WriteZeroes, slba, blocks, 0, MAX_NLB, flags, 'Write Zeroes', null, options.signal);
+      return this.rt.submit(this.ns, NvmOpcode.WriteZeroes, slba, blocks, 0, MAX_NLB, flags, 'Write Zeroes', null, options.signal, false);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -135,13 +137,21 @@ export class RuntimeNamespace {
   private transfer(opcode: number, lba: number | bigint, blocks: number, buffer: Uint8Array, flags: number, what: string, signal: AbortSignal | undefined): Promise<void> {
     let slba: number;
     let iova: number;
+    let registered = false;
     try {
       slba = this.ns.checkRange(lba, blocks);
-      iova = this.ns.checkBuffer(buffer, blocks, false);
+      // Memory from allocBuffer, large enough and dword-aligned (what checkBuffer asks of a PRP
+      // transfer) is found with one lookup; anything else (registered memory, or a buffer to
+      // refuse with the driver's error) goes through the driver's check.
+      iova = ArrayBuffer.isView(buffer) ? this.rt.dma.iovaOf(buffer) : -1;
+      if (iova < 0 || buffer.byteLength < blocks * this.blockSize || iova % 4 !== 0) {
+        iova = this.ns.checkBuffer(buffer, blocks, false);
+        registered = true;
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.rt.submit(this.ns, opcode, slba, blocks, iova, this.maxBlocks, flags, what, buffer, signal);
+    return this.rt.submit(this.ns, opcode, slba, blocks, iova, this.maxBlocks, flags, what, buffer, signal, registered);
   }
 
   private lbaOf(offset: number | bigint, buffer: Uint8Array): number {

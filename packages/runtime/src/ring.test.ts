@@ -129,4 +129,35 @@ describe('Ring', () => {
     expect(bad).toBe(0);
     expect(got).toBe(n);
   });
+
+  it('a producer and a consumer on two Ring objects (two threads\' views): each reloads the other side\'s index only when the one it has is not enough', () => {
+    const prod = Ring.create(4, 1);
+    const cons = new Ring(prod.init());
+    for (let i = 0; i < 4; i++) {
+      const at = prod.reserve(i);
+      expect(at).toBeGreaterThanOrEqual(0);
+      prod.data[at] = i;
+    }
+    expect(prod.reserve(4)).toBe(-1); // a batch of 5 does not fit in 4
+    expect(cons.available()).toBe(0); // nothing published yet
+    prod.publish(4);
+    expect(prod.reserve(0)).toBe(-1); // full
+    expect(cons.available()).toBe(4);
+    expect([0, 1, 2, 3].map((k) => cons.data[cons.at(k)])).toEqual([0, 1, 2, 3]);
+    cons.consume(3);
+    // The producer sees the room the consumer freed: a batch of 3 across the ring's end (slots 0, 1, 2 after 3).
+    for (let i = 0; i < 3; i++) {
+      const at = prod.reserve(i);
+      expect(at).toBe(i);
+      prod.data[at] = 10 + i;
+    }
+    expect(prod.reserve(3)).toBe(-1);
+    prod.publish(3);
+    const got: number[] = [];
+    for (let k = 0, at = cons.peek(0); at >= 0; at = cons.peek(++k)) got.push(cons.data[at]!);
+    expect(got).toEqual([3, 10, 11, 12]);
+    cons.consume(4);
+    expect(prod.length).toBe(0);
+    expect(cons.peek(0)).toBe(-1);
+  });
 });

@@ -56,6 +56,18 @@ export class Ring {
   private readonly bellSab: SharedArrayBuffer | undefined;
   private readonly words: Float64Array;
   private readonly mask: number;
+  // Each side keeps its own index in a plain field (it is the only writer of that word) and
+  // the last value it loaded of the other side's, which can only have moved on since: so
+  // reserve() and peek() load the other side's word only when the value they have is not
+  // enough, about once per batch instead of twice per record.
+  /** Producer: TAIL as this side last published it. */
+  private tail: number;
+  /** Producer: HEAD as last loaded (the consumer's; at most what it is now). */
+  private headSeen: number;
+  /** Consumer: HEAD as this side last stored it. */
+  private head: number;
+  /** Consumer: TAIL as last loaded (the producer's; at most what it is now). */
+  private tailSeen: number;
 
   /** Creates a ring of capacity records (a power of two) of width words each; with bell (createBell()), its wake-ups go through those shared words. */
   static create(capacity: number, width: number, bell?: SharedArrayBuffer): Ring {
@@ -80,6 +92,8 @@ export class Ring {
     this.bellSab = init.bell;
     this.bell = init.bell ? new Int32Array(init.bell, 0, 2) : new Int32Array(init.sab, OWN_BELL * 4, 2);
     this.words = new Float64Array(init.sab, HEADER_WORDS * 4, init.capacity * init.width);
+    this.tail = this.tailSeen = Atomics.load(this.ctl, TAIL);
+    this.head = this.headSeen = Atomics.load(this.ctl, HEAD);
   }
 
   /** What another thread needs to attach (structured-clone safe). */
@@ -102,14 +116,19 @@ export class Ring {
    * `words` (write the record there, then publish()), or -1 when the ring is full.
    */
   reserve(k: number): number {
-    const tail = Atomics.load(this.ctl, TAIL);
-    if (((tail + k - Atomics.load(this.ctl, HEAD)) | 0) >= this.capacity) return -1;
+    const tail = this.tail;
+    if (((tail + k - this.headSeen) | 0) >= this.capacity) {
+      // Full as far as this side knows: see how far the consumer got.
+      this.headSeen = Atomics.load(this.ctl, HEAD);
+      if (((tail + k - this.headSeen) | 0) >= this.capacity) return -1;
+    }
     return ((tail + k) & this.mask) * this.width;
   }
 
   /** Producer: makes n reserved records visible, and wakes the consumer if it sleeps in waitForData (only then). */
   publish(n: number): void {
-    Atomics.add(this.ctl, TAIL, n);
+    this.tail = (this.tail + n) | 0;
+    Atomics.store(this.ctl, TAIL, this.tail);
     if (Atomics.load(this.bell, SLEEP) !== 0) this.wake();
   }
 
@@ -137,14 +156,33 @@ export class Ring {
 
   /** Consumer: index of the k-th waiting record's first word, or -1 if there are not that many. */
   peek(k: number): number {
-    const head = Atomics.load(this.ctl, HEAD);
-    if (((Atomics.load(this.ctl, TAIL) - head) | 0) <= k) return -1;
+    const head = this.head;
+    if (((this.tailSeen - head) | 0) <= k) {
+      // Not that many as far as this side knows: see how far the producer got.
+      this.tailSeen = Atomics.load(this.ctl, TAIL);
+      if (((this.tailSeen - head) | 0) <= k) return -1;
+    }
     return ((head + k) & this.mask) * this.width;
+  }
+
+  /**
+   * Consumer: the records waiting now (one load of TAIL); read them at at(0) .. at(n - 1),
+   * then consume(n).
+   */
+  available(): number {
+    this.tailSeen = Atomics.load(this.ctl, TAIL);
+    return (this.tailSeen - this.head) | 0;
+  }
+
+  /** Consumer: index of the k-th waiting record's first word, for k below what available() returned (not checked). */
+  at(k: number): number {
+    return ((this.head + k) & this.mask) * this.width;
   }
 
   /** Consumer: frees n records after reading them. */
   consume(n: number): void {
-    Atomics.add(this.ctl, HEAD, n);
+    this.head = (this.head + n) | 0;
+    Atomics.store(this.ctl, HEAD, this.head);
   }
 
   /** The current publish sequence number (for waitForData / waitAsync). */

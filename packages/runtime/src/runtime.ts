@@ -137,7 +137,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       unwatch: (p) => this.aborts.unwatch(p.tag, p.signal!),
     }, spinUs / 1000);
     this.way = {
-      submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal),
+      submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered),
+      dma: controller.device.dma,
       submitDatasetManagement: (ns, ranges, signal) => this.submitDatasetManagement(ns, ranges, signal),
       oncs: controller.identify.oncs,
       address: controller.address,
@@ -154,6 +155,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       },
       end: (p) => this.table.end(p),
       drain: (q) => this.table.drain(q),
+      flush: () => this.table.flush(),
     });
     this.unsubscribe = [
       // A controller reset forgets the workers' queues: each worker empties its rings before they are created again.
@@ -344,7 +346,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
    */
   private submit(
     ns: Namespace, opcode: number, slba: number, blocks: number, iova: number, maxBlocks: number, flags: number,
-    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined,
+    what: string, buffer: Uint8Array | null, signal: AbortSignal | undefined, registered: boolean,
   ): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -357,11 +359,11 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     } catch (err) {
       return Promise.reject(err);
     }
-    const promise = p.promise!;
+    const promise = new Promise<void>(p.executor);
     if (buffer !== null) {
       p.buffer = buffer;
       // Registered caller memory stays mapped until the last piece completes (undefined: allocator memory).
-      p.holds = this.controller.device.dma.retain(buffer) ?? null;
+      if (registered) p.holds = this.controller.device.dma.retain(buffer) ?? null;
     }
     if (signal) this.aborts.watch(p.tag, p, signal);
     if (blocks <= maxBlocks) {
@@ -396,7 +398,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     } catch (err) {
       return Promise.reject(err);
     }
-    const promise = p.promise!;
+    const promise = new Promise<void>(p.executor);
     // 256 ranges of 16 bytes are one 4 KiB page: each command's list starts on a page of its own.
     const list = this.controller.allocBuffer(commands * MAX_DSM_RANGES * DSM_RANGE_SIZE);
     ranges.forEach(([lba, n], k) => writeDsmRange(list.view, k * DSM_RANGE_SIZE, lba, n));
@@ -435,6 +437,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     if (this.closed) return;
     this.closed = true;
     for (const u of this.unsubscribe) u();
+    // Pieces posted in this same run of JavaScript are still staged: the workers must see them before STOP (they fail them as aborted).
+    this.table.flush();
     for (const q of this.queues) {
       Atomics.store(q.ctl, CTL_STOP, 1);
       q.wake();

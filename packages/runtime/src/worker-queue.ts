@@ -21,7 +21,10 @@ export class WorkerQueue {
   readonly cpl: Ring;
   readonly control = new SharedArrayBuffer(CTL_WORDS * 4);
   readonly ctl = new Int32Array(this.control);
+  /** Pieces in the request ring or on the controller's queue (staged ones included). */
   inflight = 0;
+  /** Records written into the request ring after its TAIL, not yet published (RequestTable.flush()). */
+  staged = 0;
   readonly waiting: Waiting[] = [];
   done!: Promise<OwnQueueResult>;
   qid = 0;

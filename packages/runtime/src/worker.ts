@@ -76,7 +76,8 @@ export default async function ownQueue(task: OwnQueueTask): Promise<OwnQueueResu
 //                   all the completions of that turn (a wake only if the main thread sleeps);
 //   CTL_MSG         the main thread bumps it after posting a message: only then does this
 //                   thread look at its port (receiveMessageOnPort is a call into C++);
-//   CTL_STOP, CTL_RESET  the main thread; read here every turn (reset.check(): one load; reset-handshake.ts).
+//   CTL_RESET       the main thread; read here every turn (reset.check(): one load; reset-handshake.ts);
+//   CTL_STOP        the main thread, always followed by a CTL_MSG bump: read here when CTL_MSG moved.
 // A turn that found nothing to post and no completion is followed by more turns for
 // spinMs, then by a sleep on the request ring (a publish wakes it only then: ring.ts), of
 // at most pollMs while commands are outstanding (to poll the CQ again).
@@ -120,8 +121,11 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     if (msg !== msgSeen) {
       // Calls: code that takes the queue pair for itself, between batches.
       const m = receiveMessageOnPort(port)?.message as ToWorker | undefined;
-      if (m === undefined) msgSeen = msg; // every message posted before that bump is taken
-      else {
+      if (m === undefined) {
+        msgSeen = msg; // every message posted before that bump is taken
+        // close() stores CTL_STOP before it bumps CTL_MSG (wake()): STOP needs a look only when MSG moved.
+        if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
+      } else {
         if (m.type === 'call') {
           await runCall(ctx, port, m);
           qp.onComplete = onComplete;
@@ -132,12 +136,13 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
       }
     }
     reset.check();
-    if (!stopping && Atomics.load(ctl, CTL_STOP)) stopping = Date.now();
 
-    // Post what the main thread asked for, as long as CIDs and completion slots last.
+    // Post what the main thread asked for, as long as CIDs and completion slots last. The
+    // completion ring's free slots are read once per turn (the main thread only frees more).
+    const free = cpl.free;
     let k = 0;
     if (!stopping) {
-      const room = cpl.free - qp.outstanding;
+      const room = free - qp.outstanding;
       for (let at = req.peek(0); at >= 0 && k < room && qp.canSubmit; at = req.peek(++k)) {
         const op = rd[at]!;
         try {
@@ -158,7 +163,7 @@ async function serve(ctx: QueueContext, port: MessagePort, req: Ring, cpl: Ring,
     // Reap: one C call and one CQ doorbell for the whole batch.
     if (qp.outstanding) {
       const before = posted;
-      qp.poll(Math.min(qp.depth, cpl.free - posted));
+      qp.poll(Math.min(qp.depth, free - posted));
       completed += posted - before;
     }
     const ended = posted;
