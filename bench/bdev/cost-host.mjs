@@ -12,7 +12,8 @@
 // ended by a marker (getppid, where callgrind dumps); Ir/read = (Ir(2N) - Ir(N)) / N. The
 // reads go in batches of 32 awaited together (QD32 as the engine keeps it).
 
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { markerWindows, windowsText } from '../cost/marker-dumps.mjs';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
@@ -23,20 +24,9 @@ const opt = (name, dflt) => {
 const CASES = ['namespace', 'bdev'];
 
 if (args.includes('--analyze')) {
-  const dir = opt('analyze', '.');
-  const parts = readdirSync(dir)
-    .filter((f) => f.startsWith('callgrind.out'))
-    .map((f) => readFileSync(path.join(dir, f), 'utf8').slice(0, 4000))
-    .filter((h) => /^desc: Trigger: .*getppid/m.test(h))
-    .map((h) => ({ part: Number(/^part: (\d+)/m.exec(h)[1]), ir: Number((/^summary: (\d+)/m.exec(h) ?? /^totals: (\d+)/m.exec(h))[1]) }))
-    .sort((a, b) => a.part - b.part);
-  const n = Number(readFileSync(path.join(dir, 'n.txt'), 'utf8'));
-  if (parts.length !== 3 * CASES.length) throw new Error(`expected ${3 * CASES.length} marker dumps, found ${parts.length}`);
-  const per = CASES.map((c, k) => {
-    const [, a, b] = parts.slice(3 * k, 3 * k + 3);
-    const v = (b.ir - a.ir) / n;
-    console.log(`${c}: ${v.toFixed(1)} Ir/read  (N window ${(a.ir / n).toFixed(1)}, 2N window ${(b.ir / (2 * n)).toFixed(1)} per read; N = ${n})`);
-    return v;
+  const per = markerWindows(opt('analyze', '.'), CASES.length).map((w, k) => {
+    console.log(`${CASES[k]}: ${w.perOp.toFixed(1)} Ir/read  ${windowsText(w, 'read')}`);
+    return w.perOp;
   });
   console.log(`the bdev adds ${(per[1] - per[0]).toFixed(1)} Ir/read`);
   process.exit(0);

@@ -14,8 +14,8 @@
 // Each depth: a warm-up of W I/Os, a window of N, a window of 2N, each ended by a marker
 // (getppid, where callgrind dumps); Ir/IO = (Ir(2N window) - Ir(N window)) / N.
 
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { markerWindows, windowsText } from './marker-dumps.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -25,19 +25,8 @@ const opt = (name, dflt) => {
 const qds = opt('qd', '32,1').split(',').map(Number);
 
 if (args.includes('--analyze')) {
-  // The dumps of the main thread triggered by a marker, in order: per depth [warm-up, N, 2N].
-  const dir = opt('analyze', '.');
-  const parts = readdirSync(dir)
-    .filter((f) => f.startsWith('callgrind.out'))
-    .map((f) => readFileSync(path.join(dir, f), 'utf8').slice(0, 4000))
-    .filter((h) => /^desc: Trigger: .*getppid/m.test(h))
-    .map((h) => ({ part: Number(/^part: (\d+)/m.exec(h)[1]), ir: Number((/^summary: (\d+)/m.exec(h) ?? /^totals: (\d+)/m.exec(h))[1]) }))
-    .sort((a, b) => a.part - b.part);
-  const n = Number(readFileSync(path.join(dir, 'n.txt'), 'utf8'));
-  if (parts.length !== 3 * qds.length) throw new Error(`expected ${3 * qds.length} marker dumps, found ${parts.length}`);
-  qds.forEach((qd, k) => {
-    const [, a, b] = parts.slice(3 * k, 3 * k + 3);
-    console.log(`direct (host) qd${qd}: ${((b.ir - a.ir) / n).toFixed(1)} Ir/IO  (N window ${(a.ir / n).toFixed(1)}, 2N window ${(b.ir / (2 * n)).toFixed(1)} per I/O; N = ${n})`);
+  markerWindows(opt('analyze', '.'), qds.length).forEach((w, k) => {
+    console.log(`direct (host) qd${qds[k]}: ${w.perOp.toFixed(1)} Ir/IO  ${windowsText(w, 'I/O')}`);
   });
   process.exit(0);
 }

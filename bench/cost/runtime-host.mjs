@@ -15,7 +15,8 @@
 // of 2N, each ended by a marker on the main thread (getppid, where callgrind dumps);
 // Ir/IO = (Ir(2N window) - Ir(N window)) / N, main thread only.
 
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { markerWindows, windowsText } from './marker-dumps.mjs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -28,19 +29,9 @@ const opt = (name, dflt) => {
 const qds = opt('qd', '32').split(',').map(Number);
 
 if (args.includes('--analyze')) {
-  const dir = opt('analyze', '.');
-  // The main thread's dumps (thread 1) triggered by a marker, in order: per depth [warm-up, N, 2N].
-  const parts = readdirSync(dir)
-    .filter((f) => /^callgrind\.out.*-01$/.test(f))
-    .map((f) => readFileSync(path.join(dir, f), 'utf8').slice(0, 4000))
-    .filter((h) => /^desc: Trigger: .*getppid/m.test(h))
-    .map((h) => ({ part: Number(/^part: (\d+)/m.exec(h)[1]), ir: Number((/^summary: (\d+)/m.exec(h) ?? /^totals: (\d+)/m.exec(h))[1]) }))
-    .sort((a, b) => a.part - b.part);
-  const n = Number(readFileSync(path.join(dir, 'n.txt'), 'utf8'));
-  if (parts.length !== 3 * qds.length) throw new Error(`expected ${3 * qds.length} marker dumps of the main thread, found ${parts.length}`);
-  qds.forEach((qd, k) => {
-    const [, a, b] = parts.slice(3 * k, 3 * k + 3);
-    console.log(`runtime main thread (host) qd${qd}: ${((b.ir - a.ir) / n).toFixed(1)} Ir/IO  (N window ${(a.ir / n).toFixed(1)}, 2N window ${(b.ir / (2 * n)).toFixed(1)} per I/O; N = ${n})`);
+  // The main thread's dumps (thread 1), per depth [warm-up, N, 2N].
+  markerWindows(opt('analyze', '.'), qds.length, /^callgrind\.out.*-01$/).forEach((w, k) => {
+    console.log(`runtime main thread (host) qd${qds[k]}: ${w.perOp.toFixed(1)} Ir/IO  ${windowsText(w, 'I/O')}`);
   });
   process.exit(0);
 }
