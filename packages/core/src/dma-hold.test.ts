@@ -1,7 +1,9 @@
-// DmaAllocator.hold: memory a device may still write (the buffer of a command given up
-// before the controller completed it) is not handed out again after its owner releases
-// it, until the hold ends. On the host, with 4 KiB pages and the IOMMU mapping calls
-// stubbed (the allocator's bookkeeping is what is tested; the lab tests the real mapping).
+// DmaAllocator's bookkeeping on the host. hold: memory a device may still write (the buffer
+// of a command given up before the controller completed it) is not handed out again after
+// its owner releases it, until the hold ends. iovaOf: translate() for the allocator's own
+// memory as a number (a driver's per-I/O buffer check without a BigInt). With 4 KiB pages
+// and the IOMMU mapping calls stubbed (the allocator's bookkeeping is what is tested; the lab
+// tests the real mapping).
 import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 
@@ -82,6 +84,26 @@ describe('DmaAllocator.hold', () => {
     await turns(20);
     expect(dma.alloc(4096).iova).toBe(iova);
     expect(() => dma.hold(new Uint8Array(8))()).not.toThrow();
+    dma.close();
+  });
+});
+
+describe('DmaAllocator.iovaOf', () => {
+  it('gives what translate() gives for views of live allocations, as a number, and -1 for anything else', () => {
+    const dma = allocator();
+    const a = dma.alloc(8192);
+    const b = dma.alloc(4096);
+    for (const view of [a.bytes, a.bytes.subarray(4096, 8192), new DataView(a.bytes.buffer, 100, 8), b.bytes]) {
+      expect(dma.iovaOf(view)).toBe(Number(dma.translate(view)));
+    }
+    expect(dma.iovaOf(a.bytes.subarray(512))).toBe(Number(a.iova) + 512);
+    expect(dma.iovaOf(new Uint8Array(4096))).toBe(-1); // not the allocator's
+    const internal = dma.alloc(4096, { internal: true });
+    expect(dma.iovaOf(internal.bytes)).toBe(-1); // the driver's own (queues): never an I/O buffer
+    const view = b.bytes;
+    b.release();
+    expect(dma.iovaOf(view)).toBe(-1); // released
+    expect(dma.translate(view)).toBeUndefined();
     dma.close();
   });
 });
