@@ -1,10 +1,10 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runJobs } from './engine.js';
 import { IO_TRIM, IO_WRITE } from './io-target.js';
 import { parseJobFile, resolveJobs } from './jobfile.js';
 import { MemoryTarget } from './memory-target.js';
-import { runBench, type BenchHost } from './run.js';
+import { runBench } from './run.js';
+import { benchHost } from '../test/bench-host.js';
 
 // rw=trim, randtrim and trimwrite against the memory double, with the counts fio 3.33 gave
 // on its null engine for the same jobs (bs=4k, size=1M):
@@ -85,27 +85,8 @@ describe('trim workloads', () => {
 describe('trim reports (null engine) and peers', () => {
   // fio 3.33's JSON for a kernel randtrim, cut to what the peer reads.
   const FIO_TRIM = '{"fio version":"fio-3.33","jobs":[{"read":{"total_ios":0,"io_bytes":0,"runtime":0,"lat_ns":{"mean":0,"N":0},"clat_ns":{}},"write":{"total_ios":0,"io_bytes":0,"runtime":0,"lat_ns":{"mean":0,"N":0},"clat_ns":{}},"trim":{"total_ios":256,"io_bytes":1048576,"runtime":50,"lat_ns":{"mean":90000,"N":256},"clat_ns":{"percentile":{"50.000000":80000,"99.000000":150000}}}}]}';
-  function host(): { h: BenchHost; out: () => string; err: () => string; commands: string[][] } {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c) => (out += c));
-    stderr.on('data', (c) => (err += c));
-    const commands: string[][] = [];
-    const h: BenchHost = {
-      openNvme: async () => new MemoryTarget({ capacityBytes: 4 << 20, name: '0000:00:03.0/1' }),
-      readFile: () => { throw new Error('no files'); },
-      writeFile: () => {},
-      stdout,
-      stderr,
-      runCommand: async (argv) => {
-        commands.push(argv);
-        return { stdout: FIO_TRIM, stderr: '', status: 0 };
-      },
-    };
-    return { h, out: () => out, err: () => err, commands };
-  }
+  const host = () => benchHost({}, () => ({ stdout: FIO_TRIM, stderr: '', status: 0 }));
+
 
   it('--compare: the kernel peer runs rw=randtrim and its trims sit beside ours; qemu-img bench, which has no trims, is skipped with a message', async () => {
     const t = host();
