@@ -190,3 +190,74 @@ describe('CommandQueue and AbortSignal', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
+
+// A buffer's allocation is pinned from run() until the request's last command ends, on every
+// way out: completion, an abort on the device (the late completion), an abort before
+// submission, a reset.
+describe('CommandQueue pins each request buffer while a command may reach it', () => {
+  function pinned() {
+    const s = setup(4);
+    const live = new Map<object, Uint8Array>();
+    const unpinned: Uint8Array[] = [];
+    s.q.pins = {
+      pin(view) {
+        const pin = { iova: 0 };
+        live.set(pin, view);
+        return pin;
+      },
+      unpin(pin) {
+        expect(live.has(pin)).toBe(true); // once per pin
+        unpinned.push(live.get(pin)!);
+        live.delete(pin);
+      },
+    };
+    return { ...s, live, unpinned };
+  }
+
+  it('until the completion, not before', async () => {
+    const { q, device, live, unpinned } = pinned();
+    const buffer = new Uint8Array(512);
+    const r = q.run(read(buffer, 1));
+    expect([...live.values()]).toEqual([buffer]);
+    await turn();
+    const [cid] = device.fetch();
+    await turn();
+    expect(unpinned).toEqual([]);
+    device.complete(cid!);
+    await r;
+    expect(unpinned).toEqual([buffer]);
+    expect(live.size).toBe(0);
+  });
+
+  it('aborted on the device: still pinned after the rejection, until its late completion', async () => {
+    const { q, device, live, unpinned } = pinned();
+    const buffer = new Uint8Array(512);
+    const ac = new AbortController();
+    const r = q.run(read(buffer, 2, ac.signal));
+    await turn();
+    const [cid] = device.fetch();
+    ac.abort('stop');
+    await expect(r).rejects.toBe('stop');
+    expect(live.size).toBe(1);
+    device.complete(cid!);
+    await turn();
+    expect(unpinned).toEqual([buffer]);
+  });
+
+  it('aborted before submission: unpinned at once; a reset unpins what the device held', async () => {
+    const { q, device, live, unpinned } = pinned();
+    const onDevice = [0, 1, 2].map((i) => q.run(read(new Uint8Array(512), i))); // three CIDs
+    const ac = new AbortController();
+    const waiting = new Uint8Array(512);
+    const w = q.run(read(waiting, 3, ac.signal));
+    await turn();
+    expect(device.fetch()).toHaveLength(3);
+    ac.abort('stop');
+    await expect(w).rejects.toBe('stop');
+    expect(unpinned).toEqual([waiting]);
+    q.failInflight(() => new Error('reset'));
+    for (const r of onDevice) await expect(r).rejects.toThrow('reset');
+    expect(unpinned).toHaveLength(4);
+    expect(live.size).toBe(0);
+  });
+});

@@ -8,7 +8,7 @@
 // rings once). Completions are reaped by polling (setImmediate while commands are
 // outstanding) or from the CQ's MSI-X interrupt.
 
-import { VfioError, type Vector } from '@vfio-node/core';
+import { VfioError, type DmaPin, type Vector } from '@vfio-node/core';
 import { NvmOpcode } from './commands.js';
 import { adminCommandTimeout, noVector } from './errors.js';
 import type { QueuePair } from './queue.js';
@@ -57,6 +57,8 @@ export interface Pending {
   aborted: boolean;
   /** Ends the hold on buffer (see CommandQueue.holdMemory). */
   unhold: (() => void) | null;
+  /** buffer's allocation kept out of reuse from run() until the request's last command ends (see CommandQueue.pins). */
+  pin: DmaPin | null;
 }
 
 /** A blank Pending request (every field at its neutral value), for the caller to fill. */
@@ -88,6 +90,7 @@ export function newPending(): Pending {
     scratch: null,
     aborted: false,
     unhold: null,
+    pin: null,
   };
 }
 
@@ -143,6 +146,18 @@ export class CommandQueue {
   sendAbort: ((cid: number) => void) | null = null;
   /** Keeps DMA memory out of reuse until the returned function runs (DmaAllocator.hold); set by the controller. */
   holdMemory: ((view: Uint8Array) => () => void) | null = null;
+  /**
+   * Keeps the allocation of each request's buffer out of reuse while a command may still
+   * reach it (DmaAllocator.pin/unpin): a caller that releases the buffer before the
+   * request ends must not have its range handed to the next alloc() while the controller
+   * still writes it. Set by the controller; null pins nothing (queues over plain memory).
+   */
+  pins: {
+    /** Pins the allocation view lies in (null: not allocator memory). */
+    pin(view: Uint8Array): DmaPin | null;
+    /** Ends one pin. */
+    unpin(pin: DmaPin): void;
+  } | null = null;
   /**
    * What AbortSignals did here: requests rejected before any command of theirs reached
    * the device (already aborted, or taken out of the software queue); requests aborted
@@ -329,6 +344,7 @@ export class CommandQueue {
       p.resolve = resolve;
       p.reject = reject;
     });
+    if (p.buffer !== null && this.pins !== null) p.pin = this.pins.pin(p.buffer);
     if (!p.background) this.foreground++;
     if (signal !== null) {
       let s = this.signals.get(signal);
@@ -385,6 +401,7 @@ export class CommandQueue {
     } else {
       // Only in the software queue (the backlog or parked): pump() skips it once settled.
       this.abortStats.beforeSubmit++;
+      this.unpin(p);
     }
     p.settled = true;
     if (!p.background) this.foreground--;
@@ -410,6 +427,7 @@ export class CommandQueue {
     this.abortStats.retired++;
     p.unhold?.();
     p.unhold = null;
+    this.unpin(p);
     p.buffer = null;
     p.scratch = null;
     if (this.parked.length === 0) return;
@@ -635,10 +653,19 @@ export class CommandQueue {
   private settle(p: Pending): void {
     if (p.settled) return;
     p.settled = true;
+    if (p.inflight === 0) this.unpin(p);
     if (p.signal !== null) this.forgetSignal(p);
     if (!p.background) this.foreground--;
     if (p.error) p.reject(p.error);
     else p.resolve(p.dw0);
+  }
+
+  /** p's last command ended (or none was submitted): its buffer's range may be reused once released. */
+  private unpin(p: Pending): void {
+    const pin = p.pin;
+    if (pin === null) return;
+    p.pin = null;
+    this.pins?.unpin(pin);
   }
 }
 

@@ -355,6 +355,7 @@ export class NvmeController extends EventEmitter<NvmeControllerEvents> implement
   promiseLayer(qp: QueuePair): CommandQueue {
     const q = new CommandQueue(qp, this.address);
     q.holdMemory = (view) => this.device.dma.hold(view);
+    q.pins = this.device.dma;
     q.sendAbort = (cid) => {
       this.log.debug({ qid: qp.qid, cid }, 'request aborted by its signal: sending Abort');
       this.admin.abort(qp.qid, cid).then(

@@ -91,9 +91,10 @@ export function runVectored(ctrl: NvmeController, ns: VectorTarget, opcode: numb
       const m = own;
       ownList = { u32: new Uint32Array(m.bytes.buffer, m.bytes.byteOffset, m.size / 4), dw: 0, iova: Number(m.iova), pages: need };
     }
-    const holds = buffers.map((b) => dma.retain(b));
+    // Each buffer stays mapped (registered memory) or out of reuse (allocator memory) until the command ends.
+    const holds = buffers.map((b) => dma.hold(b));
     cleanup = () => {
-      for (const done of holds) done?.();
+      for (const done of holds) done();
       own?.release();
     };
     const p = newPending();

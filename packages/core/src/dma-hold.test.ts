@@ -1,6 +1,7 @@
 // DmaAllocator's bookkeeping on the host. hold: memory a device may still write (the buffer
 // of a command given up before the controller completed it) is not handed out again after
-// its owner releases it, until the hold ends. iovaOf: translate() for the allocator's own
+// its owner releases it, until the hold ends; pin/unpin do the same for each queued command's
+// buffer without a closure. iovaOf: translate() for the allocator's own
 // memory as a number (a driver's per-I/O buffer check without a BigInt). With 4 KiB pages
 // and the IOMMU mapping calls stubbed (the allocator's bookkeeping is what is tested; the lab
 // tests the real mapping).
@@ -84,6 +85,59 @@ describe('DmaAllocator.hold', () => {
     await turns(20);
     expect(dma.alloc(4096).iova).toBe(iova);
     expect(() => dma.hold(new Uint8Array(8))()).not.toThrow();
+    dma.close();
+  });
+});
+
+describe('DmaAllocator.pin', () => {
+  it('keeps a range released during a command out of use until the last pin ends', async () => {
+    const dma = allocator();
+    const a = dma.alloc(4096);
+    const iova = a.iova;
+    const p1 = dma.pin(a.bytes.subarray(512)); // two commands into one buffer
+    const p2 = dma.pin(a.bytes);
+    expect(p1!.iova).toBe(Number(iova));
+    a.release(); // the caller lets go while both are on the device
+    await turns(20);
+    dma.unpin(p1!);
+    await turns(20);
+    const during = [dma.alloc(4096), dma.alloc(4096)];
+    expect(during.map((m) => m.iova)).not.toContain(iova);
+    dma.unpin(p2!);
+    for (const m of during) m.release();
+    await turns(20);
+    const after = [dma.alloc(4096), dma.alloc(4096), dma.alloc(4096)];
+    expect(after.map((m) => m.iova)).toContain(iova);
+    dma.close();
+  });
+
+  it('a pin of memory that is not an allocation is null; a pin ended before the release changes nothing', async () => {
+    const dma = allocator();
+    expect(dma.pin(new Uint8Array(4096))).toBeNull();
+    const a = dma.alloc(4096);
+    const iova = a.iova;
+    dma.unpin(dma.pin(a.bytes)!);
+    a.release();
+    await turns(20);
+    expect(dma.alloc(4096).iova).toBe(iova);
+    dma.close();
+  });
+
+  it('a pin and a hold on one allocation: the range waits for both', async () => {
+    const dma = allocator();
+    const a = dma.alloc(4096);
+    const iova = a.iova;
+    const pin = dma.pin(a.bytes)!;
+    const unhold = dma.hold(a.bytes);
+    a.release();
+    dma.unpin(pin);
+    await turns(20);
+    const during = dma.alloc(4096);
+    expect(during.iova).not.toBe(iova);
+    unhold();
+    during.release();
+    await turns(20);
+    expect([dma.alloc(4096), dma.alloc(4096)].map((m) => m.iova)).toContain(iova);
     dma.close();
   });
 });

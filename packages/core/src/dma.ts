@@ -9,7 +9,9 @@
 // the slice (a slice transferred away before release, with ArrayBuffer.prototype.transfer
 // or postMessage, outlives the detach; in Node 20 the finalizer runs later, on this
 // thread). Until then the range waits in the chunk's quarantine; alloc() takes back what
-// was finalized first.
+// was finalized first. A command still on the device keeps its buffer's range too: the
+// driver pins it (pin()) when the command is queued and unpins it when the command ends,
+// so a range released meanwhile is handed out again only after both.
 //
 // What this does not cover: a raw pointer taken before release, outside any ArrayBuffer.
 // A read(2) already in flight on the threadpool into a view of a released allocation
@@ -88,10 +90,19 @@ interface Allocation {
   /** Bytes taken from the chunk's allocator (size rounded up to 64). */
   rounded: number;
   internal: boolean;
-  /** hold() calls not yet ended: a device may still write the range, which then stays out of use after a release. */
-  holds?: number;
+  /** hold() and pin() calls not yet ended: a device may still write the range, which then stays out of use after a release. */
+  holds: number;
   /** Released while held: its range goes back (or its dedicated chunk is dropped) when the last hold ends. */
-  parked?: 'quarantine' | 'finalized' | 'dedicated';
+  parked: 'quarantine' | 'finalized' | 'dedicated' | undefined;
+}
+
+/**
+ * One command's hold on an allocation of {@link DmaAllocator.alloc} (from pin()): the
+ * range stays out of reuse, even if its owner releases it, until unpin(). Opaque.
+ */
+export interface DmaPin {
+  /** The IOVA of the pinned allocation's first byte. */
+  readonly iova: number;
 }
 
 interface Chunk {
@@ -169,7 +180,7 @@ export class DmaAllocator {
   /**
    * Marks registered memory that view lies in as used by one command until the returned
    * function is called (release() of the registration then waits before unmapping).
-   * undefined for memory of alloc(), which needs no such hold.
+   * undefined for memory of alloc(), which pin() or hold() keep instead.
    */
   retain(view: ArrayBufferView): (() => void) | undefined {
     return this.user.retain(view);
@@ -228,7 +239,7 @@ export class DmaAllocator {
       if (c.dedicated) this.dropChunk(c);
       throw err;
     }
-    const a: Allocation = { chunk: c, offset, iova: Number(c.iova) + offset, size, rounded, internal: options.internal ?? false };
+    const a: Allocation = { chunk: c, offset, iova: Number(c.iova) + offset, size, rounded, internal: options.internal ?? false, holds: 0, parked: undefined };
     c.live++;
     this.live.set(slice, a);
     const bytes = new Uint8Array(slice);
@@ -293,24 +304,48 @@ export class DmaAllocator {
     const a = this.live.get(view.buffer as ArrayBuffer);
     // Registered caller memory: mapped until the returned function runs.
     if (a === undefined) return this.user.retain(view) ?? (() => {});
-    a.holds = (a.holds ?? 0) + 1;
+    a.holds++;
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      if (--a.holds! > 0 || a.parked === undefined) return;
-      const parked = a.parked;
-      a.parked = undefined;
-      if (this.isClosed) return;
-      if (parked === 'dedicated') this.dropChunk(a.chunk);
-      else if (parked === 'finalized') {
-        a.chunk.quarantine.delete(a.offset);
-        this.quarantined--;
-        a.chunk.bytes.release(BigInt(a.offset), BigInt(a.rounded));
-      }
-      // 'quarantine': still waiting for V8; reclaim() gives it back once finalized.
-      else a.chunk.heldOffsets.delete(a.offset);
+      this.endHold(a);
     };
+  }
+
+  /**
+   * hold() for one command's buffer, without a closure: the allocation that view lies in
+   * stays out of reuse until unpin() (called exactly once with the result), even if its
+   * owner releases it while the device still reads or writes it. null when view is not
+   * live memory of alloc() (registered caller memory has retain()).
+   */
+  pin(view: ArrayBufferView): DmaPin | null {
+    const a = this.live.get(view.buffer as ArrayBuffer);
+    if (a === undefined) return null;
+    a.holds++;
+    return a;
+  }
+
+  /** Ends a pin() (once per pin: a second call would end another command's hold). */
+  unpin(pin: DmaPin): void {
+    this.endHold(pin as Allocation);
+  }
+
+  /** One hold of a ended; the last one gives back a range released meanwhile. */
+  private endHold(a: Allocation): void {
+    if (a.holds <= 0) return;
+    if (--a.holds > 0 || a.parked === undefined) return;
+    const parked = a.parked;
+    a.parked = undefined;
+    if (this.isClosed) return;
+    if (parked === 'dedicated') this.dropChunk(a.chunk);
+    else if (parked === 'finalized') {
+      a.chunk.quarantine.delete(a.offset);
+      this.quarantined--;
+      a.chunk.bytes.release(BigInt(a.offset), BigInt(a.rounded));
+    }
+    // 'quarantine': still waiting for V8; reclaim() gives it back once finalized.
+    else a.chunk.heldOffsets.delete(a.offset);
   }
 
   /** Why translate() refuses a view, for error messages; undefined when it accepts it. */
@@ -358,7 +393,7 @@ export class DmaAllocator {
     // Every view of the slice now has length 0. A slice transferred away before this is
     // already detached here; its new ArrayBuffer lives on, which the quarantine waits for.
     c.buffer.detachSlice(slice);
-    if ((a.holds ?? 0) > 0) {
+    if (a.holds > 0) {
       // A device may still write it (hold()): out of use until the last hold ends.
       if (c.dedicated) {
         a.parked = 'dedicated';

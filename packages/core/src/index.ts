@@ -20,7 +20,7 @@ export { Container, acquireSharedContainer, releaseSharedContainer } from './vfi
 export { Group } from './vfio/group.js';
 export { Region } from './vfio/region.js';
 export { ConfigSpace, PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_COMMAND_INTX_DISABLE } from './config.js';
-export { DmaAllocator, type DmaAllocatorOptions, type DmaMemory, type DmaSource } from './dma.js';
+export { DmaAllocator, type DmaAllocatorOptions, type DmaMemory, type DmaPin, type DmaSource } from './dma.js';
 export { allocUserMemory, pageAlignedSubarray, dmaEntryLimitOfKernel, type DmaRegistration } from './dma-user.js';
 export { Interrupts, Vector, IRQ_INDEX, type IrqKind } from './interrupts.js';
 export { Device, mapSharedBar, type DeviceOptions, type SharedBar } from './device.js';
