@@ -54,7 +54,8 @@ A generator needs a receiver that drains: QEMU's hub stops a sender whose peer's
 receive ring is full. Start 'count' (or 'fwd') on the other port first. Several queue
 pairs and checksum offload need a backend that has them: in the lab, --nic backend=tap,queues=N.`;
 
-const options = {
+/** The options of `vfio-node net` (node:util parseArgs' table; the CLI reads it to run an app in the lab). */
+export const NET_OPTIONS = {
   size: { type: 'string' },
   count: { type: 'string' },
   duration: { type: 'string' },
@@ -107,7 +108,7 @@ export async function runNet(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options: NET_OPTIONS, allowPositionals: true });
   } catch (err) {
     console.error(`vfio-node net: ${(err as Error).message}\n\n${NET_USAGE}`);
     return 2;

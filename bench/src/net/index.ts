@@ -13,6 +13,6 @@ export { fwd, type FwdOptions, type FwdResult, type FwdDirection } from './fwd.j
 export { respond, type RespondOptions, type RespondCounts } from './respond.js';
 export { SequenceCheck, SEQUENCE_BITMAP_MAX } from './sequence.js';
 export { RateMeter, formatRate, WIRE_OVERHEAD, type RateSample } from './rate.js';
-export { runNet, NET_USAGE } from './cli.js';
+export { runNet, NET_USAGE, NET_OPTIONS } from './cli.js';
 export { NetResultRecorder, NET_RESULT_KEY, type NetRate } from './result-json.js';
 export * from './frames.js';
