@@ -111,9 +111,11 @@ describe('DmaAllocator.pin', () => {
     dma.close();
   });
 
-  it('a pin of memory that is not an allocation is null; a pin ended before the release changes nothing', async () => {
+  it('a pin of memory that is not an allocation, or is the driver\'s own, is null; a pin ended before the release changes nothing', async () => {
     const dma = allocator();
     expect(dma.pin(new Uint8Array(4096))).toBeNull();
+    const internal = dma.alloc(4096, { internal: true });
+    expect(dma.pin(internal.bytes)).toBeNull(); // the driver's own memory: never a caller's buffer
     const a = dma.alloc(4096);
     const iova = a.iova;
     dma.unpin(dma.pin(a.bytes)!);

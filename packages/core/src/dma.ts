@@ -317,11 +317,13 @@ export class DmaAllocator {
    * hold() for one command's buffer, without a closure: the allocation that view lies in
    * stays out of reuse until unpin() (called exactly once with the result), even if its
    * owner releases it while the device still reads or writes it. null when view is not
-   * live memory of alloc() (registered caller memory has retain()).
+   * live memory of alloc() (registered caller memory has retain()), or is the driver's own
+   * (internal: the driver releases it only once its commands ended). The pin's iova plus
+   * view.byteOffset is view's IOVA, so a driver's per-I/O check needs no other lookup.
    */
   pin(view: ArrayBufferView): DmaPin | null {
     const a = this.live.get(view.buffer as ArrayBuffer);
-    if (a === undefined) return null;
+    if (a === undefined || a.internal) return null;
     a.holds++;
     return a;
   }
