@@ -8,12 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cli, root, runCli as run } from './run-cli.js';
 import { startLab } from '@vfio-node/lab';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = path.join(root, 'packages/cli/bin/vfio-node.js');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-e2e-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
@@ -30,16 +28,7 @@ function qemuUnder(dir: string): string[] {
   return ps.split('\n').filter((l) => l.includes('qemu-system') && l.includes(dir));
 }
 
-function runCli(args: string[], tmp: string): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
-}
+const runCli = (args: string[], tmp: string) => run(args, root, { TMPDIR: tmp });
 
 describe('vfio-node lab run', () => {
   it('runs the command with the NVMe on vfio-pci, carries its exit status and stdout, and copies $VFIO_LAB_OUT', async () => {

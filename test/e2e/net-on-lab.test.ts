@@ -2,28 +2,16 @@
 // runs count on one of the lab's NICs with a pktgen partner on the other (the hub joins
 // them), and the file asked for with --output lands on the host. Needs a built CLI.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli as run } from './run-cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = path.join(root, 'packages/cli/bin/vfio-node.js');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'net-e2e-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+const runCli = (args: string[]) => run(args, scratch);
 
-function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('vfio-node net on the lab', () => {
   it("count with no address counts pktgen's frames from the lab's other NIC; --output lands on the host", async () => {
