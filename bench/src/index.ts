@@ -32,7 +32,7 @@ export { type ThreadStat, type DirStat, type IoStat } from './stat.js';
 export { summarize, type GroupRunStats, type ReportedStat } from './group.js';
 export { buildJsonReport, stringifyFioJson, BENCH_VERSION } from './report-json.js';
 export { formatNormalReport, formatRunHeader } from './report-normal.js';
-export { formatTerseReport, formatTerseLine, TERSE_VERSIONS, TERSE_V3_FIELDS, TERSE_V3_FIELD_NAMES, TERSE_PERCENTILE_FIELDS } from './report-terse.js';
+export { formatTerseReport, formatTerseLine, terseFieldNames, TERSE_VERSIONS, TERSE_V3_FIELDS, TERSE_V3_FIELD_NAMES, TERSE_PERCENTILE_FIELDS, type TerseVersion } from './report-terse.js';
 export { num2str } from './num2str.js';
 export { StatusLine, TerminalStatus, etaToStr, statusLineWanted, type StatusOutput } from './status-line.js';
 export { ProgressBlock, pollProgress } from './progress-block.js';
