@@ -23,9 +23,10 @@ export { parseCommandLine, parseJobFile, resolveJobs, expandEnv, COMPARE_PEERS, 
 export { applyOption, defaultJobOptions, DEFAULT_PERCENTILES, KNOWN_OPTIONS, IOENGINES, type IoEngine, type JobOptions, type RwMode, type VerifyMethod, type SizeSpec } from './options.js';
 export type { RandomDistribution } from './random-distribution.js';
 export { parseSize, parseSizeOrPercent, parseTimeUs, parseBool } from './units.js';
-export { RatePacer, defaultRateOptions, RATE_WAIT, type RateOptions } from './rate.js';
+export { RatePacer, defaultRateOptions, fioPoissonGapUs, RATE_WAIT, type RateOptions } from './rate.js';
+export { RwMix } from './rwmix.js';
 export { Thinktime, ThinkState, defaultThinktimeOptions, type ThinktimeOptions } from './thinktime.js';
-export { BlockSizes, parseBsSplitList, bsRange, allBlockSizes, type BsSplit, type BsSplitEntry } from './bssplit.js';
+export { BlockSizes, parseBsSplitList, fioBsSeeds, bsRange, allBlockSizes, type BsSplit, type BsSplitEntry } from './bssplit.js';
 export { parseFilename, type NvmeTargetSpec } from './filename.js';
 export { platValToIdx, platIdxToVal, calcPercentiles, nonEmptyBins, FIO_IO_U_PLAT_BITS, FIO_IO_U_PLAT_VAL, FIO_IO_U_PLAT_NR } from './histogram.js';
 export { type ThreadStat, type DirStat, type IoStat } from './stat.js';
