@@ -12,14 +12,15 @@ import { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget } from './i
 import type { ResolvedJob } from './jobfile.js';
 import { rwHasReads, rwHasTrims, rwHasWrites, rwIsRandom, type JobOptions } from './options.js';
 import { checkTrimOptions } from './trim.js';
-import { FIO_RAND_ZONE_OFF, fioBlockSeed, fioDistributionSeed, fioSeed, jobSeed, RandomMap, Taus88 } from './rand.js';
+import { FIO_RAND_MIX_OFF, FIO_RAND_POISSON2_OFF, FIO_RAND_POISSON_OFF, FIO_RAND_ZONE_OFF, fioBlockSeed, fioDistributionSeed, fioSeed, jobSeed, RandomMap, Taus88 } from './rand.js';
 import { blockPicker, ZoneTable, type BlockPicker } from './random-distribution.js';
 import { FioJobLogs, type FioLogFile } from './fio-logs.js';
 import { wantsLogs } from './job-logs.js';
 import { DEFAULT_SERIES_MS, SeriesRecorder, type JobSeries } from './job-series.js';
 import { RATE_WAIT, rateActive, RatePacer, type RateDirection } from './rate.js';
 import { Thinktime, ThinkState } from './thinktime.js';
-import { allBlockSizes, BlockSizes, bsRange } from './bssplit.js';
+import { allBlockSizes, BlockSizes, bsRange, fioBsSeeds } from './bssplit.js';
+import { RwMix } from './rwmix.js';
 import { RwSequencer } from './rw-sequencer.js';
 import { addLatencies, addStatSample, cloneThreadStat, markComplete, markDepth, markSubmit, newThreadStat, type ThreadStat } from './stat.js';
 import { checkVerifyBlock, fillVerifyBlock } from './verify.js';
@@ -99,7 +100,10 @@ export class JobRunner {
   series: JobSeries | undefined;
   // Offsets.
   private readonly rng: Taus88;
-  private readonly mixRng: Taus88;
+  /** rw=rw/randrw: fio's read/write choice (rwmix.ts). */
+  private readonly mix: RwMix | undefined;
+  /** Whether a size fits before the end of the region (fio's io_u_fits; bssplit.ts). */
+  private readonly fits: (dir: IoDirection, len: number) => boolean;
   private readonly dataRng: Taus88;
   private readonly map: RandomMap | undefined;
   /** random_distribution= other than random: fio's zipf/pareto/normal block picker. */
@@ -208,13 +212,16 @@ export class JobRunner {
     // default name is jobname.clone.0).
     const threadNumber = job.index + 1;
     this.rng = new Taus88(fioBlockSeed(o.randseed, o.randrepeat, threadNumber));
-    this.mixRng = new Taus88(seed ^ 0x5bd1e995);
+    // rwmix, bssplit and Poisson gaps draw from fio 3.33's generators with its seeds (rwmix.ts, bssplit.ts, rate.ts).
+    this.mix = rwHasReads(o.rw) && rwHasWrites(o.rw) && !trims ? new RwMix(o.rwmixread, fioSeed(FIO_RAND_MIX_OFF, o.randseed, o.randrepeat, threadNumber)) : undefined;
     this.dataRng = new Taus88(seed ^ 0x27d4eb2f);
-    this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], seed, o.kbBase) : undefined;
+    this.pacer = rateActive(o.rate) ? new RatePacer(o.rate, [this.bs[0], this.bs[1]], [fioSeed(FIO_RAND_POISSON_OFF, o.randseed, o.randrepeat, threadNumber), fioSeed(FIO_RAND_POISSON2_OFF, o.randseed, o.randrepeat, threadNumber)], o.kbBase) : undefined;
     this.think = o.thinktime.us > 0 ? new Thinktime(o.thinktime) : undefined;
     // One map in units of the block size when reads and writes use the same one; fio's
     // map is per file, so reads and writes of randrw share it.
-    this.sizes = new BlockSizes(o, seed);
+    this.sizes = new BlockSizes(o, fioBsSeeds(o, threadNumber));
+    // fio checks a size against the I/O's offset, chosen before it: a sequential job's position; random offsets come after the size here, so the bytes issued stand in.
+    this.fits = rwIsRandom(o.rw) ? (_dir, len) => this.issuedBytes + len <= this.regionBytes : (dir, len) => this.seqPos[dir] + len <= this.regionBytes;
     this.sequencer = rwIsRandom(o.rw) && o.rwSuffix > 1 ? new RwSequencer(o.rwSuffix) : undefined;
     if (!rwIsRandom(o.rw) && o.rwSuffix % target.blockSize) throw benchError('ERR_BENCH_BS', `${o.name}: rw=${o.rw}:${o.rwSuffix} skips ${o.rwSuffix} bytes, not a multiple of the ${target.blockSize}-byte logical block of ${target.name}`, `Skip a multiple of ${target.blockSize} bytes (rw=${o.rw}:${target.blockSize}).`);
     // rw=randread:N: fio holds the random draws to the random map and does not mark the
@@ -380,7 +387,7 @@ export class JobRunner {
       this.pendingLen = len;
       return IO_WRITE;
     }
-    let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : this.does[IO_TRIM] ? IO_TRIM : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mixRng.below(100) < o.rwmixread ? IO_READ : IO_WRITE;
+    let dir: IoDirection = this.heldDir >= 0 ? (this.heldDir as IoDirection) : this.does[IO_TRIM] ? IO_TRIM : !rwHasWrites(o.rw) ? IO_READ : !rwHasReads(o.rw) ? IO_WRITE : this.mix!.next();
     this.heldDir = -1;
     if (this.pacer) {
       // A job with a rate has no trims (checkTrimOptions).
@@ -391,16 +398,17 @@ export class JobRunner {
       }
       dir = d as IoDirection;
     }
-    let bs = this.sizes.next(dir);
-    // fio tries a smaller size when the one drawn does not fit in what is left of size.
-    if (this.issuedBytes + bs > this.regionBytes && this.issuedBytes + this.bs[dir] <= this.regionBytes) bs = this.bs[dir];
-    if (this.issuedBytes + bs > this.regionBytes || this.loopExhausted) {
-      // fio: a job without time_based is done after size bytes; time_based loops over the region.
+    // fio: a job is done once size bytes went out (with bssplit the last I/O of a mixed job may
+    // pass it), or when not even the smallest size fits; time_based loops over the region.
+    let bs = this.issuedBytes >= this.regionBytes || this.loopExhausted ? 0 : this.sizes.next(dir, this.fits);
+    if (!bs || (!this.sizes.varies[dir] && this.issuedBytes + bs > this.regionBytes)) {
       if (!o.timeBased) return -1;
       this.issuedBytes = 0;
       this.loopExhausted = false;
       this.seqPos[0] = this.seqPos[1] = this.seqPos[2] = 0;
       this.map?.reset();
+      bs = this.sizes.next(dir, this.fits);
+      if (!bs || bs > this.regionBytes) return -1;
     }
     let rel = -1;
     /** A random draw standing in for a follow-up that had no room: fio consults its map but does not mark it. */
@@ -451,6 +459,7 @@ export class JobRunner {
     this.lastEnd[dir] = rel + bs;
     this.issuedBytes += bs;
     this.pacer?.issued(dir as RateDirection, bs);
+    this.mix?.issued(dir as RateDirection);
     this.think?.issued();
     this.pendingOffset = this.regionStart + rel;
     this.pendingLen = bs;

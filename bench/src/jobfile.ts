@@ -9,6 +9,7 @@
 import { invalidArgument, VfioError } from '@vfio-node/core';
 import { LOG_FLAG_OPTIONS } from './job-logs.js';
 import { applyOption, defaultJobOptions, type JobOptions } from './options.js';
+import { TERSE_VERSIONS, type TerseVersion } from './report-terse.js';
 import { RATE_FLAGS } from './rate.js';
 import { parseTimeUs } from './units.js';
 
@@ -108,8 +109,8 @@ export interface CommandLine {
   jobFiles: string[];
   outputFormat: Array<'normal' | 'json' | 'json+' | 'terse'>;
   output: string | undefined;
-  /** --terse-version: 3 (fio's default; the only one we print). */
-  terseVersion: number;
+  /** --terse-version: 2, 3 (fio's default), 4 or 5, as fio 3.33 prints them (report-terse.ts). */
+  terseVersion: TerseVersion;
   /** --status-interval in ms: a full report every so often while the jobs run; 0: none. */
   statusIntervalMs: number;
   /** --compare: some of COMPARE_PEERS, in the order given. */
@@ -176,11 +177,13 @@ function applyCommandOption(cl: CommandLine, key: string, value: string | undefi
       cl.outputFormat = list as CommandLine['outputFormat'];
       return;
     }
-    case 'terse-version':
-      // fio also prints versions 2, 4 and 5; we print fio's default, 3 (report-terse.ts).
-      if (value !== '3') throw invalidArgument('--terse-version', value ?? '', '3', "vfio-node bench prints fio's default terse version 3 only; versions 2, 4 and 5 are not implemented.");
-      cl.terseVersion = 3;
+    case 'terse-version': {
+      // fio 3.33 prints versions 2 to 5 (report-terse.ts) and refuses any other ("bad terse version format").
+      const v = TERSE_VERSIONS.find((t) => String(t) === value);
+      if (v === undefined) throw invalidArgument('--terse-version', value ?? '', TERSE_VERSIONS.join(', '), "fio's terse versions are 2, 3 (the default), 4 (adds trim) and 5 (adds bw and IOPS sample statistics); give one of them, such as --terse-version=3.");
+      cl.terseVersion = v;
       return;
+    }
     case 'status-interval':
       // fio: a time, in seconds without a unit.
       cl.statusIntervalMs = parseTimeUs('--status-interval', value ?? '') / 1000;

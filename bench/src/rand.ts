@@ -53,7 +53,7 @@ export class Taus88 {
   }
 }
 
-/** Seed for the job's other streams (mix, data, rate, bssplit): fio's default randseed is 0x89, different per job. */
+/** Seed for the job's buffer contents (the streams fio 3.33 seeds are fioSeed's): fio's default randseed is 0x89, different per job. */
 export function jobSeed(randseed: number | undefined, randrepeat: boolean, index: number): number {
   const base = randseed ?? (randrepeat ? 0x89 : (Date.now() ^ (process.pid << 16)) >>> 0);
   return (base + Math.imul(index + 1, 0x9e3779b1)) >>> 0;
@@ -62,10 +62,35 @@ export function jobSeed(randseed: number | undefined, randrepeat: boolean, index
 /** fio's FIO_RANDSEED (init.c): the block-offset seed of a repeatable job is this times its thread number. */
 export const FIO_RANDSEED = 0xb1899bed;
 
-/** Indexes in fio's rand_seeds[] (fio.h): the block offsets and the zoned distribution's draws. */
+/** Indexes in fio's rand_seeds[] (fio.h): the block sizes of reads (bssplit, bsrange). */
+export const FIO_RAND_BS_OFF = 0;
+/** fio.h FIO_RAND_BS1_OFF: the block sizes of writes. */
+export const FIO_RAND_BS1_OFF = 1;
+/** fio.h FIO_RAND_BS2_OFF: the block sizes of trims. */
+export const FIO_RAND_BS2_OFF = 2;
+/** fio.h FIO_RAND_MIX_OFF: the read/write choice of rw=rw and randrw (rwmixread). */
+export const FIO_RAND_MIX_OFF = 4;
+/** fio.h FIO_RAND_BLOCK_OFF: the block offsets. */
 export const FIO_RAND_BLOCK_OFF = 6;
-/** fio.h FIO_RAND_ZONE_OFF. */
+/** fio.h FIO_RAND_POISSON_OFF: rate_process=poisson's gaps of reads. */
+export const FIO_RAND_POISSON_OFF = 15;
+/** fio.h FIO_RAND_ZONE_OFF: the zoned distribution's draws. */
 export const FIO_RAND_ZONE_OFF = 16;
+/** fio.h FIO_RAND_POISSON2_OFF: rate_process=poisson's gaps of writes. */
+export const FIO_RAND_POISSON2_OFF = 17;
+
+/**
+ * fio's rand_between(state, start, end) on its 32-bit generator (lib/rand.h, rand32_upto):
+ * start + floor((end - start + 1) × r / 2^32), an integer from start to end inclusive.
+ */
+export function fioRandBetween(rng: Taus88, start: number, end: number): number {
+  return start + Math.floor((end - start + 1) * (rng.next() / 0x1_0000_0000));
+}
+
+/** fio's __rand_0_1 on its 32-bit generator (lib/rand.h): (r + 1) / 2^32, in (0, 1]. */
+export function fioRand01(rng: Taus88): number {
+  return (rng.next() + 1) / 0x1_0000_0000;
+}
 
 const U64 = (1n << 64n) - 1n;
 

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runJobs } from './engine.js';
 import { IO_READ, IO_WRITE } from './io-target.js';
 import { parseJobFile, resolveJobs } from './jobfile.js';
 import { MemoryTarget } from './memory-target.js';
 import { defaultJobOptions, applyOption } from './options.js';
-import { RATE_WAIT, RatePacer, defaultRateOptions } from './rate.js';
+import { FIO_RAND_POISSON2_OFF, FIO_RAND_POISSON_OFF, fioSeed, Taus88 } from './rand.js';
+import { fioPoissonGapUs, RATE_WAIT, RatePacer, defaultRateOptions } from './rate.js';
 
 // Rate limits on a fake clock: the clock moves 1 µs per read and the engine's sleeps move
 // it too, so issue times are exact and no test depends on the machine's speed.
@@ -94,7 +96,7 @@ describe('rate options (fio HOWTO "rate")', () => {
 
   it('with rwmix, a direction ahead of its rate lets the other go first (fio rate_ddir)', () => {
     const r = { ...defaultRateOptions(), iops: [1000, 1000] as [number, number] };
-    const p = new RatePacer(r, [4096, 4096], 1, 1024);
+    const p = new RatePacer(r, [4096, 4096], [1, 1], 1024);
     p.start(0);
     expect(p.choose(IO_READ, 0, true)).toBe(IO_READ);
     p.issued(IO_READ, 4096);
@@ -108,7 +110,7 @@ describe('rate options (fio HOWTO "rate")', () => {
 
   it('rate_process=poisson draws exponential gaps: mean 1/IOPS, standard deviation about the mean', () => {
     const r = { ...defaultRateOptions(), iops: [500, 0] as [number, number], process: 'poisson' as const };
-    const p = new RatePacer(r, [4096, 4096], 7, 1024);
+    const p = new RatePacer(r, [4096, 4096], [7, 7], 1024);
     p.start(0);
     const due: number[] = [];
     let t = 0;
@@ -125,7 +127,7 @@ describe('rate options (fio HOWTO "rate")', () => {
     expect(sd / mean).toBeGreaterThan(0.95);
     expect(sd / mean).toBeLessThan(1.05);
     // Linear gaps, for contrast, do not vary.
-    const lin = new RatePacer({ ...r, process: 'linear' }, [4096, 4096], 7, 1024);
+    const lin = new RatePacer({ ...r, process: 'linear' }, [4096, 4096], [7, 7], 1024);
     lin.start(0);
     lin.issued(IO_READ, 4096);
     expect(lin.choose(IO_READ, 2e6 - 1, false)).toBe(RATE_WAIT);
@@ -153,8 +155,8 @@ describe('rate options (fio HOWTO "rate")', () => {
 
   it('rate_ignore_thinktime: after a pause the linear pacer carries on instead of catching up', () => {
     const r = { ...defaultRateOptions(), iops: [1000, 0] as [number, number] };
-    const catchUp = new RatePacer(r, [4096, 4096], 1, 1024);
-    const ignore = new RatePacer({ ...r, ignoreThinktime: true }, [4096, 4096], 1, 1024);
+    const catchUp = new RatePacer(r, [4096, 4096], [1, 1], 1024);
+    const ignore = new RatePacer({ ...r, ignoreThinktime: true }, [4096, 4096], [1, 1], 1024);
     for (const p of [catchUp, ignore]) {
       p.start(0);
       p.issued(IO_READ, 4096);
@@ -166,5 +168,48 @@ describe('rate options (fio HOWTO "rate")', () => {
     ignore.issued(IO_READ, 4096);
     expect(ignore.choose(IO_READ, 10e6, false)).toBe(RATE_WAIT);
     expect(ignore.wakeNs).toBe(11e6);
+  });
+});
+
+// rate_process=poisson against fio 3.33's own gaps. fio prints each nonzero gap with
+// --debug=rate as "poisson rate iops=10^6/gap, ddir=D"; the fixtures hold those lines:
+//   fio-3.33-poisson-read-iops500: fio --debug=rate --name=j --ioengine=null --bs=4k --size=256k
+//     --rate_iops=500 --rate_process=poisson
+//   fio-3.33-poisson-randrw-randseed3: ... --size=1m --rw=randrw --rate=40m,20m --rate_process=poisson --randseed=3
+describe("rate_process=poisson: fio 3.33's gaps, seed for seed", () => {
+  const lines = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').trim().split('\n');
+
+  it.each([
+    ['fio-3.33-poisson-read-iops500.debug.txt', undefined, [500, 0], 64],
+    ['fio-3.33-poisson-randrw-randseed3.debug.txt', 3, [10240, 5120], 256],
+  ] as const)('%s: every gap of each direction is the one fio drew', (name, randseed, iops, count) => {
+    const want = lines(name);
+    expect(want.length).toBe(count);
+    const rngs = [FIO_RAND_POISSON_OFF, FIO_RAND_POISSON2_OFF].map((slot) => new Taus88(fioSeed(slot, randseed, true, 1)));
+    const ours = want.map((line) => {
+      const d = Number(line.split('ddir=')[1]) as 0 | 1;
+      // fio prints only the gaps that are not 0 µs.
+      let gap = 0;
+      while (!gap) gap = fioPoissonGapUs(rngs[d]!, iops[d]!);
+      return `poisson rate iops=${Math.floor(1e6 / gap)}, ddir=${d}`;
+    });
+    expect(ours).toEqual(want);
+  });
+
+  it('the pacer sets each due time to the sum of those gaps (µs), per direction, from the job epoch', () => {
+    const r = { ...defaultRateOptions(), iops: [500, 250] as [number, number], process: 'poisson' as const };
+    const seeds = [fioSeed(FIO_RAND_POISSON_OFF, undefined, true, 1), fioSeed(FIO_RAND_POISSON2_OFF, undefined, true, 1)] as const;
+    const p = new RatePacer(r, [4096, 4096], seeds, 1024);
+    const rngs = seeds.map((s) => new Taus88(s));
+    p.start(1000);
+    const due = [1000, 1000];
+    for (let k = 0; k < 50; k++) {
+      const d = (k % 3 === 0 ? IO_WRITE : IO_READ) as 0 | 1;
+      p.issued(d, 4096);
+      due[d] += fioPoissonGapUs(rngs[d]!, r.iops[d]) * 1000;
+      expect(p.choose(d, due[d]! - 1, false)).toBe(RATE_WAIT);
+      expect(p.wakeNs).toBe(due[d]);
+      expect(p.choose(d, due[d]!, false)).toBe(d);
+    }
   });
 });

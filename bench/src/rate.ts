@@ -6,7 +6,12 @@
 //   issued so far in it, at the capped rate, have had their time since the run started; a job
 //   that fell behind (a thinktime, a slow device) issues at once until it has caught up.
 // - rate_process=poisson: the gaps between I/Os are drawn from an exponential distribution
-//   with mean 1/IOPS (a Poisson arrival process, "lambda 10^6 / IOPS" in µs).
+//   with mean 1/IOPS (a Poisson arrival process, "lambda 10^6 / IOPS" in µs), each direction
+//   from its own generator, as fio 3.33 draws them (backend.c usec_for_io, read for facts):
+//   IOPS = bytes/s / smallest block size (integer division), gap in whole µs = the float product
+//   of (10^6 / IOPS, integer division) and -logf(u), u = fio's __rand_0_1 in (0, 1], truncated;
+//   seeds rand_seeds[FIO_RAND_POISSON_OFF] for reads, [FIO_RAND_POISSON2_OFF] for writes. The
+//   gaps equal those fio 3.33 printed with --debug=rate (fixtures fio-3.33-poisson-*).
 // - rate_min / rate_iops_min: checked once per rate_cycle (1000 ms) after the first cycle;
 //   a direction that moved less than that over the cycle ends the job with fio's EIO.
 // - with rwmix, a direction that is ahead of its rate hands its turn to the other one if that
@@ -17,7 +22,7 @@ import { invalidArgument } from '@vfio-node/core';
 import type { IO_READ, IO_WRITE } from './io-target.js';
 import type { JobOptions } from './options.js';
 import { splitPerDirection } from './per-direction.js';
-import { Taus88 } from './rand.js';
+import { fioRand01, Taus88 } from './rand.js';
 import { parseBool, parseInteger, parseSize } from './units.js';
 
 /** The directions a rate applies to: reads and writes (a job with trims has no rate: src/trim.ts). */
@@ -88,7 +93,8 @@ export class RatePacer {
   /** The smallest block size per direction (fio's min_bs), for rate_iops and poisson. */
   private readonly minBs: [number, number];
   private readonly poisson: boolean;
-  private readonly rng: Taus88;
+  /** Poisson: one generator per direction (fio's poisson_state). */
+  private readonly rngs: [Taus88, Taus88];
   private epochNs = 0;
   private readonly issuedBytes = new Float64Array(2);
   /** Earliest time the next I/O of each direction may start. */
@@ -105,11 +111,18 @@ export class RatePacer {
   private readonly checkIos = new Float64Array(2);
   private readonly minIops: [number, number];
 
-  constructor(private readonly r: RateOptions, minBs: [number, number], seed: number, private readonly kbBase: number) {
+  /**
+   * @param r the job's rate options
+   * @param minBs the smallest block size per direction (fio's min_bs)
+   * @param poissonSeeds the seeds of the Poisson gaps of reads and writes (rand.ts fioSeed of
+   *   FIO_RAND_POISSON_OFF and FIO_RAND_POISSON2_OFF)
+   * @param kbBase 1024 or 1000, for the messages of rate_min
+   */
+  constructor(private readonly r: RateOptions, minBs: [number, number], poissonSeeds: readonly [number, number], private readonly kbBase: number) {
     this.minBs = minBs;
     this.bps = new Float64Array([0, 1].map((d) => r.bps[d] || r.iops[d]! * minBs[d]!));
     this.poisson = r.process === 'poisson';
-    this.rng = new Taus88(seed ^ 0x2545f491);
+    this.rngs = [new Taus88(poissonSeeds[0]), new Taus88(poissonSeeds[1])];
     this.minBps = r.minBps;
     this.minIops = r.minIops;
     this.cycleNs = r.cycleMs * 1e6;
@@ -145,10 +158,7 @@ export class RatePacer {
     if (!bps) return;
     this.issuedBytes[dir]! += bytes;
     if (this.poisson) {
-      // Exponential gap with mean 1/IOPS; u in (0, 1] so that the log is finite.
-      const iops = bps / this.minBs[dir];
-      const u = (this.rng.next() + 1) / 0x1_0000_0000;
-      this.lastNs[dir]! += (-Math.log(u) * 1e9) / iops;
+      this.lastNs[dir]! += fioPoissonGapUs(this.rngs[dir], Math.floor(bps / this.minBs[dir])) * 1000;
       this.nextNs[dir] = this.epochNs + this.lastNs[dir]!;
     } else {
       this.nextNs[dir] = this.epochNs + (this.issuedBytes[dir]! * 1e9) / bps;
@@ -194,4 +204,18 @@ export class RatePacer {
     this.checkNs = now;
     return why;
   }
+}
+
+/**
+ * One gap of rate_process=poisson in whole µs, as fio 3.33 computes it (backend.c
+ * usec_for_io): (10^6 / iops, integer division) times -logf(u) in single precision, u from
+ * fio's __rand_0_1, truncated. fio divides by zero when the rate is under one block per
+ * second; here such a rate counts as 1 IOPS.
+ * @param rng the direction's generator
+ * @param iops the direction's rate in I/Os per second (bytes/s over the smallest block size)
+ */
+export function fioPoissonGapUs(rng: Taus88, iops: number): number {
+  const scale = Math.fround(Math.floor(1e6 / Math.max(1, iops)));
+  const minusLog = -Math.fround(Math.log(Math.fround(fioRand01(rng))));
+  return Math.trunc(Math.fround(scale * minusLog));
 }

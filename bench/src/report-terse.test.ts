@@ -6,7 +6,8 @@ import { calcPercentiles } from './histogram.js';
 import { parseJobFile, resolveJobs } from './jobfile.js';
 import { MemoryTarget } from './memory-target.js';
 import { BENCH_VERSION } from './report-json.js';
-import { formatTerseReport, TERSE_V3_FIELD_NAMES, TERSE_V3_FIELDS } from './report-terse.js';
+import { formatTerseReport, terseFieldNames, TERSE_V3_FIELD_NAMES, TERSE_V3_FIELDS, type TerseVersion } from './report-terse.js';
+import { addStatSample, newIoStat } from './stat.js';
 
 // Terse version 3 against fio 3.33's lines. The fixtures are fio's own output:
 //   fio-3.33-randrw-null.terse.txt: fio --name=mixed --ioengine=null --size=1m --rw=randrw --time_based
@@ -169,3 +170,103 @@ describe('terse output version 3, as fio 3.33 prints it', () => {
 function grab(r: Awaited<ReturnType<typeof runMemory>>) {
   return [r.stats, r.groups] as const;
 }
+
+// Versions 2, 4 and 5 against fio 3.33's lines for the same jobs:
+//   fio-3.33-randrw-null.terse-v{2,4,5}.txt: the randrw job above with --terse-version=2, 4, 5
+//   fio-3.33-read-trimwrite-null.terse-v5.txt: fio --name=a --ioengine=null --size=1m
+//     --output-format=terse --terse-version=5 --name=b --ioengine=null --size=1m --rw=trimwrite
+describe('terse output versions 2, 4 and 5, as fio 3.33 prints them', () => {
+  /** A line (or version 2's two lines) split by the version's field table. */
+  function parseVersion(version: TerseVersion, text: string): Record<string, string> & { extra: string[] } {
+    const names = terseFieldNames(version);
+    const parts = text.replace(/\n$/, '').split(version === 2 ? /;|\n/ : ';');
+    const rec: Record<string, string> = {};
+    names.forEach((n, i) => (rec[n] = parts[i]!));
+    return Object.assign(rec, { extra: parts.slice(names.length) });
+  }
+  /** Field formats of the names versions 3 does not have, the rest as version 3's. */
+  function pattern(version: TerseVersion, name: string): RegExp {
+    if (name === `terse_version_${version}`) return new RegExp(`^${version}$`);
+    if (/_(bw_samples|iops_min|iops_max|iops_samples)$/.test(name)) return /^\d+$/;
+    if (/_iops_(mean|dev)$/.test(name)) return /^\d+\.\d{6}$/;
+    return fieldPattern(name.replace(/^trim_/, 'read_'));
+  }
+  const fioVersions = [
+    [2, 161, 'fio-3.33-randrw-null.terse-v2.txt'],
+    [4, 162, 'fio-3.33-randrw-null.terse-v4.txt'],
+    [5, 180, 'fio-3.33-randrw-null.terse-v5.txt'],
+  ] as const;
+
+  it.each(fioVersions)('version %i: %i fields; fio\'s line parses by the same table, field by field', (version, count, name) => {
+    const names = terseFieldNames(version);
+    expect(names.length).toBe(count);
+    expect(new Set(names).size).toBe(count);
+    // Each direction: version 3's 41 fields, and 6 more in version 5; trim from version 4 on (and in 2).
+    const per = version === 5 ? 47 : 41;
+    for (const d of ['read', 'write', 'trim']) expect(names.filter((n) => n.startsWith(`${d}_`)).length).toBe(per);
+    expect(names.slice(-34)).toEqual(TERSE_V3_FIELD_NAMES.slice(-34));
+    const text = fixture(name);
+    // fio 3.33 puts version 2's description on its own line.
+    expect(text.split('\n').filter(Boolean).length).toBe(version === 2 ? 2 : 1);
+    const r = parseVersion(version, text);
+    for (const n of names) expect([n, r[n]]).toEqual([n, expect.stringMatching(pattern(version, n))]);
+    expect(r.extra).toEqual(version === 2 ? ['', 'a described job'] : ['a described job']);
+    expect(r.jobname).toBe('mixed');
+    // The version 3 fields of read and write mean what they mean in version 3.
+    const asV3: Record<string, string> = {};
+    for (const n of TERSE_V3_FIELD_NAMES) asV3[n] = n === 'terse_version_3' ? '3' : n === 'fio_version' ? 'fio-3.33' : r[n]!;
+    checkMeaning(asV3);
+    if (version === 5) {
+      for (const d of ['read', 'write']) {
+        // One second: one bw and one IOPS sample (bw_avg=500ms, the first after the 500 ms
+        // ramp of the average), IOPS the bw in 4 KiB blocks.
+        expect([r[`${d}_bw_samples`], r[`${d}_iops_samples`]]).toEqual(['1', '1']);
+        expect(Math.floor(Number(r[`${d}_bw_mean_kb`]) / 4)).toBe(Number(r[`${d}_iops_min`]));
+      }
+      expect(names.slice(names.indexOf('read_bw_dev_kb') + 1, names.indexOf('write_kb'))).toEqual(['read_bw_samples', 'read_iops_min', 'read_iops_max', 'read_iops_mean', 'read_iops_dev', 'read_iops_samples']);
+    }
+    // A randrw job trims nothing: fio's trim block is its zero block.
+    expect(r.trim_kb).toBe('0');
+  });
+
+  it.each(fioVersions)('version %i: our line for the same randrw job has the same fields and formats', async (version, count) => {
+    const { stats, groups } = await runMemory('[mixed]\nrw=randrw\nsize=1m\niodepth=4\ndescription=a described job\n');
+    const out = formatTerseReport(stats, groups, version);
+    expect(out.split('\n').filter(Boolean).length).toBe(version === 2 ? 2 : 1);
+    const r = parseVersion(version, out);
+    expect(Object.keys(r).length - 1).toBe(count);
+    for (const n of terseFieldNames(version)) expect([n, r[n]]).toEqual([n, expect.stringMatching(pattern(version, n))]);
+    expect(r.extra).toEqual(version === 2 ? ['', 'a described job'] : ['a described job']);
+    expect(r.jobname).toBe('mixed');
+    if (version !== 2) expect(r.fio_version).toBe(BENCH_VERSION);
+    // The fields version 3 has are version 3's, value for value (same result, other layout).
+    const v3 = parseTerse(formatTerseReport(stats, groups, 3));
+    for (const n of TERSE_V3_FIELD_NAMES.slice(5)) expect([n, r[n]]).toEqual([n, v3[n]]);
+  });
+
+  it("version 5: directions a job does not do are fio's zero blocks, field for field", async () => {
+    // Timing-free: in fio's lines, job a (read) writes and trims nothing, job b (trimwrite) reads nothing.
+    const [fa, fb] = fixture('fio-3.33-read-trimwrite-null.terse-v5.txt').split('\n').filter(Boolean).map((l) => parseVersion(5, l));
+    const names = terseFieldNames(5);
+    const ours = async (job: string) => parseVersion(5, formatTerseReport(...grab(await runMemory(job)), 5));
+    const a = await ours('[a]\nsize=1m\n');
+    const b = await ours('[b]\nsize=1m\nrw=trimwrite\n');
+    for (const [fio, us, dirs] of [[fa!, a, ['write', 'trim']], [fb!, b, ['read']]] as const) {
+      const zero = names.filter((n) => dirs.some((d) => n.startsWith(`${d}_`)));
+      expect(zero.map((n) => us[n])).toEqual(zero.map((n) => fio[n]));
+    }
+    // And the I/O the job did: 1 MiB as 256 blocks, in each direction fio counts.
+    expect([a.read_kb, b.write_kb, b.trim_kb]).toEqual([fa!.read_kb, fb!.write_kb, fb!.trim_kb]);
+  });
+
+  it('version 5: the bw and IOPS sample fields are those of the stat (count, then min; max; mean; stdev; count)', async () => {
+    const { stats, groups } = await runMemory('[s]\nsize=256k\n');
+    // The reported stat (a copy of the job's) is what the line prints.
+    const d = stats[0]!.stat.dir[0];
+    Object.assign(d.bw, newIoStat()), Object.assign(d.iops, newIoStat());
+    for (const v of [1000, 3000]) addStatSample(d.bw, v), addStatSample(d.iops, v / 4);
+    const r = parseVersion(5, formatTerseReport(stats, groups, 5));
+    expect([r.read_bw_min_kb, r.read_bw_max_kb, r.read_bw_mean_kb, r.read_bw_samples]).toEqual(['1000', '3000', '2000.000000', '2']);
+    expect([r.read_iops_min, r.read_iops_max, r.read_iops_mean, r.read_iops_dev, r.read_iops_samples]).toEqual(['250', '750', '500.000000', Math.sqrt(2 * 250 * 250).toFixed(6), '2']);
+  });
+});

@@ -1,6 +1,6 @@
-// fio's terse output, version 3 (--output-format=terse, --terse-version=3; fio 3.33 stat.c
+// fio's terse output (--output-format=terse, --terse-version=2|3|4|5; fio 3.33 stat.c
 // show_thread_status_terse_all and show_ddir_status_terse; HOWTO "Terse output"): one line
-// of semicolon-separated fields per reported job, in this order:
+// of semicolon-separated fields per reported job. Version 3, fio's default, in this order:
 //   terse version; fio version; jobname; groupid; error
 //   read, then write (version 3 has no trim), each 41 fields:
 //     io KiB; bw KiB/s; IOPS; runtime ms
@@ -13,18 +13,27 @@
 //   10 completion latency shares in µs (<=2 ... 1000; the ns buckets count in the first)
 //   12 in ms (<=2 ... 2000, >=2000)
 //   [the job's description, when it has one]
-// 121 fields without a description. fio's disk utilisation fields follow the ms shares when
-// fio saw a kernel disk; a VFIO device has none, so there are none (as fio prints for its
-// null engine). Integers are printed as fio's %llu (µs values are ns / 1000 rounded down),
-// floats as %f.
+// 121 fields without a description. The other versions, as fio 3.33 prints them (checked
+// against its lines for the same jobs, fixtures fio-3.33-*.terse-v*.txt):
+//   2: "2; jobname; groupid; error" (no fio version), then read, write and trim (41 fields
+//      each); a description goes on a line of its own, ";description" (161 fields);
+//   4: version 3 with the trim fields after write's (162 fields);
+//   5: version 4 where each direction adds, after its bw fields, the number of bw samples and
+//      the IOPS samples' min; max; mean; stdev; count (47 fields a direction, 180 in all).
+// fio's disk utilisation fields follow the ms shares when fio saw a kernel disk (versions 3
+// and up); a VFIO device has none, so there are none (as fio prints for its null engine).
+// Integers are printed as fio's %llu (µs values are ns / 1000 rounded down), floats as %f.
 
 import type { GroupRunStats, ReportedStat } from './group.js';
 import { calcPercentiles } from './histogram.js';
 import { BENCH_VERSION } from './report-json.js';
-import { calcDist, calcLat, calcLatDist, totalRwIos, DDIR_READ, DDIR_WRITE, type IoStat, type ThreadStat } from './stat.js';
+import { calcDist, calcLat, calcLatDist, totalRwIos, DDIR_READ, DDIR_TRIM, DDIR_WRITE, type IoStat, type ThreadStat } from './stat.js';
 
-/** The terse versions we print (fio also has 2, 4 and 5). */
-export const TERSE_VERSIONS = [3] as const;
+/** The terse versions we print: fio 3.33's, all of them (its default is 3). */
+export const TERSE_VERSIONS = [2, 3, 4, 5] as const;
+
+/** One of {@link TERSE_VERSIONS}. */
+export type TerseVersion = (typeof TERSE_VERSIONS)[number];
 
 /** fio's FIO_IO_U_LIST_MAX_LEN: terse always prints this many percentile fields per direction. */
 export const TERSE_PERCENTILE_FIELDS = 20;
@@ -37,15 +46,19 @@ const f6 = (v: number): string => v.toFixed(6);
 /** printf("%llu") of a value in ns shown in µs. */
 const us = (ns: number): string => String(Math.floor(ns / 1000));
 
-/** The terse lines of every reported stat, one per line, each ending in a newline. */
-export function formatTerseReport(stats: readonly ReportedStat[], groups: readonly GroupRunStats[]): string {
-  return stats.map((s) => formatTerseLine(s.stat, groups.find((g) => g.groupid === s.stat.groupid)!, s.first.job.options.description)).join('');
+/** The terse lines of every reported stat, one per line, each ending in a newline (version 3 unless told). */
+export function formatTerseReport(stats: readonly ReportedStat[], groups: readonly GroupRunStats[], version: TerseVersion = 3): string {
+  return stats.map((s) => formatTerseLine(s.stat, groups.find((g) => g.groupid === s.stat.groupid)!, s.first.job.options.description, version)).join('');
 }
 
-/** One job's (or one group_reporting group's) version 3 terse line, with its newline. */
-export function formatTerseLine(ts: ThreadStat, rs: GroupRunStats, description = ''): string {
-  const fields: string[] = ['3', BENCH_VERSION, ts.name, String(ts.groupid), String(ts.error)];
-  for (const d of [DDIR_READ, DDIR_WRITE]) fields.push(...ddirFields(ts, rs, d));
+/**
+ * One job's (or one group_reporting group's) terse line, with its newline; in version 2 a
+ * description follows on a second line, as fio prints it.
+ */
+export function formatTerseLine(ts: ThreadStat, rs: GroupRunStats, description = '', version: TerseVersion = 3): string {
+  const fields: string[] = version === 2 ? ['2', ts.name, String(ts.groupid), String(ts.error)] : [String(version), BENCH_VERSION, ts.name, String(ts.groupid), String(ts.error)];
+  const ddirs = version === 3 ? [DDIR_READ, DDIR_WRITE] : [DDIR_READ, DDIR_WRITE, DDIR_TRIM];
+  for (const d of ddirs) fields.push(...ddirFields(ts, rs, d, version));
   const runt = ts.totalRunTimeMs;
   const usr = runt ? (ts.usrTimeUs / 1000) * 100 / runt : 0;
   const sys = runt ? (ts.sysTimeUs / 1000) * 100 / runt : 0;
@@ -57,8 +70,9 @@ export function formatTerseLine(ts: ThreadStat, rs: GroupRunStats, description =
   if (total) latU[0]! += (100 * ts.latN.reduce((a, b) => a + b, 0)) / total;
   for (const p of latU) fields.push(`${p.toFixed(2)}%`);
   for (const p of calcLatDist(ts.latM, total)) fields.push(`${p.toFixed(2)}%`);
-  if (description) fields.push(description);
-  return fields.join(';') + '\n';
+  if (!description) return fields.join(';') + '\n';
+  // fio: version 2 starts a new line before the description's ";".
+  return version === 2 ? `${fields.join(';')}\n;${description}\n` : `${fields.join(';')};${description}\n`;
 }
 
 /** min; max; mean; stdev in µs, or zeros without samples. */
@@ -67,7 +81,7 @@ function latFields(is: IoStat): string[] {
   return l ? [us(l.min), us(l.max), f6(l.mean / 1000), f6(l.stddev / 1000)] : ['0', '0', f6(0), f6(0)];
 }
 
-function ddirFields(ts: ThreadStat, rs: GroupRunStats, ddir: number): string[] {
+function ddirFields(ts: ThreadStat, rs: GroupRunStats, ddir: number, version: TerseVersion): string[] {
   const d = ts.dir[ddir]!;
   const runt = d.runtimeMs;
   const bw = runt ? Math.floor(Math.floor((1000 * d.ioBytes) / runt) / 1024) : 0;
@@ -87,21 +101,29 @@ function ddirFields(ts: ThreadStat, rs: GroupRunStats, ddir: number): string[] {
     const pOfAgg = rs.agg[ddir] ? Math.min(100, aggKiB ? (b.mean * 100) / aggKiB : Infinity) : 100;
     out.push(String(Math.floor(b.min)), String(Math.floor(b.max)), `${f6(pOfAgg)}%`, f6(b.mean), f6(b.stddev));
   } else out.push('0', '0', `${f6(0)}%`, f6(0), f6(0));
+  if (version === 5) {
+    // The bw samples' count (0 without any), then the IOPS samples as fio's calc_lat gives them.
+    out.push(String(b ? d.bw.samples : 0));
+    const i = calcLat(d.iops);
+    out.push(...(i ? [String(Math.floor(i.min)), String(Math.floor(i.max)), f6(i.mean), f6(i.stddev), String(d.iops.samples)] : ['0', '0', f6(0), f6(0), '0']));
+  }
   return out;
 }
 
 /**
- * The field table of a version 3 line, one name per field in order (after the HOWTO's short
- * names in "Terse output"), for tests and for anyone who reads a line by name.
+ * The field table of a line of the given version, one name per field in order (after the
+ * HOWTO's short names in "Terse output"), for tests and for anyone who reads a line by name.
+ * A description, when there is one, follows these fields (on its own line in version 2).
  */
-export const TERSE_V3_FIELD_NAMES: readonly string[] = (() => {
-  const names = ['terse_version_3', 'fio_version', 'jobname', 'groupid', 'error'];
-  for (const d of ['read', 'write']) {
+export function terseFieldNames(version: TerseVersion): readonly string[] {
+  const names = version === 2 ? ['terse_version_2', 'jobname', 'groupid', 'error'] : [`terse_version_${version}`, 'fio_version', 'jobname', 'groupid', 'error'];
+  for (const d of version === 3 ? ['read', 'write'] : ['read', 'write', 'trim']) {
     names.push(`${d}_kb`, `${d}_bandwidth_kb`, `${d}_iops`, `${d}_runtime_ms`);
     for (const l of ['slat', 'clat']) names.push(`${d}_${l}_min_us`, `${d}_${l}_max_us`, `${d}_${l}_mean_us`, `${d}_${l}_dev_us`);
     for (let i = 1; i <= TERSE_PERCENTILE_FIELDS; i++) names.push(`${d}_clat_pct${String(i).padStart(2, '0')}`);
     names.push(`${d}_lat_min_us`, `${d}_lat_max_us`, `${d}_lat_mean_us`, `${d}_lat_dev_us`);
     names.push(`${d}_bw_min_kb`, `${d}_bw_max_kb`, `${d}_bw_agg_pct`, `${d}_bw_mean_kb`, `${d}_bw_dev_kb`);
+    if (version === 5) names.push(`${d}_bw_samples`, `${d}_iops_min`, `${d}_iops_max`, `${d}_iops_mean`, `${d}_iops_dev`, `${d}_iops_samples`);
   }
   names.push('cpu_user', 'cpu_sys', 'cpu_csw', 'cpu_mjf', 'cpu_minf');
   for (const l of ['1', '2', '4', '8', '16', '32', '64']) names.push(`iodepth_${l}`);
@@ -109,4 +131,7 @@ export const TERSE_V3_FIELD_NAMES: readonly string[] = (() => {
   for (const l of ['2', '4', '10', '20', '50', '100', '250', '500', '750', '1000', '2000']) names.push(`lat_${l}ms`);
   names.push('lat_over_2000ms');
   return names;
-})();
+}
+
+/** The field table of a version 3 line ({@link terseFieldNames} of 3). */
+export const TERSE_V3_FIELD_NAMES: readonly string[] = terseFieldNames(3);

@@ -170,6 +170,16 @@ describe('terse output and --status-interval', () => {
     expect(lines.map((l) => fields(l).length)).toEqual([121, 121]);
   });
 
+  it('--terse-version=2, 4 and 5 reach the report: each line has that version\'s fields', async () => {
+    for (const [v, head, n] of [['2', ['2', 'a', '0', '0', '1024'], 161], ['4', ['4', 'vfio-node-0.1.0', 'a', '0', '0'], 162], ['5', ['5', 'vfio-node-0.1.0', 'a', '0', '0'], 180]] as const) {
+      const t = host();
+      expect(await runBench(['--name=a', '--ioengine=null', '--size=1m', '--output-format=terse', `--terse-version=${v}`], t.h)).toBe(0);
+      const lines = t.out().split('\n').filter(Boolean);
+      expect(lines.map((l) => fields(l).slice(0, 5))).toEqual([head]);
+      expect(lines.map((l) => fields(l).length)).toEqual([n]);
+    }
+  });
+
   it("a comma list prints in fio's order whatever the order given: terse, json, normal", async () => {
     const t = host();
     await runBench(['--name=a', '--ioengine=null', '--size=256k', '--output-format=normal,json,terse'], t.h);

@@ -117,7 +117,7 @@ fio's options and job files, run on an NVMe namespace through vfio-node's usersp
                          embedding program does (NvmeRuntime.open(addr, { workers: numjobs }))
   --ioengine=vfio-bdev   the same through @vfio-node/bdev's NVMe bdev (what the block layer adds)
   --ioengine=null        fio's null engine: no device, no data (for trying options)
-  --output-format=normal|json|json+|terse (comma-separated)   --terse-version=3   --output=FILE
+  --output-format=normal|json|json+|terse (comma-separated)   --terse-version=2|3|4|5   --output=FILE
   --status-interval=T    the whole report every T (s, or 500ms, 2m...) while the jobs run; with json,
                          each report is one JSON document on its own line   --eta=auto|always|never
   --force                write even on a namespace that starts or ends with a partition table,
@@ -353,7 +353,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
  */
 function formatReports(cl: CommandLine, run: RunResult, stats: readonly ReportedStat[], groups: readonly GroupRunStats[], globalOptions: Record<string, string>, extra?: Record<string, unknown>, table = ''): string {
   let out = '';
-  if (cl.outputFormat.includes('terse')) out += formatTerseReport(stats, groups);
+  if (cl.outputFormat.includes('terse')) out += formatTerseReport(stats, groups, cl.terseVersion);
   const plus = cl.outputFormat.includes('json+');
   if (plus || cl.outputFormat.includes('json')) out += stringifyFioJson(buildJsonReport(run, stats, groups, { plus, globalOptions, extra }), cl.statusIntervalMs > 0) + '\n';
   if (cl.outputFormat.includes('normal')) out += formatNormalReport(stats, groups) + table;

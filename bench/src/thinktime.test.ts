@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runJobs } from './engine.js';
 import { parseJobFile, resolveJobs } from './jobfile.js';
@@ -40,8 +41,12 @@ const opts = (...kv: Array<[string, string]>) => {
 
 describe('thinktime options (fio HOWTO "thinktime")', () => {
   it('reads times in µs unless a unit is given, and the block count and its type', () => {
-    expect(opts(['thinktime', '100'])).toEqual({ us: 100, spinUs: 0, blocks: 1, blocksType: 'complete' });
-    expect(opts(['thinktime', '2ms'], ['thinktime_spin', '500'], ['thinktime_blocks', '4'], ['thinktime_blocks_type', 'issue'])).toEqual({ us: 2000, spinUs: 500, blocks: 4, blocksType: 'issue' });
+    expect(opts(['thinktime', '100'])).toEqual({ us: 100, spinUs: 0, blocks: 1, blocksGiven: false, iotimeUs: 0, blocksType: 'complete' });
+    expect(opts(['thinktime', '2ms'], ['thinktime_spin', '500'], ['thinktime_blocks', '4'], ['thinktime_blocks_type', 'issue'])).toEqual({ us: 2000, spinUs: 500, blocks: 4, blocksGiven: true, iotimeUs: 0, blocksType: 'issue' });
+    // thinktime_iotime: seconds unless a unit is given (fio's is_seconds).
+    expect(opts(['thinktime', '1s'], ['thinktime_iotime', '9']).iotimeUs).toBe(9e6);
+    expect(opts(['thinktime_iotime', '300ms']).iotimeUs).toBe(300e3);
+    expect(() => opts(['thinktime_iotime', 'soon'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
     expect(() => opts(['thinktime_blocks_type', 'submit'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
     expect(() => opts(['thinktime_blocks', '0'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
   });
@@ -87,5 +92,49 @@ describe('thinktime options (fio HOWTO "thinktime")', () => {
     expect(slept(spin.sleeps)).toBeGreaterThanOrEqual(3 * 5);
     const gaps = spin.issues.slice(1).map((t, k) => t - spin.issues[k]!);
     for (const g of gaps) expect(g).toBeGreaterThanOrEqual(10e6);
+  });
+});
+
+describe('thinktime_iotime (fio 3.33: the pause every thinktime_iotime of I/O)', () => {
+  /** The pauses of a run: [start, end] in ms of every gap between two I/Os of at least `minMs`. */
+  const pauses = (issues: number[], minMs: number) =>
+    issues.slice(1).flatMap((t, k) => (t - issues[k]! >= minMs * 1e6 ? [[issues[k]! / 1e6, t / 1e6]] : []));
+
+  it('thinktime=20ms thinktime_iotime=30ms: I/O for 50 ms, then 20 ms pauses every 50 ms', async () => {
+    const { issues } = await runTimed('[j]\nrw=read\nbs=4k\nsize=1m\ntime_based\nruntime=200ms\nthinktime=20ms\nthinktime_iotime=30ms\n');
+    const p = pauses(issues, 1);
+    // Pauses begin when iotime + thinktime has passed since the last one began (the start at first).
+    expect(p.length).toBe(3);
+    p.forEach(([from, to], k) => {
+      const begin = issues[0]! / 1e6 + 50 * (k + 1);
+      expect(from).toBeGreaterThanOrEqual(begin - 0.05);
+      expect(from).toBeLessThan(begin);
+      expect(to - from).toBeGreaterThanOrEqual(20);
+      expect(to - from).toBeLessThan(20.1);
+    });
+  });
+
+  it("matches the pauses in fio 3.33's IOPS log for thinktime=200ms thinktime_iotime=300ms (the same cycle x10)", () => {
+    // fio --name=t --ioengine=null --size=1g --time_based --runtime=2 --thinktime=200ms
+    //   --thinktime_iotime=300000us --write_iops_log=tt --log_avg_msec=50: a line per 50 ms
+    //   window that had I/O; the windows without one are the pauses.
+    const text = readFileSync(new URL('./fixtures/fio-3.33-thinktime-iotime.iops.log.txt', import.meta.url), 'utf8');
+    const withIo = new Set(text.trim().split('\n').map((l) => Math.round(Number(l.split(',')[0]) / 50)));
+    const first = Math.min(...withIo);
+    const empty = Array.from({ length: 40 - first }, (_, i) => first + i).filter((w) => !withIo.has(w));
+    // The model above, x10: pauses at 500-700, 1000-1200, 1500-1700 ms; every empty window
+    // (ending at w x 50 ms) lies in one, and each pause left windows empty.
+    const model = [500, 1000, 1500];
+    for (const w of empty) expect(model.some((b) => w * 50 > b && w * 50 <= b + 200 + 25)).toBe(true);
+    for (const b of model) expect(empty.filter((w) => w * 50 > b && w * 50 <= b + 225).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('with thinktime_blocks given, whichever comes first; without it only the time counts', async () => {
+    // 64 I/Os of 4k; thinktime_blocks=16: a pause after every 16 long before 100 ms of I/O.
+    const both = await runTimed('[j]\nrw=read\nbs=4k\nsize=256k\nthinktime=5ms\nthinktime_iotime=100ms\nthinktime_blocks=16\nthinktime_blocks_type=issue\n');
+    expect(pauses(both.issues, 5).length).toBe(3);
+    // Without thinktime_blocks fio's default of 1 does not apply: no pause in the first 105 ms.
+    const time = await runTimed('[j]\nrw=read\nbs=4k\nsize=256k\nthinktime=5ms\nthinktime_iotime=100ms\n');
+    expect(pauses(time.issues, 5)).toEqual([]);
   });
 });

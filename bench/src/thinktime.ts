@@ -7,6 +7,13 @@
 // issuing again. With type=issue, thinktime_blocks caps the queue depth; with the default
 // (completions), a deep queue can issue more than thinktime_blocks between pauses, as in fio.
 // Times without a unit are µs.
+// thinktime_iotime (fio 3.33 backend.c handle_thinktime, read for facts; HOWTO): the pause
+// also comes once thinktime_iotime + thinktime has passed since the last pause began (since
+// the job's start at first), so the job issues for thinktime_iotime between pauses after the
+// first period; without a unit it is in seconds. Without an explicit thinktime_blocks only
+// the time counts; with one, whichever comes first (and either restarts both). fio 3.33's
+// --write_iops_log for thinktime=200ms thinktime_iotime=300ms showed I/O for the first 500
+// ms, then pauses at 500-700, 1000-1200, 1500-1700 ms (fixture fio-3.33-thinktime-iotime).
 // The state machine never sleeps: it tells the job whether it may issue and until when it
 // is idle; the engine waits.
 
@@ -22,13 +29,17 @@ export interface ThinktimeOptions {
   spinUs: number;
   /** thinktime_blocks=: I/Os between pauses (fio's default 1). */
   blocks: number;
+  /** Whether the job gave thinktime_blocks= (with thinktime_iotime, fio counts blocks only then). */
+  blocksGiven: boolean;
+  /** thinktime_iotime= in µs: time issuing between pauses (0: not set). */
+  iotimeUs: number;
   /** thinktime_blocks_type=: count completed I/Os (fio's default) or issued ones. */
   blocksType: 'complete' | 'issue';
 }
 
 /** fio's defaults: no thinktime, 1 block, counted on completion. */
 export function defaultThinktimeOptions(): ThinktimeOptions {
-  return { us: 0, spinUs: 0, blocks: 1, blocksType: 'complete' };
+  return { us: 0, spinUs: 0, blocks: 1, blocksGiven: false, iotimeUs: 0, blocksType: 'complete' };
 }
 
 type Setter = (o: JobOptions, value: string | undefined, key: string) => void;
@@ -42,7 +53,12 @@ const req = (key: string, v: string | undefined): string => {
 export const THINKTIME_SETTERS: Record<string, Setter> = {
   thinktime: (o, v, k) => { o.thinktime.us = parseTimeUs(k, req(k, v), 'us'); },
   thinktime_spin: (o, v, k) => { o.thinktime.spinUs = parseTimeUs(k, req(k, v), 'us'); },
-  thinktime_blocks: (o, v, k) => { o.thinktime.blocks = parseInteger(k, req(k, v), 1); },
+  thinktime_blocks: (o, v, k) => {
+    o.thinktime.blocks = parseInteger(k, req(k, v), 1);
+    o.thinktime.blocksGiven = true;
+  },
+  // fio: a time in seconds when the unit is omitted.
+  thinktime_iotime: (o, v, k) => { o.thinktime.iotimeUs = parseTimeUs(k, req(k, v), 's'); },
   thinktime_blocks_type: (o, v, k) => {
     const t = req(k, v).toLowerCase();
     if (t !== 'complete' && t !== 'issue') throw invalidArgument(k, v, 'complete or issue');
@@ -67,6 +83,8 @@ export class Thinktime {
   private completedCount = 0;
   /** The count (issued or completed) at the last pause. */
   private last = 0;
+  /** thinktime_iotime: when the last pause began (the job's first look at first), ns; -1 before that. */
+  private lastPauseNs = -1;
   private readonly onIssue: boolean;
   /** While thinking: the end of the busy part and of the whole pause. */
   spinEndNs = 0;
@@ -97,9 +115,17 @@ export class Thinktime {
       // fio looks after each I/O it queued and after reaping a full queue; looking before
       // the next I/O, with every completion reaped so far counted, comes to the same.
       const b = this.onIssue ? this.issuedCount : this.completedCount;
-      if (b < this.last + this.t.blocks) return true;
+      let due = false;
+      if (this.t.iotimeUs) {
+        // The job's first look is its start (the engine asks before its first I/O).
+        if (this.lastPauseNs < 0) this.lastPauseNs = now;
+        due = now - this.lastPauseNs >= (this.t.iotimeUs + this.t.us) * 1000;
+        if (!due && !this.t.blocksGiven) return true;
+      }
+      if (!due && b < this.last + this.t.blocks) return true;
       this.state = ThinkState.Draining;
       this.last = b;
+      if (this.t.iotimeUs) this.lastPauseNs = now;
     }
     if (this.state === ThinkState.Draining) {
       if (inFlight > 0) return false;

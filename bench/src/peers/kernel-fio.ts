@@ -72,7 +72,9 @@ export function kernelPacingArgs(o: JobOptions): { args: string[]; notes: string
   const dt = defaultThinktimeOptions();
   if (t.us) args.push(`--thinktime=${t.us}`);
   if (t.spinUs) args.push(`--thinktime_spin=${t.spinUs}`);
-  if (t.blocks !== dt.blocks) args.push(`--thinktime_blocks=${t.blocks}`);
+  // With thinktime_iotime fio counts blocks only when thinktime_blocks was given, even as 1.
+  if (t.blocks !== dt.blocks || (t.iotimeUs && t.blocksGiven)) args.push(`--thinktime_blocks=${t.blocks}`);
+  if (t.iotimeUs) args.push(`--thinktime_iotime=${t.iotimeUs}us`);
   if (t.blocksType !== dt.blocksType) args.push(`--thinktime_blocks_type=${t.blocksType}`);
   // bssplit: the shares as we resolved them (missing ones filled in), bytes and percent;
   // an empty part keeps bs= for that direction, as in fio.

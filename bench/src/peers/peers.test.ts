@@ -34,6 +34,13 @@ describe('kernel peer (fio io_uring O_DIRECT)', () => {
     ]);
   });
 
+  it('passes thinktime_iotime in µs, and thinktime_blocks=1 when it was given beside it (fio counts blocks only then)', () => {
+    const args = (job: string) => kernelPacingArgs(resolveJobs(parseJobFile(job)).jobs[0]!.options).args;
+    expect(args('[k]\nthinktime=200ms\nthinktime_iotime=3\n')).toEqual(['--thinktime=200000', '--thinktime_iotime=3000000us']);
+    expect(args('[k]\nthinktime=200ms\nthinktime_iotime=300ms\nthinktime_blocks=1\n')).toEqual(['--thinktime=200000', '--thinktime_blocks=1', '--thinktime_iotime=300000us']);
+    expect(args('[k]\nthinktime=200ms\nthinktime_blocks=1\n')).toEqual(['--thinktime=200000']);
+  });
+
   it('passes random_distribution in fio 3.33 spelling, and nothing for the default', () => {
     const o = resolveJobs(parseJobFile('[k]\nrw=randread\nrandom_distribution=zipf:1.2:0.3\n')).jobs[0]!.options;
     expect(kernelFioCommand(o, '/dev/nvme0n1')).toContain('--random_distribution=zipf:1.2:0.3');
