@@ -6,6 +6,7 @@
 // A PDU that breaks the rules ends this connection only, with a C2HTermReq (§3.6.2.5).
 
 import type { Socket } from 'node:net';
+import type { BdevBuffer } from '@vfio-node/bdev';
 import type { VfioError } from '@vfio-node/core';
 import type { Controller, CommandResult } from './controller.js';
 import type { PduFaultDetails } from './errors.js';
@@ -110,6 +111,8 @@ export class Connection {
   private sqhd = 0;
   private readonly transfers = new Map<number, PendingTransfer>();
   private nextTtag = 1;
+  /** The socket is corked until the check phase (see batchWrites). */
+  private corked = false;
 
   /**
    * @param socket the accepted TCP socket
@@ -201,7 +204,9 @@ export class Connection {
 
   /** A command capsule: check its data pointer, gather its data, execute, answer. */
   private capsule(pdu: CapsuleCmd): void {
-    const sqe = new Sqe(Buffer.from(pdu.sqe));
+    // No copy: the 64 bytes lie in a chunk the socket gave (or the reader joined), which
+    // nothing else writes to.
+    const sqe = new Sqe(pdu.sqe);
     // SQHD: this queue's head after taking the entry (Base 2.0 §4.6.1), SQSIZE + 1 entries.
     if (this.sqsize) this.sqhd = (this.sqhd + 1) % (this.sqsize + 1);
     this.ctrl?.touch();
@@ -280,7 +285,7 @@ export class Connection {
   /** Executes a command whose data (if any) is all here, then sends its data and response. */
   private run(sqe: Sqe, data: Buffer | null, length: number): void {
     this.execute(sqe, data, length).then(
-      (r) => this.respond(sqe, r.completion, r.data?.subarray(0, length)),
+      (r) => this.respond(sqe, r.completion, r.data?.subarray(0, length), r.buffer),
       (err) => {
         this.host.log('error', `${this.label}: command 0x${sqe.opcode.toString(16)} failed: ${(err as Error).message}`);
         this.respond(sqe, fail(Sts.InternalError));
@@ -288,7 +293,14 @@ export class Connection {
     );
   }
 
-  private async execute(sqe: Sqe, data: Buffer | null, length: number): Promise<CommandResult> {
+  private execute(sqe: Sqe, data: Buffer | null, length: number): Promise<CommandResult> {
+    const ctrl = this.ctrl;
+    // The hot path first: an I/O command on a connected, enabled I/O queue.
+    if (ctrl && this.qid > 0 && sqe.opcode !== AdminOpcode.Fabrics && ctrl.ready) return executeIo(ctrl.subsystem.namespaces, sqe, data, length, this.ioFailed);
+    return this.executeOther(sqe, data);
+  }
+
+  private async executeOther(sqe: Sqe, data: Buffer | null): Promise<CommandResult> {
     if (sqe.opcode === AdminOpcode.Fabrics && sqe.fctype === FabricsType.Connect) return this.connect(sqe, data);
     const ctrl = this.ctrl!;
     if (this.qid === 0) return ctrl.admin(sqe, data);
@@ -300,9 +312,14 @@ export class Connection {
       }
       return { completion: fail(Sts.InvalidCommandOpcode) };
     }
-    if (!ctrl.ready) return { completion: fail(Sts.CommandSequenceError) };
-    return executeIo(ctrl.subsystem.namespaces, sqe, data, length, (err) => this.host.log('error', `${this.label}: I/O 0x${sqe.opcode.toString(16)} nsid ${sqe.nsid}: ${(err as Error).message}`));
+    // An I/O command before CC.EN (or after a reset).
+    return { completion: fail(Sts.CommandSequenceError) };
   }
+
+  /** The bdev failed an I/O command: the host gets a status, the log gets the reason. */
+  private readonly ioFailed = (err: unknown, sqe: Sqe): void => {
+    this.host.log('error', `${this.label}: I/O 0x${sqe.opcode.toString(16)} nsid ${sqe.nsid}: ${(err as Error).message}`);
+  };
 
   /** Fabrics Connect (Base 2.0 §6.3): 1024 bytes of data; binds this queue. */
   private connect(sqe: Sqe, data: Buffer | null): CommandResult {
@@ -319,11 +336,36 @@ export class Connection {
     return { completion: ok(r.ctrl.cntlid) };
   }
 
-  /** C2HData for the data (if any), then the CapsuleResp. */
-  private respond(sqe: Sqe, completion: Completion, data?: Buffer): void {
-    if (this.state === State.Closed) return;
+  /**
+   * Holds this turn's writes back (socket.cork) until the event loop's check phase: the
+   * responses of every command that completed in this turn leave in one writev, not one
+   * system call each (measured with bench/nvmf/cost-host.mjs: a writev per command was
+   * half of the target's CPU time at QD32).
+   */
+  private batchWrites(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(this.flushWrites);
+  }
+
+  private readonly flushWrites = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  /**
+   * C2HData for the data (if any), then the CapsuleResp. `buffer`, the bdev's memory the
+   * data lies in, is released once the socket has written the CapsuleResp (writes complete
+   * in order), not before: the kernel may still be reading it until then.
+   */
+  private respond(sqe: Sqe, completion: Completion, data?: Uint8Array, buffer?: BdevBuffer): void {
+    if (this.state === State.Closed) {
+      buffer?.release();
+      return;
+    }
     const s = this.socket;
-    s.cork();
+    this.batchWrites();
     if (data && data.length && completion.status.sc === 0 && completion.status.sct === 0) {
       const step = 128 * 1024;
       for (let at = 0; at < data.length; at += step) {
@@ -331,8 +373,9 @@ export class Connection {
         for (const b of encodeDataPdu(PduType.C2HData, { cccid: sqe.cid, datao: at, last: at + part.length >= data.length }, part, this.digests)) s.write(b);
       }
     }
-    s.write(encodeCapsuleResp(encodeCqe(completion, sqe.cid, Math.max(0, this.qid), this.sqhd), this.digests));
-    s.uncork();
+    const resp = encodeCapsuleResp(encodeCqe(completion, sqe.cid, Math.max(0, this.qid), this.sqhd), this.digests);
+    if (buffer) s.write(resp, () => buffer.release());
+    else s.write(resp);
   }
 
   /** Sends a C2HTermReq for a fatal error and closes (§3.6.2.5); only this connection ends. */
