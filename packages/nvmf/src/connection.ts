@@ -12,6 +12,7 @@ import type { Controller, CommandResult } from './controller.js';
 import type { PduFaultDetails } from './errors.js';
 import { pduFault } from './errors.js';
 import { executeIo } from './io.js';
+import { ReadBuffers } from './read-buffers.js';
 import {
   encodeCapsuleResp, encodeDataPdu, encodeICResp, encodeR2T, encodeTermReq, FES, PduReader, PduType,
   type CapsuleCmd, type DataPdu, type Digests, type ICReq, type Pdu,
@@ -88,6 +89,9 @@ interface PendingTransfer {
   r2tEnd: number;
 }
 
+/** Read buffers a connection keeps between reads: QD 32 of 128 KiB, or 1024 of 4 KiB. */
+const READ_BUFFERS_MAX_IDLE = 4 << 20;
+
 /** Connection states, in order. */
 const enum State {
   /** Waiting for ICReq. */
@@ -111,7 +115,10 @@ export class Connection {
   private sqhd = 0;
   private readonly transfers = new Map<number, PendingTransfer>();
   private nextTtag = 1;
-  /** The socket is corked until the check phase (see batchWrites). */
+  /** Buffers reads go into, kept between reads (read-buffers.ts). */
+  private readonly readBuffers = new ReadBuffers(READ_BUFFERS_MAX_IDLE);
+  private stopNamespaceChanges: (() => void) | null = null;
+  /** The socket is corked until a queued microtask uncorks it (see batchWrites). */
   private corked = false;
 
   /**
@@ -145,6 +152,13 @@ export class Connection {
     this.host.log('disconnect', `${this.label}: ${reason}`);
     this.state = State.Closed;
     this.socket.destroy();
+  }
+
+  /** Lets go of what the connection holds besides its socket (called once the socket closed). */
+  private release(): void {
+    this.stopNamespaceChanges?.();
+    this.stopNamespaceChanges = null;
+    this.readBuffers.close();
   }
 
   private receive(chunk: Buffer): void {
@@ -296,7 +310,7 @@ export class Connection {
   private execute(sqe: Sqe, data: Buffer | null, length: number): Promise<CommandResult> {
     const ctrl = this.ctrl;
     // The hot path first: an I/O command on a connected, enabled I/O queue.
-    if (ctrl && this.qid > 0 && sqe.opcode !== AdminOpcode.Fabrics && ctrl.ready) return executeIo(ctrl.subsystem.namespaces, sqe, data, length, this.ioFailed);
+    if (ctrl && this.qid > 0 && sqe.opcode !== AdminOpcode.Fabrics && ctrl.ready) return executeIo(ctrl.subsystem.namespaces, sqe, data, length, this.readBuffers, this.ioFailed);
     return this.executeOther(sqe, data);
   }
 
@@ -329,6 +343,9 @@ export class Connection {
     if ('completion' in r) return { completion: r.completion };
     this.ctrl = r.ctrl;
     this.qid = req.qid;
+    // A namespace that leaves the subsystem may be closed by its owner: its kept buffers go first.
+    const sub = r.ctrl.subsystem;
+    this.stopNamespaceChanges = sub.onNamespaceChange(() => this.readBuffers.keepOnly(new Set(sub.namespaces.values())));
     this.sqsize = req.sqsize;
     this.sqhd = 1 % (req.sqsize + 1);
     this.host.log('connect', `${this.label}: host ${req.hostnqn}${this.digests.header || this.digests.data ? `, digests: ${[this.digests.header && 'header', this.digests.data && 'data'].filter(Boolean).join(' and ')}` : ''}`);
@@ -337,16 +354,19 @@ export class Connection {
   }
 
   /**
-   * Holds this turn's writes back (socket.cork) until the event loop's check phase: the
-   * responses of every command that completed in this turn leave in one writev, not one
-   * system call each (measured with bench/nvmf/cost-host.mjs: a writev per command was
-   * half of the target's CPU time at QD32).
+   * Holds writes back (socket.cork) until the microtasks queued so far have run: the
+   * responses of the commands that completed together (one chunk of capsules on a RAM or
+   * null bdev, one drain of the runtime's completion ring on an NVMe bdev) leave in one
+   * writev, not one system call each (bench/nvmf/cost-host.mjs: a writev per command was
+   * half of the target's CPU time at QD32). A microtask, not setImmediate: the runtime's
+   * pump drains completions in microtasks while I/O is outstanding, which would hold a
+   * setImmediate back.
    */
   private batchWrites(): void {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    setImmediate(this.flushWrites);
+    queueMicrotask(this.flushWrites);
   }
 
   private readonly flushWrites = (): void => {
@@ -395,6 +415,7 @@ export class Connection {
     const wasOpen = this.state !== State.Closed;
     this.state = State.Closed;
     this.transfers.clear();
+    this.release();
     const ctrl = this.ctrl;
     if (wasOpen) this.host.log('disconnect', `${this.label}: the host closed the connection`);
     if (!ctrl) return;

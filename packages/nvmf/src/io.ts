@@ -4,6 +4,7 @@
 
 import type { Bdev, BdevBuffer } from '@vfio-node/bdev';
 import type { CommandResult } from './controller.js';
+import type { ReadBuffers } from './read-buffers.js';
 import { NvmOpcode, type Sqe } from './sqe.js';
 import { fail, ok, Sts, type Completion } from './status.js';
 
@@ -31,18 +32,19 @@ export function transferLength(sqe: Sqe, bdev: Bdev | undefined): number | null 
  * of the bdev's (CommandResult.buffer), which the caller releases once it has sent it.
  * `onError` hears why the bdev failed a command (the host sees only a status).
  */
-export function executeIo(namespaces: ReadonlyMap<number, Bdev>, sqe: Sqe, data: Buffer | null, sglLength: number, onError?: (err: unknown, sqe: Sqe) => void): Promise<CommandResult> {
+export function executeIo(namespaces: ReadonlyMap<number, Bdev>, sqe: Sqe, data: Buffer | null, sglLength: number, buffers: ReadBuffers, onError?: (err: unknown, sqe: Sqe) => void): Promise<CommandResult> {
   const bdev = namespaces.get(sqe.nsid);
   if (!bdev) return Promise.resolve({ completion: fail(Sts.InvalidNamespaceOrFormat) });
-  if (sqe.opcode === NvmOpcode.Read) return read(bdev, sqe, sglLength, onError);
+  if (sqe.opcode === NvmOpcode.Read) return read(bdev, sqe, sglLength, buffers, onError);
   return executeOther(bdev, sqe, data, onError);
 }
 
 /**
  * Read (NVM Command Set 1.0 §3.2.4), the hot path: one bdev read into the bdev's own memory
- * (DMA memory for an NVMe bdev) and one promise reaction; the data is not copied.
+ * (DMA memory for an NVMe bdev), kept by the connection between reads (read-buffers.ts),
+ * and one promise reaction; the data is not copied.
  */
-function read(bdev: Bdev, sqe: Sqe, sglLength: number, onError?: (err: unknown, sqe: Sqe) => void): Promise<CommandResult> {
+function read(bdev: Bdev, sqe: Sqe, sglLength: number, buffers: ReadBuffers, onError?: (err: unknown, sqe: Sqe) => void): Promise<CommandResult> {
   const { slba, nlb } = range(sqe);
   if (!inRange(bdev, slba, nlb)) return Promise.resolve({ completion: fail(Sts.LbaOutOfRange) });
   const bytes = nlb * bdev.blockSize;
@@ -50,8 +52,8 @@ function read(bdev: Bdev, sqe: Sqe, sglLength: number, onError?: (err: unknown, 
   let buffer: BdevBuffer | undefined;
   let done: Promise<void>;
   try {
-    buffer = bdev.allocBuffer(bytes);
-    const view = buffer.bytes.subarray(0, bytes);
+    buffer = buffers.take(bdev, bytes);
+    const view = buffer.bytes;
     done = bytes <= bdev.maxTransfer ? bdev.read(slba, nlb, view) : inPieces(bdev, slba, nlb, (lba, n, at) => bdev.read(lba, n, view.subarray(at, at + n * bdev.blockSize)));
   } catch (err) {
     buffer?.release();
@@ -59,7 +61,7 @@ function read(bdev: Bdev, sqe: Sqe, sglLength: number, onError?: (err: unknown, 
   }
   const b = buffer;
   return done.then(
-    () => ({ completion: OK, data: b!.bytes.subarray(0, bytes), buffer: b }),
+    () => ({ completion: OK, data: b!.bytes, buffer: b }),
     (err: unknown) => {
       if (b) b.release();
       onError?.(err, sqe);
