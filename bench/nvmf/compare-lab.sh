@@ -18,6 +18,8 @@
 # NVMF_CPU_PROF=1 (our target runs with node --cpu-prof; profiles in $VFIO_LAB_OUT/cpuprof),
 # NVMF_POLL_US / NVMF_SPIN_US (the runtime's pollMicroseconds / spinMicroseconds: the target
 # then runs as bench/nvmf/serve.mjs, which takes them; the CLI does not).
+# NVMF_STRACE=1 counts our target's system calls (strace -c -f) during its runs into
+# $VFIO_LAB_OUT/strace-ROUND-JOB-ours.txt (strace slows it: not for IOPS figures).
 # NVMF_SS=1 samples the TCP queues of both targets' connections (ss -tni) every second during
 # each run into $VFIO_LAB_OUT/ss-ROUND-JOB-TARGET.txt.
 # Pass them with env, since the lab hands only VFIO_* variables to the guest:
@@ -191,12 +193,21 @@ runjob() { # ROUND TARGET DEV JOB
     while :; do echo "-- $(date -u +%T.%N)"; ss -tni "( sport = :$port or dport = :$port )"; sleep 1; done > "$OUT/ss-$name.txt" 2>&1 &
     SSPID=$!
   fi
+  # System calls of our target's threads during its runs (strace -c: counts and time per call;
+  # strace slows the target, so these runs' IOPS are not comparable).
+  STPID=
+  if [ "${NVMF_STRACE:-0}" = 1 ] && [ "$2" = ours ]; then
+    strace -c -f -p "$TPID" -o "$OUT/strace-$name.txt" 2>/dev/null &
+    STPID=$!
+    sleep 1
+  fi
   # shellcheck disable=SC2086
   fio --name="$4" --filename="$3" --ioengine=io_uring --direct=1 $opts --numjobs=1 \
     --runtime="$T" --time_based --randrepeat=0 --group_reporting \
     --output-format=json+ --output="$OUT/$name.json" || fail "fio $name failed"
   c1=$(cpubusy); t1=$(tcpu)
   [ -n "$SSPID" ] && kill "$SSPID"
+  [ -n "$STPID" ] && { kill -INT "$STPID"; wait "$STPID"; }
   # Our target's threads: ticks each used during this run (busiest first).
   threads | awk -v before="$th0" -v run="$name" 'BEGIN { n = split(before, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); b[f[1]] = f[3] } }
     { d = $3 - b[$1]; if (d > 0) print run, "thread", $1, $2, d }' | sort -k5 -n -r >> "$OUT/threads.txt"

@@ -4,6 +4,7 @@
 // it later. It executes admin commands; io.ts executes I/O commands against its
 // subsystem's namespaces.
 
+import type { BdevBuffer } from '@vfio-node/bdev';
 import type { Subsystem } from './subsystem.js';
 import { activeNamespaceList, CNS, CNTRLTYPE, identifyController, identifyNamespace, namespaceDescriptors } from './identify.js';
 import { CHANGED_NS_LIST_MAX, changedNamespaceListLog, discoveryLog, errorInformationLog, firmwareSlotLog, LID, smartHealthLog, type DiscoveryEntry } from './log-pages.js';
@@ -14,7 +15,9 @@ import { fail, ok, Sts, type Completion } from './status.js';
 /** What a command produced: its completion, and for a controller-to-host command its data. */
 export interface CommandResult {
   completion: Completion;
-  data?: Buffer;
+  data?: Uint8Array;
+  /** The bdev's memory `data` lies in: released by the connection once the socket has sent it. */
+  buffer?: BdevBuffer;
 }
 
 /** A queue bound to a controller (one TCP connection): what the controller may ask of it. */
@@ -81,7 +84,10 @@ export class Controller {
   /** A namespace notice was sent and the host has not read log page 04h yet: no other until it does (§5.2). */
   private noticeMasked = false;
   private readonly stopNamespaceChanges: () => void;
+  /** When the timer last saw activity (ms). */
   private lastActivity = Date.now();
+  /** A command arrived since the timer last looked. */
+  private active = false;
   private katoTimer: NodeJS.Timeout | null = null;
   private ended = false;
 
@@ -115,9 +121,12 @@ export class Controller {
     return getField(this.csts, CSTS.RDY) === 1;
   }
 
-  /** Any command counts as activity for the Keep Alive timer (a lenient reading of §3.9). */
+  /**
+   * Any command counts as activity for the Keep Alive timer (a lenient reading of §3.9). A
+   * flag, not a clock read: this runs for every command; the timer reads the clock.
+   */
   touch(): void {
-    this.lastActivity = Date.now();
+    this.active = true;
   }
 
   /** Ends the association: closes every queue's connection, fails nothing silently. Idempotent. */
@@ -396,7 +405,11 @@ export class Controller {
     if (!this.kato) return;
     const limit = this.kato + KATO_GRACE_MS;
     this.katoTimer = setInterval(() => {
-      if (Date.now() - this.lastActivity > limit) this.end(`Keep Alive timeout (KATO ${this.kato} ms)`);
+      const now = Date.now();
+      if (this.active) {
+        this.active = false;
+        this.lastActivity = now;
+      } else if (now - this.lastActivity > limit) this.end(`Keep Alive timeout (KATO ${this.kato} ms)`);
     }, Math.max(250, Math.min(this.kato, 5000)));
     this.katoTimer.unref();
   }

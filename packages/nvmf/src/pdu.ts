@@ -199,6 +199,9 @@ export class PduReader {
   }
 }
 
+/** The data of a PDU without data (never written to). */
+const EMPTY = Buffer.alloc(0);
+
 /** The smallest PLEN a PDU of this type can have. */
 function minimumPlen(type: number, d: Digests): number {
   if (type === PduType.ICReq || type === PduType.ICResp) return 128;
@@ -241,7 +244,7 @@ export function decodePdu(pdu: Buffer, digests: Digests): Pdu {
   }
 
   // Data: from PDO to PLEN (less DDGST). PDO is 0 when there is none.
-  let data: Buffer = Buffer.alloc(0);
+  let data: Buffer = EMPTY;
   let dataDigestOk = true;
   if (HAS_DATA.has(type) && plen > dataStart) {
     const ddgst = digests.data ? DIGEST_SIZE : 0;
@@ -286,7 +289,9 @@ export function decodePdu(pdu: Buffer, digests: Digests): Pdu {
 // --- Encoding ------------------------------------------------------------------------
 
 function commonHeader(type: PduTypeValue, flags: number, pdo: number, plen: number): Buffer {
-  const b = Buffer.alloc(HLEN[type]);
+  // From Node's pool (a small Buffer.alloc is an ArrayBuffer of its own each time); zeroed
+  // here, reserved fields included.
+  const b = Buffer.allocUnsafe(HLEN[type]).fill(0);
   b[CH.PDU_TYPE] = type;
   b[CH.FLAGS] = flags;
   b[CH.HLEN] = HLEN[type];
@@ -361,9 +366,19 @@ export function encodeCapsuleCmd(sqe: Uint8Array, data: Uint8Array | null, diges
   return Buffer.concat(withData(PduType.CapsuleCmd, 0, digests, data, (h) => h.set(sqe.subarray(0, SQE_SIZE), CH_SIZE)));
 }
 
-/** CapsuleResp (§3.6.2.7): a CQE. */
+/** CapsuleResp (§3.6.2.7): a CQE. One buffer, written in place (one for every command). */
 export function encodeCapsuleResp(cqe: Uint8Array, digests: Digests): Buffer {
-  return Buffer.concat(withData(PduType.CapsuleResp, 0, digests, null, (h) => h.set(cqe.subarray(0, CQE_SIZE), CH_SIZE)));
+  const hlen = HLEN[PduType.CapsuleResp];
+  const hd = digests.header ? DIGEST_SIZE : 0;
+  const b = Buffer.allocUnsafe(hlen + hd);
+  b[CH.PDU_TYPE] = PduType.CapsuleResp;
+  b[CH.FLAGS] = hd ? PduFlags.HDGSTF : 0;
+  b[CH.HLEN] = hlen;
+  b[CH.PDO] = 0;
+  b.writeUInt32LE(hlen + hd, CH.PLEN);
+  b.set(cqe.subarray(0, CQE_SIZE), CH_SIZE);
+  if (hd) b.writeUInt32LE(crc32c(b.subarray(0, hlen)), hlen);
+  return b;
 }
 
 /** H2CData or C2HData (§3.6.2.8, §3.6.2.9), as parts to write (the data is not copied). */

@@ -88,7 +88,8 @@ export function fail(status: Status, dw0 = 0): Completion {
  * which a fabric does not use, SC 8:1, SCT 11:9, DNR 15).
  */
 export function encodeCqe(c: Completion, cid: number, sqid: number, sqhd: number): Buffer {
-  const b = Buffer.alloc(16);
+  // From Node's pool: all 16 bytes are written below.
+  const b = Buffer.allocUnsafe(16);
   b.writeUInt32LE((c.dw0 ?? 0) >>> 0, 0);
   b.writeUInt32LE((c.dw1 ?? 0) >>> 0, 4);
   b.writeUInt16LE(sqhd & 0xffff, 8);
