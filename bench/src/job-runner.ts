@@ -151,8 +151,7 @@ export class JobRunner {
 
   constructor(readonly job: ResolvedJob, readonly target: IoTarget) {
     const o = (this.o = job.options);
-    this.stat = newThreadStat(o.name, job.groupid);
-    Object.assign(this.stat, { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
+    this.stat = newJobStat(job);
     checkTrimOptions(o);
     // The smallest size per direction (bs=, or the smallest of a bssplit); every size is checked.
     this.bs = [bsRange(o, IO_READ).min, bsRange(o, IO_WRITE).min, o.bs.trim];
@@ -622,6 +621,15 @@ export class JobRunner {
     }
     return p;
   }
+}
+
+/**
+ * A job's empty statistics: its name and group, and the options its reports show (iodepth,
+ * kb_base, the percentiles asked for).
+ */
+export function newJobStat(job: ResolvedJob): ThreadStat {
+  const o = job.options;
+  return Object.assign(newThreadStat(o.name, job.groupid), { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
 }
 
 function fillRandom(buf: Uint8Array, rng: Taus88): void {
