@@ -54,7 +54,7 @@ export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_M
 export { StatBlock, writeStat, readStat } from './stat-block.js';
 export { collectStatus, reportEvery, STATUS_ANSWER_POLL_MS, type LiveJob, type StatusReports, type StatusReportsOptions } from './worker-status.js';
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
-export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, percentileFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
+export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, percentileFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type ReportDirection, type DirectionSummary, type LatencyBin } from './report-html/data.js';
 export { isPacketResult, packetLinesFromJson, packetLineSummary, type PacketLine } from './report-html/packets.js';
 export { renderReportHtml, chartData, type ChartData, type TimeSeries } from './report-html/page.js';
 export { FioJobLogs, parseFioLog, type FioLogOptions, type FioLogFile } from './fio-logs.js';

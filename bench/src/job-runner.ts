@@ -197,7 +197,7 @@ export class JobRunner {
     this.doneClat = new Float64Array(this.depth);
     this.doneLat = new Float64Array(this.depth);
     this.doneOffset = new Float64Array(this.depth);
-    this.seriesRec = new SeriesRecorder(o.logs.avgMsec || DEFAULT_SERIES_MS, o.rampTimeUs / 1000, [rwHasReads(o.rw) || o.verify !== 'none', rwHasWrites(o.rw)]);
+    this.seriesRec = new SeriesRecorder(o.logs.avgMsec || DEFAULT_SERIES_MS, o.rampTimeUs / 1000, [rwHasReads(o.rw) || o.verify !== 'none', rwHasWrites(o.rw), rwHasTrims(o.rw)]);
     // fio numbers its jobs from 1 across the whole run (thread_number): the number in the log file names.
     this.logs = wantsLogs(o.logs) ? new FioJobLogs(o.logs, job.index + 1) : undefined;
 
@@ -485,8 +485,7 @@ export class JobRunner {
     }
     this.progress.bytes[dir] += len;
     this.progress.ios[dir]++;
-    // The series (report charts, peers) are of reads and writes.
-    if (dir !== IO_TRIM) this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
+    this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
     if (this.verifyMethod && dir === IO_READ && (this.phase === 'verify' || !rwHasWrites(this.o.rw))) {
       const bad = checkVerifyBlock(this.buffers[slot]!, len, offset, this.verifyMethod);
       if (bad) {

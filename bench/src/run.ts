@@ -296,7 +296,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
             if (notes.length) res.note = notes.join('; ');
             if (scratch) {
               const read = (p: string) => readOrUndefined(host, p);
-              const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw)]);
+              const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw), rwHasTrims(o.rw)]);
               if (series) res.series = series;
               writeLogFiles(kernelUserLogs(o, scratch.path, read), host, logDir);
             }
