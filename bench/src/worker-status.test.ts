@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { runJobs, type JobResult } from './engine.js';
 import { parseJobFile, resolveJobs } from './jobfile.js';
@@ -64,6 +65,53 @@ describe('collectStatus (the results so far of jobs on other threads)', () => {
     expect(copies).toEqual([...copies].sort((x, y) => x - y));
     expect(final).toBeGreaterThanOrEqual(copies.at(-1)!);
     expect(final).toBeGreaterThan(0);
+  });
+});
+
+describe('status reports from jobs on real worker threads (the CLI\'s arrangement, fio\'s null engine)', () => {
+  it('every report has a copy from each running job: I/O counts that grow, the clat histogram copied whole, the final results at least the last copies', async () => {
+    // The worker side: runJobWithProgress (worker-job.ts, compiled) with a stat block, as runJobOnQueue runs it.
+    const code = `
+      import { workerData, parentPort } from 'node:worker_threads';
+      const bench = await import(workerData.benchUrl);
+      const r = await bench.runJobWithProgress(workerData.job, new bench.NullTarget(1 << 30), new bench.ProgressBlock(), new bench.StatBlock(workerData.stats));
+      parentPort.postMessage(r);`;
+    const benchUrl = new URL('../dist/index.js', import.meta.url).href;
+    const js = jobs('[w]\nrw=randread\nbs=4k\nsize=64m\ntime_based\nruntime=1500ms\nnumjobs=2\n');
+    const live: LiveJob[] = js.map((job) => ({ job, block: new StatBlock() }));
+    const reports: Array<{ copies: boolean; ios: number[]; binned: number[] }> = [];
+    const timer = reportEvery({
+      intervalMs: 200,
+      collect: async () => {
+        const copies = live.every((l) => !l.ended);
+        const r = await collectStatus([], live);
+        // Marked before the answers came: a job may end meanwhile (then it is its final result).
+        return Object.assign(r, { copies });
+      },
+      onStatus: (r) => reports.push({ copies: (r as JobResult[] & { copies: boolean }).copies, ios: r.map((x) => x.stat.dir[0].totalIos), binned: r.map((x) => x.stat.dir[0].clatPlat.reduce((a, b) => a + b, 0)) }),
+    });
+    const finals = await Promise.all(live.map((l) => new Promise<JobResult>((resolve, reject) => {
+      const w = new Worker(new URL('data:text/javascript,' + encodeURIComponent(code)), { workerData: { benchUrl, job: l.job, stats: l.block.buffer } });
+      w.once('message', (m: JobResult) => {
+        l.ended = { result: m };
+        resolve(m);
+      });
+      w.once('error', reject);
+    })));
+    await timer.stop();
+    const during = reports.filter((r) => r.copies);
+    expect(during.length).toBeGreaterThan(0);
+    for (const r of during) {
+      expect(r.ios).toHaveLength(2);
+      // The copied histogram holds one count per completion, as the job's own does.
+      expect(r.binned).toEqual(r.ios);
+    }
+    for (const job of [0, 1]) {
+      const ios = reports.map((r) => r.ios[job]!);
+      expect(ios).toEqual([...ios].sort((a, b) => a - b));
+      expect(finals[job]!.stat.dir[0].totalIos).toBeGreaterThanOrEqual(ios.at(-1)!);
+    }
+    expect(Math.max(...during.map((r) => r.ios[0]! + r.ios[1]!))).toBeGreaterThan(0);
   });
 });
 
