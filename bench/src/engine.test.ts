@@ -246,4 +246,27 @@ describe('onStatus (--status-interval) on a fake clock', () => {
     expect(final.dir[0].runtimeMs).toBeGreaterThanOrEqual(after.at(-1)!.runtime);
     expect(final.dir[0].ioBytes).toBeGreaterThan(after.at(-1)!.bytes);
   });
+
+  it('with statusWanted, reports on request only: asked at each progress tick, answered at once, never between', async () => {
+    let now = 0;
+    let ticks = 0;
+    const asked = new Set([3, 4, 9]);
+    const reports: Array<{ tick: number; bytes: number }> = [];
+    await runJobs({
+      jobs: jobs('[j]\nrw=read\nsize=64k\ntime_based\nruntime=1\n'),
+      open: async () => new MemoryTarget({ capacityBytes: 1 << 20, store: false }),
+      clock: () => (now += 1e6),
+      progressIntervalMs: 50,
+      // A status interval that would fire on its own if requests were not what drives it.
+      statusIntervalMs: 10,
+      statusWanted: () => asked.has(++ticks),
+      onStatus: (results) => reports.push({ tick: ticks, bytes: results[0]!.stat.dir[0].ioBytes }),
+    });
+    // About 1 s of job time at 50 ms a tick.
+    expect(ticks).toBeGreaterThanOrEqual(15);
+    expect(reports.map((r) => r.tick)).toEqual([3, 4, 9]);
+    expect(reports[0]!.bytes).toBeGreaterThan(0);
+    expect(reports[1]!.bytes).toBeGreaterThan(reports[0]!.bytes);
+    expect(reports[2]!.bytes).toBeGreaterThan(reports[1]!.bytes);
+  });
 });

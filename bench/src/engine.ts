@@ -35,6 +35,13 @@ export interface RunOptions {
   onStatus?: (results: JobResult[]) => void;
   /** How often onStatus is called, ms (default 1000). */
   statusIntervalMs?: number;
+  /**
+   * When given, onStatus is called on request instead of on its own interval: this is asked
+   * every `progressIntervalMs` (the onProgress tick, never per I/O), and onStatus follows at
+   * once when it says yes.
+   * A job on a worker thread answers the main thread's --status-interval this way (stat-block.ts).
+   */
+  statusWanted?: () => boolean;
   /** Aborting stops issuing; in-flight I/O completes and the results are still reported. */
   signal?: AbortSignal;
   /** How long the loop may spin before yielding to the event loop (default 5 ms). */
@@ -190,11 +197,13 @@ async function runGroup(runners: JobRunner[], opts: RunOptions, clock: () => num
       }
       idleTurns = 0;
       const now = clock();
-      if (opts.onProgress && now - lastProgress >= progressNs) {
-        opts.onProgress(runners.map((r) => r.updateProgress(now)), (now - t0) / 1e9);
+      let statusDue = false;
+      if ((opts.onProgress || opts.statusWanted) && now - lastProgress >= progressNs) {
+        opts.onProgress?.(runners.map((r) => r.updateProgress(now)), (now - t0) / 1e9);
         lastProgress = now;
+        statusDue = !!opts.statusWanted?.();
       }
-      if (opts.onStatus && now - status.lastNs >= statusNs) {
+      if (opts.onStatus && (opts.statusWanted ? statusDue : now - status.lastNs >= statusNs)) {
         status.lastNs = now;
         opts.onStatus([...status.done, ...runners.map((r) => ({ job: r.job, stat: withUsage(r.statSoFar(now), cpu0, ru0, runners.length), target: r.target.name }))]);
       }

@@ -4,9 +4,9 @@
 // ours unchanged:
 //   <prefix>_bw.<job>.log, _iops, _lat, _clat, _slat: "time, value, ddir, bs, prio",
 //     or with log_offset=1 "time, value, ddir, bs, offset, prio". time in ms since the
-//     job started; ddir 0 read, 1 write; prio is the I/O priority (always 0 here).
+//     job started; ddir 0 read, 1 write, 2 trim; prio is the I/O priority (always 0 here).
 //   Without log_avg_msec, one line per I/O: the latency in ns; IOPS 1; bandwidth
-//     bytes * 10^6 / (latency in ns) (fio's add_bw_sample).
+//     bytes * 10^6 / (completion latency in ns) (fio's add_bw_sample gets the clat).
 //   With log_avg_msec=N, one line per direction per window of N ms: the window's mean
 //     latency (rounded), IOPS and KiB/s over the window, bs 0 (fio's __add_stat_to_log).
 //   <prefix>_clat_hist.<job>.log (write_hist_log, every log_hist_msec): "time, ddir,
@@ -92,7 +92,7 @@ export class FioJobLogs {
 
   /**
    * One completed I/O at `nowMs` (ms since the job started): its direction (0 read,
-   * 1 write), size, offset, completion and total latency in ns, and its submission
+   * 1 write, 2 trim), size, offset, completion and total latency in ns, and its submission
    * latency in ns when measured (undefined: no slat line, as fio for engines without one).
    */
   complete(nowMs: number, ddir: number, bs: number, offset: number, clatNs: number, latNs: number, slatNs?: number): void {
@@ -110,7 +110,8 @@ export class FioJobLogs {
         if (slatNs !== undefined) this.lines.slat.push(`${t}, ${Math.round(slatNs)}, ${tail}`);
       }
       if (o.iopsPrefix) this.lines.iops.push(`${t}, 1, ${tail}`);
-      if (o.bwPrefix) this.lines.bw.push(`${t}, ${latNs > 0 ? Math.floor((bs * 1e6) / latNs) : 0}, ${tail}`);
+      // fio's account_io_completion() hands add_bw_sample() the completion latency.
+      if (o.bwPrefix) this.lines.bw.push(`${t}, ${clatNs > 0 ? Math.floor((bs * 1e6) / clatNs) : 0}, ${tail}`);
     } else {
       const w = this.windows[ddir]!;
       w.ios++;
@@ -204,14 +205,16 @@ export class FioJobLogs {
 
 /**
  * Reads a bw or iops log (fio's or ours) into per-direction series [ms, value], for the
- * report. Lines that do not parse are skipped.
+ * report: direction 0 read, 1 write, 2 trim (fio's DDIR_TRIM). Lines that do not parse,
+ * or of another direction, are skipped.
  */
-export function parseFioLog(text: string): { read: [number, number][]; write: [number, number][] } {
-  const out = { read: [] as [number, number][], write: [] as [number, number][] };
+export function parseFioLog(text: string): { read: [number, number][]; write: [number, number][]; trim: [number, number][] } {
+  const out = { read: [] as [number, number][], write: [] as [number, number][], trim: [] as [number, number][] };
+  const byDir = [out.read, out.write, out.trim];
   for (const line of text.split('\n')) {
     const f = line.split(',').map((s) => Number(s.trim()));
     if (f.length < 3 || f.some((x, i) => i < 3 && !Number.isFinite(x))) continue;
-    (f[2] === 1 ? out.write : out.read).push([f[0]!, f[1]!]);
+    byDir[f[2]!]?.push([f[0]!, f[1]!]);
   }
   return out;
 }

@@ -18,7 +18,7 @@ export { IO_READ, IO_TRIM, IO_WRITE, type IoDirection, type IoTarget, type Targe
 export { NullTarget } from './null-target.js';
 export { MemoryTarget, type MemoryTargetOptions, type MemoryTargetLog } from './memory-target.js';
 export { runJobs, hrClockNs, type RunOptions, type RunResult, type JobResult } from './engine.js';
-export { JobRunner, type JobPhase, type JobProgress } from './job-runner.js';
+export { JobRunner, newJobStat, type JobPhase, type JobProgress } from './job-runner.js';
 export { parseCommandLine, parseJobFile, resolveJobs, expandEnv, COMPARE_PEERS, type CommandLine, type ResolvedJob, type Section } from './jobfile.js';
 export { applyOption, defaultJobOptions, DEFAULT_PERCENTILES, KNOWN_OPTIONS, IOENGINES, type IoEngine, type JobOptions, type RwMode, type VerifyMethod, type SizeSpec } from './options.js';
 export type { RandomDistribution } from './random-distribution.js';
@@ -51,9 +51,11 @@ export {
   RuntimeTarget, RuntimeTargets, runtimeWorkersNeeded, openDefaultRuntime, RUNTIME_STATUS_REJECTED,
   type RuntimeTargetInit, type RuntimeEngineRuntime, type RuntimeEngineNamespace, type RuntimeOpener,
 } from './runtime-target.js';
-export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, type WorkerJobArgs } from './worker-job.js';
+export { runJobOnQueue, runJobWithProgress, WORKER_JOB_MODULE, WORKER_PROGRESS_MS, WORKER_STATUS_TICK_MS, type WorkerJobArgs } from './worker-job.js';
+export { StatBlock, writeStat, readStat } from './stat-block.js';
+export { collectStatus, reportEvery, STATUS_ANSWER_POLL_MS, type LiveJob, type StatusReports, type StatusReportsOptions } from './worker-status.js';
 export { BENCH_ERROR_CODES, type BenchErrorCode } from './errors.js';
-export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, percentileFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type DirectionSummary, type LatencyBin } from './report-html/data.js';
+export { sidesFromFioJson, environmentFromFioJson, cdfFromBins, percentileFromBins, MARKED_PERCENTILES, type ReportData, type ReportSide, type ReportDirection, type DirectionSummary, type LatencyBin } from './report-html/data.js';
 export { isPacketResult, packetLinesFromJson, packetLineSummary, type PacketLine } from './report-html/packets.js';
 export { renderReportHtml, chartData, type ChartData, type TimeSeries } from './report-html/page.js';
 export { FioJobLogs, parseFioLog, type FioLogOptions, type FioLogFile } from './fio-logs.js';

@@ -155,8 +155,7 @@ export class JobRunner {
 
   constructor(readonly job: ResolvedJob, readonly target: IoTarget) {
     const o = (this.o = job.options);
-    this.stat = newThreadStat(o.name, job.groupid);
-    Object.assign(this.stat, { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
+    this.stat = newJobStat(job);
     checkTrimOptions(o);
     // The smallest size per direction (bs=, or the smallest of a bssplit); every size is checked.
     this.bs = [bsRange(o, IO_READ).min, bsRange(o, IO_WRITE).min, o.bs.trim];
@@ -202,7 +201,7 @@ export class JobRunner {
     this.doneClat = new Float64Array(this.depth);
     this.doneLat = new Float64Array(this.depth);
     this.doneOffset = new Float64Array(this.depth);
-    this.seriesRec = new SeriesRecorder(o.logs.avgMsec || DEFAULT_SERIES_MS, o.rampTimeUs / 1000, [rwHasReads(o.rw) || o.verify !== 'none', rwHasWrites(o.rw)]);
+    this.seriesRec = new SeriesRecorder(o.logs.avgMsec || DEFAULT_SERIES_MS, o.rampTimeUs / 1000, [rwHasReads(o.rw) || o.verify !== 'none', rwHasWrites(o.rw), rwHasTrims(o.rw)]);
     // fio numbers its jobs from 1 across the whole run (thread_number): the number in the log file names.
     this.logs = wantsLogs(o.logs) ? new FioJobLogs(o.logs, job.index + 1) : undefined;
 
@@ -495,8 +494,7 @@ export class JobRunner {
     }
     this.progress.bytes[dir] += len;
     this.progress.ios[dir]++;
-    // The series (report charts, peers) are of reads and writes.
-    if (dir !== IO_TRIM) this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
+    this.seriesRec.add((now - this.startNs) / 1e6, dir, len);
     if (this.verifyMethod && dir === IO_READ && (this.phase === 'verify' || !rwHasWrites(this.o.rw))) {
       const bad = checkVerifyBlock(this.buffers[slot]!, len, offset, this.verifyMethod);
       if (bad) {
@@ -631,6 +629,15 @@ export class JobRunner {
     }
     return p;
   }
+}
+
+/**
+ * A job's empty statistics: its name and group, and the options its reports show (iodepth,
+ * kb_base, the percentiles asked for).
+ */
+export function newJobStat(job: ResolvedJob): ThreadStat {
+  const o = job.options;
+  return Object.assign(newThreadStat(o.name, job.groupid), { iodepth: o.iodepth, kbBase: o.kbBase, percentileList: o.percentileList, clatPercentiles: o.clatPercentiles, latPercentiles: o.latPercentiles });
 }
 
 function fillRandom(buf: Uint8Array, rng: Taus88): void {

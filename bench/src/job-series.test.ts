@@ -48,4 +48,25 @@ describe('per-interval series', () => {
     expect(sumSeries([])).toBeUndefined();
     expect(seriesJson(sum)).toEqual({ interval_ms: 1000, ramp_ms: 0, read: { iops: [[1000, 6], [2000, 8]], bw_bytes: [[1000, 60], [2000, 80]] } });
   });
+
+  it('gives trims (direction 2) a series of their own, summed and written to JSON like the others', () => {
+    const s = new SeriesRecorder(500, 0, [false, true, true]);
+    // trimwrite: a trim, then the write of the same block.
+    for (let i = 0; i < 10; i++) {
+      s.add(i * 40, 2, 4096);
+      s.add(i * 40 + 1, 1, 4096);
+    }
+    s.add(700, 2, 8192);
+    const r = s.finish(1000);
+    expect(r.read).toBeUndefined();
+    expect(r.write!.iops).toEqual([[500, 20], [1000, 0]]);
+    expect(r.trim!.iops).toEqual([[500, 20], [1000, 2]]);
+    expect(r.trim!.bw).toEqual([[500, 81920], [1000, 16384]]);
+    const sum = sumSeries([r, r])!;
+    expect(sum.trim!.iops).toEqual([[500, 40], [1000, 4]]);
+    expect(Object.keys(seriesJson(sum))).toEqual(['interval_ms', 'ramp_ms', 'write', 'trim']);
+    expect(seriesJson(sum).trim).toEqual({ iops: [[500, 40], [1000, 4]], bw_bytes: [[500, 163840], [1000, 32768]] });
+    // A job without trims has no trim series (two directions given: the trim is off).
+    expect(new SeriesRecorder(500, 0, [true, false]).finish(100).trim).toBeUndefined();
+  });
 });

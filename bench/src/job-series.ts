@@ -1,4 +1,4 @@
-// Per-interval IOPS and bandwidth of one job, per direction, recorded for every job
+// Per-interval IOPS and bandwidth of one job, per direction (reads, writes, trims), recorded for every job
 // whether or not fio's log options were given: the report's "over time" charts come from
 // these. Intervals are fixed windows of log_avg_msec (1000 ms when not given) counted from
 // the job's start, ramp included (the report marks where the ramp ends; fio's own log
@@ -22,34 +22,39 @@ export interface JobSeries {
   rampMs: number;
   read?: DirectionSeries;
   write?: DirectionSeries;
+  /** Trims (rw=trim, randtrim, trimwrite): fio's DDIR_TRIM, direction 2 in its logs. */
+  trim?: DirectionSeries;
 }
+
+/** The directions in their order (fio's DDIR_READ, DDIR_WRITE, DDIR_TRIM). */
+const DIRS = ['read', 'write', 'trim'] as const;
 
 /** The window when log_avg_msec is not given: one point per second. */
 export const DEFAULT_SERIES_MS = 1000;
 
 /** Counts completions into windows; add() per completion (two additions, one comparison). */
 export class SeriesRecorder {
-  private readonly ios = new Float64Array(2);
-  private readonly bytes = new Float64Array(2);
+  private readonly ios = new Float64Array(3);
+  private readonly bytes = new Float64Array(3);
   private windowEnd: number;
   private last = 0;
-  private readonly out: [DirectionSeries | undefined, DirectionSeries | undefined];
+  private readonly out: Array<DirectionSeries | undefined>;
 
   /**
    * @param intervalMs the window (log_avg_msec, or DEFAULT_SERIES_MS)
    * @param rampMs the job's ramp time, recorded with the series
-   * @param dirs which directions the job does (read, write): only those get points
+   * @param dirs which directions the job does (read, write, trim; a missing trim is false): only those get points
    */
   constructor(
     private readonly intervalMs: number,
     private readonly rampMs: number,
-    dirs: readonly [boolean, boolean],
+    dirs: readonly boolean[],
   ) {
     this.windowEnd = intervalMs;
-    this.out = [dirs[0] ? { iops: [], bw: [] } : undefined, dirs[1] ? { iops: [], bw: [] } : undefined];
+    this.out = DIRS.map((_, d) => (dirs[d] ? { iops: [], bw: [] } : undefined));
   }
 
-  /** One completion at `nowMs` (ms since the job started), direction 0 read or 1 write, `len` bytes. */
+  /** One completion at `nowMs` (ms since the job started), direction 0 read, 1 write or 2 trim, `len` bytes. */
   add(nowMs: number, dir: number, len: number): void {
     if (nowMs >= this.windowEnd) this.close(nowMs);
     this.ios[dir]! += 1;
@@ -66,7 +71,7 @@ export class SeriesRecorder {
   }
 
   private point(t: number, spanMs: number): void {
-    for (let d = 0; d < 2; d++) {
+    for (let d = 0; d < 3; d++) {
       const s = this.out[d];
       if (s) {
         s.iops.push([t, Math.round((this.ios[d]! * 1000) / spanMs)]);
@@ -86,10 +91,18 @@ export class SeriesRecorder {
     // completions drained after the job's end would read as a spike (32 I/Os in 0.1 ms is
     // 320k IOPS). They are in the totals. A job shorter than one window keeps its one point.
     const tailOk = start === 0 || end - start >= this.intervalMs / 2;
-    if (end > start && tailOk && this.ios[0]! + this.ios[1]! > 0) this.point(Math.round(end), end - start);
-    const [read, write] = this.out;
-    return { intervalMs: this.intervalMs, rampMs: this.rampMs, ...(read ? { read } : {}), ...(write ? { write } : {}) };
+    if (end > start && tailOk && this.ios[0]! + this.ios[1]! + this.ios[2]! > 0) this.point(Math.round(end), end - start);
+    return withDirections({ intervalMs: this.intervalMs, rampMs: this.rampMs }, this.out);
   }
+}
+
+/** `base` with each direction of `dirs` (read, write, trim) that is defined. */
+function withDirections(base: JobSeries, dirs: ReadonlyArray<DirectionSeries | undefined>): JobSeries {
+  const out = { ...base };
+  DIRS.forEach((k, d) => {
+    if (dirs[d]) out[k] = dirs[d];
+  });
+  return out;
 }
 
 /**
@@ -108,13 +121,15 @@ export function sumSeries(all: readonly JobSeries[]): JobSeries | undefined {
     };
     return { iops: add('iops'), bw: add('bw') };
   };
-  const read = sum((s) => s.read);
-  const write = sum((s) => s.write);
-  return { intervalMs: all[0]!.intervalMs, rampMs: all[0]!.rampMs, ...(read ? { read } : {}), ...(write ? { write } : {}) };
+  return withDirections({ intervalMs: all[0]!.intervalMs, rampMs: all[0]!.rampMs }, DIRS.map((k) => sum((s) => s[k])));
 }
 
-/** The series as JSON (keys in fio's snake case; bandwidth in bytes per second). */
+/** The series as JSON (keys in fio's snake case; bandwidth in bytes per second; fio's read, write, trim). */
 export function seriesJson(s: JobSeries): Record<string, unknown> {
-  const dir = (d: DirectionSeries) => ({ iops: d.iops, bw_bytes: d.bw });
-  return { interval_ms: s.intervalMs, ramp_ms: s.rampMs, ...(s.read ? { read: dir(s.read) } : {}), ...(s.write ? { write: dir(s.write) } : {}) };
+  const out: Record<string, unknown> = { interval_ms: s.intervalMs, ramp_ms: s.rampMs };
+  for (const k of DIRS) {
+    const d = s[k];
+    if (d) out[k] = { iops: d.iops, bw_bytes: d.bw };
+  }
+  return out;
 }

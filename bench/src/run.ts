@@ -23,6 +23,7 @@ import type { PeerResult } from './peers/peer.js';
 import { PeerStatus } from './peers/progress.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './peers/qemu-img.js';
 import { buildJsonReport, stringifyFioJson } from './report-json.js';
+import { runEnvironment } from './environment.js';
 import { formatNormalReport, formatRunHeader } from './report-normal.js';
 import { formatTerseReport } from './report-terse.js';
 import type { JobProgress } from './job-runner.js';
@@ -93,7 +94,10 @@ export interface HostRunOptions {
   signal?: AbortSignal;
   /** Set when the status line is shown: call it about once a second with every running job's progress. */
   onProgress?: (progress: JobProgress[], elapsedSec: number) => void;
-  /** --status-interval: call it every `statusIntervalMs` with every started job's results so far (RunOptions.onStatus). */
+  /**
+   * --status-interval: call it every `statusIntervalMs` with every started job's results so
+   * far (RunOptions.onStatus; jobs on other threads answer through a StatBlock, see worker-status.ts).
+   */
   onStatus?: (results: JobResult[]) => void;
   /** How often onStatus is called, ms. */
   statusIntervalMs?: number;
@@ -191,8 +195,6 @@ export function planBench(argv: readonly string[], readFile: (path: string) => s
     const [a, b] = [...byEngine].map(([engine, job]) => ({ engine, job }));
     throw engineMix(a!, b!);
   }
-  // The CLI runs vfio-nvme device jobs on worker threads, which publish counters, not whole stats (yet).
-  if (cl.statusIntervalMs && byEngine.has('vfio-nvme')) throw invalidArgument('--status-interval', `${cl.statusIntervalMs}ms`, 'jobs with ioengine=vfio-runtime, vfio-bdev or null', 'Reports while the jobs run are not implemented yet for ioengine=vfio-nvme jobs, which run on worker threads; run the same jobs with --ioengine=vfio-runtime.');
   if (cl.compare.length && jobs.length && !specs.size) throw invalidArgument('--compare', cl.compare.join(','), 'jobs on a device (not ioengine=null)');
   if (cl.compare.includes('vfio-runtime') && byEngine.has('vfio-runtime')) throw invalidArgument('--compare', cl.compare.join(','), 'peers other than the engine the jobs use (they already run with ioengine=vfio-runtime)', 'Leave vfio-runtime out of --compare, or run the jobs with the default ioengine=vfio-nvme.');
   if (cl.compare.includes('kernel') && !kernelDevice && !canFindKernelDevice) throw invalidArgument('--kernel-device', '', 'the kernel block device of the same model, e.g. /dev/nvme0n1', 'The kernel peer runs on a device bound to the nvme driver; ours must be on vfio-pci.');
@@ -228,6 +230,10 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
   const direct = jobs.some((j) => specs.has(j.index) && j.options.ioengine === 'vfio-nvme');
   const onWorkers = !!host.runJobs && direct;
   // --status-interval: the whole report, in every format asked for, of the results so far.
+  // The JSON's "vfio-node environment" asks git for the commit once, which takes seconds in
+  // the lab (the checkout is on a 9p share): ask before the jobs run, so that no report
+  // stalls this thread while they run (and the jobs that run on it).
+  if (cl.statusIntervalMs && cl.outputFormat.some((f) => f === 'json' || f === 'json+')) runEnvironment();
   const startedAt = new Date();
   const onStatus = cl.statusIntervalMs
     ? (results: JobResult[]) => {
@@ -236,7 +242,8 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
         emit(formatReports(cl, { results, startedAt }, now.stats, now.groups, globalOptions));
       }
     : undefined;
-  const run = onWorkers ? await host.runJobs!(jobs, specs, { signal: host.signal, onProgress }) : await runHere(jobs, specs, host, { signal: host.signal, onProgress, onStatus, statusIntervalMs: cl.statusIntervalMs });
+  const runOptions: HostRunOptions = { signal: host.signal, onProgress, ...(onStatus ? { onStatus, statusIntervalMs: cl.statusIntervalMs } : {}) };
+  const run = onWorkers ? await host.runJobs!(jobs, specs, runOptions) : await runHere(jobs, specs, host, runOptions);
   status?.clear();
   const { stats, groups } = summarize(run.results);
   writeLogFiles(run.results.flatMap((r) => r.logs ?? []), host, logDir);
@@ -289,7 +296,7 @@ export async function runBench(argv: readonly string[], host: BenchHost): Promis
             if (notes.length) res.note = notes.join('; ');
             if (scratch) {
               const read = (p: string) => readOrUndefined(host, p);
-              const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw)]);
+              const series = kernelSeries(o, scratch.path, read, [rwHasReads(o.rw), rwHasWrites(o.rw), rwHasTrims(o.rw)]);
               if (series) res.series = series;
               writeLogFiles(kernelUserLogs(o, scratch.path, read), host, logDir);
             }

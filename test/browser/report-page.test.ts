@@ -8,6 +8,9 @@
 // - vfio-node bench with --compare=kernel,qemu, from one lab run under TCG (fixtures/):
 //   `vfio-node bench --name=randread-4k-qd8 --rw=randread --bs=4k --iodepth=8 --runtime=3
 //   --time_based --compare=kernel,qemu --output-format=json+ --output=FILE`;
+// - a trimwrite job on fio's null engine (fixtures/bench-null-trimwrite.json: `vfio-node bench
+//   --name=tw --ioengine=null --rw=trimwrite --bs=4k --size=16m --time_based --runtime=3
+//   --output-format=json+`, 2026-12-03): writes and trims, each over time;
 // - the main job's results as `npm start` wrote them (fixtures/main-randread-4k-qd32-compare.json:
 //   `vfio-node main --output=FILE` in the lab under TCG, 2026-12-03: four engines, time series);
 // - both files side by side, each under a name.
@@ -27,6 +30,7 @@ const OUT = fileURLToPath(new URL('../../test-output/report/', import.meta.url))
 const FIO = fileURLToPath(new URL('../../bench/src/fixtures/fio-3.33-randread-libaio-qd8.jsonplus.json', import.meta.url));
 const COMPARE = fileURLToPath(new URL('./fixtures/bench-randread-compare-kernel-qemu.json', import.meta.url));
 const MAIN = fileURLToPath(new URL('./fixtures/main-randread-4k-qd32-compare.json', import.meta.url));
+const TRIMWRITE = fileURLToPath(new URL('./fixtures/bench-null-trimwrite.json', import.meta.url));
 
 interface Case {
   name: string;
@@ -36,12 +40,16 @@ interface Case {
   legend: string[];
   /** The sides of the summary table, in order. */
   sides: string[];
+  /** The summary's rows (one per side and direction), when not one per side. */
+  rows?: number;
 }
 
 const CASES: Case[] = [
   { name: 'fio-jsonplus', args: [FIO], legend: ['fio read'], sides: ['fio'] },
   { name: 'bench-compare', args: [COMPARE], legend: ['vfio-node read'], sides: ['vfio-node', 'kernel', 'qemu'] },
   { name: 'main-job', args: [MAIN], legend: ['vfio-node read', 'kernel read'], sides: ['vfio-node', 'vfio-runtime', 'kernel', 'qemu'] },
+  // Writes and trims, each with its own over-time charts.
+  { name: 'bench-trimwrite', args: [TRIMWRITE], legend: ['vfio-node write', 'vfio-node trim'], sides: ['vfio-node'], rows: 2 },
   {
     name: 'side-by-side',
     args: [`fio-libaio=${FIO}`, `lab=${COMPARE}`],
@@ -62,7 +70,7 @@ afterAll(async () => {
 
 const legends = (f: PageFacts): string[] => f.containers.flatMap((c) => c.series.filter((s) => s.color).map((s) => s.label));
 
-describe.each(CASES)('the report of $name in headless Chromium', ({ name, args, legend, sides }) => {
+describe.each(CASES)('the report of $name in headless Chromium', ({ name, args, legend, sides, rows }) => {
   const html = join(OUT, `${name}.html`);
   beforeAll(async () => {
     expect(await report(['--output', html, ...args])).toBe(0);
@@ -81,7 +89,7 @@ describe.each(CASES)('the report of $name in headless Chromium', ({ name, args, 
     // The layout checks in pageProblems saw what they judge: the latency chart's texts, the summary's cells.
     const latency = facts.canvases.find((c) => c.owner === 'latency-chart')!;
     expect(latency.texts.map((t) => t.text)).toEqual(expect.arrayContaining(['p50', 'p99', 'p99.9', 'p99.99', '99%', '99.9%', '99.99%', 'percentile']));
-    expect(facts.cells.filter((c) => c.table === 'summary').length).toBe(sides.length * 7 + (sides.length > 1 ? sides.length * 2 : 0));
+    expect(facts.cells.filter((c) => c.table === 'summary').length).toBe((rows ?? sides.length) * 7 + (sides.length > 1 ? sides.length * 2 : 0));
   });
 });
 

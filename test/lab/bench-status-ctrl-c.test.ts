@@ -9,7 +9,8 @@ import { labNvme } from './lab-env.js';
 
 // The benchmark's jobs run on runtime workers; these tests check what reaches them from
 // the main thread and back while they run: fio's live status line (the workers' counters
-// in shared memory, drawn by the main thread) and Ctrl-C (a stop word the jobs read).
+// in shared memory, drawn by the main thread), --status-interval (each job's statistics
+// copied into shared memory when the main thread asks) and Ctrl-C (a stop word the jobs read).
 
 const cli = fileURLToPath(new URL('../../packages/cli/bin/vfio-node.js', import.meta.url));
 
@@ -92,6 +93,12 @@ interface FioReport {
   jobs: Array<{ jobname: string; error: number; read: { iops: number; io_bytes: number; runtime: number } }>;
 }
 
+/** What the --status-interval test reads of each JSON document. */
+interface FioJsonPlus {
+  'fio version': string;
+  jobs: Array<{ jobname: string; read: { iops: number; bw_bytes: number; runtime: number; total_ios: number; clat_ns: { N: number; percentile: Record<string, number> } } }>;
+}
+
 /** Opens the controller the benchmark used and reads a block: it was shut down and released properly. */
 async function deviceOpensAgain(): Promise<void> {
   const ctrl = await NvmeController.open(labNvme()[0]!);
@@ -137,6 +144,50 @@ describe('the benchmark talks to the jobs on its workers while they run', () => 
     const peak = Math.max(...lines.map((l) => l.iops));
     expect(peak).toBeGreaterThan(total / 3);
     expect(peak).toBeLessThan(total * 3);
+  }, SLOW);
+
+  it('--status-interval=1 with json: one complete JSON document per line from the workers’ copies, I/O counts growing, clat percentiles filled', async () => {
+    const r = await bench(['--name=si', '--rw=randread', '--bs=4k', '--iodepth=4', '--numjobs=2', '--time_based', '--runtime=5', file(), '--status-interval=1', '--output-format=json']).exited;
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.pop()).toBe('');
+    // Every line parses on its own (JSON lines): the reports while the jobs ran, then the final one.
+    const docs = lines.map((l) => JSON.parse(l) as FioJsonPlus);
+    const final = docs.at(-1)!;
+    const during = docs.slice(0, -1);
+    console.log(`--status-interval=1: ${during.length} reports while the jobs ran; total_ios per report: ${docs.map((d) => d.jobs.map((j) => j.read.total_ios).join('+')).join(', ')}`);
+    // 5 s of job time at one report a second.
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    for (const d of docs) {
+      expect(d['fio version']).toMatch(/^vfio-node-/);
+      expect(d.jobs.map((j) => j.jobname)).toEqual(['si', 'si']);
+    }
+    for (const job of [0, 1]) {
+      const ios = docs.map((d) => d.jobs[job]!.read.total_ios);
+      const runtimes = docs.map((d) => d.jobs[job]!.read.runtime);
+      // Cumulative, as fio's: never less than the report before, the final report the most.
+      expect(ios).toEqual([...ios].sort((a, b) => a - b));
+      expect(runtimes).toEqual([...runtimes].sort((a, b) => a - b));
+      expect(ios.at(-1)!).toBeGreaterThan(ios[0]!);
+      expect(final.jobs[job]!.read.runtime).toBeGreaterThanOrEqual(5000);
+    }
+    // The reports while the jobs ran carry what the final one does: IOPS, bandwidth and the
+    // clat percentiles from the histogram bins the workers copied.
+    const busy = during.filter((d) => d.jobs.every((j) => j.read.total_ios > 0));
+    expect(busy.length).toBeGreaterThanOrEqual(2);
+    for (const d of busy) {
+      d.jobs.forEach((j, k) => {
+        expect(j.read.iops).toBeGreaterThan(0);
+        expect(j.read.bw_bytes).toBeGreaterThan(0);
+        expect(j.read.runtime).toBeGreaterThan(0);
+        expect(j.read.runtime).toBeLessThanOrEqual(final.jobs[k]!.read.runtime);
+        const pct = j.read.clat_ns.percentile;
+        expect(Object.keys(pct)).toContain('99.000000');
+        expect(pct['50.000000']).toBeGreaterThan(0);
+        expect(pct['99.000000']).toBeGreaterThanOrEqual(pct['50.000000']!);
+        expect(j.read.clat_ns.N).toBe(j.read.total_ios);
+      });
+    }
   }, SLOW);
 
   it('on a terminal (script(1) gives it one) the default --eta=auto draws the status line, then the normal report', async () => {

@@ -37,7 +37,7 @@ interface FioJob {
   read: FioDir;
   write: FioDir;
   trim: FioDir;
-  'vfio-node': { target: string; verify_blocks: number };
+  'vfio-node': { target: string; verify_blocks: number; series?: Record<string, { iops: [number, number][]; bw_bytes: [number, number][] } | number> };
 }
 
 const jobsOf = (stdout: string) => (JSON.parse(stdout) as { jobs: FioJob[] }).jobs;
@@ -201,6 +201,15 @@ describe('the fio-style benchmark runs on the lab NVMe through worker-owned queu
     expectIdle('trim', j!.read);
     expectIdle('trim', j!.write);
     expect(j!.trim.runtime).toBe(j!.job_runtime);
+    // The over-time series has the trims (the report's "Trims" charts), and nothing else.
+    const series = j!['vfio-node'].series!;
+    expect(Object.keys(series).sort()).toEqual(['interval_ms', 'ramp_ms', 'trim']);
+    const trims = series.trim as { iops: [number, number][]; bw_bytes: [number, number][] };
+    expect(trims.iops.length).toBeGreaterThan(0);
+    expect(Math.max(...trims.iops.map(([, v]) => v))).toBeGreaterThan(0);
+    // 4 KiB a trim: the bandwidth is 4096 × the IOPS (each rounded on its own), at the same times.
+    expect(trims.bw_bytes.map(([t]) => t)).toEqual(trims.iops.map(([t]) => t));
+    trims.bw_bytes.forEach(([, v], i) => expect(Math.abs(v / 4096 - trims.iops[i]![1])).toBeLessThanOrEqual(0.5));
 
     ctrl = await NvmeController.open(labNvme()[0]!);
     try {

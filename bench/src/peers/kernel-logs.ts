@@ -73,13 +73,14 @@ function lines(text: string): Array<[number, number, number, number]> {
  * The kernel's series from its iops and bw logs (every job's, summed by time): averaged
  * lines are the points (bw from KiB/s to B/s); per-I/O lines are counted into 1 s windows
  * (IOPS: lines per window; bandwidth: their block sizes). Undefined when fio wrote none.
- * @param dirs which directions the job does (read, write)
+ * Trims are fio's direction 2.
+ * @param dirs which directions the job does (read, write, trim; a missing trim is false)
  */
-export function kernelSeries(o: JobOptions, dir: string, read: (p: string) => string | undefined, dirs: readonly [boolean, boolean]): JobSeries | undefined {
+export function kernelSeries(o: JobOptions, dir: string, read: (p: string) => string | undefined, dirs: readonly boolean[]): JobSeries | undefined {
   const ramp = o.rampTimeUs / 1000;
   const avg = o.logs.avgMsec === 0 && (o.logs.iopsPrefix || o.logs.bwPrefix) ? 0 : o.logs.avgMsec || DEFAULT_SERIES_MS;
   const interval = avg || DEFAULT_SERIES_MS;
-  const acc = [0, 1].map(() => ({ iops: new Map<number, number>(), bw: new Map<number, number>() }));
+  const acc = [0, 1, 2].map(() => ({ iops: new Map<number, number>(), bw: new Map<number, number>() }));
   let any = false;
   const add = (m: Map<number, number>, t: number, v: number) => m.set(t, (m.get(t) ?? 0) + v);
   for (let j = 1; j <= o.numjobs; j++) {
@@ -88,11 +89,11 @@ export function kernelSeries(o: JobOptions, dir: string, read: (p: string) => st
     if (iops === undefined) continue;
     any = true;
     if (avg > 0) {
-      for (const [t, v, d] of lines(iops)) if (d <= 1) add(acc[d]!.iops, t + ramp, v);
-      for (const [t, v, d] of lines(bw ?? '')) if (d <= 1) add(acc[d]!.bw, t + ramp, v * 1024);
+      for (const [t, v, d] of lines(iops)) if (acc[d]) add(acc[d]!.iops, t + ramp, v);
+      for (const [t, v, d] of lines(bw ?? '')) if (acc[d]) add(acc[d]!.bw, t + ramp, v * 1024);
     } else {
       for (const [t, , d, bs] of lines(iops)) {
-        if (d > 1) continue;
+        if (!acc[d]) continue;
         const end = (Math.floor(t / interval) + 1) * interval + ramp;
         add(acc[d]!.iops, end, 1000 / interval);
         add(acc[d]!.bw, end, (bs * 1000) / interval);
@@ -107,5 +108,6 @@ export function kernelSeries(o: JobOptions, dir: string, read: (p: string) => st
   };
   const r = series(0);
   const w = series(1);
-  return { intervalMs: interval, rampMs: ramp, ...(r ? { read: r } : {}), ...(w ? { write: w } : {}) };
+  const t = series(2);
+  return { intervalMs: interval, rampMs: ramp, ...(r ? { read: r } : {}), ...(w ? { write: w } : {}), ...(t ? { trim: t } : {}) };
 }

@@ -9,7 +9,7 @@ import type { PacketLine } from './packets.js';
 /** A latency histogram bin: fio's bin value (ns) and how many completions fell in it. */
 export type LatencyBin = readonly [ns: number, count: number];
 
-/** One direction (read or write) of one side. */
+/** One direction (read, write or trim) of one side. */
 export interface DirectionSummary {
   /** I/O operations per second. */
   iops: number;
@@ -42,6 +42,8 @@ export interface ReportSide {
   options: Record<string, string>;
   read?: DirectionSummary;
   write?: DirectionSummary;
+  /** Trims (fio's "trim" object: rw=trim, randtrim, trimwrite). */
+  trim?: DirectionSummary;
   /** Ramp time in ms (fio's ramp_time), for marking on time series. */
   rampMs: number;
   /** A note on how it differs from the others (a peer's own note). */
@@ -80,8 +82,11 @@ function pairs(v: unknown): [number, number][] {
   return v.filter((p): p is [number, number] => Array.isArray(p) && p.length >= 2 && num(p[0]) !== undefined && num(p[1]) !== undefined).map((p) => [p[0], p[1]]);
 }
 
+/** fio's directions, as its JSON names them. */
+export type ReportDirection = 'read' | 'write' | 'trim';
+
 /** One direction of a "series" object (job-series.ts's JSON): its IOPS and bandwidth points. */
-function seriesOf(series: unknown, dir: 'read' | 'write'): { iopsSeries: [number, number][]; bwSeries: [number, number][] } {
+function seriesOf(series: unknown, dir: ReportDirection): { iopsSeries: [number, number][]; bwSeries: [number, number][] } {
   const d = obj(obj(series)[dir]);
   return { iopsSeries: pairs(d.iops), bwSeries: pairs(d.bw_bytes) };
 }
@@ -94,7 +99,7 @@ function bins(v: unknown): LatencyBin[] {
     .sort((a, b) => a[0] - b[0]);
 }
 
-function direction(d: unknown, series?: unknown, dirName: 'read' | 'write' = 'read'): DirectionSummary | undefined {
+function direction(d: unknown, series?: unknown, dirName: ReportDirection = 'read'): DirectionSummary | undefined {
   const o = obj(d);
   const ios = num(o.total_ios) ?? num(o.short_ios) ?? 0;
   const iops = num(o.iops) ?? 0;
@@ -143,6 +148,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
     const series = obj(job['vfio-node']).series;
     const read = direction(job.read, series, 'read');
     const write = direction(job.write, series, 'write');
+    const trim = direction(job.trim, series, 'trim');
     const rampFromSeries = num(obj(series).ramp_ms);
     return {
       label: `${prefix}${jobs.length > 1 ? `${who} ${jobname}` : who}`,
@@ -150,6 +156,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
       options,
       ...(read ? { read } : {}),
       ...(write ? { write } : {}),
+      ...(trim ? { trim } : {}),
       rampMs: rampFromSeries ?? rampMs(options.ramp_time),
     };
   });
@@ -158,7 +165,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
   const peers = Array.isArray(compare.peers) ? (compare.peers as unknown[]).map(obj) : [];
   for (const p of peers) {
     if (p.peer === 'vfio-node') continue;
-    const dir = (d: unknown, dirName: 'read' | 'write'): DirectionSummary | undefined => {
+    const dir = (d: unknown, dirName: ReportDirection): DirectionSummary | undefined => {
       const o = obj(d);
       const iops = num(o.iops);
       if (iops === undefined) return undefined;
@@ -173,6 +180,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
     };
     const read = dir(p.read, 'read');
     const write = dir(p.write, 'write');
+    const trim = dir(p.trim, 'trim');
     const command = Array.isArray(p.command) ? (p.command as unknown[]).map(String).join(' ') : '';
     sides.push({
       label: `${prefix}${String(p.peer)}`,
@@ -180,6 +188,7 @@ export function sidesFromFioJson(doc: unknown, origin: string, name?: string): R
       options: sides[0]?.options ?? {},
       ...(read ? { read } : {}),
       ...(write ? { write } : {}),
+      ...(trim ? { trim } : {}),
       rampMs: num(obj(p.series).ramp_ms) ?? sides[0]?.rampMs ?? 0,
       ...(typeof p.note === 'string' ? { note: p.note } : {}),
     });

@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { MARKED_PERCENTILES, cdfFromBins, ratio, type DirectionSummary, type ReportData, type ReportSide } from './data.js';
+import { MARKED_PERCENTILES, cdfFromBins, ratio, type ReportDirection, type DirectionSummary, type ReportData, type ReportSide } from './data.js';
 import { packetLineSummary } from './packets.js';
 
 const require = createRequire(import.meta.url);
@@ -35,13 +35,16 @@ const fmtRatio = (r: number | undefined): string => (r === undefined ? '–' : `
 
 interface Row {
   side: ReportSide;
-  dir: 'read' | 'write';
+  dir: ReportDirection;
   d: DirectionSummary;
 }
 
+/** fio's directions in its order, with the over-time charts' headings. */
+const DIRECTIONS: ReadonlyArray<readonly [ReportDirection, string]> = [['read', 'Reads'], ['write', 'Writes'], ['trim', 'Trims']];
+
 function rows(data: ReportData): Row[] {
   const out: Row[] = [];
-  for (const side of data.sides) for (const dir of ['read', 'write'] as const) if (side[dir]) out.push({ side, dir, d: side[dir]! });
+  for (const side of data.sides) for (const [dir] of DIRECTIONS) if (side[dir]) out.push({ side, dir, d: side[dir]! });
   return out;
 }
 
@@ -104,8 +107,8 @@ export interface ChartData {
 export interface TimeSeries {
   /** Legend text: the side and the direction. */
   label: string;
-  /** The chart it belongs to: reads or writes. */
-  dir: 'read' | 'write';
+  /** The chart it belongs to: reads, writes or trims. */
+  dir: ReportDirection;
   /** [s since the job started, value]. */
   points: [number, number][];
   /** Where the side's ramp ends, s (0: no ramp). */
@@ -218,9 +221,9 @@ const PAGE_SCRIPT = String.raw`
     draw: function (u) { marks.forEach(function (m) { hline(u, m[1], 'p' + m[0]); }); },
   });
   function ramp(series) { return series.reduce(function (a, s) { return Math.max(a, s.rampS); }, 0); }
-  // One chart per direction (reads, writes), one line per side; the end of the ramp marked.
+  // One chart per direction (reads, writes, trims), one line per side; the end of the ramp marked.
   function overTime(kind, series, yLabel) {
-    ['read', 'write'].forEach(function (dir) {
+    ['read', 'write', 'trim'].forEach(function (dir) {
       var mine = series.filter(function (s) { return s.dir === dir; });
       chart(kind + '-' + dir + '-chart', mine, 'time since the job started (s)', yLabel, { scales: { x: { time: false } }, draw: function (u) { var r = ramp(mine); if (r > 0) vline(u, r, 'end of ramp'); } });
     });
@@ -254,8 +257,8 @@ function overTimeCharts(kind: 'iops' | 'bw', series: readonly TimeSeries[], noSe
   if (!series.length) {
     return `<p class="empty">No per-interval samples in these results. vfio-node bench records them for every job (jobs[].vfio-node.series); fio's own JSON has none (fio writes them to log files: --write_iops_log, --write_bw_log).</p>`;
   }
-  const dirs = (['read', 'write'] as const).filter((d) => series.some((s) => s.dir === d));
-  const charts = dirs.map((d) => `<h3>${d === 'read' ? 'Reads' : 'Writes'}</h3><div class="chart" id="${kind}-${d}-chart"></div>`).join('');
+  const dirs = DIRECTIONS.filter(([d]) => series.some((s) => s.dir === d));
+  const charts = dirs.map(([d, heading]) => `<h3>${heading}</h3><div class="chart" id="${kind}-${d}-chart"></div>`).join('');
   const missing = noSeries.length ? `<p class="empty">No time series from this peer: ${noSeries.map(esc).join(', ')}.</p>` : '';
   return charts + missing;
 }

@@ -135,6 +135,35 @@ describe('a vfio-node comparison', () => {
     expect(html).not.toContain('id="iops-write-chart"');
     expect(html).toContain('No time series from this peer: qemu.');
   });
+
+  it('a trimwrite job: trims get their row, their latency curve and their own IOPS and bandwidth charts beside the writes', () => {
+    const tw = structuredClone(doc) as any;
+    const job = tw.jobs[0];
+    job.write = { ...job.read, iops: 900, total_ios: 9000 };
+    job.trim = { ...job.read, iops: 901, total_ios: 9010 };
+    job.read = { ...job.read, iops: 0, total_ios: 0 };
+    job['vfio-node'].series = {
+      interval_ms: 1000, ramp_ms: 0,
+      write: { iops: [[1000, 900], [2000, 880]], bw_bytes: [[1000, 900 * 4096], [2000, 880 * 4096]] },
+      trim: { iops: [[1000, 901], [2000, 879]], bw_bytes: [[1000, 901 * 4096], [2000, 879 * 4096]] },
+    };
+    delete tw['vfio-node compare'];
+    const sides = sidesFromFioJson(tw, 'tw.json');
+    expect(sides).toHaveLength(1);
+    expect(sides[0]!.read).toBeUndefined();
+    expect(sides[0]!.trim!.iops).toBe(901);
+    expect(sides[0]!.trim!.iopsSeries).toEqual([[1000, 901], [2000, 879]]);
+    const data: ReportData = { title: 't', generatedAt: 'now', sources: ['tw.json'], sides, environment: {} };
+    const charts = chartData(data);
+    expect(charts.iops.map((x) => [x.label, x.dir])).toEqual([['vfio-node write', 'write'], ['vfio-node trim', 'trim']]);
+    expect(charts.bw.find((x) => x.dir === 'trim')!.points).toEqual([[1, (901 * 4096) / 1048576], [2, (879 * 4096) / 1048576]]);
+    expect(charts.latency.map((l) => l.label)).toEqual(['vfio-node write', 'vfio-node trim']);
+    const html = renderReportHtml(data);
+    for (const id of ['iops-write-chart', 'iops-trim-chart', 'bw-write-chart', 'bw-trim-chart']) expect(html).toContain(`id="${id}"`);
+    expect(html).not.toContain('id="iops-read-chart"');
+    expect(html).toContain('<h3>Trims</h3>');
+    expect(html).toMatch(/<th scope="row">vfio-node<\/th><th scope="row">trim<\/th><td>901<\/td>/);
+  });
 });
 
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { logFileHome, NullTarget, planBench, pollProgress, ProgressBlock, runBench, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
+import { collectStatus, logFileHome, NullTarget, planBench, pollProgress, ProgressBlock, reportEvery, runBench, StatBlock, USAGE, runJobWithProgress, WORKER_JOB_MODULE, type BenchHost, type HostRunOptions, type IoTarget, type JobResult, type LiveJob, type NvmeTargetSpec, type ResolvedJob, type RunResult, type WorkerJobArgs } from '@vfio-node/bench';
 import { bindDevice, invalidArgument, unbindDevice, VfioError } from '@vfio-node/core';
 import { NvmeController } from '@vfio-node/nvme';
 import { NvmeRuntime } from '@vfio-node/runtime';
@@ -24,9 +24,10 @@ const runtimes = new Map<string, Promise<NvmeRuntime>>();
  * Runs the jobs group by group (fio's stonewall/new_group order); the jobs of a group run
  * at once, each on its own worker-owned queue pair, through the runtime's public API.
  * Each job gets a progress block (shared memory): the status line reads its counters on a
- * timer here, and Ctrl-C sets its stop word there.
+ * timer here, and Ctrl-C sets its stop word there. With --status-interval each job also gets
+ * a stat block, where it copies its statistics when the report timer here asks.
  */
-async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, { signal, onProgress }: HostRunOptions): Promise<RunResult> {
+async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, { signal, onProgress, onStatus, statusIntervalMs }: HostRunOptions): Promise<RunResult> {
   const startedAt = new Date();
   const groups = new Map<number, ResolvedJob[]>();
   for (const j of jobs) groups.set(j.groupid, [...(groups.get(j.groupid) ?? []), j]);
@@ -57,32 +58,64 @@ async function runJobsOnWorkers(jobs: readonly ResolvedJob[], specs: ReadonlyMap
     }
   }
   const results: JobResult[] = [];
-  for (const g of groups.values()) {
-    // After Ctrl-C no further group starts (fio terminates every job).
-    if (signal?.aborted) break;
-    const blocks = g.map(() => new ProgressBlock());
-    const stop = () => blocks.forEach((b) => b.requestStop());
-    signal?.addEventListener('abort', stop, { once: true });
-    const next = new Map<string, number>();
-    const runs = g.map(async (job, i) => {
-      const spec = specs.get(job.index);
-      // ioengine=null jobs next to device jobs run here, through the same progress block.
-      if (!spec) return runJobWithProgress(job, new NullTarget(1 << 30), blocks[i]);
-      const rt = await runtimes.get(spec.address)!;
-      const w = next.get(spec.address) ?? 0;
-      next.set(spec.address, w + 1);
-      return rt.call<JobResult | null>(w, WORKER_JOB_MODULE, 'runJobOnQueue', { job, nsid: spec.nsid, progress: blocks[i]!.buffer } satisfies WorkerJobArgs);
-    });
-    const stopPolling = onProgress ? pollProgress(g.map((job, i) => () => blocks[i]!.read(job.options.rw)), onProgress) : undefined;
-    try {
-      // A job stopped before it started has nothing to report.
-      for (const r of await Promise.all(runs)) if (r) results.push(r);
-    } finally {
-      stopPolling?.();
-      signal?.removeEventListener('abort', stop);
+  // --status-interval: the results of the groups done, and the running group's jobs.
+  let live: LiveJob[] = [];
+  const reports = onStatus ? reportEvery({ intervalMs: statusIntervalMs ?? 1000, collect: () => collectStatus(results.slice(), live), onStatus }) : undefined;
+  try {
+    for (const g of groups.values()) {
+      // After Ctrl-C no further group starts (fio terminates every job).
+      if (signal?.aborted) break;
+      live = onStatus ? g.map((job) => ({ job, block: new StatBlock() })) : [];
+      // Both at once (no await between): a report sees each job once, ended or in `results`.
+      results.push(...(await runGroupOnWorkers(g, specs, live, signal, onProgress)));
+      live = [];
     }
+  } finally {
+    await reports?.stop();
   }
   return { results, startedAt };
+}
+
+/**
+ * Runs one group's jobs at once, each on a worker of its address's runtime (null jobs
+ * here); resolves with their results in job order. Each job of `live` (one per job, with
+ * --status-interval) is marked ended as soon as it ends, so a status report takes its
+ * final result instead of asking it.
+ */
+async function runGroupOnWorkers(g: readonly ResolvedJob[], specs: ReadonlyMap<number, NvmeTargetSpec>, live: LiveJob[], signal: AbortSignal | undefined, onProgress: HostRunOptions['onProgress']): Promise<JobResult[]> {
+  const blocks = g.map(() => new ProgressBlock());
+  const stop = () => blocks.forEach((b) => b.requestStop());
+  signal?.addEventListener('abort', stop, { once: true });
+  const next = new Map<string, number>();
+  const start = async (job: ResolvedJob, i: number): Promise<JobResult | null> => {
+    const spec = specs.get(job.index);
+    const stats = live[i]?.block;
+    // ioengine=null jobs next to device jobs run here, through the same blocks.
+    if (!spec) return runJobWithProgress(job, new NullTarget(1 << 30), blocks[i], stats);
+    const rt = await runtimes.get(spec.address)!;
+    const w = next.get(spec.address) ?? 0;
+    next.set(spec.address, w + 1);
+    return rt.call<JobResult | null>(w, WORKER_JOB_MODULE, 'runJobOnQueue', { job, nsid: spec.nsid, progress: blocks[i]!.buffer, ...(stats ? { stats: stats.buffer } : {}) } satisfies WorkerJobArgs);
+  };
+  const runs = g.map(async (job, i) => {
+    try {
+      const r = await start(job, i);
+      if (live[i]) live[i]!.ended = { result: r };
+      return r;
+    } catch (err) {
+      // A status report must not wait for a job that failed.
+      if (live[i]) live[i]!.ended = { result: null };
+      throw err;
+    }
+  });
+  const stopPolling = onProgress ? pollProgress(g.map((job, i) => () => blocks[i]!.read(job.options.rw)), onProgress) : undefined;
+  try {
+    // A job stopped before it started has nothing to report.
+    return (await Promise.all(runs)).filter((r): r is JobResult => r !== null);
+  } finally {
+    stopPolling?.();
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 async function releaseDevices(): Promise<void> {
