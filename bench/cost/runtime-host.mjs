@@ -15,7 +15,7 @@
 // of 2N, each ended by a marker on the main thread (getppid, where callgrind dumps);
 // Ir/IO = (Ir(2N window) - Ir(N window)) / N, main thread only.
 
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
 import { markerWindows, windowsText } from './marker-dumps.mjs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -101,18 +101,30 @@ function lanes(qd, count, start) {
   });
 }
 
-const marker = () => process.ppid;
+// VFIO_COST_TRACE=1: each marker on stdout, in order with V8's --trace-opt/--trace-deopt lines.
+const marker = (label) => {
+  if (process.env.VFIO_COST_TRACE) writeSync(1, `cost-marker main: ${label}\n`);
+  return process.ppid;
+};
+// The warm-up in pieces, as cost.mjs's: each run of lanes starts the pump and ends it, and a
+// path taken only once per run (the pump's start and end, the first post outside a drain)
+// would otherwise be taken once before its function had feedback (V8 allocates it after a
+// few calls) and deoptimise the function at the first window's start.
+const PIECES = Number(opt('pieces', '16'));
 let start = 0;
 for (const qd of qds) {
-  await lanes(qd, warmup, start);
-  start += warmup;
-  marker();
+  for (let k = 0; k < PIECES; k++) {
+    const m = Math.floor(warmup / PIECES);
+    await lanes(qd, m, start);
+    start += m;
+  }
+  marker(`qd${qd} warm-up`);
   await lanes(qd, n, start);
   start += n;
-  marker();
+  marker(`qd${qd} N`);
   await lanes(qd, 2 * n, start);
   start += 2 * n;
-  marker();
+  marker(`qd${qd} 2N`);
 }
 Atomics.store(new Int32Array(stop), 0, 1);
 await worker.terminate();
