@@ -158,6 +158,8 @@ for (const qd of labels.qds) {
   cases.push({ path: 'direct', qd, threads: ['worker'] });
   // cost.mjs --runtime no: no runtime windows (the direct path alone).
   if (labels.workerLabels.includes(`runtime qd${qd} N`)) cases.push({ path: 'runtime', qd, threads: ['main', 'worker'] });
+  // readBatch (cost.mjs --batch): one promise per batch of labels.batch reads.
+  if (labels.workerLabels.includes(`batch qd${qd} N`)) cases.push({ path: 'batch', qd, threads: ['main', 'worker'] });
 }
 // Two workers: each worker's figure is its instructions per read of the whole window (it
 // serves about half of them), so the three threads add up to the cost of one read.
@@ -198,7 +200,7 @@ for (const [tid, l] of dumps) {
   if (tid === MAIN || workerTids.includes(tid)) continue;
   others.push({ tid, ir: l.reduce((s, d) => s + d.summary, 0) });
 }
-const totalIos = (labels.qds.length * 2 + qds2w.length) * (labels.warmup + 3 * N);
+const totalIos = cases.length * (labels.warmup + 3 * N);
 
 say(`Instructions per 4 KiB read (callgrind Ir, user space of the node process only), N = ${N}, warm-up ${labels.warmup} reads per case.`);
 say(`Ir/IO = (Ir of the window of 2N reads - Ir of the window of N reads) / N, per thread.`);

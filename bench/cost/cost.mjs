@@ -4,6 +4,7 @@
 //       worker thread that owns the queue pair, as the benchmark does (bench/src/nvme-target.ts);
 //   (b) "runtime": the embedding API, ns.read() promises (rt.namespace(nsid)) from the main thread, carried
 //       through the shared-memory rings to that worker and back;
+//   (d) "batch": the same reads through ns.readBatch(), one promise per batch of --batch reads;
 //   (c) "runtime2w": the same with two workers (a second runtime, opened after the first is
 //       closed), each with its own queue pair and its own request and completion rings; the
 //       runtime deals the requests out to the two in turn, so each serves about half.
@@ -17,9 +18,10 @@
 // The same module is imported by the worker (rt.call(0, import.meta.url, ...)), so the
 // main program only runs on the main thread.
 //
-//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--runtime yes] [--labels FILE]
+//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--runtime yes] [--batch 8] [--labels FILE]
 // (--qd2w: the total depths of the two-worker case, split between the workers; "none" skips it;
-// --runtime no: the direct path only, no one-worker runtime case)
+// --runtime no: the direct path only, no one-worker runtime case; --batch B: (d) ns.readBatch() in
+// batches of B at each depth of --qd of at least B, "none" skips it; N a multiple of B)
 
 import { isMainThread } from 'node:worker_threads';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -164,6 +166,32 @@ function viaRuntime(rt, nsid, qd, count, bufs, span, nlb, start) {
   });
 }
 
+/**
+ * Path (d): the same reads through ns.readBatch(), batches of `batch` reads, qd / batch batches
+ * in flight (lane k always uses buffers k*batch .. k*batch + batch - 1): one promise per batch.
+ */
+function viaBatch(rt, nsid, qd, batch, count, bufs, span, nlb, start) {
+  const ns = rt.namespace(nsid);
+  const lanes = Math.max(1, Math.floor(qd / batch));
+  const laneBufs = Array.from({ length: lanes }, (_, k) => bufs.slice(k * batch, (k + 1) * batch));
+  const lbas = new Array(batch).fill(0);
+  const batches = Math.ceil(count / batch);
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    const issue = (lane) => {
+      const first = start + next++ * batch;
+      for (let j = 0; j < batch; j++) lbas[j] = ((first + j) % span) * nlb;
+      ns.readBatch(lbas, nlb, laneBufs[lane]).then(() => onDone(lane), reject);
+    };
+    const onDone = (lane) => {
+      if (++done === batches) resolve();
+      else if (next < batches) issue(lane);
+    };
+    for (let k = 0; k < Math.min(lanes, batches); k++) issue(k);
+  });
+}
+
 async function main() {
   const args = process.argv.slice(2);
   const opt = (name, dflt) => {
@@ -178,6 +206,8 @@ async function main() {
   const qds2w = opt('qd2w', '2,32') === 'none' ? [] : opt('qd2w', '2,32').split(',').map(Number);
   const calib = Number(opt('calib', '20000'));
   const withRuntime = opt('runtime', 'yes') !== 'no';
+  // --batch B: the readBatch case at each depth of --qd that is at least B ("none": no batch case).
+  const batch = opt('batch', '8') === 'none' ? 0 : Number(opt('batch', '8'));
   const labelsFile = opt('labels', null);
   const nsid = 1;
 
@@ -224,8 +254,25 @@ async function main() {
       await markBoth(`runtime qd${qd} 2N`);
       log(`runtime path qd${qd} done`);
     }
+    // (d) readBatch: batches of `batch` reads, one promise each; N and 2N rounded to whole batches.
+    for (const qd of withRuntime && batch ? qds.filter((x) => x >= batch) : []) {
+      const m = Math.floor(warmup / PIECES / batch) * batch;
+      for (let k = 0; k < PIECES; k++) {
+        await viaBatch(rt, nsid, qd, batch, m, bufs, span, nlb, start);
+        start += m;
+        await rt.call(0, self, 'noop');
+      }
+      await markBoth(`batch qd${qd} warm-up`);
+      await viaBatch(rt, nsid, qd, batch, n, bufs, span, nlb, start);
+      start += n;
+      await markBoth(`batch qd${qd} N`);
+      await viaBatch(rt, nsid, qd, batch, 2 * n, bufs, span, nlb, start);
+      start += 2 * n;
+      await markBoth(`batch qd${qd} 2N`);
+      log(`readBatch path qd${qd} (batches of ${batch}) done`);
+    }
     mem.release();
-    result = { address, n, warmup, qds, qds2w, calib, direct: d.windows, mainLabels, workerLabels, worker2Labels };
+    result = { address, n, warmup, qds, qds2w, calib, batch, direct: d.windows, mainLabels, workerLabels, worker2Labels };
   } finally {
     await rt.close();
   }
