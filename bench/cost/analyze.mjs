@@ -7,8 +7,9 @@
 // wrote: the label of each marker, in order, for the main thread, for the worker of the
 // one-worker runtime and for each of the two workers of the two-worker runtime (the same
 // list for both). The k-th getppid dump of a thread is the window that ended at its k-th
-// marker. Threads are numbered in the order they were created: the one-worker runtime's
-// worker comes before the two-worker runtime's (opened after the first one closed).
+// marker. The one-worker runtime's worker places its markers before the two-worker
+// runtime's workers (opened after the first one closed); valgrind may give one of those
+// the first one's thread number (see below).
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,17 +47,35 @@ for (const f of readdirSync(dir)) {
 for (const l of dumps.values()) l.sort((a, b) => a.part - b.part);
 const marked = (tid) => (dumps.get(tid) ?? []).filter((d) => d.trigger.includes('getppid'));
 const MAIN = 1;
-const workerTids = [...dumps.keys()].filter((t) => t !== MAIN && marked(t).length > 0).sort((a, b) => a - b);
+// Valgrind numbers threads by slot and gives a slot back when its thread ends: the
+// two-worker runtime, opened after the one-worker runtime's worker ended, may get that
+// worker's number for one of its own. So the worker markers are taken in the order they
+// were placed (the dumps' part numbers): the first workerLabels.length belong to the
+// one-worker runtime's worker (direct and runtime cases), the rest to the two workers,
+// told apart by their thread numbers (worker0 placed its markers first: rt.call(0) is
+// awaited before rt.call(1)).
+const workerMarks = [...dumps].filter(([t]) => t !== MAIN).flatMap(([tid, l]) => l.filter((d) => d.trigger.includes('getppid')).map((d) => ({ ...d, tid })))
+  .sort((a, b) => a.part - b.part);
 const qds2w = labels.qds2w ?? [];
-const expected = qds2w.length ? 3 : 1;
-if (workerTids.length !== expected) throw new Error(`expected ${expected} worker threads with markers, found ${workerTids.length} (${workerTids.join(', ')})`);
-const WORKER = workerTids[0];
-const threads = [[MAIN, labels.mainLabels, 'main'], [WORKER, labels.workerLabels, 'worker']];
-if (qds2w.length) threads.push([workerTids[1], labels.worker2Labels, 'worker0'], [workerTids[2], labels.worker2Labels, 'worker1']);
+const oneWorker = workerMarks.slice(0, labels.workerLabels.length);
+const twoWorkers = workerMarks.slice(labels.workerLabels.length);
+const oneTids = [...new Set(oneWorker.map((d) => d.tid))];
+if (oneWorker.length !== labels.workerLabels.length || oneTids.length !== 1) {
+  throw new Error(`the one-worker runtime's markers: expected ${labels.workerLabels.length} on one thread, found ${oneWorker.length} on threads ${oneTids.join(', ')}`);
+}
+const byTid = new Map();
+for (const d of twoWorkers) {
+  if (!byTid.has(d.tid)) byTid.set(d.tid, []);
+  byTid.get(d.tid).push(d);
+}
+const expected2 = qds2w.length ? 2 : 0;
+if (byTid.size !== expected2) throw new Error(`expected ${expected2} threads with the two-worker runtime's markers, found ${byTid.size} (${[...byTid.keys()].join(', ')})`);
+const workerTids = [...new Set([...oneTids, ...byTid.keys()])];
+const threads = [[marked(MAIN), labels.mainLabels, 'main'], [oneWorker, labels.workerLabels, 'worker']];
+[...byTid.values()].sort((a, b) => a[0].part - b[0].part).forEach((m, i) => threads.push([m, labels.worker2Labels, `worker${i}`]));
 const windows = new Map(); // `${label}|${thread}` -> dump
-for (const [tid, names, who] of threads) {
-  const m = marked(tid);
-  if (m.length !== names.length) throw new Error(`thread ${tid} (${who}) has ${m.length} marker dumps, the workload placed ${names.length} markers`);
+for (const [m, names, who] of threads) {
+  if (m.length !== names.length) throw new Error(`the ${who} thread has ${m.length} marker dumps, the workload placed ${names.length} markers`);
   m.forEach((d, i) => windows.set(`${names[i]}|${who}`, d));
 }
 
@@ -139,6 +158,8 @@ for (const qd of labels.qds) {
   cases.push({ path: 'direct', qd, threads: ['worker'] });
   // cost.mjs --runtime no: no runtime windows (the direct path alone).
   if (labels.workerLabels.includes(`runtime qd${qd} N`)) cases.push({ path: 'runtime', qd, threads: ['main', 'worker'] });
+  // readBatch (cost.mjs --batch): one promise per batch of labels.batch reads.
+  if (labels.workerLabels.includes(`batch qd${qd} N`)) cases.push({ path: 'batch', qd, threads: ['main', 'worker'] });
 }
 // Two workers: each worker's figure is its instructions per read of the whole window (it
 // serves about half of them), so the three threads add up to the cost of one read.
@@ -179,7 +200,7 @@ for (const [tid, l] of dumps) {
   if (tid === MAIN || workerTids.includes(tid)) continue;
   others.push({ tid, ir: l.reduce((s, d) => s + d.summary, 0) });
 }
-const totalIos = (labels.qds.length * 2 + qds2w.length) * (labels.warmup + 3 * N);
+const totalIos = cases.length * (labels.warmup + 3 * N);
 
 say(`Instructions per 4 KiB read (callgrind Ir, user space of the node process only), N = ${N}, warm-up ${labels.warmup} reads per case.`);
 say(`Ir/IO = (Ir of the window of 2N reads - Ir of the window of N reads) / N, per thread.`);

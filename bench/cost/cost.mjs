@@ -4,6 +4,7 @@
 //       worker thread that owns the queue pair, as the benchmark does (bench/src/nvme-target.ts);
 //   (b) "runtime": the embedding API, ns.read() promises (rt.namespace(nsid)) from the main thread, carried
 //       through the shared-memory rings to that worker and back;
+//   (d) "batch": the same reads through ns.readBatch(), one promise per batch of --batch reads;
 //   (c) "runtime2w": the same with two workers (a second runtime, opened after the first is
 //       closed), each with its own queue pair and its own request and completion rings; the
 //       runtime deals the requests out to the two in turn, so each serves about half.
@@ -17,9 +18,10 @@
 // The same module is imported by the worker (rt.call(0, import.meta.url, ...)), so the
 // main program only runs on the main thread.
 //
-//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--runtime yes] [--labels FILE]
+//   node bench/cost/cost.mjs ADDRESS [--n 2000] [--warmup 2000] [--qd 1,32] [--qd2w 2,32] [--runtime yes] [--batch 8] [--labels FILE]
 // (--qd2w: the total depths of the two-worker case, split between the workers; "none" skips it;
-// --runtime no: the direct path only, no one-worker runtime case)
+// --runtime no: the direct path only, no one-worker runtime case; --batch B: (d) ns.readBatch() in
+// batches of B at each depth of --qd of at least B, "none" skips it; N a multiple of B)
 
 import { isMainThread } from 'node:worker_threads';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -32,6 +34,16 @@ const NVM_READ = 0x02; // NVM Command Set, Read (NvmOpcode.Read)
 // enough for the hot functions to be optimised before the measured windows).
 const TRACE = !!process.env.VFIO_COST_TRACE;
 
+// Each warm-up runs in this many pieces. A run of reads starts and ends things that run once
+// per run (the runtime's pump starts and stops, the first post outside a drain, the direct
+// loop's entry and exit, the worker's call path that places the markers). V8 allocates a
+// function's feedback only after a few calls, so with one run per warm-up these paths ran
+// without feedback, TurboFan compiled them as "never taken", and the first window's start
+// took them: a deoptimisation ("Insufficient type feedback for generic named access" in
+// post() and the pump, "... for call" in the worker's serve()) and a stretch of baseline code
+// inside the measured windows. In pieces, each such path runs PIECES times during the warm-up.
+const PIECES = 16;
+
 /** The marker: getppid(2), where callgrind dumps this thread's counters (--dump-before=getppid). */
 function marker(label) {
   if (TRACE) writeSync(1, `cost-marker ${isMainThread ? 'main' : 'worker'}: ${label}\n`);
@@ -43,6 +55,11 @@ function marker(label) {
 /** Places a marker on the worker thread. */
 export function mark(_ctx, label) {
   marker(label);
+  return 0;
+}
+
+/** Nothing: a call between warm-up pieces, so that the worker's call path (what mark() goes through) has run before the windows. */
+export function noop() {
   return 0;
 }
 
@@ -98,7 +115,7 @@ export function direct(ctx, { nsid, qds, warmup, n, calib }) {
     labels.push(label);
   };
   for (const qd of qds) {
-    run(qd, warmup);
+    for (let k = 0; k < PIECES; k++) run(qd, Math.floor(warmup / PIECES));
     markAs(`direct qd${qd} warm-up`);
     const e1 = run(qd, n);
     markAs(`direct qd${qd} N`);
@@ -121,6 +138,16 @@ export function direct(ctx, { nsid, qds, warmup, n, calib }) {
 
 // ---- on the main thread ----------------------------------------------------------------
 
+/** The warm-up of path (b) or (c), in PIECES runs, with a call to each worker after each run. Returns the reads done. */
+async function warmRuntime(rt, workers, nsid, qd, warmup, bufs, span, nlb, start) {
+  const m = Math.floor(warmup / PIECES);
+  for (let k = 0; k < PIECES; k++) {
+    await viaRuntime(rt, nsid, qd, m, bufs, span, nlb, start + k * m);
+    for (let w = 0; w < workers; w++) await rt.call(w, import.meta.url, 'noop');
+  }
+  return PIECES * m;
+}
+
 /** Path (b): count reads through rt.namespace(nsid).read(), qd promises in flight. */
 function viaRuntime(rt, nsid, qd, count, bufs, span, nlb, start) {
   const ns = rt.namespace(nsid);
@@ -139,6 +166,32 @@ function viaRuntime(rt, nsid, qd, count, bufs, span, nlb, start) {
   });
 }
 
+/**
+ * Path (d): the same reads through ns.readBatch(), batches of `batch` reads, qd / batch batches
+ * in flight (lane k always uses buffers k*batch .. k*batch + batch - 1): one promise per batch.
+ */
+function viaBatch(rt, nsid, qd, batch, count, bufs, span, nlb, start) {
+  const ns = rt.namespace(nsid);
+  const lanes = Math.max(1, Math.floor(qd / batch));
+  const laneBufs = Array.from({ length: lanes }, (_, k) => bufs.slice(k * batch, (k + 1) * batch));
+  const lbas = new Array(batch).fill(0);
+  const batches = Math.ceil(count / batch);
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    const issue = (lane) => {
+      const first = start + next++ * batch;
+      for (let j = 0; j < batch; j++) lbas[j] = ((first + j) % span) * nlb;
+      ns.readBatch(lbas, nlb, laneBufs[lane]).then(() => onDone(lane), reject);
+    };
+    const onDone = (lane) => {
+      if (++done === batches) resolve();
+      else if (next < batches) issue(lane);
+    };
+    for (let k = 0; k < Math.min(lanes, batches); k++) issue(k);
+  });
+}
+
 async function main() {
   const args = process.argv.slice(2);
   const opt = (name, dflt) => {
@@ -153,6 +206,8 @@ async function main() {
   const qds2w = opt('qd2w', '2,32') === 'none' ? [] : opt('qd2w', '2,32').split(',').map(Number);
   const calib = Number(opt('calib', '20000'));
   const withRuntime = opt('runtime', 'yes') !== 'no';
+  // --batch B: the readBatch case at each depth of --qd that is at least B ("none": no batch case).
+  const batch = opt('batch', '8') === 'none' ? 0 : Number(opt('batch', '8'));
   const labelsFile = opt('labels', null);
   const nsid = 1;
 
@@ -189,8 +244,7 @@ async function main() {
     };
     let start = 0;
     for (const qd of withRuntime ? qds : []) {
-      await viaRuntime(rt, nsid, qd, warmup, bufs, span, nlb, start);
-      start += warmup;
+      start += await warmRuntime(rt, 1, nsid, qd, warmup, bufs, span, nlb, start);
       await markBoth(`runtime qd${qd} warm-up`);
       await viaRuntime(rt, nsid, qd, n, bufs, span, nlb, start);
       start += n;
@@ -200,8 +254,25 @@ async function main() {
       await markBoth(`runtime qd${qd} 2N`);
       log(`runtime path qd${qd} done`);
     }
+    // (d) readBatch: batches of `batch` reads, one promise each; N and 2N rounded to whole batches.
+    for (const qd of withRuntime && batch ? qds.filter((x) => x >= batch) : []) {
+      const m = Math.floor(warmup / PIECES / batch) * batch;
+      for (let k = 0; k < PIECES; k++) {
+        await viaBatch(rt, nsid, qd, batch, m, bufs, span, nlb, start);
+        start += m;
+        await rt.call(0, self, 'noop');
+      }
+      await markBoth(`batch qd${qd} warm-up`);
+      await viaBatch(rt, nsid, qd, batch, n, bufs, span, nlb, start);
+      start += n;
+      await markBoth(`batch qd${qd} N`);
+      await viaBatch(rt, nsid, qd, batch, 2 * n, bufs, span, nlb, start);
+      start += 2 * n;
+      await markBoth(`batch qd${qd} 2N`);
+      log(`readBatch path qd${qd} (batches of ${batch}) done`);
+    }
     mem.release();
-    result = { address, n, warmup, qds, qds2w, calib, direct: d.windows, mainLabels, workerLabels, worker2Labels };
+    result = { address, n, warmup, qds, qds2w, calib, batch, direct: d.windows, mainLabels, workerLabels, worker2Labels };
   } finally {
     await rt.close();
   }
@@ -225,8 +296,7 @@ async function main() {
       };
       let start = 0;
       for (const qd of qds2w) {
-        await viaRuntime(rt2, nsid, qd, warmup, bufs, span, nlb, start);
-        start += warmup;
+        start += await warmRuntime(rt2, 2, nsid, qd, warmup, bufs, span, nlb, start);
         await markAll(`runtime2w qd${qd} warm-up`);
         await viaRuntime(rt2, nsid, qd, n, bufs, span, nlb, start);
         start += n;

@@ -15,7 +15,7 @@
 // of 2N, each ended by a marker on the main thread (getppid, where callgrind dumps);
 // Ir/IO = (Ir(2N window) - Ir(N window)) / N, main thread only.
 
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
 import { markerWindows, windowsText } from './marker-dumps.mjs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -46,6 +46,7 @@ const n = Number(opt('n', '20000'));
 const warmup = Number(opt('warmup', '40000'));
 const out = opt('out', null);
 const DEPTH = 64;
+const batch = Number(opt('batch', '1'));
 const BS = 4096;
 
 // The worker: the serve loop's ring work, with every request completing at once.
@@ -84,8 +85,17 @@ function read(slba) {
   return promise;
 }
 
+// What NvmeRuntime.submitBatch() does for a batch of b one-piece reads (readBatch; no signal, allocator memory).
+function readBatch(slba, b) {
+  const p = table.open(b, 'Read (a batch)', 1, slba, 1);
+  const promise = new Promise(p.executor);
+  for (let i = 0; i < b; i++) table.post(table.nextQueue(), p, 2, 1, slba + i * 8, 8, 0x100000 + ((slba / 8 + i) % 64) * BS, BS, 0);
+  return promise;
+}
+
 // cost.mjs's viaRuntime(): qd promises in flight, the next read issued from each completion.
 function lanes(qd, count, start) {
+  if (batch > 1) return batchLanes(qd, count, start);
   return new Promise((resolve, reject) => {
     let next = 0;
     let done = 0;
@@ -101,18 +111,48 @@ function lanes(qd, count, start) {
   });
 }
 
-const marker = () => process.ppid;
+// VFIO_COST_TRACE=1: each marker on stdout, in order with V8's --trace-opt/--trace-deopt lines.
+// --batch B: qd / B batches of B reads in flight (cost.mjs's viaBatch()), count a multiple of B.
+function batchLanes(qd, count, start) {
+  const batches = Math.ceil(count / batch);
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    const issue = () => {
+      const i = next++;
+      readBatch((start + i * batch) * 8, batch).then(onDone, reject);
+    };
+    const onDone = () => {
+      if (++done === batches) resolve();
+      else if (next < batches) issue();
+    };
+    for (let k = 0; k < Math.min(qd / batch, batches); k++) issue();
+  });
+}
+
+const marker = (label) => {
+  if (process.env.VFIO_COST_TRACE) writeSync(1, `cost-marker main: ${label}\n`);
+  return process.ppid;
+};
+// The warm-up in pieces, as cost.mjs's: each run of lanes starts the pump and ends it, and a
+// path taken only once per run (the pump's start and end, the first post outside a drain)
+// would otherwise be taken once before its function had feedback (V8 allocates it after a
+// few calls) and deoptimise the function at the first window's start.
+const PIECES = Number(opt('pieces', '16'));
 let start = 0;
 for (const qd of qds) {
-  await lanes(qd, warmup, start);
-  start += warmup;
-  marker();
+  for (let k = 0; k < PIECES; k++) {
+    const m = Math.floor(warmup / PIECES / batch) * batch;
+    await lanes(qd, m, start);
+    start += m;
+  }
+  marker(`qd${qd} warm-up`);
   await lanes(qd, n, start);
   start += n;
-  marker();
+  marker(`qd${qd} N`);
   await lanes(qd, 2 * n, start);
   start += 2 * n;
-  marker();
+  marker(`qd${qd} 2N`);
 }
 Atomics.store(new Int32Array(stop), 0, 1);
 await worker.terminate();

@@ -60,6 +60,22 @@ describe('the runtime\'s namespaces have the driver Namespace\'s call shapes, an
     await expect(ns.readAt(bs + 1, dst.bytes)).rejects.toMatchObject({ code: 'ERR_MISALIGNED' });
   });
 
+  it('writeBatch then readBatch: 20 transfers of 8 blocks under one promise each (more than a queue of depth 16 holds, over both workers), data read back per buffer', async () => {
+    using src = rt.allocBuffer(20 * 8 * bs);
+    using dst = rt.allocBuffer(20 * 8 * bs);
+    randomFillSync(src.bytes);
+    const lbas = Array.from({ length: 20 }, (_, i) => 41_000 + 16 * i); // every other 8-block run
+    const piece = (m: Uint8Array, i: number) => m.subarray(i * 8 * bs, (i + 1) * 8 * bs);
+    await ns.writeBatch(lbas, 8, lbas.map((_, i) => piece(src.bytes, i)), { fua: true });
+    await ns.readBatch(lbas.map(BigInt), 8, lbas.map((_, i) => piece(dst.bytes, i)));
+    expect(Buffer.compare(src.bytes, dst.bytes)).toBe(0);
+    // One read against each: the batch wrote each buffer at its own LBA.
+    using one = rt.allocBuffer(8 * bs);
+    await ns.read(lbas[7]!, 8, one.bytes);
+    expect(Buffer.compare(one.bytes, piece(src.bytes, 7))).toBe(0);
+    await expect(ns.readBatch([41_000, Number(ns.blocks)], 8, [piece(dst.bytes, 0), piece(dst.bytes, 1)])).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+  });
+
   it('flush resolves', async () => {
     await expect(ns.flush()).resolves.toBeUndefined();
   });

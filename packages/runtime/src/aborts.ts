@@ -125,7 +125,7 @@ export class RequestAborts {
       // Management list) out of reuse, even if the caller releases it once the promise
       // rejects, until the last piece completes (end() runs p.holds).
       const dma = this.host.controller.device.dma;
-      const held = [p.buffer, p.own?.bytes].filter((v): v is Uint8Array => v != null).map((v) => dma.hold(v));
+      const held = [p.buffer, p.own?.bytes, ...(p.buffers ?? [])].filter((v): v is Uint8Array => v != null).map((v) => dma.hold(v));
       const before = p.holds;
       p.holds = () => {
         before?.();

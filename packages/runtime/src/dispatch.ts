@@ -62,6 +62,8 @@ export class Pending {
   nsid = 0;
   /** The caller's buffer, referenced until every piece completed (an aborted request's memory must not be handed out again before). */
   buffer: Uint8Array | null = null;
+  /** A batch's buffers (readBatch, writeBatch), referenced as `buffer` is. */
+  buffers: readonly Uint8Array[] | null = null;
   /** DMA memory the runtime allocated for the request (a Dataset Management range list), released when it ends. */
   own: DmaMemory | null = null;
   signal: AbortSignal | null = null;
@@ -298,6 +300,7 @@ export class RequestTable {
     if (p.signal) this.hooks.unwatch(p);
     p.signal = null;
     p.buffer = null;
+    p.buffers = null;
     p.live = false;
     this.active--;
     const resolve = p.resolve;

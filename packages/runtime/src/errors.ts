@@ -92,3 +92,12 @@ export function resetInFlight(what: string): VfioError {
 export function tooManyRequests(limit: number): VfioError {
   return new VfioError({ code: 'ERR_INVALID_ARG', message: `more than ${limit} requests pending at once`, hint: 'Wait for some of the promises before issuing more requests.' });
 }
+
+/** readBatch/writeBatch with no transfers, or not one buffer per LBA (buffers -1: not an array). */
+export function batchMismatch(lbas: number, buffers: number): VfioError {
+  return new VfioError({
+    code: 'ERR_INVALID_ARG',
+    message: buffers < 0 ? `a batch needs an array of buffers, one per LBA (${lbas} LBAs)` : `a batch needs one buffer per LBA and at least one LBA: got ${lbas} LBAs and ${buffers} buffers`,
+    hint: 'Pass lbas and buffers of the same non-zero length: buffers[i] receives (or holds) the blocks at lbas[i].',
+  });
+}

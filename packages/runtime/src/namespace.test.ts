@@ -35,6 +35,10 @@ function make(oncs = ONCS.WriteZeroes | ONCS.DatasetManagement, allocated = new 
       if (args[8] !== null) checks.push(args[10] ? 'registered' : 'allocated');
       return Promise.resolve();
     },
+    submitBatch: (_ns, opcode, slbas, blocks, iovas, count, maxBlocks, flags, what, buffers, _signal, registered) => {
+      calls.push(['batch', opcode, [...slbas], blocks, [...iovas], count, maxBlocks, flags, what, buffers.length, registered?.length ?? 0]);
+      return Promise.resolve();
+    },
     submitDatasetManagement: (_ns, ranges) => {
       calls.push(['dsm', ranges]);
       return Promise.resolve();
@@ -125,5 +129,30 @@ describe('RuntimeNamespace', () => {
     await ns.read(3, 1, new Uint8Array(512));
     expect(checks).toEqual(['allocated', 'checkBuffer', 'checkBuffer', 'registered', 'checkBuffer', 'registered']);
     expect(calls.slice(1).map((c) => c[4])).toEqual([0x10000, 0x10000]);
+  });
+
+  it('readBatch and writeBatch: each LBA checked, each buffer\'s IOVA (allocator memory with one lookup, other buffers through the driver\'s check and listed to retain), one submitBatch', async () => {
+    const mem = new ArrayBuffer(3 * 4096);
+    const { ns, calls, checks } = make(undefined, new Map([[mem, 0x200000]]));
+    const bufs = [0, 1, 2].map((i) => new Uint8Array(mem, i * 4096, 4096));
+    await ns.readBatch([7, 20n, 3], 8, bufs);
+    await ns.writeBatch([1, 2], 8, [bufs[0]!, new Uint8Array(4096)], { fua: true });
+    expect(calls).toEqual([
+      ['batch', NvmOpcode.Read, [7, 20, 3], 8, [0x200000, 0x201000, 0x202000], 3, 256, 0, 'Read', 3, 0],
+      ['batch', NvmOpcode.Write, [1, 2], 8, [0x200000, 0x10000], 2, 256, RW_FUA, 'Write', 2, 1],
+    ]);
+    expect(checks).toEqual(['checkBuffer']);
+  });
+
+  it('readBatch refusals reject before anything is submitted: an LBA out of range, a buffer too small, not one buffer per LBA, an empty batch', async () => {
+    const mem = new ArrayBuffer(2 * 4096);
+    const { ns, calls } = make(undefined, new Map([[mem, 0x200000]]));
+    const bufs = [new Uint8Array(mem, 0, 4096), new Uint8Array(mem, 4096, 4096)];
+    await expect(ns.readBatch([0, 995], 8, bufs)).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
+    await expect(ns.readBatch([0, 8], 16, bufs)).rejects.toMatchObject({ code: 'ERR_NVME_BUFFER_TOO_SMALL' });
+    await expect(ns.readBatch([0, 8, 16], 8, bufs)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('3 LBAs and 2 buffers') });
+    await expect(ns.readBatch([], 8, [])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+    await expect(ns.readBatch([0], 8, 'x' as unknown as Uint8Array[])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+    expect(calls).toEqual([]);
   });
 });

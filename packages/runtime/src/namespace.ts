@@ -8,7 +8,7 @@
 // refusal rejects the promise, as the driver's does.
 
 import { NvmOpcode, ONCS, RW_FUA, WRITE_ZEROES_DEAC, type LbaRange, type Namespace } from '@vfio-node/nvme';
-import { misaligned, noRanges, unsupportedCommand } from './errors.js';
+import { batchMismatch, misaligned, noRanges, unsupportedCommand } from './errors.js';
 
 /** Options every runtime I/O call takes. */
 export interface RuntimeIoOptions {
@@ -38,6 +38,15 @@ export interface RuntimeSubmit {
   /** The controller's DMA allocator: the IOVA of its own memory without the driver's general check (iovaOf). */
   readonly dma: { iovaOf(view: ArrayBufferView): number };
   submitDatasetManagement(ns: Namespace, ranges: readonly (readonly [number, number])[], signal: AbortSignal | undefined): Promise<void>;
+  /**
+   * A batch: count transfers of `blocks` blocks each, slbas[i] and iovas[i] checked, all
+   * under one tag and one promise; registered: the buffers that are registered caller
+   * memory (to retain until the batch ends), or null when all are the allocator's.
+   */
+  submitBatch(
+    ns: Namespace, opcode: number, slbas: Float64Array, blocks: number, iovas: Float64Array, count: number, maxBlocks: number, flags: number,
+    what: string, buffers: readonly Uint8Array[], signal: AbortSignal | undefined, registered: Uint8Array[] | null,
+  ): Promise<void>;
   readonly oncs: number;
   readonly address: string;
   readonly maxTransfer: number;
@@ -82,6 +91,22 @@ export class RuntimeNamespace {
   /** Writes `blocks` blocks from buffer to `lba`; fua forces them to media before completion. */
   write(lba: number | bigint, blocks: number, buffer: Uint8Array, options?: RuntimeTransferOptions): Promise<void> {
     return this.transfer(NvmOpcode.Write, lba, blocks, buffer, options?.fua ? RW_FUA : 0, 'Write', options?.signal);
+  }
+
+  /**
+   * Reads `lbas.length` transfers of `blocks` blocks each, lbas[i] into buffers[i], with one
+   * promise for all of them: it resolves once every read completed, or rejects (once every
+   * read ended) with the error of the first that failed. Nothing is submitted when an
+   * argument is refused. Cheaper per read than read() for each: one promise and one
+   * settlement per batch, not per read.
+   */
+  readBatch(lbas: ArrayLike<number | bigint>, blocks: number, buffers: readonly Uint8Array[], options?: RuntimeIoOptions): Promise<void> {
+    return this.batch(NvmOpcode.Read, lbas, blocks, buffers, 0, 'Read', options?.signal);
+  }
+
+  /** Writes `lbas.length` transfers of `blocks` blocks each, buffers[i] to lbas[i], with one promise for all of them (as readBatch()). */
+  writeBatch(lbas: ArrayLike<number | bigint>, blocks: number, buffers: readonly Uint8Array[], options?: RuntimeTransferOptions): Promise<void> {
+    return this.batch(NvmOpcode.Write, lbas, blocks, buffers, options?.fua ? RW_FUA : 0, 'Write', options?.signal);
   }
 
   /** Reads buffer.byteLength bytes from byte offset (both multiples of the block size). */
@@ -152,6 +177,33 @@ export class RuntimeNamespace {
       return Promise.reject(err);
     }
     return this.rt.submit(this.ns, opcode, slba, blocks, iova, this.maxBlocks, flags, what, buffer, signal, registered);
+  }
+
+  private batch(opcode: number, lbas: ArrayLike<number | bigint>, blocks: number, buffers: readonly Uint8Array[], flags: number, what: string, signal: AbortSignal | undefined): Promise<void> {
+    let registered: Uint8Array[] | null = null;
+    let slbas: Float64Array;
+    let iovas: Float64Array;
+    const count = lbas.length;
+    try {
+      if (!Array.isArray(buffers) || buffers.length !== count || count === 0) throw batchMismatch(count, Array.isArray(buffers) ? buffers.length : -1);
+      slbas = new Float64Array(count);
+      iovas = new Float64Array(count);
+      const bytes = blocks * this.blockSize;
+      for (let i = 0; i < count; i++) {
+        const buffer = buffers[i]!;
+        slbas[i] = this.ns.checkRange(lbas[i]!, blocks);
+        // As transfer(): allocator memory with one lookup, anything else through the driver's check.
+        let iova = ArrayBuffer.isView(buffer) ? this.rt.dma.iovaOf(buffer) : -1;
+        if (iova < 0 || buffer.byteLength < bytes || iova % 4 !== 0) {
+          iova = this.ns.checkBuffer(buffer, blocks, false);
+          (registered ??= []).push(buffer);
+        }
+        iovas[i] = iova;
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.rt.submitBatch(this.ns, opcode, slbas, blocks, iovas, count, this.maxBlocks, flags, what, buffers, signal, registered);
   }
 
   private lbaOf(offset: number | bigint, buffer: Uint8Array): number {

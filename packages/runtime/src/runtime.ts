@@ -140,6 +140,8 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
       submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered),
       dma: controller.device.dma,
       submitDatasetManagement: (ns, ranges, signal) => this.submitDatasetManagement(ns, ranges, signal),
+      submitBatch: (ns, opcode, slbas, blocks, iovas, count, maxBlocks, flags, what, buffers, signal, registered) =>
+        this.submitBatch(ns, opcode, slbas, blocks, iovas, count, maxBlocks, flags, what, buffers, signal, registered),
       oncs: controller.identify.oncs,
       address: controller.address,
       maxTransfer: controller.maxTransfer,
@@ -375,6 +377,52 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     for (let done = 0; done < blocks; done += maxBlocks) {
       const n = Math.min(maxBlocks, blocks - done);
       table.post(table.nextQueue(), p, opcode, nsid, slba + done, n, bs === 0 ? 0 : iova + done * bs, n * bs, flags);
+    }
+    return promise;
+  }
+
+  /**
+   * A batch (readBatch, writeBatch): count transfers of `blocks` blocks, each from slbas[i]
+   * at iovas[i] (checked), in pieces of at most maxBlocks, all under one tag and one promise.
+   */
+  private submitBatch(
+    ns: Namespace, opcode: number, slbas: Float64Array, blocks: number, iovas: Float64Array, count: number, maxBlocks: number, flags: number,
+    what: string, buffers: readonly Uint8Array[], signal: AbortSignal | undefined, registered: Uint8Array[] | null,
+  ): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!this.anyAlive()) return Promise.reject(this.queues[0]!.dead!());
+    const nsid = ns.nsid;
+    const table = this.table;
+    const per = blocks <= maxBlocks ? 1 : Math.ceil(blocks / maxBlocks);
+    let p: Pending;
+    try {
+      p = table.open(count * per, `${what} (a batch of ${count} transfers; the first)`, blocks, slbas[0]!, nsid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const promise = new Promise<void>(p.executor);
+    p.buffers = buffers;
+    if (registered !== null) {
+      // Registered caller memory stays mapped until the batch's last piece completes.
+      const dma = this.controller.device.dma;
+      const held = registered.map((b) => dma.retain(b)).filter((h): h is () => void => h !== undefined);
+      p.holds = () => {
+        for (const h of held) h();
+      };
+    }
+    if (signal) this.aborts.watch(p.tag, p, signal);
+    const bs = ns.blockSize;
+    const length = blocks * bs;
+    if (per === 1) {
+      for (let i = 0; i < count; i++) table.post(table.nextQueue(), p, opcode, nsid, slbas[i]!, blocks, iovas[i]!, length, flags);
+      return promise;
+    }
+    for (let i = 0; i < count; i++) {
+      for (let done = 0; done < blocks; done += maxBlocks) {
+        const n = Math.min(maxBlocks, blocks - done);
+        table.post(table.nextQueue(), p, opcode, nsid, slbas[i]! + done, n, iovas[i]! + done * bs, n * bs, flags);
+      }
     }
     return promise;
   }
