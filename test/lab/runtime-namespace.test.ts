@@ -120,6 +120,45 @@ describe('the runtime\'s namespaces have the driver Namespace\'s call shapes, an
     await expect(ns.deallocate([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
     await expect(ns.deallocate([{ lba: Number(ns.blocks), blocks: 1 }])).rejects.toMatchObject({ code: 'ERR_NVME_LBA_OUT_OF_RANGE' });
   });
+
+  // As in nvme-polling-data for the driver: a buffer from allocBuffer released while its read
+  // still waits (here behind 400 small reads, in the table on the main thread) must not be
+  // handed to the next allocation before the read ends. The runtime pins it until then.
+  it('a buffer released before its read (or readBatch) ends is not handed out again until it ends', async () => {
+    const size = 1024 * 1024;
+    const blocks = size / bs;
+    const src = rt.allocBuffer(size);
+    src.bytes.fill(0x5a);
+    await ns.write(0, blocks, src.bytes);
+    src.release();
+    const small = rt.allocBuffer(bs);
+    let overwritten = 0;
+    let allocatedDuringReads = 0;
+    for (let round = 0; round < 16; round++) {
+      const ahead = Array.from({ length: 400 }, (_, i) => ns.read(i, 1, small.bytes));
+      const mem = rt.allocBuffer(size);
+      let done = false;
+      const read = (round % 2 === 0 ? ns.read(0, blocks, mem.bytes) : ns.readBatch([0], blocks, [mem.bytes])).then(() => void (done = true));
+      mem.release();
+      const others = [];
+      while (!done) {
+        await new Promise((r) => setImmediate(r));
+        if (done) break;
+        const o = rt.allocBuffer(size);
+        o.bytes.fill(0xc3);
+        others.push(o);
+        allocatedDuringReads++;
+      }
+      await Promise.all([read, ...ahead]);
+      for (const o of others) {
+        if (!o.bytes.every((b) => b === 0xc3)) overwritten++;
+        o.release();
+      }
+    }
+    small.release();
+    expect(allocatedDuringReads).toBeGreaterThan(0);
+    expect(overwritten).toBe(0);
+  });
 });
 
 describe('an AbortSignal ends a runtime request: nothing is submitted when it is aborted first, the request is removed before its worker submits it, and an NVMe Abort is sent once it is in flight', () => {

@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DmaMemory, VfioError } from '@vfio-node/core';
+import type { DmaMemory, DmaPin, VfioError } from '@vfio-node/core';
 import { RequestTable, type Pending } from './dispatch.js';
 import { resetInFlight, workerExit } from './errors.js';
 import { STATUS_RESET } from './protocol.js';
@@ -44,11 +44,12 @@ function complete(q: WorkerQueue, ...cpls: [number, number][]): void {
   q.cpl.publish(cpls.length);
 }
 
-function table(queues: WorkerQueue[]): RequestTable {
+function table(queues: WorkerQueue[], unpinned: DmaPin[] = []): RequestTable {
   return new RequestTable(queues, {
     statusError: (status, p) => (status === STATUS_RESET ? resetInFlight(`${p.what} at LBA ${p.slba}`) : new Error(`status ${status}`)),
     cancelled: () => {},
     unwatch: () => {},
+    unpin: (pin) => void unpinned.push(pin),
   });
 }
 
@@ -141,6 +142,28 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     complete(b, [rb![6]!, 0]);
     await promise;
     expect(done).toBe(true);
+  });
+
+  it("keeps a request's pin on its buffer until its last piece completed, then ends it once", async () => {
+    const a = queue(0, 8);
+    const b = queue(1, 8);
+    const unpinned: DmaPin[] = [];
+    const t = table([a, b], unpinned);
+    const p = t.open(2, 'Read', 512, 0, 1);
+    const pin = { iova: 0x100000 };
+    p.pin = pin;
+    const promise = new Promise<void>(p.executor);
+    t.post(t.nextQueue(), p, 2, 1, 0, 256, 0x100000, 256 * 512, 0);
+    t.post(t.nextQueue(), p, 2, 1, 256, 256, 0x100000 + 256 * 512, 256 * 512, 0);
+    const [ra] = await take(a);
+    const [rb] = await take(b);
+    complete(a, [ra![6]!, 0]);
+    await settle();
+    expect(unpinned).toEqual([]); // one piece may still write the buffer
+    complete(b, [rb![6]!, 0]);
+    await promise;
+    expect(unpinned).toEqual([pin]);
+    expect(p.pin).toBeNull(); // the pooled record does not carry it to its next request
   });
 
   it('rejects the commands a controller reset failed with ERR_NVME_RESET, and the queue serves again afterwards', async () => {

@@ -25,7 +25,7 @@
 // all completion rings share, which a worker's publish rings only when its SLEEP word says
 // the main thread waits).
 
-import type { DmaMemory } from '@vfio-node/core';
+import type { DmaMemory, DmaPin } from '@vfio-node/core';
 import { STATUS_CANCELLED } from './protocol.js';
 import type { Ring } from './ring.js';
 import type { WorkerQueue } from './worker-queue.js';
@@ -73,6 +73,8 @@ export class Pending {
    * the allocator's hold taken when the signal aborted the request with pieces on the device.
    */
   holds: (() => void) | null = null;
+  /** The allocator's pin on `buffer` (memory from allocBuffer) from submission to the last piece: a release meanwhile does not let its range be reused. */
+  pin: DmaPin | null = null;
   /** The promise settled early (its signal aborted); the pieces still count down. */
   settled = false;
   /** In use (between open and end). */
@@ -100,6 +102,8 @@ export interface RequestHooks {
   cancelled(): void;
   /** The request ended: stop watching its signal. */
   unwatch(p: Pending): void;
+  /** The request ended: its buffer's allocation may be reused once released (DmaAllocator.unpin). */
+  unpin(pin: DmaPin): void;
 }
 
 /** Pending requests, the pieces waiting for room, and the completion pump, for a set of worker queues. */
@@ -295,6 +299,10 @@ export class RequestTable {
   end(p: Pending): void {
     p.holds?.();
     p.holds = null;
+    if (p.pin !== null) {
+      this.hooks.unpin(p.pin);
+      p.pin = null;
+    }
     p.own?.release();
     p.own = null;
     if (p.signal) this.hooks.unwatch(p);

@@ -27,7 +27,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { shareDma, VfioError, type DmaMemory } from '@vfio-node/core';
+import { shareDma, VfioError, type DmaMemory, type DmaPin } from '@vfio-node/core';
 import { DSM_AD, DSM_RANGE_SIZE, NvmOpcode, NvmeController, NvmeStatusError, writeDsmRange, type Namespace, type NvmeControllerOptions, type ResetEvent } from '@vfio-node/nvme';
 import { resetWorkerQueue } from './reset-handshake.js';
 import { CTL_STOP, STATUS_ABORTED, STATUS_RESET, STATUS_SUBMIT_FAILED, type FromWorker, type NamespaceInfo, type OwnQueueTask } from './protocol.js';
@@ -135,6 +135,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
         this.aborts.counts.cancelled++;
       },
       unwatch: (p) => this.aborts.unwatch(p.tag, p.signal!),
+      unpin: (pin) => this.controller.device.dma.unpin(pin),
     }, spinUs / 1000);
     this.way = {
       submit: (ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered) => this.submit(ns, opcode, slba, blocks, iova, maxBlocks, flags, what, buffer, signal, registered),
@@ -364,8 +365,10 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     const promise = new Promise<void>(p.executor);
     if (buffer !== null) {
       p.buffer = buffer;
-      // Registered caller memory stays mapped until the last piece completes (undefined: allocator memory).
+      // Until the last piece completes, registered caller memory stays mapped, and memory from
+      // allocBuffer stays out of reuse even if the caller releases it meanwhile.
       if (registered) p.holds = this.controller.device.dma.retain(buffer) ?? null;
+      else p.pin = this.controller.device.dma.pin(buffer);
     }
     if (signal) this.aborts.watch(p.tag, p, signal);
     if (blocks <= maxBlocks) {
@@ -403,14 +406,24 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
     }
     const promise = new Promise<void>(p.executor);
     p.buffers = buffers;
-    if (registered !== null) {
-      // Registered caller memory stays mapped until the batch's last piece completes.
-      const dma = this.controller.device.dma;
-      const held = registered.map((b) => dma.retain(b)).filter((h): h is () => void => h !== undefined);
-      p.holds = () => {
-        for (const h of held) h();
-      };
+    // Until the batch's last piece completes, registered caller memory stays mapped, and memory
+    // from allocBuffer stays out of reuse even if the caller releases it meanwhile.
+    const dma = this.controller.device.dma;
+    const held: (() => void)[] = [];
+    const pins: DmaPin[] = [];
+    for (const b of buffers) {
+      if (registered !== null && registered.includes(b)) {
+        const h = dma.retain(b);
+        if (h !== undefined) held.push(h);
+      } else {
+        const pin = dma.pin(b);
+        if (pin !== null) pins.push(pin);
+      }
     }
+    p.holds = () => {
+      for (const h of held) h();
+      for (const pin of pins) dma.unpin(pin);
+    };
     if (signal) this.aborts.watch(p.tag, p, signal);
     const bs = ns.blockSize;
     const length = blocks * bs;
