@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ONCS } from '@vfio-node/nvme';
 import { NvmeRuntime, type RuntimeNamespace } from '@vfio-node/runtime';
 import { labNvme } from './lab-env.js';
+import { releasedBufferRace } from './released-buffer-race.js';
 
 // Code for runtime.call(): keeps a worker busy (its loop does not take requests) for ms.
 const busy = `data:text/javascript,${encodeURIComponent(`
@@ -125,39 +126,15 @@ describe('the runtime\'s namespaces have the driver Namespace\'s call shapes, an
   // still waits (here behind 400 small reads, in the table on the main thread) must not be
   // handed to the next allocation before the read ends. The runtime pins it until then.
   it('a buffer released before its read (or readBatch) ends is not handed out again until it ends', async () => {
-    const size = 1024 * 1024;
-    const blocks = size / bs;
-    const src = rt.allocBuffer(size);
-    src.bytes.fill(0x5a);
-    await ns.write(0, blocks, src.bytes);
-    src.release();
-    const small = rt.allocBuffer(bs);
-    let overwritten = 0;
-    let allocatedDuringReads = 0;
-    for (let round = 0; round < 16; round++) {
-      const ahead = Array.from({ length: 400 }, (_, i) => ns.read(i, 1, small.bytes));
-      const mem = rt.allocBuffer(size);
-      let done = false;
-      const read = (round % 2 === 0 ? ns.read(0, blocks, mem.bytes) : ns.readBatch([0], blocks, [mem.bytes])).then(() => void (done = true));
-      mem.release();
-      const others = [];
-      while (!done) {
-        await new Promise((r) => setImmediate(r));
-        if (done) break;
-        const o = rt.allocBuffer(size);
-        o.bytes.fill(0xc3);
-        others.push(o);
-        allocatedDuringReads++;
-      }
-      await Promise.all([read, ...ahead]);
-      for (const o of others) {
-        if (!o.bytes.every((b) => b === 0xc3)) overwritten++;
-        o.release();
-      }
-    }
-    small.release();
-    expect(allocatedDuringReads).toBeGreaterThan(0);
-    expect(overwritten).toBe(0);
+    const r = await releasedBufferRace({
+      blockSize: bs,
+      alloc: (n) => rt.allocBuffer(n),
+      read: (l, b, buf) => ns.read(l, b, buf),
+      write: (l, b, buf) => ns.write(l, b, buf),
+      readBig: (round, b, buf) => (round % 2 === 0 ? ns.read(0, b, buf) : ns.readBatch([0], b, [buf])),
+    }, 16, 400);
+    expect(r.allocatedDuringReads).toBeGreaterThan(0);
+    expect(r.overwritten).toBe(0);
   });
 });
 
