@@ -10,7 +10,7 @@
 
 import type { ReportedStat } from '../group.js';
 import type { PeerDirection, PeerResult } from './peer.js';
-import { calcPercentiles } from '../histogram.js';
+import { calcPercentiles, newPlat, nonEmptyBins } from '../histogram.js';
 import { seriesJson } from '../job-series.js';
 
 /** The label of our figures when they come from the runtime engine (ioengine=vfio-runtime, or its peer). */
@@ -28,8 +28,11 @@ export function ourPeerResult(stats: readonly ReportedStat[], label = 'vfio-node
     let latSum = 0;
     let p50 = 0;
     let p99 = 0;
+    // Every job's completion-latency bins, summed: the report's latency curve for this side.
+    const plat = newPlat();
     for (const { stat } of stats) {
       const s = stat.dir[d];
+      for (let i = 0; i < plat.length; i++) plat[i]! += s.clatPlat[i]!;
       ios += s.totalIos;
       bytes += s.ioBytes;
       runtime = Math.max(runtime, s.runtimeMs);
@@ -39,7 +42,8 @@ export function ourPeerResult(stats: readonly ReportedStat[], label = 'vfio-node
       p99 = Math.max(p99, b);
     }
     if (!ios || !runtime) return undefined;
-    return { iops: (ios * 1000) / runtime, bwBytes: Math.floor((bytes * 1000) / runtime), ios, latMeanNs: latSum / ios, clatP50Ns: p50, clatP99Ns: p99 };
+    const clatBins = nonEmptyBins(plat);
+    return { iops: (ios * 1000) / runtime, bwBytes: Math.floor((bytes * 1000) / runtime), ios, latMeanNs: latSum / ios, clatP50Ns: p50, clatP99Ns: p99, ...(clatBins.length ? { clatBins } : {}) };
   };
   const read = dir(0);
   const write = dir(1);

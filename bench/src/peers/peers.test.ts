@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseJobFile, resolveJobs } from '../jobfile.js';
-import { compareJson, formatCompareTable, ratios } from './compare.js';
+import { compareJson, formatCompareTable, ourPeerResult, ratios, RUNTIME_ENGINE_LABEL } from './compare.js';
+import { platIdxToVal, platValToIdx } from '../histogram.js';
+import { newThreadStat } from '../stat.js';
 import { kernelFioCommand, kernelPacingArgs, kernelPeerNotes, parseKernelFioJson } from './kernel-fio.js';
 import type { PeerResult } from './peer.js';
 import { parseQemuImgBench, qemuImgBenchCommand, qemuImgBenchResult } from './qemu-img.js';
@@ -149,5 +151,29 @@ describe('side by side', () => {
     expect(j.peers.map((p: any) => p.peer)).toEqual(['vfio-node', 'qemu']);
     expect(j.peers[1]).toEqual({ peer: 'qemu', label: 'q', command: ['qemu-img', 'bench'], read: { iops: 16000, bw_bytes: 16000 * 4096, ios: 100000 }, note: 'sequential offsets only' });
     expect(j.ratios.qemu.read_iops).toBe(1.25);
+  });
+});
+
+describe('our own side in the comparison', () => {
+  it("carries every job's completion-latency bins, summed, so the report draws its latency curve (the runtime's too)", () => {
+    const stat = (lats: number[]) => {
+      const ts = newThreadStat('j', 0);
+      const d = ts.dir[0];
+      for (const ns of lats) {
+        d.clatPlat[platValToIdx(ns)]!++;
+        d.totalIos++;
+        d.ioBytes += 4096;
+        d.lat.mean = (d.lat.mean * d.lat.samples + ns) / (d.lat.samples + 1);
+        d.lat.samples++;
+        d.clat.samples++;
+      }
+      d.runtimeMs = 1000;
+      return { stat: ts, first: {} as never };
+    };
+    const r = ourPeerResult([stat([1000, 1000, 50_000]), stat([1000])], RUNTIME_ENGINE_LABEL);
+    expect(r.read!.ios).toBe(4);
+    expect(r.read!.clatBins).toEqual([[platIdxToVal(platValToIdx(1000)), 3], [platIdxToVal(platValToIdx(50_000)), 1]]);
+    const json = compareJson(r, []) as { peers: Array<{ read: { clat_bins?: Record<string, number> } }> };
+    expect(Object.values(json.peers[0]!.read.clat_bins!)).toEqual([3, 1]);
   });
 });
