@@ -1,7 +1,6 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MemoryTarget } from './memory-target.js';
-import { runBench, type BenchHost } from './run.js';
+import { runBench } from './run.js';
+import { benchHost } from '../test/bench-host.js';
 
 // fio's log files and the per-interval series through the whole flow, on fio's null engine
 // and the memory double, with a kernel peer whose fio writes its logs into the scratch dir.
@@ -15,39 +14,24 @@ const KERNEL_JSON = JSON.stringify({
 });
 
 function host() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let err = '';
-  stdout.resume();
-  stderr.on('data', (c) => (err += c));
-  const files = new Map<string, string>();
-  const commands: string[][] = [];
   const dirs: string[] = [];
   let removed = 0;
-  const h: BenchHost = {
-    openNvme: async () => new MemoryTarget({ capacityBytes: 4 << 20, name: '0000:00:03.0/1' }),
-    readFile: (p) => {
-      const t = files.get(p);
-      if (t === undefined) throw new Error(`ENOENT ${p}`);
-      return t;
+  const t = benchHost(
+    {
+      makeDir: (p) => void dirs.push(p),
+      tempDir: () => ({ path: '/scratch', remove: () => void removed++ }),
     },
-    writeFile: (p, t) => void files.set(p, t),
-    makeDir: (p) => void dirs.push(p),
-    tempDir: () => ({ path: '/scratch', remove: () => void removed++ }),
-    stdout,
-    stderr,
-    runCommand: async (argv) => {
-      commands.push(argv);
+    (argv) => {
       if (argv[0] === 'qemu-img') return { stdout: 'Sending 256 read requests, 4096 bytes each, 4 in parallel (starting at offset 0, step size 4096)\nRun completed in 0.010 seconds.\n', stderr: '', status: 0 };
       // fio writes its logs where --write_*_log points (here the scratch dir), one file per job.
       if (argv.includes('--write_iops_log=/scratch/kernel')) {
-        files.set('/scratch/kernel_iops.1.log', '1000, 5, 0, 0, 0\n2000, 7, 0, 0, 0\n');
-        files.set('/scratch/kernel_bw.1.log', '1000, 20, 0, 0, 0\n2000, 28, 0, 0, 0\n');
+        t.files.set('/scratch/kernel_iops.1.log', '1000, 5, 0, 0, 0\n2000, 7, 0, 0, 0\n');
+        t.files.set('/scratch/kernel_bw.1.log', '1000, 20, 0, 0, 0\n2000, 28, 0, 0, 0\n');
       }
       return { stdout: KERNEL_JSON, stderr: '', status: 0 };
     },
-  };
-  return { h, files, commands, dirs, removed: () => removed, err: () => err };
+  );
+  return { h: t.h, files: t.files, commands: t.commands, dirs, removed: () => removed, err: t.err };
 }
 
 describe('fio logs and series through vfio-node bench', () => {
