@@ -1,4 +1,4 @@
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DmaMemory, DmaPin, VfioError } from '@vfio-node/core';
 import { RequestTable, type Pending } from './dispatch.js';
@@ -62,6 +62,51 @@ function read(t: RequestTable, slba: number, log: string[]): { p: Pending; done:
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
+
+const hooks = { statusError: (s: number) => new Error(`status ${s}`), cancelled: () => {}, unwatch: () => {}, unpin: () => {} };
+
+/** One read on q through t; settles with its completion. */
+function readOne(t: RequestTable, q: WorkerQueue, lba: number): Promise<void> {
+  const p = t.open(1, 'Read', 1, lba, 1);
+  const done = new Promise<void>(p.executor);
+  t.post(q, p, 2, 1, lba, 1, 0x10000, 4096, 0);
+  return done;
+}
+
+/**
+ * Another thread playing q's worker: it answers every request at once, with success. It
+ * reads and writes the rings by ring.ts's layout: HEAD, TAIL, then Float64 records at byte
+ * 16 (requests 8 words wide, the tag at 6; completions [tag, status]); the completion
+ * rings' shared bell is [SEQ, SLEEP].
+ */
+async function echoWorker(q: WorkerQueue): Promise<{ stop(): Promise<void> }> {
+  const halt = new Int32Array(new SharedArrayBuffer(4));
+  const w = new Worker(`
+    const { parentPort, workerData: { req, cpl, bell, reqCap, cplCap, halt } } = require('node:worker_threads');
+    const rc = new Int32Array(req, 0, 4), cc = new Int32Array(cpl, 0, 4), stop = new Int32Array(halt);
+    const rd = new Float64Array(req, 16), cd = new Float64Array(cpl, 16), b = new Int32Array(bell, 0, 2);
+    let head = 0, tail = 0;
+    parentPort.postMessage('ready');
+    while (Atomics.load(stop, 0) === 0) {
+      const n = Atomics.load(rc, 1) - head;
+      if (n === 0 || cplCap - (tail - Atomics.load(cc, 0)) < n) continue;
+      for (let k = 0; k < n; k++) {
+        cd[((tail + k) & (cplCap - 1)) * 2] = rd[((head + k) & (reqCap - 1)) * 8 + 6];
+        cd[((tail + k) & (cplCap - 1)) * 2 + 1] = 0;
+      }
+      head += n; tail += n;
+      Atomics.store(rc, 0, head);
+      Atomics.store(cc, 1, tail);
+      if (Atomics.load(b, 1) !== 0) { Atomics.store(b, 1, 0); Atomics.add(b, 0, 1); Atomics.notify(b, 0); }
+    }`, { eval: true, workerData: { req: q.req.sab, cpl: q.cpl.sab, bell: q.cpl.bell.buffer, reqCap: q.req.capacity, cplCap: q.cpl.capacity, halt: halt.buffer } });
+  await new Promise((resolve) => w.once('message', resolve));
+  return {
+    async stop() {
+      Atomics.store(halt, 0, 1);
+      await w.terminate();
+    },
+  };
+}
 
 describe('the promise path\'s hand-off (RequestTable)', () => {
   it('writes each request straight into the ring in order, and settles each promise from its own completion', async () => {
@@ -287,5 +332,57 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     expect(q.staged).toBe(0);
     t.flush(); // nothing staged: nothing more
     expect(q.req.length).toBe(2);
+  });
+
+  it('lets the event loop run while it polls a stream of completions that never pauses (a timer fires before the stream ends)', async () => {
+    const q = queue(0, 16);
+    // Polls for up to 10 s before sleeping: without its turns for the event loop, the
+    // pump would never leave its microtasks while completions keep coming.
+    const t = new RequestTable([q], hooks, 10_000);
+    const echo = await echoWorker(q);
+    try {
+      const LIMIT = 200_000;
+      let completions = 0;
+      let atTimer = -1;
+      // Eight lanes, each posting its next read as soon as the last one settled, until the
+      // timer set after the 100th completion ran (or LIMIT).
+      await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
+        while (atTimer < 0 && completions < LIMIT) {
+          await readOne(t, q, lane);
+          if (++completions === 100) setTimeout(() => { atTimer = completions; }, 0);
+        }
+      }));
+      // The timer ran while reads were still completing, long before the stream's end.
+      expect(atTimer).toBeGreaterThanOrEqual(100);
+      expect(atTimer).toBeLessThan(LIMIT);
+      expect(t.outstanding).toBe(0);
+    } finally {
+      await echo.stop();
+    }
+  });
+
+  it('while it polls, lets code several awaits deep post its next request at once (not after the spin, nor after an event-loop turn)', async () => {
+    const q = queue(0, 16);
+    // Spin and event-loop turns both a minute away: a pump that polled without letting the
+    // queued microtasks run would hold each next request back that long.
+    const t = new RequestTable([q], hooks, 60_000, 60_000);
+    const echo = await echoWorker(q);
+    try {
+      const deep = async (lba: number) => {
+        await readOne(t, q, lba);
+        await undefined;
+        await Promise.resolve();
+      };
+      let done = 0;
+      for (let i = 0; i < 500; i++) {
+        await deep(i);
+        await undefined;
+        done++;
+      }
+      expect(done).toBe(500);
+      expect(t.outstanding).toBe(0);
+    } finally {
+      await echo.stop();
+    }
   });
 });

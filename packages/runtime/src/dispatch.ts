@@ -23,7 +23,8 @@
 // once so that the callbacks of the settled promises run (and post their next requests),
 // polls for a short while (spinMs) and only then sleeps (one Atomics.waitAsync on the bell
 // all completion rings share, which a worker's publish rings only when its SLEEP word says
-// the main thread waits).
+// the main thread waits). While it polls and settles, the event loop's other work waits;
+// every YIELD_MS the pump lets one turn of the loop run.
 
 import type { DmaMemory, DmaPin } from '@vfio-node/core';
 import { STATUS_CANCELLED } from './protocol.js';
@@ -90,6 +91,22 @@ export class Pending {
 
 function noop(): void {}
 
+/**
+ * How long the pump may keep the event loop's other work waiting while it polls and
+ * settles (ms): then it lets one turn of the loop run (setImmediate) and goes on.
+ */
+const YIELD_MS = 1;
+
+/** Looks at the completion rings per polling turn of the pump, between which queued microtasks run. */
+const POLL_LOOKS = 64;
+/** Polling turns of the pump per read of the clock (for the end of its spin and its event-loop turns). */
+const CLOCK_TURNS = 16;
+
+/** A promise that settles in the event loop's next check phase, after its timers and I/O callbacks. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A settled promise: then() on it runs a function as a microtask. */
 const resolved = Promise.resolve();
 
@@ -134,6 +151,8 @@ export class RequestTable {
     private readonly queues: readonly WorkerQueue[],
     private readonly hooks: RequestHooks,
     spinMs = 0,
+    /** How long the pump may keep the event loop's other work waiting (ms; tests). */
+    private readonly yieldMs = YIELD_MS,
   ) {
     this.spinMs = spinMs;
   }
@@ -355,22 +374,45 @@ export class RequestTable {
   private async run(): Promise<void> {
     this.pumping = true;
     const queues = this.queues;
+    /** Turns since the pump last found completions. */
+    let idle = 0;
+    /** Until when an idle pump polls before it sleeps (performance.now() ms). */
+    let spinUntil = 0;
+    /** When the pump next lets the event loop run a turn (timers, sockets) while it keeps polling. */
+    let yieldAt = performance.now() + this.yieldMs;
     try {
       while (this.outstanding > 0) {
         let got = 0;
         // A dead worker's ring too: what it published before it died is real (the rest was failed, and is skipped).
         for (const q of queues) got += this.drain(q);
         if (got !== 0) {
+          idle = 0;
           // Let the callbacks of what just settled run (they often post the next requests)
           // before looking again, and hand what they posted over in one batch.
           this.pumpFlushes = true;
           await undefined;
           this.pumpFlushes = false;
           this.flush();
-          continue;
+        } else {
+          if (idle === 0) spinUntil = performance.now() + this.spinMs;
+          // The spin is over (the clock read every CLOCK_TURNS turns): sleep, which is itself an event-loop turn.
+          if (this.spinMs === 0 || (++idle % CLOCK_TURNS === 0 && performance.now() >= spinUntil)) {
+            if (this.outstanding > 0) await this.sleep();
+            idle = 0;
+            yieldAt = performance.now() + this.yieldMs;
+            continue;
+          }
+          // Poll a little, then let the microtasks queued meanwhile run: the code awaiting
+          // what just settled posts its next requests there, and must not wait for the spin.
+          if (!this.poll()) await undefined;
+          if (idle % CLOCK_TURNS !== 0) continue;
         }
-        if (this.spinMs > 0 && this.spin()) continue;
-        if (this.outstanding > 0) await this.sleep();
+        // Polling and settling run as microtasks, which keep the event loop's own work
+        // (timers, sockets, other callbacks) waiting: give it a turn every YIELD_MS.
+        if (performance.now() >= yieldAt) {
+          await nextTurn();
+          yieldAt = performance.now() + this.yieldMs;
+        }
       }
     } finally {
       this.pumping = false;
@@ -378,14 +420,13 @@ export class RequestTable {
     }
   }
 
-  /** Polls the completion rings for up to spinMs; true as soon as one has records. */
-  private spin(): boolean {
+  /** Looks at the completion rings up to POLL_LOOKS times; true as soon as one has records. */
+  private poll(): boolean {
     const queues = this.queues;
-    const until = performance.now() + this.spinMs;
-    for (let turn = 1; ; turn++) {
+    for (let k = 0; k < POLL_LOOKS; k++) {
       for (const q of queues) if (q.cpl.length !== 0) return true;
-      if ((turn & 31) === 0 && performance.now() > until) return false;
     }
+    return false;
   }
 
   /**

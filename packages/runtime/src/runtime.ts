@@ -48,7 +48,7 @@ const RECLAIM_MS = 500;
 
 /** Options of NvmeRuntime.open(): the number of workers, queue depth, interrupts, and the controller's options. */
 export interface NvmeRuntimeOptions {
-  /** Worker threads, one I/O queue pair each. Default: the number of CPUs. */
+  /** Worker threads, one I/O queue pair each. Default: the number of CPUs less one (the main thread's), at least 1. */
   workers?: number;
   /** Entries per I/O queue (2 .. CAP.MQES + 1). Default 256. */
   queueDepth?: number;
@@ -64,11 +64,13 @@ export interface NvmeRuntimeOptions {
   interrupts?: boolean;
   /**
    * How long a thread keeps polling with nothing to do before it sleeps, in
-   * microseconds: the main thread for completions while requests are outstanding (it
-   * holds the event loop that long at most), a worker for requests and completions. Waking
-   * a sleeping thread costs a futex system call and a scheduler wake-up; polling costs a
-   * CPU, which on a machine with fewer free CPUs than busy threads (or in a VM whose device
-   * emulation needs the host's CPUs) slows everything down. Default 0: sleep at once.
+   * microseconds: the main thread for completions while requests are outstanding (letting
+   * the event loop run a turn every millisecond meanwhile), a worker for requests and
+   * completions. Waking a sleeping thread costs a futex system call and a scheduler
+   * wake-up, and an idle CPU's way out of its sleep state (in the lab's emulated guest,
+   * about 100-170 µs each way); polling costs a CPU, which on a machine with fewer free
+   * CPUs than busy threads slows everything down. Default 1000: a thread sleeps after 1 ms
+   * without work, so an idle runtime costs nothing and a busy one never sleeps. 0: sleep at once.
    */
   spinMicroseconds?: number;
   /**
@@ -79,7 +81,7 @@ export interface NvmeRuntimeOptions {
 }
 
 /** NvmeRuntimeOptions.spinMicroseconds and pollMicroseconds by default. */
-const SPIN_US = 0;
+const SPIN_US = 1000;
 const POLL_US = 50;
 
 /** Dataset Management takes at most 256 ranges per command (NR is 8 bits, 0's based). */
@@ -198,7 +200,7 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
    * @throws VfioError from the controller or the VFIO layer; ERR_RUNTIME_WORKER if a worker fails to start.
    */
   static async open(address: string, options: NvmeRuntimeOptions = {}): Promise<NvmeRuntime> {
-    const workers = options.workers ?? availableParallelism();
+    const workers = options.workers ?? defaultWorkers();
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
       throw invalidRuntimeArg(`invalid workers ${workers} (expected 1 to 64)`, 'One worker per I/O queue pair; the CPU count is a good start.');
     }
@@ -552,6 +554,14 @@ export class NvmeRuntime extends EventEmitter<NvmeRuntimeEvents> implements Asyn
 }
 
 /** The compiled worker: from dist/ when running compiled, from ../dist/ when tests run the sources. */
+/**
+ * One worker per CPU but one: the main thread, which submits and settles the promise
+ * path's requests, polls too and needs a CPU of its own. At least one.
+ */
+function defaultWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
 function workerFile(): string {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../dist/worker.js', here).href : new URL('./worker.js', here).href;
