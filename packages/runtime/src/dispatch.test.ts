@@ -77,33 +77,47 @@ function readOne(t: RequestTable, q: WorkerQueue, lba: number): Promise<void> {
  * Another thread playing q's worker: it answers every request at once, with success. It
  * reads and writes the rings by ring.ts's layout: HEAD, TAIL, then Float64 records at byte
  * 16 (requests 8 words wide, the tag at 6; completions [tag, status]); the completion
- * rings' shared bell is [SEQ, SLEEP].
+ * rings' shared bell is [SEQ, SLEEP]. A read of LBA `hold` is answered only after release().
  */
-async function echoWorker(q: WorkerQueue): Promise<{ stop(): Promise<void> }> {
-  const halt = new Int32Array(new SharedArrayBuffer(4));
+async function echoWorker(q: WorkerQueue, hold = -1): Promise<{ stop(): Promise<void>; release(): void }> {
+  // [stop, release]: the thread ends; the read of LBA `hold` (kept unanswered) is answered.
+  const halt = new Int32Array(new SharedArrayBuffer(8));
   const w = new Worker(`
-    const { parentPort, workerData: { req, cpl, bell, reqCap, cplCap, halt } } = require('node:worker_threads');
+    const { parentPort, workerData: { req, cpl, bell, reqCap, cplCap, halt, hold } } = require('node:worker_threads');
     const rc = new Int32Array(req, 0, 4), cc = new Int32Array(cpl, 0, 4), stop = new Int32Array(halt);
     const rd = new Float64Array(req, 16), cd = new Float64Array(cpl, 16), b = new Int32Array(bell, 0, 2);
-    let head = 0, tail = 0;
+    let head = 0, tail = 0, held = -1;
+    const answer = (tag) => {
+      cd[(tail & (cplCap - 1)) * 2] = tag;
+      cd[(tail & (cplCap - 1)) * 2 + 1] = 0;
+      tail++;
+    };
     parentPort.postMessage('ready');
     while (Atomics.load(stop, 0) === 0) {
+      const before = tail;
+      if (held >= 0 && Atomics.load(stop, 1) !== 0) { answer(held); held = -1; }
       const n = Atomics.load(rc, 1) - head;
-      if (n === 0 || cplCap - (tail - Atomics.load(cc, 0)) < n) continue;
-      for (let k = 0; k < n; k++) {
-        cd[((tail + k) & (cplCap - 1)) * 2] = rd[((head + k) & (reqCap - 1)) * 8 + 6];
-        cd[((tail + k) & (cplCap - 1)) * 2 + 1] = 0;
+      if (n > 0 && cplCap - (tail - Atomics.load(cc, 0)) >= n) {
+        for (let k = 0; k < n; k++) {
+          const at = ((head + k) & (reqCap - 1)) * 8;
+          if (rd[at + 2] === hold) held = rd[at + 6];
+          else answer(rd[at + 6]);
+        }
+        head += n;
+        Atomics.store(rc, 0, head);
       }
-      head += n; tail += n;
-      Atomics.store(rc, 0, head);
+      if (tail === before) continue;
       Atomics.store(cc, 1, tail);
       if (Atomics.load(b, 1) !== 0) { Atomics.store(b, 1, 0); Atomics.add(b, 0, 1); Atomics.notify(b, 0); }
-    }`, { eval: true, workerData: { req: q.req.sab, cpl: q.cpl.sab, bell: q.cpl.bell.buffer, reqCap: q.req.capacity, cplCap: q.cpl.capacity, halt: halt.buffer } });
+    }`, { eval: true, workerData: { req: q.req.sab, cpl: q.cpl.sab, bell: q.cpl.bell.buffer, reqCap: q.req.capacity, cplCap: q.cpl.capacity, halt: halt.buffer, hold } });
   await new Promise((resolve) => w.once('message', resolve));
   return {
     async stop() {
       Atomics.store(halt, 0, 1);
       await w.terminate();
+    },
+    release() {
+      Atomics.store(halt, 1, 1);
     },
   };
 }
@@ -361,7 +375,7 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
     }
   });
 
-  it('while it polls, lets code several awaits deep post its next request at once (not after the spin, nor after an event-loop turn)', async () => {
+  it('while it polls, lets code several awaits deep post its next request at once (not after the spin)', async () => {
     const q = queue(0, 16);
     // Spin and event-loop turns both a minute away: a pump that polled without letting the
     // queued microtasks run would hold each next request back that long.
@@ -380,6 +394,28 @@ describe('the promise path\'s hand-off (RequestTable)', () => {
         done++;
       }
       expect(done).toBe(500);
+      expect(t.outstanding).toBe(0);
+    } finally {
+      await echo.stop();
+    }
+  });
+
+  it('while it polls for a request the device holds, lets a timer (code run from the event loop) post and complete others', async () => {
+    const q = queue(0, 16);
+    const t = new RequestTable([q], hooks, 60_000, 60_000);
+    const echo = await echoWorker(q, 999);
+    try {
+      const log: string[] = [];
+      // Outstanding and unanswered: the pump polls for it (a minute's spin) ...
+      const slow = readOne(t, q, 999).then(() => void log.push('999'));
+      // ... while a timer's callback posts three more reads, which complete first.
+      await new Promise<void>((resolve) => setTimeout(() => {
+        void Promise.all([1, 2, 3].map((lba) => readOne(t, q, lba).then(() => void log.push(String(lba))))).then(() => resolve());
+      }, 0));
+      expect(log).toEqual(['1', '2', '3']);
+      echo.release();
+      await slow;
+      expect(log).toEqual(['1', '2', '3', '999']);
       expect(t.outstanding).toBe(0);
     } finally {
       await echo.stop();

@@ -99,7 +99,7 @@ const YIELD_MS = 1;
 
 /** Looks at the completion rings per polling turn of the pump, between which queued microtasks run. */
 const POLL_LOOKS = 64;
-/** Polling turns of the pump per read of the clock (for the end of its spin and its event-loop turns). */
+/** Polling turns of the idle pump per read of the clock (the end of its spin) and per turn of the event loop. */
 const CLOCK_TURNS = 16;
 
 /** A promise that settles in the event loop's next check phase, after its timers and I/O callbacks. */
@@ -404,8 +404,16 @@ export class RequestTable {
           }
           // Poll a little, then let the microtasks queued meanwhile run: the code awaiting
           // what just settled posts its next requests there, and must not wait for the spin.
-          if (!this.poll()) await undefined;
-          if (idle % CLOCK_TURNS !== 0) continue;
+          // Every CLOCK_TURNS turns, a turn of the event loop too: requests that come from
+          // I/O (a socket's data, a timer) must not wait for the spin either.
+          if (this.poll()) continue;
+          if (idle % CLOCK_TURNS !== 0) {
+            await undefined;
+            continue;
+          }
+          await nextTurn();
+          yieldAt = performance.now() + this.yieldMs;
+          continue;
         }
         // Polling and settling run as microtasks, which keep the event loop's own work
         // (timers, sockets, other callbacks) waiting: give it a turn every YIELD_MS.
