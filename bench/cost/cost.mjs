@@ -214,7 +214,11 @@ async function main() {
   const { NvmeRuntime } = await import('@vfio-node/runtime');
   const self = import.meta.url;
   const t0 = Date.now();
-  const rt = await NvmeRuntime.open(address, { workers: 1, queueDepth: 64 });
+  // spinMicroseconds 0: the figures count the work per I/O. The runtime's default polls (1 ms)
+  // while waiting for the device, and callgrind would count every idle look as the I/O's cost,
+  // so a slower device would look like a costlier path (and the figures before 42da532 were
+  // made this way, the default of that time).
+  const rt = await NvmeRuntime.open(address, { workers: 1, queueDepth: 64, spinMicroseconds: 0 });
   const log = (s) => process.stderr.write(`cost: ${((Date.now() - t0) / 1000).toFixed(1)} s ${s}\n`);
   log(`runtime open on ${address}, 1 worker, queue depth 64`);
   const mainLabels = [];
@@ -278,7 +282,7 @@ async function main() {
   }
   // (c) two workers: a runtime of its own (the controller is opened by one runtime at a time).
   if (qds2w.length) {
-    const rt2 = await NvmeRuntime.open(address, { workers: 2, queueDepth: 64 });
+    const rt2 = await NvmeRuntime.open(address, { workers: 2, queueDepth: 64, spinMicroseconds: 0 });
     log('runtime open again, 2 workers, queue depth 64');
     try {
       const ns = rt2.controller.namespace(nsid);
